@@ -1,0 +1,64 @@
+/* config.h — every setting of mcloud, and where its value comes from.
+ *
+ * Precedence: environment variable > Redis config service > built-in default.
+ * Each setting has a dotted name ("s3.endpoint"); its environment variable is
+ * MCLOUD_ + the name upper-cased with dots as underscores (MCLOUD_S3_ENDPOINT)
+ * and its Redis key is mcloud:config:<name>. Every default works on one
+ * machine with scripts/stack.sh. The table in config.c is the documentation
+ * (`mcloud-config --list` style tools print it). */
+#ifndef MCLOUD_CONFIG_H
+#define MCLOUD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+typedef enum mc_config_origin {
+    MC_CONFIG_DEFAULT = 0,
+    MC_CONFIG_REDIS,
+    MC_CONFIG_ENV
+} mc_config_origin;
+
+typedef struct mc_setting {
+    const char *name;
+    const char *default_value;
+    bool local_only;   /* never read from Redis (e.g. how to reach Redis itself) */
+    const char *doc;
+} mc_setting;
+
+/* Looks a setting up in a remote source (Redis). Returns a malloc'd value, or
+ * NULL when the source has none. */
+typedef char *(*mc_config_lookup)(void *ctx, const char *name);
+
+typedef struct mc_config mc_config;
+
+/* The built-in table of settings, terminated by a zeroed entry. */
+const mc_setting *mc_config_settings(void);
+const mc_setting *mc_config_find_setting(const char *name);
+/* Writes MCLOUD_S3_ENDPOINT for "s3.endpoint" into buf. */
+void mc_config_env_name(const char *name, char *buf, size_t len);
+
+/* Resolves every setting once: environment, then remote (may be NULL), then
+ * the default. */
+mc_config *mc_config_load(mc_config_lookup remote, void *remote_ctx);
+void mc_config_free(mc_config *cfg);
+
+/* The value in force; valid until mc_config_free (updates never free a value
+ * a caller may still hold). NULL only for an unknown name. */
+const char *mc_config_get(mc_config *cfg, const char *name);
+long mc_config_get_long(mc_config *cfg, const char *name);
+bool mc_config_get_bool(mc_config *cfg, const char *name);
+mc_config_origin mc_config_origin_of(mc_config *cfg, const char *name);
+const char *mc_config_origin_name(mc_config_origin origin);
+
+/* A change announced by the Redis config service. Ignored (returns false) when
+ * the environment pins the setting or it is local-only; otherwise the new
+ * value (NULL: back to the default) takes effect and true is returned. */
+bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value);
+
+/* Splits "host:port" into its parts; port falls back to default_port. */
+int mc_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port,
+                             int default_port, mc_err *err);
+
+#endif

@@ -1,0 +1,132 @@
+/* Configuration precedence: environment > Redis config service > default. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+
+/* A remote source holding s3.bucket, s3.region and redis (local-only). */
+static char *remote_lookup(void *ctx, const char *name) {
+    int *calls = ctx;
+    (*calls)++;
+    if (strcmp(name, "s3.bucket") == 0) return strdup("bucket-from-redis");
+    if (strcmp(name, "s3.region") == 0) return strdup("eu-west-3");
+    if (strcmp(name, "redis") == 0) return strdup("10.0.0.1:6379");
+    return NULL;
+}
+
+static void test_env_name(void **state) {
+    (void)state;
+    char buf[64];
+    mc_config_env_name("s3.access_key", buf, sizeof buf);
+    assert_string_equal(buf, "MCLOUD_S3_ACCESS_KEY");
+    mc_config_env_name("redis", buf, sizeof buf);
+    assert_string_equal(buf, "MCLOUD_REDIS");
+}
+
+static void test_precedence(void **state) {
+    (void)state;
+    setenv("MCLOUD_S3_REGION", "env-region", 1);
+    unsetenv("MCLOUD_S3_BUCKET");
+    unsetenv("MCLOUD_S3_ENDPOINT");
+    unsetenv("MCLOUD_REDIS");
+    int calls = 0;
+    mc_config *cfg = mc_config_load(remote_lookup, &calls);
+    assert_non_null(cfg);
+    assert_string_equal(mc_config_get(cfg, "s3.region"), "env-region");
+    assert_int_equal(mc_config_origin_of(cfg, "s3.region"), MC_CONFIG_ENV);
+    assert_string_equal(mc_config_get(cfg, "s3.bucket"), "bucket-from-redis");
+    assert_int_equal(mc_config_origin_of(cfg, "s3.bucket"), MC_CONFIG_REDIS);
+    assert_string_equal(mc_config_get(cfg, "s3.endpoint"), "http://127.0.0.1:19000");
+    assert_int_equal(mc_config_origin_of(cfg, "s3.endpoint"), MC_CONFIG_DEFAULT);
+    /* How to reach Redis is never read from Redis. */
+    assert_string_equal(mc_config_get(cfg, "redis"), "127.0.0.1:16379");
+    assert_true(calls > 0);
+    assert_null(mc_config_get(cfg, "no.such.setting"));
+    mc_config_free(cfg);
+    unsetenv("MCLOUD_S3_REGION");
+}
+
+static void test_every_setting_has_default_and_doc(void **state) {
+    (void)state;
+    unsetenv("MCLOUD_S3_REGION");
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    size_t n = 0;
+    for (const mc_setting *s = mc_config_settings(); s->name; s++, n++) {
+        assert_non_null(s->default_value);
+        assert_true(strlen(s->doc) > 10);
+        assert_non_null(mc_config_get(cfg, s->name));
+    }
+    assert_true(n >= 15);
+    mc_config_free(cfg);
+}
+
+static void test_remote_change(void **state) {
+    (void)state;
+    setenv("MCLOUD_MYSQL_REPLICA", "127.0.0.1:1", 1);
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    const char *before = mc_config_get(cfg, "mysql.master");
+    assert_true(mc_config_apply_remote(cfg, "mysql.master", "127.0.0.1:23306"));
+    assert_string_equal(mc_config_get(cfg, "mysql.master"), "127.0.0.1:23306");
+    assert_int_equal(mc_config_origin_of(cfg, "mysql.master"), MC_CONFIG_REDIS);
+    /* The pointer handed out before the change is still readable. */
+    assert_string_equal(before, "127.0.0.1:13306");
+    /* The environment pins a setting against remote changes. */
+    assert_false(mc_config_apply_remote(cfg, "mysql.replica", "127.0.0.1:2"));
+    assert_string_equal(mc_config_get(cfg, "mysql.replica"), "127.0.0.1:1");
+    /* Local-only and unknown settings ignore remote changes. */
+    assert_false(mc_config_apply_remote(cfg, "redis", "10.0.0.1:6379"));
+    assert_false(mc_config_apply_remote(cfg, "nope", "x"));
+    /* A deleted remote value falls back to the default. */
+    assert_true(mc_config_apply_remote(cfg, "mysql.master", NULL));
+    assert_string_equal(mc_config_get(cfg, "mysql.master"), "127.0.0.1:13306");
+    assert_int_equal(mc_config_origin_of(cfg, "mysql.master"), MC_CONFIG_DEFAULT);
+    mc_config_free(cfg);
+    unsetenv("MCLOUD_MYSQL_REPLICA");
+}
+
+static void test_typed_getters(void **state) {
+    (void)state;
+    setenv("MCLOUD_S3_PATH_STYLE", "off", 1);
+    setenv("MCLOUD_MYSQL_POOL_SIZE", "9", 1);
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    assert_false(mc_config_get_bool(cfg, "s3.path_style"));
+    assert_int_equal(mc_config_get_long(cfg, "mysql.pool_size"), 9);
+    mc_config_free(cfg);
+    unsetenv("MCLOUD_S3_PATH_STYLE");
+    unsetenv("MCLOUD_MYSQL_POOL_SIZE");
+}
+
+static void test_split_hostport(void **state) {
+    (void)state;
+    char host[64];
+    int port = 0;
+    mc_err err = {0};
+    assert_int_equal(mc_config_split_hostport("127.0.0.1:13306", host, sizeof host, &port, 3306, &err), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 13306);
+    assert_int_equal(mc_config_split_hostport("db.local", host, sizeof host, &port, 3306, &err), 0);
+    assert_int_equal(port, 3306);
+    assert_int_equal(mc_config_split_hostport("h:0", host, sizeof host, &port, 1, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    assert_int_equal(mc_config_split_hostport("h:99999", host, sizeof host, &port, 1, &err), -1);
+    assert_int_equal(mc_config_split_hostport("h:12x", host, sizeof host, &port, 1, &err), -1);
+    assert_int_equal(mc_config_split_hostport(":80", host, sizeof host, &port, 1, &err), -1);
+    assert_int_equal(mc_config_split_hostport("", host, sizeof host, &port, 1, &err), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env_name),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_every_setting_has_default_and_doc),
+        cmocka_unit_test(test_remote_change),
+        cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_split_hostport),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
