@@ -1,0 +1,30 @@
+# The two commands of the README, and the build steps they share.
+#   make run   — bring the platform up on this machine (installs what it needs)
+#   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
+.PHONY: run test build build-asan bootstrap stack-up stack-down clean
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+bootstrap:
+	scripts/bootstrap.sh
+
+build:
+	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build
+
+build-asan:
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCLOUD_SANITIZE=ON
+	cmake --build build-asan
+
+stack-up:
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+clean:
+	rm -rf build build-asan build-fuzz

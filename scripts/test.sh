@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test.sh — the README's test command (`make test`), and all that .ci/run runs.
+#
+# Installs what is missing, builds the plain, sanitizer (ASan+UBSan) and
+# libFuzzer trees, starts the real backing services with scripts/stack.sh,
+# runs every ctest suite against them and stops the services it started.
+# Exits non-zero when any suite fails; every suite runs even after a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+jobs=$(nproc)
+
+step "bootstrap (system packages, Kafka, MinIO)"
+scripts/bootstrap.sh
+
+step "build: plain"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+
+step "build: AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCLOUD_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+
+step "build: libFuzzer targets (clang)"
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+      -DMCLOUD_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j "$jobs"
+
+stack_was_up=0
+if scripts/stack.sh status >/dev/null 2>&1; then stack_was_up=1; fi
+step "stack: up"
+scripts/stack.sh up
+if [ "$stack_was_up" = 0 ]; then
+    trap 'step "stack: down"; scripts/stack.sh down' EXIT
+fi
+eval "$(scripts/stack.sh env)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=()
+run_suite() {
+    local name=$1 dir=$2; shift 2
+    step "ctest: $name"
+    if ! (cd "$dir" && ctest --output-on-failure "$@"); then failed+=("$name"); fi
+}
+run_suite "plain" build
+run_suite "sanitizers" build-asan
+run_suite "fuzz" build-fuzz -L fuzz
+
+if [ ${#failed[@]} -gt 0 ]; then
+    step "FAILED suites: ${failed[*]}"
+    exit 1
+fi
+step "all suites passed"
