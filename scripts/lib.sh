@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# scripts/lib.sh — shared shell helpers for scripts/bootstrap.sh and
+# scripts/stack.sh: where the cache and the stack state live, the pinned
+# versions of the backing services, the default ports, and logging.
+# Sourced, never executed. Prints nothing on stdout (stack.sh env relies on it).
+
+# ---- locations -------------------------------------------------------------
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
+# Everything lives outside the clone so reruns and CI on the same machine are
+# fast: cache/ holds downloads and built binaries, stack/ the runtime state.
+MCLOUD_HOME=${MCLOUD_HOME:-${HOME:-/root}/.mcloud}
+MCLOUD_CACHE=${MCLOUD_CACHE:-$MCLOUD_HOME/cache}
+MCLOUD_STACK=${MCLOUD_STACK:-$MCLOUD_HOME/stack}
+MCLOUD_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export MCLOUD_HOME
+
+# ---- pinned versions -------------------------------------------------------
+# Kafka: latest 4.x whose artifacts are all on Maven Central (4.4.0 has no
+# kafka-tools artifact). Keep in sync with scripts/conf/kafka/pom.xml.
+KAFKA_VERSION=4.3.1
+# MinIO has no tagged Go module versions; this pseudo-version is what
+# `go install github.com/minio/minio@latest` resolved.
+MINIO_MODULE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+BOTO3_VERSION=1.44.5
+
+KAFKA_HOME=$MCLOUD_CACHE/kafka-$KAFKA_VERSION
+KAFKA_JARS=$KAFKA_HOME/jars
+MINIO_BIN=$MCLOUD_CACHE/minio-$MINIO_VERSION/bin/minio
+MCLOUD_VENV=$MCLOUD_CACHE/venv
+
+# ---- ports and credentials (overridable) -----------------------------------
+MCLOUD_BIND=${MCLOUD_BIND:-127.0.0.1}
+MCLOUD_PORT_MYSQL_MASTER=${MCLOUD_PORT_MYSQL_MASTER:-13306}
+MCLOUD_PORT_MYSQL_REPLICA=${MCLOUD_PORT_MYSQL_REPLICA:-13307}
+MCLOUD_PORT_REDIS=${MCLOUD_PORT_REDIS:-16379}
+MCLOUD_PORT_KAFKA=${MCLOUD_PORT_KAFKA:-19092}
+MCLOUD_PORT_KAFKA_CONTROLLER=${MCLOUD_PORT_KAFKA_CONTROLLER:-19093}
+MCLOUD_PORT_S3=${MCLOUD_PORT_S3:-19000}
+MCLOUD_PORT_S3_CONSOLE=${MCLOUD_PORT_S3_CONSOLE:-19001}
+
+MCLOUD_MYSQL_USER=${MCLOUD_MYSQL_USER:-mcloud}
+MCLOUD_MYSQL_PASSWORD=${MCLOUD_MYSQL_PASSWORD:-mcloud-dev-password}
+MCLOUD_MYSQL_DATABASE=${MCLOUD_MYSQL_DATABASE:-mcloud}
+# admin account for operator tasks (failover: STOP SLAVE, read_only=OFF, ...)
+MCLOUD_MYSQL_ADMIN_USER=${MCLOUD_MYSQL_ADMIN_USER:-mcloud_admin}
+MCLOUD_MYSQL_ADMIN_PASSWORD=${MCLOUD_MYSQL_ADMIN_PASSWORD:-mcloud-dev-admin-password}
+MCLOUD_MYSQL_REPL_USER=${MCLOUD_MYSQL_REPL_USER:-repl}
+MCLOUD_MYSQL_REPL_PASSWORD=${MCLOUD_MYSQL_REPL_PASSWORD:-mcloud-dev-repl-password}
+MCLOUD_S3_REGION=${MCLOUD_S3_REGION:-us-east-1}
+MCLOUD_S3_BUCKET=${MCLOUD_S3_BUCKET:-mcloud}
+MCLOUD_S3_ACCESS_KEY=${MCLOUD_S3_ACCESS_KEY:-mcloud}
+MCLOUD_S3_SECRET_KEY=${MCLOUD_S3_SECRET_KEY:-mcloud-dev-secret-key}
+
+# Go is preinstalled under /usr/local/go on our machines but not always on PATH.
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) [[ -d /usr/local/go/bin ]] && PATH=$PATH:/usr/local/go/bin ;; esac
+
+# ---- logging (stderr only) -------------------------------------------------
+MCLOUD_LOG_PREFIX=${MCLOUD_LOG_PREFIX:-mcloud}
+log()  { printf '[%s %s] %s\n' "$MCLOUD_LOG_PREFIX" "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { printf '[%s %s] WARNING: %s\n' "$MCLOUD_LOG_PREFIX" "$(date +%H:%M:%S)" "$*" >&2; }
+die()  { printf '[%s %s] ERROR: %s\n' "$MCLOUD_LOG_PREFIX" "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# have CMD: true when CMD is on PATH
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# port_open PORT [HOST]: true when something accepts TCP connections there
+port_open() {
+  local port=$1 host=${2:-$MCLOUD_BIND}
+  (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# elapsed SECONDS_AT_START: "12s"
+elapsed() { printf '%ss' $((SECONDS - $1)); }

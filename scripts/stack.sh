@@ -1,0 +1,609 @@
+#!/usr/bin/env bash
+# scripts/stack.sh — runs the local stack of REAL backing services that
+# mcloud's integration and end-to-end tests use: a MariaDB master and a
+# semi-sync GTID replica, Redis, Kafka (KRaft, single node) and MinIO, all on
+# 127.0.0.1 with non-default ports and all state under $MCLOUD_HOME/stack.
+# Binaries come from scripts/bootstrap.sh.
+#
+# usage: scripts/stack.sh up                    start whatever is not running, wait until it answers
+#        scripts/stack.sh down [--purge]        stop what this script started (--purge: wipe data)
+#        scripts/stack.sh reset                 same as down --purge
+#        scripts/stack.sh status [component]    up/down per component (exit 3 if any is down)
+#        scripts/stack.sh start|stop|restart <component>...
+#        scripts/stack.sh env                   export lines for the clients (only those on stdout)
+#        scripts/stack.sh logs <component>      path of the component's log file
+# components: mysql-master mysql-replica redis kafka s3
+#
+# Adding a daemon (upload, stream, api, ...): append its name to COMPONENTS and
+# define <name>_addr, <name>_launch, <name>_ready and optionally <name>_setup
+# (runs after it answers), <name>_env and <name>_timeout (names use _ for -).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+MCLOUD_LOG_PREFIX=stack
+
+COMPONENTS=(mysql-master mysql-replica redis kafka s3)
+DAEMON_NAMES='mariadbd redis-server java minio' # what `down` may sweep up
+KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
+MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
+
+RUN_DIR=$MCLOUD_STACK/run
+LOG_DIR=$MCLOUD_STACK/logs
+STACK_REAL=$(realpath -m "$MCLOUD_STACK") # /proc/PID/cwd shows resolved paths
+
+# ============================================================================
+# generic process management
+# ============================================================================
+fn()      { echo "${1//-/_}_$2"; }              # fn mysql-master ready -> mysql_master_ready
+has_fn()  { declare -F "$(fn "$1" "$2")" >/dev/null; }
+call()    { local c=$1 f=$2; shift 2; "$(fn "$c" "$f")" "$@"; }
+pidfile() { echo "$RUN_DIR/$1.pid"; }
+logfile() { echo "$LOG_DIR/$1.log"; }
+cdir()    { echo "$MCLOUD_STACK/$1"; }
+timeout_of() { if has_fn "$1" timeout; then call "$1" timeout; else echo 60; fi; }
+
+is_component() { local c; for c in "${COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
+
+# ours PID: alive and running inside our state dir (every daemon's cwd is
+# under $MCLOUD_STACK), so a recycled pid after a reboot is not mistaken for ours.
+ours() {
+  local pid=$1 cwd
+  kill -0 "$pid" 2>/dev/null || return 1
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
+  [[ $cwd == "$STACK_REAL" || $cwd == "$STACK_REAL"/* ]]
+}
+
+# comp_pid C: prints the pid of C when running; removes a stale pid file.
+comp_pid() {
+  local pf pid
+  pf=$(pidfile "$1")
+  [[ -f $pf ]] || return 1
+  pid=$(cat "$pf" 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && ours "$pid"; then echo "$pid"; return 0; fi
+  rm -f "$pf"
+  return 1
+}
+
+# spawn C WORKDIR CMD...: runs CMD detached (own session, no inherited fds)
+# with stdout/stderr appended to C's log and its pid in C's pid file.
+spawn() {
+  local c=$1 wd=$2 pf lf
+  shift 2
+  pf=$(pidfile "$c") lf=$(logfile "$c")
+  rm -f "$pf"
+  printf '\n===== %s stack.sh starting %s =====\n' "$(date -Is)" "$c" >>"$lf"
+  # shellcheck disable=SC2016  # $$/$0/$@ expand in the child
+  (cd "$wd" && exec setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pf" "$@" \
+     </dev/null >>"$lf" 2>&1 9>&-) &
+  local i
+  for i in $(seq 1 50); do [[ -s $pf ]] && return 0; sleep 0.1; done
+  die "$c: process did not start (log: $lf)"
+}
+
+# fail_with_log C MESSAGE
+fail_with_log() {
+  local lf
+  lf=$(logfile "$1")
+  { echo "----- last lines of $lf -----"; tail -n 25 "$lf" 2>/dev/null || true; echo "-----"; } >&2
+  die "$1: $2 (log: $lf)"
+}
+
+# await C: waits until C answers, then runs its setup.
+await() {
+  local c=$1 t0=$SECONDS limit pid
+  limit=$(timeout_of "$c")
+  until call "$c" ready 2>/dev/null; do
+    pid=$(comp_pid "$c") || fail_with_log "$c" "exited during startup"
+    (( SECONDS - t0 < limit )) || fail_with_log "$c" "pid $pid not answering on $(call "$c" addr) after ${limit}s"
+    sleep 0.5
+  done
+  if has_fn "$c" setup; then call "$c" setup; fi
+}
+
+# launch C: starts C unless it already runs; refuses a port taken by a stranger.
+launch() {
+  local c=$1 pid addr
+  if pid=$(comp_pid "$c"); then
+    log "$c: already running (pid $pid)"
+    return 0
+  fi
+  addr=$(call "$c" addr)
+  if port_open "${addr##*:}" "${addr%:*}"; then
+    die "$c: $addr is already in use by a process stack.sh did not start (stop it or set the port variable)"
+  fi
+  mkdir -p "$(cdir "$c")"
+  log "$c: starting on $addr"
+  call "$c" launch
+}
+
+# signal_stop C: SIGTERM to C's process group (returns 1 when not running).
+signal_stop() {
+  local c=$1 pid
+  pid=$(comp_pid "$c") || { rm -f "$(pidfile "$c")"; return 1; }
+  log "$c: stopping (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  echo "$pid" >"$(pidfile "$c").stopping"
+}
+
+# wait_stopped C [SECONDS]: waits for C to exit after signal_stop, then SIGKILL.
+wait_stopped() {
+  local c=$1 limit=${2:-60} pid i sf
+  sf=$(pidfile "$c").stopping
+  pid=$(cat "$sf" 2>/dev/null) || return 0
+  for ((i = 0; i < limit * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "$c: still running after ${limit}s, sending SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$sf" "$(pidfile "$c")"
+}
+
+# terminate C...: stops the components in parallel and waits for all of them.
+terminate() {
+  local c
+  for c in "$@"; do signal_stop "$c" || true; done
+  for c in "$@"; do wait_stopped "$c"; done
+}
+
+# sweep: kills leftover daemons whose cwd is inside our state dir (e.g. a pid
+# file was deleted by hand). Only the daemon executables we run are touched.
+sweep() {
+  local d pid comm
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    comm=$(cat "$d/comm" 2>/dev/null) || continue
+    [[ " $DAEMON_NAMES " == *" $comm "* ]] || continue
+    ours "$pid" || continue
+    warn "killing leftover $comm (pid $pid) running in $(readlink "$d/cwd")"
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+with_lock() {
+  mkdir -p "$MCLOUD_STACK" "$RUN_DIR" "$LOG_DIR"
+  exec 9>"$MCLOUD_STACK/.lock"
+  flock -w 300 9 || die "another stack.sh holds $MCLOUD_STACK/.lock"
+}
+
+# ============================================================================
+# MariaDB: master + semi-sync GTID replica
+# ============================================================================
+mysql_sock() { echo "$(cdir "mysql-$1")/mysqld.sock"; }
+mysql_root() { # mysql_root master|replica SQL
+  mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -N -B -e "$2"
+}
+mysql_slave_field() { # mysql_slave_field master|replica FIELD
+  mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -e 'SHOW SLAVE STATUS\G' \
+    | awk -v f="$2:" '$1 == f {print $2}'
+}
+mysql_status_var() { mysql_root "$1" "SHOW GLOBAL STATUS LIKE '$2'" | awk '{print $2}'; }
+
+mysql_write_cnf() { # mysql_write_cnf master|replica PORT SERVER_ID
+  local role=$1 port=$2 id=$3 dir
+  dir=$(cdir "mysql-$role")
+  (( ${#dir} < 90 )) || die "mysql-$role: state path too long for a unix socket: $dir (use a shorter MCLOUD_HOME)"
+  {
+    cat <<EOF
+# generated by scripts/stack.sh — regenerated on each start
+[mariadbd]
+user                      = $(id -un)
+datadir                   = $dir/data
+socket                    = $dir/mysqld.sock
+pid-file                  = $dir/mysqld.pid
+port                      = $port
+bind-address              = $MCLOUD_BIND
+skip-name-resolve
+server_id                 = $id
+log_bin                   = mysql-bin
+binlog_format             = ROW
+log_slave_updates         = ON
+gtid_domain_id            = 0
+gtid_strict_mode          = ON
+slave_net_timeout         = 10
+character-set-server      = utf8mb4
+collation-server          = utf8mb4_unicode_ci
+innodb_buffer_pool_size   = 64M
+innodb_log_file_size      = 48M
+innodb_flush_method       = O_DIRECT
+performance_schema        = OFF
+max_connections           = 300
+table_open_cache          = 400
+key_buffer_size           = 8M
+EOF
+    if [[ $role == master ]]; then
+      cat <<EOF
+rpl_semi_sync_master_enabled    = ON
+rpl_semi_sync_master_timeout    = $MYSQL_SEMISYNC_TIMEOUT_MS
+rpl_semi_sync_master_wait_point = AFTER_SYNC
+EOF
+    else
+      cat <<EOF
+rpl_semi_sync_slave_enabled = ON
+read_only                   = ON
+relay_log                   = relay-bin
+EOF
+    fi
+  } >"$dir/my.cnf"
+}
+
+mysql_launch() { # mysql_launch master|replica PORT SERVER_ID
+  local role=$1 dir
+  dir=$(cdir "mysql-$role")
+  mysql_write_cnf "$@"
+  if [[ ! -d $dir/data/mysql ]]; then
+    log "mysql-$role: initializing datadir"
+    rm -rf "$dir/data" "$dir/.setup-done"
+    mariadb-install-db --defaults-file="$dir/my.cnf" --skip-test-db \
+      --auth-root-authentication-method=socket >>"$(logfile "mysql-$role")" 2>&1 \
+      || fail_with_log "mysql-$role" "mariadb-install-db failed"
+  fi
+  spawn "mysql-$role" "$dir" mariadbd --defaults-file="$dir/my.cnf"
+}
+
+mysql_ready() { # mysql_ready master|replica
+  [[ $(mysql_root "$1" 'SELECT 1' 2>/dev/null) == 1 ]]
+}
+
+mysql_app_users_sql() {
+  local u=$MCLOUD_MYSQL_USER p=$MCLOUD_MYSQL_PASSWORD db=$MCLOUD_MYSQL_DATABASE h
+  local a=$MCLOUD_MYSQL_ADMIN_USER ap=$MCLOUD_MYSQL_ADMIN_PASSWORD
+  echo "DELETE FROM mysql.global_priv WHERE User=''; FLUSH PRIVILEGES;"
+  echo "CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+  echo "CREATE USER IF NOT EXISTS '$MCLOUD_MYSQL_REPL_USER'@'127.0.0.1' IDENTIFIED BY '$MCLOUD_MYSQL_REPL_PASSWORD';"
+  echo "GRANT REPLICATION SLAVE ON *.* TO '$MCLOUD_MYSQL_REPL_USER'@'127.0.0.1';"
+  for h in 127.0.0.1 localhost; do
+    echo "CREATE USER IF NOT EXISTS '$u'@'$h' IDENTIFIED BY '$p';"
+    echo "GRANT ALL ON \`$db\`.* TO '$u'@'$h';"
+    # per-test scratch databases: mcloud_<anything>
+    echo "GRANT ALL ON \`${db//_/\\_}\\_%\`.* TO '$u'@'$h';"
+    echo "GRANT REPLICATION CLIENT, SLAVE MONITOR ON *.* TO '$u'@'$h';"
+    echo "CREATE USER IF NOT EXISTS '$a'@'$h' IDENTIFIED BY '$ap';"
+    echo "GRANT ALL ON *.* TO '$a'@'$h' WITH GRANT OPTION;"
+  done
+}
+
+mysql_master_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_MASTER"; }
+mysql_master_launch()  { mysql_launch master "$MCLOUD_PORT_MYSQL_MASTER" 1; }
+mysql_master_ready()   { mysql_ready master; }
+mysql_master_setup() {
+  local stamp
+  stamp=$(cdir mysql-master)/.setup-done
+  [[ -f $stamp ]] && return 0
+  log "mysql-master: creating database '$MCLOUD_MYSQL_DATABASE' and users"
+  # no replica is attached yet: semi-sync off meanwhile, or the first commit
+  # would wait for the full semi-sync timeout
+  mysql_root master "SET GLOBAL rpl_semi_sync_master_enabled=OFF; $(mysql_app_users_sql)
+    SET GLOBAL rpl_semi_sync_master_enabled=ON;" || fail_with_log mysql-master "user setup failed"
+  touch "$stamp"
+}
+
+mysql_replica_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_REPLICA"; }
+mysql_replica_launch() { mysql_launch replica "$MCLOUD_PORT_MYSQL_REPLICA" 2; }
+mysql_replica_ready()  { mysql_ready replica; }
+mysql_replica_setup() {
+  local stamp
+  stamp=$(cdir mysql-replica)/.setup-done
+  if [[ ! -f $stamp ]]; then
+    if ! comp_pid mysql-master >/dev/null || ! mysql_ready master; then
+      die "mysql-replica: first setup needs mysql-master running (scripts/stack.sh start mysql-master)"
+    fi
+    log "mysql-replica: replicating from $(mysql_master_addr) (GTID, semi-sync)"
+    # A fresh replica replays the master's binlog from the start, which holds
+    # every user and database the master setup created.
+    mysql_root replica "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos='';
+      CHANGE MASTER TO MASTER_HOST='$MCLOUD_BIND', MASTER_PORT=$MCLOUD_PORT_MYSQL_MASTER,
+        MASTER_USER='$MCLOUD_MYSQL_REPL_USER', MASTER_PASSWORD='$MCLOUD_MYSQL_REPL_PASSWORD',
+        MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
+      START SLAVE;" || fail_with_log mysql-replica "CHANGE MASTER failed"
+    touch "$stamp"
+  fi
+  # when the master runs, wait for replication to be healthy
+  comp_pid mysql-master >/dev/null || return 0
+  local t0=$SECONDS io sql semi
+  while :; do
+    io=$(mysql_slave_field replica Slave_IO_Running)
+    sql=$(mysql_slave_field replica Slave_SQL_Running)
+    semi=$(mysql_status_var replica Rpl_semi_sync_slave_status)
+    [[ $io == Yes && $sql == Yes && $semi == ON ]] && break
+    if (( SECONDS - t0 > 30 )); then
+      mariadb --no-defaults --socket="$(mysql_sock replica)" -uroot -e 'SHOW SLAVE STATUS\G' >&2 || true
+      fail_with_log mysql-replica "replication not healthy (IO=$io SQL=$sql semi-sync=$semi)"
+    fi
+    sleep 0.5
+  done
+}
+
+# ============================================================================
+# Redis
+# ============================================================================
+redis_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS"; }
+redis_ready() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" ping 2>/dev/null) == PONG ]]; }
+redis_launch() {
+  local dir
+  dir=$(cdir redis)
+  cat >"$dir/redis.conf" <<EOF
+# generated by scripts/stack.sh — regenerated on each start
+bind $MCLOUD_BIND
+port $MCLOUD_PORT_REDIS
+protected-mode yes
+daemonize no
+dir $dir
+logfile ""
+unixsocket $dir/redis.sock
+unixsocketperm 700
+appendonly yes
+appendfsync everysec
+notify-keyspace-events KEgx
+maxmemory 1gb
+maxmemory-policy noeviction
+EOF
+  spawn redis "$dir" redis-server "$dir/redis.conf"
+}
+
+# ============================================================================
+# Kafka (KRaft, combined broker + controller)
+# ============================================================================
+kafka_timeout() { echo 120; }
+kafka_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_KAFKA"; }
+kafka_ready()   { port_open "$MCLOUD_PORT_KAFKA" && kcat -b "$(kafka_addr)" -L -m 3 >/dev/null 2>&1; }
+
+kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — short-lived JVM for admin tools
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    -Dlog4j2.configurationFile="$(cdir kafka)/log4j2-tools.properties" \
+    -cp "$KAFKA_JARS/*" "$@"
+}
+
+kafka_write_conf() {
+  local dir=$1
+  cat >"$dir/server.properties" <<EOF
+# generated by scripts/stack.sh — regenerated on each start
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$MCLOUD_BIND:$MCLOUD_PORT_KAFKA_CONTROLLER
+listeners=PLAINTEXT://$MCLOUD_BIND:$MCLOUD_PORT_KAFKA,CONTROLLER://$MCLOUD_BIND:$MCLOUD_PORT_KAFKA_CONTROLLER
+advertised.listeners=PLAINTEXT://$MCLOUD_BIND:$MCLOUD_PORT_KAFKA,CONTROLLER://$MCLOUD_BIND:$MCLOUD_PORT_KAFKA_CONTROLLER
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=168
+log.segment.bytes=104857600
+num.network.threads=2
+num.io.threads=4
+# fast re-registration after an unclean stop (kill -9, reboot)
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
+EOF
+  local layout='%d{ISO8601} %p %m (%c)%n'
+  cat >"$dir/log4j2.properties" <<EOF
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = $layout
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+EOF
+  cat >"$dir/log4j2-tools.properties" <<EOF
+status = warn
+appender.err.type = Console
+appender.err.name = ERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = $layout
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = ERR
+EOF
+}
+
+kafka_launch() {
+  local dir
+  dir=$(cdir kafka)
+  [[ -f $KAFKA_JARS/kafka_2.13-$KAFKA_VERSION.jar ]] || die "kafka: jars missing in $KAFKA_JARS (run scripts/bootstrap.sh)"
+  kafka_write_conf "$dir"
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    local id
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    log "kafka: formatting storage (cluster id $id)"
+    mkdir -p "$dir/data"
+    kafka_tool kafka.tools.StorageTool format --standalone --ignore-formatted \
+      --cluster-id "$id" --config "$dir/server.properties" >>"$(logfile kafka)" 2>&1 \
+      || fail_with_log kafka "storage format failed"
+  fi
+  spawn kafka "$dir" java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
+    -Dkafka.logs.dir="$dir/logs" -cp "$KAFKA_JARS/*" kafka.Kafka "$dir/server.properties"
+}
+
+kafka_topic_partitions() { # name -> partitions (empty when missing)
+  kcat -b "$(kafka_addr)" -L -t "$1" -J -m 5 2>/dev/null \
+    | jq -r --arg t "$1" '.topics[] | select(.topic == $t and .partitions != null and (.partitions | length) > 0) | .partitions | length'
+}
+
+kafka_setup() {
+  local spec name parts have_parts pids=() names=() i rc=0 out
+  out=$(mktemp -d)
+  for spec in "${KAFKA_TOPICS[@]}"; do
+    name=${spec%:*} parts=${spec#*:}
+    have_parts=$(kafka_topic_partitions "$name" || true)
+    if [[ -z $have_parts ]]; then
+      # one JVM per topic, in parallel: JVM start-up dominates
+      log "kafka: creating topic $name ($parts partitions)"
+      kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_addr)" --create \
+        --if-not-exists --topic "$name" --partitions "$parts" --replication-factor 1 >"$out/$name" 2>&1 &
+      pids+=($!) names+=("$name")
+    elif [[ $have_parts != "$parts" ]]; then
+      warn "kafka: topic $name has $have_parts partitions, expected $parts (left as is)"
+    fi
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      cat "$out/${names[$i]}" >&2
+      warn "kafka: creating topic ${names[$i]} failed"
+      rc=1
+    fi
+  done
+  rm -rf "$out"
+  [[ $rc -eq 0 ]] || die "kafka: topic creation failed"
+}
+
+# ============================================================================
+# S3 (MinIO)
+# ============================================================================
+s3_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_S3"; }
+s3_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(s3_addr)/minio/health/ready"; }
+s3_launch() {
+  local dir
+  dir=$(cdir s3)
+  [[ -x $MINIO_BIN ]] || die "s3: $MINIO_BIN missing (run scripts/bootstrap.sh)"
+  mkdir -p "$dir/data"
+  spawn s3 "$dir" env MINIO_ROOT_USER="$MCLOUD_S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$MCLOUD_S3_SECRET_KEY" \
+    MINIO_SITE_REGION="$MCLOUD_S3_REGION" MINIO_UPDATE=off MINIO_BROWSER=on \
+    "$MINIO_BIN" server --address "$(s3_addr)" --console-address "$MCLOUD_BIND:$MCLOUD_PORT_S3_CONSOLE" "$dir/data"
+}
+s3_setup() {
+  [[ -x $MCLOUD_VENV/bin/python ]] || die "s3: $MCLOUD_VENV missing (run scripts/bootstrap.sh)"
+  MCLOUD_S3_ENDPOINT="http://$(s3_addr)" MCLOUD_S3_REGION="$MCLOUD_S3_REGION" MCLOUD_S3_BUCKET="$MCLOUD_S3_BUCKET" \
+  MCLOUD_S3_ACCESS_KEY="$MCLOUD_S3_ACCESS_KEY" MCLOUD_S3_SECRET_KEY="$MCLOUD_S3_SECRET_KEY" \
+    "$MCLOUD_VENV/bin/python" - <<'EOF' || die "s3: creating bucket failed"
+import os, sys, boto3, botocore
+s3 = boto3.client("s3", endpoint_url=os.environ["MCLOUD_S3_ENDPOINT"],
+                  region_name=os.environ["MCLOUD_S3_REGION"],
+                  aws_access_key_id=os.environ["MCLOUD_S3_ACCESS_KEY"],
+                  aws_secret_access_key=os.environ["MCLOUD_S3_SECRET_KEY"])
+bucket = os.environ["MCLOUD_S3_BUCKET"]
+try:
+    s3.head_bucket(Bucket=bucket)
+except botocore.exceptions.ClientError:
+    s3.create_bucket(Bucket=bucket)
+    print(f"[stack] s3: created bucket {bucket}", file=sys.stderr)
+EOF
+}
+
+# ============================================================================
+# env
+# ============================================================================
+print_env() {
+  cat <<EOF
+export MCLOUD_HOME='$MCLOUD_HOME'
+export MCLOUD_MYSQL_MASTER='$(mysql_master_addr)'
+export MCLOUD_MYSQL_REPLICA='$(mysql_replica_addr)'
+export MCLOUD_MYSQL_USER='$MCLOUD_MYSQL_USER'
+export MCLOUD_MYSQL_PASSWORD='$MCLOUD_MYSQL_PASSWORD'
+export MCLOUD_MYSQL_DATABASE='$MCLOUD_MYSQL_DATABASE'
+export MCLOUD_MYSQL_ADMIN_USER='$MCLOUD_MYSQL_ADMIN_USER'
+export MCLOUD_MYSQL_ADMIN_PASSWORD='$MCLOUD_MYSQL_ADMIN_PASSWORD'
+export MCLOUD_REDIS='$(redis_addr)'
+export MCLOUD_KAFKA='$(kafka_addr)'
+export MCLOUD_S3_ENDPOINT='http://$(s3_addr)'
+export MCLOUD_S3_REGION='$MCLOUD_S3_REGION'
+export MCLOUD_S3_BUCKET='$MCLOUD_S3_BUCKET'
+export MCLOUD_S3_ACCESS_KEY='$MCLOUD_S3_ACCESS_KEY'
+export MCLOUD_S3_SECRET_KEY='$MCLOUD_S3_SECRET_KEY'
+EOF
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    if has_fn "$c" env; then call "$c" env; fi
+  done
+}
+
+# ============================================================================
+# commands
+# ============================================================================
+check_components() {
+  local c
+  [[ $# -gt 0 ]] || die "name a component: ${COMPONENTS[*]}"
+  for c in "$@"; do is_component "$c" || die "unknown component '$c' (${COMPONENTS[*]})"; done
+}
+
+cmd_up() {
+  local t0=$SECONDS c
+  with_lock
+  # launch everything first (they start in parallel), then wait in order:
+  # the replica's first setup needs the master up.
+  for c in "${COMPONENTS[@]}"; do launch "$c"; done
+  for c in "${COMPONENTS[@]}"; do await "$c"; done
+  log "stack up in $(elapsed "$t0") (state: $MCLOUD_STACK)"
+}
+
+cmd_start() {
+  check_components "$@"
+  with_lock
+  local c
+  for c in "$@"; do launch "$c"; done
+  for c in "$@"; do await "$c"; done
+}
+
+cmd_stop() {
+  check_components "$@"
+  with_lock
+  terminate "$@"
+}
+
+cmd_down() {
+  local purge=0
+  case ${1:-} in --purge) purge=1 ;; '') ;; *) die "usage: stack.sh down [--purge]" ;; esac
+  with_lock
+  terminate "${COMPONENTS[@]}"
+  sweep
+  if [[ $purge -eq 1 ]]; then
+    [[ -n $MCLOUD_STACK && $MCLOUD_STACK != / && -d $MCLOUD_STACK ]] || die "refusing to purge '$MCLOUD_STACK'"
+    log "purging $MCLOUD_STACK"
+    find "$MCLOUD_STACK" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
+  fi
+  log "stack down"
+}
+
+cmd_status() {
+  local c pid state rc=0
+  [[ $# -eq 0 ]] || check_components "$@"
+  for c in "${@:-${COMPONENTS[@]}}"; do
+    if pid=$(comp_pid "$c"); then
+      if call "$c" ready 2>/dev/null; then state=up; else state=starting; rc=3; fi
+      printf '%-14s %-8s %-16s pid %s\n' "$c" "$state" "$(call "$c" addr)" "$pid"
+    else
+      printf '%-14s %-8s %-16s\n' "$c" down "$(call "$c" addr)"
+      rc=3
+    fi
+  done
+  return $rc
+}
+
+main() {
+  local cmd=${1:-}
+  [[ $# -gt 0 ]] && shift
+  case $cmd in
+    up)      cmd_up ;;
+    down)    cmd_down "$@" ;;
+    reset)   cmd_down --purge ;;
+    status)  cmd_status "$@" ;;
+    start)   cmd_start "$@" ;;
+    stop)    cmd_stop "$@" ;;
+    restart) cmd_stop "$@"; cmd_start "$@" ;;
+    env)     print_env ;;
+    logs)    check_components "$@"; logfile "$1" ;;
+    *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
