@@ -89,6 +89,18 @@ static void global_init(void) {
     xmlInitParser();
 }
 
+/* asprintf that yields NULL on failure (asprintf leaves its pointer undefined). */
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *strf(const char *fmt, ...) {
+    char *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : out;
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 void mc_s3_config_init(mc_s3_config *cfg) {
@@ -200,27 +212,25 @@ int mc_s3_locate(const mc_s3_config *cfg, const char *key, mc_s3_location *loc, 
     char *scheme, *host, *port;
     if (parse_endpoint(cfg->endpoint, &scheme, &host, &port, err) < 0) return -1;
 
-    int n;
     const char *colon = port ? ":" : "", *port_s = port ? port : "";
     if (cfg->path_style) {
-        n = asprintf(&loc->host, "%s%s%s", host, colon, port_s);
-        if (n >= 0) n = key ? asprintf(&loc->path, "/%s/%s", cfg->bucket, key)
-                            : asprintf(&loc->path, "/%s", cfg->bucket);
+        loc->host = strf("%s%s%s", host, colon, port_s);
+        loc->path = key ? strf("/%s/%s", cfg->bucket, key) : strf("/%s", cfg->bucket);
     } else {
-        n = asprintf(&loc->host, "%s.%s%s%s", cfg->bucket, host, colon, port_s);
-        if (n >= 0) n = asprintf(&loc->path, "/%s", key ? key : "");
+        loc->host = strf("%s.%s%s%s", cfg->bucket, host, colon, port_s);
+        loc->path = strf("/%s", key ? key : "");
     }
-    char *encoded = n >= 0 ? mc_sigv4_uri_encode(loc->path, true) : NULL;
-    if (!encoded || asprintf(&loc->url, "%s://%s%s", scheme, loc->host, encoded) < 0) {
-        loc->url = NULL;
-        mc_s3_location_free(loc);
-        n = mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    }
+    char *encoded = loc->path ? mc_sigv4_uri_encode(loc->path, true) : NULL;
+    loc->url = encoded && loc->host ? strf("%s://%s%s", scheme, loc->host, encoded) : NULL;
     free(encoded);
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
-    return n < 0 ? -1 : 0;
+    if (!loc->url) {
+        mc_s3_location_free(loc);
+        return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    }
+    return 0;
 }
 
 /* ---- handles ------------------------------------------------------------ */
@@ -408,7 +418,8 @@ static struct curl_slist *slist_addf(struct curl_slist *list, bool *ok, const ch
     va_start(ap, fmt);
     int n = vasprintf(&line, fmt, ap);
     va_end(ap);
-    struct curl_slist *grown = n < 0 ? NULL : curl_slist_append(list, line);
+    if (n < 0) line = NULL;
+    struct curl_slist *grown = line ? curl_slist_append(list, line) : NULL;
     free(line);
     if (!grown) {
         *ok = false;
@@ -493,14 +504,12 @@ static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *
     mc_s3_location loc;
     if (mc_s3_locate(&s3->cfg, req->key, &loc, err) < 0) return -1;
     char *query = mc_sigv4_canonical_query(req->query, req->query_count);
-    char *url = NULL;
-    if (!query || asprintf(&url, "%s%s%s", loc.url, *query ? "?" : "", query) < 0) {
-        url = NULL;
-        free(query);
+    char *url = query ? strf("%s%s%s", loc.url, *query ? "?" : "", query) : NULL;
+    free(query);
+    if (!url) {
         mc_s3_location_free(&loc);
         return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     }
-    free(query);
     struct curl_slist *headers = signed_headers(s3, req, &loc, err);
     mc_s3_location_free(&loc);
     if (!headers) {
@@ -754,6 +763,7 @@ static int check_range(const mc_s3_range *r, mc_err *err) {
 int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3_write_fn write,
                      void *ctx, mc_s3_object_info *info, mc_err *err) {
     if (check_key(key, err) < 0 || check_range(range, err) < 0) return -1;
+    if (!write) return mc_err_set(err, MC_ERR_INVALID, "s3 GetObject %s: no write callback", key);
     s3_request req = {.op = "GetObject", .method = "GET", .key = key,
                       .write = write, .write_ctx = ctx};
     char range_header[64];
@@ -875,11 +885,8 @@ char *mc_s3_presign_get(mc_s3 *s3, const char *key, long expires_s, time_t now, 
     mc_sigv4_request req = {.method = "GET", .path = loc.path, .headers = &host, .header_count = 1};
     mc_sigv4_credentials cred = {s3->cfg.access_key, s3->cfg.secret_key, s3->cfg.region, "s3"};
     char *query = mc_sigv4_presign_query(&cred, &req, amz_date, expires_s);
-    char *url = NULL;
-    if (!query || asprintf(&url, "%s?%s", loc.url, query) < 0) {
-        url = NULL;
-        mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    }
+    char *url = query ? strf("%s?%s", loc.url, query) : NULL;
+    if (!url) mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     free(query);
     mc_s3_location_free(&loc);
     return url;
@@ -961,12 +968,10 @@ int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, in
         return mc_err_set(err, MC_ERR_INVALID, "s3 UploadPartCopy needs an explicit last byte");
     s3_request req = {.op = "UploadPartCopy", .method = "PUT", .key = key,
                       .error_in_ok_body = true};
-    char number[16], range[64], *source = NULL, *encoded = mc_sigv4_uri_encode(source_key, true);
-    if (!encoded || asprintf(&source, "/%s/%s", s3->cfg.bucket, encoded) < 0) {
-        free(encoded);
-        return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    }
+    char number[16], range[64], *encoded = mc_sigv4_uri_encode(source_key, true);
+    char *source = encoded ? strf("/%s/%s", s3->cfg.bucket, encoded) : NULL;
     free(encoded);
+    if (!source) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     part_query(&req, upload_id, part_number, number, sizeof number);
     add_header(&req, "x-amz-copy-source", source);
     if (source_range) {
