@@ -707,6 +707,14 @@ static xmlDocPtr result_document(const mc_s3 *s3, const s3_request *req, const s
     return doc;
 }
 
+/* Header values from callers must not smuggle in CR/LF (or other controls). */
+static int check_content_type(const char *value, mc_err *err) {
+    for (const unsigned char *p = (const unsigned char *)value; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return mc_err_set(err, MC_ERR_INVALID, "s3 content type holds a control character");
+    return 0;
+}
+
 static void add_query(s3_request *req, const char *name, const char *value) {
     req->query[req->query_count++] = (mc_sigv4_pair){name, value};
 }
@@ -722,7 +730,7 @@ static void copy_out_etag(char *out, const s3_response *resp) {
 /* ---- objects ------------------------------------------------------------ */
 
 static int put(mc_s3 *s3, s3_request *req, const char *content_type, char *etag, mc_err *err) {
-    if (check_key(req->key, err) < 0) return -1;
+    if (check_key(req->key, err) < 0 || check_content_type(content_type, err) < 0) return -1;
     if (content_type && *content_type) add_header(req, "content-type", content_type);
     s3_response resp = {0};
     int rc = call(s3, req, &resp, err);
@@ -910,7 +918,7 @@ static int check_part(const char *key, const char *upload_id, int part_number, m
 
 int mc_s3_create_multipart_upload(mc_s3 *s3, const char *key, const char *content_type,
                                   char upload_id[MC_S3_UPLOAD_ID_MAX], mc_err *err) {
-    if (check_key(key, err) < 0) return -1;
+    if (check_key(key, err) < 0 || check_content_type(content_type, err) < 0) return -1;
     s3_request req = {.op = "CreateMultipartUpload", .method = "POST", .key = key};
     add_query(&req, "uploads", NULL);
     if (content_type && *content_type) add_header(&req, "content-type", content_type);

@@ -5,7 +5,7 @@
  * with the same sha256, ListObjectsV2 pagination, ListParts pagination,
  * UploadPartCopy from a range of another object, abort, presigned GET, and
  * the error mapping (NoSuchKey, NoSuchUpload, SignatureDoesNotMatch,
- * InvalidPart, unreachable server, short streamed body). */
+ * InvalidPart, unreachable server, short streamed body, header injection). */
 #include "itest.h"
 
 #include <openssl/evp.h>
@@ -560,6 +560,21 @@ static void test_short_stream_is_invalid_and_stores_nothing(void **state) {
     assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
 }
 
+static void test_header_injection_is_refused(void **state) {
+    fixture *f = *state;
+    char key[256], upload_id[MC_S3_UPLOAD_ID_MAX];
+    key_of(key, sizeof key, f, "injected");
+    const char *evil = "text/plain\r\nx-amz-acl: public-read";
+    mc_err err = {0};
+    assert_int_equal(mc_s3_put_object(f->s3, key, "x", 1, evil, NULL, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    assert_int_equal(mc_s3_create_multipart_upload(f->s3, key, evil, upload_id, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    mc_s3_object_info info;
+    assert_int_equal(mc_s3_head_object(f->s3, key, &info, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_head_get_delete_encoded_key),
@@ -574,6 +589,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_secret_key_is_signature_mismatch),
         cmocka_unit_test(test_unreachable_server_is_unavailable),
         cmocka_unit_test(test_short_stream_is_invalid_and_stores_nothing),
+        cmocka_unit_test(test_header_injection_is_refused),
     };
     return cmocka_run_group_tests_name("s3", tests, setup, teardown);
 }
