@@ -119,7 +119,17 @@ static void test_split_hostport(void **state) {
     assert_int_equal(mc_config_split_hostport("", host, sizeof host, &port, 1, &err), -1);
 }
 
+/* The tests set the environment themselves: start from none of ours. */
+static void clear_mcloud_environment(void) {
+    char env[128];
+    for (const mc_setting *s = mc_config_settings(); s->name; s++) {
+        mc_config_env_name(s->name, env, sizeof env);
+        unsetenv(env);
+    }
+}
+
 int main(void) {
+    clear_mcloud_environment();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env_name),
         cmocka_unit_test(test_precedence),
