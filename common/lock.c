@@ -32,7 +32,7 @@ static int new_owner_id(char *out, size_t len, mc_err *err) {
     return 0;
 }
 
-/* Runs a script that answers with an integer. */
+/* Takes a script's integer answer out of its reply (NULL: the call failed). */
 static int eval_integer(redisReply *reply, long long *out, mc_err *err) {
     if (!reply) return -1;
     int rc = 0;
@@ -63,7 +63,8 @@ int mc_lock_acquire(mc_redis *r, const char *name, int ttl_ms, mc_lock *out, mc_
     return 0;
 }
 
-/* Runs a compare-and-X script on the lock's key with our value. */
+/* Runs a compare-and-X script on the lock's key with our value (ttl_ms is
+ * passed along for extend; release ignores it). */
 static int if_still_owner(mc_redis *r, const mc_lock *lock, const char *script, int ttl_ms,
                           const char *what, mc_err *err) {
     char key[256], value[64];

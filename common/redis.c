@@ -4,7 +4,6 @@
  * turning replies into mc_err values. */
 #include "common/redis.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
