@@ -1,0 +1,261 @@
+/* redis.c — a self-healing hiredis connection (see redis.h for the retry
+ * policy). Owns connecting (AUTH, SELECT, CLIENT SETNAME, timeouts), noticing
+ * that the server closed the connection, reconnecting with backoff, and
+ * turning replies into mc_err values. */
+#include "common/redis.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/backoff.h"
+#include "common/log.h"
+
+struct mc_redis {
+    pthread_mutex_t lock;      /* one command at a time on ctx */
+    redisContext *ctx;         /* NULL while disconnected */
+    mc_redis_options opts;     /* strings below are owned copies */
+    char *addr, *password, *client_name;
+    mc_backoff backoff;
+    int64_t next_attempt_ms;   /* no reconnect attempt before this (monotonic) */
+};
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_to_timeval(int ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+int mc_redis_parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
+    if (!addr || !*addr) return -1;
+    const char *host_start = addr, *host_end, *colon;
+    if (addr[0] == '[') {
+        host_start = addr + 1;
+        host_end = strchr(host_start, ']');
+        if (!host_end || host_end[1] != ':') return -1;
+        colon = host_end + 1;
+    } else {
+        colon = strchr(addr, ':');
+        if (!colon || strchr(colon + 1, ':')) return -1; /* bare IPv6 needs brackets */
+        host_end = colon;
+    }
+    size_t n = (size_t)(host_end - host_start);
+    if (n == 0 || n >= hostlen) return -1;
+    const char *digits = colon + 1;
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 5) return -1;
+    long p = strtol(digits, NULL, 10);
+    if (p < 1 || p > 65535) return -1;
+    memcpy(host, host_start, n);
+    host[n] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* An error reply: the first word is Redis' error code ("WRONGTYPE", "NOAUTH"). */
+static int reply_error(mc_err *err, const redisReply *reply) {
+    const char *s = reply->str ? reply->str : "";
+    mc_err_kind kind = MC_ERR_REMOTE;
+    if (!strncmp(s, "NOAUTH", 6) || !strncmp(s, "WRONGPASS", 9) || strstr(s, "invalid password"))
+        kind = MC_ERR_AUTH;
+    mc_err_set(err, kind, "%s", s);
+    if (err) {
+        size_t n = strcspn(s, " ");
+        if (n >= sizeof err->code) n = sizeof err->code - 1;
+        memcpy(err->code, s, n);
+        err->code[n] = '\0';
+    }
+    return -1;
+}
+
+static int context_error(mc_err *err, const redisContext *c) {
+    mc_err_kind kind = (c->err == REDIS_ERR_IO || c->err == REDIS_ERR_EOF) ? MC_ERR_UNAVAILABLE
+                                                                           : MC_ERR_INTERNAL;
+    return mc_err_set(err, kind, "%s", c->errstr[0] ? c->errstr : "connection failed");
+}
+
+/* One setup command (AUTH, SELECT, SETNAME) that must not fail. */
+static int setup_command(redisContext *c, mc_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!reply) return context_error(err, c);
+    int rc = reply->type == REDIS_REPLY_ERROR ? reply_error(err, reply) : 0;
+    freeReplyObject(reply);
+    return rc;
+}
+
+redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
+    char host[256];
+    int port;
+    if (mc_redis_parse_addr(o->addr, host, sizeof host, &port) < 0) {
+        mc_err_set(err, MC_ERR_INVALID, "redis: bad address \"%s\" (want host:port)",
+                   o->addr ? o->addr : "");
+        return NULL;
+    }
+    redisContext *c = redisConnectWithTimeout(
+        host, port, ms_to_timeval(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000));
+    if (!c) {
+        mc_err_set(err, MC_ERR_INTERNAL, "redis %s: out of memory", o->addr);
+        return NULL;
+    }
+    int rc = c->err ? context_error(err, c) : 0;
+    if (rc == 0 && (redisSetTimeout(c, ms_to_timeval(o->command_timeout_ms > 0 ? o->command_timeout_ms
+                                                                              : 5000)) != REDIS_OK ||
+                    redisEnableKeepAlive(c) != REDIS_OK))
+        rc = context_error(err, c);
+    if (rc == 0 && o->password && *o->password) rc = setup_command(c, err, "AUTH %s", o->password);
+    if (rc == 0 && o->db) rc = setup_command(c, err, "SELECT %d", o->db);
+    if (rc == 0 && o->client_name && *o->client_name)
+        rc = setup_command(c, err, "CLIENT SETNAME %s", o->client_name);
+    if (rc < 0) {
+        mc_err_wrap(err, "redis %s", o->addr);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* True when the server has closed an idle connection: on a request/reply
+ * connection with nothing in flight, any readable event is EOF or an error. */
+static int peer_closed(const redisContext *c) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+static void drop_connection(mc_redis *r) {
+    if (r->ctx) redisFree(r->ctx);
+    r->ctx = NULL;
+}
+
+static int ensure_connected(mc_redis *r, mc_err *err) {
+    if (r->ctx && !r->ctx->err && !peer_closed(r->ctx)) return 0;
+    drop_connection(r);
+    int64_t now = monotonic_ms();
+    if (now < r->next_attempt_ms)
+        return mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: down, next reconnect attempt in %lld ms",
+                          r->addr, (long long)(r->next_attempt_ms - now));
+    r->ctx = mc_redis_open(&r->opts, err);
+    if (!r->ctx) {
+        r->next_attempt_ms = now + mc_backoff_next_ms(&r->backoff);
+        return -1;
+    }
+    mc_backoff_reset(&r->backoff);
+    r->next_attempt_ms = 0;
+    return 0;
+}
+
+/* Sends one preformatted command, reconnecting first if needed and, when
+ * may_resend, once more after a connection lost mid-command. */
+static redisReply *run_formatted(mc_redis *r, int may_resend, const char *cmd, size_t len, mc_err *err) {
+    redisReply *result = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (ensure_connected(r, err) < 0) break;
+        void *reply = NULL;
+        if (redisAppendFormattedCommand(r->ctx, cmd, len) == REDIS_OK &&
+            redisGetReply(r->ctx, &reply) == REDIS_OK) {
+            result = reply;
+            break;
+        }
+        context_error(err, r->ctx);
+        mc_err_wrap(err, "redis %s", r->addr);
+        drop_connection(r);
+        if (!may_resend) break;
+        if (attempt == 0)
+            mc_log_kv(MC_LOG_WARN, "redis connection lost during a command, reconnecting to retry once",
+                      "addr", r->addr, "error", err ? err->msg : "", NULL);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (result && result->type == REDIS_REPLY_ERROR) {
+        reply_error(err, result);
+        mc_err_wrap(err, "redis %s", r->addr);
+        freeReplyObject(result);
+        result = NULL;
+    }
+    return result;
+}
+
+static redisReply *run_command(mc_redis *r, int may_resend, mc_err *err, const char *fmt, va_list ap) {
+    char *cmd;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    if (len < 0) {
+        mc_err_set(err, MC_ERR_INVALID, "redis: cannot format command \"%s\"", fmt);
+        return NULL;
+    }
+    redisReply *reply = run_formatted(r, may_resend, cmd, (size_t)len, err);
+    redisFreeCommand(cmd);
+    return reply;
+}
+
+redisReply *mc_redis_command(mc_redis *r, mc_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = run_command(r, 1, err, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+redisReply *mc_redis_command_once(mc_redis *r, mc_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = run_command(r, 0, err, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, const size_t *argvlen,
+                                  mc_err *err) {
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) {
+        mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory formatting a command");
+        return NULL;
+    }
+    redisReply *reply = run_formatted(r, 1, cmd, (size_t)len, err);
+    redisFreeCommand(cmd);
+    return reply;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+void mc_redis_close(mc_redis *r) {
+    if (!r) return;
+    drop_connection(r);
+    pthread_mutex_destroy(&r->lock);
+    free(r->addr);
+    free(r->password);
+    free(r->client_name);
+    free(r);
+}
+
+mc_redis *mc_redis_connect(const mc_redis_options *opts, mc_err *err) {
+    mc_redis *r = calloc(1, sizeof *r);
+    if (!r) {
+        mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    r->opts = *opts;
+    r->opts.addr = r->addr = dup_or_null(opts->addr);
+    r->opts.password = r->password = dup_or_null(opts->password);
+    r->opts.client_name = r->client_name = dup_or_null(opts->client_name);
+    mc_backoff_init(&r->backoff, opts->backoff_initial_ms ? opts->backoff_initial_ms : 100,
+                    opts->backoff_max_ms ? opts->backoff_max_ms : 5000);
+    r->ctx = mc_redis_open(&r->opts, err);
+    if (!r->ctx) {
+        mc_redis_close(r);
+        return NULL;
+    }
+    return r;
+}

@@ -1,0 +1,425 @@
+/* Integration tests of the Kafka clients against the real broker. Each test
+ * creates a topic of its own (6 partitions) with the admin helper, so what
+ * it consumes is exactly what it produced, and deletes it afterwards. */
+#include "itest.h"
+
+#include "common/kafka.h"
+
+#define PARTITIONS 6
+#define WAIT_MS 60000  /* upper bound for anything to arrive; never a timing assertion */
+
+typedef struct fixture {
+    mc_kafka_config cfg;
+    char topic[128];
+    const char *topics[2];
+    char group[128];
+} fixture;
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    f->cfg.bootstrap_servers = itest_env("MCLOUD_KAFKA");
+    f->cfg.client_id = "itest-kafka";
+    itest_unique(f->topic, sizeof f->topic, "mcloud.itest");
+    itest_unique(f->group, sizeof f->group, "itest-group");
+    f->topics[0] = f->topic;
+    mc_err err = {0};
+    if (mc_kafka_create_topic(&f->cfg, f->topic, PARTITIONS, 1, 30000, &err) < 0)
+        fail_msg("create topic %s: %s", f->topic, err.msg);
+    /* creating an existing topic is not an error */
+    if (mc_kafka_create_topic(&f->cfg, f->topic, PARTITIONS, 1, 30000, &err) < 0)
+        fail_msg("create topic %s again: %s", f->topic, err.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    mc_err err = {0};
+    if (mc_kafka_delete_topic(&f->cfg, f->topic, 30000, &err) < 0)
+        fprintf(stderr, "could not delete topic %s: %s\n", f->topic, err.msg);
+    free(f);
+    return 0;
+}
+
+/* ---- what a handler saw ---- */
+
+#define MAX_SEEN 256
+
+typedef struct seen {
+    int n;
+    char value[MAX_SEEN][32];
+    int32_t partition[MAX_SEEN];
+    char failing[32];     /* the handler fails on this value */
+    int failures;
+} seen;
+
+static int record(const mc_kafka_message *m, void *ctx) {
+    seen *s = ctx;
+    char v[32];
+    snprintf(v, sizeof v, "%.*s", (int)(m->len < 31 ? m->len : 31), (const char *)m->value);
+    if (s->failing[0] && !strcmp(v, s->failing)) {
+        s->failures++;
+        return -1;
+    }
+    assert_true(s->n < MAX_SEEN);
+    snprintf(s->value[s->n], sizeof s->value[s->n], "%s", v);
+    s->partition[s->n] = m->partition;
+    s->n++;
+    return 0;
+}
+
+static int count_of(const seen *s, const char *value) {
+    int n = 0;
+    for (int i = 0; i < s->n; i++) n += !strcmp(s->value[i], value);
+    return n;
+}
+
+static mc_kafka_consumer *consumer(fixture *f) {
+    mc_err err = {0};
+    mc_kafka_consumer *c = mc_kafka_consumer_new(&f->cfg, f->group, f->topics, &err);
+    if (!c) fail_msg("consumer: %s", err.msg);
+    return c;
+}
+
+/* Polls until `value` was handled successfully, then `linger_ms` more so
+ * anything that should not come has its chance to show up. */
+static void poll_until_seen(mc_kafka_consumer *c, seen *s, const char *value, int linger_ms) {
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (!count_of(s, value) && now_ms() < deadline) {
+        mc_err err = {0};
+        if (mc_kafka_consumer_poll(c, record, s, 200, &err) < 0) fail_msg("poll: %s", err.msg);
+    }
+    if (!count_of(s, value)) fail_msg("\"%s\" never arrived", value);
+    for (int64_t until = now_ms() + linger_ms; now_ms() < until;) {
+        mc_err err = {0};
+        if (mc_kafka_consumer_poll(c, record, s, 200, &err) < 0) fail_msg("poll: %s", err.msg);
+    }
+}
+
+static mc_kafka_producer *producer(fixture *f) {
+    mc_err err = {0};
+    mc_kafka_producer *p = mc_kafka_producer_new(&f->cfg, &err);
+    if (!p) fail_msg("producer: %s", err.msg);
+    return p;
+}
+
+static mc_kafka_delivery produce(mc_kafka_producer *p, fixture *f, const char *key, const char *value) {
+    mc_kafka_delivery d = {.partition = -1, .offset = -1};
+    mc_err err = {0};
+    if (mc_kafka_produce_sync(p, f->topic, key, strlen(key), value, strlen(value), NULL, 0, 30000, &d, &err) < 0)
+        fail_msg("produce %s: %s", value, err.msg);
+    return d;
+}
+
+static int64_t total_lag(mc_kafka_partition_lag *lags, size_t n) {
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += lags[i].lag;
+    free(lags);
+    return sum;
+}
+
+/* ---- tests ---- */
+
+static void committed_messages_are_not_redelivered(void **state) {
+    fixture *f = *state;
+    mc_kafka_producer *p = producer(f);
+    enum { N = 30 };
+    for (int i = 0; i < N; i++) {
+        char key[16], value[16];
+        snprintf(key, sizeof key, "video-%d", i);
+        snprintf(value, sizeof value, "m%d", i);
+        mc_kafka_delivery d = produce(p, f, key, value);
+        assert_in_range(d.partition, 0, PARTITIONS - 1);
+        assert_true(d.offset >= 0);
+    }
+
+    /* before anyone consumed, the group lags by everything */
+    mc_kafka_partition_lag *lags;
+    size_t n;
+    mc_err err = {0};
+    assert_int_equal(mc_kafka_group_lag(&f->cfg, f->group, f->topic, 10000, &lags, &n, &err), 0);
+    assert_int_equal(n, PARTITIONS);
+    assert_int_equal(lags[0].committed, -1);
+    assert_int_equal(total_lag(lags, n), N);
+
+    mc_kafka_consumer *first = consumer(f);
+    seen s1 = {0};
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (s1.n < N && now_ms() < deadline) {
+        int rc = mc_kafka_consumer_poll(first, record, &s1, 200, &err);
+        if (rc < 0) fail_msg("poll: %s", err.msg);
+        assert_true(rc == MC_KAFKA_POLL_IDLE || rc == MC_KAFKA_POLL_COMMITTED);
+    }
+    assert_int_equal(s1.n, N);
+    for (int i = 0; i < N; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "m%d", i);
+        assert_int_equal(count_of(&s1, value), 1);
+    }
+    /* everything handled is committed: no lag, seen from inside and outside */
+    assert_int_equal(mc_kafka_consumer_lag(first, 10000, &lags, &n, &err), 0);
+    assert_int_equal(n, PARTITIONS);
+    assert_int_equal(total_lag(lags, n), 0);
+    assert_int_equal(mc_kafka_group_lag(&f->cfg, f->group, f->topic, 10000, &lags, &n, &err), 0);
+    assert_int_equal(total_lag(lags, n), 0);
+    mc_kafka_consumer_close(first);
+
+    /* a new member of the group gets only what came after the commits */
+    produce(p, f, "marker", "marker");
+    mc_kafka_consumer *second = consumer(f);
+    seen s2 = {0};
+    poll_until_seen(second, &s2, "marker", 3000);
+    assert_int_equal(s2.n, 1);
+    assert_string_equal(s2.value[0], "marker");
+    mc_kafka_consumer_close(second);
+    mc_kafka_producer_free(p, 10000);
+}
+
+static void failed_message_is_redelivered_and_blocks_its_partition(void **state) {
+    fixture *f = *state;
+    mc_kafka_producer *p = producer(f);
+    /* one key: one partition, so the order a0..a4 is the consume order */
+    const char *values[] = {"a0", "a1", "a2", "a3", "a4"};
+    for (int i = 0; i < 5; i++) produce(p, f, "same-video", values[i]);
+
+    mc_kafka_consumer *first = consumer(f);
+    seen s1 = {.failing = "a2"};
+    mc_err err = {0};
+    int rewound = 0;
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (s1.failures < 3 && now_ms() < deadline) {
+        int rc = mc_kafka_consumer_poll(first, record, &s1, 200, &err);
+        if (rc < 0) fail_msg("poll: %s", err.msg);
+        rewound += rc == MC_KAFKA_POLL_REWOUND;
+    }
+    /* the failing message came back within the session, and what follows it
+     * in its partition waited behind it */
+    assert_int_equal(s1.failures, 3);
+    assert_int_equal(rewound, 3);
+    assert_int_equal(s1.n, 2);
+    assert_string_equal(s1.value[0], "a0");
+    assert_string_equal(s1.value[1], "a1");
+    mc_kafka_consumer_close(first);
+
+    /* the next member resumes at the failed message, not after it */
+    mc_kafka_consumer *second = consumer(f);
+    seen s2 = {0};
+    poll_until_seen(second, &s2, "a4", 3000);
+    assert_int_equal(s2.n, 3);
+    assert_string_equal(s2.value[0], "a2");
+    assert_string_equal(s2.value[1], "a3");
+    assert_string_equal(s2.value[2], "a4");
+    mc_kafka_consumer_close(second);
+    mc_kafka_producer_free(p, 10000);
+}
+
+typedef struct member {
+    mc_kafka_consumer *c;
+    mc_kafka_partition *parts;
+    size_t n;
+    seen s;
+} member;
+
+static void refresh_assignment(member *m) {
+    mc_err err = {0};
+    free(m->parts);
+    m->parts = NULL;
+    if (mc_kafka_consumer_assignment(m->c, &m->parts, &m->n, &err) < 0) fail_msg("assignment: %s", err.msg);
+}
+
+static int owns(const member *m, int32_t partition) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->parts[i].partition == partition) return 1;
+    return 0;
+}
+
+/* Polls every member until each has partitions and together they hold all. */
+static void poll_until_balanced(member *members, int count) {
+    int64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        size_t total = 0;
+        int everyone = 1;
+        for (int i = 0; i < count; i++) {
+            mc_err err = {0};
+            if (mc_kafka_consumer_poll(members[i].c, record, &members[i].s, 100, &err) < 0)
+                fail_msg("poll: %s", err.msg);
+            refresh_assignment(&members[i]);
+            total += members[i].n;
+            everyone &= members[i].n > 0;
+        }
+        if (everyone && total == PARTITIONS) return;
+        if (now_ms() > deadline) fail_msg("the group never settled on %d members", count);
+    }
+}
+
+static void assert_disjoint_and_complete(const member *members, int count) {
+    for (int32_t p = 0; p < PARTITIONS; p++) {
+        int owners = 0;
+        for (int i = 0; i < count; i++) owners += owns(&members[i], p);
+        assert_int_equal(owners, 1);
+    }
+}
+
+static void members_of_a_group_split_the_partitions(void **state) {
+    fixture *f = *state;
+    member m[3] = {{.c = consumer(f)}, {.c = consumer(f)}};
+    poll_until_balanced(m, 2);
+    assert_disjoint_and_complete(m, 2);
+
+    /* each message goes to the member owning its partition */
+    mc_kafka_producer *p = producer(f);
+    enum { N = 24 };
+    for (int i = 0; i < N; i++) {
+        char key[16], value[16];
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        produce(p, f, key, value);
+    }
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (m[0].s.n + m[1].s.n < N && now_ms() < deadline) {
+        for (int i = 0; i < 2; i++) {
+            mc_err err = {0};
+            if (mc_kafka_consumer_poll(m[i].c, record, &m[i].s, 100, &err) < 0) fail_msg("poll: %s", err.msg);
+        }
+    }
+    assert_int_equal(m[0].s.n + m[1].s.n, N);
+    for (int i = 0; i < 2; i++) {
+        refresh_assignment(&m[i]);
+        for (int j = 0; j < m[i].s.n; j++) assert_true(owns(&m[i], m[i].s.partition[j]));
+    }
+
+    /* a third member takes partitions over after a rebalance */
+    m[2].c = consumer(f);
+    poll_until_balanced(m, 3);
+    assert_disjoint_and_complete(m, 3);
+
+    for (int i = 0; i < 3; i++) {
+        mc_kafka_consumer_close(m[i].c);
+        free(m[i].parts);
+    }
+    mc_kafka_producer_free(p, 10000);
+}
+
+typedef struct reports {
+    int n, errors;
+    int32_t partition[16];
+    int64_t offset[16];
+} reports;
+
+static void on_report(const mc_kafka_delivery *d, const mc_err *err, void *opaque) {
+    reports *r = opaque;
+    if (err) {
+        r->errors++;
+        return;
+    }
+    if (r->n < 16) {
+        r->partition[r->n] = d->partition;
+        r->offset[r->n] = d->offset;
+    }
+    r->n++;
+}
+
+static void producer_reports_each_delivery_with_its_offset(void **state) {
+    fixture *f = *state;
+    mc_kafka_producer *p = producer(f);
+    mc_kafka_header trace = {.name = "trace-id", .value = "t-123", .len = 5};
+    reports r = {0};
+    mc_err err = {0};
+    enum { N = 10 };
+    for (int i = 0; i < N; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "e%d", i);
+        assert_int_equal(mc_kafka_produce(p, f->topic, "job-1", 5, value, strlen(value), &trace, 1, on_report,
+                                          &r, &err),
+                         0);
+    }
+    assert_int_equal(mc_kafka_producer_flush(p, 30000, &err), 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.n, N);
+    /* a fresh topic and one key: exactly offsets 0..N-1 of one partition,
+     * in order, none duplicated */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r.partition[i], r.partition[0]);
+        assert_int_equal(r.offset[i], i);
+    }
+    mc_kafka_delivery d = produce(p, f, "job-1", "sync");
+    assert_int_equal(d.partition, r.partition[0]);
+    assert_int_equal(d.offset, N);
+    mc_kafka_producer_free(p, 10000);
+}
+
+typedef struct header_check {
+    int with_trace, without_trace;
+} header_check;
+
+static int check_headers(const mc_kafka_message *m, void *ctx) {
+    header_check *h = ctx;
+    const void *value;
+    size_t len;
+    if (mc_kafka_message_header(m, "trace-id", &value, &len) == 0) {
+        assert_int_equal(len, 5);
+        assert_memory_equal(value, "t-123", 5);
+        assert_int_equal(m->keylen, 5);
+        assert_memory_equal(m->key, "job-1", 5);
+        h->with_trace++;
+    } else {
+        h->without_trace++;
+    }
+    return 0;
+}
+
+static void headers_and_keys_reach_the_consumer(void **state) {
+    fixture *f = *state;
+    mc_kafka_producer *p = producer(f);
+    mc_kafka_header trace = {.name = "trace-id", .value = "t-123", .len = 5};
+    mc_kafka_delivery d;
+    mc_err err = {0};
+    assert_int_equal(mc_kafka_produce_sync(p, f->topic, "job-1", 5, "x", 1, &trace, 1, 30000, &d, &err), 0);
+    assert_int_equal(mc_kafka_produce_sync(p, f->topic, NULL, 0, "y", 1, NULL, 0, 30000, &d, &err), 0);
+    mc_kafka_producer_free(p, 10000);
+
+    mc_kafka_consumer *c = consumer(f);
+    header_check h = {0};
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (h.with_trace + h.without_trace < 2 && now_ms() < deadline)
+        if (mc_kafka_consumer_poll(c, check_headers, &h, 200, &err) < 0) fail_msg("poll: %s", err.msg);
+    assert_int_equal(h.with_trace, 1);
+    assert_int_equal(h.without_trace, 1);
+    mc_kafka_consumer_close(c);
+}
+
+static void bad_configuration_is_refused(void **state) {
+    fixture *f = *state;
+    const char *props[] = {"no-equals-sign", NULL};
+    mc_kafka_config cfg = f->cfg;
+    cfg.properties = props;
+    mc_err err = {0};
+    assert_null(mc_kafka_producer_new(&cfg, &err));
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    const char *unknown[] = {"no.such.property=1", NULL};
+    cfg.properties = unknown;
+    assert_null(mc_kafka_consumer_new(&cfg, f->group, f->topics, &err));
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    assert_int_equal(mc_kafka_group_lag(&f->cfg, f->group, "mcloud.itest.no-such-topic", 10000,
+                                        &(mc_kafka_partition_lag *){NULL}, &(size_t){0}, &err),
+                     -1);
+    assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(committed_messages_are_not_redelivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_message_is_redelivered_and_blocks_its_partition, setup, teardown),
+        cmocka_unit_test_setup_teardown(members_of_a_group_split_the_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(producer_reports_each_delivery_with_its_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(headers_and_keys_reach_the_consumer, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_configuration_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
