@@ -6,6 +6,7 @@
 #include "common/config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@ static const mc_setting settings[] = {
     {"mysql.password", "mcloud-dev-password", false, "MariaDB password."},
     {"mysql.database", "mcloud", false, "MariaDB database."},
     {"mysql.pool_size", "4", false, "Connections per MariaDB server in each process."},
+    {"mysql.connect_timeout_s", "5", false, "Seconds to wait for a MariaDB connection."},
+    {"mysql.read_timeout_s", "30", false, "Seconds to wait for a MariaDB answer."},
+    {"mysql.replica_max_lag_s", "0", false, "Read from the master while the replica lags more (0: no check)."},
     {"s3.endpoint", "http://127.0.0.1:19000", false, "S3 endpoint URL."},
     {"s3.region", "us-east-1", false, "S3 region used in SigV4 signatures."},
     {"s3.bucket", "mcloud", false, "Bucket holding uploads, sources and renditions."},
@@ -127,15 +131,52 @@ const char *mc_config_get(mc_config *cfg, const char *name) {
     return v;
 }
 
-long mc_config_get_long(mc_config *cfg, const char *name) {
-    const char *v = mc_config_get(cfg, name);
-    return v ? strtol(v, NULL, 10) : 0;
+static int bad_value(const char *name, const char *value, const char *expected, mc_err *err) {
+    char env[128];
+    mc_config_env_name(name, env, sizeof env);
+    return mc_err_set(err, MC_ERR_INVALID, "setting %s (%s) = '%s': %s", name, env,
+                      value ? value : "", expected);
 }
 
-bool mc_config_get_bool(mc_config *cfg, const char *name) {
+int mc_config_int(mc_config *cfg, const char *name, long min, long max, long *out, mc_err *err) {
     const char *v = mc_config_get(cfg, name);
-    return v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
-                 strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0);
+    if (!v) return mc_err_set(err, MC_ERR_INTERNAL, "unknown setting %s", name);
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < min || n > max) {
+        char expected[96];
+        snprintf(expected, sizeof expected, "expected an integer from %ld to %ld", min, max);
+        return bad_value(name, v, expected, err);
+    }
+    *out = n;
+    return 0;
+}
+
+int mc_config_bool(mc_config *cfg, const char *name, bool *out, mc_err *err) {
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    const char *v = mc_config_get(cfg, name);
+    if (!v) return mc_err_set(err, MC_ERR_INTERNAL, "unknown setting %s", name);
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+            *out = strcasecmp(v, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return bad_value(name, v, "expected true or false", err);
+}
+
+int mc_config_copy(mc_config *cfg, const char *name, char *buf, size_t len, mc_err *err) {
+    const char *v = mc_config_get(cfg, name);
+    if (!v) return mc_err_set(err, MC_ERR_INTERNAL, "unknown setting %s", name);
+    size_t n = strlen(v);
+    if (n >= len) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "longer than %zu bytes", len - 1);
+        return bad_value(name, v, expected, err);
+    }
+    memcpy(buf, v, n + 1);
+    return 0;
 }
 
 mc_config_origin mc_config_origin_of(mc_config *cfg, const char *name) {
@@ -180,25 +221,4 @@ bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value)
     cfg->origins[i] = value ? MC_CONFIG_REDIS : MC_CONFIG_DEFAULT;
     pthread_mutex_unlock(&cfg->lock);
     return true;
-}
-
-int mc_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port,
-                             int default_port, mc_err *err) {
-    if (!addr || !*addr) return mc_err_set(err, MC_ERR_INVALID, "empty address");
-    const char *colon = strrchr(addr, ':');
-    size_t hlen = colon ? (size_t)(colon - addr) : strlen(addr);
-    if (hlen == 0 || hlen >= hostlen)
-        return mc_err_set(err, MC_ERR_INVALID, "bad host in address '%s'", addr);
-    memcpy(host, addr, hlen);
-    host[hlen] = '\0';
-    if (!colon) {
-        *port = default_port;
-        return 0;
-    }
-    char *end = NULL;
-    long p = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535)
-        return mc_err_set(err, MC_ERR_INVALID, "bad port in address '%s'", addr);
-    *port = (int)p;
-    return 0;
 }

@@ -47,8 +47,12 @@ void mc_config_free(mc_config *cfg);
 /* The value in force; valid until mc_config_free (updates never free a value
  * a caller may still hold). NULL only for an unknown name. */
 const char *mc_config_get(mc_config *cfg, const char *name);
-long mc_config_get_long(mc_config *cfg, const char *name);
-bool mc_config_get_bool(mc_config *cfg, const char *name);
+/* Typed, validated reads; the error names the setting, its environment
+ * variable and the value, ready to print at start-up. */
+int mc_config_int(mc_config *cfg, const char *name, long min, long max, long *out, mc_err *err);
+int mc_config_bool(mc_config *cfg, const char *name, bool *out, mc_err *err);
+/* Copies the value into a fixed buffer; too long is an error, not a cut. */
+int mc_config_copy(mc_config *cfg, const char *name, char *buf, size_t len, mc_err *err);
 mc_config_origin mc_config_origin_of(mc_config *cfg, const char *name);
 const char *mc_config_origin_name(mc_config_origin origin);
 
@@ -56,9 +60,5 @@ const char *mc_config_origin_name(mc_config_origin origin);
  * the environment pins the setting or it is local-only; otherwise the new
  * value (NULL: back to the default) takes effect and true is returned. */
 bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value);
-
-/* Splits "host:port" into its parts; port falls back to default_port. */
-int mc_config_split_hostport(const char *addr, char *host, size_t hostlen, int *port,
-                             int default_port, mc_err *err);
 
 #endif

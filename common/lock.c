@@ -52,7 +52,7 @@ int mc_lock_acquire(mc_redis *r, const char *name, int ttl_ms, mc_lock *out, mc_
     mc_lock l = {0};
     snprintf(l.name, sizeof l.name, "%s", name);
     if (new_owner_id(l.owner, sizeof l.owner, err) < 0) return -1;
-    long long token;
+    long long token = 0;
     if (eval_integer(mc_redis_command_once(r, err, "EVAL %s 2 %s %s %s %d", acquire_script, key, fence,
                                            l.owner, ttl_ms),
                      &token, err) < 0)
@@ -71,7 +71,7 @@ static int if_still_owner(mc_redis *r, const mc_lock *lock, const char *script, 
     if (mc_key_lock(key, sizeof key, lock->name) < 0 ||
         mc_lock_value_format(value, sizeof value, lock->token, lock->owner) < 0)
         return mc_err_set(err, MC_ERR_INVALID, "lock %s: not a lock we acquired", lock->name);
-    long long done;
+    long long done = 0;
     if (eval_integer(mc_redis_command(r, err, "EVAL %s 1 %s %s %d", script, key, value, ttl_ms), &done,
                      err) < 0)
         return mc_err_wrap(err, "lock %s: %s", lock->name, what);

@@ -206,7 +206,7 @@ static int apply_migration(mc_db_conn *c, const mc_migration *m, mc_err *err) {
 static int migrate_locked(mc_db_conn *c, mc_err *err) {
     if (mc_db_conn_exec(c, create_schema_migrations, MC_DB_NO_ARGS, NULL, err) < 0) return -1;
     mc_applied_migration *applied;
-    size_t napplied;
+    size_t napplied = 0;
     if (load_applied(c, &applied, &napplied, err) < 0) return -1;
     int count = mc_migrations_check_applied(mc_migrations, mc_migrations_count, applied, napplied, err);
     for (size_t i = 0; count >= 0 && i < mc_migrations_count; i++) {

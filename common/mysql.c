@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/addr.h"
+#include "common/config.h"
 #include "common/log.h"
 
 #define DEFAULT_POOL_SIZE 4
@@ -86,69 +88,34 @@ void mc_db_config_defaults(mc_db_config *cfg) {
     cfg->replica_recheck_s = DEFAULT_REPLICA_RECHECK_S;
 }
 
-static int env_string(const char *name, char *dst, size_t cap, mc_err *err) {
-    const char *v = getenv(name);
-    if (!v) return 0;
-    if (strlen(v) >= cap)
-        return mc_err_set(err, MC_ERR_INVALID, "%s is longer than %zu bytes", name, cap - 1);
-    memcpy(dst, v, strlen(v) + 1);
+static int config_int(mc_config *c, const char *name, long min, long max, int *out, mc_err *err) {
+    long n;
+    if (mc_config_int(c, name, min, max, &n, err) < 0) return -1;
+    *out = (int)n;
     return 0;
 }
 
-static int env_int(const char *name, int *dst, int min, mc_err *err) {
-    const char *v = getenv(name);
-    if (!v || !*v) return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < min || n > INT_MAX)
-        return mc_err_set(err, MC_ERR_INVALID, "%s=%s: expected an integer >= %d", name, v, min);
-    *dst = (int)n;
-    return 0;
-}
-
-int mc_db_config_from_env(mc_db_config *cfg, mc_err *err) {
+int mc_db_config_from(mc_config *c, mc_db_config *cfg, mc_err *err) {
     mc_db_config_defaults(cfg);
-    if (env_string("MCLOUD_MYSQL_MASTER", cfg->master, sizeof cfg->master, err) < 0 ||
-        env_string("MCLOUD_MYSQL_REPLICA", cfg->replica, sizeof cfg->replica, err) < 0 ||
-        env_string("MCLOUD_MYSQL_USER", cfg->user, sizeof cfg->user, err) < 0 ||
-        env_string("MCLOUD_MYSQL_PASSWORD", cfg->password, sizeof cfg->password, err) < 0 ||
-        env_string("MCLOUD_MYSQL_DATABASE", cfg->database, sizeof cfg->database, err) < 0 ||
-        env_int("MCLOUD_MYSQL_POOL_SIZE", &cfg->pool_size, 1, err) < 0 ||
-        env_int("MCLOUD_MYSQL_CONNECT_TIMEOUT", &cfg->connect_timeout_s, 1, err) < 0 ||
-        env_int("MCLOUD_MYSQL_READ_TIMEOUT", &cfg->read_timeout_s, 1, err) < 0 ||
-        env_int("MCLOUD_MYSQL_REPLICA_MAX_LAG", &cfg->replica_max_lag_s, 0, err) < 0)
+    if (mc_config_copy(c, "mysql.master", cfg->master, sizeof cfg->master, err) < 0 ||
+        mc_config_copy(c, "mysql.replica", cfg->replica, sizeof cfg->replica, err) < 0 ||
+        mc_config_copy(c, "mysql.user", cfg->user, sizeof cfg->user, err) < 0 ||
+        mc_config_copy(c, "mysql.password", cfg->password, sizeof cfg->password, err) < 0 ||
+        mc_config_copy(c, "mysql.database", cfg->database, sizeof cfg->database, err) < 0 ||
+        config_int(c, "mysql.pool_size", 1, 256, &cfg->pool_size, err) < 0 ||
+        config_int(c, "mysql.connect_timeout_s", 1, 3600, &cfg->connect_timeout_s, err) < 0 ||
+        config_int(c, "mysql.read_timeout_s", 1, 86400, &cfg->read_timeout_s, err) < 0 ||
+        config_int(c, "mysql.replica_max_lag_s", 0, 86400, &cfg->replica_max_lag_s, err) < 0)
         return -1;
     return 0;
 }
 
 /* "host:port", "host" (port 3306) or "[v6addr]:port". */
 static int parse_addr(const char *addr, char *host, size_t hostcap, unsigned *port, mc_err *err) {
-    const char *h = addr, *colon;
-    size_t hlen;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (!close || (close[1] != '\0' && close[1] != ':'))
-            return mc_err_set(err, MC_ERR_INVALID, "bad MySQL address '%s'", addr);
-        h = addr + 1;
-        hlen = (size_t)(close - h);
-        colon = close[1] == ':' ? close + 1 : NULL;
-    } else {
-        colon = strrchr(addr, ':');
-        hlen = colon ? (size_t)(colon - addr) : strlen(addr);
-    }
-    if (hlen == 0 || hlen >= hostcap)
-        return mc_err_set(err, MC_ERR_INVALID, "bad MySQL address '%s': no host", addr);
-    *port = DEFAULT_MYSQL_PORT;
-    if (colon) {
-        char *end;
-        long p = strtol(colon + 1, &end, 10);
-        if (colon[1] == '\0' || *end || p < 1 || p > 65535)
-            return mc_err_set(err, MC_ERR_INVALID, "bad MySQL address '%s': bad port", addr);
-        *port = (unsigned)p;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
+    int p;
+    if (mc_addr_parse(addr, host, hostcap, &p, DEFAULT_MYSQL_PORT, err) < 0)
+        return mc_err_wrap(err, "mysql");
+    *port = (unsigned)p;
     return 0;
 }
 

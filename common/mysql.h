@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/error.h"
 
 #define MC_DB_ADDR_MAX 256
@@ -44,10 +45,9 @@ typedef struct mc_db_config {
 /* Fills cfg with the defaults: master 127.0.0.1:13306 (the local stack), no
  * replica, user and database "mcloud", empty password. */
 void mc_db_config_defaults(mc_db_config *cfg);
-/* Defaults overridden by MCLOUD_MYSQL_MASTER, _REPLICA, _USER, _PASSWORD,
- * _DATABASE, _POOL_SIZE, _CONNECT_TIMEOUT, _READ_TIMEOUT, _REPLICA_MAX_LAG.
- * Fails (MC_ERR_INVALID) on a malformed value. */
-int mc_db_config_from_env(mc_db_config *cfg, mc_err *err);
+/* The mysql.* settings of the configuration (environment > Redis > default,
+ * see config.h). Fails (MC_ERR_INVALID) on a malformed value. */
+int mc_db_config_from(mc_config *config, mc_db_config *cfg, mc_err *err);
 
 typedef enum mc_db_target {
     MC_DB_MASTER = 0,  /* writes, and reads that must see the caller's writes */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/addr.h"
 #include "common/backoff.h"
 #include "common/log.h"
 
@@ -34,31 +35,6 @@ static int64_t monotonic_ms(void) {
 static struct timeval ms_to_timeval(int ms) {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     return tv;
-}
-
-int mc_redis_parse_addr(const char *addr, char *host, size_t hostlen, int *port) {
-    if (!addr || !*addr) return -1;
-    const char *host_start = addr, *host_end, *colon;
-    if (addr[0] == '[') {
-        host_start = addr + 1;
-        host_end = strchr(host_start, ']');
-        if (!host_end || host_end[1] != ':') return -1;
-        colon = host_end + 1;
-    } else {
-        colon = strchr(addr, ':');
-        if (!colon || strchr(colon + 1, ':')) return -1; /* bare IPv6 needs brackets */
-        host_end = colon;
-    }
-    size_t n = (size_t)(host_end - host_start);
-    if (n == 0 || n >= hostlen) return -1;
-    const char *digits = colon + 1;
-    if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 5) return -1;
-    long p = strtol(digits, NULL, 10);
-    if (p < 1 || p > 65535) return -1;
-    memcpy(host, host_start, n);
-    host[n] = '\0';
-    *port = (int)p;
-    return 0;
 }
 
 /* An error reply: the first word is Redis' error code ("WRONGTYPE", "NOAUTH"). */
@@ -98,9 +74,8 @@ static int setup_command(redisContext *c, mc_err *err, const char *fmt, ...) {
 redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
     char host[256];
     int port;
-    if (mc_redis_parse_addr(o->addr, host, sizeof host, &port) < 0) {
-        mc_err_set(err, MC_ERR_INVALID, "redis: bad address \"%s\" (want host:port)",
-                   o->addr ? o->addr : "");
+    if (mc_addr_parse(o->addr, host, sizeof host, &port, 0, err) < 0) {
+        mc_err_wrap(err, "redis");
         return NULL;
     }
     redisContext *c = redisConnectWithTimeout(

@@ -59,7 +59,4 @@ redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, cons
  * Free it with redisFree(). */
 redisContext *mc_redis_open(const mc_redis_options *opts, mc_err *err);
 
-/* Splits "host:port" / "[v6]:port" into its parts. Pure; 0 or -1. */
-int mc_redis_parse_addr(const char *addr, char *host, size_t hostlen, int *port);
-
 #endif

@@ -112,40 +112,15 @@ void mc_s3_config_init(mc_s3_config *cfg) {
     cfg->max_retries = 2;
 }
 
-static int env_copy(const char *name, bool required, char *out, size_t cap, mc_err *err) {
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        if (required) return mc_err_set(err, MC_ERR_INVALID, "%s is not set", name);
-        return 0;
-    }
-    if (strlen(v) >= cap)
-        return mc_err_set(err, MC_ERR_INVALID, "%s is longer than %zu bytes", name, cap - 1);
-    memcpy(out, v, strlen(v) + 1);
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out) {
-    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-            *out = strcasecmp(s, yes[i]) == 0;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int mc_s3_config_from_env(mc_s3_config *cfg, mc_err *err) {
+int mc_s3_config_from(mc_config *c, mc_s3_config *cfg, mc_err *err) {
     mc_s3_config_init(cfg);
-    if (env_copy("MCLOUD_S3_ENDPOINT", true, cfg->endpoint, sizeof cfg->endpoint, err) < 0 ||
-        env_copy("MCLOUD_S3_REGION", false, cfg->region, sizeof cfg->region, err) < 0 ||
-        env_copy("MCLOUD_S3_BUCKET", true, cfg->bucket, sizeof cfg->bucket, err) < 0 ||
-        env_copy("MCLOUD_S3_ACCESS_KEY", true, cfg->access_key, sizeof cfg->access_key, err) < 0 ||
-        env_copy("MCLOUD_S3_SECRET_KEY", true, cfg->secret_key, sizeof cfg->secret_key, err) < 0)
+    if (mc_config_copy(c, "s3.endpoint", cfg->endpoint, sizeof cfg->endpoint, err) < 0 ||
+        mc_config_copy(c, "s3.region", cfg->region, sizeof cfg->region, err) < 0 ||
+        mc_config_copy(c, "s3.bucket", cfg->bucket, sizeof cfg->bucket, err) < 0 ||
+        mc_config_copy(c, "s3.access_key", cfg->access_key, sizeof cfg->access_key, err) < 0 ||
+        mc_config_copy(c, "s3.secret_key", cfg->secret_key, sizeof cfg->secret_key, err) < 0 ||
+        mc_config_bool(c, "s3.path_style", &cfg->path_style, err) < 0)
         return -1;
-    const char *style = getenv("MCLOUD_S3_PATH_STYLE");
-    if (style && *style && parse_bool(style, &cfg->path_style) < 0)
-        return mc_err_set(err, MC_ERR_INVALID, "MCLOUD_S3_PATH_STYLE=%s is not a boolean", style);
     return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "common/error.h"
 
 #define MC_S3_ETAG_MAX 128
@@ -119,10 +120,9 @@ typedef struct mc_s3_location {
 /* Defaults: region us-east-1, path style, 5 s connect timeout, 60 s stall
  * timeout, 2 retries; endpoint, bucket and keys empty. */
 void mc_s3_config_init(mc_s3_config *cfg);
-/* mc_s3_config_init, then MCLOUD_S3_ENDPOINT, MCLOUD_S3_BUCKET,
- * MCLOUD_S3_ACCESS_KEY, MCLOUD_S3_SECRET_KEY (required), MCLOUD_S3_REGION and
- * MCLOUD_S3_PATH_STYLE (1/0, true/false, yes/no, on/off). */
-int mc_s3_config_from_env(mc_s3_config *cfg, mc_err *err);
+/* The s3.* settings of the configuration (environment > Redis > default,
+ * see config.h). Fails (MC_ERR_INVALID) on a malformed value. */
+int mc_s3_config_from(mc_config *config, mc_s3_config *cfg, mc_err *err);
 
 mc_s3 *mc_s3_new(const mc_s3_config *cfg, mc_err *err);
 void mc_s3_free(mc_s3 *s3);

@@ -122,7 +122,10 @@ static int setup(void **state) {
     itest_env("MCLOUD_S3_SECRET_KEY");
     fixture *f = calloc(1, sizeof *f);
     mc_err err = {0};
-    if (mc_s3_config_from_env(&f->cfg, &err) < 0) fail_msg("config: %s", err.msg);
+    mc_config *settings = mc_config_load(NULL, NULL);
+    int rc = mc_s3_config_from(settings, &f->cfg, &err);
+    mc_config_free(settings);
+    if (rc < 0) fail_msg("config: %s", err.msg);
     f->s3 = mc_s3_new(&f->cfg, &err);
     if (!f->s3) fail_msg("mc_s3_new: %s", err.msg);
     itest_unique(f->prefix, sizeof f->prefix, "itest-s3");

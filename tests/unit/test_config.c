@@ -94,29 +94,33 @@ static void test_typed_getters(void **state) {
     setenv("MCLOUD_S3_PATH_STYLE", "off", 1);
     setenv("MCLOUD_MYSQL_POOL_SIZE", "9", 1);
     mc_config *cfg = mc_config_load(NULL, NULL);
-    assert_false(mc_config_get_bool(cfg, "s3.path_style"));
-    assert_int_equal(mc_config_get_long(cfg, "mysql.pool_size"), 9);
+    mc_err err = {0};
+    bool b = true;
+    long n = 0;
+    char small[4];
+    assert_int_equal(mc_config_bool(cfg, "s3.path_style", &b, &err), 0);
+    assert_false(b);
+    assert_int_equal(mc_config_int(cfg, "mysql.pool_size", 1, 64, &n, &err), 0);
+    assert_int_equal(n, 9);
+    assert_int_equal(mc_config_int(cfg, "mysql.pool_size", 1, 8, &n, &err), -1);
+    assert_string_equal(err.msg, "setting mysql.pool_size (MCLOUD_MYSQL_POOL_SIZE) = '9': "
+                                 "expected an integer from 1 to 8");
+    assert_int_equal(mc_config_copy(cfg, "s3.region", small, sizeof small, &err), -1);
+    assert_string_equal(err.msg, "setting s3.region (MCLOUD_S3_REGION) = 'us-east-1': "
+                                 "longer than 3 bytes");
+    mc_config_free(cfg);
+
+    setenv("MCLOUD_S3_PATH_STYLE", "maybe", 1);
+    setenv("MCLOUD_MYSQL_POOL_SIZE", "4x", 1);
+    cfg = mc_config_load(NULL, NULL);
+    assert_int_equal(mc_config_bool(cfg, "s3.path_style", &b, &err), -1);
+    assert_string_equal(err.msg, "setting s3.path_style (MCLOUD_S3_PATH_STYLE) = 'maybe': "
+                                 "expected true or false");
+    assert_int_equal(mc_config_int(cfg, "mysql.pool_size", 1, 64, &n, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
     mc_config_free(cfg);
     unsetenv("MCLOUD_S3_PATH_STYLE");
     unsetenv("MCLOUD_MYSQL_POOL_SIZE");
-}
-
-static void test_split_hostport(void **state) {
-    (void)state;
-    char host[64];
-    int port = 0;
-    mc_err err = {0};
-    assert_int_equal(mc_config_split_hostport("127.0.0.1:13306", host, sizeof host, &port, 3306, &err), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 13306);
-    assert_int_equal(mc_config_split_hostport("db.local", host, sizeof host, &port, 3306, &err), 0);
-    assert_int_equal(port, 3306);
-    assert_int_equal(mc_config_split_hostport("h:0", host, sizeof host, &port, 1, &err), -1);
-    assert_int_equal(err.kind, MC_ERR_INVALID);
-    assert_int_equal(mc_config_split_hostport("h:99999", host, sizeof host, &port, 1, &err), -1);
-    assert_int_equal(mc_config_split_hostport("h:12x", host, sizeof host, &port, 1, &err), -1);
-    assert_int_equal(mc_config_split_hostport(":80", host, sizeof host, &port, 1, &err), -1);
-    assert_int_equal(mc_config_split_hostport("", host, sizeof host, &port, 1, &err), -1);
 }
 
 /* The tests set the environment themselves: start from none of ours. */
@@ -136,7 +140,6 @@ int main(void) {
         cmocka_unit_test(test_every_setting_has_default_and_doc),
         cmocka_unit_test(test_remote_change),
         cmocka_unit_test(test_typed_getters),
-        cmocka_unit_test(test_split_hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

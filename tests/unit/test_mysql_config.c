@@ -15,7 +15,7 @@
 static const char *const env_names[] = {
     "MCLOUD_MYSQL_MASTER", "MCLOUD_MYSQL_REPLICA", "MCLOUD_MYSQL_USER",
     "MCLOUD_MYSQL_PASSWORD", "MCLOUD_MYSQL_DATABASE", "MCLOUD_MYSQL_POOL_SIZE",
-    "MCLOUD_MYSQL_CONNECT_TIMEOUT", "MCLOUD_MYSQL_READ_TIMEOUT", "MCLOUD_MYSQL_REPLICA_MAX_LAG",
+    "MCLOUD_MYSQL_CONNECT_TIMEOUT_S", "MCLOUD_MYSQL_READ_TIMEOUT_S", "MCLOUD_MYSQL_REPLICA_MAX_LAG_S",
 };
 
 static int clear_env(void **state) {
@@ -24,13 +24,21 @@ static int clear_env(void **state) {
     return 0;
 }
 
+/* The mysql.* settings as the configuration resolves them. */
+static int config_from(mc_db_config *cfg, mc_err *err) {
+    mc_config *settings = mc_config_load(NULL, NULL);
+    int rc = mc_db_config_from(settings, cfg, err);
+    mc_config_free(settings);
+    return rc;
+}
+
 static void defaults_work_on_one_machine(void **state) {
     (void)state;
     mc_db_config cfg;
     mc_err err = {0};
-    assert_int_equal(mc_db_config_from_env(&cfg, &err), 0);
+    assert_int_equal(config_from(&cfg, &err), 0);
     assert_string_equal(cfg.master, "127.0.0.1:13306");
-    assert_string_equal(cfg.replica, "");
+    assert_string_equal(cfg.replica, "127.0.0.1:13307");
     assert_string_equal(cfg.user, "mcloud");
     assert_string_equal(cfg.database, "mcloud");
     assert_int_equal(cfg.pool_size, 4);
@@ -47,10 +55,10 @@ static void environment_overrides_defaults(void **state) {
     setenv("MCLOUD_MYSQL_PASSWORD", "p@ss word", 1);
     setenv("MCLOUD_MYSQL_DATABASE", "vod", 1);
     setenv("MCLOUD_MYSQL_POOL_SIZE", "9", 1);
-    setenv("MCLOUD_MYSQL_REPLICA_MAX_LAG", "3", 1);
+    setenv("MCLOUD_MYSQL_REPLICA_MAX_LAG_S", "3", 1);
     mc_db_config cfg;
     mc_err err = {0};
-    assert_int_equal(mc_db_config_from_env(&cfg, &err), 0);
+    assert_int_equal(config_from(&cfg, &err), 0);
     assert_string_equal(cfg.master, "db1.internal:3307");
     assert_string_equal(cfg.replica, "[::1]:3308");
     assert_string_equal(cfg.user, "svc");
@@ -69,15 +77,15 @@ static void malformed_numbers_are_rejected(void **state) {
     mc_db_config cfg;
     mc_err err = {0};
     setenv("MCLOUD_MYSQL_POOL_SIZE", "four", 1);
-    assert_int_equal(mc_db_config_from_env(&cfg, &err), -1);
+    assert_int_equal(config_from(&cfg, &err), -1);
     assert_int_equal(err.kind, MC_ERR_INVALID);
     assert_non_null(strstr(err.msg, "MCLOUD_MYSQL_POOL_SIZE"));
     setenv("MCLOUD_MYSQL_POOL_SIZE", "0", 1);
-    assert_int_equal(mc_db_config_from_env(&cfg, &err), -1);
+    assert_int_equal(config_from(&cfg, &err), -1);
     unsetenv("MCLOUD_MYSQL_POOL_SIZE");
-    setenv("MCLOUD_MYSQL_READ_TIMEOUT", "30s", 1);
-    assert_int_equal(mc_db_config_from_env(&cfg, &err), -1);
-    assert_non_null(strstr(err.msg, "MCLOUD_MYSQL_READ_TIMEOUT"));
+    setenv("MCLOUD_MYSQL_READ_TIMEOUT_S", "30s", 1);
+    assert_int_equal(config_from(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "MCLOUD_MYSQL_READ_TIMEOUT_S"));
 }
 
 static void bad_addresses_are_rejected_without_connecting(void **state) {

@@ -74,31 +74,6 @@ static void lock_values_round_trip(void **state) {
     assert_int_equal(mc_lock_value_token("99999999999999999999:ab", &token), -1);
 }
 
-static void parses_addresses(void **state) {
-    (void)state;
-    char host[64];
-    int port = 0;
-    assert_int_equal(mc_redis_parse_addr("127.0.0.1:16379", host, sizeof host, &port), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 16379);
-    assert_int_equal(mc_redis_parse_addr("redis.local:6379", host, sizeof host, &port), 0);
-    assert_string_equal(host, "redis.local");
-    assert_int_equal(mc_redis_parse_addr("[::1]:6380", host, sizeof host, &port), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 6380);
-}
-
-static void rejects_bad_addresses(void **state) {
-    (void)state;
-    char host[8];
-    int port;
-    const char *bad[] = {"", "localhost", ":6379", "host:", "host:0", "host:65536", "host:63x",
-                         "::1:6379", "[::1]6379", "[::1", "host:+80", "averylonghost:1"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(mc_redis_parse_addr(bad[i], host, sizeof host, &port), -1);
-    assert_int_equal(mc_redis_parse_addr(NULL, host, sizeof host, &port), -1);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builds_the_documented_keys),
@@ -106,8 +81,6 @@ int main(void) {
         cmocka_unit_test(refuses_to_truncate),
         cmocka_unit_test(finds_the_instance_in_a_registry_key),
         cmocka_unit_test(lock_values_round_trip),
-        cmocka_unit_test(parses_addresses),
-        cmocka_unit_test(rejects_bad_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

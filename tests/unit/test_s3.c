@@ -151,12 +151,20 @@ static void set_env(const char *endpoint, const char *path_style) {
         unsetenv("MCLOUD_S3_PATH_STYLE");
 }
 
-static void test_config_from_env(void **state) {
+/* The s3.* settings as the configuration resolves them. */
+static int config_from(mc_s3_config *cfg, mc_err *err) {
+    mc_config *settings = mc_config_load(NULL, NULL);
+    int rc = mc_s3_config_from(settings, cfg, err);
+    mc_config_free(settings);
+    return rc;
+}
+
+static void test_config_from_settings(void **state) {
     (void)state;
     mc_s3_config cfg;
     mc_err err = {0};
     set_env("http://h:1", NULL);
-    assert_int_equal(mc_s3_config_from_env(&cfg, &err), 0);
+    assert_int_equal(config_from(&cfg, &err), 0);
     assert_string_equal(cfg.endpoint, "http://h:1");
     assert_string_equal(cfg.bucket, "b");
     assert_string_equal(cfg.access_key, "ak");
@@ -166,17 +174,21 @@ static void test_config_from_env(void **state) {
 
     set_env("http://h:1", "false");
     setenv("MCLOUD_S3_REGION", "eu-west-3", 1);
-    assert_int_equal(mc_s3_config_from_env(&cfg, &err), 0);
+    assert_int_equal(config_from(&cfg, &err), 0);
     assert_false(cfg.path_style);
     assert_string_equal(cfg.region, "eu-west-3");
 
     set_env("http://h:1", "maybe");
-    assert_int_equal(mc_s3_config_from_env(&cfg, &err), -1);
+    assert_int_equal(config_from(&cfg, &err), -1);
     assert_int_equal(err.kind, MC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "MCLOUD_S3_PATH_STYLE"));
 
+    char long_key[400];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
     set_env("http://h:1", NULL);
-    unsetenv("MCLOUD_S3_SECRET_KEY");
-    assert_int_equal(mc_s3_config_from_env(&cfg, &err), -1);
+    setenv("MCLOUD_S3_SECRET_KEY", long_key, 1);
+    assert_int_equal(config_from(&cfg, &err), -1);
     assert_int_equal(err.kind, MC_ERR_INVALID);
     assert_non_null(strstr(err.msg, "MCLOUD_S3_SECRET_KEY"));
 }
@@ -190,7 +202,7 @@ int main(void) {
         cmocka_unit_test(test_key_encoding),
         cmocka_unit_test(test_bad_endpoints_and_keys),
         cmocka_unit_test(test_presign_matches_aws_example),
-        cmocka_unit_test(test_config_from_env),
+        cmocka_unit_test(test_config_from_settings),
     };
     return cmocka_run_group_tests_name("s3", tests, NULL, NULL);
 }

@@ -145,7 +145,10 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1], *key = argv[2];
     mc_s3_config cfg;
     mc_err err = {0};
-    if (mc_s3_config_from_env(&cfg, &err) < 0) return fail("config", &err);
+    mc_config *settings = mc_config_load(NULL, NULL);
+    int configured = mc_s3_config_from(settings, &cfg, &err);
+    mc_config_free(settings);
+    if (configured < 0) return fail("config", &err);
     mc_s3 *s3 = mc_s3_new(&cfg, &err);
     if (!s3) return fail("client", &err);
 
