@@ -386,6 +386,14 @@ int mc_db_set_replica(mc_db *db, const char *addr, mc_err *err) {
 
 /* A stale pooled connection fails its first statement with a connection
  * error before executing anything: reopen it and try once more. */
+int mc_db_apply_setting(mc_db *db, mc_config *config, const char *name, mc_err *err) {
+    if (strcmp(name, "mysql.master") == 0)
+        return mc_db_set_master(db, mc_config_get(config, name), err);
+    if (strcmp(name, "mysql.replica") == 0)
+        return mc_db_set_replica(db, mc_config_get(config, name), err);
+    return 0;
+}
+
 static int stale_retry(mc_db_conn *c, int first_use, int executed, mc_err *err) {
     return first_use && !executed && c->broken && !c->in_tx && conn_reopen(c, err) == 0;
 }

@@ -69,6 +69,9 @@ void mc_db_close(mc_db *db);
  * go to addr. An empty or NULL replica address means "no replica". */
 int mc_db_set_master(mc_db *db, const char *addr, mc_err *err);
 int mc_db_set_replica(mc_db *db, const char *addr, mc_err *err);
+/* Follows a changed setting: mysql.master / mysql.replica move the pools to
+ * the address now in config; other names are ignored (returns 0). */
+int mc_db_apply_setting(mc_db *db, mc_config *config, const char *name, mc_err *err);
 
 /* ---- Parameters ---------------------------------------------------------- */
 

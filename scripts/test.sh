@@ -34,6 +34,11 @@ scripts/stack.sh up
 if [ "$stack_was_up" = 0 ]; then
     trap 'step "stack: down"; scripts/stack.sh down' EXIT
 fi
+
+# After `down`, no server process of the stack may be left.
+stack_processes() {
+    ps -eo pid=,args= | grep -E 'mariadbd|redis-server|kafka\.Kafka|minio server' | grep -v grep || true
+}
 eval "$(scripts/stack.sh env)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
@@ -48,6 +53,19 @@ run_suite() {
 run_suite "plain" build
 run_suite "sanitizers" build-asan
 run_suite "fuzz" build-fuzz -L fuzz
+
+if [ "$stack_was_up" = 0 ]; then
+    trap - EXIT
+    step "stack: down"
+    scripts/stack.sh down
+    left=$(stack_processes)
+    if [ -n "$left" ]; then
+        echo "FAIL - processes left after scripts/stack.sh down:"; echo "$left"
+        failed+=("stack-down")
+    else
+        echo "ok   - no stack process left after scripts/stack.sh down"
+    fi
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     step "FAILED suites: ${failed[*]}"

@@ -23,7 +23,7 @@ for pair in "${pairs[@]}"; do
         echo "FAIL - no test matches $regex"; failed=$((failed + 1)); continue
     fi
     "$stack" stop "$component" >/dev/null
-    if ctest --test-dir "$build" -R "$regex" --timeout 180 >/dev/null 2>&1; then
+    if ctest --test-dir "$build" -R "$regex" --timeout 60 >/dev/null 2>&1; then
         echo "FAIL - $regex passed with $component stopped"; failed=$((failed + 1))
     else
         echo "ok   - $regex fails with $component stopped"; passed=$((passed + 1))
