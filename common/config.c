@@ -34,6 +34,9 @@ static const mc_setting settings[] = {
     {"s3.access_key", "mcloud", false, "S3 access key id."},
     {"s3.secret_key", "mcloud-dev-secret-key", false, "S3 secret access key."},
     {"s3.path_style", "true", false, "Path-style URLs (true) or virtual-host style (false)."},
+    {"upload.port", "18080", false, "HTTP port of mcloud-upload (the tus endpoint)."},
+    {"stream.port", "18081", false, "HTTP port of mcloud-stream (playback)."},
+    {"api.port", "18082", false, "HTTP port of mcloud-api (the consumer API)."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
     {NULL, NULL, false, NULL},
 };
