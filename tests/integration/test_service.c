@@ -67,12 +67,12 @@ static void test_service_life_cycle(void **state) {
 
     pthread_t t;
     pthread_create(&t, NULL, serve, NULL);
-    char address[256] = "";
+    char address[MC_REGISTRY_ADDRESS_MAX + 1] = "";
     for (int i = 0; i < 100 && registered(address, sizeof address) == 0; i++) usleep(50 * 1000);
     assert_int_equal(registered(address, sizeof address), 1);
     assert_true(strncmp(address, "http://127.0.0.1:", 17) == 0);
 
-    char url[300];
+    char url[MC_REGISTRY_ADDRESS_MAX + 32];
     snprintf(url, sizeof url, "%s/healthz", address);
     assert_int_equal(http_get(url), 200);
     snprintf(url, sizeof url, "%s/readyz", address);
