@@ -31,6 +31,8 @@ static const mc_setting settings[] = {
     {"s3.secret_key", "mcloud-dev-secret-key", false, "S3 secret access key."},
     {"s3.path_style", "true", false, "Path-style URLs (true) or virtual-host style (false)."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
+    {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},
+    {"token.secret", "mcloud-dev-token-secret", true, "HMAC secret signing bearer tokens; at least 16 bytes."},
     {NULL, NULL, false, NULL},
 };
 
