@@ -86,15 +86,18 @@ static int copy_name(const char *field, const char *value, char out[MC_TOKEN_NAM
 }
 
 static int check_claims(const mc_token_claims *c, mc_err *err) {
-    char scratch[MC_TOKEN_NAME_MAX + 1];
-    if (copy_name("tenant", c->tenant, scratch, err)) return -1;
+    if (!name_valid(c->tenant))
+        return mc_err_set(err, MC_ERR_INVALID, "tenant must be 1 to %d characters of [A-Za-z0-9_-]",
+                          MC_TOKEN_NAME_MAX);
     if (c->exp < 1) return mc_err_set(err, MC_ERR_INVALID, "exp must be a positive unix time");
     if (c->max_upload_bytes < 0)
         return mc_err_set(err, MC_ERR_INVALID, "max_upload_bytes must not be negative");
     if (c->scope_count > MC_TOKEN_MAX_SCOPES)
         return mc_err_set(err, MC_ERR_INVALID, "a token has at most %d scopes", MC_TOKEN_MAX_SCOPES);
     for (size_t i = 0; i < c->scope_count; i++)
-        if (copy_name("scope", c->scopes[i], scratch, err)) return -1;
+        if (!name_valid(c->scopes[i]))
+            return mc_err_set(err, MC_ERR_INVALID,
+                              "scope must be 1 to %d characters of [A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
     return 0;
 }
 
@@ -283,7 +286,7 @@ int mc_token_from_authorization(const char *v, size_t len, const char **token, s
     const size_t scheme_len = sizeof scheme - 1;
     bool ok = v && len > scheme_len && v[scheme_len] == ' ';
     for (size_t i = 0; ok && i < scheme_len; i++)
-        ok = (v[i] | 0x20) == scheme[i];
+        ok = (v[i] | 0x20) == scheme[i]; /* ASCII case-insensitive: scheme is lower-case letters */
     size_t start = scheme_len, end = len;
     while (ok && start < end && v[start] == ' ') start++;
     while (ok && end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;

@@ -192,9 +192,9 @@ static bool all_ows(const char *v, size_t len) {
 static int parse_pair(const char *p, size_t len, mc_tus_metadata *m, unsigned char **cursor,
                       mc_err *err) {
     char q[QUOTE_SIZE];
+    if (len == 0) return fail(err, STATUS_BAD_REQUEST, "Upload-Metadata has an empty pair");
     const char *space = memchr(p, ' ', len);
     size_t key_len = space ? (size_t)(space - p) : len;
-    if (len == 0) return fail(err, STATUS_BAD_REQUEST, "Upload-Metadata has an empty pair");
     if (!metadata_key_valid(p, key_len))
         return fail(err, STATUS_BAD_REQUEST,
                     "Upload-Metadata key '%s' must be 1 to %d printable ASCII characters without "
@@ -213,8 +213,8 @@ static int parse_pair(const char *p, size_t len, mc_tus_metadata *m, unsigned ch
     size_t encoded_len = (size_t)(p + len - encoded);
     mc_err b64err = {0};
     if (mc_base64_decode(encoded, encoded_len, value, &pair->value_len, &b64err))
-        return fail(err, STATUS_BAD_REQUEST, "Upload-Metadata value of key '%s': %s", key,
-                    b64err.msg);
+        return fail(err, STATUS_BAD_REQUEST, "Upload-Metadata value of key '%s': %s",
+                    quote(key, key_len, q), b64err.msg);
     value[pair->value_len] = '\0';
     pair->key = key;
     pair->value = value;
