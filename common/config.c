@@ -38,6 +38,8 @@ static const mc_setting settings[] = {
     {"stream.port", "18081", false, "HTTP port of mcloud-stream (playback)."},
     {"api.port", "18082", false, "HTTP port of mcloud-api (the consumer API)."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
+    {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},
+    {"token.secret", "mcloud-dev-token-secret", true, "HMAC secret signing bearer tokens; at least 16 bytes."},
     {NULL, NULL, false, NULL},
 };
 

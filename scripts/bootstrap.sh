@@ -21,7 +21,7 @@ APT_PACKAGES=(
   build-essential pkg-config cmake ninja-build clang libclang-rt-14-dev
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   librdkafka-dev libmicrohttpd-dev libhiredis-dev libmariadb-dev libcurl4-openssl-dev libssl-dev
-  libjansson-dev libyaml-dev libxml2-dev libcmocka-dev
+  libjansson-dev libyaml-dev libxml2-dev libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client redis-server redis-sentinel redis-tools
   ffmpeg kcat podman runc catatonit iptables jq curl ca-certificates python3-venv
 )
