@@ -92,7 +92,7 @@ static long decode_quads(const char *in, size_t len, unsigned char *out, mc_err 
 }
 
 int mc_base64_decode(const char *in, size_t len, unsigned char *out, size_t *out_len, mc_err *err) {
-    size_t pad;
+    size_t pad = 0;
     if (validate_padded(in, len, &pad, err)) return -1;
     long written = decode_quads(in, len, out, err);
     if (written < 0) return -1;
