@@ -5,14 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
-int mc_err_set(mc_err *e, mc_err_kind kind, const char *fmt, ...) {
+int mc_err_setv(mc_err *e, mc_err_kind kind, int status, const char *code, const char *fmt,
+                va_list ap) {
     if (!e) return -1;
+    /* Formatted aside first: an argument may be e's own message or code. */
+    char msg[sizeof e->msg], code_copy[sizeof e->code];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    snprintf(code_copy, sizeof code_copy, "%s", code ? code : "");
     e->kind = kind;
-    e->status = 0;
-    e->code[0] = '\0';
+    e->status = status;
+    memcpy(e->code, code_copy, sizeof e->code);
+    memcpy(e->msg, msg, sizeof e->msg);
+    return -1;
+}
+
+int mc_err_set(mc_err *e, mc_err_kind kind, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    mc_err_setv(e, kind, 0, NULL, fmt, ap);
     va_end(ap);
     return -1;
 }

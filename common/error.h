@@ -6,6 +6,7 @@
 #ifndef MCLOUD_ERROR_H
 #define MCLOUD_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Broad classes a caller can act on (e.g. map to an HTTP status). */
@@ -30,6 +31,10 @@ typedef struct mc_err {
 /* Fills e (if not NULL) and returns -1, so callers can `return mc_err_set(...)`. */
 int mc_err_set(mc_err *e, mc_err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with every field: a protocol status (0: none) and a remote or
+ * machine-readable code (NULL: none), from a va_list for wrappers. */
+int mc_err_setv(mc_err *e, mc_err_kind kind, int status, const char *code, const char *fmt,
+                va_list ap) __attribute__((format(printf, 5, 0)));
 /* Prefixes the existing message with context ("s3 put uploads/x: ..."). Returns -1. */
 int mc_err_wrap(mc_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mc_err_clear(mc_err *e);

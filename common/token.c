@@ -29,16 +29,10 @@ static int reject(mc_err *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int reject(mc_err *err, const char *code, const char *fmt, ...) {
-    char msg[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    mc_err_setv(err, MC_ERR_AUTH, STATUS_UNAUTHORIZED, code, fmt, ap);
     va_end(ap);
-    mc_err_set(err, MC_ERR_AUTH, "%s", msg);
-    if (err) {
-        err->status = STATUS_UNAUTHORIZED;
-        snprintf(err->code, sizeof err->code, "%s", code);
-    }
     return -1;
 }
 

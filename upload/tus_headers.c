@@ -44,13 +44,10 @@ static const char *quote(const char *v, size_t len, char out[QUOTE_SIZE]) {
 static int fail(mc_err *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(mc_err *err, int status, const char *fmt, ...) {
-    char msg[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    mc_err_setv(err, MC_ERR_INVALID, status, NULL, fmt, ap);
     va_end(ap);
-    mc_err_set(err, MC_ERR_INVALID, "%s", msg);
-    if (err) err->status = status;
     return -1;
 }
 
