@@ -58,6 +58,7 @@ typedef struct job {
     char tmp_dir[PATH_MAX];
 
     double end_s;          /* furthest media time decoded */
+    int64_t video_end;     /* end of the last video frame, in the video stream's time base */
     int64_t frames;        /* video frames decoded */
     double started, last_progress;
 } job;
@@ -131,6 +132,7 @@ static int open_rung(job *j, const char *name, AVCodecContext *venc, mc_err *err
         .aenc = j->aenc,
         .segment_s = j->preset->segment_s,
         .queue_capacity = RUNG_QUEUE_CAPACITY,
+        .cancel = j->opts->cancel,
     };
     return mc_rung_output_open(&j->rungs[j->n_rungs++], &spec, err);
 }
@@ -245,7 +247,8 @@ static int filter_video(job *j, AVFrame *f, mc_err *err) {
         };
         if (mc_video_graph_init(&j->vgraph, &spec, f, err) != 0) return -1;
     }
-    int ret = av_buffersrc_add_frame(j->vgraph.src, f);
+    /* the end time lets the fps filter give the last frame its full duration */
+    int ret = f ? av_buffersrc_add_frame(j->vgraph.src, f) : av_buffersrc_close(j->vgraph.src, j->video_end, 0);
     if (ret < 0) return mc_err_set(err, MC_ERR_INTERNAL, "video filters: %s", av_err2str(ret));
     return drain_video_graph(j, err);
 }
@@ -254,7 +257,10 @@ static int on_video_frame(job *j, AVFrame *f, mc_err *err) {
     AVStream *st = j->in.video;
     f->pts = mc_input_shift(&j->in, st, f->best_effort_timestamp);
     if (f->pts == AV_NOPTS_VALUE) return 0; /* nothing to place it with */
-    j->end_s = fmax(j->end_s, (double)(f->pts + f->pkt_duration) * av_q2d(st->time_base));
+    int64_t duration = f->pkt_duration > 0 ? f->pkt_duration
+                                           : av_rescale_q(1, av_inv_q(j->in.frame_rate), st->time_base);
+    if (f->pts + duration > j->video_end) j->video_end = f->pts + duration;
+    j->end_s = fmax(j->end_s, (double)j->video_end * av_q2d(st->time_base));
     j->frames++;
     return filter_video(j, f, err);
 }
@@ -441,8 +447,12 @@ static int publish(job *j, mc_err *err) {
 /* ---- the run ---- */
 
 static int start_rungs(job *j, mc_err *err) {
-    for (int i = 0; i < j->n_rungs; i++)
-        if (mc_rung_output_start(&j->rungs[i], err) != 0) return rung_stopped(j, err);
+    for (int i = 0; i < j->n_rungs; i++) {
+        if (mc_rung_output_start(&j->rungs[i], err) != 0) {
+            stop_rungs(j, false, &(mc_err){0});
+            return -1;
+        }
+    }
     return 0;
 }
 

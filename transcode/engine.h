@@ -59,9 +59,9 @@ typedef struct mc_transcode_options {
     const char *tmp_dir;            /* NULL: $TMPDIR, else /tmp */
     mc_transcode_progress_fn *on_progress;  /* called from the calling thread, about once a second */
     void *progress_ud;
-    /* Checked between packets: once true the run stops within a frame or
-     * two, drops unfinished outputs and fails with MC_ERR_UNAVAILABLE
-     * "transcode cancelled". */
+    /* Checked between packets, and while the rungs flush and copy their
+     * MP4s: once true the run stops within a frame or two, drops unfinished
+     * outputs and fails with MC_ERR_UNAVAILABLE "transcode cancelled". */
     const atomic_bool *cancel;
     int encoder_threads;            /* x264 threads per rung; 0: automatic */
 } mc_transcode_options;

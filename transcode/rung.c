@@ -158,7 +158,8 @@ static int open_hls(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *
 }
 
 int mc_rung_output_open(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *err) {
-    *r = (mc_rung_output){.venc = spec->venc, .sink = spec->sink, .video_index = -1, .audio_index = -1};
+    *r = (mc_rung_output){.venc = spec->venc, .sink = spec->sink, .cancel = spec->cancel,
+                          .video_index = -1, .audio_index = -1};
     snprintf(r->name, sizeof r->name, "%s", spec->name);
     snprintf(r->file_name, sizeof r->file_name, "%s.%s", spec->name, spec->venc ? "mp4" : "m4a");
     snprintf(r->playlist_name, sizeof r->playlist_name, "hls/%s/index.m3u8", spec->name);
@@ -233,8 +234,11 @@ static int process_items(mc_rung_output *r, mc_err *err) {
     }
 }
 
+static bool cancelled(const mc_rung_output *r) { return r->cancel && atomic_load(r->cancel); }
+
 static int finish(mc_rung_output *r, mc_err *err) {
     if (r->venc && encode_video(r, NULL, err) != 0) return -1;
+    if (cancelled(r)) return mc_err_set(err, MC_ERR_UNAVAILABLE, "transcode cancelled");
     int ret = av_write_trailer(r->mp4);
     if (ret >= 0) ret = avio_closep(&r->mp4->pb);
     if (ret < 0) return fail_av(r, "finishing the MP4", ret, err);
@@ -243,7 +247,7 @@ static int finish(mc_rung_output *r, mc_err *err) {
     if (ret < 0 || r->sink_failed) return fail_av(r, "finishing HLS", ret < 0 ? ret : AVERROR(EIO), err);
     if (!r->playlist) return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: no media playlist written", r->name);
     if (mc_sink_put_file(r->sink, r->file_name, mc_sink_content_type(r->file_name), r->mp4_path,
-                         &r->file_bytes, err) != 0)
+                         r->cancel, &r->file_bytes, err) != 0)
         return -1;
     unlink(r->mp4_path);
     return 0;
@@ -251,6 +255,9 @@ static int finish(mc_rung_output *r, mc_err *err) {
 
 static void *rung_thread(void *arg) {
     mc_rung_output *r = arg;
+    char name[16];
+    snprintf(name, sizeof name, "rung-%.10s", r->name);
+    pthread_setname_np(pthread_self(), name);
     mc_err err = {0};
     int rc = process_items(r, &err);
     if (rc == 0) rc = finish(r, &err);

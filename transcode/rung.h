@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ typedef struct mc_rung_output_spec {
     const AVCodecContext *aenc;  /* opened AAC encoder (parameters only); NULL: no audio */
     double segment_s;
     int queue_capacity;
+    const atomic_bool *cancel;   /* optional: stops the final flush and copy early */
 } mc_rung_output_spec;
 
 typedef struct mc_hls_open_object {
@@ -54,6 +56,7 @@ typedef struct mc_rung_output {
     char file_name[MC_TRANSCODE_NAME_MAX];      /* "720p.mp4" */
     char playlist_name[MC_TRANSCODE_NAME_MAX];  /* "hls/720p/index.m3u8" */
     const mc_sink *sink;
+    const atomic_bool *cancel;
     AVCodecContext *venc;
     AVRational audio_time_base;
     int video_index, audio_index;   /* stream indexes in both muxers; -1 if absent */

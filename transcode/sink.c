@@ -131,7 +131,7 @@ int mc_sink_put(const mc_sink *sink, const char *name, const char *content_type,
 }
 
 int mc_sink_put_file(const mc_sink *sink, const char *name, const char *content_type,
-                     const char *path, uint64_t *bytes, mc_err *err) {
+                     const char *path, const atomic_bool *cancel, uint64_t *bytes, mc_err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mc_err_set(err, MC_ERR_INTERNAL, "open %s: %s", path, strerror(errno));
     uint8_t *buf = malloc(SINK_COPY_CHUNK);
@@ -145,6 +145,10 @@ int mc_sink_put_file(const mc_sink *sink, const char *name, const char *content_
     uint64_t total = 0;
     int rc = 0;
     for (;;) {
+        if (cancel && atomic_load(cancel)) {
+            rc = mc_err_set(err, MC_ERR_UNAVAILABLE, "transcode cancelled");
+            break;
+        }
         ssize_t r = read(fd, buf, SINK_COPY_CHUNK);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) rc = mc_err_set(err, MC_ERR_INTERNAL, "read %s: %s", path, strerror(errno));

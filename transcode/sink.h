@@ -13,6 +13,7 @@
 #define MCLOUD_TRANSCODE_SINK_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,10 @@ int mc_dir_sink_init(mc_sink *sink, mc_dir_sink *dir, const char *root, mc_err *
 /* One-shot helpers: a whole buffer, or a whole local file, as one object. */
 int mc_sink_put(const mc_sink *sink, const char *name, const char *content_type,
                 const void *data, size_t len, mc_err *err);
+/* Copying a large file takes a while: it stops, dropping the object, once
+ * *cancel (optional) becomes true. */
 int mc_sink_put_file(const mc_sink *sink, const char *name, const char *content_type,
-                     const char *path, uint64_t *bytes, mc_err *err);
+                     const char *path, const atomic_bool *cancel, uint64_t *bytes, mc_err *err);
 
 /* A write-only AVIOContext streaming into a new sink object, for muxers. */
 AVIOContext *mc_sink_avio_open(const mc_sink *sink, const char *name,
