@@ -15,6 +15,15 @@
 /* "mov" for "mov,mp4,m4a,3gp,3g2,mj2" */
 static int short_name_len(const AVInputFormat *f) { return (int)strcspn(f->name, ","); }
 
+/* The input's own reads failed (a dropped connection, a disk error): that is
+ * transient, unlike data that is there but wrong. */
+static int io_failed(const AVIOContext *pb, double at_s, mc_err *err) {
+    int e = pb ? pb->error : 0;
+    if (e >= 0 || e == AVERROR_EOF || e == AVERROR_INVALIDDATA) return 0;
+    if (at_s < 0) return mc_err_set(err, MC_ERR_UNAVAILABLE, "reading the input failed: %s", av_err2str(e));
+    return mc_err_set(err, MC_ERR_UNAVAILABLE, "reading the input failed at %.1f s: %s", at_s, av_err2str(e));
+}
+
 static int open_io(mc_input *in, const mc_transcode_input *src, AVIOContext **pb, mc_err *err) {
     if (src->pb) {
         *pb = src->pb;
@@ -36,8 +45,7 @@ static int open_container(mc_input *in, AVIOContext *pb, mc_err *err) {
     mc_fflog_clear();
     int ret = av_probe_input_buffer2(pb, &ifmt, "", NULL, 0, 0);
     if (ret < 0) {
-        if (pb->error < 0 && pb->error != AVERROR_EOF)
-            return mc_err_set(err, MC_ERR_UNAVAILABLE, "reading the input failed: %s", av_err2str(pb->error));
+        if (io_failed(pb, -1, err)) return -1;
         return mc_err_set(err, MC_ERR_INVALID, "not a media file: no audio or video container format recognised");
     }
     in->fmt = avformat_alloc_context();
@@ -47,12 +55,14 @@ static int open_container(mc_input *in, AVIOContext *pb, mc_err *err) {
     mc_fflog_clear();
     ret = avformat_open_input(&in->fmt, "", ifmt, NULL);
     if (ret < 0) {
+        if (io_failed(pb, -1, err)) return -1;
         const char *detail = mc_fflog_last_error();
         return mc_err_set(err, MC_ERR_INVALID, "corrupt or truncated %.*s file: %s",
                           short_name_len(ifmt), ifmt->name,
                           detail[0] ? detail : av_err2str(ret));
     }
     ret = avformat_find_stream_info(in->fmt, NULL);
+    if (ret < 0 && io_failed(pb, -1, err)) return -1;
     if (ret < 0)
         return mc_err_set(err, MC_ERR_INVALID, "corrupt %.*s file: cannot read its streams: %s",
                           short_name_len(ifmt), ifmt->name, av_err2str(ret));
@@ -178,24 +188,21 @@ static bool truncated(const mc_input *in, double at_s, mc_err *err) {
 }
 
 int mc_input_read_failed(const mc_input *in, int averr, double at_s, mc_err *err) {
-    if (truncated(in, at_s, err)) return -1;
-    int io = in->fmt->pb ? in->fmt->pb->error : 0;
-    if (io < 0 && io != AVERROR_EOF && io != AVERROR_INVALIDDATA)
-        return mc_err_set(err, MC_ERR_UNAVAILABLE, "reading the input failed at %.1f s: %s", at_s,
-                          av_err2str(io));
+    if (io_failed(in->fmt->pb, at_s, err) || truncated(in, at_s, err)) return -1;
     const char *detail = mc_fflog_last_error();
     return mc_err_set(err, MC_ERR_INVALID, "corrupt or truncated input: reading failed at %.1f s: %s%s%s%s",
                       at_s, av_err2str(averr), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
 
 int mc_input_decode_failed(const mc_input *in, const char *what, int averr, double at_s, mc_err *err) {
-    if (truncated(in, at_s, err)) return -1;
+    if (io_failed(in->fmt->pb, at_s, err) || truncated(in, at_s, err)) return -1;
     const char *detail = mc_fflog_last_error();
     return mc_err_set(err, MC_ERR_INVALID, "%s decoding failed at %.1f s: %s%s%s%s", what, at_s,
                       av_err2str(averr), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
 
 int mc_input_check_complete(const mc_input *in, double end_s, mc_err *err) {
+    if (io_failed(in->fmt->pb, end_s, err)) return -1;
     if (!in->duration_exact) return 0;
     double slack = fmax(TRUNCATION_SLACK_S, TRUNCATION_SLACK_FRACTION * in->duration_s);
     if (end_s + slack >= in->duration_s) return 0;

@@ -5,8 +5,9 @@ test time with the ffmpeg CLI.
 Every source the worker must handle is generated small and short (H.264,
 HEVC, VP9, MPEG-2, MJPEG; 4:3, 21:9, odd 853x479, anamorphic, portrait by
 rotation metadata, variable frame rate, no audio, audio only, two audio
-tracks, 10-bit) together with the inputs it must refuse (truncated, a text
-file named .mp4, no audio or video stream). mcloud-transcode-file runs on
+tracks, 10-bit, read through a caller's AVIOContext) together with the
+inputs it must refuse (truncated, a text file named .mp4, no audio or video
+stream) and an input whose reads fail (transient, not the source's fault). mcloud-transcode-file runs on
 each, and ffprobe/ffmpeg check what it wrote:
 
   - every rung: the expected size, H.264 8-bit 4:2:0, AAC stereo when the
@@ -58,11 +59,13 @@ AAC = ["-c:a", "aac", "-b:a", "64k"]
 
 
 class Case:
-    def __init__(self, name, file, make, args=MOBILE, rungs=(), audio=True, fail=None):
-        self.name, self.file, self.make, self.args = name, file, make, args
+    def __init__(self, name, file, make, args=MOBILE, rungs=(), audio=True, fail=None, kind="invalid"):
+        self.name, self.file, self.make = name, file, make
+        self.args = args              # "{half}" stands for half the source's size in bytes
         self.rungs = list(rungs)      # expected (width, height), tallest first
         self.audio = audio            # the outputs carry audio
         self.fail = fail              # expected failure reason (substring), or None
+        self.kind = kind              # and its mc_err kind
 
 
 def make_truncated(work, path):
@@ -139,6 +142,15 @@ CASES = [
          lavfi_video("640x360", 30, 4) + lavfi_sine(440, 48000, 4) + X264 +
          ["-pix_fmt", "yuv420p10le"] + AAC,
          rungs=[(640, 360), (426, 240)]),
+    # the worker reads sources through its own AVIOContext (S3 ranged GETs)
+    Case("h264_via_avio", "via_avio.mp4",
+         lavfi_video("640x360", 30, 4) + lavfi_sine(440, 48000, 4) + X264 + AAC + ["-movflags", "+faststart"],
+         args=MOBILE + ["--via-avio"], rungs=[(640, 360), (426, 240)]),
+    # ... whose reads can fail mid-way: transient, not the source's fault
+    Case("input_read_error", "read_error.mp4",
+         lavfi_video("640x360", 30, 4) + lavfi_sine(440, 48000, 4) + X264 + AAC + ["-movflags", "+faststart"],
+         args=MOBILE + ["--via-avio", "--avio-fail-at", "{half}"],
+         fail="reading the input failed at", kind="unavailable"),
     Case("truncated", "truncated.mp4", make_truncated, fail="truncated"),
     Case("text_named_mp4", "notes.mp4", make_text, fail="not a media file"),
     Case("subtitles_only", "subtitles.mkv", make_subtitles_only, fail="no video or audio stream"),
@@ -422,12 +434,13 @@ def run_case(case, transcoder, work):
         ffmpeg(case.make + [source])
     out, tmp = os.path.join(work, case.name), os.path.join(work, case.name + ".tmp")
     os.makedirs(tmp)
-    rc, doc, log = transcode(transcoder, source, out, tmp, case.args)
+    args = [a.replace("{half}", str(os.path.getsize(source) // 2)) for a in case.args]
+    rc, doc, log = transcode(transcoder, source, out, tmp, args)
     check(not leftovers(out, tmp), f"temporary or partial files left: {leftovers(out, tmp)}")
     if case.fail:
         check(rc == 1 and "error" in doc, f"expected a failure, got exit {rc}: {doc}")
-        check(doc["error"]["kind"] == "invalid" and case.fail in doc["error"]["message"],
-              f"reason {doc['error']}, expected '{case.fail}'")
+        check(doc["error"]["kind"] == case.kind and case.fail in doc["error"]["message"],
+              f"reason {doc['error']}, expected {case.kind} '{case.fail}'")
         return doc["error"]["message"]
     check(rc == 0, f"exit {rc}: {doc} {log[-2000:]}")
     source_s = duration(source)
