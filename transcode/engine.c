@@ -49,8 +49,8 @@ typedef struct job {
     mc_video_graph vgraph;
     mc_audio_graph agraph;
     int thumb_w, thumb_h;
-    thumb_target thumbs[MC_THUMBS_MAX];   /* by time */
-    double thumb_times[MC_THUMBS_MAX];
+    thumb_target thumbs[1 + MC_LADDER_MAX_THUMBS];   /* by time */
+    double thumb_times[1 + MC_LADDER_MAX_THUMBS];
     int n_thumbs, next_thumb;
 
     AVPacket *pkt, *apkt;
@@ -107,7 +107,7 @@ static int compare_targets(const void *a, const void *b) {
 }
 
 static void plan_thumbnails(job *j) {
-    double poster, times[MC_THUMBS_MAX];
+    double poster, times[1 + MC_LADDER_MAX_THUMBS];
     int n = mc_ladder_thumbnails(j->preset, j->in.duration_s, &poster, times);
     j->thumbs[0].at_s = poster;
     snprintf(j->thumbs[0].name, sizeof j->thumbs[0].name, "thumbs/poster.jpg");
@@ -118,9 +118,7 @@ static void plan_thumbnails(job *j) {
     j->n_thumbs = n + 1;
     qsort(j->thumbs, (size_t)j->n_thumbs, sizeof j->thumbs[0], compare_targets);
     for (int i = 0; i < j->n_thumbs; i++) j->thumb_times[i] = j->thumbs[i].at_s;
-    int src_short = j->in.display_w < j->in.display_h ? j->in.display_w : j->in.display_h;
-    int short_side = j->preset->thumb_short_side < src_short ? j->preset->thumb_short_side : src_short;
-    mc_ladder_fit(j->in.display_w, j->in.display_h, short_side, &j->thumb_w, &j->thumb_h);
+    mc_ladder_fit(j->in.display_w, j->in.display_h, j->preset->thumb_short_side, &j->thumb_w, &j->thumb_h);
 }
 
 static int open_rung(job *j, const char *name, AVCodecContext *venc, mc_err *err) {
@@ -227,6 +225,8 @@ static int drain_video_graph(job *j, mc_err *err) {
         av_frame_unref(j->filtered);
         if (rc != 0) return -1;
     }
+    if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+        return mc_err_set(err, MC_ERR_INTERNAL, "thumbnail filters: %s", av_err2str(ret));
     return 0;
 }
 

@@ -85,7 +85,7 @@ typedef struct mc_transcode_result {
     mc_rendition renditions[MC_LADDER_MAX_RUNGS];
     char master[MC_TRANSCODE_NAME_MAX];     /* "hls/master.m3u8" */
     int n_thumbnails;                       /* poster first */
-    char thumbnails[1 + 32][MC_TRANSCODE_NAME_MAX];
+    char thumbnails[1 + MC_LADDER_MAX_THUMBS][MC_TRANSCODE_NAME_MAX];
 } mc_transcode_result;
 
 /* Transcodes in into sink. On failure, err says why; MC_ERR_INVALID means the

@@ -20,8 +20,6 @@
 #include "common/error.h"
 #include "transcode/ladder.h"
 
-#define MC_THUMBS_MAX 33
-
 typedef struct mc_video_graph_spec {
     AVRational in_time_base;     /* of the frames' pts */
     AVRational sample_aspect;    /* of the source's pixels */

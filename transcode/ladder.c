@@ -106,7 +106,7 @@ bool mc_preset_valid(const mc_preset *p, char *why, int why_len) {
         return invalid(why, why_len, "thumbnail size must be between 16 and 4320", -1);
     if (!(p->poster_at >= 0 && p->poster_at < 1))
         return invalid(why, why_len, "poster position must be in [0, 1)", -1);
-    if (p->thumb_count < 0 || p->thumb_count > 32)
+    if (p->thumb_count < 0 || p->thumb_count > MC_LADDER_MAX_THUMBS)
         return invalid(why, why_len, "thumbnail count must be between 0 and 32", -1);
     if (p->n_rungs < 1 || p->n_rungs > MC_LADDER_MAX_RUNGS)
         return invalid(why, why_len, "a preset needs between 1 and 8 rungs", -1);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #define MC_LADDER_MAX_RUNGS 8
+#define MC_LADDER_MAX_THUMBS 32   /* thumbnails besides the poster */
 #define MC_RUNG_NAME_MAX 16
 
 /* One rung as a preset describes it. */

@@ -190,6 +190,21 @@ static void test_gop_covers_a_segment(void **state) {
     assert_int_equal(mc_ladder_gop_frames(4.0, 0.1), 1);
 }
 
+static void test_thumbnail_positions(void **state) {
+    (void)state;
+    double poster, t[MC_LADDER_MAX_THUMBS];
+    assert_int_equal(mc_ladder_thumbnails(preset("default"), 100.0, &poster, t), 4);
+    assert_true(poster == 10.0);
+    assert_true(t[0] == 20.0 && t[1] == 40.0 && t[2] == 60.0 && t[3] == 80.0);
+    assert_int_equal(mc_ladder_thumbnails(preset("default"), 0.0, &poster, t), 0);
+    assert_true(poster == 0.0);
+    /* a thumbnail never sits at the very end: its frame must exist */
+    mc_preset p = *preset("default");
+    p.thumb_count = 1;
+    assert_int_equal(mc_ladder_thumbnails(&p, 3.0, &poster, t), 1);
+    assert_true(t[0] == 1.5);
+}
+
 static void test_audio_sample_rate(void **state) {
     (void)state;
     assert_int_equal(mc_ladder_audio_sample_rate(44100), 44100);
@@ -212,6 +227,7 @@ int main(void) {
         cmocka_unit_test(test_sizes_are_even_and_inside_the_source),
         cmocka_unit_test(test_anamorphic_source_uses_display_aspect),
         cmocka_unit_test(test_gop_covers_a_segment),
+        cmocka_unit_test(test_thumbnail_positions),
         cmocka_unit_test(test_audio_sample_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
