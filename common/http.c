@@ -134,16 +134,39 @@ enum MHD_Result mc_http_send_json(mc_http_req *req, unsigned int status, json_t 
     return mc_http_queue(req, status, resp);
 }
 
-enum MHD_Result mc_http_send_error(mc_http_req *req, unsigned int status, const char *fmt, ...) {
+static struct MHD_Response *error_response(unsigned int status, const char *fmt, va_list ap) {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     json_t *m = json_string(msg);
     if (!m) m = json_string("(error message was not valid UTF-8)");
     json_t *body = json_pack("{s:{s:i,s:o}}", "error", "status", (int)status, "message", m);
-    return mc_http_send_json(req, status, body);
+    char *text = body ? mc_json_dump(body) : NULL;
+    json_decref(body);
+    if (!text) return NULL;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
+struct MHD_Response *mc_http_error_response(unsigned int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    struct MHD_Response *resp = error_response(status, fmt, ap);
+    va_end(ap);
+    return resp;
+}
+
+enum MHD_Result mc_http_send_error(mc_http_req *req, unsigned int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    struct MHD_Response *resp = error_response(status, fmt, ap);
+    va_end(ap);
+    return mc_http_queue(req, status, resp);
 }
 
 /* A response can be queued only on the first call or the last one, so a body

@@ -79,6 +79,11 @@ enum MHD_Result mc_http_send_json(mc_http_req *req, unsigned int status, json_t 
 enum MHD_Result mc_http_send_error(mc_http_req *req, unsigned int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same error as a response not yet queued, so the caller can add headers
+ * (e.g. a protocol's own) before mc_http_queue. NULL when out of memory. */
+struct MHD_Response *mc_http_error_response(unsigned int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Gathers a small request body (e.g. JSON) across the handler's calls; call
  * it on every call. Returns 1 when the whole body is in *out (NUL-terminated,
  * owned by req), 0 while more is coming, -1 when it exceeds max (the caller

@@ -61,6 +61,11 @@ int mc_key_lock_fence(char *buf, size_t len, const char *name) {
     return build(buf, len, "mcloud:lock:%s:fence", name);
 }
 
+int mc_key_upload(char *buf, size_t len, const char *upload_id) {
+    if (!mc_redis_name_valid(upload_id)) return -1;
+    return build(buf, len, "mcloud:upload:%s", upload_id);
+}
+
 int mc_lock_value_format(char *buf, size_t len, int64_t token, const char *owner) {
     if (token < 1 || !owner || !*owner) return -1;
     return build(buf, len, "%" PRId64 ":%s", token, owner);

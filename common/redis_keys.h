@@ -5,6 +5,7 @@
  *   mcloud:svc:<service>:<instance>  service registry entry (address, TTL)
  *   mcloud:lock:<name>               lock, value "<token>:<owner>" (TTL)
  *   mcloud:lock:<name>:fence         the lock's fencing counter (no TTL)
+ *   mcloud:upload:<id>               a tus upload's state (hash; cache of MySQL)
  *
  * Names (config names, services, instances, locks) are 1..128 characters of
  * [A-Za-z0-9._-], so no name can forge another key (a lock named "x:fence")
@@ -29,6 +30,7 @@ int mc_key_service_pattern(char *buf, size_t len, const char *service);
 const char *mc_key_service_instance(const char *key, const char *service);
 int mc_key_lock(char *buf, size_t len, const char *name);
 int mc_key_lock_fence(char *buf, size_t len, const char *name);
+int mc_key_upload(char *buf, size_t len, const char *upload_id);
 
 /* Lock values: "<token>:<owner>". Parsing gives the token, or -1 if the
  * value is not a lock value. */

@@ -12,25 +12,32 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3
+# components: mysql-master mysql-replica redis kafka s3 upload
+#
+# Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
+# one that is not built yet is skipped with a message (build, then `up`).
+# MCLOUD_UPLOAD_PORT moves mcloud-upload (e.g. a second replica by hand).
 #
 # Adding a daemon (upload, stream, api, ...): append its name to COMPONENTS and
 # define <name>_addr, <name>_launch, <name>_ready and optionally <name>_setup
-# (runs after it answers), <name>_env and <name>_timeout (names use _ for -).
+# (runs after it answers), <name>_env, <name>_timeout and <name>_skip (true
+# when it cannot run here: `up` says why and goes on) (names use _ for -).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3)
-DAEMON_NAMES='mariadbd redis-server java minio' # what `down` may sweep up
+COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload)
+DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
 
 RUN_DIR=$MCLOUD_STACK/run
 LOG_DIR=$MCLOUD_STACK/logs
 STACK_REAL=$(realpath -m "$MCLOUD_STACK") # /proc/PID/cwd shows resolved paths
+MCLOUD_BUILD_DIR=${MCLOUD_BUILD_DIR:-$(realpath -m "$(dirname "${BASH_SOURCE[0]}")/../build")}
+MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
 
 # ============================================================================
 # generic process management
@@ -42,6 +49,8 @@ pidfile() { echo "$RUN_DIR/$1.pid"; }
 logfile() { echo "$LOG_DIR/$1.log"; }
 cdir()    { echo "$MCLOUD_STACK/$1"; }
 timeout_of() { if has_fn "$1" timeout; then call "$1" timeout; else echo 60; fi; }
+
+skipped() { has_fn "$1" skip && call "$1" skip; }
 
 is_component() { local c; for c in "${COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
 
@@ -92,6 +101,7 @@ fail_with_log() {
 # await C: waits until C answers, then runs its setup.
 await() {
   local c=$1 t0=$SECONDS limit pid
+  skipped "$c" && return 0
   limit=$(timeout_of "$c")
   until call "$c" ready 2>/dev/null; do
     pid=$(comp_pid "$c") || fail_with_log "$c" "exited during startup"
@@ -104,6 +114,7 @@ await() {
 # launch C: starts C unless it already runs; refuses a port taken by a stranger.
 launch() {
   local c=$1 pid addr
+  skipped "$c" && return 0
   if pid=$(comp_pid "$c"); then
     log "$c: already running (pid $pid)"
     return 0
@@ -501,27 +512,61 @@ EOF
 }
 
 # ============================================================================
+# upload (mcloud-upload, the tus endpoint)
+# ============================================================================
+upload_bin()   { echo "$MCLOUD_BUILD_DIR/upload/mcloud-upload"; }
+upload_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_UPLOAD"; }
+upload_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(upload_addr)/readyz"; }
+upload_skip() {
+  [[ -x $(upload_bin) ]] && return 1
+  log "upload: $(upload_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+upload_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn upload "$(cdir upload)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
+    MCLOUD_UPLOAD_PORT="$MCLOUD_PORT_UPLOAD" MCLOUD_UPLOAD_PUBLIC_URL="http://$(upload_addr)" \
+    "$(upload_bin)"
+}
+upload_env() {
+  local token_bin=$MCLOUD_BUILD_DIR/upload/mcloud-token
+  echo "export MCLOUD_UPLOAD_URL='http://$(upload_addr)/files/'"
+  [[ -x $token_bin ]] || return 0
+  echo "export MCLOUD_UPLOAD_TOKEN='$("$token_bin" --tenant local --ttl $((86400 * 30)))'"
+}
+
+# ============================================================================
 # env
 # ============================================================================
-print_env() {
+# client_env: NAME=VALUE lines every client and daemon of the stack reads.
+client_env() {
   cat <<EOF
-export MCLOUD_HOME='$MCLOUD_HOME'
-export MCLOUD_MYSQL_MASTER='$(mysql_master_addr)'
-export MCLOUD_MYSQL_REPLICA='$(mysql_replica_addr)'
-export MCLOUD_MYSQL_USER='$MCLOUD_MYSQL_USER'
-export MCLOUD_MYSQL_PASSWORD='$MCLOUD_MYSQL_PASSWORD'
-export MCLOUD_MYSQL_DATABASE='$MCLOUD_MYSQL_DATABASE'
+MCLOUD_HOME=$MCLOUD_HOME
+MCLOUD_MYSQL_MASTER=$(mysql_master_addr)
+MCLOUD_MYSQL_REPLICA=$(mysql_replica_addr)
+MCLOUD_MYSQL_USER=$MCLOUD_MYSQL_USER
+MCLOUD_MYSQL_PASSWORD=$MCLOUD_MYSQL_PASSWORD
+MCLOUD_MYSQL_DATABASE=$MCLOUD_MYSQL_DATABASE
+MCLOUD_REDIS=$(redis_addr)
+MCLOUD_KAFKA=$(kafka_addr)
+MCLOUD_S3_ENDPOINT=http://$(s3_addr)
+MCLOUD_S3_REGION=$MCLOUD_S3_REGION
+MCLOUD_S3_BUCKET=$MCLOUD_S3_BUCKET
+MCLOUD_S3_ACCESS_KEY=$MCLOUD_S3_ACCESS_KEY
+MCLOUD_S3_SECRET_KEY=$MCLOUD_S3_SECRET_KEY
+EOF
+}
+
+print_env() {
+  local line c
+  while IFS= read -r line; do
+    printf "export %s='%s'\n" "${line%%=*}" "${line#*=}"
+  done < <(client_env)
+  cat <<EOF
 export MCLOUD_MYSQL_ADMIN_USER='$MCLOUD_MYSQL_ADMIN_USER'
 export MCLOUD_MYSQL_ADMIN_PASSWORD='$MCLOUD_MYSQL_ADMIN_PASSWORD'
-export MCLOUD_REDIS='$(redis_addr)'
-export MCLOUD_KAFKA='$(kafka_addr)'
-export MCLOUD_S3_ENDPOINT='http://$(s3_addr)'
-export MCLOUD_S3_REGION='$MCLOUD_S3_REGION'
-export MCLOUD_S3_BUCKET='$MCLOUD_S3_BUCKET'
-export MCLOUD_S3_ACCESS_KEY='$MCLOUD_S3_ACCESS_KEY'
-export MCLOUD_S3_SECRET_KEY='$MCLOUD_S3_SECRET_KEY'
 EOF
-  local c
   for c in "${COMPONENTS[@]}"; do
     if has_fn "$c" env; then call "$c" env; fi
   done

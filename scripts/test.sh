@@ -28,7 +28,8 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=cl
 cmake --build build-fuzz -j "$jobs"
 
 stack_was_up=0
-if scripts/stack.sh status >/dev/null 2>&1; then stack_was_up=1; fi
+# The backing servers decide: daemons (upload) are (re)started by `up` anyway.
+if scripts/stack.sh status mysql-master mysql-replica redis kafka s3 >/dev/null 2>&1; then stack_was_up=1; fi
 step "stack: up"
 scripts/stack.sh up
 if [ "$stack_was_up" = 0 ]; then

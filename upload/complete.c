@@ -1,0 +1,106 @@
+/* complete.c — what happens once an upload's last byte is durable:
+ * CompleteMultipartUpload, the probe, and one MySQL transaction that moves
+ * the upload to `completed`, records the probe on the video (`uploaded`, or
+ * `failed` with the reason) and, for a playable video, inserts the transcode
+ * job into the outbox (outbox.c publishes it).
+ *
+ * Re-entrant by construction: Complete succeeds again when the object is
+ * already there, probing reads only, and the transaction writes the outbox
+ * row only if it is the one that changes the upload from active to
+ * completed. A crash anywhere before that commit leaves the upload active
+ * with offset == length, which the next PATCH/HEAD or the sweeper finishes. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "upload/upload.h"
+
+static char *job_payload(const mc_upload *u) {
+    char job_id[MC_UPLOAD_UUID_LEN + 1];
+    mc_upload_job_id(u->id, job_id);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:i}", "v", 1, "job_id", job_id, "video_id",
+                          u->video_id, "tenant", u->tenant, "source_key", u->s3_key, "preset",
+                          "default", "attempt", 1);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static int record_video(mc_db_conn *c, const mc_upload *u, const mc_upload_probe *p,
+                        mc_err *err) {
+    if (!p->media)
+        return mc_db_conn_exec(c,
+                               "UPDATE videos SET status = 'failed', failure_reason = ?, "
+                               "size_bytes = ? WHERE id = ?",
+                               MC_DB_ARGS(mc_db_str(p->failure_reason), mc_db_i64(u->length),
+                                          mc_db_str(u->video_id)),
+                               NULL, err);
+    return mc_db_conn_exec(
+        c,
+        "UPDATE videos SET status = 'uploaded', size_bytes = ?, duration_ms = ?, container = ?, "
+        "video_codec = ?, audio_codec = ?, width = ?, height = ?, probe = ? WHERE id = ?",
+        MC_DB_ARGS(mc_db_i64(u->length),
+                   p->duration_ms >= 0 ? mc_db_i64(p->duration_ms) : mc_db_null(),
+                   mc_db_str(p->container),
+                   p->video_codec[0] ? mc_db_str(p->video_codec) : mc_db_null(),
+                   p->audio_codec[0] ? mc_db_str(p->audio_codec) : mc_db_null(),
+                   p->width ? mc_db_i64(p->width) : mc_db_null(),
+                   p->height ? mc_db_i64(p->height) : mc_db_null(), mc_db_str(p->json),
+                   mc_db_str(u->video_id)),
+        NULL, err);
+}
+
+static int insert_job(mc_db_conn *c, const mc_upload_server *srv, const mc_upload *u,
+                      mc_err *err) {
+    char *payload = job_payload(u);
+    if (!payload) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    int rc = mc_db_conn_exec(c, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)",
+                             MC_DB_ARGS(mc_db_str(srv->jobs_topic), mc_db_str(u->video_id),
+                                        mc_db_str(payload)),
+                             NULL, err);
+    free(payload);
+    return rc;
+}
+
+/* The transaction; *won is false when another run completed it first. */
+static int commit_completion(mc_upload_server *srv, const mc_upload *u,
+                             const mc_upload_probe *p, bool *won, mc_err *err) {
+    mc_db_info info = {0};
+    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
+    int rc = c ? mc_db_begin(c, err) : -1;
+    if (rc == 0)
+        rc = mc_db_conn_exec(c,
+                             "UPDATE uploads SET status = 'completed', completed_at = "
+                             "CURRENT_TIMESTAMP(6) WHERE id = ? AND status = 'active'",
+                             MC_DB_ARGS(mc_db_str(u->id)), &info, err);
+    *won = rc == 0 && info.affected_rows == 1;
+    if (*won && u->video_id[0]) {
+        rc = record_video(c, u, p, err);
+        if (rc == 0 && p->media) rc = insert_job(c, srv, u, err);
+    }
+    if (rc == 0) rc = mc_db_commit(c, err);
+    mc_db_release(c);
+    return rc;
+}
+
+int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *err) {
+    if (mc_upload_store_complete(srv, s3, u, err) < 0) return -1;
+    mc_upload_probe p = {.media = true};
+    if (u->video_id[0] &&
+        mc_upload_probe_object(s3, u->s3_key, (uint64_t)u->length, &p, err) < 0)
+        return -1;
+    bool won = false;
+    int rc = commit_completion(srv, u, &p, &won, err);
+    mc_upload_state_forget(srv, u->id);
+    if (rc == 0) {
+        u->status = MC_UPLOAD_COMPLETED;
+        if (won && p.media) mc_upload_outbox_nudge(srv->outbox);
+        if (won)
+            mc_log_kv(MC_LOG_INFO, "upload completed", "upload", u->id, "video", u->video_id,
+                      "media", p.media ? "yes" : p.failure_reason, NULL);
+    }
+    mc_upload_probe_free(&p);
+    return rc < 0 ? mc_err_wrap(err, "completing upload %s", u->id) : 0;
+}

@@ -1,0 +1,76 @@
+/* main.c — mcloud-upload: the tus 1.0.0 endpoint (/files/) writing S3
+ * multipart uploads, on the shared service life cycle (common/service.h).
+ * Reads the upload.* settings, opens the S3 handle pool and the Kafka
+ * producer, starts the outbox publisher and the sweeper, serves until
+ * SIGTERM, then stops the background threads after the last request. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "upload/tus.h"
+
+static int read_settings(mc_upload_server *srv, mc_err *err) {
+    mc_config *cfg = srv->svc.config;
+    mc_upload_settings *s = &srv->set;
+    long part_mb, max_size, expiry, lock_ttl, sweep;
+    if (mc_config_copy(cfg, "upload.public_url", s->public_url, sizeof s->public_url, err) < 0 ||
+        mc_config_int(cfg, "upload.part_size_mb", 5, 5120, &part_mb, err) < 0 ||
+        mc_config_int(cfg, "upload.max_size", 1, 5L * 1024 * 1024 * 1024 * 1024, &max_size, err) < 0 ||
+        mc_config_int(cfg, "upload.expiry_s", 1, 365L * 86400, &expiry, err) < 0 ||
+        mc_config_int(cfg, "upload.lock_ttl_ms", 1000, 600000, &lock_ttl, err) < 0 ||
+        mc_config_int(cfg, "upload.sweep_interval_s", 1, 3600, &sweep, err) < 0 ||
+        mc_config_copy(cfg, "token.key_id", s->token_key_id, sizeof s->token_key_id, err) < 0 ||
+        mc_config_copy(cfg, "token.secret", s->token_secret, sizeof s->token_secret, err) < 0)
+        return -1;
+    size_t n = strlen(s->public_url);
+    while (n > 0 && s->public_url[n - 1] == '/') s->public_url[--n] = '\0';
+    s->min_part_size = (uint64_t)part_mb * 1024 * 1024;
+    s->max_size = max_size;
+    s->expiry_s = expiry;
+    s->lock_ttl_ms = (int)lock_ttl;
+    s->sweep_interval_s = (int)sweep;
+    snprintf(srv->jobs_topic, sizeof srv->jobs_topic, "%s", MC_UPLOAD_JOBS_TOPIC);
+    return 0;
+}
+
+static int open_clients(mc_upload_server *srv, mc_err *err) {
+    if (mc_s3_config_from(srv->svc.config, &srv->s3cfg, err) < 0) return -1;
+    srv->s3 = mc_s3_pool_new(&srv->s3cfg);
+    if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    mc_kafka_config kc = {.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
+                          .client_id = "mcloud-upload"};
+    srv->kafka = mc_kafka_producer_new(&kc, err);
+    return srv->kafka ? 0 : mc_err_wrap(err, "kafka producer");
+}
+
+static int run(mc_upload_server *srv, mc_err *err) {
+    mc_service_options opt = {.name = "upload", .port_setting = "upload.port", .use_db = true};
+    if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
+    if (read_settings(srv, err) < 0 || open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
+        return -1;
+    srv->outbox = mc_upload_outbox_start(srv, err);
+    if (!srv->outbox) return -1;
+    srv->sweeper = mc_upload_sweeper_start(srv, err);
+    if (!srv->sweeper) return -1;
+    return mc_service_serve(&srv->svc, err);
+}
+
+static void shutdown_server(mc_upload_server *srv) {
+    mc_upload_sweeper_stop(srv->sweeper);
+    mc_upload_outbox_stop(srv->outbox);
+    mc_http_stop(srv->svc.http, 0);
+    if (srv->kafka) mc_kafka_producer_free(srv->kafka, 5000);
+    mc_s3_pool_free(srv->s3);
+    mc_service_free(&srv->svc);
+}
+
+int main(void) {
+    mc_daemon_block_signals();
+    static mc_upload_server srv;
+    mc_err err = {0};
+    int rc = run(&srv, &err);
+    if (rc < 0) mc_log_kv(MC_LOG_ERROR, "mcloud-upload failed", "error", err.msg, NULL);
+    shutdown_server(&srv);
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,95 @@
+/* probe.c — what a finished upload contains, read by libavformat straight
+ * from S3 through ranged GETs (common/s3_avio.h): container, duration,
+ * streams, codecs, dimensions. A file libavformat cannot read as media is a
+ * result (the video fails with the reason), not an error. */
+#include <jansson.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/s3_avio.h"
+#include "upload/upload.h"
+
+static void not_media(mc_upload_probe *p, const char *what, int averr) {
+    char reason[AV_ERROR_MAX_STRING_SIZE] = "";
+    if (averr) av_strerror(averr, reason, sizeof reason);
+    snprintf(p->failure_reason, sizeof p->failure_reason, "not a playable media file: %s%s%s",
+             what, averr ? ": " : "", reason);
+}
+
+static json_t *stream_json(const AVStream *st) {
+    const AVCodecParameters *par = st->codecpar;
+    json_t *j = json_pack("{s:s,s:s}", "type", av_get_media_type_string(par->codec_type)
+                                                   ? av_get_media_type_string(par->codec_type)
+                                                   : "unknown",
+                          "codec", avcodec_get_name(par->codec_id));
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+        json_object_set_new(j, "width", json_integer(par->width));
+        json_object_set_new(j, "height", json_integer(par->height));
+    } else if (par->codec_type == AVMEDIA_TYPE_AUDIO) {
+        json_object_set_new(j, "sample_rate", json_integer(par->sample_rate));
+        json_object_set_new(j, "channels", json_integer(par->ch_layout.nb_channels));
+    }
+    return j;
+}
+
+static void read_streams(const AVFormatContext *fmt, mc_upload_probe *p, json_t *streams) {
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVCodecParameters *par = fmt->streams[i]->codecpar;
+        json_array_append_new(streams, stream_json(fmt->streams[i]));
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO && !p->video_codec[0]) {
+            snprintf(p->video_codec, sizeof p->video_codec, "%s", avcodec_get_name(par->codec_id));
+            p->width = par->width;
+            p->height = par->height;
+        } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !p->audio_codec[0]) {
+            snprintf(p->audio_codec, sizeof p->audio_codec, "%s", avcodec_get_name(par->codec_id));
+        }
+    }
+}
+
+static void describe(const AVFormatContext *fmt, mc_upload_probe *p, uint64_t size) {
+    snprintf(p->container, sizeof p->container, "%s", fmt->iformat->name);
+    p->duration_ms = fmt->duration > 0 ? fmt->duration / (AV_TIME_BASE / 1000) : -1;
+    json_t *streams = json_array();
+    read_streams(fmt, p, streams);
+    json_t *j = json_pack("{s:s,s:I,s:I,s:o}", "container", p->container, "duration_ms",
+                          (json_int_t)p->duration_ms, "size_bytes", (json_int_t)size, "streams",
+                          streams);
+    p->json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    p->media = p->video_codec[0] || p->audio_codec[0];
+    if (!p->media) not_media(p, "no audio or video stream", 0);
+}
+
+int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_probe *p,
+                           mc_err *err) {
+    memset(p, 0, sizeof *p);
+    p->duration_ms = -1;
+    AVIOContext *io = mc_s3_avio_open(s3, key, size, err);
+    if (!io) return -1;
+    AVFormatContext *fmt = avformat_alloc_context();
+    if (!fmt) {
+        mc_s3_avio_close(&io);
+        return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    }
+    fmt->pb = io;
+    fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    int rc = avformat_open_input(&fmt, NULL, NULL, NULL);
+    if (rc < 0) not_media(p, "unrecognised container", rc);
+    else if ((rc = avformat_find_stream_info(fmt, NULL)) < 0) not_media(p, "unreadable streams", rc);
+    else describe(fmt, p, size);
+    int result = 0;
+    if (mc_s3_avio_error(io)->kind != MC_ERR_NONE) {
+        *err = *mc_s3_avio_error(io);
+        result = mc_err_wrap(err, "probing %s", key);
+    }
+    avformat_close_input(&fmt);
+    mc_s3_avio_close(&io);
+    return result;
+}
+
+void mc_upload_probe_free(mc_upload_probe *p) {
+    free(p->json);
+    p->json = NULL;
+}

@@ -1,0 +1,447 @@
+/* store.c — an upload's bytes in S3: one multipart upload per tus upload,
+ * every part but the last exactly part_size bytes, and the sub-part
+ * remainder of a PATCH staged in S3 as uploads/<id>/tail.<next_part> before
+ * the offset is acknowledged, so any replica can resume.
+ *
+ * Why the tail key carries the part number: a PATCH that dies after
+ * uploading parts but before its commit must not destroy the tail the
+ * committed state still points at. A new tail for the same part number only
+ * ever extends the old one (same first byte), and readers read exactly
+ * tail_bytes of it; a tail for a later part number is another object.
+ *
+ * Memory per request: a 256 KiB pipe while a full part streams, otherwise at
+ * most one part of buffered remainder. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "upload/upload.h"
+
+#define MIB (1024ull * 1024)
+#define MAX_PARTS_PLANNED 9000
+#define PIPE_BYTES (256 * 1024)
+#define COPY_PIECE_MAX (4ull * 1024 * MIB) /* under UploadPartCopy's 5 GiB */
+
+uint64_t mc_upload_part_size(uint64_t min_part, int64_t length) {
+    uint64_t size = min_part;
+    uint64_t need = length > 0 ? ((uint64_t)length + MAX_PARTS_PLANNED - 1) / MAX_PARTS_PLANNED : 0;
+    if (need > size) size = need;
+    return (size + MIB - 1) / MIB * MIB;
+}
+
+void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]) {
+    snprintf(key, MC_S3_KEY_MAX, "uploads/%s/tail.%d", u->id, part);
+}
+
+/* ---- one part streamed from a pipe by a worker thread ------------------ */
+
+typedef struct part_stream {
+    mc_upload_server *srv;
+    const mc_upload *u;
+    int part;
+    uint64_t len;
+    int rfd;                    /* the worker reads (and closes) this end */
+    mc_s3 *s3;
+    char etag[MC_S3_ETAG_MAX];
+    int rc;
+    mc_err err;
+    pthread_t thread;
+} part_stream;
+
+static ssize_t pipe_read(void *ctx, char *buf, size_t cap) {
+    part_stream *p = ctx;
+    for (;;) {
+        ssize_t n = read(p->rfd, buf, cap);
+        if (n < 0 && errno == EINTR) continue;
+        return n > 0 ? n : -1; /* EOF before len bytes: the body was cut off */
+    }
+}
+
+static void *stream_main(void *arg) {
+    part_stream *p = arg;
+    p->rc = mc_s3_upload_part_stream(p->s3, p->u->s3_key, p->u->s3_upload_id, p->part, p->len,
+                                     pipe_read, p, p->etag, &p->err);
+    close(p->rfd);
+    p->rfd = -1;
+    return NULL;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+struct mc_upload_writer {
+    mc_upload_server *srv;
+    mc_upload *u;               /* advanced in place as parts become durable */
+    const mc_lock *lock;
+    mc_s3 *s3;                  /* this thread's: tail reads and writes, buffered parts */
+    int64_t declared;           /* body bytes announced, -1 when chunked */
+    uint64_t received;
+    char *buf;                  /* buffered remainder of the current part */
+    size_t buf_len, buf_cap;
+    part_stream *stream;        /* the part streaming now, or NULL */
+    int wfd;                    /* its pipe's write end */
+    uint64_t stream_left;
+    bool durable;               /* a part of this body is in S3 (u says up to where) */
+    double last_extend;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Keeps the write lock while a long body streams; fails if it was lost. */
+static int keep_lock(mc_upload_writer *w, mc_err *err) {
+    if (now_s() - w->last_extend < w->srv->set.lock_ttl_ms / 3000.0) return 0;
+    if (mc_upload_lock_extend(w->srv, w->lock, err) < 0)
+        return mc_err_wrap(err, "upload %s: lost the write lock", w->u->id);
+    w->last_extend = now_s();
+    return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len, mc_err *err) {
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return mc_err_set(err, MC_ERR_REMOTE, "part upload stopped taking data");
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int to_pipe(void *ctx, const char *data, size_t len) {
+    mc_upload_writer *w = ctx;
+    mc_err ignored = {0};
+    return write_all(w->wfd, data, len, &ignored);
+}
+
+static int to_buffer(void *ctx, const char *data, size_t len) {
+    mc_upload_writer *w = ctx;
+    if (len > w->buf_cap - w->buf_len) return -1;
+    memcpy(w->buf + w->buf_len, data, len);
+    w->buf_len += len;
+    return 0;
+}
+
+/* Pushes the committed tail (the first bytes of the current part) into the
+ * pipe or the buffer; only at the start of a body, when parts are aligned. */
+static int read_tail(mc_upload_writer *w, mc_s3_write_fn sink, mc_err *err) {
+    if (w->u->tail_bytes == 0) return 0;
+    char key[MC_S3_KEY_MAX];
+    mc_upload_tail_key(w->u, w->u->next_part, key);
+    mc_s3_range range = {.first = 0, .last = w->u->tail_bytes - 1};
+    if (mc_s3_get_object(w->s3, key, &range, sink, w, NULL, err) < 0)
+        return mc_err_wrap(err, "reading staged tail %s", key);
+    return 0;
+}
+
+static void mark_durable(mc_upload_writer *w) {
+    w->u->next_part++;
+    w->u->tail_bytes = 0;
+    w->u->offset = (int64_t)((uint64_t)(w->u->next_part - 1) * w->u->part_size);
+    w->durable = true;
+}
+
+static int start_stream(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) {
+    int fds[2];
+    part_stream *p = calloc(1, sizeof *p);
+    if (!p || pipe2(fds, O_CLOEXEC) < 0) {
+        free(p);
+        return mc_err_set(err, MC_ERR_INTERNAL, "pipe: %s", strerror(errno));
+    }
+    fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+    *p = (part_stream){.srv = w->srv, .u = w->u, .part = w->u->next_part,
+                       .len = w->u->part_size, .rfd = fds[0]};
+    p->s3 = mc_s3_pool_get(w->srv->s3, err);
+    if (!p->s3 || pthread_create(&p->thread, NULL, stream_main, p) != 0) {
+        mc_s3_pool_put(w->srv->s3, p->s3);
+        close(fds[0]);
+        close(fds[1]);
+        free(p);
+        return mc_err_set(err, MC_ERR_INTERNAL, "cannot start a part upload");
+    }
+    w->stream = p;
+    w->wfd = fds[1];
+    w->stream_left = w->u->part_size - pending_in_s3;
+    return 0;
+}
+
+/* Waits for the streaming part; aborting closes the pipe first so the
+ * upload fails instead of waiting for bytes. */
+static int end_stream(mc_upload_writer *w, mc_err *err) {
+    part_stream *p = w->stream;
+    close(w->wfd);
+    w->wfd = -1;
+    pthread_join(p->thread, NULL);
+    int rc = p->rc;
+    if (rc < 0 && err) *err = p->err;
+    mc_s3_pool_put(w->srv->s3, p->s3);
+    free(p);
+    w->stream = NULL;
+    if (rc == 0) mark_durable(w);
+    return rc;
+}
+
+static int flush_buffer_part(mc_upload_writer *w, mc_err *err) {
+    char etag[MC_S3_ETAG_MAX];
+    if (mc_s3_upload_part(w->s3, w->u->s3_key, w->u->s3_upload_id, w->u->next_part, w->buf,
+                          w->buf_len, etag, err) < 0)
+        return mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
+    w->buf_len = 0;
+    mark_durable(w);
+    return 0;
+}
+
+/* At the start of a part: stream it when the body still to come guarantees
+ * it fills up, else buffer. pending_in_s3: committed tail bytes not yet read. */
+static int begin_part(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) {
+    if (w->declared >= 0) {
+        uint64_t rest = (uint64_t)w->declared - w->received;
+        if (pending_in_s3 + rest >= w->u->part_size) {
+            if (start_stream(w, pending_in_s3, err) < 0) return -1;
+            return read_tail(w, to_pipe, err);
+        }
+    }
+    if (!w->buf) {
+        w->buf_cap = w->u->part_size;
+        if (w->declared >= 0 && pending_in_s3 + (uint64_t)w->declared - w->received < w->buf_cap)
+            w->buf_cap = pending_in_s3 + (uint64_t)w->declared - w->received;
+        w->buf = malloc(w->buf_cap ? w->buf_cap : 1);
+        if (!w->buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    }
+    return pending_in_s3 ? read_tail(w, to_buffer, err) : 0;
+}
+
+mc_upload_writer *mc_upload_writer_new(mc_upload_server *srv, mc_upload *u, const mc_lock *lock,
+                                       int64_t declared, mc_err *err) {
+    mc_upload_writer *w = calloc(1, sizeof *w);
+    if (!w) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
+    *w = (mc_upload_writer){.srv = srv, .u = u, .lock = lock, .declared = declared, .wfd = -1,
+                            .last_extend = now_s()};
+    w->s3 = mc_s3_pool_get(srv->s3, err);
+    if (!w->s3 || begin_part(w, u->tail_bytes, err) < 0) {
+        mc_upload_writer_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int mc_upload_writer_write(mc_upload_writer *w, const char *data, size_t len, mc_err *err) {
+    while (len) {
+        if (keep_lock(w, err) < 0) return -1;
+        size_t n;
+        if (w->stream) {
+            n = len < w->stream_left ? len : (size_t)w->stream_left;
+            if (write_all(w->wfd, data, n, err) < 0) return end_stream(w, err), -1;
+            w->stream_left -= n;
+        } else {
+            n = len < w->buf_cap - w->buf_len ? len : w->buf_cap - w->buf_len;
+            if (n == 0) return mc_err_set(err, MC_ERR_INVALID, "body longer than announced");
+            memcpy(w->buf + w->buf_len, data, n);
+            w->buf_len += n;
+        }
+        w->received += n;
+        data += n;
+        len -= n;
+        if (w->stream && w->stream_left == 0) {
+            if (end_stream(w, err) < 0) return -1;
+            if (begin_part(w, 0, err) < 0) return -1;
+        } else if (!w->stream && w->buf_len == w->u->part_size) {
+            if (flush_buffer_part(w, err) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int stage_tail(mc_upload_writer *w, mc_err *err) {
+    char key[MC_S3_KEY_MAX];
+    mc_upload_tail_key(w->u, w->u->next_part, key);
+    if (mc_s3_put_object(w->s3, key, w->buf, w->buf_len, "application/octet-stream", NULL,
+                         err) < 0)
+        return mc_err_wrap(err, "staging tail %s", key);
+    return 0;
+}
+
+int mc_upload_writer_finish(mc_upload_writer *w, mc_err *err) {
+    if (w->stream) {
+        end_stream(w, NULL);
+        return mc_err_set(err, MC_ERR_INVALID, "the body ended inside a part");
+    }
+    uint64_t committed = (uint64_t)(w->u->next_part - 1) * w->u->part_size;
+    int64_t offset = (int64_t)(committed + w->buf_len);
+    bool last = w->u->length >= 0 && offset == w->u->length;
+    if (last && (w->buf_len > 0 || w->u->next_part == 1)) {
+        if (flush_buffer_part(w, err) < 0) return -1;
+    } else if (!last && w->buf_len > 0 && stage_tail(w, err) < 0) {
+        return -1;
+    }
+    w->u->offset = offset;
+    w->u->tail_bytes = last ? 0 : w->buf_len;
+    return 0;
+}
+
+uint64_t mc_upload_writer_received(const mc_upload_writer *w) { return w->received; }
+
+bool mc_upload_writer_durable(const mc_upload_writer *w) { return w->durable; }
+
+void mc_upload_writer_free(mc_upload_writer *w) {
+    if (!w) return;
+    if (w->stream) end_stream(w, NULL);
+    mc_s3_pool_put(w->srv->s3, w->s3);
+    free(w->buf);
+    free(w);
+}
+
+/* ---- completion, staging clean-up, abort ------------------------------- */
+
+/* Parts 1..next_part-1 as ListParts reports them (later numbers are left
+ * over from bodies that were never committed). */
+static int committed_parts(mc_s3 *s3, const mc_upload *u, mc_s3_part **out, size_t *n,
+                           mc_err *err) {
+    size_t want = (size_t)(u->next_part - 1);
+    mc_s3_part *parts = calloc(want ? want : 1, sizeof *parts);
+    if (!parts) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    size_t have = 0;
+    int marker = 0;
+    for (;;) {
+        mc_s3_parts_result page;
+        if (mc_s3_list_parts(s3, u->s3_key, u->s3_upload_id, marker, 1000, &page, err) < 0) {
+            free(parts);
+            return -1;
+        }
+        for (size_t i = 0; i < page.count; i++)
+            if (page.parts[i].number >= 1 && (size_t)page.parts[i].number <= want)
+                parts[have++] = page.parts[i];
+        bool more = page.truncated && page.next_part_number_marker < u->next_part - 1;
+        marker = page.next_part_number_marker;
+        mc_s3_parts_result_free(&page);
+        if (!more) break;
+    }
+    if (have != want) {
+        free(parts);
+        return mc_err_set(err, MC_ERR_INTERNAL, "upload %s: S3 lists %zu of %zu parts", u->id,
+                          have, want);
+    }
+    *out = parts;
+    *n = have;
+    return 0;
+}
+
+int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *u, mc_err *err) {
+    (void)srv;
+    mc_s3_part *parts = NULL;
+    size_t n = 0;
+    int rc = committed_parts(s3, u, &parts, &n, err);
+    if (rc == 0) rc = mc_s3_complete_multipart_upload(s3, u->s3_key, u->s3_upload_id, parts, n,
+                                                      NULL, err);
+    free(parts);
+    if (rc < 0 && err->kind == MC_ERR_NOT_FOUND) {
+        /* Completed before (a crash between Complete and our commit)? */
+        mc_s3_object_info info;
+        mc_err head_err = {0};
+        if (mc_s3_head_object(s3, u->s3_key, &info, &head_err) == 0 &&
+            (int64_t)info.content_length == u->length)
+            rc = 0;
+    }
+    if (rc < 0) return mc_err_wrap(err, "completing upload %s", u->id);
+    mc_upload_store_drop_staging(s3, u->id);
+    return 0;
+}
+
+void mc_upload_store_drop_staging(mc_s3 *s3, const char *id) {
+    char prefix[MC_S3_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "uploads/%s/tail.", id);
+    mc_s3_list_params params = {.prefix = prefix};
+    mc_s3_list_result page;
+    mc_err err = {0};
+    if (mc_s3_list_objects(s3, &params, &page, &err) < 0) return;
+    for (size_t i = 0; i < page.object_count; i++)
+        mc_s3_delete_object(s3, page.objects[i].key, &err);
+    mc_s3_list_result_free(&page);
+}
+
+void mc_upload_store_abort(mc_s3 *s3, const mc_upload *u) {
+    mc_err err = {0};
+    if (u->s3_upload_id[0] &&
+        mc_s3_abort_multipart_upload(s3, u->s3_key, u->s3_upload_id, &err) < 0 &&
+        err.kind != MC_ERR_NOT_FOUND)
+        mc_log_kv(MC_LOG_WARN, "abort multipart upload failed", "upload", u->id, "error",
+                  err.msg, NULL);
+    mc_upload_store_drop_staging(s3, u->id);
+}
+
+/* ---- concatenation -------------------------------------------------------- */
+
+typedef struct concat_ctx {
+    mc_upload_server *srv;
+    mc_s3 *s3;
+    mc_upload *u;
+    char *buf;                  /* bytes waiting to reach MC_UPLOAD_MIN_PART */
+    size_t len;
+} concat_ctx;
+
+static int add_part(concat_ctx *c, const char *source, const mc_s3_range *range, mc_err *err) {
+    char etag[MC_S3_ETAG_MAX];
+    int rc = source ? mc_s3_upload_part_copy(c->s3, c->u->s3_key, c->u->s3_upload_id,
+                                             c->u->next_part, source, range, etag, err)
+                    : mc_s3_upload_part(c->s3, c->u->s3_key, c->u->s3_upload_id, c->u->next_part,
+                                        c->buf, c->len, etag, err);
+    if (rc < 0) return mc_err_wrap(err, "concatenation part %d", c->u->next_part);
+    c->u->next_part++;
+    if (!source) c->len = 0;
+    return 0;
+}
+
+static int to_concat_buffer(void *ctx, const char *data, size_t len) {
+    concat_ctx *c = ctx;
+    if (len > MC_UPLOAD_MIN_PART - c->len) return -1;
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    return 0;
+}
+
+/* One partial object: whole pieces are copied server-side while nothing is
+ * buffered and at least 5 MiB remain; otherwise bytes are read into the
+ * buffer until it holds a valid part. */
+static int concat_one(concat_ctx *c, const mc_upload *p, mc_err *err) {
+    uint64_t size = (uint64_t)p->length, pos = 0;
+    while (pos < size) {
+        uint64_t rest = size - pos;
+        if (c->len == 0 && rest >= MC_UPLOAD_MIN_PART) {
+            uint64_t pieces = (rest + COPY_PIECE_MAX - 1) / COPY_PIECE_MAX;
+            uint64_t n = pieces > 1 ? (rest + pieces - 1) / pieces : rest;
+            mc_s3_range range = {.first = pos, .last = pos + n - 1};
+            if (add_part(c, p->s3_key, &range, err) < 0) return -1;
+            pos += n;
+            continue;
+        }
+        uint64_t n = MC_UPLOAD_MIN_PART - c->len;
+        if (n > rest) n = rest;
+        mc_s3_range range = {.first = pos, .last = pos + n - 1};
+        if (mc_s3_get_object(c->s3, p->s3_key, &range, to_concat_buffer, c, NULL, err) < 0)
+            return mc_err_wrap(err, "reading partial %s", p->id);
+        pos += n;
+        if (c->len == MC_UPLOAD_MIN_PART && add_part(c, NULL, NULL, err) < 0) return -1;
+    }
+    return 0;
+}
+
+int mc_upload_store_concat(mc_upload_server *srv, mc_s3 *s3, mc_upload *u,
+                           const mc_upload *partials, size_t count, mc_err *err) {
+    concat_ctx c = {.srv = srv, .s3 = s3, .u = u, .buf = malloc(MC_UPLOAD_MIN_PART)};
+    if (!c.buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) rc = concat_one(&c, &partials[i], err);
+    if (rc == 0 && (c.len > 0 || u->next_part == 1)) rc = add_part(&c, NULL, NULL, err);
+    free(c.buf);
+    if (rc == 0) u->offset = u->length;
+    return rc;
+}
