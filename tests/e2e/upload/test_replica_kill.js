@@ -39,7 +39,7 @@ h.run(async () => {
       beforeStart: (up) => { seenA.up = up; },
       onProgress: (sent) => {
         const ack = seenA.lastAck || 0;
-        if (killedAtAck === null && ack >= KILL_AFTER && sent >= ack + CHUNK / 2) {
+        if (killedAtAck === null && ack >= KILL_AFTER && sent > ack) {
           killedAtAck = ack;
           killedAtSent = sent;
           h.killDaemon(a, 'SIGKILL');
