@@ -17,7 +17,7 @@ const path = require('path');
 const h = require('./lib/harness');
 
 const PORT = Number(process.env.MCLOUD_E2E_PORT_KAFKA || 18184);
-const SETTLE_MS = Number(process.env.MCLOUD_E2E_SETTLE_MS || 8000);
+const SETTLE_MS = Number(process.env.MCLOUD_E2E_SETTLE_MS || 12000);
 const CHUNK = 5 * h.MiB;
 
 // A real media file (MPEG-4 video + AAC audio) over two 5 MiB chunks.
