@@ -25,6 +25,10 @@ APT_PACKAGES=(
   mariadb-server mariadb-client redis-server redis-sentinel redis-tools
   ffmpeg kcat podman runc catatonit iptables jq curl ca-certificates python3-venv
 )
+# Node.js runs the end-to-end tests' real tus client (tus-js-client, which the
+# tests install themselves with npm ci). Debian's nodejs and npm only where no
+# node is installed: a newer Node from elsewhere (with its own npm) is kept.
+have node || APT_PACKAGES+=(nodejs npm)
 # system services those packages may start on their default ports; our stack
 # runs its own instances, so they are stopped and kept from starting.
 SYSTEM_SERVICES=(mariadb redis-server redis-sentinel)
