@@ -6,6 +6,7 @@
 #include "upload/tus.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -211,6 +212,34 @@ static void finish_left_over(mc_tus_req *t) {
     }
 }
 
+/* "final;<url> <url> ..." from the partial ids stored as a JSON array: the
+ * spec has HEAD on a final upload name its partials as URLs. */
+static void add_final_concat_header(struct MHD_Response *resp, const mc_tus_req *t) {
+    json_t *ids = t->u.concat_parts ? json_loads(t->u.concat_parts, 0, NULL) : NULL;
+    if (!json_is_array(ids)) {
+        json_decref(ids);
+        MHD_add_response_header(resp, "Upload-Concat", "final;");
+        return;
+    }
+    size_t cap = 7 + json_array_size(ids) * (strlen(t->srv->set.public_url) +
+                                             strlen(MC_TUS_BASE_PATH) + MC_UPLOAD_ID_LEN + 2);
+    char *v = malloc(cap);
+    if (v) {
+        size_t n = (size_t)snprintf(v, cap, "final;");
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id) {
+            if (!json_is_string(id)) continue;
+            n += (size_t)snprintf(v + n, cap - n, "%s%s%s%s", i ? " " : "", t->srv->set.public_url,
+                                  MC_TUS_BASE_PATH, json_string_value(id));
+            if (n >= cap) break;
+        }
+        if (n < cap) MHD_add_response_header(resp, "Upload-Concat", v);
+        free(v);
+    }
+    json_decref(ids);
+}
+
 static enum MHD_Result handle_head(mc_http_req *req, mc_tus_req *t) {
     enum MHD_Result rc;
     if (!mc_tus_load_upload(req, t, &rc)) return rc;
@@ -228,6 +257,7 @@ static enum MHD_Result handle_head(mc_http_req *req, mc_tus_req *t) {
     if (t->u.metadata && t->u.metadata[0])
         MHD_add_response_header(resp, "Upload-Metadata", t->u.metadata);
     if (t->u.concat == MC_UPLOAD_CONCAT_PARTIAL) MHD_add_response_header(resp, "Upload-Concat", "partial");
+    if (t->u.concat == MC_UPLOAD_CONCAT_FINAL) add_final_concat_header(resp, t);
     return mc_tus_respond(req, t, 200, resp);
 }
 
