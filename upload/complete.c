@@ -2,7 +2,7 @@
  * CompleteMultipartUpload, the probe, and one MySQL transaction that moves
  * the upload to `completed`, records the probe on the video (`uploaded`, or
  * `failed` with the reason) and, for a playable video, inserts the transcode
- * job into the outbox (outbox.c publishes it).
+ * job into the outbox (common/outbox.c publishes it).
  *
  * Re-entrant by construction: Complete succeeds again when the object is
  * already there, probing reads only, and the transaction writes the outbox
@@ -56,10 +56,7 @@ static int insert_job(mc_db_conn *c, const mc_upload_server *srv, const mc_uploa
                       mc_err *err) {
     char *payload = job_payload(u);
     if (!payload) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    int rc = mc_db_conn_exec(c, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)",
-                             MC_DB_ARGS(mc_db_str(srv->jobs_topic), mc_db_str(u->video_id),
-                                        mc_db_str(payload)),
-                             NULL, err);
+    int rc = mc_outbox_add(c, srv->jobs_topic, u->video_id, payload, err);
     free(payload);
     return rc;
 }
@@ -96,7 +93,7 @@ int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *e
     mc_upload_state_forget(srv, u->id);
     if (rc == 0) {
         u->status = MC_UPLOAD_COMPLETED;
-        if (won && p.media) mc_upload_outbox_nudge(srv->outbox);
+        if (won && p.media) mc_outbox_publisher_nudge(srv->outbox);
         if (won)
             mc_log_kv(MC_LOG_INFO, "upload completed", "upload", u->id, "video", u->video_id,
                       "media", p.media ? "yes" : p.failure_reason, NULL);

@@ -49,7 +49,8 @@ static int run(mc_upload_server *srv, mc_err *err) {
     if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
     if (read_settings(srv, err) < 0 || open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
         return -1;
-    srv->outbox = mc_upload_outbox_start(srv, err);
+    srv->outbox = mc_outbox_publisher_start(srv->svc.db, srv->kafka,
+                                            srv->set.sweep_interval_s * 1000L, err);
     if (!srv->outbox) return -1;
     srv->sweeper = mc_upload_sweeper_start(srv, err);
     if (!srv->sweeper) return -1;
@@ -57,8 +58,8 @@ static int run(mc_upload_server *srv, mc_err *err) {
 }
 
 static void shutdown_server(mc_upload_server *srv) {
-    mc_upload_sweeper_stop(srv->sweeper);
-    mc_upload_outbox_stop(srv->outbox);
+    mc_periodic_stop(srv->sweeper);
+    mc_outbox_publisher_stop(srv->outbox);
     mc_http_stop(srv->svc.http, 0);
     if (srv->kafka) mc_kafka_producer_free(srv->kafka, 5000);
     mc_s3_pool_free(srv->s3);

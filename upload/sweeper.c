@@ -1,25 +1,16 @@
-/* sweeper.c — the upload service's background duties, on one thread:
+/* sweeper.c — the upload service's background duties, on one common/periodic thread:
  * expiring uploads whose time ran out (their multipart uploads aborted,
  * staging objects deleted, the upload marked expired and its video failed)
  * and finishing completions that a crash cut short (offset == length but
  * still active). Each upload is handled under its write lock, so a sweep
  * never races a request; an upload whose lock is held is left for the next
  * sweep. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "upload/upload.h"
-
-struct mc_upload_sweeper {
-    mc_upload_server *srv;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
-};
 
 typedef int (*sweep_fn)(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *err);
 
@@ -89,43 +80,11 @@ static void sweep(mc_upload_server *srv) {
     mc_s3_pool_put(srv->s3, s3);
 }
 
-static void *sweeper_main(void *arg) {
-    mc_upload_sweeper *s = arg;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        pthread_mutex_unlock(&s->lock);
-        sweep(s->srv);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->srv->set.sweep_interval_s;
-        pthread_mutex_lock(&s->lock);
-        while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0) continue;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
+static int sweep_step(void *ctx) {
+    sweep(ctx);
+    return 0;
 }
 
-mc_upload_sweeper *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err) {
-    mc_upload_sweeper *s = calloc(1, sizeof *s);
-    if (!s) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
-    s->srv = srv;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
-        free(s);
-        return mc_err_set(err, MC_ERR_INTERNAL, "cannot start the sweeper thread"), NULL;
-    }
-    return s;
-}
-
-void mc_upload_sweeper_stop(mc_upload_sweeper *s) {
-    if (!s) return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
-    free(s);
+mc_periodic *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err) {
+    return mc_periodic_start("sweeper", srv->set.sweep_interval_s * 1000L, sweep_step, srv, err);
 }

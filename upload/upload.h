@@ -15,6 +15,8 @@
 
 #include "common/kafka.h"
 #include "common/lock.h"
+#include "common/outbox.h"
+#include "common/periodic.h"
 #include "common/s3.h"
 #include "common/service.h"
 #include "common/token.h"
@@ -37,8 +39,6 @@ typedef struct mc_upload_settings {
 } mc_upload_settings;
 
 typedef struct mc_s3_pool mc_s3_pool;
-typedef struct mc_upload_outbox mc_upload_outbox;
-typedef struct mc_upload_sweeper mc_upload_sweeper;
 
 typedef struct mc_upload_server {
     mc_service svc;
@@ -46,8 +46,8 @@ typedef struct mc_upload_server {
     mc_s3_config s3cfg;
     mc_s3_pool *s3;             /* kept-alive S3 handles, one per user at a time */
     mc_kafka_producer *kafka;
-    mc_upload_outbox *outbox;   /* nudged when a completion wrote a job */
-    mc_upload_sweeper *sweeper;
+    mc_outbox_publisher *outbox; /* nudged when a completion wrote a job */
+    mc_periodic *sweeper;
     char jobs_topic[64];
 } mc_upload_server;
 
@@ -185,17 +185,10 @@ void mc_upload_probe_free(mc_upload_probe *p);
  * moves the upload from active to completed writes the outbox row. */
 int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *err);
 
-/* ---- outbox publisher (outbox.c) ---- */
-mc_upload_outbox *mc_upload_outbox_start(mc_upload_server *srv, mc_err *err);
-/* Publishes now instead of at the next interval. */
-void mc_upload_outbox_nudge(mc_upload_outbox *o);
-void mc_upload_outbox_stop(mc_upload_outbox *o);
-
 /* ---- sweeper (sweeper.c) ----
  * Every upload.sweep_interval_s (and at start): expires uploads past their
  * expiry (abort the multipart upload, drop staging, mark rows) and finishes
  * completions a crash interrupted (offset == length, still active). */
-mc_upload_sweeper *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err);
-void mc_upload_sweeper_stop(mc_upload_sweeper *s);
+mc_periodic *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err);
 
 #endif

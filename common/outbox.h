@@ -1,0 +1,30 @@
+/* outbox.h — the transactional outbox: a Kafka message written as a row of
+ * the `outbox` table in the same MySQL transaction as the state change it
+ * announces, and published afterwards by a background publisher. A crash
+ * anywhere therefore neither loses the message nor publishes one for a
+ * change that was rolled back; it may publish one twice (at least once),
+ * so every message carries an id its consumers deduplicate on. */
+#ifndef MC_OUTBOX_H
+#define MC_OUTBOX_H
+
+#include "common/error.h"
+#include "common/kafka.h"
+#include "common/mysql.h"
+
+/* Adds a message inside the caller's open transaction on c. */
+int mc_outbox_add(mc_db_conn *c, const char *topic, const char *key, const char *payload,
+                  mc_err *err);
+
+typedef struct mc_outbox_publisher mc_outbox_publisher;
+
+/* Starts the publisher thread: publishes unpublished rows at once (rows a
+ * crash left behind are replayed at start), then whenever nudged and every
+ * interval_ms. Rows are claimed with FOR UPDATE SKIP LOCKED, so several
+ * replicas publishing at once split the rows instead of doubling them. */
+mc_outbox_publisher *mc_outbox_publisher_start(mc_db *db, mc_kafka_producer *kafka,
+                                               long interval_ms, mc_err *err);
+/* After committing a transaction that added rows: publish now. NULL-safe. */
+void mc_outbox_publisher_nudge(mc_outbox_publisher *p);
+void mc_outbox_publisher_stop(mc_outbox_publisher *p);
+
+#endif
