@@ -1,10 +1,11 @@
 # The two commands of the README, and the build steps they share.
-#   make run   — bring the platform up on this machine (installs what it needs)
+#   make run   — the main job: bring the platform up on this machine (installs what it
+#                needs), upload a sample (or VIDEO=path), transcode it, print its URLs
 #   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
 .PHONY: run test build build-asan bootstrap stack-up stack-down clean
 
 run:
-	scripts/run.sh
+	scripts/run.sh $(VIDEO)
 
 test:
 	scripts/test.sh

@@ -1,0 +1,156 @@
+/* main.c — `mcloud`, the platform's command line.
+ *
+ *   mcloud upload FILE        resumable tus upload; prints the video id
+ *   mcloud wait VIDEO_ID      follows transcoding until ready or failed
+ *   mcloud urls VIDEO_ID      the published outputs as JSON
+ *   mcloud publish FILE       all three: the end of the main job (`make run`)
+ *
+ * Settings come from the same table as the daemons' (environment, then the
+ * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
+ * Errors are printed once, here; the exit status is 0 on success, 1 on a
+ * failure, 2 on a usage error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli/tus_client.h"
+#include "cli/video.h"
+#include "common/config.h"
+#include "common/mysql.h"
+#include "common/s3.h"
+#include "common/token.h"
+
+#define CHUNK_BYTES (8u * 1024 * 1024)
+#define MAX_RETRIES 20
+#define URL_EXPIRY_S (7L * 86400)
+#define TOKEN_TTL_S 86400
+#define WAIT_TIMEOUT_S 3600
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: mcloud upload FILE      upload FILE (resumable: run it again after a break)\n"
+            "       mcloud wait VIDEO_ID    follow transcoding until the video is ready\n"
+            "       mcloud urls VIDEO_ID    print the video's published outputs as JSON\n"
+            "       mcloud publish FILE     upload, wait and print the outputs\n"
+            "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
+            "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
+    return 2;
+}
+
+/* The token from MCLOUD_UPLOAD_TOKEN, or one minted for tenant "local" with
+ * this machine's token.secret (the development set-up). */
+static char *upload_token(mc_config *cfg, mc_err *err) {
+    const char *env = getenv("MCLOUD_UPLOAD_TOKEN");
+    if (env && *env) return strdup(env);
+    const char *secret = mc_config_get(cfg, "token.secret");
+    mc_token_key key = {.id = mc_config_get(cfg, "token.key_id"),
+                        .secret = (const unsigned char *)secret,
+                        .secret_len = strlen(secret)};
+    mc_token_claims claims = {.exp = time(NULL) + TOKEN_TTL_S, .scope_count = 1};
+    strcpy(claims.tenant, "local");
+    strcpy(claims.scopes[0], "upload");
+    char *token = NULL;
+    return mc_token_mint(&key, &claims, &token, err) == 0 ? token : NULL;
+}
+
+static void upload_endpoint(mc_config *cfg, char *out, size_t cap) {
+    const char *env = getenv("MCLOUD_UPLOAD_URL");
+    if (env && *env) snprintf(out, cap, "%s", env);
+    else snprintf(out, cap, "%s/files/", mc_config_get(cfg, "upload.public_url"));
+}
+
+static void show_progress(void *ctx, uint64_t offset, uint64_t length) {
+    (void)ctx;
+    fprintf(stderr, "\ruploaded %llu of %llu MiB (%d%%)", (unsigned long long)(offset >> 20),
+            (unsigned long long)(length >> 20), length ? (int)(offset * 100 / length) : 100);
+    if (offset == length) fputc('\n', stderr);
+}
+
+static int cmd_upload(mc_config *cfg, const char *path, char *video_id, size_t cap, mc_err *err) {
+    char endpoint[512], state_dir[1024];
+    upload_endpoint(cfg, endpoint, sizeof endpoint);
+    const char *home = getenv("MCLOUD_HOME");
+    snprintf(state_dir, sizeof state_dir, "%s/cli-uploads", home && *home ? home : "/tmp");
+    mkdir(state_dir, 0700); /* without it uploads still work, they just cannot resume */
+    char *token = upload_token(cfg, err);
+    if (!token) return -1;
+    mc_tus_upload_options opt = {.endpoint = endpoint, .token = token, .path = path,
+                                 .state_dir = state_dir, .chunk_bytes = CHUNK_BYTES,
+                                 .max_retries = MAX_RETRIES,
+                                 .progress = isatty(2) ? show_progress : NULL};
+    mc_tus_upload_result res;
+    int rc = mc_tus_upload_file(&opt, &res, err);
+    free(token);
+    if (rc < 0) return -1;
+    if (res.resumed_from)
+        fprintf(stderr, "resumed %s at byte %llu\n", res.url, (unsigned long long)res.resumed_from);
+    if (!res.video_id[0])
+        return mc_err_set(err, MC_ERR_REMOTE, "the server named no video for %s", res.url);
+    fprintf(stderr, "uploaded %s (%llu bytes) to %s\n", path, (unsigned long long)res.length,
+            res.url);
+    snprintf(video_id, cap, "%s", res.video_id);
+    return 0;
+}
+
+static mc_db *open_db(mc_config *cfg, mc_err *err) {
+    mc_db_config dc;
+    if (mc_db_config_from(cfg, &dc, err) < 0) return NULL;
+    return mc_db_open(&dc, err);
+}
+
+static int cmd_wait(mc_config *cfg, const char *video_id, mc_err *err) {
+    mc_db *db = open_db(cfg, err);
+    if (!db) return -1;
+    int rc = mc_cli_video_wait(db, video_id, WAIT_TIMEOUT_S, stderr, err);
+    mc_db_close(db);
+    return rc;
+}
+
+static int cmd_urls(mc_config *cfg, const char *video_id, mc_err *err) {
+    mc_db *db = open_db(cfg, err);
+    if (!db) return -1;
+    mc_s3_config sc;
+    mc_s3 *s3 = mc_s3_config_from(cfg, &sc, err) == 0 ? mc_s3_new(&sc, err) : NULL;
+    int rc = s3 ? mc_cli_video_urls(db, s3, video_id, URL_EXPIRY_S, stdout, err) : -1;
+    mc_s3_free(s3);
+    mc_db_close(db);
+    return rc;
+}
+
+static int run(mc_config *cfg, const char *cmd, const char *arg, mc_err *err) {
+    char video_id[64];
+    if (strcmp(cmd, "upload") == 0) {
+        if (cmd_upload(cfg, arg, video_id, sizeof video_id, err) < 0) return -1;
+        printf("%s\n", video_id);
+        return 0;
+    }
+    if (strcmp(cmd, "wait") == 0) return cmd_wait(cfg, arg, err);
+    if (strcmp(cmd, "urls") == 0) return cmd_urls(cfg, arg, err);
+    /* publish */
+    if (cmd_upload(cfg, arg, video_id, sizeof video_id, err) < 0 ||
+        cmd_wait(cfg, video_id, err) < 0)
+        return -1;
+    return cmd_urls(cfg, video_id, err);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return usage();
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "upload") && strcmp(cmd, "wait") && strcmp(cmd, "urls") &&
+        strcmp(cmd, "publish"))
+        return usage();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    mc_err err = {0};
+    int rc = cfg ? run(cfg, cmd, argv[2], &err)
+                 : mc_err_set(&err, MC_ERR_INTERNAL, "cannot load the settings");
+    if (rc < 0) fprintf(stderr, "mcloud %s: %s\n", cmd, err.msg);
+    mc_config_free(cfg);
+    curl_global_cleanup();
+    return rc < 0 ? 1 : 0;
+}

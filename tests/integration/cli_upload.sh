@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `mcloud upload` against the stack's mcloud-upload: a 256 MiB upload killed
+# with SIGKILL once the server has acknowledged some bytes resumes from the
+# server's offset when the command is run again, and the object read back
+# through the upload URL has the source's sha256; a bad token and an unknown
+# video fail with the server's reason and exit status 1.
+set -uo pipefail
+build=$1
+mcloud=$build/cli/mcloud
+failures=0
+ok()   { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
+[ -x "$mcloud" ] || { echo "FAIL - $mcloud is not built"; exit 1; }
+for v in MCLOUD_UPLOAD_URL MCLOUD_UPLOAD_TOKEN MCLOUD_MYSQL_MASTER; do
+    [ -n "${!v:-}" ] || { echo "FAIL - $v is not set: eval \"\$(scripts/stack.sh env)\""; exit 1; }
+done
+
+tmp=$(mktemp -d)
+trap 'kill -9 "${pid:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
+export MCLOUD_HOME=$tmp   # the command remembers upload URLs under $MCLOUD_HOME/cli-uploads
+head -c $((256 * 1024 * 1024)) /dev/urandom > "$tmp/source.bin"
+want=$(sha256sum < "$tmp/source.bin" | cut -d' ' -f1)
+
+offset_of() {  # offset_of URL -> the server's Upload-Offset
+    curl -sI -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $MCLOUD_UPLOAD_TOKEN" "$1" |
+        tr -d '\r' | sed -n 's/^[Uu]pload-[Oo]ffset: //p'
+}
+
+"$mcloud" upload "$tmp/source.bin" > "$tmp/first.out" 2> "$tmp/first.err" &
+pid=$!
+url='' offset=0
+for _ in $(seq 1 600); do
+    state=$(ls "$tmp"/cli-uploads/* 2>/dev/null | head -n1)
+    [ -n "$state" ] && url=$(cat "$state")
+    [ -n "$url" ] && offset=$(offset_of "$url")
+    [ "${offset:-0}" -gt 0 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+if [ "${offset:-0}" -gt 0 ] && kill -9 "$pid" 2>/dev/null; then
+    wait "$pid" 2>/dev/null
+    ok "killed mcloud upload (SIGKILL) after the server acknowledged $offset bytes"
+else
+    fail "could not interrupt the first upload mid-way (offset ${offset:-none}); stderr: $(cat "$tmp/first.err")"
+fi
+pid=''
+
+if "$mcloud" upload "$tmp/source.bin" > "$tmp/second.out" 2> "$tmp/second.err"; then
+    ok "the second mcloud upload finished"
+else
+    fail "the second mcloud upload failed: $(cat "$tmp/second.err")"
+fi
+resumed=$(sed -n 's/^resumed .* at byte \([0-9]*\)$/\1/p' "$tmp/second.err")
+if [ -n "$resumed" ] && [ "$resumed" -ge "$offset" ] && [ "$resumed" -gt 0 ]; then
+    ok "it resumed at byte $resumed, not at 0"
+else
+    fail "it did not resume (stderr: $(cat "$tmp/second.err"))"
+fi
+video=$(cat "$tmp/second.out")
+[[ $video =~ ^[0-9a-f-]{36}$ ]] && ok "it printed the video id $video" || fail "no video id printed: '$video'"
+
+got=$(curl -sf -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $MCLOUD_UPLOAD_TOKEN" "$url" |
+      sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "the stored object's sha256 equals the source's" \
+                     || fail "sha256 differs: stored $got, source $want"
+
+MCLOUD_UPLOAD_TOKEN=not-a-token "$mcloud" upload "$tmp/source.bin" > /dev/null 2> "$tmp/bad.err"
+rc=$?
+[ $rc = 1 ] && grep -q 'answered 401' "$tmp/bad.err" && ok "a bad token: exit 1 with the server's 401" \
+            || fail "a bad token: exit $rc, stderr: $(cat "$tmp/bad.err")"
+
+"$mcloud" urls 00000000-0000-0000-0000-000000000000 > /dev/null 2> "$tmp/unknown.err"
+rc=$?
+[ $rc = 1 ] && grep -q 'no video' "$tmp/unknown.err" && ok "an unknown video: exit 1, 'no video'" \
+            || fail "an unknown video: exit $rc, stderr: $(cat "$tmp/unknown.err")"
+
+"$mcloud" frobnicate x > /dev/null 2>&1
+rc=$?
+[ $rc = 2 ] && ok "an unknown command: usage, exit 2" || fail "an unknown command: exit $rc"
+
+[ "$failures" = 0 ]
