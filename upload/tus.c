@@ -154,8 +154,9 @@ bool mc_tus_load_upload(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc) {
         return false;
     }
     if (strcmp(t->u.tenant, t->claims.tenant) != 0) {
-        *rc = mc_tus_fail(req, 401, "the token's tenant '%s' does not own upload %s",
-                          t->claims.tenant, id);
+        /* The token is valid (so not 401); another tenant's upload does not
+         * exist for it, exactly as an unknown id. */
+        *rc = mc_tus_fail(req, 404, "no upload %s", id);
         return false;
     }
     if (upload_gone(&t->u)) {

@@ -49,8 +49,9 @@ const char *mc_tus_header(mc_http_req *req, const char *name, size_t *len);
 /* Verifies the bearer token into t->claims; answers 401 and returns false
  * when it is missing or bad. */
 bool mc_tus_authenticate(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc);
-/* Authenticates and loads the upload the path names (404, 401 for another
- * tenant, 410 when terminated or expired); false after answering. */
+/* Authenticates and loads the upload the path names: 401 for a bad token,
+ * 404 when unknown or another tenant's, 410 when terminated or expired;
+ * false after answering. */
 bool mc_tus_load_upload(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc);
 
 enum MHD_Result mc_tus_create_first(mc_http_req *req, mc_tus_req *t);
