@@ -2,7 +2,9 @@
  * override, the headers every response carries (Tus-Resumable, CORS for
  * browser clients, the upload's offset, expiry and video id), bearer-token
  * auth, and the requests without a body: OPTIONS, HEAD, GET (streams a
- * finished upload back from S3) and DELETE (termination). */
+ * finished upload back from S3) and DELETE (termination: 204 for any
+ * existing upload, as tus requires; a finished upload's video keeps its
+ * source). */
 #include "upload/tus.h"
 
 #include <errno.h>
@@ -363,16 +365,19 @@ static enum MHD_Result handle_delete(mc_http_req *req, mc_tus_req *t) {
     enum MHD_Result rc;
     if (!mc_tus_load_upload(req, t, &rc)) return rc;
     mc_err err = {0};
-    if (t->u.status == MC_UPLOAD_COMPLETED && t->u.concat != MC_UPLOAD_CONCAT_PARTIAL)
-        return mc_tus_fail(req, 403, "upload %s is finished and owned by video %s; delete the "
-                                     "video instead", t->u.id, t->u.video_id);
     if (mc_upload_lock(t->srv, t->u.id, &t->lock, &err) < 0)
         return err.kind == MC_ERR_CONFLICT ? mc_tus_lock_held(req, t->u.id)
                                            : mc_tus_fail_err(req, &err);
+    mc_upload fresh; /* a request may have finished it before we held the lock */
+    if (mc_upload_state_load(t->srv, t->u.id, &fresh, &err) < 0) return mc_tus_fail_err(req, &err);
+    mc_upload_free(&t->u);
+    t->u = fresh;
     mc_s3 *s3 = mc_s3_pool_get(t->srv->s3, &err);
     if (!s3) return mc_tus_fail_err(req, &err);
-    if (t->u.status == MC_UPLOAD_COMPLETED) mc_s3_delete_object(s3, t->u.s3_key, &err);
-    else mc_upload_store_abort(s3, &t->u);
+    /* A finished video's source belongs to the video (deleted through it);
+     * a finished partial's object is only the upload's. */
+    if (t->u.status != MC_UPLOAD_COMPLETED) mc_upload_store_abort(s3, &t->u);
+    else if (t->u.concat == MC_UPLOAD_CONCAT_PARTIAL) mc_s3_delete_object(s3, t->u.s3_key, &err);
     mc_s3_pool_put(t->srv->s3, s3);
     if (terminate_rows(t->srv, &t->u, &err) < 0) return mc_tus_fail_err(req, &err);
     t->have_upload = false;
