@@ -119,10 +119,8 @@ static enum MHD_Result create_plain(mc_http_req *req, mc_tus_req *t, create_head
     mc_log_kv(MC_LOG_INFO, "upload created", "upload", t->u.id, "video", t->u.video_id, NULL);
     if (mc_upload_lock(t->srv, t->u.id, &t->lock, &err) < 0) return mc_tus_fail_err(req, &err);
     t->body_end = t->u.length >= 0 ? t->u.length : t->u.max_bytes;
-    if (h->body) return mc_tus_body_begin(req, t);
-    if (t->u.length == 0 && mc_tus_finish_if_complete(t, &err) < 0)
-        mc_log_kv(MC_LOG_WARN, "completing an empty upload failed", "upload", t->u.id, "error",
-                  err.msg, NULL);
+    /* A zero-length upload is finished by its (empty) body, like a PATCH. */
+    if (h->body || t->u.length == 0) return mc_tus_body_begin(req, t);
     return mc_tus_respond(req, t, 201, NULL);
 }
 

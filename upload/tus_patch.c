@@ -43,13 +43,21 @@ static int setup_checksums(mc_http_req *req, mc_tus_req *t, mc_err *err) {
     return 0;
 }
 
+/* An empty body that finishes the upload (a deferred length declared once
+ * every byte is there, or a zero-length upload) still needs the writer: the
+ * staged tail, or an empty part, becomes the last part. */
+static bool empty_body_finishes(const mc_upload *u) {
+    return u->status == MC_UPLOAD_ACTIVE && u->length >= 0 && u->offset == u->length &&
+           (u->tail_bytes > 0 || u->next_part == 1);
+}
+
 enum MHD_Result mc_tus_body_begin(mc_http_req *req, mc_tus_req *t) {
     mc_err err = {0};
     int64_t declared = declared_length(req);
     t->prev_offset = t->u.offset;
     t->in_body = true;
     if (setup_checksums(req, t, &err) < 0) return mc_tus_fail_err(req, &err);
-    if (declared == 0) return MHD_YES; /* nothing to write; the end commits any length */
+    if (declared == 0 && !empty_body_finishes(&t->u)) return MHD_YES; /* the end commits any length */
     t->writer = mc_upload_writer_new(t->srv, &t->u, &t->lock, declared, &err);
     return t->writer ? MHD_YES : mc_tus_fail_err(req, &err);
 }

@@ -660,6 +660,16 @@ static void test_creation_with_upload(void **state) {
     assert_int_equal(r.status, 415);
     assert_false(has_hdr(&r, "Location"));
     resp_free(&r);
+    /* A zero-length upload is finished at once: an empty object. */
+    create_on(&A, "Upload-Length: 0\r\n", NULL, 0, path, video);
+    head_on(&A, path, token, &r);
+    assert_int_equal(hdr_long(&r, "Upload-Offset"), 0);
+    assert_int_equal(hdr_long(&r, "Upload-Length"), 0);
+    resp_free(&r);
+    char status[32];
+    upload_field(path, "status", status, sizeof status);
+    assert_string_equal(status, "completed");
+    assert_object_equals(path, "", 0);
     /* No length at all. */
     request(A.port, "POST", "/files/", token, TUS, NULL, 0, &r);
     assert_int_equal(r.status, 400);
