@@ -660,6 +660,21 @@ static void test_creation_with_upload(void **state) {
     assert_int_equal(r.status, 415);
     assert_false(has_hdr(&r, "Location"));
     resp_free(&r);
+    /* The body of a creation is checked as a PATCH's: Upload-Checksum. */
+    char h[256], sum[128];
+    checksum_header("sha1", data, 10, sum, sizeof sum);
+    snprintf(h, sizeof h, "Upload-Length: 3000\r\n%s", sum);
+    create_on(&A, h, data, 10, path, video);
+    assert_int_equal(offset_on(&A, path), 10);
+    snprintf(h, sizeof h, TUS OCTETS "Upload-Length: 3000\r\n%s", sum);
+    request(A.port, "POST", "/files/", token, h, data, 11, &r);
+    assert_int_equal(r.status, 460);
+    resp_free(&r);
+    snprintf(h, sizeof h, TUS OCTETS "Upload-Length: 3000\r\nUpload-Checksum: sha256 AAAA\r\n");
+    request(A.port, "POST", "/files/", token, h, data, 10, &r);
+    assert_int_equal(r.status, 400);
+    assert_false(has_hdr(&r, "Location"));
+    resp_free(&r);
     /* A zero-length upload is finished at once: an empty object. */
     create_on(&A, "Upload-Length: 0\r\n", NULL, 0, path, video);
     head_on(&A, path, token, &r);
