@@ -78,37 +78,62 @@ enum MHD_Result mc_tus_respond(mc_http_req *req, mc_tus_req *t, unsigned status,
     return mc_http_queue(req, status, resp);
 }
 
-static enum MHD_Result fail_v(mc_http_req *req, unsigned status, const char *fmt, va_list ap) {
+/* An error response; t (or NULL) adds the upload's headers. */
+static enum MHD_Result fail_v(mc_http_req *req, mc_tus_req *t, unsigned status, const char *fmt,
+                              va_list ap) {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     struct MHD_Response *resp = mc_http_error_response(status, "%s", msg);
     if (!resp) return MHD_NO;
     add_common_headers(resp);
+    add_upload_headers(resp, t);
     if (status == 412) MHD_add_response_header(resp, "Tus-Version", MC_TUS_VERSION);
     return mc_http_queue(req, status, resp);
+}
+
+static enum MHD_Result fail_upload(mc_http_req *req, mc_tus_req *t, unsigned status,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result fail_upload(mc_http_req *req, mc_tus_req *t, unsigned status,
+                                   const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result rc = fail_v(req, t, status, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 enum MHD_Result mc_tus_fail(mc_http_req *req, unsigned status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result rc = fail_v(req, status, fmt, ap);
+    enum MHD_Result rc = fail_v(req, NULL, status, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err) {
+static enum MHD_Result fail_err(mc_http_req *req, mc_tus_req *t, const mc_err *err) {
     switch (err->kind) {
     case MC_ERR_INVALID:
-        return mc_tus_fail(req, err->status >= 400 ? (unsigned)err->status : 400, "%s", err->msg);
-    case MC_ERR_AUTH: return mc_tus_fail(req, 401, "%s", err->msg);
-    case MC_ERR_NOT_FOUND: return mc_tus_fail(req, 404, "%s", err->msg);
-    case MC_ERR_CONFLICT: return mc_tus_fail(req, 409, "%s", err->msg);
+        return fail_upload(req, t, err->status >= 400 ? (unsigned)err->status : 400, "%s",
+                           err->msg);
+    case MC_ERR_AUTH: return fail_upload(req, t, 401, "%s", err->msg);
+    case MC_ERR_NOT_FOUND: return fail_upload(req, t, 404, "%s", err->msg);
+    case MC_ERR_CONFLICT: return fail_upload(req, t, 409, "%s", err->msg);
     default: break;
     }
     mc_log_kv(MC_LOG_ERROR, "request failed", "method", req->method, "path", req->path, "error",
               err->msg, NULL);
     unsigned status = err->kind == MC_ERR_UNAVAILABLE ? 503 : 500;
-    return mc_tus_fail(req, status, "the upload service could not do that now: %s", err->msg);
+    return fail_upload(req, t, status, "the upload service could not do that now: %s", err->msg);
+}
+
+enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err) {
+    return fail_err(req, NULL, err);
+}
+
+enum MHD_Result mc_tus_refuse_body(mc_http_req *req, mc_tus_req *t, const mc_err *err) {
+    t->u.offset = t->prev_offset;
+    return fail_err(req, t->created ? t : NULL, err);
 }
 
 enum MHD_Result mc_tus_lock_held(mc_http_req *req, const char *id) {

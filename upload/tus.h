@@ -32,8 +32,7 @@ typedef struct mc_tus_req {
     mc_tus_checksum expected;
     mc_checksum sums[3];         /* one, or all three while a trailer may name any */
     size_t nsums;
-    unsigned fail_status;        /* an error met while the body streamed */
-    char fail_msg[512];
+    mc_err fail;                 /* an error met while the body streamed */
 } mc_tus_req;
 
 /* Queues resp (NULL: empty body) with the tus, CORS and upload headers. */
@@ -43,6 +42,10 @@ enum MHD_Result mc_tus_fail(mc_http_req *req, unsigned status, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 /* A parser's or a backend's error: parser statuses kept, backends 5xx. */
 enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err);
+/* The same for a refused body: nothing of it is kept, and when the request
+ * created the upload (creation-with-upload) the answer still names it
+ * (Location, Upload-Offset), so the client can go on with PATCH. */
+enum MHD_Result mc_tus_refuse_body(mc_http_req *req, mc_tus_req *t, const mc_err *err);
 enum MHD_Result mc_tus_lock_held(mc_http_req *req, const char *id);
 const char *mc_tus_header(mc_http_req *req, const char *name, size_t *len);
 

@@ -691,6 +691,21 @@ static void test_creation_with_upload(void **state) {
     snprintf(h, sizeof h, TUS OCTETS "Upload-Length: 3000\r\n%s", sum);
     request(A.port, "POST", "/files/", token, h, data, 11, &r);
     assert_int_equal(r.status, 460);
+    /* The upload exists without the body, and the answer names it. */
+    char loc[512];
+    assert_non_null(hdr(&r, "Location", loc, sizeof loc));
+    assert_int_equal(hdr_long(&r, "Upload-Offset"), 0);
+    resp_free(&r);
+    path_of(loc, path, sizeof path);
+    assert_int_equal(offset_on(&A, path), 0);
+    assert_int_equal(patch_on(&A, path, 0, data, len, NULL), 204);
+    assert_object_equals(path, data, len);
+    /* Likewise a body past the length: 413, the upload named, empty. */
+    snprintf(h, sizeof h, TUS OCTETS "Upload-Length: 10\r\n");
+    request(A.port, "POST", "/files/", token, h, data, 11, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(hdr(&r, "Location", loc, sizeof loc));
+    assert_int_equal(hdr_long(&r, "Upload-Offset"), 0);
     resp_free(&r);
     snprintf(h, sizeof h, TUS OCTETS "Upload-Length: 3000\r\nUpload-Checksum: sha256 AAAA\r\n");
     request(A.port, "POST", "/files/", token, h, data, 10, &r);
