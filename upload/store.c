@@ -25,16 +25,8 @@
 #include "upload/upload.h"
 
 #define MIB (1024ull * 1024)
-#define MAX_PARTS_PLANNED 9000
 #define PIPE_BYTES (256 * 1024)
 #define COPY_PIECE_MAX (4ull * 1024 * MIB) /* under UploadPartCopy's 5 GiB */
-
-uint64_t mc_upload_part_size(uint64_t min_part, int64_t length) {
-    uint64_t size = min_part;
-    uint64_t need = length > 0 ? ((uint64_t)length + MAX_PARTS_PLANNED - 1) / MAX_PARTS_PLANNED : 0;
-    if (need > size) size = need;
-    return (size + MIB - 1) / MIB * MIB;
-}
 
 void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]) {
     snprintf(key, MC_S3_KEY_MAX, "uploads/%s/tail.%d", u->id, part);
