@@ -1,7 +1,8 @@
 /* probe.c — what a finished upload contains, read by libavformat straight
  * from S3 through ranged GETs (common/s3_avio.h): container, duration,
- * streams, codecs, dimensions. A file libavformat cannot read as media is a
- * result (the video fails with the reason), not an error. */
+ * streams, codecs, dimensions. A file libavformat cannot read as media, or
+ * recognises only by a weak guess, is a result (the video fails with the
+ * reason), not an error. */
 #include <jansson.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
@@ -16,6 +17,16 @@ static void not_media(mc_upload_probe *p, const char *what, int averr) {
     if (averr) av_strerror(averr, reason, sizeof reason);
     snprintf(p->failure_reason, sizeof p->failure_reason, "not a playable media file: %s%s%s",
              what, averr ? ": " : "", reason);
+}
+
+/* A container found only by a weak content guess (ffmpeg's own
+ * "misdetection possible" score): random bytes pass as raw H.263 or MP3
+ * that way, and would become transcode jobs that can only fail. */
+static void weak_guess(const AVFormatContext *fmt, mc_upload_probe *p) {
+    char what[128];
+    snprintf(what, sizeof what, "only a weak guess that it is %s (probe score %d of %d)",
+             fmt->iformat->name, fmt->probe_score, AVPROBE_SCORE_MAX);
+    not_media(p, what, 0);
 }
 
 static json_t *stream_json(const AVStream *st) {
@@ -77,6 +88,7 @@ int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_
     fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     int rc = avformat_open_input(&fmt, NULL, NULL, NULL);
     if (rc < 0) not_media(p, "unrecognised container", rc);
+    else if (fmt->probe_score <= AVPROBE_SCORE_RETRY) weak_guess(fmt, p);
     else if ((rc = avformat_find_stream_info(fmt, NULL)) < 0) not_media(p, "unreadable streams", rc);
     else describe(fmt, p, size);
     int result = 0;

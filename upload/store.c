@@ -25,16 +25,8 @@
 #include "upload/upload.h"
 
 #define MIB (1024ull * 1024)
-#define MAX_PARTS_PLANNED 9000
 #define PIPE_BYTES (256 * 1024)
 #define COPY_PIECE_MAX (4ull * 1024 * MIB) /* under UploadPartCopy's 5 GiB */
-
-uint64_t mc_upload_part_size(uint64_t min_part, int64_t length) {
-    uint64_t size = min_part;
-    uint64_t need = length > 0 ? ((uint64_t)length + MAX_PARTS_PLANNED - 1) / MAX_PARTS_PLANNED : 0;
-    if (need > size) size = need;
-    return (size + MIB - 1) / MIB * MIB;
-}
 
 void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]) {
     snprintf(key, MC_S3_KEY_MAX, "uploads/%s/tail.%d", u->id, part);
@@ -335,11 +327,36 @@ static int committed_parts(mc_s3 *s3, const mc_upload *u, mc_s3_part **out, size
     return 0;
 }
 
+/* A committed state whose last bytes are still the staged tail, or with no
+ * part at all (an empty upload, or state written before empty bodies went
+ * through the writer, cut short by a crash): the tail becomes the last part,
+ * copied server-side (or an empty part). Rewriting the same part number
+ * makes it safe to repeat. *last then lists that part too. */
+static int upload_tail_as_last_part(mc_s3 *s3, const mc_upload *u, mc_upload *last, mc_err *err) {
+    *last = *u;
+    if (u->tail_bytes == 0 && u->next_part > 1) return 0;
+    char etag[MC_S3_ETAG_MAX], key[MC_S3_KEY_MAX];
+    int rc;
+    if (u->tail_bytes == 0) {
+        rc = mc_s3_upload_part(s3, u->s3_key, u->s3_upload_id, u->next_part, "", 0, etag, err);
+    } else {
+        mc_upload_tail_key(u, u->next_part, key);
+        mc_s3_range range = {.first = 0, .last = u->tail_bytes - 1};
+        rc = mc_s3_upload_part_copy(s3, u->s3_key, u->s3_upload_id, u->next_part, key, &range,
+                                    etag, err);
+    }
+    last->next_part++;
+    last->tail_bytes = 0;
+    return rc;
+}
+
 int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *u, mc_err *err) {
     (void)srv;
     mc_s3_part *parts = NULL;
     size_t n = 0;
-    int rc = committed_parts(s3, u, &parts, &n, err);
+    mc_upload last;
+    int rc = upload_tail_as_last_part(s3, u, &last, err);
+    if (rc == 0) rc = committed_parts(s3, &last, &parts, &n, err);
     if (rc == 0) rc = mc_s3_complete_multipart_upload(s3, u->s3_key, u->s3_upload_id, parts, n,
                                                       NULL, err);
     free(parts);

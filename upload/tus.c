@@ -2,7 +2,9 @@
  * override, the headers every response carries (Tus-Resumable, CORS for
  * browser clients, the upload's offset, expiry and video id), bearer-token
  * auth, and the requests without a body: OPTIONS, HEAD, GET (streams a
- * finished upload back from S3) and DELETE (termination). */
+ * finished upload back from S3) and DELETE (termination: 204 for any
+ * existing upload, as tus requires; a finished upload's video keeps its
+ * source). */
 #include "upload/tus.h"
 
 #include <errno.h>
@@ -76,37 +78,62 @@ enum MHD_Result mc_tus_respond(mc_http_req *req, mc_tus_req *t, unsigned status,
     return mc_http_queue(req, status, resp);
 }
 
-static enum MHD_Result fail_v(mc_http_req *req, unsigned status, const char *fmt, va_list ap) {
+/* An error response; t (or NULL) adds the upload's headers. */
+static enum MHD_Result fail_v(mc_http_req *req, mc_tus_req *t, unsigned status, const char *fmt,
+                              va_list ap) {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     struct MHD_Response *resp = mc_http_error_response(status, "%s", msg);
     if (!resp) return MHD_NO;
     add_common_headers(resp);
+    add_upload_headers(resp, t);
     if (status == 412) MHD_add_response_header(resp, "Tus-Version", MC_TUS_VERSION);
     return mc_http_queue(req, status, resp);
+}
+
+static enum MHD_Result fail_upload(mc_http_req *req, mc_tus_req *t, unsigned status,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result fail_upload(mc_http_req *req, mc_tus_req *t, unsigned status,
+                                   const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result rc = fail_v(req, t, status, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 enum MHD_Result mc_tus_fail(mc_http_req *req, unsigned status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    enum MHD_Result rc = fail_v(req, status, fmt, ap);
+    enum MHD_Result rc = fail_v(req, NULL, status, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err) {
+static enum MHD_Result fail_err(mc_http_req *req, mc_tus_req *t, const mc_err *err) {
     switch (err->kind) {
     case MC_ERR_INVALID:
-        return mc_tus_fail(req, err->status >= 400 ? (unsigned)err->status : 400, "%s", err->msg);
-    case MC_ERR_AUTH: return mc_tus_fail(req, 401, "%s", err->msg);
-    case MC_ERR_NOT_FOUND: return mc_tus_fail(req, 404, "%s", err->msg);
-    case MC_ERR_CONFLICT: return mc_tus_fail(req, 409, "%s", err->msg);
+        return fail_upload(req, t, err->status >= 400 ? (unsigned)err->status : 400, "%s",
+                           err->msg);
+    case MC_ERR_AUTH: return fail_upload(req, t, 401, "%s", err->msg);
+    case MC_ERR_NOT_FOUND: return fail_upload(req, t, 404, "%s", err->msg);
+    case MC_ERR_CONFLICT: return fail_upload(req, t, 409, "%s", err->msg);
     default: break;
     }
     mc_log_kv(MC_LOG_ERROR, "request failed", "method", req->method, "path", req->path, "error",
               err->msg, NULL);
     unsigned status = err->kind == MC_ERR_UNAVAILABLE ? 503 : 500;
-    return mc_tus_fail(req, status, "the upload service could not do that now: %s", err->msg);
+    return fail_upload(req, t, status, "the upload service could not do that now: %s", err->msg);
+}
+
+enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err) {
+    return fail_err(req, NULL, err);
+}
+
+enum MHD_Result mc_tus_refuse_body(mc_http_req *req, mc_tus_req *t, const mc_err *err) {
+    t->u.offset = t->prev_offset;
+    return fail_err(req, t->created ? t : NULL, err);
 }
 
 enum MHD_Result mc_tus_lock_held(mc_http_req *req, const char *id) {
@@ -154,8 +181,9 @@ bool mc_tus_load_upload(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc) {
         return false;
     }
     if (strcmp(t->u.tenant, t->claims.tenant) != 0) {
-        *rc = mc_tus_fail(req, 401, "the token's tenant '%s' does not own upload %s",
-                          t->claims.tenant, id);
+        /* The token is valid (so not 401); another tenant's upload does not
+         * exist for it, exactly as an unknown id. */
+        *rc = mc_tus_fail(req, 404, "no upload %s", id);
         return false;
     }
     if (upload_gone(&t->u)) {
@@ -362,16 +390,19 @@ static enum MHD_Result handle_delete(mc_http_req *req, mc_tus_req *t) {
     enum MHD_Result rc;
     if (!mc_tus_load_upload(req, t, &rc)) return rc;
     mc_err err = {0};
-    if (t->u.status == MC_UPLOAD_COMPLETED && t->u.concat != MC_UPLOAD_CONCAT_PARTIAL)
-        return mc_tus_fail(req, 403, "upload %s is finished and owned by video %s; delete the "
-                                     "video instead", t->u.id, t->u.video_id);
     if (mc_upload_lock(t->srv, t->u.id, &t->lock, &err) < 0)
         return err.kind == MC_ERR_CONFLICT ? mc_tus_lock_held(req, t->u.id)
                                            : mc_tus_fail_err(req, &err);
+    mc_upload fresh; /* a request may have finished it before we held the lock */
+    if (mc_upload_state_load(t->srv, t->u.id, &fresh, &err) < 0) return mc_tus_fail_err(req, &err);
+    mc_upload_free(&t->u);
+    t->u = fresh;
     mc_s3 *s3 = mc_s3_pool_get(t->srv->s3, &err);
     if (!s3) return mc_tus_fail_err(req, &err);
-    if (t->u.status == MC_UPLOAD_COMPLETED) mc_s3_delete_object(s3, t->u.s3_key, &err);
-    else mc_upload_store_abort(s3, &t->u);
+    /* A finished video's source belongs to the video (deleted through it);
+     * a finished partial's object is only the upload's. */
+    if (t->u.status != MC_UPLOAD_COMPLETED) mc_upload_store_abort(s3, &t->u);
+    else if (t->u.concat == MC_UPLOAD_CONCAT_PARTIAL) mc_s3_delete_object(s3, t->u.s3_key, &err);
     mc_s3_pool_put(t->srv->s3, s3);
     if (terminate_rows(t->srv, &t->u, &err) < 0) return mc_tus_fail_err(req, &err);
     t->have_upload = false;

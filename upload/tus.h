@@ -32,8 +32,7 @@ typedef struct mc_tus_req {
     mc_tus_checksum expected;
     mc_checksum sums[3];         /* one, or all three while a trailer may name any */
     size_t nsums;
-    unsigned fail_status;        /* an error met while the body streamed */
-    char fail_msg[512];
+    mc_err fail;                 /* an error met while the body streamed */
 } mc_tus_req;
 
 /* Queues resp (NULL: empty body) with the tus, CORS and upload headers. */
@@ -43,14 +42,19 @@ enum MHD_Result mc_tus_fail(mc_http_req *req, unsigned status, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 /* A parser's or a backend's error: parser statuses kept, backends 5xx. */
 enum MHD_Result mc_tus_fail_err(mc_http_req *req, const mc_err *err);
+/* The same for a refused body: nothing of it is kept, and when the request
+ * created the upload (creation-with-upload) the answer still names it
+ * (Location, Upload-Offset), so the client can go on with PATCH. */
+enum MHD_Result mc_tus_refuse_body(mc_http_req *req, mc_tus_req *t, const mc_err *err);
 enum MHD_Result mc_tus_lock_held(mc_http_req *req, const char *id);
 const char *mc_tus_header(mc_http_req *req, const char *name, size_t *len);
 
 /* Verifies the bearer token into t->claims; answers 401 and returns false
  * when it is missing or bad. */
 bool mc_tus_authenticate(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc);
-/* Authenticates and loads the upload the path names (404, 401 for another
- * tenant, 410 when terminated or expired); false after answering. */
+/* Authenticates and loads the upload the path names: 401 for a bad token,
+ * 404 when unknown or another tenant's, 410 when terminated or expired;
+ * false after answering. */
 bool mc_tus_load_upload(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc);
 
 enum MHD_Result mc_tus_create_first(mc_http_req *req, mc_tus_req *t);

@@ -61,7 +61,9 @@ static int parse_metadata(mc_http_req *req, create_headers *h, mc_err *err) {
     return rc;
 }
 
-static int parse_headers(mc_http_req *req, create_headers *h, mc_err *err) {
+/* A body (creation-with-upload) is checked as a PATCH's: Content-Type and
+ * Upload-Checksum. */
+static int parse_headers(mc_http_req *req, mc_tus_req *t, create_headers *h, mc_err *err) {
     size_t len;
     const char *v = mc_tus_header(req, "Upload-Concat", &len);
     if (v && mc_tus_parse_concat(v, len, MC_TUS_BASE_PATH, NULL, &h->concat, err) < 0) return -1;
@@ -71,7 +73,10 @@ static int parse_headers(mc_http_req *req, create_headers *h, mc_err *err) {
     h->body = (cl && strtoll(cl, NULL, 10) > 0) || te;
     if (!h->body) return 0;
     v = mc_tus_header(req, "Content-Type", &len);
-    return mc_tus_check_content_type(v, len, err);
+    if (mc_tus_check_content_type(v, len, err) < 0) return -1;
+    v = mc_tus_header(req, "Upload-Checksum", &len);
+    t->has_checksum = v != NULL;
+    return v ? mc_tus_parse_checksum(v, len, &t->expected, err) : 0;
 }
 
 static int64_t max_size(const mc_tus_req *t) {
@@ -119,10 +124,8 @@ static enum MHD_Result create_plain(mc_http_req *req, mc_tus_req *t, create_head
     mc_log_kv(MC_LOG_INFO, "upload created", "upload", t->u.id, "video", t->u.video_id, NULL);
     if (mc_upload_lock(t->srv, t->u.id, &t->lock, &err) < 0) return mc_tus_fail_err(req, &err);
     t->body_end = t->u.length >= 0 ? t->u.length : t->u.max_bytes;
-    if (h->body) return mc_tus_body_begin(req, t);
-    if (t->u.length == 0 && mc_tus_finish_if_complete(t, &err) < 0)
-        mc_log_kv(MC_LOG_WARN, "completing an empty upload failed", "upload", t->u.id, "error",
-                  err.msg, NULL);
+    /* A zero-length upload is finished by its (empty) body, like a PATCH. */
+    if (h->body || t->u.length == 0) return mc_tus_body_begin(req, t);
     return mc_tus_respond(req, t, 201, NULL);
 }
 
@@ -202,7 +205,7 @@ enum MHD_Result mc_tus_create_first(mc_http_req *req, mc_tus_req *t) {
     mc_err err = {0};
     create_headers *h = calloc(1, sizeof *h);
     if (!h) return MHD_NO;
-    if (parse_headers(req, h, &err) < 0) rc = mc_tus_fail_err(req, &err);
+    if (parse_headers(req, t, h, &err) < 0) rc = mc_tus_fail_err(req, &err);
     else if (!mc_tus_authenticate(req, t, &rc)) { /* answered */ }
     else if (h->concat.kind == MC_TUS_CONCAT_FINAL) rc = create_final(req, t, h);
     else rc = create_plain(req, t, h);

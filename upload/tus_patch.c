@@ -43,38 +43,39 @@ static int setup_checksums(mc_http_req *req, mc_tus_req *t, mc_err *err) {
     return 0;
 }
 
+/* An empty body that finishes the upload (a deferred length declared once
+ * every byte is there, or a zero-length upload) still needs the writer: the
+ * staged tail, or an empty part, becomes the last part. */
+static bool empty_body_finishes(const mc_upload *u) {
+    return u->status == MC_UPLOAD_ACTIVE && u->length >= 0 && u->offset == u->length &&
+           (u->tail_bytes > 0 || u->next_part == 1);
+}
+
 enum MHD_Result mc_tus_body_begin(mc_http_req *req, mc_tus_req *t) {
     mc_err err = {0};
     int64_t declared = declared_length(req);
     t->prev_offset = t->u.offset;
     t->in_body = true;
-    if (setup_checksums(req, t, &err) < 0) return mc_tus_fail_err(req, &err);
-    if (declared == 0) return MHD_YES; /* nothing to write; the end commits any length */
+    if (setup_checksums(req, t, &err) < 0) return mc_tus_refuse_body(req, t, &err);
+    if (declared == 0 && !empty_body_finishes(&t->u)) return MHD_YES; /* the end commits any length */
     t->writer = mc_upload_writer_new(t->srv, &t->u, &t->lock, declared, &err);
-    return t->writer ? MHD_YES : mc_tus_fail_err(req, &err);
+    return t->writer ? MHD_YES : mc_tus_refuse_body(req, t, &err);
 }
 
-static void body_failed(mc_tus_req *t, unsigned status, const char *msg) {
-    if (t->fail_status) return;
-    t->fail_status = status;
-    snprintf(t->fail_msg, sizeof t->fail_msg, "%s", msg);
-}
+static bool body_failed(const mc_tus_req *t) { return t->fail.kind != MC_ERR_NONE; }
 
 void mc_tus_body_chunk(mc_tus_req *t, const char *data, size_t len) {
-    if (t->fail_status || !t->writer) return;
+    if (body_failed(t) || !t->writer) return;
     uint64_t at = (uint64_t)t->prev_offset + mc_upload_writer_received(t->writer);
     if (at + len > (uint64_t)t->body_end) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the body goes past the upload's %s of %" PRId64 " bytes",
-                 t->u.length >= 0 ? "length" : "largest allowed size", t->body_end);
-        return body_failed(t, 413, msg);
+        mc_err_set(&t->fail, MC_ERR_INVALID, "the body goes past the upload's %s of %" PRId64
+                   " bytes", t->u.length >= 0 ? "length" : "largest allowed size", t->body_end);
+        t->fail.status = 413;
+        return;
     }
     mc_err err = {0};
     for (size_t i = 0; i < t->nsums; i++) mc_checksum_update(&t->sums[i], data, len, &err);
-    if (mc_upload_writer_write(t->writer, data, len, &err) < 0) {
-        mc_log_kv(MC_LOG_WARN, "writing a body failed", "upload", t->u.id, "error", err.msg, NULL);
-        body_failed(t, err.kind == MC_ERR_CONFLICT ? 409 : 500, err.msg);
-    }
+    mc_upload_writer_write(t->writer, data, len, &t->fail); /* answered at the body's end */
 }
 
 /* 0, or -1 with err (status 400 or 460) when the body's checksum is wrong. */
@@ -97,15 +98,12 @@ static int check_checksum(mc_http_req *req, mc_tus_req *t, mc_err *err) {
 
 enum MHD_Result mc_tus_body_end(mc_http_req *req, mc_tus_req *t) {
     t->answered = true;
-    if (t->fail_status) return mc_tus_fail(req, t->fail_status, "%s", t->fail_msg);
+    if (body_failed(t)) return mc_tus_refuse_body(req, t, &t->fail);
     mc_err err = {0};
-    if (check_checksum(req, t, &err) < 0) {
-        t->u.offset = t->prev_offset;
-        return mc_tus_fail_err(req, &err);
-    }
-    if (t->writer && mc_upload_writer_finish(t->writer, &err) < 0) return mc_tus_fail_err(req, &err);
-    if (mc_upload_state_commit(t->srv, &t->u, t->prev_offset, &t->lock, &err) < 0)
-        return mc_tus_fail_err(req, &err);
+    if (check_checksum(req, t, &err) < 0 ||
+        (t->writer && mc_upload_writer_finish(t->writer, &err) < 0) ||
+        mc_upload_state_commit(t->srv, &t->u, t->prev_offset, &t->lock, &err) < 0)
+        return mc_tus_refuse_body(req, t, &err);
     if (mc_tus_finish_if_complete(t, &err) < 0)
         mc_log_kv(MC_LOG_WARN, "completion failed; the sweeper retries", "upload", t->u.id,
                   "error", err.msg, NULL);

@@ -20,6 +20,7 @@
 #include "common/s3.h"
 #include "common/service.h"
 #include "common/token.h"
+#include "upload/parts.h"
 #include "upload/tus_headers.h"
 
 #define MC_UPLOAD_ID_LEN 26
@@ -122,8 +123,6 @@ void mc_s3_pool_put(mc_s3_pool *p, mc_s3 *s3);
 void mc_s3_pool_free(mc_s3_pool *p);
 
 /* ---- storage (store.c): parts, tail staging, completion, concatenation ---- */
-/* max(min_part, ceil(length / 9000)) rounded up to a MiB. */
-uint64_t mc_upload_part_size(uint64_t min_part, int64_t length);
 void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]);
 
 /* The sink of one PATCH body: streams full parts into S3 as bytes arrive
