@@ -11,6 +11,7 @@ const { spawn, spawnSync, execFileSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
+const net = require('net');
 const os = require('os');
 const path = require('path');
 
@@ -170,8 +171,20 @@ const daemons = [];
 
 // Starts one mcloud-upload on `port` with its own log file; resolves when
 // GET /readyz answers 200 (bounded).
+// Resolves when nothing listens on 127.0.0.1:port, so /readyz below can only
+// be answered by the daemon this test starts (another run's would pass it).
+function assertPortFree(port) {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e) => reject(new Error(
+      `port ${port} is in use (${e.code}): another test run or daemon holds it; set the test's MCLOUD_E2E_PORT_* variable`)));
+    probe.listen(port, '127.0.0.1', () => probe.close(resolve));
+  });
+}
+
 async function startDaemon(port, name = `upload-${port}`, extraEnv = {}) {
   if (!fs.existsSync(uploadBin)) throw new Error(`${uploadBin} is not built`);
+  await assertPortFree(port);
   const log = path.join(scratch, `${name}.log`);
   const out = fs.openSync(log, 'a');
   const child = track(spawn(uploadBin, [], {
