@@ -16,6 +16,7 @@
 #include "common/kafka.h"
 #include "common/lock.h"
 #include "common/s3.h"
+#include "common/s3_pool.h"
 #include "common/service.h"
 #include "common/token.h"
 #include "upload/tus_headers.h"
@@ -36,7 +37,6 @@ typedef struct mc_upload_settings {
     char token_secret[256];
 } mc_upload_settings;
 
-typedef struct mc_s3_pool mc_s3_pool;
 typedef struct mc_upload_outbox mc_upload_outbox;
 typedef struct mc_upload_sweeper mc_upload_sweeper;
 
@@ -114,12 +114,6 @@ int mc_upload_state_commit(mc_upload_server *srv, mc_upload *u, int64_t prev_off
 int mc_upload_lock(mc_upload_server *srv, const char *id, mc_lock *lock, mc_err *err);
 int mc_upload_lock_extend(mc_upload_server *srv, const mc_lock *lock, mc_err *err);
 void mc_upload_unlock(mc_upload_server *srv, const mc_lock *lock);
-
-/* ---- S3 handles (s3_pool.c) ---- */
-mc_s3_pool *mc_s3_pool_new(const mc_s3_config *cfg);
-mc_s3 *mc_s3_pool_get(mc_s3_pool *p, mc_err *err);
-void mc_s3_pool_put(mc_s3_pool *p, mc_s3 *s3);
-void mc_s3_pool_free(mc_s3_pool *p);
 
 /* ---- storage (store.c): parts, tail staging, completion, concatenation ---- */
 /* max(min_part, ceil(length / 9000)) rounded up to a MiB. */
