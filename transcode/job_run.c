@@ -31,6 +31,7 @@ typedef struct job_run {
     const mc_kafka_message *msg;
     mc_transcode_job job;
     long attempt;
+    long counted;           /* attempts that count against max_attempts */
     char prefix[MC_JOB_KEY_MAX / 2];
     double last_beat;
 } job_run;
@@ -250,7 +251,7 @@ static int publish(job_run *r, const mc_transcode_result *res) {
 static int run_claimed(job_run *r) {
     mc_transcode_worker *w = r->w;
     char reason[700];
-    if (r->attempt > w->set.max_attempts) {
+    if (r->counted > w->set.max_attempts) {
         snprintf(reason, sizeof reason, "gave up after %ld attempts: %s", w->set.max_attempts,
                  "the previous attempts did not finish");
         return give_up(r, reason, "transient");
@@ -273,8 +274,8 @@ static int run_claimed(job_run *r) {
     }
     delete_objects(w, r->prefix, NULL);
     if (err.kind == MC_ERR_INVALID) return give_up(r, err.msg, "invalid");
-    if (r->attempt >= w->set.max_attempts && !atomic_load(&w->cancel)) {
-        snprintf(reason, sizeof reason, "gave up after %ld attempts: %s", r->attempt, err.msg);
+    if (r->counted >= w->set.max_attempts && !atomic_load(&w->cancel)) {
+        snprintf(reason, sizeof reason, "gave up after %ld attempts: %s", r->counted, err.msg);
         return give_up(r, reason, "transient");
     }
     return retry_later(r, &err);
@@ -316,6 +317,7 @@ int mc_transcode_handle_message(const mc_kafka_message *m, void *ctx) {
         return -1;
     }
     r.attempt = claim.attempt;
+    r.counted = claim.attempt - claim.handed_back;
     switch (claim.outcome) {
     case MC_JOB_WAS_DONE:
     case MC_JOB_WAS_FAILED:

@@ -14,7 +14,7 @@ static void copy(char *dst, size_t len, const char *src) {
 static int claim_job(mc_db_conn *c, const mc_transcode_job *job, const char *worker,
                      mc_job_claim_result *out, mc_err *err) {
     mc_db_rows rows = {0};
-    if (mc_db_conn_query(c, "SELECT status, attempt, error FROM jobs WHERE id = ? FOR UPDATE",
+    if (mc_db_conn_query(c, "SELECT status, attempt, error, handed_back FROM jobs WHERE id = ? FOR UPDATE",
                          MC_DB_ARGS(mc_db_str(job->job_id)), &rows, err) < 0)
         return -1;
     int rc = 0;
@@ -30,6 +30,7 @@ static int claim_job(mc_db_conn *c, const mc_transcode_job *job, const char *wor
         const char *status = mc_db_rows_get(&rows, 0, 0);
         out->attempt = strtol(mc_db_rows_get(&rows, 0, 1), NULL, 10);
         copy(out->reason, sizeof out->reason, mc_db_rows_get(&rows, 0, 2));
+        out->handed_back = strtol(mc_db_rows_get(&rows, 0, 3), NULL, 10);
         if (!strcmp(status, "done")) out->outcome = MC_JOB_WAS_DONE;
         else if (!strcmp(status, "failed")) out->outcome = MC_JOB_WAS_FAILED;
         else {
@@ -174,7 +175,7 @@ int mc_job_fail(mc_db *db, const mc_transcode_job *job, long attempt, const char
 int mc_job_requeue(mc_db *db, const mc_transcode_job *job, long attempt, const char *reason,
                    bool handed_back, mc_err *err) {
     return mc_db_exec(db, MC_DB_MASTER,
-                      "UPDATE jobs SET status = 'queued', error = ?, attempt = attempt - ? "
+                      "UPDATE jobs SET status = 'queued', error = ?, handed_back = handed_back + ? "
                       "WHERE id = ? AND attempt = ? AND status = 'running'",
                       MC_DB_ARGS(mc_db_str(reason), mc_db_i64(handed_back ? 1 : 0),
                                  mc_db_str(job->job_id), mc_db_i64(attempt)),

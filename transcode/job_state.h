@@ -9,7 +9,8 @@
  *              renditions replaced, video ready with its published prefix.
  *   fail:      job failed with the reason, video failed with it.
  *   requeue:   job back to queued with the transient error, for the retry;
- *              a run handed back at shutdown does not count as an attempt.
+ *              a run handed back at shutdown is counted in handed_back, and
+ *              attempts minus handed_back is what max_attempts bounds.
  * Every function takes a master connection of its own. */
 #ifndef MCLOUD_TRANSCODE_JOB_STATE_H
 #define MCLOUD_TRANSCODE_JOB_STATE_H
@@ -30,6 +31,7 @@ typedef enum mc_job_claim {
 typedef struct mc_job_claim_result {
     mc_job_claim outcome;
     long attempt;
+    long handed_back;       /* earlier runs given back at shutdown */
     char published_prefix[MC_JOB_KEY_MAX + 1];
     char reason[512];
 } mc_job_claim_result;

@@ -18,13 +18,19 @@ ffprobe), the events topic and the dead-letter topic with kcat.
   kill       two workers; the one running a job is killed with SIGKILL
              mid-job; the other redoes it: the video is READY exactly once
              with exactly one published set of outputs.
+  sigterm    SIGTERM mid-job with a short grace: the run is handed back
+             uncommitted (and not counted as an attempt); SIGTERM mid-job
+             with a long grace: the job finishes first; nothing runs twice.
+  transient  S3 unreachable for the worker: the job is retried, then given
+             up after transcode.max_attempts with a dead letter.
   rebalance  two workers share the six partitions; a third joins, gets
              partitions after the rebalance and serves its share; no job
              is run twice.
 
 Workers are stopped with SIGTERM at the end and must exit 0 with no
 sanitizer report on stderr (the sanitizer tree runs the same test).
-Needs: boto3 (the stack's venv), ffmpeg, ffprobe, kcat, mariadb."""
+Needs: boto3 (the stack's venv), ffmpeg, ffprobe, kcat, mariadb.
+MCLOUD_TEST_KEEP=1 keeps the scratch directory (worker logs) after a pass."""
 
 import argparse
 import json
@@ -192,12 +198,13 @@ def top_level_boxes(path):
 
 
 class Worker:
-    def __init__(self, harness, name):
+    def __init__(self, harness, name, **overrides):
         self.name = name
         self.log_path = os.path.join(harness.scratch, f"{name}.log")
-        env = dict(ENV, **harness.worker_env)
+        env = dict(ENV, **harness.worker_env, **overrides)
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen([harness.worker_bin], env=env, stdout=self.logf, stderr=self.logf)
+        self.stopped = False
         self.instance = self.wait_for("ready")["instance"]
         log(f"{name}: pid {self.proc.pid}")
 
@@ -231,6 +238,12 @@ class Worker:
 
     def partitions_assigned(self):
         return [rec for rec in self.records() if rec.get("msg") == "kafka partitions assigned"]
+
+    def signal_stop(self):
+        """SIGTERM, then wait for the exit (checked later by stop())."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=300)
+        self.stopped = True
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -292,15 +305,15 @@ class Harness:
             delete_prefix(self.s3, f"videos/{TENANT}/{vid}/")
             delete_prefix(self.s3, f"sources/{TENANT}/{vid}/")
         self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
-        if ok and not errors:
+        if ok and not errors and not ENV.get("MCLOUD_TEST_KEEP"):
             shutil.rmtree(self.scratch, ignore_errors=True)
         else:
             log(f"logs kept in {self.scratch}")
         if errors:
             raise Failure("\n".join(errors))
 
-    def worker(self, name):
-        w = Worker(self, name)
+    def worker(self, name, **overrides):
+        w = Worker(self, name, **overrides)
         self.workers.append(w)
         return w
 
@@ -340,7 +353,7 @@ class Harness:
             if all(s in ("ready", "failed") for s in states.values()):
                 return states
             for w in self.workers:
-                if w.proc.poll() is not None and w.proc.returncode != -signal.SIGKILL:
+                if w.proc.poll() is not None and not w.stopped:
                     raise Failure(f"{w.name} exited ({w.proc.returncode}):\n{w.text()[-3000:]}")
             time.sleep(0.5)
         raise Failure(f"videos not final after {DEADLINE_S} s: {states}")
@@ -514,6 +527,67 @@ def scenario_kill(h):
     check(job_id in survivor.started_jobs(), "the survivor did not run the job")
 
 
+def wait_running_with_outputs(h, job_id, prefix):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        j = h.job(job_id)
+        check(not j or j["status"] in ("running", "queued"), f"job ended too early: {j}")
+        if j and j["status"] == "running" and list_keys(h.s3, prefix):
+            return j
+        time.sleep(0.2)
+    raise Failure("the job never ran")
+
+
+def scenario_sigterm(h):
+    clip = os.path.join(h.scratch, "long.mp4")
+    make_clip(clip, 40, "854x480")
+    a = h.worker("w1", MCLOUD_TRANSCODE_GRACE_MS="200")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    prefix = f"videos/{TENANT}/{vid}/attempts/{job_id}-"
+    wait_running_with_outputs(h, job_id, prefix + "1/")
+    a.signal_stop()
+    rows = h.db.rows(f"SELECT status, attempt, handed_back FROM jobs WHERE id = {q(job_id)}")
+    check(rows[0] == ["queued", "1", "1"], f"job after a short grace: {rows[0]}")
+    check(h.video(vid)["status"] == "transcoding", "video changed by an abandoned run")
+    check(not list_keys(h.s3, prefix + "1/"), "the abandoned run left outputs")
+    check(not [e for e in events_of(h, vid) if e["type"] == "done"], "done event from an abandoned run")
+
+    b = h.worker("w2", MCLOUD_TRANSCODE_GRACE_MS="600000")
+    wait_running_with_outputs(h, job_id, prefix + "2/")
+    b.signal_stop()
+    # The long grace let the run finish before the worker left.
+    check_published(h, vid, job_id, duration(clip), ["360p", "480p"], attempt=2)
+    check(h.db.rows(f"SELECT handed_back FROM jobs WHERE id = {q(job_id)}")[0] == ["1"], "handed_back")
+    # Its offset was committed: a new worker does not run the job again.
+    c = h.worker("w3")
+    c.wait_for("kafka partitions assigned")
+    marker_vid, marker_key = h.add_video(None, source_key=key)
+    marker = h.publish_job(marker_vid, marker_key)
+    h.wait_final([marker_vid])
+    check(job_id not in c.started_jobs() and marker in c.started_jobs(),
+          f"w3 started {c.started_jobs()}")
+    done = [e for e in events_of(h, vid) if e["type"] == "done"]
+    check(len(done) == 1, f"done events: {done}")
+
+
+def scenario_transient(h):
+    clip = os.path.join(h.scratch, "clip.mp4")
+    make_clip(clip, 2, "426x240")
+    h.worker("w1", MCLOUD_S3_ENDPOINT="http://127.0.0.1:9", MCLOUD_TRANSCODE_MAX_ATTEMPTS="3")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    h.wait_final([vid])
+    v = h.video(vid)
+    check(v["status"] == "failed" and "gave up after 3 attempts" in v["reason"], f"video {v}")
+    j = h.job(job_id)
+    check(j["status"] == "failed" and j["attempt"] == "3", f"job {j}")
+    dl = dlq_of(h, vid)
+    check(len(dl) == 1 and dl[0]["kind"] == "transient" and dl[0]["attempts"] == 3, f"dead letters {dl}")
+    failed = [e for e in events_of(h, vid) if e["type"] == "failed"]
+    check([e["final"] for e in failed] == [False, False, True], f"failed events {failed}")
+
+
 def scenario_rebalance(h):
     clip = os.path.join(h.scratch, "small.mp4")
     make_clip(clip, 3, "426x240")
@@ -557,7 +631,7 @@ def scenario_rebalance(h):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
-    ap.add_argument("scenario", choices=("outcomes", "kill", "rebalance"))
+    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance"))
     args = ap.parse_args()
     for tool in ("ffmpeg", "ffprobe", "kcat", "mariadb"):
         if not shutil.which(tool):
