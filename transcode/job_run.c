@@ -180,6 +180,30 @@ static int transcode(job_run *r, mc_transcode_result *res, mc_err *err) {
 
 /* ---- outcomes ---- */
 
+/* The final failed event; when the broker does not take it, the message is
+ * redelivered and replay_end sends it again. */
+static int send_final_failure(job_run *r, const char *reason, const char *kind) {
+    mc_transcode_event e = event(r, "failed");
+    e.reason = reason;
+    e.kind = kind;
+    e.final = 1;
+    if (send_event(r, &e, true) == 0) return 0;
+    backoff(r->w);
+    return -1;
+}
+
+static int send_done(job_run *r, const char *prefix, double duration_s) {
+    char master[MC_JOB_KEY_MAX];
+    snprintf(master, sizeof master, "%s%s", prefix, MC_TRANSCODE_MASTER);
+    mc_transcode_event e = event(r, "done");
+    e.prefix = prefix;
+    e.master = master;
+    e.duration_s = duration_s;
+    if (send_event(r, &e, true) == 0) return 0;
+    backoff(r->w);
+    return -1;
+}
+
 static int give_up(job_run *r, const char *reason, const char *kind) {
     mc_err err = {0};
     if (mc_job_fail(r->w->svc.db, &r->job, r->attempt, reason, &err) < 0 ||
@@ -189,15 +213,10 @@ static int give_up(job_run *r, const char *reason, const char *kind) {
         backoff(r->w);
         return -1;
     }
-    mc_transcode_event e = event(r, "failed");
-    e.reason = reason;
-    e.kind = kind;
-    e.final = 1;
-    send_event(r, &e, true);
     mc_log_kv(MC_LOG_WARN, "job failed", "job", r->job.job_id, "video", r->job.video_id, "kind",
               kind, "reason", reason, NULL);
     count("failed");
-    return 0;
+    return send_final_failure(r, reason, kind);
 }
 
 static int retry_later(job_run *r, const mc_err *cause) {
@@ -234,18 +253,11 @@ static int publish(job_run *r, const mc_transcode_result *res) {
         count("duplicate");
         return 0;
     }
-    mc_transcode_event e = event(r, "done");
-    char master[MC_JOB_KEY_MAX];
-    snprintf(master, sizeof master, "%s%s", r->prefix, res->master);
-    e.prefix = r->prefix;
-    e.master = master;
-    e.duration_s = res->duration_s;
-    send_event(r, &e, true);
     delete_other_attempts(r);
     mc_log_kv(MC_LOG_INFO, "job done", "job", r->job.job_id, "video", r->job.video_id, "prefix",
               r->prefix, NULL);
     count("done");
-    return 0;
+    return send_done(r, r->prefix, res->duration_s);
 }
 
 static int run_claimed(job_run *r) {
@@ -285,16 +297,13 @@ static int run_claimed(job_run *r) {
 static int replay_end(job_run *r, const mc_job_claim_result *c) {
     mc_err err = {0};
     count("duplicate");
-    if (c->outcome == MC_JOB_WAS_FAILED) {
-        if (send_dlq(r, c->reason, "replayed", &err) == 0) return 0;
+    if (c->outcome == MC_JOB_WAS_DONE) return send_done(r, c->published_prefix, 0);
+    if (send_dlq(r, c->reason, "replayed", &err) < 0) {
         mc_log_kv(MC_LOG_WARN, "dead letter not sent", "job", r->job.job_id, "error", err.msg, NULL);
         backoff(r->w);
         return -1;
     }
-    mc_transcode_event e = event(r, "done");
-    e.prefix = c->published_prefix;
-    send_event(r, &e, true);
-    return 0;
+    return send_final_failure(r, c->reason, "replayed");
 }
 
 int mc_transcode_handle_message(const mc_kafka_message *m, void *ctx) {
