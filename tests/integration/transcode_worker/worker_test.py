@@ -14,7 +14,8 @@ ffprobe), the events topic and the dead-letter topic with kcat.
   outcomes   normal H.264+AAC clip -> ready, renditions, outputs checked;
              audio-only -> one audio rung; a text file named .mp4, a
              truncated MP4 and a malformed message -> failed / dead letter
-             at once, while the worker goes on serving jobs.
+             at once, while the worker goes on serving jobs; the same job
+             delivered again changes nothing.
   kill       two workers; the one running a job is killed with SIGKILL
              mid-job; the other redoes it: the video is READY exactly once
              with exactly one published set of outputs.
@@ -328,9 +329,9 @@ class Harness:
                      f"({q(vid)}, {q(TENANT)}, 'worker test', 'uploaded', {q(key)})")
         return vid, key
 
-    def publish_job(self, vid, key, partition=None):
+    def publish_job(self, vid, key, partition=None, job_id=None):
         """The job message exactly as upload/complete.c writes it."""
-        job_id = str(uuid.uuid4())
+        job_id = job_id or str(uuid.uuid4())
         msg = {"v": 1, "job_id": job_id, "video_id": vid, "tenant": TENANT, "source_key": key,
                "preset": "default", "attempt": 1}
         produce(self.topics["jobs"], vid, json.dumps(msg, separators=(",", ":")), partition)
@@ -491,6 +492,24 @@ def scenario_outcomes(h):
     check(progress[-1]["percent"] == 100 and progress[-1]["rungs"] == 2, f"last progress {progress[-1]}")
     done = [e for e in ev if e["type"] == "done"][0]
     check(done["master"].endswith("hls/master.m3u8"), f"done event {done}")
+
+    # The same job delivered again (the upload outbox publishes at least
+    # once): nothing runs, nothing in MySQL changes, the done event is re-sent.
+    vid, job_id = cases["normal"]
+    ids = h.db.rows(f"SELECT id FROM renditions WHERE video_id = {q(vid)} ORDER BY id")
+    before = h.video(vid)
+    h.publish_job(vid, f"sources/{TENANT}/{vid}/source", job_id=job_id)
+    marker_vid, marker_key = h.add_video(audio)
+    marker = h.publish_job(marker_vid, marker_key)
+    h.wait_final([marker_vid])
+    w1 = h.workers[0]
+    check(w1.started_jobs().count(job_id) == 1, "a delivered-again job ran again")
+    check(marker in w1.started_jobs(), "the job after the duplicate did not run")
+    check(h.video(vid) == before and int(h.job(job_id)["attempt"]) == 1, "a duplicate changed the video or job")
+    check(h.db.rows(f"SELECT id FROM renditions WHERE video_id = {q(vid)} ORDER BY id") == ids,
+          "a duplicate rewrote the renditions")
+    done = [e for e in events_of(h, vid) if e["type"] == "done"]
+    check(len(done) == 2 and done[1]["prefix"] == before["prefix"], f"done events after the duplicate: {done}")
 
 
 def scenario_kill(h):
