@@ -34,6 +34,7 @@ typedef struct job_run {
     long counted;           /* attempts that count against max_attempts */
     char prefix[MC_JOB_KEY_MAX / 2];
     double last_beat;
+    uint64_t objects, bytes, multipart;   /* what the sink committed */
 } job_run;
 
 static double now_s(void) {
@@ -173,8 +174,14 @@ static int transcode(job_run *r, mc_transcode_result *res, mc_err *err) {
     }
     mc_s3_avio_close(&io);
     mc_s3_pool_put(w->s3, s3);
+    r->objects = atomic_load(&s3sink.objects);
+    r->bytes = atomic_load(&s3sink.bytes);
+    r->multipart = atomic_load(&s3sink.multipart_objects);
     mc_counter_add(mc_counter("mcloud_transcode_output_bytes_total", "Bytes written to S3.", NULL),
-                   (double)atomic_load(&s3sink.bytes));
+                   (double)r->bytes);
+    mc_counter_add(mc_counter("mcloud_transcode_multipart_objects_total",
+                              "Outputs written by multipart upload.", NULL),
+                   (double)r->multipart);
     return rc;
 }
 
@@ -254,8 +261,12 @@ static int publish(job_run *r, const mc_transcode_result *res) {
         return 0;
     }
     delete_other_attempts(r);
+    char objects[24], bytes[24], multipart[24];
+    snprintf(objects, sizeof objects, "%llu", (unsigned long long)r->objects);
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)r->bytes);
+    snprintf(multipart, sizeof multipart, "%llu", (unsigned long long)r->multipart);
     mc_log_kv(MC_LOG_INFO, "job done", "job", r->job.job_id, "video", r->job.video_id, "prefix",
-              r->prefix, NULL);
+              r->prefix, "objects", objects, "bytes", bytes, "multipart", multipart, NULL);
     count("done");
     return send_done(r, r->prefix, res->duration_s);
 }

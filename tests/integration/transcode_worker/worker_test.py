@@ -52,6 +52,7 @@ ENV = os.environ
 TENANT = "local"
 # A hang guard, not a performance bound: sanitizer builds are slow.
 DEADLINE_S = 480
+PART_MB = 5  # the smallest S3 part: large outputs go by multipart upload
 
 
 def log(msg):
@@ -149,10 +150,12 @@ def ffmpeg(*args):
     run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args])
 
 
-def make_clip(path, seconds, size, audio=True):
+def make_clip(path, seconds, size, audio=True, noisy=False):
     args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    if noisy:  # rungs then reach their maxrate: outputs large enough for multipart
+        args += ["-vf", "noise=alls=30:allf=t"]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50"]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
@@ -288,6 +291,7 @@ class Harness:
             "MCLOUD_TRANSCODE_RETRY_BACKOFF_MS": "500",
             "MCLOUD_TRANSCODE_SESSION_TIMEOUT_MS": "6000",
             "MCLOUD_TRANSCODE_ENCODER_THREADS": "1",
+            "MCLOUD_TRANSCODE_PART_SIZE_MB": str(PART_MB),
             "MCLOUD_TRANSCODE_TMP_DIR": self.scratch,
             "MCLOUD_LOG_LEVEL": "info",
         }
@@ -514,7 +518,7 @@ def scenario_outcomes(h):
 
 def scenario_kill(h):
     clip = os.path.join(h.scratch, "long.mp4")
-    make_clip(clip, 40, "854x480")
+    make_clip(clip, 40, "854x480", noisy=True)
     a, b = h.worker("w1"), h.worker("w2")
     vid, key = h.add_video(clip)
     job_id = h.publish_job(vid, key)
@@ -544,6 +548,11 @@ def scenario_kill(h):
     done = [e for e in events_of(h, vid) if e["type"] == "done"]
     check(len(done) == 1 and done[0]["attempt"] == 2, f"done events: {done}")
     check(job_id in survivor.started_jobs(), "the survivor did not run the job")
+    # The 480p MP4 outgrew one part: it went by multipart upload.
+    big = [r for r in h.renditions(vid) if r["kind"] == "mp4" and int(r["size"]) > PART_MB << 20]
+    check(big, f"no output above {PART_MB} MiB: {h.renditions(vid)}")
+    rec = survivor.wait_for("job done", lambda rec: rec.get("job") == job_id)
+    check(int(rec["multipart"]) >= len(big), f"multipart uploads: {rec}")
 
 
 def wait_running_with_outputs(h, job_id, prefix):
