@@ -12,11 +12,12 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3 upload
+# components: mysql-master mysql-replica redis kafka s3 upload transcode
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
-# MCLOUD_UPLOAD_PORT moves mcloud-upload (e.g. a second replica by hand).
+# MCLOUD_UPLOAD_PORT moves mcloud-upload (e.g. a second replica by hand);
+# MCLOUD_TRANSCODE_PORT moves the worker's health/metrics port.
 #
 # Adding a daemon (upload, stream, api, ...): append its name to COMPONENTS and
 # define <name>_addr, <name>_launch, <name>_ready and optionally <name>_setup
@@ -28,8 +29,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload)
-DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload' # what `down` may sweep up
+COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode)
+DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
 
@@ -38,6 +39,7 @@ LOG_DIR=$MCLOUD_STACK/logs
 STACK_REAL=$(realpath -m "$MCLOUD_STACK") # /proc/PID/cwd shows resolved paths
 MCLOUD_BUILD_DIR=${MCLOUD_BUILD_DIR:-$(realpath -m "$(dirname "${BASH_SOURCE[0]}")/../build")}
 MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
+MCLOUD_PORT_TRANSCODE=${MCLOUD_TRANSCODE_PORT:-18083}
 
 # ============================================================================
 # generic process management
@@ -535,6 +537,27 @@ upload_env() {
   [[ -x $token_bin ]] || return 0
   echo "export MCLOUD_UPLOAD_TOKEN='$("$token_bin" --tenant local --ttl $((86400 * 30)))'"
 }
+
+# ============================================================================
+# transcode (mcloud-transcode, one worker of the consumer group)
+# ============================================================================
+transcode_bin()   { echo "$MCLOUD_BUILD_DIR/transcode/mcloud-transcode"; }
+transcode_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_TRANSCODE"; }
+transcode_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(transcode_addr)/readyz"; }
+transcode_skip() {
+  [[ -x $(transcode_bin) ]] && return 1
+  log "transcode: $(transcode_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+transcode_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  mkdir -p "$(cdir transcode)/tmp"
+  spawn transcode "$(cdir transcode)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
+    MCLOUD_TRANSCODE_PORT="$MCLOUD_PORT_TRANSCODE" MCLOUD_TRANSCODE_TMP_DIR="$(cdir transcode)/tmp" \
+    "$(transcode_bin)"
+}
+transcode_env() { echo "export MCLOUD_TRANSCODE_URL='http://$(transcode_addr)'"; }
 
 # ============================================================================
 # env

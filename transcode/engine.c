@@ -437,7 +437,7 @@ static int publish(job *j, mc_err *err) {
     j->result->n_renditions = j->n_rungs;
     char *master = mc_hls_master(variants, j->n_rungs);
     if (!master) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    snprintf(j->result->master, sizeof j->result->master, "hls/master.m3u8");
+    snprintf(j->result->master, sizeof j->result->master, "%s", MC_TRANSCODE_MASTER);
     int rc = mc_sink_put(j->sink, j->result->master, mc_sink_content_type(j->result->master), master,
                          strlen(master), err);
     free(master);

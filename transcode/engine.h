@@ -34,6 +34,7 @@
 #include "transcode/sink.h"
 
 #define MC_TRANSCODE_NAME_MAX 64
+#define MC_TRANSCODE_MASTER "hls/master.m3u8"   /* the master playlist's name */
 
 typedef struct mc_transcode_input {
     /* Either a seekable AVIOContext owned by the caller (e.g. ranged GETs on

@@ -18,6 +18,7 @@
 #include "common/outbox.h"
 #include "common/periodic.h"
 #include "common/s3.h"
+#include "common/s3_pool.h"
 #include "common/service.h"
 #include "common/token.h"
 #include "upload/parts.h"
@@ -39,7 +40,6 @@ typedef struct mc_upload_settings {
     char token_secret[256];
 } mc_upload_settings;
 
-typedef struct mc_s3_pool mc_s3_pool;
 
 typedef struct mc_upload_server {
     mc_service svc;
@@ -115,12 +115,6 @@ int mc_upload_state_commit(mc_upload_server *srv, mc_upload *u, int64_t prev_off
 int mc_upload_lock(mc_upload_server *srv, const char *id, mc_lock *lock, mc_err *err);
 int mc_upload_lock_extend(mc_upload_server *srv, const mc_lock *lock, mc_err *err);
 void mc_upload_unlock(mc_upload_server *srv, const mc_lock *lock);
-
-/* ---- S3 handles (s3_pool.c) ---- */
-mc_s3_pool *mc_s3_pool_new(const mc_s3_config *cfg);
-mc_s3 *mc_s3_pool_get(mc_s3_pool *p, mc_err *err);
-void mc_s3_pool_put(mc_s3_pool *p, mc_s3 *s3);
-void mc_s3_pool_free(mc_s3_pool *p);
 
 /* ---- storage (store.c): parts, tail staging, completion, concatenation ---- */
 void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]);

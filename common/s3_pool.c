@@ -1,13 +1,9 @@
-/* s3_pool.c — a small pool of S3 handles for the upload daemon's threads.
- *
- * An mc_s3 handle is single-threaded and keeps one connection alive; request
- * threads come and go (a thread per connection), so each borrows a handle
- * for the length of a request and gives it back, keeping connections warm
- * without one handle per thread ever created. */
+/* s3_pool.c — a small pool of S3 handles shared by a daemon's threads (see
+ * s3_pool.h). */
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "upload/upload.h"
+#include "common/s3_pool.h"
 
 #define POOL_KEEP 64
 

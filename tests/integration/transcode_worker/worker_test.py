@@ -1,0 +1,685 @@
+"""worker_test.py — mcloud-transcode against the real stack (ctest label
+integration).
+
+  worker_test.py --worker BIN SCENARIO      SCENARIO: outcomes | kill | rebalance
+
+Each run is isolated from everything else on the shared stack: its own
+MariaDB database (mcloud_tw_<id>, migrated by the worker itself), its own
+Kafka topics and consumer group, its own S3 keys. It does what the upload
+service would — source objects in S3 (made here with the ffmpeg CLI), the
+video row, the job message as upload/complete.c writes it — then runs
+worker processes as children and checks MySQL, S3 (outputs read back with
+ffprobe), the events topic and the dead-letter topic with kcat.
+
+  outcomes   normal H.264+AAC clip -> ready, renditions, outputs checked;
+             audio-only -> one audio rung; a text file named .mp4, a
+             truncated MP4 and a malformed message -> failed / dead letter
+             at once, while the worker goes on serving jobs; the same job
+             delivered again changes nothing.
+  kill       two workers; the one running a job is killed with SIGKILL
+             mid-job; the other redoes it: the video is READY exactly once
+             with exactly one published set of outputs.
+  sigterm    SIGTERM mid-job with a short grace: the run is handed back
+             uncommitted (and not counted as an attempt); SIGTERM mid-job
+             with a long grace: the job finishes first; nothing runs twice.
+  transient  S3 unreachable for the worker: the job is retried, then given
+             up after transcode.max_attempts with a dead letter.
+  rebalance  two workers share the six partitions; a third joins, gets
+             partitions after the rebalance and serves its share; no job
+             is run twice.
+
+Workers are stopped with SIGTERM at the end and must exit 0 with no
+sanitizer report on stderr (the sanitizer tree runs the same test).
+Needs: boto3 (the stack's venv), ffmpeg, ffprobe, kcat, mariadb.
+MCLOUD_TEST_KEEP=1 keeps the scratch directory (worker logs) after a pass."""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import boto3
+from botocore.config import Config
+
+ENV = os.environ
+TENANT = "local"
+# A hang guard, not a performance bound: sanitizer builds are slow.
+DEADLINE_S = 480
+PART_MB = 5  # the smallest S3 part: large outputs go by multipart upload
+
+
+def log(msg):
+    print(f"[worker_test] {msg}", flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise Failure(f"{cmd[0]} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+    return r.stdout
+
+
+# ---- MariaDB ---------------------------------------------------------------
+
+
+class Db:
+    def __init__(self, name):
+        self.name = name
+        host, port = ENV["MCLOUD_MYSQL_MASTER"].rsplit(":", 1)
+        self.base = ["mariadb", "-h", host, "-P", port, "-u", ENV["MCLOUD_MYSQL_USER"],
+                     f"-p{ENV['MCLOUD_MYSQL_PASSWORD']}", "-N", "-B"]
+
+    def admin(self, sql):
+        run(self.base + ["-e", sql])
+
+    def rows(self, sql):
+        out = run(self.base + [self.name, "-e", sql])
+        return [line.split("\t") for line in out.splitlines() if line]
+
+    def exec(self, sql):
+        run(self.base + [self.name, "-e", sql])
+
+
+def q(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# ---- Kafka (kcat) ----------------------------------------------------------
+
+
+def produce(topic, key, value, partition=None):
+    cmd = ["kcat", "-P", "-b", ENV["MCLOUD_KAFKA"], "-t", topic, "-k", key]
+    if partition is not None:
+        cmd += ["-p", str(partition)]
+    r = subprocess.run(cmd, input=value, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure(f"kcat produce to {topic}: {r.stderr}")
+
+
+def consume_all(topic):
+    out = run(["kcat", "-C", "-b", ENV["MCLOUD_KAFKA"], "-t", topic, "-o", "beginning", "-e", "-q",
+               "-f", "%s\\n"])
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+# ---- S3 --------------------------------------------------------------------
+
+
+def s3_client():
+    return boto3.client(
+        "s3", endpoint_url=ENV["MCLOUD_S3_ENDPOINT"], region_name=ENV.get("MCLOUD_S3_REGION", "us-east-1"),
+        aws_access_key_id=ENV["MCLOUD_S3_ACCESS_KEY"], aws_secret_access_key=ENV["MCLOUD_S3_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+
+
+BUCKET = ENV.get("MCLOUD_S3_BUCKET", "mcloud")
+
+
+def list_keys(s3, prefix):
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def delete_prefix(s3, prefix):
+    for key in list_keys(s3, prefix):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+
+
+# ---- media -----------------------------------------------------------------
+
+
+def ffmpeg(*args):
+    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args])
+
+
+def make_clip(path, seconds, size, audio=True, noisy=False):
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    if noisy:  # rungs then reach their maxrate: outputs large enough for multipart
+        args += ["-vf", "noise=alls=30:allf=t"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "50"]
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "96k"]
+    ffmpeg(*args, path)
+
+
+def make_audio(path, seconds):
+    ffmpeg("-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}",
+           "-c:a", "aac", "-b:a", "96k", path)
+
+
+def probe(path, *args):
+    return json.loads(run(["ffprobe", "-v", "error", "-of", "json", *args, path]))
+
+
+def duration(path):
+    return float(probe(path, "-show_entries", "format=duration")["format"]["duration"])
+
+
+def keyframes(path):
+    out = probe(path, "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries",
+                "frame=pts_time")
+    return [round(float(f["pts_time"]), 3) for f in out["frames"]]
+
+
+def top_level_boxes(path):
+    boxes = []
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8].decode("latin-1")
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        boxes.append(kind)
+        if size < 8:
+            break
+        pos += size
+    return boxes
+
+
+# ---- workers ---------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, harness, name, **overrides):
+        self.name = name
+        self.log_path = os.path.join(harness.scratch, f"{name}.log")
+        env = dict(ENV, **harness.worker_env, **overrides)
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([harness.worker_bin], env=env, stdout=self.logf, stderr=self.logf)
+        self.stopped = False
+        self.instance = self.wait_for("ready")["instance"]
+        log(f"{name}: pid {self.proc.pid}")
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def records(self):
+        out = []
+        for line in self.text().splitlines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+    def wait_for(self, msg, pred=lambda rec: True):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for rec in self.records():
+                if rec.get("msg") == msg and pred(rec):
+                    return rec
+            if self.proc.poll() is not None:
+                raise Failure(f"{self.name} exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+            time.sleep(0.2)
+        raise Failure(f"{self.name}: no '{msg}' log line:\n{self.text()[-3000:]}")
+
+    def started_jobs(self):
+        return [rec["job"] for rec in self.records() if rec.get("msg") == "job started"]
+
+    def partitions_assigned(self):
+        return [rec for rec in self.records() if rec.get("msg") == "kafka partitions assigned"]
+
+    def signal_stop(self):
+        """SIGTERM, then wait for the exit (checked later by stop())."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=300)
+        self.stopped = True
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.logf.close()
+
+    def stop(self):
+        """SIGTERM; the exit must be clean and the log free of sanitizer reports."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure(f"{self.name} did not stop on SIGTERM")
+        self.logf.close()
+        text = self.text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            check(marker not in text, f"{self.name}: sanitizer report:\n{text[-6000:]}")
+        check(self.proc.returncode == 0, f"{self.name} exited {self.proc.returncode}:\n{text[-3000:]}")
+
+
+class Harness:
+    def __init__(self, worker_bin):
+        self.worker_bin = worker_bin
+        self.id = f"{os.getpid()}{int(time.time()) % 100000}"
+        self.scratch = tempfile.mkdtemp(prefix=f"mcloud-tw-{self.id}-")
+        self.db = Db(f"mcloud_tw_{self.id}")
+        self.s3 = s3_client()
+        self.topics = {k: f"tw.{self.id}.{k}" for k in ("jobs", "events", "dlq")}
+        self.worker_env = {
+            "MCLOUD_MYSQL_DATABASE": self.db.name,
+            "MCLOUD_HTTP_BIND": "127.0.0.1",
+            "MCLOUD_TRANSCODE_PORT": "0",
+            "MCLOUD_TRANSCODE_GROUP": f"tw-{self.id}",
+            "MCLOUD_TRANSCODE_JOBS_TOPIC": self.topics["jobs"],
+            "MCLOUD_TRANSCODE_EVENTS_TOPIC": self.topics["events"],
+            "MCLOUD_TRANSCODE_DLQ_TOPIC": self.topics["dlq"],
+            "MCLOUD_TRANSCODE_HEARTBEAT_MS": "300",
+            "MCLOUD_TRANSCODE_RETRY_BACKOFF_MS": "500",
+            "MCLOUD_TRANSCODE_SESSION_TIMEOUT_MS": "6000",
+            "MCLOUD_TRANSCODE_ENCODER_THREADS": "1",
+            "MCLOUD_TRANSCODE_PART_SIZE_MB": str(PART_MB),
+            "MCLOUD_TRANSCODE_TMP_DIR": self.scratch,
+            "MCLOUD_LOG_LEVEL": "info",
+        }
+        self.workers = []
+        self.videos = []
+        self.db.admin(f"CREATE DATABASE {self.db.name}")
+
+    def close(self, ok):
+        errors = []
+        for w in self.workers:
+            try:
+                w.stop()
+            except Failure as e:
+                errors.append(str(e))
+        for vid in self.videos:
+            delete_prefix(self.s3, f"videos/{TENANT}/{vid}/")
+            delete_prefix(self.s3, f"sources/{TENANT}/{vid}/")
+        self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
+        if ok and not errors and not ENV.get("MCLOUD_TEST_KEEP"):
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        else:
+            log(f"logs kept in {self.scratch}")
+        if errors:
+            raise Failure("\n".join(errors))
+
+    def worker(self, name, **overrides):
+        w = Worker(self, name, **overrides)
+        self.workers.append(w)
+        return w
+
+    def add_video(self, local_path, source_key=None):
+        """What mcloud-upload leaves behind: the source object and the video row."""
+        vid = str(uuid.uuid4())
+        self.videos.append(vid)
+        key = source_key or f"sources/{TENANT}/{vid}/source"
+        if local_path:
+            self.s3.upload_file(local_path, BUCKET, key)
+        self.db.exec(f"INSERT INTO videos (id, tenant_id, title, status, source_key) VALUES "
+                     f"({q(vid)}, {q(TENANT)}, 'worker test', 'uploaded', {q(key)})")
+        return vid, key
+
+    def publish_job(self, vid, key, partition=None, job_id=None):
+        """The job message exactly as upload/complete.c writes it."""
+        job_id = job_id or str(uuid.uuid4())
+        msg = {"v": 1, "job_id": job_id, "video_id": vid, "tenant": TENANT, "source_key": key,
+               "preset": "default", "attempt": 1}
+        produce(self.topics["jobs"], vid, json.dumps(msg, separators=(",", ":")), partition)
+        return job_id
+
+    def video(self, vid):
+        rows = self.db.rows(f"SELECT status, IFNULL(failure_reason, ''), IFNULL(published_prefix, ''), "
+                            f"IFNULL(duration_ms, 0) FROM videos WHERE id = {q(vid)}")
+        return dict(zip(("status", "reason", "prefix", "duration_ms"), rows[0]))
+
+    def job(self, job_id):
+        rows = self.db.rows(f"SELECT status, attempt, IFNULL(worker, ''), IFNULL(error, '') FROM jobs "
+                            f"WHERE id = {q(job_id)}")
+        return dict(zip(("status", "attempt", "worker", "error"), rows[0])) if rows else None
+
+    def wait_final(self, vids):
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            states = {v: self.video(v)["status"] for v in vids}
+            if all(s in ("ready", "failed") for s in states.values()):
+                return states
+            for w in self.workers:
+                if w.proc.poll() is not None and not w.stopped:
+                    raise Failure(f"{w.name} exited ({w.proc.returncode}):\n{w.text()[-3000:]}")
+            time.sleep(0.5)
+        raise Failure(f"videos not final after {DEADLINE_S} s: {states}")
+
+    def renditions(self, vid):
+        rows = self.db.rows(f"SELECT name, kind, width, height, bitrate, codecs, object_key, "
+                            f"IFNULL(size_bytes, 0) FROM renditions WHERE video_id = {q(vid)} ORDER BY name, kind")
+        keys = ("name", "kind", "width", "height", "bitrate", "codecs", "object_key", "size")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def download(self, prefix, dest):
+        for key in list_keys(self.s3, prefix):
+            path = os.path.join(dest, key[len(prefix):])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.s3.download_file(BUCKET, key, path)
+
+
+# ---- checks ----------------------------------------------------------------
+
+
+def check_published(h, vid, job_id, source_s, expect_rungs, attempt=1):
+    v = h.video(vid)
+    check(v["status"] == "ready", f"video {vid} is {v['status']}: {v['reason']}")
+    prefix = f"videos/{TENANT}/{vid}/attempts/{job_id}-{attempt}/"
+    check(v["prefix"] == prefix, f"published prefix {v['prefix']!r}, expected {prefix!r}")
+    j = h.job(job_id)
+    check(j["status"] == "done" and int(j["attempt"]) == attempt, f"job row {j}")
+    rends = h.renditions(vid)
+    names = sorted({r["name"] for r in rends})
+    check(names == sorted(expect_rungs), f"renditions {names}, expected {expect_rungs}")
+    check(len(rends) == 2 * len(expect_rungs), f"one mp4 and one hls row per rung: {rends}")
+    for r in rends:
+        check(r["object_key"].startswith(prefix), f"rendition outside the published prefix: {r}")
+        check(int(r["bitrate"]) > 0 and r["codecs"], f"rendition without bit rate or codecs: {r}")
+    # Exactly one set of outputs for the video: the published attempt's.
+    stray = [k for k in list_keys(h.s3, f"videos/{TENANT}/{vid}/") if not k.startswith(prefix)]
+    check(not stray, f"objects outside the published attempt: {stray[:5]}")
+
+    out = os.path.join(h.scratch, vid)
+    h.download(prefix, out)
+    kf = {}
+    for r in rends:
+        path = os.path.join(out, r["object_key"][len(prefix):])
+        check(os.path.exists(path), f"{r['object_key']} not in S3")
+        if r["kind"] == "mp4":
+            check(int(r["size"]) == os.path.getsize(path), f"size of {r['object_key']} differs from its row")
+            boxes = top_level_boxes(path)
+            check("moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat"),
+                  f"{r['object_key']}: moov not before mdat ({boxes})")
+            d = duration(path)
+            check(abs(d - source_s) <= 0.1, f"{r['object_key']}: duration {d:.3f} s vs source {source_s:.3f} s")
+            if int(r["width"]) > 0:
+                kf[r["name"]] = keyframes(path)
+    if len(kf) > 1:
+        first = next(iter(kf.values()))
+        for name, times in kf.items():
+            check(times == first, f"keyframes of {name} {times} differ from {first}")
+    master = os.path.join(out, "hls", "master.m3u8")
+    text = open(master).read()
+    check(text.startswith("#EXTM3U"), "master playlist does not start with #EXTM3U")
+    infs = re.findall(r"#EXT-X-STREAM-INF:(.*)", text)
+    check(len(infs) == len(expect_rungs), f"master playlist variants: {infs}")
+    for inf in infs:
+        check("BANDWIDTH=" in inf and "CODECS=" in inf, f"variant without BANDWIDTH/CODECS: {inf}")
+    d = duration(master)
+    check(abs(d - source_s) <= 0.15, f"HLS duration {d:.3f} s vs source {source_s:.3f} s")
+    return prefix
+
+
+def events_of(h, vid):
+    return [e for e in consume_all(h.topics["events"]) if e.get("video_id") == vid]
+
+
+def dlq_of(h, vid):
+    return [d for d in consume_all(h.topics["dlq"]) if isinstance(d.get("job"), dict)
+            and d["job"].get("video_id") == vid]
+
+
+# ---- scenarios -------------------------------------------------------------
+
+
+def scenario_outcomes(h):
+    normal = os.path.join(h.scratch, "normal.mp4")
+    make_clip(normal, 8, "854x480")
+    audio = os.path.join(h.scratch, "audio.m4a")
+    make_audio(audio, 5)
+    text = os.path.join(h.scratch, "notes.mp4")
+    with open(text, "w") as f:
+        f.write("these are meeting notes, not a video\n" * 40)
+    truncated = os.path.join(h.scratch, "truncated.mp4")
+    with open(normal, "rb") as f:
+        data = f.read()
+    with open(truncated, "wb") as f:
+        f.write(data[: len(data) // 2])
+
+    h.worker("w1")
+    cases = {}
+    for name, path in (("normal", normal), ("audio", audio), ("text", text), ("truncated", truncated)):
+        vid, key = h.add_video(path)
+        cases[name] = (vid, h.publish_job(vid, key))
+    produce(h.topics["jobs"], "junk", "this is not a job")
+    # A job after the bad ones: the worker kept serving.
+    vid, key = h.add_video(normal)
+    cases["after"] = (vid, h.publish_job(vid, key))
+
+    states = h.wait_final([v for v, _ in cases.values()])
+    log(f"states: {states}")
+    src = duration(normal)
+    check_published(h, *cases["normal"], src, ["360p", "480p"])
+    check_published(h, *cases["after"], src, ["360p", "480p"])
+    check_published(h, *cases["audio"], duration(audio), ["audio"])
+
+    for name, needle in (("text", "not a media file"), ("truncated", "moov atom not found")):
+        vid, job_id = cases[name]
+        v = h.video(vid)
+        check(v["status"] == "failed" and needle in v["reason"], f"{name}: video {v}")
+        j = h.job(job_id)
+        check(j["status"] == "failed" and int(j["attempt"]) == 1, f"{name}: invalid media is not retried: {j}")
+        dl = dlq_of(h, vid)
+        check(len(dl) == 1 and dl[0]["v"] == 1 and dl[0]["kind"] == "invalid" and needle in dl[0]["reason"],
+              f"{name}: dead letters {dl}")
+        check(not list_keys(h.s3, f"videos/{TENANT}/{vid}/"), f"{name}: outputs left behind")
+        failed = [e for e in events_of(h, vid) if e["type"] == "failed"]
+        check(len(failed) == 1 and failed[0]["final"] is True, f"{name}: failed events {failed}")
+    junk = [d for d in consume_all(h.topics["dlq"]) if d.get("job") == "this is not a job"]
+    check(len(junk) == 1 and junk[0]["kind"] == "invalid", f"malformed message dead letter: {junk}")
+
+    ev = events_of(h, cases["normal"][0])
+    check(all(e["v"] == 1 for e in ev), "events are version 1")
+    types = [e["type"] for e in ev]
+    check(types.count("done") == 1 and "started" in types, f"events of the normal clip: {types}")
+    progress = [e for e in ev if e["type"] == "progress"]
+    check(progress and all({"percent", "fps", "rungs"} <= e.keys() for e in progress),
+          f"progress events: {progress}")
+    check(progress[-1]["percent"] == 100 and progress[-1]["rungs"] == 2, f"last progress {progress[-1]}")
+    done = [e for e in ev if e["type"] == "done"][0]
+    check(done["master"].endswith("hls/master.m3u8"), f"done event {done}")
+
+    # The same job delivered again (the upload outbox publishes at least
+    # once): nothing runs, nothing in MySQL changes, the done event is re-sent.
+    vid, job_id = cases["normal"]
+    ids = h.db.rows(f"SELECT id FROM renditions WHERE video_id = {q(vid)} ORDER BY id")
+    before = h.video(vid)
+    h.publish_job(vid, f"sources/{TENANT}/{vid}/source", job_id=job_id)
+    marker_vid, marker_key = h.add_video(audio)
+    marker = h.publish_job(marker_vid, marker_key)
+    h.wait_final([marker_vid])
+    w1 = h.workers[0]
+    check(w1.started_jobs().count(job_id) == 1, "a delivered-again job ran again")
+    check(marker in w1.started_jobs(), "the job after the duplicate did not run")
+    check(h.video(vid) == before and int(h.job(job_id)["attempt"]) == 1, "a duplicate changed the video or job")
+    check(h.db.rows(f"SELECT id FROM renditions WHERE video_id = {q(vid)} ORDER BY id") == ids,
+          "a duplicate rewrote the renditions")
+    done = [e for e in events_of(h, vid) if e["type"] == "done"]
+    check(len(done) == 2 and done[1]["prefix"] == before["prefix"], f"done events after the duplicate: {done}")
+
+
+def scenario_kill(h):
+    clip = os.path.join(h.scratch, "long.mp4")
+    make_clip(clip, 40, "854x480", noisy=True)
+    a, b = h.worker("w1"), h.worker("w2")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    # Wait until the job runs and has written outputs (segments) under its
+    # attempt prefix, then SIGKILL its worker.
+    first_prefix = f"videos/{TENANT}/{vid}/attempts/{job_id}-1/"
+    deadline = time.monotonic() + DEADLINE_S
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        j = h.job(job_id)
+        check(not j or j["status"] == "running" or j["status"] == "queued", f"job ended before the kill: {j}")
+        if j and j["status"] == "running" and list_keys(h.s3, first_prefix):
+            victim = a if j["worker"] == a.instance else b
+        time.sleep(0.2)
+    check(victim is not None, "the job never ran")
+    check(h.video(vid)["status"] == "transcoding", "video not transcoding while the job runs")
+    victim.kill()
+    survivor = b if victim is a else a
+    h.workers.remove(victim)
+    written = list_keys(h.s3, first_prefix)
+    log(f"killed {victim.name} mid-job after {len(written)} objects; {survivor.name} takes over")
+    rows = h.db.rows(f"SELECT progress, heartbeat_at FROM jobs WHERE id = {q(job_id)}")
+    check(float(rows[0][0]) > 0, f"no heartbeat progress recorded for the running job: {rows}")
+
+    h.wait_final([vid])
+    check_published(h, vid, job_id, duration(clip), ["360p", "480p"], attempt=2)
+    done = [e for e in events_of(h, vid) if e["type"] == "done"]
+    check(len(done) == 1 and done[0]["attempt"] == 2, f"done events: {done}")
+    check(job_id in survivor.started_jobs(), "the survivor did not run the job")
+    # The 480p MP4 outgrew one part: it went by multipart upload.
+    big = [r for r in h.renditions(vid) if r["kind"] == "mp4" and int(r["size"]) > PART_MB << 20]
+    check(big, f"no output above {PART_MB} MiB: {h.renditions(vid)}")
+    rec = survivor.wait_for("job done", lambda rec: rec.get("job") == job_id)
+    check(int(rec["multipart"]) >= len(big), f"multipart uploads: {rec}")
+
+
+def wait_running_with_outputs(h, job_id, prefix):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        j = h.job(job_id)
+        check(not j or j["status"] in ("running", "queued"), f"job ended too early: {j}")
+        if j and j["status"] == "running" and list_keys(h.s3, prefix):
+            return j
+        time.sleep(0.2)
+    raise Failure("the job never ran")
+
+
+def scenario_sigterm(h):
+    clip = os.path.join(h.scratch, "long.mp4")
+    make_clip(clip, 40, "854x480")
+    a = h.worker("w1", MCLOUD_TRANSCODE_GRACE_MS="200")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    prefix = f"videos/{TENANT}/{vid}/attempts/{job_id}-"
+    wait_running_with_outputs(h, job_id, prefix + "1/")
+    a.signal_stop()
+    rows = h.db.rows(f"SELECT status, attempt, handed_back FROM jobs WHERE id = {q(job_id)}")
+    check(rows[0] == ["queued", "1", "1"], f"job after a short grace: {rows[0]}")
+    check(h.video(vid)["status"] == "transcoding", "video changed by an abandoned run")
+    check(not list_keys(h.s3, prefix + "1/"), "the abandoned run left outputs")
+    check(not [e for e in events_of(h, vid) if e["type"] == "done"], "done event from an abandoned run")
+
+    b = h.worker("w2", MCLOUD_TRANSCODE_GRACE_MS="600000")
+    wait_running_with_outputs(h, job_id, prefix + "2/")
+    b.signal_stop()
+    # The long grace let the run finish before the worker left.
+    check_published(h, vid, job_id, duration(clip), ["360p", "480p"], attempt=2)
+    check(h.db.rows(f"SELECT handed_back FROM jobs WHERE id = {q(job_id)}")[0] == ["1"], "handed_back")
+    # Its offset was committed: a new worker does not run the job again.
+    c = h.worker("w3")
+    c.wait_for("kafka partitions assigned")
+    marker_vid, marker_key = h.add_video(None, source_key=key)
+    marker = h.publish_job(marker_vid, marker_key)
+    h.wait_final([marker_vid])
+    check(job_id not in c.started_jobs() and marker in c.started_jobs(),
+          f"w3 started {c.started_jobs()}")
+    done = [e for e in events_of(h, vid) if e["type"] == "done"]
+    check(len(done) == 1, f"done events: {done}")
+
+
+def scenario_transient(h):
+    clip = os.path.join(h.scratch, "clip.mp4")
+    make_clip(clip, 2, "426x240")
+    h.worker("w1", MCLOUD_S3_ENDPOINT="http://127.0.0.1:9", MCLOUD_TRANSCODE_MAX_ATTEMPTS="3")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    h.wait_final([vid])
+    v = h.video(vid)
+    check(v["status"] == "failed" and "gave up after 3 attempts" in v["reason"], f"video {v}")
+    j = h.job(job_id)
+    check(j["status"] == "failed" and j["attempt"] == "3", f"job {j}")
+    dl = dlq_of(h, vid)
+    check(len(dl) == 1 and dl[0]["kind"] == "transient" and dl[0]["attempts"] == 3, f"dead letters {dl}")
+    failed = [e for e in events_of(h, vid) if e["type"] == "failed"]
+    check([e["final"] for e in failed] == [False, False, True], f"failed events {failed}")
+
+
+def scenario_rebalance(h):
+    clip = os.path.join(h.scratch, "small.mp4")
+    make_clip(clip, 3, "426x240")
+    src = duration(clip)
+    w1, w2 = h.worker("w1"), h.worker("w2")
+    # Both members hold partitions before jobs are sent.
+    for w in (w1, w2):
+        w.wait_for("kafka partitions assigned")
+
+    def batch():
+        jobs = {}
+        for p in range(6):
+            vid, key = h.add_video(clip)
+            jobs[h.publish_job(vid, key, partition=p)] = vid
+        h.wait_final(list(jobs.values()))
+        for job_id, vid in jobs.items():
+            check_published(h, vid, job_id, src, ["240p"])
+        return jobs
+
+    first = batch()
+    by_worker = {h.job(j)["worker"] for j in first}
+    check(by_worker == {w1.instance, w2.instance}, f"first batch ran on {by_worker}, not on both workers")
+
+    w3 = h.worker("w3")
+    w3.wait_for("kafka partitions assigned")
+    log(f"w3 assigned: {[r['partitions'] for r in w3.partitions_assigned()]}")
+    second = batch()
+    ran = {h.job(j)["worker"] for j in second}
+    check(w3.instance in ran, f"the third worker ran none of the second batch ({ran})")
+
+    # No job ran twice: one start, one done event, attempt 1 each.
+    starts = w1.started_jobs() + w2.started_jobs() + w3.started_jobs()
+    events = consume_all(h.topics["events"])
+    for job_id in list(first) + list(second):
+        check(starts.count(job_id) == 1, f"job {job_id} started {starts.count(job_id)} times")
+        check(int(h.job(job_id)["attempt"]) == 1, f"job {job_id} ran more than once")
+        done = [e for e in events if e.get("job_id") == job_id and e["type"] == "done"]
+        check(len(done) == 1, f"job {job_id}: {len(done)} done events")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", required=True)
+    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance"))
+    args = ap.parse_args()
+    for tool in ("ffmpeg", "ffprobe", "kcat", "mariadb"):
+        if not shutil.which(tool):
+            raise SystemExit(f"worker_test needs {tool} (scripts/bootstrap.sh installs it)")
+    h = Harness(args.worker)
+    ok = False
+    try:
+        globals()[f"scenario_{args.scenario}"](h)
+        ok = True
+    except Failure as e:
+        log(f"FAILED: {e}")
+    finally:
+        try:
+            h.close(ok)
+        except Failure as e:
+            log(f"FAILED at stop: {e}")
+            ok = False
+    print(f"{1 if ok else 0} passed, {0 if ok else 1} failed")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
