@@ -313,6 +313,13 @@ class Cleaner:
                                config=Config(s3={"addressing_style": "path"}))
         self.bucket = os.environ.get("MCLOUD_S3_BUCKET", "mcloud")
 
+    def safely(self, fn, arg):
+        """A clean-up step that must not hide the error that ended the run."""
+        try:
+            fn(arg)
+        except Exception as e:
+            log(f"warning: clean-up step {fn.__name__} failed (is the stack up?): {e}")
+
     def prefix(self, prefix):
         """Deletes the objects and aborts the multipart uploads under prefix;
         returns how many of each."""
@@ -359,7 +366,7 @@ def one_run(name, args, tusd, token, count, size, patch, payload, created, logdi
         try:
             return run_direct(args, count, size, patch, tag)
         finally:
-            cleaner.prefix(DIRECT_PREFIX)
+            cleaner.safely(cleaner.prefix, DIRECT_PREFIX)
     port = args.port_mcloud if name == "mcloud" else args.port_tusd
     srv = start_mcloud(args, port, logdir) if name == "mcloud" else start_tusd(args, tusd, port, logdir)
     try:
@@ -369,9 +376,9 @@ def one_run(name, args, tusd, token, count, size, patch, payload, created, logdi
         if name == "mcloud":
             with created.lock:
                 done, created.mcloud = created.mcloud, []
-            cleaner.mcloud(done)
+            cleaner.safely(cleaner.mcloud, done)
         else:
-            cleaner.prefix(TUSD_PREFIX)
+            cleaner.safely(cleaner.prefix, TUSD_PREFIX)
 
 
 def median_of(runs, key):
@@ -455,9 +462,9 @@ def main():
     finally:
         with created.lock:
             left, created.mcloud = created.mcloud, []
-        cleaner.mcloud(left)
+        cleaner.safely(cleaner.mcloud, left)
         for p in (TUSD_PREFIX, DIRECT_PREFIX):
-            cleaner.prefix(p)
+            cleaner.safely(cleaner.prefix, p)
         if ok and not os.environ.get("KEEP_LOGS"):
             shutil.rmtree(logdir, ignore_errors=True)
         else:
