@@ -201,8 +201,8 @@ static int end_stream(mc_upload_writer *w, mc_err *err) {
 static int flush_buffer_part(mc_upload_writer *w, mc_err *err) {
     char etag[MC_S3_ETAG_MAX];
     mc_s3 *s3 = writer_s3(w, err);
-    if (!s3 || mc_s3_upload_part(s3, w->u->s3_key, w->u->s3_upload_id, w->u->next_part, w->buf,
-                          w->buf_len, etag, err) < 0)
+    if (!s3 || mc_s3_upload_part(s3, w->u->s3_key, w->u->s3_upload_id, w->u->next_part,
+                                 w->buf, w->buf_len, etag, err) < 0)
         return mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
     w->buf_len = 0;
     mark_durable(w);
@@ -273,8 +273,8 @@ static int stage_tail(mc_upload_writer *w, mc_err *err) {
     char key[MC_S3_KEY_MAX];
     mc_upload_tail_key(w->u, w->u->next_part, key);
     mc_s3 *s3 = writer_s3(w, err);
-    if (!s3 || mc_s3_put_object(s3, key, w->buf, w->buf_len, "application/octet-stream", NULL,
-                         err) < 0)
+    if (!s3 || mc_s3_put_object(s3, key, w->buf, w->buf_len, "application/octet-stream",
+                                NULL, err) < 0)
         return mc_err_wrap(err, "staging tail %s", key);
     return 0;
 }
