@@ -45,6 +45,7 @@ import platform
 import random
 import resource
 import shutil
+import shlex
 import signal
 import statistics
 import subprocess
@@ -184,7 +185,7 @@ def start_tusd(args, exe, port, logdir):
     argv = [exe, "-host", "127.0.0.1", "-port", str(port), "-base-path", "/files/",
             "-s3-bucket", os.environ.get("MCLOUD_S3_BUCKET", "mcloud"),
             "-s3-endpoint", os.environ["MCLOUD_S3_ENDPOINT"],
-            "-s3-object-prefix", TUSD_PREFIX, "-verbose=false"]
+            "-s3-object-prefix", TUSD_PREFIX, "-verbose=false"] + shlex.split(args.tusd_args)
     return Server("tusd", argv, env, port, logdir)
 
 
@@ -421,6 +422,7 @@ def main():
     ap.add_argument("--port-tusd", type=int, default=18191)
     ap.add_argument("--only", choices=["a", "b"], default=None)
     ap.add_argument("--servers", default="mcloud,tusd,direct", help="comma list (a smoke run may omit some)")
+    ap.add_argument("--tusd-args", default="", help="extra tusd flags, e.g. -s3-disable-content-hashes")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
     for sig in (signal.SIGTERM, signal.SIGINT):
