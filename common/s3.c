@@ -26,7 +26,7 @@
 
 enum {
     XML_BODY_MAX = 16 << 20,       /* listings of 1000 keys are well under this */
-    TRANSFER_BUFFER = 256 << 10,   /* libcurl's socket read/write chunk */
+    TRANSFER_BUFFER = 256 << 10,   /* libcurl's socket read/write chunk, unless configured */
     MAX_QUERY = 5,
     MAX_EXTRA_HEADERS = 3,
     RETRY_BASE_MS = 100,
@@ -507,8 +507,9 @@ static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s3->cfg.stall_timeout_s);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)TRANSFER_BUFFER);
-    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)TRANSFER_BUFFER);
+    long buffer = s3->cfg.transfer_buffer > 0 ? s3->cfg.transfer_buffer : (long)TRANSFER_BUFFER;
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, buffer);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, buffer);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

@@ -44,6 +44,9 @@ typedef struct mc_s3_config {
     long connect_timeout_ms;
     long stall_timeout_s;    /* a transfer moving < 1 byte/s for this long fails */
     int max_retries;         /* extra attempts for replayable requests */
+    long transfer_buffer;    /* libcurl's socket read and write chunk in bytes; 0: 256 KiB.
+                                Each handle holds two while it works: a daemon with many
+                                concurrent transfers trades a little speed for memory */
 } mc_s3_config;
 
 typedef struct mc_s3 mc_s3;

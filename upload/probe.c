@@ -2,15 +2,42 @@
  * from S3 through ranged GETs (common/s3_avio.h): container, duration,
  * streams, codecs, dimensions. A file libavformat cannot read as media, or
  * recognises only by a weak guess, is a result (the video fails with the
- * reason), not an error. */
+ * reason), not an error.
+ *
+ * At most PROBE_SLOTS probes run at once in the process. Each holds about
+ * 1.3 MiB while libavformat guesses the format (its probe buffer grows to
+ * 1 MiB, plus the 256 KiB AVIO buffer), and more while find_stream_info
+ * decodes real media; without a bound, a burst of uploads finishing
+ * together multiplied the daemon's peak memory (32 at once: +43 MiB). */
 #include <jansson.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/s3_avio.h"
 #include "upload/upload.h"
+
+#define PROBE_SLOTS 4
+
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_freed = PTHREAD_COND_INITIALIZER;
+static int slots_used;
+
+static void take_slot(void) {
+    pthread_mutex_lock(&slots_lock);
+    while (slots_used == PROBE_SLOTS) pthread_cond_wait(&slot_freed, &slots_lock);
+    slots_used++;
+    pthread_mutex_unlock(&slots_lock);
+}
+
+static void give_slot(void) {
+    pthread_mutex_lock(&slots_lock);
+    slots_used--;
+    pthread_cond_signal(&slot_freed);
+    pthread_mutex_unlock(&slots_lock);
+}
 
 static void not_media(mc_upload_probe *p, const char *what, int averr) {
     char reason[AV_ERROR_MAX_STRING_SIZE] = "";
@@ -73,9 +100,7 @@ static void describe(const AVFormatContext *fmt, mc_upload_probe *p, uint64_t si
     if (!p->media) not_media(p, "no audio or video stream", 0);
 }
 
-int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_probe *p,
-                           mc_err *err) {
-    memset(p, 0, sizeof *p);
+static int probe(mc_s3 *s3, const char *key, uint64_t size, mc_upload_probe *p, mc_err *err) {
     p->duration_ms = -1;
     AVIOContext *io = mc_s3_avio_open(s3, key, size, err);
     if (!io) return -1;
@@ -99,6 +124,15 @@ int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_
     avformat_close_input(&fmt);
     mc_s3_avio_close(&io);
     return result;
+}
+
+int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_probe *p,
+                           mc_err *err) {
+    memset(p, 0, sizeof *p);
+    take_slot();
+    int rc = probe(s3, key, size, p, err);
+    give_slot();
+    return rc;
 }
 
 void mc_upload_probe_free(mc_upload_probe *p) {

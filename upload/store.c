@@ -71,7 +71,7 @@ struct mc_upload_writer {
     mc_upload_server *srv;
     mc_upload *u;               /* advanced in place as parts become durable */
     const mc_lock *lock;
-    mc_s3 *s3;                  /* this thread's: tail reads and writes, buffered parts */
+    mc_s3 *s3;                  /* tail reads and writes, buffered parts; taken when first needed */
     int64_t declared;           /* body bytes announced, -1 when chunked */
     uint64_t received;
     char *buf;                  /* buffered remainder of the current part */
@@ -87,6 +87,13 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The writer's own handle, borrowed on first use: a body that only streams
+ * whole parts never needs it. */
+static mc_s3 *writer_s3(mc_upload_writer *w, mc_err *err) {
+    if (!w->s3) w->s3 = mc_s3_pool_get(w->srv->s3, err);
+    return w->s3;
 }
 
 /* Keeps the write lock while a long body streams; fails if it was lost. */
@@ -130,7 +137,8 @@ static int read_tail(mc_upload_writer *w, mc_s3_write_fn sink, mc_err *err) {
     char key[MC_S3_KEY_MAX];
     mc_upload_tail_key(w->u, w->u->next_part, key);
     mc_s3_range range = {.first = 0, .last = w->u->tail_bytes - 1};
-    if (mc_s3_get_object(w->s3, key, &range, sink, w, NULL, err) < 0)
+    mc_s3 *s3 = writer_s3(w, err);
+    if (!s3 || mc_s3_get_object(s3, key, &range, sink, w, NULL, err) < 0)
         return mc_err_wrap(err, "reading staged tail %s", key);
     return 0;
 }
@@ -184,8 +192,9 @@ static int end_stream(mc_upload_writer *w, mc_err *err) {
 
 static int flush_buffer_part(mc_upload_writer *w, mc_err *err) {
     char etag[MC_S3_ETAG_MAX];
-    if (mc_s3_upload_part(w->s3, w->u->s3_key, w->u->s3_upload_id, w->u->next_part, w->buf,
-                          w->buf_len, etag, err) < 0)
+    mc_s3 *s3 = writer_s3(w, err);
+    if (!s3 || mc_s3_upload_part(s3, w->u->s3_key, w->u->s3_upload_id, w->u->next_part,
+                                 w->buf, w->buf_len, etag, err) < 0)
         return mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
     w->buf_len = 0;
     mark_durable(w);
@@ -218,8 +227,7 @@ mc_upload_writer *mc_upload_writer_new(mc_upload_server *srv, mc_upload *u, cons
     if (!w) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
     *w = (mc_upload_writer){.srv = srv, .u = u, .lock = lock, .declared = declared, .wfd = -1,
                             .last_extend = now_s()};
-    w->s3 = mc_s3_pool_get(srv->s3, err);
-    if (!w->s3 || begin_part(w, u->tail_bytes, err) < 0) {
+    if (begin_part(w, u->tail_bytes, err) < 0) {
         mc_upload_writer_free(w);
         return NULL;
     }
@@ -256,8 +264,9 @@ int mc_upload_writer_write(mc_upload_writer *w, const char *data, size_t len, mc
 static int stage_tail(mc_upload_writer *w, mc_err *err) {
     char key[MC_S3_KEY_MAX];
     mc_upload_tail_key(w->u, w->u->next_part, key);
-    if (mc_s3_put_object(w->s3, key, w->buf, w->buf_len, "application/octet-stream", NULL,
-                         err) < 0)
+    mc_s3 *s3 = writer_s3(w, err);
+    if (!s3 || mc_s3_put_object(s3, key, w->buf, w->buf_len, "application/octet-stream",
+                                NULL, err) < 0)
         return mc_err_wrap(err, "staging tail %s", key);
     return 0;
 }

@@ -69,12 +69,34 @@ static void add_upload_headers(struct MHD_Response *resp, mc_tus_req *t) {
     }
 }
 
+/* Ends what a request holds on its upload: the body writer (keeping what a
+ * cut-off body made durable) and then the write lock. Runs as the answer is
+ * queued, so a client that sends its next request as soon as it reads the
+ * answer never finds the lock still held (423), and again, as a no-op, when
+ * the request is freed. */
+static void release_upload(mc_tus_req *t) {
+    if (t->writer && !t->answered) mc_tus_body_abandon(t);
+    mc_upload_writer_free(t->writer);
+    t->writer = NULL;
+    if (t->lock.token > 0) mc_upload_unlock(t->srv, &t->lock);
+    t->lock.token = 0;
+}
+
+static void free_tus(void *state);
+
+/* The tus request of req, if the answer comes from a tus handler. */
+static mc_tus_req *tus_state(mc_http_req *req) {
+    return req->free_state == free_tus ? req->state : NULL;
+}
+
 enum MHD_Result mc_tus_respond(mc_http_req *req, mc_tus_req *t, unsigned status,
                                struct MHD_Response *resp) {
     if (!resp) resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     add_common_headers(resp);
     add_upload_headers(resp, t);
+    mc_tus_req *held = tus_state(req);
+    if (held) release_upload(held);
     return mc_http_queue(req, status, resp);
 }
 
@@ -88,6 +110,8 @@ static enum MHD_Result fail_v(mc_http_req *req, mc_tus_req *t, unsigned status, 
     add_common_headers(resp);
     add_upload_headers(resp, t);
     if (status == 412) MHD_add_response_header(resp, "Tus-Version", MC_TUS_VERSION);
+    mc_tus_req *t = tus_state(req);
+    if (t) release_upload(t);
     return mc_http_queue(req, status, resp);
 }
 
@@ -414,10 +438,8 @@ static enum MHD_Result handle_delete(mc_http_req *req, mc_tus_req *t) {
 
 static void free_tus(void *state) {
     mc_tus_req *t = state;
-    if (t->writer && !t->answered) mc_tus_body_abandon(t);
-    mc_upload_writer_free(t->writer);
+    release_upload(t);
     for (size_t i = 0; i < t->nsums; i++) mc_checksum_free(&t->sums[i]);
-    if (t->lock.token > 0) mc_upload_unlock(t->srv, &t->lock);
     mc_upload_free(&t->u);
     free(t);
 }

@@ -7,19 +7,30 @@ Scenarios (sizes can be shrunk for a smoke run):
 
 For each server: throughput (bytes / wall time from the first POST to the last
 204), p50/p99 PATCH latency (the final PATCH included: it completes the
-multipart upload), and the server's peak RSS (VmHWM of /proc/<pid>/status;
-each server is started fresh for each scenario, so the peak is the
-scenario's). The client is the same small http.client loop for both servers
+multipart upload), the server's peak RSS (VmHWM of /proc/<pid>/status: every
+page it touched, the shared libraries' included), its peak private memory
+(RssAnon, sampled every 20 ms) and its CPU time (utime + stime). Each server
+is started fresh for each scenario and repetition, so the peaks are the
+scenario's. The client is the same small http.client loop for both servers
 (one kept-alive connection per upload, one thread per upload, bodies sliced
 from a random 64 MiB block in memory). The limit is mcloud-bench-s3 (our C
 S3 client, tests/bench/s3/) uploading the same sizes in the same part size
 directly to S3, as many processes at once as there are uploads.
 
+The machine is shared, so each scenario is repeated --reps times (default 3)
+with mcloud, tusd and direct in a rotating order, and the report gives the
+median of each figure and the median of the per-repetition ratios.
+
 tusd is built once from the Go module proxy into $MCLOUD_HOME/cache/bin
 (pinned version below) and run with its S3 store on the stack's MinIO, its
 defaults otherwise.
 
-usage (stack up, env loaded, build done):
+Everything the run creates is removed at the end, also after a failure or
+SIGINT/SIGTERM: the server processes, the objects and unfinished multipart
+uploads (tusd-bench/, bench-upload/, and mcloud's sources/ and uploads/
+keys of the bench's uploads) and mcloud's MySQL rows of those uploads.
+
+usage (stack up, env loaded, `build` configured RelWithDebInfo and built):
   eval "$(scripts/stack.sh env)"
   $MCLOUD_HOME/cache/venv/bin/python tests/bench/upload/bench_upload.py --build build
 """
@@ -32,7 +43,11 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
+import shlex
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,8 +56,12 @@ import time
 import urllib.parse
 
 MiB = 1024 * 1024
+TUSD_MODULE = "github.com/tus/tusd/v2"
 TUSD_VERSION = "v2.10.1"
 TUSD_PREFIX = "tusd-bench/"
+DIRECT_PREFIX = "bench-upload/"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LIVE = set()    # servers running now, stopped first on SIGTERM
 
 
 def log(msg):
@@ -52,26 +71,43 @@ def log(msg):
 # ---- tusd -------------------------------------------------------------------
 
 def install_tusd(home):
-    """tusd TUSD_VERSION, built from the Go module proxy once and cached."""
+    """tusd TUSD_VERSION, built from the Go module proxy once and cached, as
+    scripts/bootstrap.sh does for MinIO."""
     bindir = os.path.join(home, "cache", "bin")
     exe = os.path.join(bindir, f"tusd-{TUSD_VERSION}")
-    if os.access(exe, os.X_OK):
+    if os.access(exe, os.X_OK) and subprocess.run([exe, "-version"], capture_output=True).returncode == 0:
         return exe
+    if not shutil.which("go"):
+        sys.exit("bench_upload: go not found (Go is expected under /usr/local/go); cannot build tusd")
     os.makedirs(bindir, exist_ok=True)
-    log(f"building tusd {TUSD_VERSION} (once) into {exe}")
+    log_file = os.path.join(home, "cache", "tusd-build.log")
+    log(f"building tusd {TUSD_VERSION} from the Go module proxy (once) into {exe}; log: {log_file}")
     # `go install pkg@version` also asks the proxy for the module's version
     # list (deprecation check), which the proxy here may refuse; requiring
     # the pinned version from a throwaway module builds the same thing.
-    with tempfile.TemporaryDirectory() as mod:
-        run = lambda *a: subprocess.run(a, cwd=mod, check=True, stdout=subprocess.DEVNULL)
-        run("go", "mod", "init", "mcloud.local/tusdbuild")
-        run("go", "get", f"github.com/tus/tusd/v2/cmd/tusd@{TUSD_VERSION}")
-        run("go", "build", "-trimpath", "-o", exe + ".tmp", "github.com/tus/tusd/v2/cmd/tusd")
+    with tempfile.TemporaryDirectory() as mod, open(log_file, "w") as out:
+        for argv in (["go", "mod", "init", "mcloud.local/tusdbuild"],
+                     ["go", "get", f"{TUSD_MODULE}/cmd/tusd@{TUSD_VERSION}"],
+                     ["go", "build", "-trimpath", "-o", exe + ".tmp", f"{TUSD_MODULE}/cmd/tusd"]):
+            if subprocess.run(argv, cwd=mod, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
+                sys.exit(f"bench_upload: `{' '.join(argv)}` failed; see {log_file}")
     os.replace(exe + ".tmp", exe)
     return exe
 
 
 # ---- servers ------------------------------------------------------------------
+
+def proc_status(pid, field):
+    """A kB field of /proc/<pid>/status, or 0."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
 
 class Server:
     def __init__(self, name, argv, env, port, logdir):
@@ -79,32 +115,50 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(os.path.join(logdir, f"{name}.log"), "ab")
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log)
+        LIVE.add(self)
+        self.peak_anon_kib = 0
+        self._sampling = threading.Event()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _wait_ready(self):
         deadline = time.time() + 60
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited ({self.proc.returncode}); see {self.log.name}")
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log.name}")
             try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 c.request("OPTIONS", "/files/", headers={"Tus-Resumable": "1.0.0"})
                 r = c.getresponse()
                 r.read()
                 c.close()
                 if r.status in (200, 204):
-                    break
+                    return
             except OSError:
                 pass
             if time.time() > deadline:
-                raise RuntimeError(f"{name} did not answer OPTIONS /files/ within 60 s")
+                raise RuntimeError(f"{self.name} did not answer OPTIONS /files/ within 60 s")
             time.sleep(0.2)
 
+    def _sample(self):
+        while not self._sampling.wait(0.02):
+            self.peak_anon_kib = max(self.peak_anon_kib, proc_status(self.proc.pid, "RssAnon"))
+
     def peak_rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return None
+        return proc_status(self.proc.pid, "VmHWM")
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
     def stop(self):
+        self._sampling.set()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -112,12 +166,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        LIVE.discard(self)
         self.log.close()
 
 
 def start_mcloud(args, port, logdir):
     env = dict(os.environ, MCLOUD_UPLOAD_PORT=str(port),
-               MCLOUD_UPLOAD_PUBLIC_URL=f"http://127.0.0.1:{port}", MCLOUD_LOG_LEVEL="warn")
+               MCLOUD_UPLOAD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               MCLOUD_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "warn"))
     return Server("mcloud-upload", [os.path.join(args.build, "upload", "mcloud-upload")], env, port, logdir)
 
 
@@ -129,7 +185,7 @@ def start_tusd(args, exe, port, logdir):
     argv = [exe, "-host", "127.0.0.1", "-port", str(port), "-base-path", "/files/",
             "-s3-bucket", os.environ.get("MCLOUD_S3_BUCKET", "mcloud"),
             "-s3-endpoint", os.environ["MCLOUD_S3_ENDPOINT"],
-            "-s3-object-prefix", TUSD_PREFIX, "-verbose=false"]
+            "-s3-object-prefix", TUSD_PREFIX, "-verbose=false"] + shlex.split(args.tusd_args)
     return Server("tusd", argv, env, port, logdir)
 
 
@@ -149,49 +205,63 @@ class Payload:
         return bytes(self.block[at:]) + bytes(self.block[:n - (self.size - at)])
 
 
-def tus_upload(base, token, length, patch, payload, seed):
+class Created:
+    """What the servers were asked to create, for the clean-up."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.mcloud = []        # (upload id, video id)
+
+    def add(self, upload_id, video_id):
+        with self.lock:
+            self.mcloud.append((upload_id, video_id))
+
+
+def send(c, method, path, body, headers, what):
+    """One request; the server's own answer when it closed the connection
+    before taking the whole body."""
+    try:
+        c.request(method, path, body=body, headers=headers)
+    except (BrokenPipeError, ConnectionResetError) as e:
+        try:
+            r = c.getresponse()
+            detail = f"{r.status} {r.read()[:300]!r}"
+        except Exception:
+            detail = "no response"
+        raise RuntimeError(f"{what}: the server closed the connection ({e}); it answered: {detail}")
+    r = c.getresponse()
+    return r, r.read()
+
+
+def tus_upload(base, token, length, patch, payload, seed, created, is_mcloud):
     """One upload over one kept-alive connection: POST then PATCHes.
-    Returns (PATCH latencies in seconds, video id or None, location path)."""
+    Returns the PATCH latencies in seconds."""
     u = urllib.parse.urlsplit(base)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     hdr = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}"}
-    c.request("POST", "/files/", headers=dict(hdr, **{"Upload-Length": str(length), "Content-Length": "0",
-                                                        "Upload-Metadata": "filename YmVuY2guYmlu"}))
-    r = c.getresponse()
-    r.read()
+    r, body = send(c, "POST", "/files/", None, dict(hdr, **{
+        "Upload-Length": str(length), "Content-Length": "0", "Upload-Metadata": "filename YmVuY2guYmlu"}),
+        f"POST {base}/files/")
     if r.status != 201:
-        raise RuntimeError(f"POST {base}/files/: {r.status}")
+        raise RuntimeError(f"POST {base}/files/: {r.status} {body[:300]!r}")
     loc = urllib.parse.urlsplit(r.getheader("Location")).path
-    vid = r.getheader("Mcloud-Video-Id")
+    if is_mcloud:
+        created.add(loc.rsplit("/", 1)[1], r.getheader("Mcloud-Video-Id"))
     lat = []
     off = 0
     while off < length:
         n = min(patch, length - off)
-        body = payload.slice(seed * 7919 * MiB + off, n)
         t0 = time.perf_counter()
-        c.request("PATCH", loc, body=body, headers=dict(hdr, **{
+        r, body = send(c, "PATCH", loc, payload.slice(seed * 7919 * MiB + off, n), dict(hdr, **{
             "Upload-Offset": str(off), "Content-Type": "application/offset+octet-stream",
-            "Content-Length": str(n)}))
-        r = c.getresponse()
-        r.read()
+            "Content-Length": str(n)}), f"PATCH {loc} at {off}")
         lat.append(time.perf_counter() - t0)
-        if r.status != 204 or int(r.getheader("Upload-Offset")) != off + n:
-            raise RuntimeError(f"PATCH {loc} at {off}: {r.status} offset {r.getheader('Upload-Offset')}")
+        if r.status != 204 or int(r.getheader("Upload-Offset") or -1) != off + n:
+            raise RuntimeError(f"PATCH {loc} at {off}: {r.status} offset {r.getheader('Upload-Offset')} "
+                               f"{body[:300]!r}")
         off += n
     c.close()
-    return lat, vid, loc
-
-
-def run_tus(base, token, count, size, patch, payload):
-    t0 = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as ex:
-        futs = [ex.submit(tus_upload, base, token, size, patch, payload, i) for i in range(count)]
-        results = [f.result() for f in futs]
-    wall = time.perf_counter() - t0
-    lat = sorted(x for r in results for x in r[0])
-    return {"seconds": wall, "bytes": count * size, "patches": len(lat),
-            "p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
-            "videos": [r[1] for r in results if r[1]]}
+    return lat
 
 
 def pct(sorted_values, p):
@@ -201,43 +271,144 @@ def pct(sorted_values, p):
     return sorted_values[k]
 
 
+def run_server(srv, token, count, size, patch, payload, created, is_mcloud):
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as ex:
+        futs = [ex.submit(tus_upload, srv.base, token, size, patch, payload, i, created, is_mcloud)
+                for i in range(count)]
+        lats = [f.result() for f in futs]
+    wall = time.perf_counter() - t0
+    lat = sorted(x for one in lats for x in one)
+    return {"seconds": wall, "mib_s": count * size / MiB / wall, "patches": len(lat),
+            "p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
+            "peak_rss_mib": srv.peak_rss_kib() / 1024, "peak_anon_mib": srv.peak_anon_kib / 1024,
+            "cpu_s": srv.cpu_seconds()}
+
+
 def run_direct(args, count, size, patch, tag):
     driver = os.path.join(args.build, "tests", "bench", "mcloud-bench-s3")
-    keys = [f"bench-upload/{tag}-{os.getpid()}-{i}" for i in range(count)]
+    keys = [f"{DIRECT_PREFIX}{tag}-{os.getpid()}-{i}" for i in range(count)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     procs = [subprocess.Popen([driver, "upload", k, str(size), str(patch)], stdout=subprocess.PIPE) for k in keys]
     outs = [p.communicate()[0] for p in procs]
     wall = time.perf_counter() - t0
-    for p in procs:
-        if p.returncode != 0:
-            raise RuntimeError(f"mcloud-bench-s3 upload failed ({p.returncode})")
-    for k in keys:
-        subprocess.run([driver, "delete", k], check=True, stdout=subprocess.DEVNULL)
-    inner = max(json.loads(o)["seconds"] for o in outs)
-    return {"seconds": wall, "driver_seconds": inner, "bytes": count * size}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if any(p.returncode != 0 for p in procs):
+        raise RuntimeError("mcloud-bench-s3 upload failed (its message is above)")
+    return {"seconds": wall, "mib_s": count * size / MiB / wall,
+            "driver_seconds": max(json.loads(o)["seconds"] for o in outs),
+            "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
 
 
-# ---- clean-up of what the servers stored ----------------------------------------
+# ---- clean-up of what the run stored ----------------------------------------------
 
-def delete_prefix(prefix):
-    import boto3
-    from botocore.config import Config
-    s3 = boto3.client("s3", endpoint_url=os.environ["MCLOUD_S3_ENDPOINT"],
-                      region_name=os.environ.get("MCLOUD_S3_REGION", "us-east-1"),
-                      aws_access_key_id=os.environ["MCLOUD_S3_ACCESS_KEY"],
-                      aws_secret_access_key=os.environ["MCLOUD_S3_SECRET_KEY"],
-                      config=Config(s3={"addressing_style": "path"}))
-    bucket = os.environ.get("MCLOUD_S3_BUCKET", "mcloud")
-    n = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if objs:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": objs})
-            n += len(objs)
-    return n
+class Cleaner:
+    def __init__(self):
+        import boto3
+        from botocore.config import Config
+        self.s3 = boto3.client("s3", endpoint_url=os.environ["MCLOUD_S3_ENDPOINT"],
+                               region_name=os.environ.get("MCLOUD_S3_REGION", "us-east-1"),
+                               aws_access_key_id=os.environ["MCLOUD_S3_ACCESS_KEY"],
+                               aws_secret_access_key=os.environ["MCLOUD_S3_SECRET_KEY"],
+                               config=Config(s3={"addressing_style": "path"}))
+        self.bucket = os.environ.get("MCLOUD_S3_BUCKET", "mcloud")
+
+    def safely(self, fn, arg):
+        """A clean-up step that must not hide the error that ended the run."""
+        try:
+            fn(arg)
+        except Exception as e:
+            log(f"warning: clean-up step {fn.__name__} failed (is the stack up?): {e}")
+
+    def prefix(self, prefix):
+        """Deletes the objects and aborts the multipart uploads under prefix;
+        returns how many of each."""
+        objects = uploads = 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+                objects += len(keys)
+        for page in self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+            for up in page.get("Uploads", []):
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"])
+                uploads += 1
+        return objects, uploads
+
+    def mcloud(self, created):
+        """mcloud-upload's objects of the bench's uploads, then their rows."""
+        for upload_id, video_id in created:
+            self.prefix(f"uploads/{upload_id}/")
+            if video_id:
+                self.prefix(f"sources/local/{video_id}/")
+        ids = [u for u, _ in created]
+        videos = [v for _, v in created if v]
+        if not ids:
+            return
+        q = lambda xs: ",".join("'" + x.replace("'", "") + "'" for x in xs)
+        sql = f"DELETE FROM uploads WHERE id IN ({q(ids)});"
+        if videos:
+            sql += (f"DELETE FROM outbox WHERE msg_key IN ({q(videos)});"
+                    f"DELETE FROM videos WHERE id IN ({q(videos)});")
+        host, port = os.environ.get("MCLOUD_MYSQL_MASTER", "127.0.0.1:13306").rsplit(":", 1)
+        r = subprocess.run(["mariadb", "-h", host, "-P", port, "-u", os.environ.get("MCLOUD_MYSQL_USER", "mcloud"),
+                            os.environ.get("MCLOUD_MYSQL_DATABASE", "mcloud"), "-e", sql],
+                           env=dict(os.environ, MYSQL_PWD=os.environ.get("MCLOUD_MYSQL_PASSWORD", "")),
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f"warning: could not delete the bench's MySQL rows: {r.stderr.strip()}")
 
 
 # ---- main -----------------------------------------------------------------------
+
+def one_run(name, args, tusd, token, count, size, patch, payload, created, logdir, cleaner, tag):
+    if name == "direct":
+        try:
+            return run_direct(args, count, size, patch, tag)
+        finally:
+            cleaner.safely(cleaner.prefix, DIRECT_PREFIX)
+    port = args.port_mcloud if name == "mcloud" else args.port_tusd
+    srv = start_mcloud(args, port, logdir) if name == "mcloud" else start_tusd(args, tusd, port, logdir)
+    try:
+        return run_server(srv, token, count, size, patch, payload, created, name == "mcloud")
+    finally:
+        srv.stop()
+        if name == "mcloud":
+            with created.lock:
+                done, created.mcloud = created.mcloud, []
+            cleaner.safely(cleaner.mcloud, done)
+        else:
+            cleaner.safely(cleaner.prefix, TUSD_PREFIX)
+
+
+def median_of(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def summarize(res, names):
+    """Medians per server and medians of the per-repetition ratios."""
+    out = {n: {k: median_of(res["runs"][n], k) for k in res["runs"][n][0]} for n in names}
+    reps = len(res["runs"][names[0]])
+    if {"mcloud", "tusd", "direct"} <= set(names):
+        m, t, d = (res["runs"][n] for n in ("mcloud", "tusd", "direct"))
+        out["ratios"] = {
+            "throughput_vs_tusd": statistics.median(m[i]["mib_s"] / t[i]["mib_s"] for i in range(reps)),
+            "peak_rss_vs_tusd": statistics.median(m[i]["peak_rss_mib"] / t[i]["peak_rss_mib"] for i in range(reps)),
+            "peak_anon_vs_tusd": statistics.median(m[i]["peak_anon_mib"] / t[i]["peak_anon_mib"] for i in range(reps)),
+            "time_vs_direct": statistics.median(m[i]["seconds"] / d[i]["seconds"] for i in range(reps)),
+            "tusd_time_vs_direct": statistics.median(t[i]["seconds"] / d[i]["seconds"] for i in range(reps)),
+        }
+    return out
+
+
+def on_sigterm(*_):
+    """Stops the servers (their clients then fail at once), then unwinds
+    through the clean-up."""
+    for srv in list(LIVE):
+        srv.proc.kill()
+    sys.exit("bench_upload: terminated")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -246,14 +417,19 @@ def main():
     ap.add_argument("--each-mib", type=int, default=64)
     ap.add_argument("--conc", type=int, default=32)
     ap.add_argument("--patch-mib", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--port-mcloud", type=int, default=18190)
     ap.add_argument("--port-tusd", type=int, default=18191)
     ap.add_argument("--only", choices=["a", "b"], default=None)
-    ap.add_argument("--servers", default="mcloud,tusd", help="comma list (a smoke run may omit one)")
+    ap.add_argument("--servers", default="mcloud,tusd,direct", help="comma list (a smoke run may omit some)")
+    ap.add_argument("--tusd-args", default="", help="extra tusd flags, e.g. -s3-disable-content-hashes")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_sigterm)
     home = os.environ["MCLOUD_HOME"]
-    tusd = install_tusd(home)
+    names = args.servers.split(",")
+    tusd = install_tusd(home) if "tusd" in names else None
     token = subprocess.run([os.path.join(args.build, "upload", "mcloud-token"), "--tenant", "local",
                             "--ttl", "7200"], check=True, capture_output=True, text=True).stdout.strip()
     payload = Payload()
@@ -262,69 +438,74 @@ def main():
     if args.only:
         scenarios = [s for s in scenarios if s[0] == args.only]
     logdir = tempfile.mkdtemp(prefix="mcloud-bench-upload-")
-    results = {"date": datetime.date.today().isoformat(), "tusd": TUSD_VERSION,
-               "load_before": os.getloadavg(), "scenarios": {}}
+    cleaner = Cleaner()
+    created = Created()
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+               "tusd": TUSD_VERSION, "reps": args.reps, "load_before": os.getloadavg(), "scenarios": {}}
+    ok = False
     try:
         for tag, count, size in scenarios:
-            res = {"count": count, "size": size, "patch": patch}
-            log(f"scenario {tag}: {count} x {size // MiB} MiB in {args.patch_mib} MiB PATCHes")
-            for name in args.servers.split(","):
-                srv = (start_mcloud(args, args.port_mcloud, logdir) if name == "mcloud"
-                       else start_tusd(args, tusd, args.port_tusd, logdir))
-                try:
-                    r = run_tus(srv.base, token, count, size, patch, payload)
-                    r["peak_rss_kib"] = srv.peak_rss_kib()
-                finally:
-                    srv.stop()
-                r["mib_s"] = r["bytes"] / MiB / r["seconds"]
-                log(f"  {name}: {r['mib_s']:.0f} MiB/s, p99 PATCH {r['p99_ms']:.0f} ms, "
-                    f"peak RSS {r['peak_rss_kib'] / 1024:.0f} MiB")
-                if name == "mcloud":
-                    for v in r.pop("videos"):
-                        delete_prefix(f"sources/local/{v}/")
-                else:
-                    r.pop("videos")
-                    log(f"  tusd stored {delete_prefix(TUSD_PREFIX)} objects under {TUSD_PREFIX} (deleted)")
-                res[name] = r
-            d = run_direct(args, count, size, patch, tag)
-            d["mib_s"] = d["bytes"] / MiB / d["seconds"]
-            log(f"  direct S3: {d['mib_s']:.0f} MiB/s")
-            res["direct"] = d
+            res = {"count": count, "size": size, "patch": patch, "runs": {n: [] for n in names}}
             results["scenarios"][tag] = res
+            log(f"scenario {tag}: {count} x {size // MiB} MiB in {args.patch_mib} MiB PATCHes, {args.reps} repetitions")
+            for rep in range(args.reps):
+                order = names[rep % len(names):] + names[:rep % len(names)]
+                for name in order:
+                    r = one_run(name, args, tusd, token, count, size, patch, payload, created, logdir,
+                                cleaner, tag)
+                    r["load"] = os.getloadavg()[0]
+                    res["runs"][name].append(r)
+                    extra = (f", p99 PATCH {r['p99_ms']:.0f} ms, peak RSS {r['peak_rss_mib']:.0f} MiB"
+                             f" (private {r['peak_anon_mib']:.0f} MiB)" if name != "direct" else "")
+                    log(f"  rep {rep + 1} {name}: {r['mib_s']:.0f} MiB/s, {r['seconds']:.1f} s, "
+                        f"CPU {r['cpu_s']:.1f} s{extra}, load {r['load']:.1f}")
+            res["median"] = summarize(res, names)
+        ok = True
     finally:
-        shutil.rmtree(logdir, ignore_errors=True) if not os.environ.get("KEEP_LOGS") else log(f"logs in {logdir}")
+        with created.lock:
+            left, created.mcloud = created.mcloud, []
+        cleaner.safely(cleaner.mcloud, left)
+        for p in (TUSD_PREFIX, DIRECT_PREFIX):
+            cleaner.safely(cleaner.prefix, p)
+        if ok and not os.environ.get("KEEP_LOGS"):
+            shutil.rmtree(logdir, ignore_errors=True)
+        else:
+            log(f"server logs in {logdir}")
     results["load_after"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-    print(markdown(results))
+    print(markdown(results, names))
 
 
-def markdown(R):
-    rows = ["| scenario | server | throughput | p50 PATCH | p99 PATCH | peak RSS | time |",
-            "|---|---|---|---|---|---|---|"]
+def markdown(R, names):
+    label_of = {"mcloud": "mcloud-upload", "tusd": f"tusd {R['tusd']}", "direct": "direct S3 multipart (limit)"}
+    rows = ["| scenario | server | throughput | time | p50 PATCH | p99 PATCH | peak RSS | peak private | CPU |",
+            "|---|---|---|---|---|---|---|---|---|"]
     ratios = ["| scenario | throughput mcloud / tusd (target ≥ 2) | peak RSS mcloud / tusd (target ≤ 0.25) "
-              "| time mcloud / direct S3 (target ≤ 1.15) |", "|---|---|---|---|"]
+              "| peak private mcloud / tusd | time mcloud / direct (target ≤ 1.15) | time tusd / direct |",
+              "|---|---|---|---|---|---|"]
     for tag, s in R["scenarios"].items():
-        label = f"{tag}: {s['count']} x {s['size'] // MiB} MiB"
-        for name in ("mcloud", "tusd"):
-            if name not in s:
-                continue
-            r = s[name]
-            rows.append(f"| {label} | {'mcloud-upload' if name == 'mcloud' else 'tusd ' + R['tusd']} | "
-                        f"{r['mib_s']:.0f} MiB/s | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms | "
-                        f"{r['peak_rss_kib'] / 1024:.1f} MiB | {r['seconds']:.1f} s |")
-        d = s["direct"]
-        rows.append(f"| {label} | direct S3 multipart (limit) | {d['mib_s']:.0f} MiB/s | — | — | — | {d['seconds']:.1f} s |")
-        if "mcloud" not in s or "tusd" not in s:
+        if "median" not in s:
             continue
-        m, t = s["mcloud"], s["tusd"]
-        ratios.append(f"| {label} | {m['mib_s'] / t['mib_s']:.2f} | {m['peak_rss_kib'] / t['peak_rss_kib']:.2f} | "
-                      f"{m['seconds'] / d['seconds']:.2f} |")
+        label = f"{tag}: {s['count']} x {s['size'] // MiB} MiB"
+        for name in names:
+            r = s["median"][name]
+            if name == "direct":
+                rows.append(f"| {label} | {label_of[name]} | {r['mib_s']:.0f} MiB/s | {r['seconds']:.1f} s "
+                            f"| — | — | — | — | {r['cpu_s']:.1f} s |")
+            else:
+                rows.append(f"| {label} | {label_of[name]} | {r['mib_s']:.0f} MiB/s | {r['seconds']:.1f} s "
+                            f"| {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['peak_rss_mib']:.1f} MiB "
+                            f"| {r['peak_anon_mib']:.1f} MiB | {r['cpu_s']:.1f} s |")
+        q = s["median"].get("ratios")
+        if q:
+            ratios.append(f"| {label} | {q['throughput_vs_tusd']:.2f} | {q['peak_rss_vs_tusd']:.2f} "
+                          f"| {q['peak_anon_vs_tusd']:.2f} | {q['time_vs_direct']:.2f} | {q['tusd_time_vs_direct']:.2f} |")
     la = R["load_before"]
-    return "\n".join(rows + [""] + ratios + ["", f"load average before: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}; "
-                                            f"after: {R['load_after'][0]:.2f}; {platform.node() and 'host'} "
-                                            f"{platform.machine()}, {os.cpu_count()} CPUs"])
+    return "\n".join(rows + [""] + ratios + [
+        "", f"medians of {R['reps']} repetitions; load average before: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
+            f"after: {R['load_after'][0]:.2f}; {platform.machine()}, {os.cpu_count()} CPUs"])
 
 
 if __name__ == "__main__":
