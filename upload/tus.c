@@ -89,15 +89,22 @@ static mc_tus_req *tus_state(mc_http_req *req) {
     return req->free_state == free_tus ? req->state : NULL;
 }
 
-enum MHD_Result mc_tus_respond(mc_http_req *req, mc_tus_req *t, unsigned status,
-                               struct MHD_Response *resp) {
-    if (!resp) resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
+/* Every answer: the common and the upload's headers, the upload released
+ * before the answer is queued. */
+static enum MHD_Result queue_answer(mc_http_req *req, mc_tus_req *t, unsigned status,
+                                    struct MHD_Response *resp) {
     add_common_headers(resp);
     add_upload_headers(resp, t);
     mc_tus_req *held = tus_state(req);
     if (held) release_upload(held);
     return mc_http_queue(req, status, resp);
+}
+
+enum MHD_Result mc_tus_respond(mc_http_req *req, mc_tus_req *t, unsigned status,
+                               struct MHD_Response *resp) {
+    if (!resp) resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    return queue_answer(req, t, status, resp);
 }
 
 /* An error response; t (or NULL) adds the upload's headers. */
@@ -107,12 +114,8 @@ static enum MHD_Result fail_v(mc_http_req *req, mc_tus_req *t, unsigned status, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     struct MHD_Response *resp = mc_http_error_response(status, "%s", msg);
     if (!resp) return MHD_NO;
-    add_common_headers(resp);
-    add_upload_headers(resp, t);
     if (status == 412) MHD_add_response_header(resp, "Tus-Version", MC_TUS_VERSION);
-    mc_tus_req *t = tus_state(req);
-    if (t) release_upload(t);
-    return mc_http_queue(req, status, resp);
+    return queue_answer(req, t, status, resp);
 }
 
 static enum MHD_Result fail_upload(mc_http_req *req, mc_tus_req *t, unsigned status,
