@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
@@ -674,6 +675,14 @@ def check_corpus_case(h, case, source, vid, job_id):
     return corpus.check_outputs(case, source, out, worker_result(h, vid, prefix, out), PRESET_SEGMENT_S)
 
 
+def corpus_outcome(h, case, source, vid, job_id):
+    """(passed, log line) of one corpus case: checks raise, this reports."""
+    try:
+        return True, f"ok   {case.name}: {check_corpus_case(h, case, source, vid, job_id)}"
+    except (Failure, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as e:
+        return False, f"FAIL {case.name}: {type(e).__name__}: {e}"
+
+
 def scenario_corpus(h):
     # Every source of the media corpus whose outcome is the source's own:
     # valid ones are published, invalid ones refused. (Its injected read
@@ -683,26 +692,29 @@ def scenario_corpus(h):
     tmp = os.path.join(h.scratch, "tmp")
     os.makedirs(work)
     os.makedirs(tmp)
-    sources = {c.name: corpus.make_source(c, work) for c in cases}
+    # Sources and checks are ffmpeg/ffprobe children: run them side by side.
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    t0 = time.monotonic()
+    sources = dict(zip((c.name for c in cases), pool.map(lambda c: corpus.make_source(c, work), cases)))
+    log(f"{len(cases)} sources made in {time.monotonic() - t0:.1f} s")
     workers = [h.worker(name, MCLOUD_TRANSCODE_TMP_DIR=tmp) for name in ("w1", "w2")]
     for w in workers:
         w.wait_for("kafka partitions assigned")
     jobs = {}
+    t0 = time.monotonic()
     for i, c in enumerate(cases):
         vid, key = h.add_video(sources[c.name])
         # Round the partitions: both workers get a share of the corpus.
         jobs[c.name] = (vid, h.publish_job(vid, key, partition=i % 6, preset=corpus.preset_of(c)))
-    t0 = time.monotonic()
-    states = h.wait_final([vid for vid, _ in jobs.values()])
+    h.wait_final([vid for vid, _ in jobs.values()])
     log(f"{len(cases)} jobs final in {time.monotonic() - t0:.1f} s")
-    failed = []
-    for c in cases:
-        vid, job_id = jobs[c.name]
-        try:
-            log(f"ok   {c.name} ({states[vid]}): {check_corpus_case(h, c, sources[c.name], vid, job_id)}")
-        except (Failure, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as e:
-            failed.append(c.name)
-            log(f"FAIL {c.name}: {type(e).__name__}: {e}")
+    t0 = time.monotonic()
+    outcomes = list(pool.map(lambda c: corpus_outcome(h, c, sources[c.name], *jobs[c.name]), cases))
+    pool.shutdown()
+    for _, line in outcomes:
+        log(line)
+    log(f"outputs checked in {time.monotonic() - t0:.1f} s")
+    failed = [c.name for c, (passed, _) in zip(cases, outcomes) if not passed]
     check(not failed, f"{len(failed)} of {len(cases)} corpus cases failed: {', '.join(failed)}")
     ran = {h.job(job_id)["worker"] for _, job_id in jobs.values()}
     check(ran == {w.instance for w in workers}, f"the corpus ran on {ran}, not on both workers")
