@@ -25,7 +25,10 @@ each, and ffprobe/ffmpeg check what it wrote:
 
 usage: transcode_corpus.py --transcoder PATH [--work DIR] [--only a,b] [--keep]
        transcode_corpus.py --transcoder PATH --long   (the 2-hour source: memory bound)
-Python 3 standard library only.
+Python 3 standard library only. Also imported as a module: the worker's
+integration test (tests/integration/transcode_worker/worker_test.py, scenario
+corpus) runs the same CASES through mcloud-transcode and checks what it
+published with check_outputs.
 """
 import argparse
 import json
@@ -329,11 +332,11 @@ def check_hls(out, case, result, source_s):
 
 # ---- progressive MP4 ----
 
-def expected_keyframes(last_frame_s, fps):
+def expected_keyframes(last_frame_s, fps, segment_s):
     """The first frame at or after each segment boundary, up to the last frame."""
     times, k = [], 0
     while True:
-        frame = math.ceil(k * SEGMENT_S * fps - 1e-6)
+        frame = math.ceil(k * segment_s * fps - 1e-6)
         if frame / fps > last_frame_s + 1e-3:
             return times
         times.append(frame / fps)
@@ -349,7 +352,7 @@ def psnr_first_frame(ours, reference_cmd_input, w, h):
     return float(m.group(1))
 
 
-def check_rungs(out, case, result, source_s):
+def check_rungs(out, case, result, source_s, segment_s):
     check([(r["width"], r["height"]) for r in result["renditions"]] == case.rungs,
           f"rungs {[(r['width'], r['height']) for r in result['renditions']]}, expected {case.rungs}")
     keyframes = None
@@ -375,7 +378,7 @@ def check_rungs(out, case, result, source_s):
             check(not audio, f"{mp4}: has audio")
         packets = video_packets(mp4)
         kf = [t for t, key in packets if key]
-        want = expected_keyframes(packets[-1][0], frame_rate(v))
+        want = expected_keyframes(packets[-1][0], frame_rate(v), segment_s)
         check(len(kf) == len(want) and all(abs(a - b) < 1e-3 for a, b in zip(kf, want)),
               f"{mp4}: keyframes {kf}, expected {want}")
         if keyframes is not None:
@@ -426,12 +429,39 @@ def leftovers(out, tmp):
     return left + [os.path.join(tmp, f) for f in os.listdir(tmp)]
 
 
-def run_case(case, transcoder, work):
+def make_source(case, work):
+    """Writes the case's source file into work; returns its path."""
     source = os.path.join(work, case.file)
     if callable(case.make):
         case.make(work, source)
     else:
         ffmpeg(case.make + [source])
+    return source
+
+
+def preset_of(case):
+    return case.args[case.args.index("--preset") + 1]
+
+
+def check_outputs(case, source, out, result, segment_s=SEGMENT_S):
+    """Every check of a valid case's outputs in out, described by result (the
+    transcoder's JSON document: renditions with name, file, width, height,
+    bandwidth; thumbnails); returns a one-line summary."""
+    source_s = duration(source)
+    if case.rungs:
+        check_rungs(out, case, result, source_s, segment_s)
+        check_thumbnails(out, case, result)
+        w, h = case.rungs[0]
+        psnr = psnr_first_frame(os.path.join(out, result["renditions"][0]["file"]), ["-i", source], w, h)
+        check(psnr > 20, f"first frame differs from the source shown upright (PSNR {psnr:.1f} dB)")
+    else:
+        check_audio_only(out, result, source_s)
+    check_hls(out, case, result, source_s)
+    return ", ".join(f"{r['name']} {r['bandwidth'] // 1000} kb/s" for r in result["renditions"])
+
+
+def run_case(case, transcoder, work):
+    source = make_source(case, work)
     out, tmp = os.path.join(work, case.name), os.path.join(work, case.name + ".tmp")
     os.makedirs(tmp)
     args = [a.replace("{half}", str(os.path.getsize(source) // 2)) for a in case.args]
@@ -443,17 +473,7 @@ def run_case(case, transcoder, work):
               f"reason {doc['error']}, expected {case.kind} '{case.fail}'")
         return doc["error"]["message"]
     check(rc == 0, f"exit {rc}: {doc} {log[-2000:]}")
-    source_s = duration(source)
-    if case.rungs:
-        check_rungs(out, case, doc, source_s)
-        check_thumbnails(out, case, doc)
-        w, h = case.rungs[0]
-        psnr = psnr_first_frame(os.path.join(out, doc["renditions"][0]["file"]), ["-i", source], w, h)
-        check(psnr > 20, f"first frame differs from the source shown upright (PSNR {psnr:.1f} dB)")
-    else:
-        check_audio_only(out, doc, source_s)
-    check_hls(out, case, doc, source_s)
-    return ", ".join(f"{r['name']} {r['bandwidth'] // 1000} kb/s" for r in doc["renditions"])
+    return check_outputs(case, source, out, doc)
 
 
 def run_cancel(transcoder, work):

@@ -1,7 +1,8 @@
 """worker_test.py — mcloud-transcode against the real stack (ctest label
 integration).
 
-  worker_test.py --worker BIN SCENARIO      SCENARIO: outcomes | kill | rebalance
+  worker_test.py --worker BIN SCENARIO
+      SCENARIO: outcomes | kill | sigterm | transient | rebalance | corpus
 
 Each run is isolated from everything else on the shared stack: its own
 MariaDB database (mcloud_tw_<id>, migrated by the worker itself), its own
@@ -27,6 +28,14 @@ ffprobe), the events topic and the dead-letter topic with kcat.
   rebalance  two workers share the six partitions; a third joins, gets
              partitions after the rebalance and serves its share; no job
              is run twice.
+  corpus     two workers run every source of the media corpus
+             (tests/media/transcode_corpus.py: codecs, shapes, rotation, VFR,
+             audio layouts, 10-bit, refused inputs); each video is ready
+             with the expected rungs and passes the corpus's own output
+             checks (durations, keyframes, moov first, HLS rates and codecs,
+             every variant decodes, first frame upright, thumbnails), or is
+             failed with the expected reason and one dead letter; no job is
+             retried and no temporary file is left.
 
 Workers are stopped with SIGTERM at the end and must exit 0 with no
 sanitizer report on stderr (the sanitizer tree runs the same test).
@@ -44,9 +53,14 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "media"))
+import transcode_corpus as corpus  # noqa: E402  (the media corpus: cases, generators, checks)
+from transcode_corpus import Failure, check, duration, top_level_boxes  # noqa: E402
 
 ENV = os.environ
 TENANT = "local"
@@ -57,15 +71,6 @@ PART_MB = 5  # the smallest S3 part: large outputs go by multipart upload
 
 def log(msg):
     print(f"[worker_test] {msg}", flush=True)
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def run(cmd, **kw):
@@ -171,31 +176,10 @@ def probe(path, *args):
     return json.loads(run(["ffprobe", "-v", "error", "-of", "json", *args, path]))
 
 
-def duration(path):
-    return float(probe(path, "-show_entries", "format=duration")["format"]["duration"])
-
-
 def keyframes(path):
     out = probe(path, "-select_streams", "v:0", "-skip_frame", "nokey", "-show_entries",
                 "frame=pts_time")
     return [round(float(f["pts_time"]), 3) for f in out["frames"]]
-
-
-def top_level_boxes(path):
-    boxes = []
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8].decode("latin-1")
-        if size == 1:
-            size = int.from_bytes(data[pos + 8:pos + 16], "big")
-        boxes.append(kind)
-        if size < 8:
-            break
-        pos += size
-    return boxes
 
 
 # ---- workers ---------------------------------------------------------------
@@ -205,7 +189,7 @@ class Worker:
     def __init__(self, harness, name, **overrides):
         self.name = name
         self.log_path = os.path.join(harness.scratch, f"{name}.log")
-        env = dict(ENV, **harness.worker_env, **overrides)
+        env = {**ENV, **harness.worker_env, **overrides}
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen([harness.worker_bin], env=env, stdout=self.logf, stderr=self.logf)
         self.stopped = False
@@ -333,11 +317,11 @@ class Harness:
                      f"({q(vid)}, {q(TENANT)}, 'worker test', 'uploaded', {q(key)})")
         return vid, key
 
-    def publish_job(self, vid, key, partition=None, job_id=None):
+    def publish_job(self, vid, key, partition=None, job_id=None, preset="default"):
         """The job message exactly as upload/complete.c writes it."""
         job_id = job_id or str(uuid.uuid4())
         msg = {"v": 1, "job_id": job_id, "video_id": vid, "tenant": TENANT, "source_key": key,
-               "preset": "default", "attempt": 1}
+               "preset": preset, "attempt": 1}
         produce(self.topics["jobs"], vid, json.dumps(msg, separators=(",", ":")), partition)
         return job_id
 
@@ -656,10 +640,91 @@ def scenario_rebalance(h):
         check(len(done) == 1, f"job {job_id}: {len(done)} done events")
 
 
+# The presets' segment length (docs/ARCHITECTURE.md "Transcoding presets"):
+# a job message cannot override it, unlike mcloud-transcode-file --segment.
+PRESET_SEGMENT_S = 4.0
+
+
+def worker_result(h, vid, prefix, out):
+    """The worker's published outputs described like mcloud-transcode-file's
+    JSON document, for the corpus checks: rungs from the renditions rows
+    (tallest first), thumbnails from S3 (poster first)."""
+    rungs = sorted((r for r in h.renditions(vid) if r["kind"] == "mp4"),
+                   key=lambda r: -min(int(r["width"]), int(r["height"])))
+    renditions = [{"name": r["name"], "file": r["object_key"][len(prefix):], "width": int(r["width"]),
+                   "height": int(r["height"]), "bandwidth": int(r["bitrate"])} for r in rungs]
+    thumbs = sorted((os.path.relpath(os.path.join(d, f), out)
+                     for d, _, fs in os.walk(os.path.join(out, "thumbs")) for f in fs),
+                    key=lambda name: (name != "thumbs/poster.jpg", name))
+    return {"renditions": renditions, "thumbnails": thumbs}
+
+
+def check_corpus_case(h, case, source, vid, job_id):
+    v, j = h.video(vid), h.job(job_id)
+    if case.fail:
+        check(v["status"] == "failed" and case.fail in v["reason"], f"video {v}, expected failed '{case.fail}'")
+        check(j["status"] == "failed" and int(j["attempt"]) == 1, f"an invalid source is not retried: {j}")
+        dl = dlq_of(h, vid)
+        check(len(dl) == 1 and dl[0]["kind"] == "invalid" and case.fail in dl[0]["reason"], f"dead letters {dl}")
+        check(not list_keys(h.s3, f"videos/{TENANT}/{vid}/"), "outputs left behind")
+        return v["reason"]
+    names = [f"{min(w, ht)}p" for w, ht in case.rungs] or ["audio"]
+    prefix = check_published(h, vid, job_id, duration(source), names)
+    out = os.path.join(h.scratch, vid)
+    check(not dlq_of(h, vid), "a dead letter for a published video")
+    return corpus.check_outputs(case, source, out, worker_result(h, vid, prefix, out), PRESET_SEGMENT_S)
+
+
+def corpus_outcome(h, case, source, vid, job_id):
+    """(passed, log line) of one corpus case: checks raise, this reports."""
+    try:
+        return True, f"ok   {case.name}: {check_corpus_case(h, case, source, vid, job_id)}"
+    except (Failure, subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as e:
+        return False, f"FAIL {case.name}: {type(e).__name__}: {e}"
+
+
+def scenario_corpus(h):
+    # Every source of the media corpus whose outcome is the source's own:
+    # valid ones are published, invalid ones refused. (Its injected read
+    # failure is the transient scenario's business here.)
+    cases = [c for c in corpus.CASES if not c.fail or c.kind == "invalid"]
+    work = os.path.join(h.scratch, "corpus")
+    tmp = os.path.join(h.scratch, "tmp")
+    os.makedirs(work)
+    os.makedirs(tmp)
+    # Sources and checks are ffmpeg/ffprobe children: run them side by side.
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    t0 = time.monotonic()
+    sources = dict(zip((c.name for c in cases), pool.map(lambda c: corpus.make_source(c, work), cases)))
+    log(f"{len(cases)} sources made in {time.monotonic() - t0:.1f} s")
+    workers = [h.worker(name, MCLOUD_TRANSCODE_TMP_DIR=tmp) for name in ("w1", "w2")]
+    for w in workers:
+        w.wait_for("kafka partitions assigned")
+    jobs = {}
+    t0 = time.monotonic()
+    for i, c in enumerate(cases):
+        vid, key = h.add_video(sources[c.name])
+        # Round the partitions: both workers get a share of the corpus.
+        jobs[c.name] = (vid, h.publish_job(vid, key, partition=i % 6, preset=corpus.preset_of(c)))
+    h.wait_final([vid for vid, _ in jobs.values()])
+    log(f"{len(cases)} jobs final in {time.monotonic() - t0:.1f} s")
+    t0 = time.monotonic()
+    outcomes = list(pool.map(lambda c: corpus_outcome(h, c, sources[c.name], *jobs[c.name]), cases))
+    pool.shutdown()
+    for _, line in outcomes:
+        log(line)
+    log(f"outputs checked in {time.monotonic() - t0:.1f} s")
+    failed = [c.name for c, (passed, _) in zip(cases, outcomes) if not passed]
+    check(not failed, f"{len(failed)} of {len(cases)} corpus cases failed: {', '.join(failed)}")
+    ran = {h.job(job_id)["worker"] for _, job_id in jobs.values()}
+    check(ran == {w.instance for w in workers}, f"the corpus ran on {ran}, not on both workers")
+    check(not os.listdir(tmp), f"temporary files left: {os.listdir(tmp)}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
-    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance"))
+    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance", "corpus"))
     args = ap.parse_args()
     for tool in ("ffmpeg", "ffprobe", "kcat", "mariadb"):
         if not shutil.which(tool):
