@@ -82,6 +82,20 @@ int mc_json_get_bool(json_t *obj, const char *field, bool required, bool fallbac
     return 0;
 }
 
+json_t *mc_json_string_lossy(const char *s, size_t len) {
+    json_t *j = json_stringn(s, len);
+    if (j) return j;
+    char *copy = malloc(len + 1);
+    if (!copy) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        copy[i] = (c >= 0x80 || c == '\0') ? '?' : (char)c;
+    }
+    j = json_stringn(copy, len);
+    free(copy);
+    return j;
+}
+
 char *mc_json_dump(const json_t *value) {
     return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 }

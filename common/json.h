@@ -27,6 +27,12 @@ int mc_json_get_int(json_t *obj, const char *field, bool required, long long fal
 int mc_json_get_bool(json_t *obj, const char *field, bool required, bool fallback, bool *out,
                      mc_err *err);
 
+/* A JSON string of any bytes (e.g. an error message quoting client input):
+ * the bytes themselves when they are UTF-8, else a copy with every byte
+ * from 0x80 up replaced by '?' (JSON cannot carry invalid UTF-8). NULL only
+ * when out of memory. */
+json_t *mc_json_string_lossy(const char *s, size_t len);
+
 /* Compact serialization; caller frees. */
 char *mc_json_dump(const json_t *value);
 

@@ -106,7 +106,8 @@ static void add_details(json_t *j, const mc_transcode_event *e) {
         json_object_set_new(j, "master", json_string(e->master ? e->master : ""));
         json_object_set_new(j, "duration_s", json_real(e->duration_s));
     } else if (!strcmp(e->type, "failed")) {
-        json_object_set_new(j, "reason", json_string(e->reason ? e->reason : ""));
+        const char *reason = e->reason ? e->reason : "";
+        json_object_set_new(j, "reason", mc_json_string_lossy(reason, strlen(reason)));
         json_object_set_new(j, "kind", json_string(e->kind ? e->kind : "transient"));
         json_object_set_new(j, "final", json_boolean(e->final));
     }
@@ -125,10 +126,11 @@ char *mc_transcode_event_json(const mc_transcode_event *e) {
 char *mc_transcode_dlq_json(const void *job, size_t len, const char *reason, const char *kind,
                             long attempts, const char *worker) {
     json_t *original = json_loadb(job, len, JSON_REJECT_DUPLICATES, NULL);
-    if (!original) original = json_stringn(job, len);
-    if (!original) original = json_sprintf("(%zu bytes, not UTF-8)", len);
-    json_t *j = json_pack("{s:i,s:o,s:s,s:s,s:I,s:s}", "v", 1, "job", original, "reason", reason,
-                          "kind", kind, "attempts", (json_int_t)attempts, "worker", worker ? worker : "");
+    if (!original) original = mc_json_string_lossy(job, len);
+    /* The reason may quote the message's own bytes (a parse error). */
+    json_t *j = json_pack("{s:i,s:o,s:o,s:s,s:I,s:s}", "v", 1, "job", original, "reason",
+                          mc_json_string_lossy(reason, strlen(reason)), "kind", kind, "attempts",
+                          (json_int_t)attempts, "worker", worker ? worker : "");
     if (!j) return NULL;
     set_time(j);
     return dump(j);

@@ -88,12 +88,29 @@ static void test_deep_nesting_is_rejected_not_crashing(void **state) {
     free(doc);
 }
 
+static void test_string_lossy(void **state) {
+    (void)state;
+    json_t *ok = mc_json_string_lossy("caf\xc3\xa9", 5);
+    assert_non_null(ok);
+    assert_string_equal(json_string_value(ok), "caf\xc3\xa9");
+    json_decref(ok);
+    json_t *bad = mc_json_string_lossy("s\\u00\xd9\x9b\xdd\xd3\"x", 11);
+    assert_non_null(bad);
+    assert_string_equal(json_string_value(bad), "s\\u00????\"x");
+    json_decref(bad);
+    json_t *nul = mc_json_string_lossy("a\0b", 3);
+    assert_non_null(nul);
+    assert_int_equal(json_string_length(nul), 3);
+    json_decref(nul);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_object),
         cmocka_unit_test(test_field_errors),
         cmocka_unit_test(test_bad_documents),
         cmocka_unit_test(test_deep_nesting_is_rejected_not_crashing),
+        cmocka_unit_test(test_string_lossy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
