@@ -26,19 +26,20 @@ bool mc_periodic_stopping(mc_periodic *p) {
     return s;
 }
 
-static void deadline_after(long ms, struct timespec *until) {
-    clock_gettime(CLOCK_REALTIME, until);
-    until->tv_sec += ms / 1000;
-    until->tv_nsec += (ms % 1000) * 1000000L;
-    if (until->tv_nsec >= 1000000000L) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000L;
+struct timespec mc_deadline_after_ms(clockid_t clock, long ms) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
     }
+    return ts;
 }
 
 static void wait_for_round(mc_periodic *p) {
-    struct timespec until;
-    deadline_after(p->interval_ms, &until);
+    struct timespec until = mc_deadline_after_ms(CLOCK_REALTIME, p->interval_ms);
     pthread_mutex_lock(&p->lock);
     while (!p->nudged && !p->stopping)
         if (pthread_cond_timedwait(&p->wake, &p->lock, &until) != 0) break;

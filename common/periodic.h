@@ -5,8 +5,13 @@
 #define MC_PERIODIC_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "common/error.h"
+
+/* The absolute time ms milliseconds from now on clock, as
+ * pthread_cond_timedwait wants it (the clock the condition variable uses). */
+struct timespec mc_deadline_after_ms(clockid_t clock, long ms);
 
 /* One round of work. Returns > 0 when more work is waiting (the step runs
  * again at once), 0 when done for now, < 0 after logging its own failure

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 
 struct mc_registration {
     mc_redis *redis;
@@ -67,24 +68,12 @@ mc_registration *mc_registry_register(mc_redis *r, const char *service, const ch
     return reg;
 }
 
-static struct timespec deadline_after_ms(int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static void *heartbeat_thread(void *arg) {
     mc_registration *reg = arg;
     int interval = reg->ttl_ms / 3 > 0 ? reg->ttl_ms / 3 : 1;
     pthread_mutex_lock(&reg->lock);
     while (!reg->stopping) {
-        struct timespec until = deadline_after_ms(interval);
+        struct timespec until = mc_deadline_after_ms(CLOCK_MONOTONIC, interval);
         while (!reg->stopping && pthread_cond_timedwait(&reg->wake, &reg->lock, &until) == 0) {}
         if (reg->stopping) break;
         pthread_mutex_unlock(&reg->lock);

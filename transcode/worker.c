@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 #include "transcode/job_run.h"
 
 #define JOBS_PARTITIONS 6
@@ -97,14 +98,7 @@ int mc_transcode_worker_start(mc_transcode_worker *w, mc_err *err) {
 void mc_transcode_worker_stop(mc_transcode_worker *w) {
     if (!w->thread_started) return;
     atomic_store(&w->stopping, true);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += w->set.grace_ms / 1000;
-    until.tv_nsec += (w->set.grace_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = mc_deadline_after_ms(CLOCK_REALTIME, w->set.grace_ms);
     pthread_mutex_lock(&w->lock);
     int rc = 0;
     while (!w->loop_done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&w->exited, &w->lock, &until);
