@@ -1,0 +1,40 @@
+/* paths.h — what a stream request may name. A request path is
+ * /v/<video>/<cred>/<path>; nothing from it reaches an object key or a file
+ * name unless it matches the grammar of the transcoder's outputs exactly:
+ *
+ *   <rung>.mp4 | hls/master.m3u8 | hls/<rung>/index.m3u8 | hls/<rung>/init.mp4
+ *   | hls/<rung>/seg_<digits>.m4s | thumbs/poster.jpg | thumbs/thumb_<digits>.jpg
+ *   | "" (the player page)
+ *   rung: 1..16 of [0-9a-z]; digits: 1..9 of [0-9]; video: a lowercase UUID
+ *
+ * so "..", "%2F", "//", NUL, backslashes and every other spelling are refused
+ * before any lookup (libmicrohttpd has already percent-decoded the path, so a
+ * decoded '/' or NUL is seen here). Pure; fuzzed with the Range parser. */
+#ifndef MCLOUD_STREAM_PATHS_H
+#define MCLOUD_STREAM_PATHS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/playback.h"
+
+#define MC_VIDEO_ID_LEN 36
+
+typedef struct mc_stream_target {
+    char video[MC_VIDEO_ID_LEN + 1];
+    char cred[MC_PLAYBACK_CRED_MAX];
+    char path[64];          /* relative to the published prefix; "" = the page */
+    const char *content_type; /* static string */
+} mc_stream_target;
+
+/* Splits a decoded request path ("/v/<video>/<cred>/<path>"). 0 when every
+ * part is well formed; -1 otherwise (the caller answers 404: a path that
+ * names nothing we serve). */
+int mc_stream_target_parse(const char *request_path, size_t len, mc_stream_target *out);
+
+bool mc_stream_output_path_valid(const char *path);
+/* "video/mp4" (.mp4), "video/iso.segment" (.m4s), "application/vnd.apple.mpegurl" (.m3u8),
+ * "image/jpeg" (.jpg), "text/html; charset=utf-8" (""). */
+const char *mc_stream_content_type(const char *path);
+
+#endif
