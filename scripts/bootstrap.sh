@@ -24,6 +24,8 @@ APT_PACKAGES=(
   libjansson-dev libyaml-dev libxml2-dev libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client redis-server redis-sentinel redis-tools
   ffmpeg kcat podman runc catatonit iptables jq curl ca-certificates python3-venv
+  # wrk drives tests/bench/stream (HTTP load against mcloud-stream and nginx)
+  wrk
 )
 # Node.js runs the end-to-end tests' real tus client (tus-js-client, which the
 # tests install themselves with npm ci). Debian's nodejs and npm only where no
