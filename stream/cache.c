@@ -521,6 +521,19 @@ int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err) {
     return rc;
 }
 
+int mc_cache_wait_finished(mc_cache_entry *e, mc_err *err) {
+    mc_cache *c = e->cache;
+    pthread_mutex_lock(&c->lock);
+    while (e->state == FILLING) pthread_cond_wait(&e->progress, &c->lock);
+    int rc = 0;
+    if (e->state == FAILED) {
+        if (err) *err = e->failure;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 bool mc_cache_entry_finished(const mc_cache_entry *e) {
     mc_cache *c = e->cache;
     pthread_mutex_lock(&c->lock);

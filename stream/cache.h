@@ -67,6 +67,11 @@ int mc_cache_entry_dup_fd(mc_cache_entry *e, mc_err *err);
  * most the object's size. Returns immediately for a finished entry. */
 int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err);
 bool mc_cache_entry_finished(const mc_cache_entry *e);
+/* Blocks until the entry's fill is over: 0 once the object is whole and
+ * indexed (or, larger than the cache, whole in its unlinked file), -1 with
+ * err when the fill failed. The last bytes reach mc_cache_wait a moment
+ * before that: the fill still renames the file into the index. */
+int mc_cache_wait_finished(mc_cache_entry *e, mc_err *err);
 
 void mc_cache_get_stats(mc_cache *c, mc_cache_stats *out);
 
