@@ -644,7 +644,7 @@ static int index_finished(mc_cache *c, DIR *d, mc_err *err) {
         }
         list[count++] = (found){e, ts};
     }
-    qsort(list, count, sizeof *list, by_stamp);
+    if (count) qsort(list, count, sizeof *list, by_stamp);
     for (size_t i = 0; i < count; i++) {
         mc_cache_entry *e = list[i].entry;
         hash_insert(c, e);
