@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "common/config.h"
+#include "common/sigv4.h"
 #include "stream/cache.h"
 
 #define KiB 1024u
@@ -141,6 +142,14 @@ static int count_files(const char *dir, const char *suffix) {
     }
     closedir(d);
     return n;
+}
+
+/* Whether key's finished object is on disk under its name (sha256 of the key). */
+static bool on_disk(const char *dir, const char *key) {
+    char name[65], path[600];
+    mc_sigv4_sha256_hex(key, strlen(key), name);
+    snprintf(path, sizeof path, "%s/%s.data", dir, name);
+    return access(path, F_OK) == 0;
 }
 
 static void write_file(const char *path, const char *text) {
@@ -504,6 +513,8 @@ static void test_lru_eviction_spares_readers(void **state) {
     release_whole(acquire(c, keys[3]));
     mc_cache_stats s = stats_of(c);
     assert_int_equal(s.evictions, 1); /* b, not the held a */
+    assert_true(on_disk(dir, keys[0]));
+    assert_false(on_disk(dir, keys[1]));
     assert_true(s.bytes <= max);
     assert_int_equal(s.objects, 3);
     assert_int_equal(count_files(dir, ".data"), 3);
@@ -515,6 +526,8 @@ static void test_lru_eviction_spares_readers(void **state) {
     release_whole(acquire(c, keys[4])); /* now a is the least recently used */
     s = stats_of(c);
     assert_int_equal(s.evictions, 2);
+    assert_false(on_disk(dir, keys[0]));
+    assert_true(on_disk(dir, keys[2]) && on_disk(dir, keys[3]) && on_disk(dir, keys[4]));
     assert_true(s.bytes <= max);
     assert_int_equal(count_files(dir, ".data"), 3);
     char *again = malloc(MiB);
