@@ -456,12 +456,14 @@ int mc_cache_acquire(mc_cache *c, const char *key, mc_cache_entry **out, mc_err 
     pthread_mutex_lock(&c->lock);
     mc_cache_entry *e = hash_find(c, name, key);
     if (e && e->state == FINISHED) {
-        int rc = hit(c, e, err);
-        pthread_mutex_unlock(&c->lock);
-        if (rc < 0) return -1;
-        stamp(c, name);
-        *out = e;
-        return 0;
+        if (hit(c, e, err) == 0) {
+            pthread_mutex_unlock(&c->lock);
+            stamp(c, name);
+            *out = e;
+            return 0;
+        }
+        evict(c, e); /* its file went missing (unreferenced: fd closed): fetch anew */
+        e = NULL;
     }
     if (e) {
         c->stats.joins++;
