@@ -209,7 +209,7 @@ typedef struct fill_job {
 } fill_job;
 
 /* S3's answer made known to the acquirers waiting for it. */
-static int publish_headers(fill_job *job) {
+static void publish_headers(fill_job *job) {
     mc_cache *c = job->cache;
     mc_cache_entry *e = job->entry;
     pthread_mutex_lock(&c->lock);
@@ -224,7 +224,6 @@ static int publish_headers(fill_job *job) {
         unlink(e->temp_path);
         e->temp_path[0] = '\0';
     }
-    return 0;
 }
 
 static int write_all(int fd, const char *data, size_t len, uint64_t offset) {
