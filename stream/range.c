@@ -12,15 +12,17 @@
  *   (overlap, e.g. "0-599,500-999" of 1000 bytes), the Range header is
  *   ignored: 200 with the whole representation, never more bytes than it;
  * - more than MC_RANGE_MAX satisfiable ranges → ignored (200), as nginx with
- *   "max_ranges 16" (its default is unlimited).
- * So a multipart answer is at most the representation plus MC_RANGE_MAX part
- * headers, whatever the request.
+ *   "max_ranges 16" (its default is unlimited; unsatisfiable ones do not
+ *   count, there as here).
  * - a zero-length representation: a range from byte 0 ("0-", "-5") gets
  *   the whole (empty) representation with 200, any other 416 (as nginx).
+ * So a multipart answer is at most the representation plus MC_RANGE_MAX part
+ * headers, whatever the request.
  *
  * Deliberate differences from nginx, each what RFC 9110 says:
  * - invalid syntax ("bytes=abc", "bytes=5-3", "bytes=0-1,x") is ignored
- *   (200, §14.2), where nginx answers 416;
+ *   (200, §14.2), where nginx answers 416; one invalid member invalidates
+ *   the whole header ("bytes=5-3,0-1" → 200; nginx drops it: 206 of 0-1);
  * - empty list elements ("bytes=0-1,,3-4", "bytes=,0-1") are accepted
  *   (§5.6.1.2), where nginx answers 416;
  * - a number too large for 64 bits is a position past any end: as a first
@@ -30,7 +32,8 @@
  * - If-Modified-Since yields 304 when Last-Modified is at or before the date
  *   (§13.1.3); nginx's default ("if_modified_since exact") wants equality.
  * Like nginx, the unit is matched case-insensitively and blanks are allowed
- * around list elements and around '-'. */
+ * around list elements and around '-' (nginx: spaces only; here also tabs,
+ * RFC 9110's OWS). */
 #include "stream/range.h"
 
 #include <stdio.h>
