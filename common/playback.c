@@ -73,14 +73,15 @@ int mc_playback_keys_from_config(mc_config *cfg, mc_token_key keys[MC_PLAYBACK_M
     const char *prev_secret = mc_config_get(cfg, "playback.previous_secret");
     if ((!prev_id || !*prev_id) && (!prev_secret || !*prev_secret)) return 0;
     if (key_from_settings(cfg, "playback.previous_key_id", "playback.previous_secret", &keys[1],
-                          err) ||
-        strcmp(keys[0].id, keys[1].id) == 0) {
-        if (strcmp(keys[0].id, keys[1].id) == 0)
-            mc_err_set(err, MC_ERR_INVALID,
-                       "settings playback.key_id and playback.previous_key_id are both '%s'",
-                       keys[0].id);
+                          err)) {
         *nkeys = 0;
         return -1;
+    }
+    if (strcmp(keys[0].id, keys[1].id) == 0) {
+        *nkeys = 0;
+        return mc_err_set(err, MC_ERR_INVALID,
+                          "settings playback.key_id and playback.previous_key_id are both '%s'",
+                          keys[0].id);
     }
     *nkeys = 2;
     return 0;
