@@ -23,7 +23,9 @@
 # NGINX_EXTRA (directives added to the http block, e.g. 'open_file_cache max=64;').
 # The configuration: sendfile on, tcp_nopush on, keep-alive without a request
 # limit, ETag and Last-Modified on (nginx's defaults), no limit on the number of
-# ranges (max_ranges unset), and the content types mcloud-stream sends:
+# ranges (max_ranges unset), request headers up to 32 KiB (nginx's default 8 KiB
+# would refuse a long Range list before parsing it; libmicrohttpd, under
+# mcloud-stream, allows about 32 KiB), and the content types mcloud-stream sends:
 # .mp4 video/mp4, .m4s video/iso.segment, .m3u8 application/vnd.apple.mpegurl,
 # .jpg image/jpeg, .html text/html, anything else application/octet-stream.
 # access.log lines: status, bytes sent, the Range header, the request line.
@@ -64,6 +66,7 @@ http {
     keepalive_requests 1000000;
     keepalive_timeout 65s;
     server_tokens off;
+    large_client_header_buffers 4 32k;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
