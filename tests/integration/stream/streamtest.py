@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from urllib.parse import urlsplit
 
@@ -51,6 +52,13 @@ REQUEST_TIMEOUT_S = 60
 
 class Failure(Exception):
     pass
+
+
+def describe(exc):
+    """A Failure's message, or any other exception with its traceback."""
+    if isinstance(exc, Failure):
+        return str(exc)
+    return "".join(traceback.format_exception(exc)).rstrip()
 
 
 def log(msg):
