@@ -136,6 +136,16 @@ def run(h, rep):
     rep.check(bool(mp4_url) and mp4_url.startswith(d.url) and hls_url and hls_url.endswith("/hls/master.m3u8"),
               "mcloud play gives the 360p and HLS URLs", json.dumps(play))
 
+    hls_base = hls_url[:-len("master.m3u8")].split(d.url, 1)[1]
+    for rel in sorted(video.objects):
+        want = types[os.path.splitext(rel)[1]]
+        target = hls_base + rel[len("hls/"):] if rel.startswith("hls/") else None
+        if target:
+            r = st.request(d.url, "HEAD", target)
+            rep.check(r.status == 200 and r.header("Content-Type") == want,
+                      f"{rel} is served as {want} through the HLS URL's credential",
+                      f"{r.status} {r.header('Content-Type')}")
+
     for label, url, tol in (("MP4", mp4_url, DURATION_TOLERANCE_S), ("HLS master", hls_url, HLS_TOLERANCE_S)):
         duration, streams = probe(url)
         v, a = streams.get("video", {}), streams.get("audio", {})
