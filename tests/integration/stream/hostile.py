@@ -8,7 +8,9 @@ names, a JSON error body {"error":{"status","message"}} when the daemon
 itself refuses (403, 404, 405), CORS on the daemon's answers, and nothing
 else: no object bytes, no object key, bucket or published prefix in the
 answer. After every request the daemon must still serve A's 720p.mp4
-whole. Positive controls (the same credential on the right path, a key
+whole. Last, 20 clients hang up right after the head of an 8 MiB answer
+(the first during the cache fill); the object is still served whole, and
+the sanitizer tree's daemon must stop without a leak report. Positive controls (the same credential on the right path, a key
 being rotated out, a directory scope) prove the refusals are for the reason
 named, not because nothing works.
 
@@ -19,13 +21,16 @@ refused by libmicrohttpd (400) or by the path grammar (404)."""
 
 import argparse
 import os
+import socket
 import sys
 import time
+from urllib.parse import urlsplit
 
 import streamtest as st
 from streamtest import log, sign_cred
 
 RANGE_SIZE = 256 * 1024
+HANGUPS = 20
 
 
 def main():
@@ -209,8 +214,34 @@ def run(h, rep):
     expect("a 100 KiB request line", 414, f"{base}/{'a' * 102400}.mp4", json_body=False, daemon=False)
     expect("a raw NUL in the path", (400, 404), raw=f"GET {base}/720p.mp4\0.jpg HTTP/1.1\r\nHost: x\r\n"
            "Connection: close\r\n\r\n".encode(), json_body=False, daemon=False)
-    rep.check(d.alive(), "the daemon is still running")
+    # ---- clients that hang up mid-answer ----------------------------------------
+    big = st.Video(h, title="hostile hang-ups")
+    big.data = os.urandom(8 * 1024 * 1024)
+    big.put("720p.mp4", big.data, "video/mp4")
+    big.insert([("720p", 1280, 720, 2_000_000)])
+    big_target = f"/v/{big.id}/{sign_cred(big.id)}/720p.mp4"
+    for i in range(HANGUPS):  # the first is a cache miss: the hang-up lands during the fill
+        hang_up(d.url, big_target, [("Range", "bytes=1000-")] if i % 2 else [])
+    r = st.request(d.url, "GET", big_target)
+    rep.check(r.status == 200 and r.body == big.data,
+              f"after {HANGUPS} clients hung up mid-body, the 8 MiB object is served whole",
+              f"{r.status}, {len(r.body)} bytes")
+    rep.check(d.alive() and baseline(), "the daemon is still running and serving")
     log(f"daemon log: {d.log_path}")
+
+
+def hang_up(base, target, headers):
+    """Sends a GET, reads the head and a little of the body, closes the socket."""
+    u = urlsplit(base)
+    with socket.create_connection((u.hostname, u.port), timeout=st.REQUEST_TIMEOUT_S) as s:
+        lines = [f"GET {target} HTTP/1.1", f"Host: {u.netloc}", *(f"{k}: {v}" for k, v in headers)]
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                return
+            got += chunk
 
 
 def swap_exp(cred, exp):

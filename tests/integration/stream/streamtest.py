@@ -323,6 +323,8 @@ class Harness:
                 errors.append(str(e))
         for ng in self.nginxes:
             ng.stop()
+        for d in self.daemons:  # the logs stay for a failure; cached objects never do
+            shutil.rmtree(d.cache_dir, ignore_errors=True)
         for v in self.videos:
             try:
                 v.delete()
