@@ -73,7 +73,7 @@ def run(h, rep):
     cred = good.split("/")[3]
     all_a = sign_cred(a.id)                           # scope "": every output of A
     now = int(time.time())
-    secrets = [a.prefix, b.prefix, c.prefix, "videos/", st.BUCKET, os.environ["MCLOUD_S3_ENDPOINT"],
+    secrets = [a.prefix, b.prefix, c.prefix, "videos/", f"/{st.BUCKET}/", os.environ["MCLOUD_S3_ENDPOINT"],
                "root:x:0:0"]
 
     def baseline():
@@ -139,7 +139,12 @@ def run(h, rep):
         ("video id not a UUID", f"/v/../{cred}/720p.mp4"),
         ("unknown extension", f"{base}/720p.mkv"),
         ("no path under /v/", f"/v/{a.id}"),
-        ("not under /v/", f"/etc/passwd"),
+        ("not under /v/", "/etc/passwd"),
+        ("dot-dot under /static/", "/static/../../../../etc/passwd"),
+        ("encoded dot-dot under /static/", "/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
+        ("another file of the web directory", "/static/player.html"),
+        ("encoded NUL after hls.min.js", "/static/hls.min.js%00"),
+        ("hls.min.js as a directory", "/static/hls.min.js/../../../../etc/passwd"),
     ]
     for name, target in traversal:
         expect(name, 404, target)
@@ -150,6 +155,7 @@ def run(h, rep):
     expect("720p.mp4 credential for 1080p.mp4", 403, f"{base}/1080p.mp4")
     expect("720p.mp4 credential for hls/", 403, f"{base}/hls/master.m3u8")
     expect("720p.mp4 credential for a thumbnail", 403, f"{base}/thumbs/poster.jpg")
+    expect("720p.mp4 credential for the player page", 403, f"{base}/")
     expect("hls/ credential for 720p.mp4", 403, f"/v/{a.id}/{sign_cred(a.id, 'hls/')}/720p.mp4")
     expect("credential of the directory hls/720p/ on hls/master.m3u8", 403,
            f"/v/{a.id}/{sign_cred(a.id, 'hls/720p/')}/hls/master.m3u8")
@@ -174,9 +180,13 @@ def run(h, rep):
         ("the previous key (rotation) still verifies",
          f"/v/{a.id}/{sign_cred(a.id, kid=st.OLD_KEY_ID, secret=st.OLD_SECRET)}/720p.mp4"),
         ("B's own credential", f"/v/{b.id}/{sign_cred(b.id)}/720p.mp4"),
+        ("all-outputs credential on the player page", f"/v/{a.id}/{all_a}/"),
     ]:
         r = st.request(d.url, "GET", target)
         rep.check(r.status == 200, f"control: {name}: 200", f"got {r.status} {r.body[:200]!r}")
+    page = st.request(d.url, "GET", f"/v/{a.id}/{all_a}/").body
+    rep.check(not any(x.encode() in page for x in secrets), "the player page names no key, prefix or bucket",
+              page[:400])
     # ---- ids and states: 404 -------------------------------------------------
     unknown = "00000000-0000-4000-8000-000000000000"
     expect("unknown video id", 404, f"/v/{unknown}/{sign_cred(unknown)}/720p.mp4")
