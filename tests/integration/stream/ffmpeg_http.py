@@ -27,7 +27,7 @@ import subprocess
 import sys
 
 import streamtest as st
-from streamtest import log
+from streamtest import Failure, log
 
 SECONDS = 6.0
 DURATION_TOLERANCE_S = 0.1   # the MP4's own duration; HLS segment sums may round

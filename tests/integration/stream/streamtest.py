@@ -36,7 +36,7 @@ from botocore.config import Config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "support"))
-from private_nginx import PrivateNginx, free_port  # noqa: E402,F401  (re-exported for the tests)
+from private_nginx import PrivateNginx, free_port  # noqa: E402  (tests/support)
 
 ENV = os.environ
 TENANT = "local"
