@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bootstrap.sh — installs everything mcloud needs on a Debian 12
 # machine: the C toolchain and libraries, the backing servers (MariaDB, Redis,
-# Kafka from Maven Central, MinIO built from the Go module proxy), a boto3
+# Kafka from Maven Central, MinIO built from the Go module proxy), nginx (the
+# stream tests' reference peer, never run as a system service), a boto3
 # venv (bucket setup, reference S3 client), the Podman configuration and the
 # player page's hls.js (npm ci in stream/web).
 # Idempotent: every step checks first and skips when already done, so a second
@@ -29,6 +30,10 @@ APT_PACKAGES=(
   # driven by playwright-core (Debian builds it with H.264 and AAC)
   chromium
 )
+# nginx: the reference peer of mcloud-stream in the Range conformance test and
+# the stream benchmark (tests/support/nginx.sh runs private instances on
+# test ports). Debian 12's nginx-light is only nginx plus the echo module.
+APT_PACKAGES+=(nginx)
 # Node.js runs the end-to-end tests' real clients (tus-js-client, playwright-core,
 # which the tests install themselves with npm ci) and npm installs the player
 # page's hls.js (the web step). Debian's nodejs and npm only where no
@@ -36,8 +41,8 @@ APT_PACKAGES=(
 have node || APT_PACKAGES+=(nodejs npm)
 # system services those packages may start on their default ports; our stack
 # runs its own instances, so they are stopped and kept from starting.
-SYSTEM_SERVICES=(mariadb redis-server redis-sentinel)
-SYSTEM_PIDFILES=(/run/mysqld/mysqld.pid /run/redis/redis-server.pid /run/sentinel/redis-sentinel.pid)
+SYSTEM_SERVICES=(mariadb redis-server redis-sentinel nginx)
+SYSTEM_PIDFILES=(/run/mysqld/mysqld.pid /run/redis/redis-server.pid /run/sentinel/redis-sentinel.pid /run/nginx.pid)
 
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"
@@ -77,7 +82,7 @@ step_apt() {
   log "apt: apt-get update (log: $apt_log)"
   as_root apt-get -o DPkg::Lock::Timeout=900 update >"$apt_log" 2>&1 || { tail -20 "$apt_log" >&2; die "apt-get update failed"; }
   apt_check_candidates "${missing[@]}"
-  # keep package maintainer scripts from starting mariadb/redis on 3306/6379
+  # keep package maintainer scripts from starting mariadb/redis/nginx on 3306/6379/80
   local policy=/usr/sbin/policy-rc.d added_policy=0
   if [[ ! -e $policy ]]; then
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
@@ -118,7 +123,7 @@ step_services() {
       as_root update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
   done
-  log "services: system mariadb/redis not running (the stack runs its own)"
+  log "services: system mariadb/redis/nginx not running (the stack and the tests run their own)"
 }
 
 # ---- podman -------------------------------------------------------------------
