@@ -2,8 +2,9 @@
  *
  *   mcloud upload FILE        resumable tus upload; prints the video id
  *   mcloud wait VIDEO_ID      follows transcoding until ready or failed
- *   mcloud urls VIDEO_ID      the published outputs as JSON
- *   mcloud publish FILE       all three: the end of the main job (`make run`)
+ *   mcloud play VIDEO_ID [--json] [--ttl S]
+ *                             the video's signed playback URLs (mcloud-stream)
+ *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -22,12 +23,11 @@
 #include "cli/video.h"
 #include "common/config.h"
 #include "common/mysql.h"
-#include "common/s3.h"
+#include "common/playback.h"
 #include "common/token.h"
 
 #define CHUNK_BYTES (8u * 1024 * 1024)
 #define MAX_RETRIES 20
-#define URL_EXPIRY_S (7L * 86400)
 #define TOKEN_TTL_S 86400
 #define WAIT_TIMEOUT_S 3600
 
@@ -35,8 +35,9 @@ static int usage(void) {
     fprintf(stderr,
             "usage: mcloud upload FILE      upload FILE (resumable: run it again after a break)\n"
             "       mcloud wait VIDEO_ID    follow transcoding until the video is ready\n"
-            "       mcloud urls VIDEO_ID    print the video's published outputs as JSON\n"
-            "       mcloud publish FILE     upload, wait and print the outputs\n"
+            "       mcloud play VIDEO_ID [--json] [--ttl SECONDS]\n"
+            "                               print the video's signed playback URLs (page, HLS, MP4)\n"
+            "       mcloud publish FILE     upload, wait and print the playback URLs\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
     return 2;
@@ -111,18 +112,32 @@ static int cmd_wait(mc_config *cfg, const char *video_id, mc_err *err) {
     return rc;
 }
 
-static int cmd_urls(mc_config *cfg, const char *video_id, mc_err *err) {
+typedef struct play_options {
+    bool as_json;
+    long ttl_s;   /* 0: stream.url_ttl_s */
+} play_options;
+
+static int cmd_play(mc_config *cfg, const char *video_id, const play_options *po, mc_err *err) {
+    mc_token_key keys[MC_PLAYBACK_MAX_KEYS];
+    size_t nkeys;
+    long ttl_s = po->ttl_s;
+    if (mc_playback_keys_from_config(cfg, keys, &nkeys, err) < 0 ||
+        (ttl_s == 0 && mc_config_int(cfg, "stream.url_ttl_s", 1, 366L * 86400, &ttl_s, err) < 0))
+        return -1;
+    char base[512];
+    snprintf(base, sizeof base, "%s", mc_config_get(cfg, "stream.public_url"));
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
     mc_db *db = open_db(cfg, err);
     if (!db) return -1;
-    mc_s3_config sc;
-    mc_s3 *s3 = mc_s3_config_from(cfg, &sc, err) == 0 ? mc_s3_new(&sc, err) : NULL;
-    int rc = s3 ? mc_cli_video_urls(db, s3, video_id, URL_EXPIRY_S, stdout, err) : -1;
-    mc_s3_free(s3);
+    mc_cli_playback pb = {.base_url = base, .key = &keys[0], .ttl_s = ttl_s};
+    int rc = mc_cli_video_play(db, &pb, video_id, po->as_json, stdout, err);
     mc_db_close(db);
     return rc;
 }
 
-static int run(mc_config *cfg, const char *cmd, const char *arg, mc_err *err) {
+static int run(mc_config *cfg, const char *cmd, const char *arg, const play_options *po,
+               mc_err *err) {
     char video_id[64];
     if (strcmp(cmd, "upload") == 0) {
         if (cmd_upload(cfg, arg, video_id, sizeof video_id, err) < 0) return -1;
@@ -130,24 +145,41 @@ static int run(mc_config *cfg, const char *cmd, const char *arg, mc_err *err) {
         return 0;
     }
     if (strcmp(cmd, "wait") == 0) return cmd_wait(cfg, arg, err);
-    if (strcmp(cmd, "urls") == 0) return cmd_urls(cfg, arg, err);
+    if (strcmp(cmd, "play") == 0) return cmd_play(cfg, arg, po, err);
     /* publish */
     if (cmd_upload(cfg, arg, video_id, sizeof video_id, err) < 0 ||
         cmd_wait(cfg, video_id, err) < 0)
         return -1;
-    return cmd_urls(cfg, video_id, err);
+    return cmd_play(cfg, video_id, po, err);
+}
+
+/* Options after the argument: --json, --ttl SECONDS (play and publish). */
+static int parse_options(int argc, char **argv, play_options *po) {
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            po->as_json = true;
+        } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+            char *end;
+            po->ttl_s = strtol(argv[++i], &end, 10);
+            if (*end || po->ttl_s < 1 || po->ttl_s > 366L * 86400) return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) return usage();
+    if (argc < 3) return usage();
     const char *cmd = argv[1];
-    if (strcmp(cmd, "upload") && strcmp(cmd, "wait") && strcmp(cmd, "urls") &&
-        strcmp(cmd, "publish"))
-        return usage();
+    bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;
+    play_options po = {0};
+    if (strcmp(cmd, "upload") && strcmp(cmd, "wait") && !takes_options) return usage();
+    if ((!takes_options && argc != 3) || parse_options(argc, argv, &po) < 0) return usage();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     mc_config *cfg = mc_config_load(NULL, NULL);
     mc_err err = {0};
-    int rc = cfg ? run(cfg, cmd, argv[2], &err)
+    int rc = cfg ? run(cfg, cmd, argv[2], &po, &err)
                  : mc_err_set(&err, MC_ERR_INTERNAL, "cannot load the settings");
     if (rc < 0) fprintf(stderr, "mcloud %s: %s\n", cmd, err.msg);
     mc_config_free(cfg);

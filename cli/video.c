@@ -16,6 +16,7 @@ typedef struct video_status {
     char reason[1024];
     double progress;            /* 0 to 1, of the newest job */
     char prefix[1024];          /* published_prefix when ready */
+    char tenant[72];
 } video_status;
 
 static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err *err) {
@@ -23,7 +24,7 @@ static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err 
     if (mc_db_query(db, MC_DB_MASTER,
                     "SELECT v.status, COALESCE(v.failure_reason, ''), COALESCE((SELECT j.progress "
                     "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1), 0), "
-                    "COALESCE(v.published_prefix, '') FROM videos v WHERE v.id = ?",
+                    "COALESCE(v.published_prefix, ''), v.tenant_id FROM videos v WHERE v.id = ?",
                     MC_DB_ARGS(mc_db_str(video_id)), &rows, err) < 0)
         return -1;
     if (rows.nrows == 0) {
@@ -34,6 +35,7 @@ static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err 
     snprintf(v->reason, sizeof v->reason, "%s", mc_db_rows_get(&rows, 0, 1));
     v->progress = strtod(mc_db_rows_get(&rows, 0, 2), NULL);
     snprintf(v->prefix, sizeof v->prefix, "%s", mc_db_rows_get(&rows, 0, 3));
+    snprintf(v->tenant, sizeof v->tenant, "%s", mc_db_rows_get(&rows, 0, 4));
     mc_db_rows_free(&rows);
     return 0;
 }
@@ -70,61 +72,85 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out
     }
 }
 
-static int add_presigned(json_t *obj, const char *field, mc_s3 *s3, const char *key,
-                         long expires_s, mc_err *err) {
-    char *url = mc_s3_presign_get(s3, key, expires_s, time(NULL), err);
+/* The signed URL of one output (or of the page, path ""), granting scope. */
+static int add_url(json_t *obj, const char *field, const mc_cli_playback *pb, const char *tenant,
+                   const char *video_id, const char *scope, const char *path, mc_err *err) {
+    char *url = mc_playback_url(pb->base_url, pb->key, tenant, video_id, scope, path,
+                                (int64_t)time(NULL) + pb->ttl_s, err);
     if (!url) return -1;
     json_object_set_new(obj, field, json_string(url));
     free(url);
     return 0;
 }
 
-static int add_renditions(json_t *doc, mc_db *db, mc_s3 *s3, const char *video_id,
-                          long expires_s, mc_err *err) {
+/* Every progressive rung under the published prefix, largest first. */
+static int add_mp4_rungs(json_t *doc, mc_db *db, const mc_cli_playback *pb, const char *tenant,
+                         const char *video_id, const char *prefix, bool *has_video, mc_err *err) {
     mc_db_rows rows;
     if (mc_db_query(db, MC_DB_MASTER,
-                    "SELECT name, kind, object_key FROM renditions WHERE video_id = ? "
-                    "ORDER BY height DESC, name",
+                    "SELECT name, object_key, width FROM renditions WHERE video_id = ? AND "
+                    "kind = 'mp4' ORDER BY width * height DESC, name",
                     MC_DB_ARGS(mc_db_str(video_id)), &rows, err) < 0)
         return -1;
-    json_t *mp4 = json_object(), *hls = json_object();
+    json_t *mp4 = json_object();
     json_object_set_new(doc, "mp4", mp4);
-    json_object_set_new(doc, "hls_keys", hls);
+    size_t plen = strlen(prefix);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-        const char *name = mc_db_rows_get(&rows, i, 0), *kind = mc_db_rows_get(&rows, i, 1),
-                   *key = mc_db_rows_get(&rows, i, 2);
-        if (strcmp(kind, "mp4") == 0) rc = add_presigned(mp4, name, s3, key, expires_s, err);
-        else json_object_set_new(hls, name, json_string(key));
+        const char *key = mc_db_rows_get(&rows, i, 1);
+        if (strncmp(key, prefix, plen) != 0) continue; /* an older attempt's row */
+        if (atoi(mc_db_rows_get(&rows, i, 2)) > 0) *has_video = true;
+        rc = add_url(mp4, mc_db_rows_get(&rows, i, 0), pb, tenant, video_id, key + plen,
+                     key + plen, err);
     }
     mc_db_rows_free(&rows);
     return rc;
 }
 
-int mc_cli_video_urls(mc_db *db, mc_s3 *s3, const char *video_id, long expires_s, FILE *out,
-                      mc_err *err) {
+static json_t *playback_doc(mc_db *db, const mc_cli_playback *pb, const char *video_id,
+                            const video_status *v, mc_err *err) {
+    json_t *doc = json_object();
+    json_object_set_new(doc, "video", json_string(video_id));
+    bool has_video = false;
+    if (add_url(doc, "page", pb, v->tenant, video_id, "", "", err) < 0 ||
+        add_url(doc, "hls", pb, v->tenant, video_id, "hls/", "hls/master.m3u8", err) < 0 ||
+        add_mp4_rungs(doc, db, pb, v->tenant, video_id, v->prefix, &has_video, err) < 0 ||
+        (has_video &&  /* audio-only videos have no poster */
+         add_url(doc, "poster", pb, v->tenant, video_id, "thumbs/", "thumbs/poster.jpg", err) < 0)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static void print_plain(const json_t *doc, FILE *out) {
+    fprintf(out, "video   %s\n", json_string_value(json_object_get(doc, "video")));
+    fprintf(out, "page    %s\n", json_string_value(json_object_get(doc, "page")));
+    fprintf(out, "hls     %s\n", json_string_value(json_object_get(doc, "hls")));
+    const char *name;
+    json_t *url;
+    json_object_foreach(json_object_get(doc, "mp4"), name, url)
+        fprintf(out, "mp4     %-7s %s\n", name, json_string_value(url));
+    json_t *poster = json_object_get(doc, "poster");
+    if (poster) fprintf(out, "poster  %s\n", json_string_value(poster));
+}
+
+int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id, bool as_json,
+                      FILE *out, mc_err *err) {
     video_status v;
     if (read_status(db, video_id, &v, err) < 0) return -1;
     if (strcmp(v.status, "ready") != 0 || !v.prefix[0])
         return mc_err_set(err, MC_ERR_CONFLICT, "video %s is %s, not ready%s%s", video_id,
                           v.status, v.reason[0] ? ": " : "", v.reason);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "video", json_string(video_id));
-    char key[1200];
-    snprintf(key, sizeof key, "%shls/master.m3u8", v.prefix);
-    json_object_set_new(doc, "hls_master_key", json_string(key));
-    snprintf(key, sizeof key, "%sthumbs/poster.jpg", v.prefix);
-    mc_s3_object_info info;
-    mc_err no_poster = {0}; /* audio-only videos have none */
-    int rc = 0;
-    if (mc_s3_head_object(s3, key, &info, &no_poster) == 0)
-        rc = add_presigned(doc, "poster", s3, key, expires_s, err);
-    if (rc == 0) rc = add_renditions(doc, db, s3, video_id, expires_s, err);
-    if (rc == 0) {
-        char *text = json_dumps(doc, JSON_INDENT(2));
+    json_t *doc = playback_doc(db, pb, video_id, &v, err);
+    if (!doc) return -1;
+    if (as_json) {
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", text ? text : "{}");
         free(text);
+    } else {
+        print_plain(doc, out);
     }
     json_decref(doc);
-    return rc;
+    return 0;
 }

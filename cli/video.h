@@ -1,23 +1,34 @@
 /* video.h — what the command line reads about a video: its status while it
- * transcodes (from MySQL, the durable record) and the URLs of its published
- * outputs (presigned S3 GETs until mcloud-stream serves signed URLs). */
+ * transcodes (from MySQL, the durable record) and the signed playback URLs
+ * of its published outputs on mcloud-stream (common/playback.h). */
 #ifndef MC_CLI_VIDEO_H
 #define MC_CLI_VIDEO_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "common/error.h"
 #include "common/mysql.h"
-#include "common/s3.h"
+#include "common/playback.h"
 
 /* Polls the video until it is ready (0) or failed (-1, MC_ERR_INVALID with
  * the stored reason), printing status and progress changes to out.
  * timeout_s <= 0 waits for ever. */
 int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out, mc_err *err);
 
-/* Prints the published outputs of a ready video as JSON: presigned URLs of
- * every progressive MP4 rung and thumbnail, and the HLS keys. */
-int mc_cli_video_urls(mc_db *db, mc_s3 *s3, const char *video_id, long expires_s, FILE *out,
-                      mc_err *err);
+/* How playback URLs are made: mcloud-stream's public URL, the signing key
+ * and how long the URLs live. */
+typedef struct mc_cli_playback {
+    const char *base_url;     /* stream.public_url, no trailing '/' */
+    const mc_token_key *key;  /* playback.key_id / playback.secret */
+    long ttl_s;
+} mc_cli_playback;
+
+/* Prints the signed URLs of a ready video: the player page, the HLS master
+ * playlist, each progressive MP4 rung and the poster; as JSON
+ * ({"video","page","hls","mp4":{rung:url},"poster"}) or as lines. A video
+ * that is not ready is MC_ERR_CONFLICT with its status (and reason). */
+int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id, bool as_json,
+                      FILE *out, mc_err *err);
 
 #endif

@@ -275,6 +275,17 @@ static enum MHD_Result dispatch_first(mc_http_server *srv, mc_http_req *req, con
     return rc;
 }
 
+/* libmicrohttpd 0.9.75 closes the connection after an answer queued on
+ * the first call, before it has read the whole request — even one with no
+ * body. A request that announces no body is therefore dispatched on the
+ * call after (still with *size == 0 and first_call set, so handlers see no
+ * difference) and its connection stays open for the next request. */
+static bool announces_body(struct MHD_Connection *conn) {
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    return te != NULL || (cl != NULL && strcmp(cl, "0") != 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -286,8 +297,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req = new_request(conn, method, url);
         if (!req) return MHD_NO;
         *con_cls = req;
+        if (!announces_body(conn)) return MHD_YES; /* dispatched on the next call */
         return dispatch_first(srv, req, upload_data, upload_data_size);
     }
+    if (!req->route_name) return dispatch_first(srv, req, upload_data, upload_data_size);
     if (req->status) {
         /* Answered already: drop any body the client still sends. */
         *upload_data_size = 0;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # scripts/bootstrap.sh — installs everything mcloud needs on a Debian 12
 # machine: the C toolchain and libraries, the backing servers (MariaDB, Redis,
-# Kafka from Maven Central, MinIO built from the Go module proxy), a boto3
-# venv (bucket setup, reference S3 client) and the Podman configuration.
+# Kafka from Maven Central, MinIO built from the Go module proxy), nginx (the
+# stream tests' reference peer, never run as a system service), a boto3
+# venv (bucket setup, reference S3 client), the Podman configuration and the
+# player page's hls.js (npm ci in stream/web).
 # Idempotent: every step checks first and skips when already done, so a second
 # run takes seconds. CI runs it on fresh machines, so nothing may be assumed.
 #
-# usage: scripts/bootstrap.sh [step...]   steps: apt services podman kafka minio venv
+# usage: scripts/bootstrap.sh [step...]   steps: apt services podman kafka minio venv web
 #        (no step = all, in that order)
 set -euo pipefail
 
@@ -24,17 +26,25 @@ APT_PACKAGES=(
   libjansson-dev libyaml-dev libxml2-dev libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client redis-server redis-sentinel redis-tools
   ffmpeg kcat podman runc catatonit iptables jq curl ca-certificates python3-venv
+  # the browser test plays the player page in Debian's chromium, headless,
+  # driven by playwright-core (Debian builds it with H.264 and AAC)
+  chromium
   # wrk drives tests/bench/stream (HTTP load against mcloud-stream and nginx)
   wrk
 )
-# Node.js runs the end-to-end tests' real tus client (tus-js-client, which the
-# tests install themselves with npm ci). Debian's nodejs and npm only where no
+# nginx: the reference peer of mcloud-stream in the Range conformance test and
+# the stream benchmark (tests/support/nginx.sh runs private instances on
+# test ports). Debian 12's nginx-light is only nginx plus the echo module.
+APT_PACKAGES+=(nginx)
+# Node.js runs the end-to-end tests' real clients (tus-js-client, playwright-core,
+# which the tests install themselves with npm ci) and npm installs the player
+# page's hls.js (the web step). Debian's nodejs and npm only where no
 # node is installed: a newer Node from elsewhere (with its own npm) is kept.
 have node || APT_PACKAGES+=(nodejs npm)
 # system services those packages may start on their default ports; our stack
 # runs its own instances, so they are stopped and kept from starting.
-SYSTEM_SERVICES=(mariadb redis-server redis-sentinel)
-SYSTEM_PIDFILES=(/run/mysqld/mysqld.pid /run/redis/redis-server.pid /run/sentinel/redis-sentinel.pid)
+SYSTEM_SERVICES=(mariadb redis-server redis-sentinel nginx)
+SYSTEM_PIDFILES=(/run/mysqld/mysqld.pid /run/redis/redis-server.pid /run/sentinel/redis-sentinel.pid /run/nginx.pid)
 
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"
@@ -74,7 +84,7 @@ step_apt() {
   log "apt: apt-get update (log: $apt_log)"
   as_root apt-get -o DPkg::Lock::Timeout=900 update >"$apt_log" 2>&1 || { tail -20 "$apt_log" >&2; die "apt-get update failed"; }
   apt_check_candidates "${missing[@]}"
-  # keep package maintainer scripts from starting mariadb/redis on 3306/6379
+  # keep package maintainer scripts from starting mariadb/redis/nginx on 3306/6379/80
   local policy=/usr/sbin/policy-rc.d added_policy=0
   if [[ ! -e $policy ]]; then
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
@@ -115,7 +125,7 @@ step_services() {
       as_root update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
   done
-  log "services: system mariadb/redis not running (the stack runs its own)"
+  log "services: system mariadb/redis/nginx not running (the stack and the tests run their own)"
 }
 
 # ---- podman -------------------------------------------------------------------
@@ -224,13 +234,35 @@ step_venv() {
   log "venv: ready ($(elapsed $t0))"
 }
 
+# ---- player page ---------------------------------------------------------------
+# hls.js for the page mcloud-stream serves (/static/hls.min.js comes from
+# stream/web/node_modules): `npm ci` exactly as package-lock.json pins it, from
+# npm's cache when it can. Skipped when node_modules was installed from this
+# very lock file already (a stamp beside it).
+step_web() {
+  have npm || die "npm not found (run the apt step)"
+  local web
+  web=$(cd "$MCLOUD_SCRIPTS/.." && pwd)/stream/web
+  local stamp=$web/node_modules/.mcloud-installed-lock
+  if [[ -f $stamp ]] && cmp -s "$stamp" "$web/package-lock.json" && [[ -f $web/node_modules/hls.js/dist/hls.min.js ]]; then
+    log "web: hls.js $(node -p "require('$web/node_modules/hls.js/package.json').version") present ($web/node_modules)"
+    return
+  fi
+  local t0=$SECONDS
+  log "web: npm ci in $web"
+  npm ci --prefix "$web" --prefer-offline --no-audit --no-fund --loglevel=error >&2 || die "npm ci in $web failed"
+  [[ -f $web/node_modules/hls.js/dist/hls.min.js ]] || die "hls.min.js missing after npm ci in $web"
+  cp "$web/package-lock.json" "$stamp"
+  log "web: hls.js $(node -p "require('$web/node_modules/hls.js/package.json').version") installed ($(elapsed $t0))"
+}
+
 main() {
   local steps=("$@") t0=$SECONDS s
-  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka minio venv)
+  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka minio venv web)
   mkdir -p "$MCLOUD_CACHE" "$MCLOUD_STACK"
   log "MCLOUD_HOME=$MCLOUD_HOME"
   for s in "${steps[@]}"; do
-    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka minio venv)"
+    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka minio venv web)"
     CURRENT_STEP=$s
     "step_$s"
   done

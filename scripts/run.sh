@@ -3,9 +3,8 @@
 # Installs what is missing, builds every daemon, starts the real backing
 # services and the daemons (scripts/stack.sh up), then uploads a video (the
 # one given, or a generated 30 s 720p sample) with `mcloud publish`: a tus
-# upload, transcoding followed to the end, and the published outputs printed
-# as URLs. mcloud-stream (signed playback URLs, a player page) replaces the
-# presigned S3 URLs when it lands.
+# upload, transcoding followed to the end, and the signed playback URLs of
+# mcloud-stream printed: the player page, HLS and each progressive MP4 rung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +30,9 @@ fi
 echo
 echo "publishing $video"
 build/cli/mcloud publish "$video"
+echo
+echo "Open the page URL above in a browser to watch it (hls.js and progressive MP4);"
+echo "ffplay or VLC play the hls and mp4 URLs. They are signed: valid for stream.url_ttl_s (a day)."
 echo
 echo "Environment for tools and tests (eval \"\$(scripts/stack.sh env)\"):"
 scripts/stack.sh env | grep -v -e PASSWORD -e TOKEN

@@ -12,12 +12,13 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3 upload transcode
+# components: mysql-master mysql-replica redis kafka s3 upload transcode stream
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
 # MCLOUD_UPLOAD_PORT moves mcloud-upload (e.g. a second replica by hand);
-# MCLOUD_TRANSCODE_PORT moves the worker's health/metrics port.
+# MCLOUD_TRANSCODE_PORT moves the worker's health/metrics port; MCLOUD_STREAM_PORT
+# moves mcloud-stream (its disk cache is $MCLOUD_STACK/stream/cache).
 #
 # Adding a daemon (upload, stream, api, ...): append its name to COMPONENTS and
 # define <name>_addr, <name>_launch, <name>_ready and optionally <name>_setup
@@ -29,8 +30,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode)
-DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode' # what `down` may sweep up
+COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode stream)
+DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
 
@@ -40,6 +41,7 @@ STACK_REAL=$(realpath -m "$MCLOUD_STACK") # /proc/PID/cwd shows resolved paths
 MCLOUD_BUILD_DIR=${MCLOUD_BUILD_DIR:-$(realpath -m "$(dirname "${BASH_SOURCE[0]}")/../build")}
 MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
 MCLOUD_PORT_TRANSCODE=${MCLOUD_TRANSCODE_PORT:-18083}
+MCLOUD_PORT_STREAM=${MCLOUD_STREAM_PORT:-18081}
 
 # ============================================================================
 # generic process management
@@ -558,6 +560,27 @@ transcode_launch() {
     "$(transcode_bin)"
 }
 transcode_env() { echo "export MCLOUD_TRANSCODE_URL='http://$(transcode_addr)'"; }
+
+# ============================================================================
+# stream (mcloud-stream, playback from S3 through a disk cache)
+# ============================================================================
+stream_bin()   { echo "$MCLOUD_BUILD_DIR/stream/mcloud-stream"; }
+stream_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_STREAM"; }
+stream_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(stream_addr)/readyz"; }
+stream_skip() {
+  [[ -x $(stream_bin) ]] && return 1
+  log "stream: $(stream_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+stream_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  mkdir -p "$(cdir stream)/cache"
+  spawn stream "$(cdir stream)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
+    MCLOUD_STREAM_PORT="$MCLOUD_PORT_STREAM" MCLOUD_STREAM_PUBLIC_URL="http://$(stream_addr)" \
+    MCLOUD_STREAM_CACHE_DIR="$(cdir stream)/cache" "$(stream_bin)"
+}
+stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 
 # ============================================================================
 # env

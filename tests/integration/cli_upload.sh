@@ -69,7 +69,7 @@ rc=$?
 [ $rc = 1 ] && grep -q 'answered 401' "$tmp/bad.err" && ok "a bad token: exit 1 with the server's 401" \
             || fail "a bad token: exit $rc, stderr: $(cat "$tmp/bad.err")"
 
-"$mcloud" urls 00000000-0000-0000-0000-000000000000 > /dev/null 2> "$tmp/unknown.err"
+"$mcloud" play 00000000-0000-0000-0000-000000000000 > /dev/null 2> "$tmp/unknown.err"
 rc=$?
 [ $rc = 1 ] && grep -q 'no video' "$tmp/unknown.err" && ok "an unknown video: exit 1, 'no video'" \
             || fail "an unknown video: exit $rc, stderr: $(cat "$tmp/unknown.err")"

@@ -1,0 +1,479 @@
+/* serve.c — mcloud-stream's answers. GET and HEAD of
+ * /v/<video>/<cred>/<path> run, in order: the path grammar (paths.c; 404),
+ * the video's row (videos.c; 404 unless ready), the signed credential
+ * (common/playback; 403), the player page when path is "", else the object
+ * from the disk cache (cache.c; 404 / 503), preconditions (304 / 412),
+ * If-Range and Range (range.c; 206, multipart/byteranges, 416).
+ *
+ * A finished cache file is answered from its descriptor, which
+ * libmicrohttpd sends with sendfile; a file still filling, and every
+ * multipart answer, goes through a reader that waits for the bytes it needs
+ * and preads them, so the first bytes leave before the object is whole.
+ * The reader holds the cache entry until libmicrohttpd frees the response —
+ * also when the client goes away early. Every answer carries the CORS
+ * headers hls.js needs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "stream/paths.h"
+#include "stream/range.h"
+#include "stream/stream.h"
+
+#define OBJECT_CACHE_CONTROL "public, max-age=86400"
+#define PAGE_CACHE_CONTROL "private, max-age=60"
+#define ALLOWED_METHODS "GET, HEAD, OPTIONS"
+#define ALLOWED_HEADERS "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since"
+#define EXPOSED_HEADERS "Content-Length, Content-Range, Accept-Ranges, ETag"
+#define HLS_JS "node_modules/hls.js/dist/hls.min.js"
+#define READ_CHUNK (256 * 1024)
+
+/* ---- answers -------------------------------------------------------------- */
+
+static void add_cors(struct MHD_Response *resp) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
+}
+
+static enum MHD_Result queue_with_cors(mc_http_req *req, unsigned int status,
+                                       struct MHD_Response *resp) {
+    if (!resp) return MHD_NO;
+    add_cors(resp);
+    return mc_http_queue(req, status, resp);
+}
+
+static enum MHD_Result answer_error(mc_http_req *req, unsigned int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result answer_error(mc_http_req *req, unsigned int status, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct MHD_Response *resp = mc_http_error_response(status, "%s", msg);
+    if (resp && status == 405) MHD_add_response_header(resp, "Allow", ALLOWED_METHODS);
+    return queue_with_cors(req, status, resp);
+}
+
+static void count_answer(const char *kind) {
+    char labels[64];
+    snprintf(labels, sizeof labels, "kind=\"%s\"", kind);
+    mc_counter_inc(mc_counter("mcloud_stream_answers_total",
+                              "Answers with an object by kind: whole, range, multipart, "
+                              "not_modified, unsatisfiable.",
+                              labels));
+}
+
+static void publish_cache_stats(mc_cache *cache) {
+    mc_cache_stats s;
+    mc_cache_get_stats(cache, &s);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", ""),
+                 (double)s.bytes);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_objects", "Finished objects in the disk cache.", ""),
+                 (double)s.objects);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_hits", "Acquires answered by a finished file.", ""),
+                 (double)s.hits);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", ""),
+                 (double)s.misses);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", ""),
+                 (double)s.joins);
+    mc_gauge_set(mc_gauge("mcloud_stream_s3_fetches", "S3 GETs started by the cache.", ""),
+                 (double)s.s3_fetches);
+    mc_gauge_set(mc_gauge("mcloud_stream_cache_evictions", "Objects evicted from the cache.", ""),
+                 (double)s.evictions);
+}
+
+/* ---- a body read from the cache file as it fills ------------------------------ */
+
+/* A response body is a list of segments, each bytes of the cache file or a
+ * piece of memory (the part headers of multipart/byteranges). */
+typedef struct segment {
+    const char *mem;     /* NULL: file bytes */
+    uint64_t offset;     /* in the file */
+    uint64_t len;
+} segment;
+
+typedef struct body_reader {
+    mc_cache_entry *entry;
+    int fd;
+    size_t count, at;    /* segments; the one being sent */
+    uint64_t done;       /* bytes of segment `at` sent */
+    char *headers;       /* the memory segments point into it */
+    segment segs[];
+} body_reader;
+
+static void body_reader_free(void *cls) {
+    body_reader *r = cls;
+    if (r->fd >= 0) close(r->fd);
+    mc_cache_release(r->entry);
+    free(r->headers);
+    free(r);
+}
+
+static ssize_t read_file_segment(body_reader *r, const segment *s, char *buf, size_t max) {
+    uint64_t want = s->len - r->done;
+    if (want > max) want = max;
+    if (want > READ_CHUNK) want = READ_CHUNK;
+    uint64_t off = s->offset + r->done;
+    mc_err err = {0};
+    if (mc_cache_wait(r->entry, off + want, &err) < 0) {
+        mc_log_kv(MC_LOG_WARN, "cache fill broke off while sending", "error", err.msg, NULL);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    ssize_t n;
+    do n = pread(r->fd, buf, want, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos; /* libmicrohttpd reads sequentially; the reader tracks where */
+    body_reader *r = cls;
+    while (r->at < r->count && r->done == r->segs[r->at].len) {
+        r->at++;
+        r->done = 0;
+    }
+    if (r->at == r->count) return MHD_CONTENT_READER_END_OF_STREAM;
+    const segment *s = &r->segs[r->at];
+    ssize_t n;
+    if (s->mem) {
+        n = (ssize_t)(s->len - r->done < max ? s->len - r->done : max);
+        memcpy(buf, s->mem + r->done, (size_t)n);
+    } else {
+        n = read_file_segment(r, s, buf, max);
+        if (n < 0) return n;
+    }
+    r->done += (uint64_t)n;
+    return n;
+}
+
+static body_reader *body_reader_new(mc_cache_entry *e, size_t count, mc_err *err) {
+    body_reader *r = calloc(1, sizeof *r + count * sizeof(segment));
+    if (!r) {
+        mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    r->entry = e;
+    r->count = count;
+    r->fd = mc_cache_entry_dup_fd(e, err);
+    if (r->fd < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static uint64_t segments_length(const body_reader *r) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->count; i++) n += r->segs[i].len;
+    return n;
+}
+
+/* ---- object answers ----------------------------------------------------------- */
+
+typedef struct object_answer {
+    mc_http_req *req;
+    mc_cache_entry *entry;      /* owned until handed to a response */
+    const mc_cache_object *obj;
+    const char *content_type;
+} object_answer;
+
+static void add_object_headers(struct MHD_Response *resp, const object_answer *a) {
+    char date[MC_HTTP_DATE_LEN];
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    MHD_add_response_header(resp, "ETag", a->obj->etag);
+    if (a->obj->last_modified) {
+        mc_http_date_format(a->obj->last_modified, date);
+        MHD_add_response_header(resp, "Last-Modified", date);
+    }
+    MHD_add_response_header(resp, "Cache-Control", OBJECT_CACHE_CONTROL);
+}
+
+/* One contiguous range [first, first+len): the descriptor when the file is
+ * whole (sendfile), else the waiting reader. Takes the entry. */
+static struct MHD_Response *contiguous_response(object_answer *a, uint64_t first, uint64_t len,
+                                                mc_err *err) {
+    if (mc_cache_entry_finished(a->entry)) {
+        int fd = mc_cache_entry_dup_fd(a->entry, err);
+        if (fd < 0) return NULL;
+        struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, first);
+        if (!resp) close(fd);
+        mc_cache_release(a->entry);
+        a->entry = NULL;
+        return resp;
+    }
+    body_reader *r = body_reader_new(a->entry, 1, err);
+    if (!r) return NULL;
+    a->entry = NULL;
+    r->segs[0] = (segment){.offset = first, .len = len};
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(len, READ_CHUNK, body_read, r, body_reader_free);
+    if (!resp) body_reader_free(r);
+    return resp;
+}
+
+static int random_boundary(char *out, size_t cap) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[12];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n != (ssize_t)sizeof raw || cap < 2 * sizeof raw + 1) return -1;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * sizeof raw] = '\0';
+    return 0;
+}
+
+/* multipart/byteranges (RFC 9110 §14.6): each part's header, its bytes, and
+ * the closing delimiter. */
+static struct MHD_Response *multipart_response(object_answer *a, const mc_range_set *set,
+                                               char *content_type, size_t ct_cap, mc_err *err) {
+    char boundary[32];
+    if (random_boundary(boundary, sizeof boundary) < 0) {
+        mc_err_set(err, MC_ERR_INTERNAL, "no randomness for a multipart boundary");
+        return NULL;
+    }
+    size_t hdr_cap = (set->count + 1) * 256;
+    char *hdrs = malloc(hdr_cap);
+    body_reader *r = hdrs ? body_reader_new(a->entry, 2 * set->count + 1, err) : NULL;
+    if (!r) {
+        free(hdrs);
+        if (!hdrs) mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    a->entry = NULL;
+    r->headers = hdrs;
+    size_t used = 0, s = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        const mc_byte_range *br = &set->ranges[i];
+        int n = snprintf(hdrs + used, hdr_cap - used,
+                         "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                         boundary, a->content_type, (unsigned long long)br->first,
+                         (unsigned long long)br->last, (unsigned long long)a->obj->size);
+        r->segs[s++] = (segment){.mem = hdrs + used, .len = (uint64_t)n};
+        used += (size_t)n;
+        r->segs[s++] = (segment){.offset = br->first, .len = br->last - br->first + 1};
+    }
+    int n = snprintf(hdrs + used, hdr_cap - used, "\r\n--%s--\r\n", boundary);
+    r->segs[s] = (segment){.mem = hdrs + used, .len = (uint64_t)n};
+    snprintf(content_type, ct_cap, "multipart/byteranges; boundary=%s", boundary);
+    struct MHD_Response *resp = MHD_create_response_from_callback(segments_length(r), READ_CHUNK,
+                                                                  body_read, r, body_reader_free);
+    if (!resp) body_reader_free(r);
+    return resp;
+}
+
+static enum MHD_Result answer_not_modified(object_answer *a) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    add_object_headers(resp, a);
+    count_answer("not_modified");
+    return queue_with_cors(a->req, 304, resp);
+}
+
+static enum MHD_Result answer_unsatisfiable(object_answer *a) {
+    char cr[64];
+    snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)a->obj->size);
+    struct MHD_Response *resp = mc_http_error_response(
+        416, "no byte of the requested range exists: the object has %llu bytes",
+        (unsigned long long)a->obj->size);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Range", cr);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    count_answer("unsatisfiable");
+    return queue_with_cors(a->req, 416, resp);
+}
+
+static mc_range_result select_ranges(mc_http_req *req, const object_answer *a, mc_range_set *set) {
+    const mc_validators v = {.etag = a->obj->etag, .last_modified = a->obj->last_modified};
+    if (!mc_if_range_allows(mc_http_header(req, "If-Range"), &v)) return MC_RANGE_WHOLE;
+    return mc_range_parse(mc_http_header(req, "Range"), a->obj->size, set);
+}
+
+static enum MHD_Result answer_object(object_answer *a) {
+    mc_http_req *req = a->req;
+    mc_conditional_headers h = {.if_match = mc_http_header(req, "If-Match"),
+                                .if_none_match = mc_http_header(req, "If-None-Match"),
+                                .if_modified_since = mc_http_header(req, "If-Modified-Since"),
+                                .if_unmodified_since = mc_http_header(req, "If-Unmodified-Since")};
+    const mc_validators v = {.etag = a->obj->etag, .last_modified = a->obj->last_modified};
+    switch (mc_precondition_evaluate(&h, &v)) {
+    case MC_PRECONDITION_NOT_MODIFIED: return answer_not_modified(a);
+    case MC_PRECONDITION_FAILED:
+        return answer_error(req, 412, "a precondition (If-Match or If-Unmodified-Since) failed");
+    case MC_PRECONDITION_PROCEED: break;
+    }
+    mc_range_set set;
+    mc_range_result rr = select_ranges(req, a, &set);
+    if (rr == MC_RANGE_UNSATISFIABLE) return answer_unsatisfiable(a);
+
+    mc_err err = {0};
+    char content_type[96];
+    snprintf(content_type, sizeof content_type, "%s", a->content_type);
+    char content_range[96] = "";
+    struct MHD_Response *resp;
+    unsigned int status = 206;
+    if (rr == MC_RANGE_WHOLE) {
+        status = 200;
+        count_answer("whole");
+        resp = contiguous_response(a, 0, a->obj->size, &err);
+    } else if (set.count == 1) {
+        const mc_byte_range *br = &set.ranges[0];
+        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu",
+                 (unsigned long long)br->first, (unsigned long long)br->last,
+                 (unsigned long long)a->obj->size);
+        count_answer("range");
+        resp = contiguous_response(a, br->first, br->last - br->first + 1, &err);
+    } else {
+        count_answer("multipart");
+        resp = multipart_response(a, &set, content_type, sizeof content_type, &err);
+    }
+    if (!resp) {
+        mc_log_kv(MC_LOG_ERROR, "could not build a response", "path", req->path, "error", err.msg,
+                  NULL);
+        return answer_error(req, 500, "could not send the object; see the server log");
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    if (content_range[0]) MHD_add_response_header(resp, "Content-Range", content_range);
+    add_object_headers(resp, a);
+    return queue_with_cors(req, status, resp);
+}
+
+/* ---- routes --------------------------------------------------------------------- */
+
+static enum MHD_Result answer_preflight(mc_http_req *req) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", ALLOWED_METHODS);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", ALLOWED_HEADERS);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    MHD_add_response_header(resp, "Allow", ALLOWED_METHODS);
+    return queue_with_cors(req, 204, resp);
+}
+
+static enum MHD_Result answer_lookup_failure(mc_http_req *req, const mc_stream_target *t,
+                                             const mc_err *err) {
+    if (err->kind == MC_ERR_NOT_FOUND)
+        return answer_error(req, 404, "video %s is unknown or not ready", t->video);
+    mc_log_kv(MC_LOG_WARN, "video lookup failed", "video", t->video, "error", err->msg, NULL);
+    if (err->kind == MC_ERR_UNAVAILABLE)
+        return answer_error(req, 503, "the metadata database is unavailable; retry shortly");
+    return answer_error(req, 500, "could not look the video up; see the server log");
+}
+
+static enum MHD_Result answer_page(mc_stream_server *srv, mc_http_req *req,
+                                   const mc_stream_target *t, const mc_stream_video *video) {
+    mc_err err = {0};
+    size_t len = 0;
+    char *html = mc_stream_page_render(srv, t->video, video, &len, &err);
+    if (!html) return answer_lookup_failure(req, t, &err);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, html, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(html);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", t->content_type);
+    MHD_add_response_header(resp, "Cache-Control", PAGE_CACHE_CONTROL);
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    return queue_with_cors(req, 200, resp);
+}
+
+static enum MHD_Result answer_cache_failure(mc_http_req *req, const mc_stream_target *t,
+                                            const mc_err *err) {
+    if (err->kind == MC_ERR_NOT_FOUND)
+        return answer_error(req, 404, "video %s has no output %s", t->video, t->path);
+    mc_log_kv(MC_LOG_WARN, "object fetch failed", "video", t->video, "path", t->path, "error",
+              err->msg, NULL);
+    if (err->kind == MC_ERR_UNAVAILABLE)
+        return answer_error(req, 503,
+                            "storage is unavailable and %s of video %s is not cached; retry later",
+                            t->path, t->video);
+    return answer_error(req, 500, "could not read the object; see the server log");
+}
+
+static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
+                                    const mc_stream_target *t) {
+    mc_err err = {0};
+    mc_stream_video video;
+    if (mc_stream_videos_lookup(srv->videos, t->video, &video, &err) < 0)
+        return answer_lookup_failure(req, t, &err);
+    if (mc_playback_verify(t->cred, strlen(t->cred), srv->keys, srv->nkeys, video.tenant,
+                           t->video, t->path, (int64_t)time(NULL), &err) < 0)
+        return answer_error(req, 403, "%s", err.msg);
+    if (!t->path[0]) return answer_page(srv, req, t, &video);
+
+    char key[MC_S3_KEY_MAX];
+    if ((size_t)snprintf(key, sizeof key, "%s%s", video.prefix, t->path) >= sizeof key)
+        return answer_error(req, 404, "video %s has no output %s", t->video, t->path);
+    object_answer a = {.req = req, .content_type = t->content_type};
+    if (mc_cache_acquire(srv->cache, key, &a.entry, &err) < 0)
+        return answer_cache_failure(req, t, &err);
+    a.obj = mc_cache_entry_object(a.entry);
+    enum MHD_Result rc = answer_object(&a);
+    if (a.entry) mc_cache_release(a.entry);
+    publish_cache_stats(srv->cache);
+    return rc;
+}
+
+static enum MHD_Result handle_video(mc_http_req *req, const char *data, size_t *size) {
+    (void)data;
+    if (!req->first_call) { /* answered on the first call; any body is dropped */
+        *size = 0;
+        return MHD_YES;
+    }
+    mc_stream_server *srv = req->route_ctx;
+    if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
+    mc_stream_target t;
+    if (mc_stream_target_parse(req->path, strlen(req->path), &t) < 0)
+        return answer_error(req, 404, "no such resource: the path does not name a video output");
+    return serve_target(srv, req, &t);
+}
+
+static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t *size) {
+    (void)data;
+    if (!req->first_call) {
+        *size = 0;
+        return MHD_YES;
+    }
+    mc_stream_server *srv = req->route_ctx;
+    char path[MC_STREAM_PATH_MAX + sizeof HLS_JS + 1];
+    snprintf(path, sizeof path, "%s/%s", srv->web_dir, HLS_JS);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) close(fd);
+        mc_log_kv(MC_LOG_ERROR, "hls.js is missing", "path", path, NULL);
+        return answer_error(req, 404, "hls.js is not installed on this server (run scripts/bootstrap.sh)");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/javascript; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
+    return queue_with_cors(req, 200, resp);
+}
+
+int mc_stream_routes(mc_stream_server *srv, mc_err *err) {
+    mc_http_server *http = srv->svc.http;
+    if (mc_http_route(http, "*", "/v/*", handle_video, srv) < 0 ||
+        mc_http_route(http, "GET", "/static/hls.min.js", handle_hls_js, srv) < 0)
+        return mc_err_set(err, MC_ERR_INTERNAL, "out of memory adding routes");
+    return 0;
+}
