@@ -172,44 +172,23 @@ class Server:
         self.log.close()
 
 
-NGINX_CONF = """\
-worker_processes auto;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    types {{ video/mp4 mp4; }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        location / {{ }}
-    }}
-}}
-"""
+NGINX_SH = os.path.join(HERE, "..", "..", "support", "nginx.sh")
 
 
 def start_nginx(workdir, root, logdir):
-    """Debian's nginx with a configuration of its own (no system config, no
-    system paths); its workers run as nobody, hence the world-readable root."""
+    """Debian's nginx with the tests' private configuration
+    (tests/support/nginx.sh: sendfile on, tcp_nopush on, keep-alive without a
+    request limit), worker_processes auto and no access log."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.access(exe, os.X_OK):
         sys.exit("bench_stream: nginx not found (scripts/bootstrap.sh installs Debian's nginx)")
     port = free_port()
-    conf = os.path.join(workdir, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(dir=workdir, port=port, root=root))
-    return Server("nginx", [exe, "-c", conf, "-p", workdir], os.environ.copy(), port, logdir, "/mib64.mp4")
+    nginx_dir = os.path.join(workdir, "nginx")
+    subprocess.run(["bash", NGINX_SH, "conf", root, str(port), nginx_dir], check=True,
+                   env=dict(os.environ, NGINX_WORKERS="auto", NGINX_EXTRA="access_log off;"))
+    argv = [exe, "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"),
+            "-e", os.path.join(nginx_dir, "error.log"), "-g", "daemon off;"]
+    return Server("nginx", argv, os.environ.copy(), port, logdir, "/mib64.mp4")
 
 
 def start_mcloud(args, cache_dir, logdir):
@@ -255,8 +234,6 @@ class Fixture:
     def create(self):
         from boto3.s3.transfer import TransferConfig
         os.makedirs(self.root)
-        os.chmod(os.path.dirname(self.root), 0o755)
-        os.chmod(self.root, 0o755)
         self.stored = True
         for rung, size in self.sizes.items():
             file = os.path.join(self.root, self.path(rung))
@@ -266,7 +243,6 @@ class Fixture:
                     block = os.urandom(8 * MiB)
                     h.update(block)
                     f.write(block)
-            os.chmod(file, 0o644)
             self.sha256[rung] = h.hexdigest()
             log(f"PUT s3://{self.bucket}/{self.key(rung)} ({size // MiB} MiB)")
             self.s3.upload_file(file, self.bucket, self.key(rung), ExtraArgs={"ContentType": "video/mp4"},
