@@ -276,6 +276,10 @@ static struct MHD_Response *multipart_response(object_answer *a, const mc_range_
     return resp;
 }
 
+/* A 304 has no content. libmicrohttpd 0.9.75 writes "Content-Length: 0"
+ * on it whatever the response says (a header of our own is sent beside its
+ * own, and an unsized response turns chunked), so this one difference from
+ * nginx stays; clients ignore the length of a 304 (RFC 9110 §15.4.5). */
 static enum MHD_Result answer_not_modified(object_answer *a) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
@@ -439,7 +443,10 @@ static enum MHD_Result handle_video(mc_http_req *req, const char *data, size_t *
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
     mc_stream_target t;
-    if (mc_stream_target_parse(req->path, strlen(req->path), &t) < 0)
+    /* No output's URL needs a percent-escape: one (an encoded '/', '\\' or
+     * NUL above all) only ever spells something else. */
+    if (strcmp(req->raw_path, req->path) != 0 ||
+        mc_stream_target_parse(req->path, strlen(req->path), &t) < 0)
         return answer_error(req, 404, "no such resource: the path does not name a video output");
     return serve_target(srv, req, &t);
 }
@@ -450,6 +457,9 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
         *size = 0;
         return MHD_YES;
     }
+    if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
     mc_stream_server *srv = req->route_ctx;
     char path[MC_STREAM_PATH_MAX + sizeof HLS_JS + 1];
     snprintf(path, sizeof path, "%s/%s", srv->web_dir, HLS_JS);
@@ -470,10 +480,22 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
     return queue_with_cors(req, 200, resp);
 }
 
+/* Anything else: 404 with the CORS headers, so a player's script can read
+ * the refusal too. */
+static enum MHD_Result handle_unknown(mc_http_req *req, const char *data, size_t *size) {
+    (void)data;
+    if (!req->first_call) {
+        *size = 0;
+        return MHD_YES;
+    }
+    return answer_error(req, 404, "no such resource");
+}
+
 int mc_stream_routes(mc_stream_server *srv, mc_err *err) {
     mc_http_server *http = srv->svc.http;
     if (mc_http_route(http, "*", "/v/*", handle_video, srv) < 0 ||
-        mc_http_route(http, "GET", "/static/hls.min.js", handle_hls_js, srv) < 0)
+        mc_http_route(http, "*", "/static/hls.min.js", handle_hls_js, srv) < 0 ||
+        mc_http_route(http, "*", "/*", handle_unknown, srv) < 0)
         return mc_err_set(err, MC_ERR_INTERNAL, "out of memory adding routes");
     return 0;
 }
