@@ -42,6 +42,12 @@ static const mc_setting settings[] = {
     {"upload.lock_ttl_ms", "15000", false, "TTL of the per-upload write lock; renewed while a PATCH streams."},
     {"upload.sweep_interval_s", "10", false, "Seconds between sweeps (expiry, unfinished completions, outbox)."},
     {"stream.port", "18081", false, "HTTP port of mcloud-stream (playback)."},
+    {"stream.public_url", "http://127.0.0.1:18081", false, "Scheme and authority players reach mcloud-stream at (signed playback URLs)."},
+    {"stream.cache_dir", "", true, "Directory of mcloud-stream's disk cache (empty: $MCLOUD_HOME/stream-cache)."},
+    {"stream.cache_max_mb", "2048", false, "Largest size of mcloud-stream's disk cache in MiB (LRU)."},
+    {"stream.url_ttl_s", "86400", false, "Seconds the playback URLs printed by `mcloud play` stay valid."},
+    {"stream.video_ttl_ms", "2000", false, "How long mcloud-stream trusts a video row it looked up (status, owner)."},
+    {"stream.web_dir", "", true, "Directory of the player page and hls.js (empty: the source tree's stream/web)."},
     {"api.port", "18082", false, "HTTP port of mcloud-api (the consumer API)."},
     {"transcode.port", "18083", false, "HTTP port of mcloud-transcode (health and metrics only)."},
     {"transcode.group", "mcloud-transcode", false, "Kafka consumer group the transcoding workers form."},
@@ -60,6 +66,10 @@ static const mc_setting settings[] = {
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
     {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},
     {"token.secret", "mcloud-dev-token-secret", true, "HMAC secret signing bearer tokens; at least 16 bytes."},
+    {"playback.key_id", "dev", false, "Key id of the secret that signs playback URLs (common/playback.h)."},
+    {"playback.secret", "mcloud-dev-playback-secret", true, "HMAC secret signing playback URLs; at least 16 bytes."},
+    {"playback.previous_key_id", "", false, "Key id of the playback key being rotated out (verifies only; empty: none)."},
+    {"playback.previous_secret", "", true, "Secret of the playback key being rotated out (empty: none)."},
     {NULL, NULL, false, NULL},
 };
 

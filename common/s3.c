@@ -54,6 +54,7 @@ typedef struct s3_request {
     uint64_t read_len;
     mc_s3_write_fn write;           /* where a 2xx body goes; NULL: collected */
     void *write_ctx;
+    mc_s3_object_info *write_info;  /* filled before the first write call */
     bool error_in_ok_body;          /* a 200 may carry an <Error> document */
 } s3_request;
 
@@ -321,12 +322,21 @@ static bool collect(s3_response *resp, const char *data, size_t len) {
     return true;
 }
 
+/* The caller's view of a response's headers (a 200's size is its length). */
+static void publish_info(mc_s3_object_info *out, const mc_s3_object_info *info, long status) {
+    *out = *info;
+    out->status = (int)status;
+    if (status == 200) out->object_size = out->content_length;
+}
+
 static size_t on_body(char *data, size_t size, size_t nitems, void *userp) {
     transfer *t = userp;
     size_t len = size * nitems;
     long status = 0;
     curl_easy_getinfo(t->s3->curl, CURLINFO_RESPONSE_CODE, &status);
     if (t->req->write && status >= 200 && status < 300) {
+        if (t->resp->delivered == 0 && t->req->write_info)
+            publish_info(t->req->write_info, &t->resp->info, status);
         if (t->req->write(t->req->write_ctx, data, len) < 0) {
             t->resp->write_failed = true;
             return 0;
@@ -749,7 +759,7 @@ int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3
     if (check_key(key, err) < 0 || check_range(range, err) < 0) return -1;
     if (!write) return mc_err_set(err, MC_ERR_INVALID, "s3 GetObject %s: no write callback", key);
     s3_request req = {.op = "GetObject", .method = "GET", .key = key,
-                      .write = write, .write_ctx = ctx};
+                      .write = write, .write_ctx = ctx, .write_info = info};
     char range_header[64];
     if (range) {
         format_range(range_header, sizeof range_header, range);
@@ -757,10 +767,7 @@ int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3
     }
     s3_response resp = {0};
     int rc = call(s3, &req, &resp, err);
-    if (rc == 0 && info) {
-        *info = resp.info;
-        if (resp.status == 200) info->object_size = info->content_length;
-    }
+    if (rc == 0 && info) publish_info(info, &resp.info, resp.status);
     response_reset(&resp);
     return rc;
 }

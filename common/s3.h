@@ -144,7 +144,9 @@ int mc_s3_put_object_stream(mc_s3 *s3, const char *key, uint64_t len, mc_s3_read
                             void *ctx, const char *content_type, char etag[MC_S3_ETAG_MAX],
                             mc_err *err);
 /* The object (or range of it) pushed into write. range may be NULL; info may
- * be NULL. write only ever sees the body of a successful response. */
+ * be NULL. write only ever sees the body of a successful response, and info
+ * is filled before write's first call (so a streaming reader knows the size
+ * and validators from the first bytes on; an empty body gets no write call). */
 int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3_write_fn write,
                      void *ctx, mc_s3_object_info *info, mc_err *err);
 int mc_s3_head_object(mc_s3 *s3, const char *key, mc_s3_object_info *info, mc_err *err);

@@ -36,7 +36,7 @@ static int reject(mc_err *err, const char *code, const char *fmt, ...) {
     return -1;
 }
 
-static bool name_valid(const char *s) {
+bool mc_token_name_valid(const char *s) {
     size_t len = strlen(s);
     if (len == 0 || len > MC_TOKEN_NAME_MAX) return false;
     for (size_t i = 0; i < len; i++) {
@@ -49,7 +49,7 @@ static bool name_valid(const char *s) {
 }
 
 static int check_key(const mc_token_key *key, mc_err *err) {
-    if (!key->id || !name_valid(key->id))
+    if (!key->id || !mc_token_name_valid(key->id))
         return mc_err_set(err, MC_ERR_INVALID, "token key id must be 1 to %d characters of "
                           "[A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
     if (key->secret_len < MC_TOKEN_MIN_SECRET)
@@ -72,7 +72,7 @@ static int sign(const mc_token_key *key, const char *data, size_t len, unsigned 
 
 static int copy_name(const char *field, const char *value, char out[MC_TOKEN_NAME_MAX + 1],
                      mc_err *err) {
-    if (!name_valid(value))
+    if (!mc_token_name_valid(value))
         return mc_err_set(err, MC_ERR_INVALID, "%s must be 1 to %d characters of [A-Za-z0-9_-]",
                           field, MC_TOKEN_NAME_MAX);
     memcpy(out, value, strlen(value) + 1);
@@ -80,7 +80,7 @@ static int copy_name(const char *field, const char *value, char out[MC_TOKEN_NAM
 }
 
 static int check_claims(const mc_token_claims *c, mc_err *err) {
-    if (!name_valid(c->tenant))
+    if (!mc_token_name_valid(c->tenant))
         return mc_err_set(err, MC_ERR_INVALID, "tenant must be 1 to %d characters of [A-Za-z0-9_-]",
                           MC_TOKEN_NAME_MAX);
     if (c->exp < 1) return mc_err_set(err, MC_ERR_INVALID, "exp must be a positive unix time");
@@ -89,7 +89,7 @@ static int check_claims(const mc_token_claims *c, mc_err *err) {
     if (c->scope_count > MC_TOKEN_MAX_SCOPES)
         return mc_err_set(err, MC_ERR_INVALID, "a token has at most %d scopes", MC_TOKEN_MAX_SCOPES);
     for (size_t i = 0; i < c->scope_count; i++)
-        if (!name_valid(c->scopes[i]))
+        if (!mc_token_name_valid(c->scopes[i]))
             return mc_err_set(err, MC_ERR_INVALID,
                               "scope must be 1 to %d characters of [A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
     return 0;

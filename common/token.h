@@ -73,4 +73,8 @@ int mc_token_from_authorization(const char *v, size_t len, const char **token, s
 
 bool mc_token_has_scope(const mc_token_claims *claims, const char *scope);
 
+/* Whether s is a valid key id, tenant or scope name (MC_TOKEN_NAME_MAX above);
+ * signed playback URLs use the same grammar. */
+bool mc_token_name_valid(const char *s);
+
 #endif

@@ -58,15 +58,28 @@ int mc_cache_acquire(mc_cache *c, const char *key, mc_cache_entry **out, mc_err 
 void mc_cache_release(mc_cache_entry *e);
 
 const mc_cache_object *mc_cache_entry_object(const mc_cache_entry *e);
-/* A new descriptor of the entry's data file (the caller closes it; it stays
- * readable after eviction). -1 with err when out of descriptors. */
+/* A new descriptor of the entry's data file, opened afresh so it has its own
+ * file offset (the caller closes it; it stays readable after eviction). -1
+ * with err when out of descriptors. */
 int mc_cache_entry_dup_fd(mc_cache_entry *e, mc_err *err);
 /* Blocks until bytes [0, end) are in the file, or the fill failed (-1 with
  * err: the fetch broke off; bytes already there stay readable). end is at
  * most the object's size. Returns immediately for a finished entry. */
 int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err);
 bool mc_cache_entry_finished(const mc_cache_entry *e);
+/* Blocks until the entry's fill is over: 0 once the object is whole and
+ * indexed (or, larger than the cache, whole in its unlinked file), -1 with
+ * err when the fill failed. The last bytes reach mc_cache_wait a moment
+ * before that: the fill still renames the file into the index. */
+int mc_cache_wait_finished(mc_cache_entry *e, mc_err *err);
 
 void mc_cache_get_stats(mc_cache *c, mc_cache_stats *out);
+
+/* For tests: called on a fill's thread, with no lock held, each time bytes
+ * land in the file (filled: the bytes so far), so a test can hold a fill at
+ * a known point; returning -1 breaks the fill off as a dropped S3 transfer
+ * would. NULL removes the hook. */
+typedef int (*mc_cache_fill_hook)(void *ctx, const char *key, uint64_t filled);
+void mc_cache_set_fill_hook(mc_cache *c, mc_cache_fill_hook hook, void *ctx);
 
 #endif

@@ -27,14 +27,17 @@ typedef struct mc_stream_target {
     const char *content_type; /* static string */
 } mc_stream_target;
 
-/* Splits a decoded request path ("/v/<video>/<cred>/<path>"). 0 when every
- * part is well formed; -1 otherwise (the caller answers 404: a path that
- * names nothing we serve). */
+/* Splits a decoded request path ("/v/<video>/<cred>/<path>"; the page is
+ * "/v/<video>/<cred>/", with its '/'). cred is 1..MC_PLAYBACK_CRED_MAX-1 of
+ * [A-Za-z0-9_.-], not starting with '.'; mc_playback_verify checks the rest.
+ * 0 when every part is well formed; -1 otherwise, with *out zeroed (the
+ * caller answers 404: a path that names nothing we serve). */
 int mc_stream_target_parse(const char *request_path, size_t len, mc_stream_target *out);
 
 bool mc_stream_output_path_valid(const char *path);
 /* "video/mp4" (.mp4), "video/iso.segment" (.m4s), "application/vnd.apple.mpegurl" (.m3u8),
- * "image/jpeg" (.jpg), "text/html; charset=utf-8" (""). */
+ * "image/jpeg" (.jpg), "text/html; charset=utf-8" (""); NULL for a path
+ * outside the grammar. */
 const char *mc_stream_content_type(const char *path);
 
 #endif

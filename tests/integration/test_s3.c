@@ -5,7 +5,8 @@
  * with the same sha256, ListObjectsV2 pagination, ListParts pagination,
  * UploadPartCopy from a range of another object, abort, presigned GET, and
  * the error mapping (NoSuchKey, NoSuchUpload, SignatureDoesNotMatch,
- * InvalidPart, unreachable server, short streamed body, header injection). */
+ * InvalidPart, unreachable server, short streamed body, header injection),
+ * and that a GET's info is filled before its first body byte is handed out. */
 #include "itest.h"
 
 #include <openssl/evp.h>
@@ -190,6 +191,50 @@ static void test_put_head_get_delete_encoded_key(void **state) {
     assert_int_equal(mc_s3_head_object(f->s3, key, &info, &err), -1);
     assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
     assert_int_equal(err.status, 404);
+}
+
+/* Records what info held when the first body bytes arrived. */
+typedef struct first_call {
+    const mc_s3_object_info *info;
+    int calls;
+    int status_at_first;
+    uint64_t size_at_first;
+    char etag_at_first[MC_S3_ETAG_MAX];
+} first_call;
+
+static int first_call_write(void *ctx, const char *data, size_t len) {
+    (void)data;
+    (void)len;
+    first_call *fc = ctx;
+    if (fc->calls++ == 0) {
+        fc->status_at_first = fc->info->status;
+        fc->size_at_first = fc->info->object_size;
+        snprintf(fc->etag_at_first, sizeof fc->etag_at_first, "%s", fc->info->etag);
+    }
+    return 0;
+}
+
+static void test_get_fills_info_before_the_body(void **state) {
+    fixture *f = *state;
+    char key[256], etag[MC_S3_ETAG_MAX];
+    key_of(key, sizeof key, f, "info-first.bin");
+    size_t len = 3 * MiB;
+    char *body = generate(21, len);
+    mc_err err = {0};
+    if (mc_s3_put_object(f->s3, key, body, len, NULL, etag, &err) < 0)
+        fail_msg("PUT: %s", err.msg);
+    mc_s3_object_info info;
+    memset(&info, 0, sizeof info);
+    first_call fc = {.info = &info};
+    if (mc_s3_get_object(f->s3, key, NULL, first_call_write, &fc, &info, &err) < 0)
+        fail_msg("GET: %s", err.msg);
+    assert_true(fc.calls > 1);
+    assert_int_equal(fc.status_at_first, 200);
+    assert_int_equal(fc.size_at_first, len);
+    assert_string_equal(fc.etag_at_first, etag);
+    assert_int_equal(info.object_size, len);
+    delete_or_fail(f, key);
+    free(body);
 }
 
 static void test_get_missing_key_is_not_found(void **state) {
@@ -582,6 +627,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_head_get_delete_encoded_key),
         cmocka_unit_test(test_get_missing_key_is_not_found),
+        cmocka_unit_test(test_get_fills_info_before_the_body),
         cmocka_unit_test(test_ranged_get),
         cmocka_unit_test(test_list_pagination),
         cmocka_unit_test(test_multipart_roundtrip_50mib),
