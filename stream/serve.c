@@ -457,6 +457,8 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
         *size = 0;
         return MHD_YES;
     }
+    if (strcmp(req->raw_path, "/static/hls.min.js") != 0) /* "%00" after the name, say */
+        return answer_error(req, 404, "no such resource");
     if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
