@@ -76,20 +76,20 @@ static void count_answer(const char *kind) {
 static void publish_cache_stats(mc_cache *cache) {
     mc_cache_stats s;
     mc_cache_get_stats(cache, &s);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", ""),
-                 (double)s.bytes);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_objects", "Finished objects in the disk cache.", ""),
-                 (double)s.objects);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_hits", "Acquires answered by a finished file.", ""),
-                 (double)s.hits);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", ""),
-                 (double)s.misses);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", ""),
-                 (double)s.joins);
-    mc_gauge_set(mc_gauge("mcloud_stream_s3_fetches", "S3 GETs started by the cache.", ""),
-                 (double)s.s3_fetches);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_evictions", "Objects evicted from the cache.", ""),
-                 (double)s.evictions);
+    const struct {
+        const char *name, *help;
+        uint64_t value;
+    } gauges[] = {
+        {"mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", s.bytes},
+        {"mcloud_stream_cache_objects", "Finished objects in the disk cache.", s.objects},
+        {"mcloud_stream_cache_hits", "Acquires answered by a finished file.", s.hits},
+        {"mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", s.misses},
+        {"mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", s.joins},
+        {"mcloud_stream_s3_fetches", "S3 GETs started by the cache.", s.s3_fetches},
+        {"mcloud_stream_cache_evictions", "Objects evicted from the cache.", s.evictions},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        mc_gauge_set(mc_gauge(gauges[i].name, gauges[i].help, ""), (double)gauges[i].value);
 }
 
 /* ---- a body read from the cache file as it fills ------------------------------ */
