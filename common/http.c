@@ -254,7 +254,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     if (!req) return NULL;
     req->started = mc_monotonic_seconds();
     req->raw_path = strndup(uri, strcspn(uri, "?"));
+    req->raw_target_end = uri + strlen(uri);
     return req;
+}
+
+/* libmicrohttpd hands the request target over as a C string: a raw NUL byte
+ * in it silently cuts it short ("/a.mp4\0junk" would read as "/a.mp4").
+ * The version follows the target in its buffer, right after the byte that
+ * ended the target, so a version further on means the target held a NUL. */
+static bool target_holds_nul(const mc_http_req *req, const char *version) {
+    return version > req->raw_target_end + 1 && version - req->raw_target_end < 65536;
 }
 
 /* The first call of a request: find its route, or answer 404/405 at once. */
@@ -292,7 +301,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-    (void)version;
     mc_http_server *srv = cls;
     mc_http_req *req = *con_cls;
     if (!req || !req->raw_path) return MHD_NO; /* out of memory in on_uri */
@@ -300,6 +308,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->conn = conn;
         req->method = method;
         req->path = url;
+        if (target_holds_nul(req, version)) {
+            req->route_name = "unmatched";
+            return mc_http_send_error(req, 400, "the request target holds a NUL byte");
+        }
         if (!announces_body(conn)) return MHD_YES; /* dispatched on the next call */
         return dispatch_first(srv, req, upload_data, upload_data_size);
     }
