@@ -236,6 +236,7 @@ def run_table(h, rep):
     data = os.urandom(SIZE)
     www = os.path.join(h.scratch, "www")
     os.makedirs(www)
+    h.bulky.append(www)
     with open(os.path.join(www, "720p.mp4"), "wb") as f:
         f.write(data)
     ng = h.nginx(www)
