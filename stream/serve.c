@@ -276,12 +276,17 @@ static struct MHD_Response *multipart_response(object_answer *a, const mc_range_
     return resp;
 }
 
-/* A 304 has no content. libmicrohttpd 0.9.75 writes "Content-Length: 0"
- * on it whatever the response says (a header of our own is sent beside its
- * own, and an unsized response turns chunked), so this one difference from
- * nginx stays; clients ignore the length of a 304 (RFC 9110 §15.4.5). */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)cls, (void)pos, (void)buf, (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* A 304 has no content, and libmicrohttpd 0.9.75 gives every response it
+ * frames a Content-Length: a response the size of the object whose body is
+ * never read makes that length the one RFC 9110 §8.6 allows (the 200's). */
 static enum MHD_Result answer_not_modified(object_answer *a) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(a->obj->size, 1, no_body, NULL, NULL);
     if (!resp) return MHD_NO;
     add_object_headers(resp, a);
     count_answer("not_modified");
