@@ -312,6 +312,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->route_name = "unmatched";
             return mc_http_send_error(req, 400, "the request target holds a NUL byte");
         }
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !mc_http_header(req, "Host")) {
+            req->route_name = "unmatched";
+            return mc_http_send_error(req, 400, "an HTTP/1.1 request needs a Host header");
+        }
         if (!announces_body(conn)) return MHD_YES; /* dispatched on the next call */
         return dispatch_first(srv, req, upload_data, upload_data_size);
     }

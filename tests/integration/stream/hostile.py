@@ -234,6 +234,10 @@ def run(h, rep):
         rep.check(r.status == 400 and err is not None and "NUL" in err["message"],
                   f"a raw NUL {name}: 400, the target holds a NUL byte",
                   f"{r.status} {r.body[:200]!r}")
+    r = st.request(d.url, "GET", None, raw=f"GET {good} HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+    err = st.json_error(r)
+    rep.check(r.status == 400 and err is not None and "Host" in err["message"] and a.data not in r.body,
+              "an HTTP/1.1 request without Host: 400 (RFC 9112 3.2)", f"{r.status} {r.body[:200]!r}")
     # ---- clients that hang up mid-answer ----------------------------------------
     big = st.Video(h, title="hostile hang-ups")
     big.data = os.urandom(8 * 1024 * 1024)
