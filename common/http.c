@@ -244,15 +244,26 @@ static enum MHD_Result handle_metrics(mc_http_req *req, const char *data, size_t
     return mc_http_queue(req, 200, resp);
 }
 
-static mc_http_req *new_request(struct MHD_Connection *conn, const char *method,
-                                const char *path) {
+/* Called by libmicrohttpd with the request target as the client sent it,
+ * before any percent-decoding: the request's record starts here, keeping
+ * the raw path (handlers that must refuse encoded separators see them). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    (void)conn;
     mc_http_req *req = calloc(1, sizeof *req);
     if (!req) return NULL;
-    req->conn = conn;
-    req->method = method;
-    req->path = path;
     req->started = mc_monotonic_seconds();
+    req->raw_path = strndup(uri, strcspn(uri, "?"));
+    req->raw_target_end = uri + strlen(uri);
     return req;
+}
+
+/* libmicrohttpd hands the request target over as a C string: a raw NUL byte
+ * in it silently cuts it short ("/a.mp4\0junk" would read as "/a.mp4").
+ * The version follows the target in its buffer, right after the byte that
+ * ended the target, so a version further on means the target held a NUL. */
+static bool target_holds_nul(const mc_http_req *req, const char *version) {
+    return version > req->raw_target_end + 1 && version - req->raw_target_end < 65536;
 }
 
 /* The first call of a request: find its route, or answer 404/405 at once. */
@@ -290,13 +301,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-    (void)version;
     mc_http_server *srv = cls;
     mc_http_req *req = *con_cls;
-    if (!req) {
-        req = new_request(conn, method, url);
-        if (!req) return MHD_NO;
-        *con_cls = req;
+    if (!req || !req->raw_path) return MHD_NO; /* out of memory in on_uri */
+    if (!req->method) {
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        if (target_holds_nul(req, version)) {
+            req->route_name = "unmatched";
+            return mc_http_send_error(req, 400, "the request target holds a NUL byte");
+        }
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !mc_http_header(req, "Host")) {
+            req->route_name = "unmatched";
+            return mc_http_send_error(req, 400, "an HTTP/1.1 request needs a Host header");
+        }
         if (!announces_body(conn)) return MHD_YES; /* dispatched on the next call */
         return dispatch_first(srv, req, upload_data, upload_data_size);
     }
@@ -334,9 +353,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     mc_http_req *req = *con_cls;
     if (!req) return;
-    record_request(cls, req, toe);
+    if (req->method) record_request(cls, req, toe); /* else refused before dispatch (e.g. 431) */
     if (req->free_state && req->state) req->free_state(req->state);
     free(req->body);
+    free(req->raw_path);
     free(req);
     *con_cls = NULL;
 }
@@ -363,7 +383,8 @@ int mc_http_start(mc_http_server *srv, mc_err *err) {
     };
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
         srv->opt.threads > 0 ? pool_opt : pool_opt + 1, MHD_OPTION_END);
     if (!srv->daemon)

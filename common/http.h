@@ -31,6 +31,8 @@ struct mc_http_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;          /* decoded path, without the query */
+    char *raw_path;            /* the path as sent, before percent-decoding */
+    const char *raw_target_end;/* private: where libmicrohttpd's target string ended */
     const char *route_name;    /* the pattern that matched, for metrics */
     void *route_ctx;           /* given to mc_http_route */
     mc_http_handler handler;   /* the matched route's handler */

@@ -76,20 +76,20 @@ static void count_answer(const char *kind) {
 static void publish_cache_stats(mc_cache *cache) {
     mc_cache_stats s;
     mc_cache_get_stats(cache, &s);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", ""),
-                 (double)s.bytes);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_objects", "Finished objects in the disk cache.", ""),
-                 (double)s.objects);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_hits", "Acquires answered by a finished file.", ""),
-                 (double)s.hits);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", ""),
-                 (double)s.misses);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", ""),
-                 (double)s.joins);
-    mc_gauge_set(mc_gauge("mcloud_stream_s3_fetches", "S3 GETs started by the cache.", ""),
-                 (double)s.s3_fetches);
-    mc_gauge_set(mc_gauge("mcloud_stream_cache_evictions", "Objects evicted from the cache.", ""),
-                 (double)s.evictions);
+    const struct {
+        const char *name, *help;
+        uint64_t value;
+    } gauges[] = {
+        {"mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", s.bytes},
+        {"mcloud_stream_cache_objects", "Finished objects in the disk cache.", s.objects},
+        {"mcloud_stream_cache_hits", "Acquires answered by a finished file.", s.hits},
+        {"mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", s.misses},
+        {"mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", s.joins},
+        {"mcloud_stream_s3_fetches", "S3 GETs started by the cache.", s.s3_fetches},
+        {"mcloud_stream_cache_evictions", "Objects evicted from the cache.", s.evictions},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+        mc_gauge_set(mc_gauge(gauges[i].name, gauges[i].help, ""), (double)gauges[i].value);
 }
 
 /* ---- a body read from the cache file as it fills ------------------------------ */
@@ -276,8 +276,17 @@ static struct MHD_Response *multipart_response(object_answer *a, const mc_range_
     return resp;
 }
 
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)cls, (void)pos, (void)buf, (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* A 304 has no content, and libmicrohttpd 0.9.75 gives every response it
+ * frames a Content-Length: a response the size of the object whose body is
+ * never read makes that length the one RFC 9110 §8.6 allows (the 200's). */
 static enum MHD_Result answer_not_modified(object_answer *a) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(a->obj->size, 1, no_body, NULL, NULL);
     if (!resp) return MHD_NO;
     add_object_headers(resp, a);
     count_answer("not_modified");
@@ -439,7 +448,10 @@ static enum MHD_Result handle_video(mc_http_req *req, const char *data, size_t *
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
     mc_stream_target t;
-    if (mc_stream_target_parse(req->path, strlen(req->path), &t) < 0)
+    /* No output's URL needs a percent-escape: one (an encoded '/', '\\' or
+     * NUL above all) only ever spells something else. */
+    if (strcmp(req->raw_path, req->path) != 0 ||
+        mc_stream_target_parse(req->path, strlen(req->path), &t) < 0)
         return answer_error(req, 404, "no such resource: the path does not name a video output");
     return serve_target(srv, req, &t);
 }
@@ -450,6 +462,11 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
         *size = 0;
         return MHD_YES;
     }
+    if (strcmp(req->raw_path, "/static/hls.min.js") != 0) /* "%00" after the name, say */
+        return answer_error(req, 404, "no such resource");
+    if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return answer_error(req, 405, "method %s is not allowed; use GET or HEAD", req->method);
     mc_stream_server *srv = req->route_ctx;
     char path[MC_STREAM_PATH_MAX + sizeof HLS_JS + 1];
     snprintf(path, sizeof path, "%s/%s", srv->web_dir, HLS_JS);
@@ -470,10 +487,22 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
     return queue_with_cors(req, 200, resp);
 }
 
+/* Anything else: 404 with the CORS headers, so a player's script can read
+ * the refusal too. */
+static enum MHD_Result handle_unknown(mc_http_req *req, const char *data, size_t *size) {
+    (void)data;
+    if (!req->first_call) {
+        *size = 0;
+        return MHD_YES;
+    }
+    return answer_error(req, 404, "no such resource");
+}
+
 int mc_stream_routes(mc_stream_server *srv, mc_err *err) {
     mc_http_server *http = srv->svc.http;
     if (mc_http_route(http, "*", "/v/*", handle_video, srv) < 0 ||
-        mc_http_route(http, "GET", "/static/hls.min.js", handle_hls_js, srv) < 0)
+        mc_http_route(http, "*", "/static/hls.min.js", handle_hls_js, srv) < 0 ||
+        mc_http_route(http, "*", "/*", handle_unknown, srv) < 0)
         return mc_err_set(err, MC_ERR_INTERNAL, "out of memory adding routes");
     return 0;
 }

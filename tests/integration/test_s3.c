@@ -117,16 +117,9 @@ static void delete_or_fail(fixture *f, const char *key) {
 /* ---- setup --------------------------------------------------------------- */
 
 static int setup(void **state) {
-    itest_env("MCLOUD_S3_ENDPOINT");
-    itest_env("MCLOUD_S3_BUCKET");
-    itest_env("MCLOUD_S3_ACCESS_KEY");
-    itest_env("MCLOUD_S3_SECRET_KEY");
     fixture *f = calloc(1, sizeof *f);
+    itest_s3_config(&f->cfg);
     mc_err err = {0};
-    mc_config *settings = mc_config_load(NULL, NULL);
-    int rc = mc_s3_config_from(settings, &f->cfg, &err);
-    mc_config_free(settings);
-    if (rc < 0) fail_msg("config: %s", err.msg);
     f->s3 = mc_s3_new(&f->cfg, &err);
     if (!f->s3) fail_msg("mc_s3_new: %s", err.msg);
     itest_unique(f->prefix, sizeof f->prefix, "itest-s3");

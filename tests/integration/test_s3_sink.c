@@ -82,13 +82,9 @@ static void expect_absent(fixture *f, const char *name) {
 }
 
 static int setup(void **state) {
-    itest_env("MCLOUD_S3_ENDPOINT");
     fixture *f = calloc(1, sizeof *f);
+    itest_s3_config(&f->cfg);
     mc_err err = {0};
-    mc_config *settings = mc_config_load(NULL, NULL);
-    int rc = mc_s3_config_from(settings, &f->cfg, &err);
-    mc_config_free(settings);
-    if (rc < 0) fail_msg("config: %s", err.msg);
     f->pool = mc_s3_pool_new(&f->cfg);
     f->s3 = mc_s3_new(&f->cfg, &err);
     if (!f->pool || !f->s3) fail_msg("s3: %s", err.msg);

@@ -178,16 +178,9 @@ static void remove_tree(const char *dir) {
 /* ---- setup --------------------------------------------------------------- */
 
 static int setup(void **state) {
-    itest_env("MCLOUD_S3_ENDPOINT");
-    itest_env("MCLOUD_S3_BUCKET");
-    itest_env("MCLOUD_S3_ACCESS_KEY");
-    itest_env("MCLOUD_S3_SECRET_KEY");
     fixture *f = calloc(1, sizeof *f);
+    itest_s3_config(&f->cfg);
     mc_err err = {0};
-    mc_config *settings = mc_config_load(NULL, NULL);
-    int rc = mc_s3_config_from(settings, &f->cfg, &err);
-    mc_config_free(settings);
-    if (rc < 0) fail_msg("config: %s", err.msg);
     if (!(f->s3 = mc_s3_new(&f->cfg, &err))) fail_msg("mc_s3_new: %s", err.msg);
     assert_non_null(f->pool = mc_s3_pool_new(&f->cfg));
     itest_unique(f->prefix, sizeof f->prefix, "itest-stream-cache");

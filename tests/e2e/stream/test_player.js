@@ -113,6 +113,13 @@ function recordNetwork(page, net) {
 
 function pathOf(url) { return new URL(url).pathname; }
 
+// The output a /v/<video>/<cred>/<output> URL names: the page's own requests
+// carry the page's credential, the URLs of `mcloud play` each their own.
+function outputOf(url) {
+  const m = pathOf(url).match(/^\/v\/[^/]+\/[^/]+\/(.*)$/);
+  return m ? m[1] : null;
+}
+
 // A request the players may legitimately give up: media elements and hls.js
 // abort range and segment loads they no longer need when they seek.
 function expectedFailure(f, videoPrefix) {
@@ -246,8 +253,8 @@ function checkNetwork(net, urls, videoPrefix) {
   const hlsJs = ours.find((r) => pathOf(r.url) === '/static/hls.min.js');
   check(hlsJs && hlsJs.status === 200, 'hls.js was served by the platform from /static/hls.min.js', hlsJs && hlsJs.status);
 
-  const rungPaths = Object.values(urls.mp4).map(pathOf);
-  const ranged = ours.filter((r) => rungPaths.includes(pathOf(r.url)) && r.requestHeaders && r.requestHeaders.range);
+  const rungs = Object.values(urls.mp4).map(outputOf);
+  const ranged = ours.filter((r) => rungs.includes(outputOf(r.url)) && r.requestHeaders && r.requestHeaders.range);
   // an answer whose load the player aborted may have no headers left to read
   const answered = ranged.filter((r) => r.headers);
   info(`progressive range requests: ${ranged.map((r) => `${r.requestHeaders.range} -> ${r.status} ${r.headers ? r.headers['content-range'] : '(aborted)'}`).join(', ')}`);
@@ -257,9 +264,12 @@ function checkNetwork(net, urls, videoPrefix) {
   check(answered.length > 0 && answered.every((r) => r.headers['accept-ranges'] === 'bytes'),
     'the MP4 answers say Accept-Ranges: bytes');
 
-  const master = ours.find((r) => pathOf(r.url) === pathOf(urls.hls));
+  const master = ours.find((r) => outputOf(r.url) === outputOf(urls.hls));
   check(master && master.status === 200 && /mpegurl/i.test(master.headers['content-type'] || ''),
     'hls.js fetched the master playlist (application/vnd.apple.mpegurl)', master && `${master.status} ${master.headers && master.headers['content-type']}`);
+  const poster = ours.find((r) => outputOf(r.url) === 'thumbs/poster.jpg');
+  check(poster && poster.status === 200 && poster.headers && poster.headers['content-type'] === 'image/jpeg',
+    'the players showed the poster (image/jpeg)', poster && `${poster.status} ${poster.headers && poster.headers['content-type']}`);
   const segments = ours.filter((r) => /\.m4s$/.test(pathOf(r.url)));
   check(segments.length >= 2 && segments.every((r) => r.status === 200 || r.status === 206),
     `hls.js fetched media segments (${segments.length}, all answered 200/206)`, summary(segments));

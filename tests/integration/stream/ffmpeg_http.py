@@ -119,6 +119,7 @@ def run(h, rep):
         subprocess.run([t, "-version"], check=True, capture_output=True)
     work = os.path.join(h.scratch, "media")
     os.makedirs(work)
+    h.bulky.append(work)
     mp4 = make_media(work)
     video = st.Video(h, title="ffmpeg over http")
     types = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".m3u8": "application/vnd.apple.mpegurl"}

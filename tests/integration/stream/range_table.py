@@ -172,6 +172,9 @@ def observe(resp, method, data, problems, who):
     if method == "HEAD" or status == 304:
         if resp.body:
             problems.append(f"{who}: {len(resp.body)} body bytes on a {method} {status}")
+        if status == 304 and clen not in (None, str(len(data))):
+            problems.append(f"{who}: a 304 with Content-Length {clen} (RFC 9110 8.6: absent, "
+                            f"or the {len(data)} bytes a 200 would send)")
     elif clen is None and (resp.header("Transfer-Encoding") or "").lower() != "chunked":
         problems.append(f"{who}: no Content-Length and not chunked")
     elif clen is not None and int(clen) != len(resp.body):
@@ -196,6 +199,9 @@ def observe(resp, method, data, problems, who):
         return o
     o["content-type"] = ctype
     o["content-length"] = clen
+    if status == 304 and clen in (None, str(len(data))):
+        # RFC 9110 8.6: a 304 may carry Content-Length only as the 200's length
+        o["content-length"] = "(absent or the 200's length)"
     if method == "GET":
         o["body"] = f"{len(resp.body)} bytes sha256:{digest(resp.body)}"
         m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", o["content-range"] or "")
@@ -230,6 +236,7 @@ def run_table(h, rep):
     data = os.urandom(SIZE)
     www = os.path.join(h.scratch, "www")
     os.makedirs(www)
+    h.bulky.append(www)
     with open(os.path.join(www, "720p.mp4"), "wb") as f:
         f.write(data)
     ng = h.nginx(www)

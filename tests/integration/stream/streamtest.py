@@ -293,6 +293,7 @@ class Harness:
         self.videos = []
         self.daemons = []
         self.nginxes = []
+        self.bulky = []  # scratch directories of object bytes, removed even after a failure
 
     def daemon(self, name="stream", **overrides):
         d = StreamDaemon(self.stream_bin, self.scratch, name, **overrides)
@@ -323,8 +324,8 @@ class Harness:
                 errors.append(str(e))
         for ng in self.nginxes:
             ng.stop()
-        for d in self.daemons:  # the logs stay for a failure; cached objects never do
-            shutil.rmtree(d.cache_dir, ignore_errors=True)
+        for path in [d.cache_dir for d in self.daemons] + self.bulky:
+            shutil.rmtree(path, ignore_errors=True)  # logs stay for a failure; object bytes never do
         for v in self.videos:
             try:
                 v.delete()
