@@ -18,7 +18,7 @@ with the servers in alternating order:
   a. ranges: wrk (-t2 -c64, --seconds each) with random_range.lua, one
      random 1 MiB range per request over the small object (aligned to 1 MiB
      by default, --any-offset for any offset), from cache: req/s, p50/p99
-     latency, and the server's CPU time per request;
+     latency, the server's and wrk's CPU time per request;
   b. sequential: one GET of the whole big object with curl -o /dev/null
      (one connection), from cache: throughput and time to first byte;
   c. miss: a GET of a missNN object mcloud-stream has never seen (a fresh
@@ -48,6 +48,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -350,10 +351,13 @@ def same_ranges(servers, paths, size, count=8):
 
 def run_wrk(args, srv, path, size):
     cpu0 = srv.cpu_seconds()
+    client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     argv = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.conns), "-d", f"{args.seconds}s", "--latency",
             "-s", LUA, srv.base + path, "--", str(size), str(MiB), "any" if args.any_offset else "aligned"]
     p = subprocess.run(argv, capture_output=True, text=True)
     cpu = srv.cpu_seconds() - cpu0
+    client1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (client1.ru_utime - client0.ru_utime) + (client1.ru_stime - client0.ru_stime)
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
     if p.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()} {p.stdout[-500:]}")
@@ -365,7 +369,8 @@ def run_wrk(args, srv, path, size):
     seconds = w["duration_us"] / 1e6
     return {"req_s": w["requests"] / seconds, "mib_s": w["bytes"] / MiB / seconds,
             "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000, "max_ms": w["max_us"] / 1000,
-            "requests": w["requests"], "cpu_us_per_req": 1e6 * cpu / max(1, w["requests"])}
+            "requests": w["requests"], "cpu_us_per_req": 1e6 * cpu / max(1, w["requests"]),
+            "wrk_cpu_us_per_req": 1e6 * client_cpu / max(1, w["requests"]), "header_bytes": per_request - MiB}
 
 
 def run_curl(url, expect_size):
@@ -454,7 +459,8 @@ def main():
                     r["load"] = la
                     runs.setdefault("ranges", {}).setdefault(srv.name, []).append(r)
                     log(f"round {rnd + 1} ranges {srv.name}: {r['req_s']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, "
-                        f"{r['cpu_us_per_req']:.0f} µs CPU/request, load {la:.2f}")
+                        f"{r['cpu_us_per_req']:.0f} µs server CPU/request, {r['wrk_cpu_us_per_req']:.0f} µs wrk CPU/request, "
+                        f"load {la:.2f}")
             if "sequential" in scenarios:
                 for srv in order:
                     la = load1()
@@ -520,7 +526,10 @@ def markdown(R):
                 f"| | p99 latency | {med(m, 'p99_ms'):.1f} ms | {med(n, 'p99_ms'):.1f} ms "
                 f"| {ratio(runs['ranges'], 'p99_ms', 'mcloud-stream', 'nginx'):.2f} | |",
                 f"| | server CPU per request | {med(m, 'cpu_us_per_req'):.0f} µs | {med(n, 'cpu_us_per_req'):.0f} µs "
-                f"| {ratio(runs['ranges'], 'cpu_us_per_req', 'mcloud-stream', 'nginx'):.2f} | |"]
+                f"| {ratio(runs['ranges'], 'cpu_us_per_req', 'mcloud-stream', 'nginx'):.2f} | |",
+                f"| | wrk's CPU per request | {med(m, 'wrk_cpu_us_per_req'):.0f} µs | {med(n, 'wrk_cpu_us_per_req'):.0f} µs "
+                f"| {ratio(runs['ranges'], 'wrk_cpu_us_per_req', 'mcloud-stream', 'nginx'):.2f} | |",
+                f"| | response header bytes | {med(m, 'header_bytes'):.0f} | {med(n, 'header_bytes'):.0f} | | |"]
     if "sequential" in runs:
         m, n = runs["sequential"]["mcloud-stream"], runs["sequential"]["nginx"]
         what = f"sequential GET of {R['big'] // MiB} MiB, 1 connection, from cache (peer: nginx)"
