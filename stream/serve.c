@@ -125,10 +125,12 @@ static ssize_t read_file_segment(body_reader *r, const segment *s, char *buf, si
     if (want > READ_CHUNK) want = READ_CHUNK;
     uint64_t off = s->offset + r->done;
     mc_err err = {0};
-    if (mc_cache_wait(r->entry, off + want, &err) < 0) {
+    int64_t there = mc_cache_wait_some(r->entry, off, &err); /* what has arrived, at least 1 */
+    if (there < 0) {
         mc_log_kv(MC_LOG_WARN, "cache fill broke off while sending", "error", err.msg, NULL);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    if ((uint64_t)there - off < want) want = (uint64_t)there - off;
     ssize_t n;
     do n = pread(r->fd, buf, want, (off_t)off);
     while (n < 0 && errno == EINTR);
