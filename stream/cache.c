@@ -47,6 +47,7 @@ struct mc_cache_entry {
     int refs;
     int fd;                 /* the data file while referenced, else -1 */
     uint64_t filled;        /* bytes [0, filled) are in the file */
+    time_t stamped;         /* when the .meta's access stamp was last set */
     char temp_path[PATH_MAX]; /* the fill's file until renamed or unlinked, else "" */
     mc_err failure;
     pthread_cond_t progress;
@@ -206,7 +207,17 @@ typedef struct fill_job {
     fill_thread *thread;
     mc_s3_object_info info;
     mc_err stop;            /* why the write callback stopped the GET, if it did */
+    char *block;            /* bytes received, not yet in the file */
+    size_t block_len;
+    size_t block_target;    /* flush at this many: FIRST_BLOCK, doubling to BLOCK_MAX */
 } fill_job;
+
+/* The fill writes the file in blocks, not in libcurl's 16 KiB pieces: the
+ * page cache then holds the file in large folios and every sendfile of a
+ * hit walks a few of them instead of dozens (docs/BENCHMARKS.md, stream).
+ * The first block is small so a miss's first bytes still leave early. */
+#define FIRST_BLOCK (64 * 1024)
+#define BLOCK_MAX (2 * 1024 * 1024)
 
 /* S3's answer made known to the acquirers waiting for it. */
 static void publish_headers(fill_job *job) {
@@ -238,28 +249,25 @@ static int write_all(int fd, const char *data, size_t len, uint64_t offset) {
     return 0;
 }
 
-static int fill_write(void *ctx, const char *data, size_t len) {
-    fill_job *job = ctx;
+/* The block into the file, made known to the readers (and the test hook). */
+static int flush_block(fill_job *job) {
     mc_cache *c = job->cache;
     mc_cache_entry *e = job->entry;
-    if (!e->headers_known) publish_headers(job);
-    if (e->filled + len > e->obj.size) {
-        mc_err_set(&job->stop, MC_ERR_REMOTE, "more bytes than the announced %" PRIu64,
-                   e->obj.size);
-        return -1;
-    }
-    if (write_all(e->fd, data, len, e->filled) < 0) {
+    if (job->block_len == 0) return 0;
+    if (write_all(e->fd, job->block, job->block_len, e->filled) < 0) {
         mc_err_set(&job->stop, MC_ERR_INTERNAL, "write %s: %s", c->dir, strerror(errno));
         return -1;
     }
     pthread_mutex_lock(&c->lock);
-    e->filled += len;
+    e->filled += job->block_len;
     pthread_cond_broadcast(&e->progress);
     bool closing = c->closing;
     mc_cache_fill_hook hook = c->hook;
     void *hook_ctx = c->hook_ctx;
     uint64_t filled = e->filled;
     pthread_mutex_unlock(&c->lock);
+    job->block_len = 0;
+    if (job->block_target < BLOCK_MAX) job->block_target *= 2;
     if (closing) {
         mc_err_set(&job->stop, MC_ERR_UNAVAILABLE, "the cache is closing");
         return -1;
@@ -267,6 +275,27 @@ static int fill_write(void *ctx, const char *data, size_t len) {
     if (hook && hook(hook_ctx, e->key, filled) < 0) {
         mc_err_set(&job->stop, MC_ERR_UNAVAILABLE, "broken off by the fill hook");
         return -1;
+    }
+    return 0;
+}
+
+static int fill_write(void *ctx, const char *data, size_t len) {
+    fill_job *job = ctx;
+    mc_cache_entry *e = job->entry;
+    if (!e->headers_known) publish_headers(job);
+    if (e->filled + job->block_len + len > e->obj.size) {
+        mc_err_set(&job->stop, MC_ERR_REMOTE, "more bytes than the announced %" PRIu64,
+                   e->obj.size);
+        return -1;
+    }
+    while (len > 0) {
+        size_t room = job->block_target - job->block_len;
+        size_t n = len < room ? len : room;
+        memcpy(job->block + job->block_len, data, n);
+        job->block_len += n;
+        data += n;
+        len -= n;
+        if (job->block_len == job->block_target && flush_block(job) < 0) return -1;
     }
     return 0;
 }
@@ -316,6 +345,10 @@ static int fill_run(fill_job *job, mc_err *err) {
     if (!s3) return -1;
     int rc = mc_s3_get_object(s3, e->key, NULL, fill_write, job, &job->info, err);
     mc_s3_pool_put(c->s3, s3);
+    if (rc == 0 && flush_block(job) < 0) {
+        *err = job->stop;
+        return -1;
+    }
     if (rc < 0) {
         if (job->stop.kind != MC_ERR_NONE) *err = job->stop;
         classify(err);
@@ -367,6 +400,7 @@ static void *fill_main(void *arg) {
     job->thread->done = true;
     unref(c, e);
     pthread_mutex_unlock(&c->lock);
+    free(job->block);
     free(job);
     return NULL;
 }
@@ -391,7 +425,8 @@ static mc_cache_entry *start_fill(mc_cache *c, const char *key, const char *name
     mc_cache_entry *e = entry_new(c, key, name);
     fill_job *job = calloc(1, sizeof *job);
     fill_thread *t = calloc(1, sizeof *t);
-    if (!e || !job || !t) {
+    char *block = malloc(BLOCK_MAX);
+    if (!e || !job || !t || !block) {
         mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
         goto fail;
     }
@@ -401,7 +436,8 @@ static mc_cache_entry *start_fill(mc_cache *c, const char *key, const char *name
         mc_err_set(err, MC_ERR_INTERNAL, "cache file %s: %s", e->temp_path, strerror(errno));
         goto fail;
     }
-    *job = (fill_job){.cache = c, .entry = e, .thread = t};
+    *job = (fill_job){.cache = c, .entry = e, .thread = t, .block = block,
+                      .block_target = FIRST_BLOCK};
     e->refs = 1; /* the fill's */
     int rc = pthread_create(&t->thread, NULL, fill_main, job);
     if (rc != 0) {
@@ -416,6 +452,7 @@ static mc_cache_entry *start_fill(mc_cache *c, const char *key, const char *name
     return e;
 fail:
     if (e) entry_free(e);
+    free(block);
     free(job);
     free(t);
     return NULL;
@@ -439,7 +476,18 @@ static int hit(mc_cache *c, mc_cache_entry *e, mc_err *err) {
     return 0;
 }
 
-/* The access stamp that orders the LRU after a restart. */
+/* The access stamp that orders the LRU after a restart: an inode update,
+ * so at most one per entry every STAMP_INTERVAL_S (the order after a
+ * restart is that coarse; while running, the LRU list is exact). */
+#define STAMP_INTERVAL_S 10
+
+static bool stamp_due(mc_cache_entry *e) {
+    time_t now = time(NULL);
+    if (now - e->stamped < STAMP_INTERVAL_S) return false;
+    e->stamped = now;
+    return true;
+}
+
 static void stamp(const mc_cache *c, const char *name) {
     char path[PATH_MAX];
     entry_path(c, name, "meta", path, sizeof path);
@@ -456,8 +504,9 @@ int mc_cache_acquire(mc_cache *c, const char *key, mc_cache_entry **out, mc_err 
     mc_cache_entry *e = hash_find(c, name, key);
     if (e && e->state == FINISHED) {
         if (hit(c, e, err) == 0) {
+            bool due = stamp_due(e);
             pthread_mutex_unlock(&c->lock);
-            stamp(c, name);
+            if (due) stamp(c, name);
             *out = e;
             return 0;
         }
@@ -499,11 +548,25 @@ const mc_cache_object *mc_cache_entry_object(const mc_cache_entry *e) {
 }
 
 int mc_cache_entry_dup_fd(mc_cache_entry *e, mc_err *err) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", e->fd);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mc_err_set(err, MC_ERR_INTERNAL, "reopen cache file: %s", strerror(errno));
+    int fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return mc_err_set(err, MC_ERR_INTERNAL, "dup cache file: %s", strerror(errno));
     return fd;
+}
+
+int64_t mc_cache_wait_some(mc_cache_entry *e, uint64_t from, mc_err *err) {
+    if (from >= e->obj.size)
+        return mc_err_set(err, MC_ERR_INVALID, "cache wait from %" PRIu64 " past the size %" PRIu64,
+                          from, e->obj.size);
+    mc_cache *c = e->cache;
+    pthread_mutex_lock(&c->lock);
+    while (e->state == FILLING && e->filled <= from) pthread_cond_wait(&e->progress, &c->lock);
+    int64_t rc = (int64_t)e->filled;
+    if (e->filled <= from) {
+        if (err) *err = e->failure;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
 }
 
 int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err) {

@@ -58,14 +58,20 @@ int mc_cache_acquire(mc_cache *c, const char *key, mc_cache_entry **out, mc_err 
 void mc_cache_release(mc_cache_entry *e);
 
 const mc_cache_object *mc_cache_entry_object(const mc_cache_entry *e);
-/* A new descriptor of the entry's data file, opened afresh so it has its own
- * file offset (the caller closes it; it stays readable after eviction). -1
- * with err when out of descriptors. */
+/* A new descriptor of the entry's data file (dup: it shares the file
+ * position, so read it with pread or sendfile at an offset; the caller
+ * closes it; it stays readable after eviction). -1 with err when out of
+ * descriptors. */
 int mc_cache_entry_dup_fd(mc_cache_entry *e, mc_err *err);
 /* Blocks until bytes [0, end) are in the file, or the fill failed (-1 with
  * err: the fetch broke off; bytes already there stay readable). end is at
  * most the object's size. Returns immediately for a finished entry. */
 int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err);
+/* Blocks until at least one byte past from is in the file (from < size),
+ * and returns how many bytes [0, n) are there; -1 with err when the fill
+ * failed first. A reader sends what has arrived instead of waiting for a
+ * whole chunk. */
+int64_t mc_cache_wait_some(mc_cache_entry *e, uint64_t from, mc_err *err);
 bool mc_cache_entry_finished(const mc_cache_entry *e);
 /* Blocks until the entry's fill is over: 0 once the object is whole and
  * indexed (or, larger than the cache, whole in its unlinked file), -1 with

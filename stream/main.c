@@ -76,7 +76,9 @@ static int open_clients(mc_stream_server *srv, long cache_mb, long video_ttl_ms,
     srv->cache = mc_cache_open(&co, err);
     if (!srv->cache) return mc_err_wrap(err, "disk cache %s", srv->cache_dir);
     srv->videos = mc_stream_videos_new(srv->svc.db, video_ttl_ms, err);
-    return srv->videos ? 0 : -1;
+    if (!srv->videos) return -1;
+    srv->grants = mc_grants_new();
+    return srv->grants ? 0 : mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
 }
 
 static int run(mc_stream_server *srv, mc_err *err) {
@@ -94,6 +96,7 @@ static void shutdown_server(mc_stream_server *srv) {
     if (srv->svc.http) mc_http_stop(srv->svc.http, 0);
     if (srv->cache) mc_cache_close(srv->cache);
     mc_stream_videos_free(srv->videos);
+    mc_grants_free(srv->grants);
     mc_s3_pool_free(srv->s3);
     free(srv->page_template);
     mc_service_free(&srv->svc);

@@ -125,10 +125,12 @@ static ssize_t read_file_segment(body_reader *r, const segment *s, char *buf, si
     if (want > READ_CHUNK) want = READ_CHUNK;
     uint64_t off = s->offset + r->done;
     mc_err err = {0};
-    if (mc_cache_wait(r->entry, off + want, &err) < 0) {
+    int64_t there = mc_cache_wait_some(r->entry, off, &err); /* what has arrived, at least 1 */
+    if (there < 0) {
         mc_log_kv(MC_LOG_WARN, "cache fill broke off while sending", "error", err.msg, NULL);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    if ((uint64_t)there - off < want) want = (uint64_t)there - off;
     ssize_t n;
     do n = pread(r->fd, buf, want, (off_t)off);
     while (n < 0 && errno == EINTR);
@@ -413,15 +415,28 @@ static enum MHD_Result answer_cache_failure(mc_http_req *req, const mc_stream_ta
     return answer_error(req, 500, "could not read the object; see the server log");
 }
 
+/* The credential of t for video: remembered when it was verified before,
+ * else verified (and then remembered until it expires). */
+static int check_credential(mc_stream_server *srv, const mc_stream_target *t,
+                            const mc_stream_video *video, mc_err *err) {
+    int64_t now = (int64_t)time(NULL);
+    if (mc_grants_known(srv->grants, t->cred, video->tenant, t->video, t->path, now)) return 0;
+    if (mc_playback_verify(t->cred, strlen(t->cred), srv->keys, srv->nkeys, video->tenant,
+                           t->video, t->path, now, err) < 0)
+        return -1;
+    const char *exp = strchr(t->cred, '.'); /* <kid>.<exp>.<sig>, well formed once verified */
+    mc_grants_remember(srv->grants, t->cred, video->tenant, t->video, t->path,
+                       strtoll(exp + 1, NULL, 10));
+    return 0;
+}
+
 static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
                                     const mc_stream_target *t) {
     mc_err err = {0};
     mc_stream_video video;
     if (mc_stream_videos_lookup(srv->videos, t->video, &video, &err) < 0)
         return answer_lookup_failure(req, t, &err);
-    if (mc_playback_verify(t->cred, strlen(t->cred), srv->keys, srv->nkeys, video.tenant,
-                           t->video, t->path, (int64_t)time(NULL), &err) < 0)
-        return answer_error(req, 403, "%s", err.msg);
+    if (check_credential(srv, t, &video, &err) < 0) return answer_error(req, 403, "%s", err.msg);
     if (!t->path[0]) return answer_page(srv, req, t, &video);
 
     char key[MC_S3_KEY_MAX];

@@ -10,6 +10,7 @@
 #include "common/s3_pool.h"
 #include "common/service.h"
 #include "stream/cache.h"
+#include "stream/grants.h"
 #include "stream/videos.h"
 
 #define MC_STREAM_PATH_MAX 1024
@@ -20,6 +21,7 @@ typedef struct mc_stream_server {
     mc_s3_pool *s3;
     mc_cache *cache;
     mc_stream_videos *videos;
+    mc_grants *grants;            /* credentials verified before */
     mc_token_key keys[MC_PLAYBACK_MAX_KEYS];
     size_t nkeys;
     char cache_dir[MC_STREAM_PATH_MAX];

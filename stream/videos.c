@@ -1,7 +1,8 @@
 /* videos.c — ready videos from MySQL with a short-lived lookup table (see
  * videos.h). The table is a fixed array indexed by a hash of the id: a
  * collision only costs a query, and memory stays bounded whatever ids
- * players send. */
+ * players send. When a row expires, one request re-reads it while the
+ * others go on with the old one. */
 #include "stream/videos.h"
 
 #include <pthread.h>
@@ -18,6 +19,7 @@
 typedef struct slot {
     char id[ID_MAX + 1];
     double fetched;   /* monotonic seconds; 0: empty */
+    bool refreshing;  /* one request re-reads an expired row; the others keep it meanwhile */
     mc_stream_video video;
 } slot;
 
@@ -52,24 +54,39 @@ static slot *slot_of(mc_stream_videos *v, const char *id) {
     return &v->slots[h % SLOTS];
 }
 
+/* A remembered row: fresh, or expired while another request re-reads it.
+ * An expired row with no refresh under way is left to this caller to
+ * re-read (false), so a burst of requests costs one query, not one each. */
 static bool remembered(mc_stream_videos *v, const char *id, mc_stream_video *out) {
     bool hit = false;
     pthread_mutex_lock(&v->lock);
     slot *s = slot_of(v, id);
-    if (s->fetched > 0 && strcmp(s->id, id) == 0 && mc_monotonic_seconds() - s->fetched < v->ttl_s) {
-        *out = s->video;
-        hit = true;
+    if (s->fetched > 0 && strcmp(s->id, id) == 0) {
+        bool fresh = mc_monotonic_seconds() - s->fetched < v->ttl_s;
+        if (fresh || s->refreshing) {
+            *out = s->video;
+            hit = true;
+        } else {
+            s->refreshing = true;
+        }
     }
     pthread_mutex_unlock(&v->lock);
     return hit;
 }
 
+/* After a re-read: the new row, or (found == false) the slot emptied. */
 static void remember(mc_stream_videos *v, const char *id, const mc_stream_video *video) {
     pthread_mutex_lock(&v->lock);
     slot *s = slot_of(v, id);
-    snprintf(s->id, sizeof s->id, "%s", id);
-    s->video = *video;
-    s->fetched = mc_monotonic_seconds();
+    if (video) {
+        snprintf(s->id, sizeof s->id, "%s", id);
+        s->video = *video;
+        s->fetched = mc_monotonic_seconds();
+        s->refreshing = false;
+    } else if (strcmp(s->id, id) == 0) {
+        s->fetched = 0;
+        s->refreshing = false;
+    }
     pthread_mutex_unlock(&v->lock);
 }
 
@@ -96,9 +113,9 @@ int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video
     if (remembered(v, id, out)) return 0;
     int found = query_ready(v->db, MC_DB_REPLICA, id, out, err);
     if (found == 0) found = query_ready(v->db, MC_DB_MASTER, id, out, err);
+    remember(v, id, found > 0 ? out : NULL); /* also ends a refresh that failed */
     if (found < 0) return -1;
     if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not ready", id);
-    remember(v, id, out);
     return 0;
 }
 
