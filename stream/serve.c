@@ -14,10 +14,14 @@
  * headers hls.js needs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,6 +185,26 @@ static uint64_t segments_length(const body_reader *r) {
 }
 
 /* ---- object answers ----------------------------------------------------------- */
+
+/* libmicrohttpd sends the head of an answer with send() and the body with
+ * sendfile; corked, the kernel packs them into full segments instead of
+ * pushing the head alone and the body as the client's ACKs come back (the
+ * client's CPU paid for that: docs/BENCHMARKS.md, stream). Uncorked when
+ * the request is done, which flushes the last partial segment. */
+static void uncork(void *state) {
+    int fd = (int)(intptr_t)state - 1;
+    int off = 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+}
+
+static void cork(mc_http_req *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int on = 1;
+    if (!ci || setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) < 0) return;
+    req->state = (void *)(intptr_t)(ci->connect_fd + 1);
+    req->free_state = uncork;
+}
 
 typedef struct object_answer {
     mc_http_req *req;
@@ -360,6 +384,7 @@ static enum MHD_Result answer_object(object_answer *a) {
     MHD_add_response_header(resp, "Content-Type", content_type);
     if (content_range[0]) MHD_add_response_header(resp, "Content-Range", content_range);
     add_object_headers(resp, a);
+    cork(req);
     return queue_with_cors(req, status, resp);
 }
 
