@@ -60,6 +60,9 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import log, proc_status  # noqa: E402  (tests/bench/benchlib.py)
+
 MiB = 1024 * 1024
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "random_range.lua")
@@ -67,9 +70,6 @@ PREFIX = "bench-stream/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LIVE = set()    # servers running now, stopped first on SIGTERM
 
-
-def log(msg):
-    print(f"# {msg}", file=sys.stderr, flush=True)
 
 
 def load1():
@@ -83,17 +83,6 @@ def free_port():
 
 
 # ---- processes ------------------------------------------------------------------
-
-def proc_status(pid, field):
-    """A kB field of /proc/<pid>/status, or 0."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def cpu_seconds(pid):

@@ -55,6 +55,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import log, proc_status  # noqa: E402  (tests/bench/benchlib.py)
+
 MiB = 1024 * 1024
 TUSD_MODULE = "github.com/tus/tusd/v2"
 TUSD_VERSION = "v2.10.1"
@@ -63,9 +66,6 @@ DIRECT_PREFIX = "bench-upload/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LIVE = set()    # servers running now, stopped first on SIGTERM
 
-
-def log(msg):
-    print(f"# {msg}", file=sys.stderr, flush=True)
 
 
 # ---- tusd -------------------------------------------------------------------
@@ -96,17 +96,6 @@ def install_tusd(home):
 
 
 # ---- servers ------------------------------------------------------------------
-
-def proc_status(pid, field):
-    """A kB field of /proc/<pid>/status, or 0."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class Server:
