@@ -7,8 +7,9 @@
  *
  * A finished cache file is answered from its descriptor, which
  * libmicrohttpd sends with sendfile; a file still filling, and every
- * multipart answer, goes through a reader that waits for the bytes it needs
- * and preads them, so the first bytes leave before the object is whole.
+ * multipart answer, goes through a reader that waits for bytes past its
+ * position and preads what has arrived, so the first bytes leave before the
+ * object is whole. Object answers are corked (TCP_CORK) until they end.
  * The reader holds the cache entry until libmicrohttpd frees the response —
  * also when the client goes away early. Every answer carries the CORS
  * headers hls.js needs. */
