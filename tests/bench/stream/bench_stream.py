@@ -50,7 +50,6 @@ import platform
 import random
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -61,14 +60,13 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import log, proc_status  # noqa: E402  (tests/bench/benchlib.py)
+from benchlib import LIVE, log, proc_status, stop_servers_on_signal  # noqa: E402  (tests/bench/benchlib.py)
 
 MiB = 1024 * 1024
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "random_range.lua")
 PREFIX = "bench-stream/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-LIVE = set()    # servers running now, stopped first on SIGTERM
 
 
 
@@ -385,12 +383,6 @@ def ratio(runs, key, a, b):
     return statistics.median(x[key] / y[key] for x, y in zip(runs[a], runs[b]))
 
 
-def on_sigterm(*_):
-    for srv in list(LIVE):
-        srv.proc.kill()
-    sys.exit("bench_stream: terminated")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -407,8 +399,7 @@ def main():
     args = ap.parse_args()
     if not 1 <= args.rounds <= 99:
         sys.exit("bench_stream: --rounds is 1..99")
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_sigterm)
+    stop_servers_on_signal("bench_stream")
     for tool in ("wrk", "curl", "mariadb"):
         if not shutil.which(tool):
             sys.exit(f"bench_stream: {tool} not found (scripts/bootstrap.sh installs it)")

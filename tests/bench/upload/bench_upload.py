@@ -46,7 +46,6 @@ import random
 import resource
 import shutil
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -56,7 +55,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import log, proc_status  # noqa: E402  (tests/bench/benchlib.py)
+from benchlib import LIVE, log, proc_status, stop_servers_on_signal  # noqa: E402  (tests/bench/benchlib.py)
 
 MiB = 1024 * 1024
 TUSD_MODULE = "github.com/tus/tusd/v2"
@@ -64,7 +63,6 @@ TUSD_VERSION = "v2.10.1"
 TUSD_PREFIX = "tusd-bench/"
 DIRECT_PREFIX = "bench-upload/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-LIVE = set()    # servers running now, stopped first on SIGTERM
 
 
 
@@ -391,14 +389,6 @@ def summarize(res, names):
     return out
 
 
-def on_sigterm(*_):
-    """Stops the servers (their clients then fail at once), then unwinds
-    through the clean-up."""
-    for srv in list(LIVE):
-        srv.proc.kill()
-    sys.exit("bench_upload: terminated")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -414,8 +404,7 @@ def main():
     ap.add_argument("--tusd-args", default="", help="extra tusd flags, e.g. -s3-disable-content-hashes")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_sigterm)
+    stop_servers_on_signal("bench_upload")
     home = os.environ["MCLOUD_HOME"]
     names = args.servers.split(",")
     tusd = install_tusd(home) if "tusd" in names else None

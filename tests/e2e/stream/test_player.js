@@ -32,19 +32,7 @@ const PLAYBACK_TIMEOUT_MS = 120 * 1000;
 
 // ---- report ----------------------------------------------------------------
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, detail) {
-  if (cond) {
-    passed++;
-    console.log(`ok   - ${what}`);
-  } else {
-    failed++;
-    console.log(`FAIL - ${what}${detail !== undefined ? `: ${detail}` : ''}`);
-  }
-  return !!cond;
-}
-function info(msg) { console.log(`# ${msg}`); }
+const { check, info, failures, exitWithSummary } = require('../report');
 function fatal(msg) { throw new Error(msg); }
 
 // ---- the video, through the platform ---------------------------------------
@@ -315,10 +303,9 @@ async function main() {
   try {
     await playInBrowser(urls, page, net);
   } catch (e) {
-    failed++;
-    console.log(`FAIL - ${e.message}`);
+    check(false, e.message);
   }
-  if (failed > 0) {
+  if (failures() > 0) {
     const shot = path.join(workDir, 'failure.png');
     await page.screenshot({ path: shot, fullPage: true }).then(() => info(`screenshot: ${shot}`),
       (e) => info(`no screenshot: ${e.message}`));
@@ -327,10 +314,4 @@ async function main() {
   await browser.close();
 }
 
-main().catch((e) => {
-  failed++;
-  console.log(`FAIL - ${e.message}`);
-}).finally(() => {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed > 0 ? 1 : 0);
-});
+main().catch((e) => check(false, e.message)).finally(exitWithSummary);

@@ -12,7 +12,6 @@
      uncached one with 503 and a clear JSON message (no key, no bucket),
      and keeps answering afterwards."""
 
-import argparse
 import hashlib
 import os
 import re
@@ -105,21 +104,7 @@ def run(h, rep):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build_dir")
-    args = ap.parse_args()
-    rep = st.Report("stream_cache")
-    h = st.Harness("stream-cache", args.build_dir)
-    ok = False
-    try:
-        run(h, rep)
-        ok = rep.failed == 0
-    except Exception as e:  # reported as a failure, the cleanup still runs
-        rep.check(False, "the cache checks ran", st.describe(e))
-    finally:
-        for err in h.close(ok):
-            rep.check(False, "clean stop and cleanup", err)
-    return rep.finish()
+    return st.main("stream_cache", "stream-cache", run, "the cache checks")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Through the signed URLs of `mcloud play --json`:
     mcloud_http_requests_total{code="206"} grew by at least two during the
     MP4 seek (the first read and the jump to 3 s)."""
 
-import argparse
 import json
 import os
 import re
@@ -38,21 +37,7 @@ TOOL_TIMEOUT_S = 120
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build_dir")
-    args = ap.parse_args()
-    rep = st.Report("stream_ffmpeg")
-    h = st.Harness("stream-ffmpeg", args.build_dir)
-    ok = False
-    try:
-        run(h, rep)
-        ok = rep.failed == 0
-    except Exception as e:  # reported as a failure, the cleanup still runs
-        rep.check(False, "the ffmpeg checks ran", st.describe(e))
-    finally:
-        for err in h.close(ok):
-            rep.check(False, "clean stop and cleanup", err)
-    return rep.finish()
+    return st.main("stream_ffmpeg", "stream-ffmpeg", run, "the ffmpeg checks")
 
 
 def tool(*cmd):

@@ -20,7 +20,6 @@ it) carry its own small HTML body. A raw NUL byte in the request line is
 refused with 400 (common/http.c notices that libmicrohttpd 0.9.75, which
 hands the URI over as a C string, cut the target short)."""
 
-import argparse
 import os
 import socket
 import sys
@@ -35,21 +34,7 @@ HANGUPS = 20
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build_dir")
-    args = ap.parse_args()
-    rep = st.Report("stream_hostile")
-    h = st.Harness("stream-hostile", args.build_dir)
-    ok = False
-    try:
-        run(h, rep)
-        ok = rep.failed == 0
-    except Exception as e:  # reported as a failure, the cleanup still runs
-        rep.check(False, "the hostile requests ran", st.describe(e))
-    finally:
-        for err in h.close(ok):
-            rep.check(False, "clean stop and cleanup", err)
-    return rep.finish()
+    return st.main("stream_hostile", "stream-hostile", run, "the hostile requests")
 
 
 def make_video(h, status="ready"):

@@ -21,7 +21,6 @@ the body's length; no body on HEAD and 304; each part's bytes are the
 object's bytes at its Content-Range) and mcloud-stream's must carry
 Accept-Ranges, CORS, and S3's ETag as a strong validator."""
 
-import argparse
 import email.utils
 import hashlib
 import os
@@ -325,22 +324,8 @@ def docs_listed(rep):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build_dir")
-    args = ap.parse_args()
-    rep = st.Report("stream_range_table")
     log(f"{len(CASES)} cases")
-    h = st.Harness("stream-ranges", args.build_dir)
-    ok = False
-    try:
-        run_table(h, rep)
-        ok = rep.failed == 0
-    except Exception as e:  # reported as a failure, the cleanup still runs
-        rep.check(False, "the table ran", st.describe(e))
-    finally:
-        for err in h.close(ok):
-            rep.check(False, "clean stop and cleanup", err)
-    return rep.finish()
+    return st.main("stream_range_table", "stream-ranges", run_table, "the table")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ headers) on a new connection with `Connection: close` and reads to EOF, so a
 server that sends more than it announced (a body on HEAD or 304, bytes past
 Content-Length) is caught."""
 
+import argparse
 import base64
 import hashlib
 import hmac
@@ -21,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +36,7 @@ from botocore.config import Config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "support"))
+from daemon_proc import stop_problem  # noqa: E402  (tests/support)
 from private_nginx import PrivateNginx, free_port  # noqa: E402  (tests/support)
 
 ENV = os.environ
@@ -44,8 +45,6 @@ BUCKET = ENV.get("MCLOUD_S3_BUCKET", "mcloud")
 # The keys the test's daemon verifies with (pinned by the environment).
 KEY_ID, SECRET = "st-current", "stream-test-current-secret-0123456789"
 OLD_KEY_ID, OLD_SECRET = "st-previous", "stream-test-previous-secret-0123456789"
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                     "ERROR: ThreadSanitizer")
 # A hang guard for one request, not a performance bound (sanitizer builds are slow).
 REQUEST_TIMEOUT_S = 60
 
@@ -210,21 +209,9 @@ class StreamDaemon:
 
     def stop(self):
         """SIGTERM; exit 0 and no sanitizer report on stderr, else Failure."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Failure(f"{self.name} did not stop on SIGTERM")
-        self.logf.close()
-        text = self.text()
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                raise Failure(f"{self.name}: sanitizer report on stderr:\n{text[-8000:]}")
-        if self.proc.returncode != 0:
-            raise Failure(f"{self.name} exited {self.proc.returncode}:\n{text[-3000:]}")
+        problem = stop_problem(self.proc, self.logf, self.name, self.text)
+        if problem:
+            raise Failure(problem)
 
 
 def mcloud_play(mcloud_bin, daemon, video, *extra):
@@ -336,6 +323,28 @@ class Harness:
         else:
             log(f"logs kept in {self.scratch}")
         return errors
+
+
+def main(report_name, scratch_name, body, what):
+    """The life of one test: BUILD_DIR from the command line, a harness,
+    body(harness, report) with any exception reported as a failure (what
+    names the checks), the harness closed (its stop and cleanup problems
+    reported too); returns the exit status."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build_dir")
+    args = ap.parse_args()
+    rep = Report(report_name)
+    h = Harness(scratch_name, args.build_dir)
+    ok = False
+    try:
+        body(h, rep)
+        ok = rep.failed == 0
+    except Exception as e:  # reported as a failure, the cleanup still runs
+        rep.check(False, f"{what} ran", describe(e))
+    finally:
+        for err in h.close(ok):
+            rep.check(False, "clean stop and cleanup", err)
+    return rep.finish()
 
 
 # ---- raw HTTP/1.1 ----------------------------------------------------------------

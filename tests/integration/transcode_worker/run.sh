@@ -4,9 +4,6 @@
 # the stack's environment is loaded if unset.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${MCLOUD_S3_ENDPOINT:-}" ]; then
-    eval "$("$here/../../../scripts/stack.sh" env)"
-fi
-python=${MCLOUD_HOME:-$HOME/.mcloud}/cache/venv/bin/python
-[ -x "$python" ] || { echo "no $python: run scripts/bootstrap.sh venv" >&2; exit 1; }
+# shellcheck source=tests/support/stack_python.sh
+source "$here/../../support/stack_python.sh"
 exec "$python" "$here/worker_test.py" --worker "$1" "$2"

@@ -61,6 +61,8 @@ from botocore.config import Config
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "media"))
 import transcode_corpus as corpus  # noqa: E402  (the media corpus: cases, generators, checks)
 from transcode_corpus import Failure, check, duration, top_level_boxes  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from daemon_proc import stop_problem  # noqa: E402  (tests/support)
 
 ENV = os.environ
 TENANT = "local"
@@ -240,19 +242,8 @@ class Worker:
 
     def stop(self):
         """SIGTERM; the exit must be clean and the log free of sanitizer reports."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Failure(f"{self.name} did not stop on SIGTERM")
-        self.logf.close()
-        text = self.text()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            check(marker not in text, f"{self.name}: sanitizer report:\n{text[-6000:]}")
-        check(self.proc.returncode == 0, f"{self.name} exited {self.proc.returncode}:\n{text[-3000:]}")
+        problem = stop_problem(self.proc, self.logf, self.name, self.text)
+        check(problem is None, problem)
 
 
 class Harness:

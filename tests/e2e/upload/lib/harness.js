@@ -50,19 +50,7 @@ const TENANT = 'local';
 
 // ---- report ----------------------------------------------------------------
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, detail) {
-  if (cond) {
-    passed++;
-    console.log(`ok   - ${what}`);
-  } else {
-    failed++;
-    console.log(`FAIL - ${what}${detail !== undefined ? `: ${detail}` : ''}`);
-  }
-  return !!cond;
-}
-function info(msg) { console.log(`# ${msg}`); }
+const { check, info, failures, exitWithSummary } = require('../../report');
 
 // ---- scratch directory and cleanup ----------------------------------------
 
@@ -98,13 +86,12 @@ async function finish() {
     try { await f(); } catch (e) { info(`cleanup: ${e.message}`); }
   }
   killAll();
-  if (failed > 0) {
+  if (failures() > 0) {
     keepScratch = true;
     info(`scratch (daemon logs) kept in ${scratch}`);
     for (const d of daemons) dumpLog(d);
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed > 0 ? 1 : 0);
+  exitWithSummary();
 }
 
 // Runs main, turns an exception into a failure, always ends with finish().

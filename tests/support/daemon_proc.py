@@ -1,0 +1,34 @@
+"""daemon_proc.py — how the Python integration tests stop a daemon they
+started as a child: SIGTERM, a bounded wait (SIGKILL past it), then its
+stderr read for sanitizer reports and its exit status checked. Callers
+raise their own failure with the problem this returns."""
+
+import signal
+import subprocess
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: ThreadSanitizer")
+# A hang guard for a graceful stop, not a performance bound (sanitizer builds are slow).
+STOP_TIMEOUT_S = 120
+
+
+def stop_problem(proc, logf, name, read_log):
+    """Stops proc (its log file logf is closed after); None when it exited 0
+    with no sanitizer report in read_log()'s text, else what went wrong."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            logf.close()
+            return f"{name} did not stop on SIGTERM"
+    logf.close()
+    text = read_log()
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            return f"{name}: sanitizer report on stderr:\n{text[-8000:]}"
+    if proc.returncode != 0:
+        return f"{name} exited {proc.returncode}:\n{text[-3000:]}"
+    return None
