@@ -553,15 +553,14 @@ int mc_cache_entry_dup_fd(mc_cache_entry *e, mc_err *err) {
     return fd;
 }
 
-int64_t mc_cache_wait_some(mc_cache_entry *e, uint64_t from, mc_err *err) {
-    if (from >= e->obj.size)
-        return mc_err_set(err, MC_ERR_INVALID, "cache wait from %" PRIu64 " past the size %" PRIu64,
-                          from, e->obj.size);
+/* Blocks until bytes [0, need) are in the file or the fill ended; returns
+ * how many are there, or -1 with the fill's failure when fewer than need. */
+static int64_t wait_for(mc_cache_entry *e, uint64_t need, mc_err *err) {
     mc_cache *c = e->cache;
     pthread_mutex_lock(&c->lock);
-    while (e->state == FILLING && e->filled <= from) pthread_cond_wait(&e->progress, &c->lock);
+    while (e->state == FILLING && e->filled < need) pthread_cond_wait(&e->progress, &c->lock);
     int64_t rc = (int64_t)e->filled;
-    if (e->filled <= from) {
+    if (e->filled < need) {
         if (err) *err = e->failure;
         rc = -1;
     }
@@ -569,20 +568,18 @@ int64_t mc_cache_wait_some(mc_cache_entry *e, uint64_t from, mc_err *err) {
     return rc;
 }
 
+int64_t mc_cache_wait_some(mc_cache_entry *e, uint64_t from, mc_err *err) {
+    if (from >= e->obj.size)
+        return mc_err_set(err, MC_ERR_INVALID, "cache wait from %" PRIu64 " past the size %" PRIu64,
+                          from, e->obj.size);
+    return wait_for(e, from + 1, err);
+}
+
 int mc_cache_wait(mc_cache_entry *e, uint64_t end, mc_err *err) {
     if (end > e->obj.size)
         return mc_err_set(err, MC_ERR_INVALID, "cache wait to %" PRIu64 " past the size %" PRIu64,
                           end, e->obj.size);
-    mc_cache *c = e->cache;
-    pthread_mutex_lock(&c->lock);
-    while (e->state == FILLING && e->filled < end) pthread_cond_wait(&e->progress, &c->lock);
-    int rc = 0;
-    if (e->filled < end) {
-        if (err) *err = e->failure;
-        rc = -1;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
+    return wait_for(e, end, err) < 0 ? -1 : 0;
 }
 
 int mc_cache_wait_finished(mc_cache_entry *e, mc_err *err) {

@@ -62,7 +62,14 @@ static int read_page_template(mc_stream_server *srv, mc_err *err) {
         return mc_err_set(err, MC_ERR_INVALID, "the player page %s is missing or over 1 MiB", path);
     }
     buf[n] = '\0';
+    const char *at = strstr(buf, MC_STREAM_PAGE_PLACEHOLDER);
+    if (!at) {
+        free(buf);
+        return mc_err_set(err, MC_ERR_INVALID, "the player page %s has no %s", path,
+                          MC_STREAM_PAGE_PLACEHOLDER);
+    }
     srv->page_template = buf;
+    srv->page_config_at = (size_t)(at - buf);
     return 0;
 }
 

@@ -8,7 +8,6 @@
 #include "common/json.h"
 #include "stream/stream.h"
 
-#define PLACEHOLDER "{{config}}"
 
 /* JSON inside <script type="application/json">: a '<' could close the
  * element ("</script>"), so every one is written as \u003c (it can only
@@ -52,15 +51,11 @@ static char *config_json(mc_stream_server *srv, const char *video_id, const mc_s
 char *mc_stream_page_render(mc_stream_server *srv, const char *video_id,
                             const mc_stream_video *video, size_t *len, mc_err *err) {
     const char *tpl = srv->page_template;
-    const char *at = strstr(tpl, PLACEHOLDER);
-    if (!at) {
-        mc_err_set(err, MC_ERR_INTERNAL, "the player page template has no %s", PLACEHOLDER);
-        return NULL;
-    }
+    const char *at = tpl + srv->page_config_at;
     char *cfg = config_json(srv, video_id, video, err);
     if (!cfg) return NULL;
     size_t head = (size_t)(at - tpl), cfg_len = strlen(cfg);
-    const char *tail = at + strlen(PLACEHOLDER);
+    const char *tail = at + strlen(MC_STREAM_PAGE_PLACEHOLDER);
     size_t tail_len = strlen(tail);
     char *html = malloc(head + cfg_len + tail_len + 1);
     if (html) {

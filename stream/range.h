@@ -1,7 +1,7 @@
 /* range.h — the request headers of a GET that select what is sent (RFC 9110
  * §13 and §14): Range (bytes ranges), If-Range, If-None-Match,
- * If-Modified-Since, If-Match and If-Unmodified-Since, plus the HTTP-date
- * format. Pure functions over header values (NULL = header absent), so the
+ * If-Modified-Since, If-Match and If-Unmodified-Since (dates through
+ * common/http_date). Pure functions over header values (NULL = header absent), so the
  * parser facing the network is unit-tested and fuzzed (fuzz_range).
  *
  * Policy (the Range conformance table in docs compares it with nginx):
@@ -21,8 +21,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/http_date.h" /* If-Range and If-*-Since dates */
+
 #define MC_RANGE_MAX 16
-#define MC_HTTP_DATE_LEN 30 /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
 
 typedef struct mc_byte_range {
     uint64_t first, last; /* inclusive, within the representation */
@@ -54,7 +55,7 @@ typedef struct mc_validators {
 } mc_validators;
 
 typedef struct mc_conditional_headers {
-    const char *if_match, *if_none_match, *if_modified_since, *if_unmodified_since, *if_range;
+    const char *if_match, *if_none_match, *if_modified_since, *if_unmodified_since;
 } mc_conditional_headers;
 
 /* RFC 9110 §13.2.2 order for GET and HEAD. */
@@ -64,9 +65,5 @@ mc_precondition mc_precondition_evaluate(const mc_conditional_headers *h, const 
  * or it names the current strong ETag, or an HTTP-date equal to
  * Last-Modified); false → send the whole representation with 200. */
 bool mc_if_range_allows(const char *if_range, const mc_validators *v);
-
-/* IMF-fixdate, and the obsolete RFC 850 and asctime forms on input. */
-int mc_http_date_parse(const char *s, time_t *out);
-void mc_http_date_format(time_t t, char out[MC_HTTP_DATE_LEN]);
 
 #endif

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "common/log.h"
 #include "common/metrics.h"
 #include "stream/paths.h"
@@ -69,32 +71,52 @@ static enum MHD_Result answer_error(mc_http_req *req, unsigned int status, const
     return queue_with_cors(req, status, resp);
 }
 
-static void count_answer(const char *kind) {
-    char labels[64];
-    snprintf(labels, sizeof labels, "kind=\"%s\"", kind);
-    mc_counter_inc(mc_counter("mcloud_stream_answers_total",
-                              "Answers with an object by kind: whole, range, multipart, "
-                              "not_modified, unsatisfiable.",
-                              labels));
+/* Metrics, looked up once (mc_stream_routes): a request only sets them. */
+typedef enum answer_kind {
+    ANSWER_WHOLE, ANSWER_RANGE, ANSWER_MULTIPART, ANSWER_NOT_MODIFIED, ANSWER_UNSATISFIABLE,
+    ANSWER_KINDS
+} answer_kind;
+
+static const char *const answer_kind_names[ANSWER_KINDS] = {
+    "whole", "range", "multipart", "not_modified", "unsatisfiable"};
+
+static const struct {
+    const char *name, *help;
+} cache_gauge_defs[] = {
+    {"mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache."},
+    {"mcloud_stream_cache_objects", "Finished objects in the disk cache."},
+    {"mcloud_stream_cache_hits", "Acquires answered by a finished file."},
+    {"mcloud_stream_cache_misses", "Acquires that started an S3 fetch."},
+    {"mcloud_stream_cache_joins", "Acquires that joined a fetch in flight."},
+    {"mcloud_stream_s3_fetches", "S3 GETs started by the cache."},
+    {"mcloud_stream_cache_evictions", "Objects evicted from the cache."},
+};
+#define CACHE_GAUGES (sizeof cache_gauge_defs / sizeof cache_gauge_defs[0])
+
+static mc_metric *answer_counters[ANSWER_KINDS];
+static mc_metric *cache_gauges[CACHE_GAUGES];
+
+static void register_metrics(void) {
+    for (size_t i = 0; i < ANSWER_KINDS; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "kind=\"%s\"", answer_kind_names[i]);
+        answer_counters[i] = mc_counter("mcloud_stream_answers_total",
+                                        "Answers with an object by kind: whole, range, multipart, "
+                                        "not_modified, unsatisfiable.",
+                                        labels);
+    }
+    for (size_t i = 0; i < CACHE_GAUGES; i++)
+        cache_gauges[i] = mc_gauge(cache_gauge_defs[i].name, cache_gauge_defs[i].help, "");
 }
+
+static void count_answer(answer_kind kind) { mc_counter_inc(answer_counters[kind]); }
 
 static void publish_cache_stats(mc_cache *cache) {
     mc_cache_stats s;
     mc_cache_get_stats(cache, &s);
-    const struct {
-        const char *name, *help;
-        uint64_t value;
-    } gauges[] = {
-        {"mcloud_stream_cache_bytes", "Bytes of finished objects in the disk cache.", s.bytes},
-        {"mcloud_stream_cache_objects", "Finished objects in the disk cache.", s.objects},
-        {"mcloud_stream_cache_hits", "Acquires answered by a finished file.", s.hits},
-        {"mcloud_stream_cache_misses", "Acquires that started an S3 fetch.", s.misses},
-        {"mcloud_stream_cache_joins", "Acquires that joined a fetch in flight.", s.joins},
-        {"mcloud_stream_s3_fetches", "S3 GETs started by the cache.", s.s3_fetches},
-        {"mcloud_stream_cache_evictions", "Objects evicted from the cache.", s.evictions},
-    };
-    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
-        mc_gauge_set(mc_gauge(gauges[i].name, gauges[i].help, ""), (double)gauges[i].value);
+    const uint64_t values[CACHE_GAUGES] = {s.bytes, s.objects,    s.hits,     s.misses,
+                                           s.joins, s.s3_fetches, s.evictions};
+    for (size_t i = 0; i < CACHE_GAUGES; i++) mc_gauge_set(cache_gauges[i], (double)values[i]);
 }
 
 /* ---- a body read from the cache file as it fills ------------------------------ */
@@ -251,11 +273,7 @@ static struct MHD_Response *contiguous_response(object_answer *a, uint64_t first
 static int random_boundary(char *out, size_t cap) {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[12];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, raw, sizeof raw);
-    close(fd);
-    if (n != (ssize_t)sizeof raw || cap < 2 * sizeof raw + 1) return -1;
+    if (cap < 2 * sizeof raw + 1 || RAND_bytes(raw, sizeof raw) != 1) return -1;
     for (size_t i = 0; i < sizeof raw; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 15];
@@ -316,7 +334,7 @@ static enum MHD_Result answer_not_modified(object_answer *a) {
         MHD_create_response_from_callback(a->obj->size, 1, no_body, NULL, NULL);
     if (!resp) return MHD_NO;
     add_object_headers(resp, a);
-    count_answer("not_modified");
+    count_answer(ANSWER_NOT_MODIFIED);
     return queue_with_cors(a->req, 304, resp);
 }
 
@@ -329,7 +347,7 @@ static enum MHD_Result answer_unsatisfiable(object_answer *a) {
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Range", cr);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-    count_answer("unsatisfiable");
+    count_answer(ANSWER_UNSATISFIABLE);
     return queue_with_cors(a->req, 416, resp);
 }
 
@@ -364,17 +382,17 @@ static enum MHD_Result answer_object(object_answer *a) {
     unsigned int status = 206;
     if (rr == MC_RANGE_WHOLE) {
         status = 200;
-        count_answer("whole");
+        count_answer(ANSWER_WHOLE);
         resp = contiguous_response(a, 0, a->obj->size, &err);
     } else if (set.count == 1) {
         const mc_byte_range *br = &set.ranges[0];
         snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu",
                  (unsigned long long)br->first, (unsigned long long)br->last,
                  (unsigned long long)a->obj->size);
-        count_answer("range");
+        count_answer(ANSWER_RANGE);
         resp = contiguous_response(a, br->first, br->last - br->first + 1, &err);
     } else {
-        count_answer("multipart");
+        count_answer(ANSWER_MULTIPART);
         resp = multipart_response(a, &set, content_type, sizeof content_type, &err);
     }
     if (!resp) {
@@ -479,11 +497,7 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
 }
 
 static enum MHD_Result handle_video(mc_http_req *req, const char *data, size_t *size) {
-    (void)data;
-    if (!req->first_call) { /* answered on the first call; any body is dropped */
-        *size = 0;
-        return MHD_YES;
-    }
+    (void)data, (void)size; /* answered on the first call; common/http drops any body */
     mc_stream_server *srv = req->route_ctx;
     if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
@@ -498,11 +512,7 @@ static enum MHD_Result handle_video(mc_http_req *req, const char *data, size_t *
 }
 
 static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t *size) {
-    (void)data;
-    if (!req->first_call) {
-        *size = 0;
-        return MHD_YES;
-    }
+    (void)data, (void)size; /* answered on the first call */
     if (strcmp(req->raw_path, "/static/hls.min.js") != 0) /* "%00" after the name, say */
         return answer_error(req, 404, "no such resource");
     if (strcmp(req->method, "OPTIONS") == 0) return answer_preflight(req);
@@ -531,16 +541,13 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
 /* Anything else: 404 with the CORS headers, so a player's script can read
  * the refusal too. */
 static enum MHD_Result handle_unknown(mc_http_req *req, const char *data, size_t *size) {
-    (void)data;
-    if (!req->first_call) {
-        *size = 0;
-        return MHD_YES;
-    }
+    (void)data, (void)size; /* answered on the first call */
     return answer_error(req, 404, "no such resource");
 }
 
 int mc_stream_routes(mc_stream_server *srv, mc_err *err) {
     mc_http_server *http = srv->svc.http;
+    register_metrics();
     if (mc_http_route(http, "*", "/v/*", handle_video, srv) < 0 ||
         mc_http_route(http, "*", "/static/hls.min.js", handle_hls_js, srv) < 0 ||
         mc_http_route(http, "*", "/*", handle_unknown, srv) < 0)

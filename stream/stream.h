@@ -14,6 +14,7 @@
 #include "stream/videos.h"
 
 #define MC_STREAM_PATH_MAX 1024
+#define MC_STREAM_PAGE_PLACEHOLDER "{{config}}" /* replaced by the video's JSON */
 
 typedef struct mc_stream_server {
     mc_service svc;
@@ -27,6 +28,7 @@ typedef struct mc_stream_server {
     char cache_dir[MC_STREAM_PATH_MAX];
     char web_dir[MC_STREAM_PATH_MAX];
     char *page_template;          /* <web_dir>/player.html, read at start */
+    size_t page_config_at;        /* where its MC_STREAM_PAGE_PLACEHOLDER is */
 } mc_stream_server;
 
 /* Adds the routes: /v/ (outputs and the page) and /static/hls.min.js. */

@@ -7,6 +7,7 @@
  * against its limit. */
 #include "upload/tus_headers.h"
 
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,22 +434,9 @@ int mc_tus_parse_checksum(const char *v, size_t len, mc_tus_checksum *out, mc_er
 #define YEAR_9999_END 253402300799LL      /* 9999-12-31T23:59:59Z */
 
 int mc_tus_format_http_date(int64_t unix_seconds, char out[MC_TUS_HTTP_DATE_SIZE], mc_err *err) {
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     if (unix_seconds < YEAR_0000 || unix_seconds > YEAR_9999_END)
         return mc_err_set(err, MC_ERR_INVALID, "time %lld is outside the years 0000 to 9999",
                           (long long)unix_seconds);
-    time_t t = (time_t)unix_seconds;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm))
-        return mc_err_set(err, MC_ERR_INTERNAL, "gmtime_r failed for %lld", (long long)unix_seconds);
-    /* Room for any int, so the compiler can see nothing is cut; the range
-     * check above makes the text exactly 29 characters. */
-    char text[96];
-    snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, text, MC_TUS_HTTP_DATE_SIZE - 1);
-    out[MC_TUS_HTTP_DATE_SIZE - 1] = '\0';
+    mc_http_date_format((time_t)unix_seconds, out);
     return 0;
 }

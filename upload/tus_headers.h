@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/http_date.h"
 #include "upload/checksum.h"
 
 /* Tus-Resumable of every response, and Tus-Version (412 and OPTIONS). */
@@ -30,7 +31,7 @@
 /* Upload-Concat: partial uploads one final upload may name. */
 #define MC_TUS_CONCAT_MAX_PARTIALS 128
 /* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and its NUL. */
-#define MC_TUS_HTTP_DATE_SIZE 30
+#define MC_TUS_HTTP_DATE_SIZE MC_HTTP_DATE_LEN
 
 /* Tus-Resumable must be exactly 1.0.0; anything else (absent included) is
  * status 412, and the response must carry Tus-Version: MC_TUS_VERSION. */
