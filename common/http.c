@@ -105,6 +105,8 @@ const char *mc_http_query(mc_http_req *req, const char *name) {
 enum MHD_Result mc_http_queue(mc_http_req *req, unsigned int status, struct MHD_Response *resp) {
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    const char *const *extra = req->server ? req->server->opt.response_headers : NULL;
+    for (; extra && extra[0] && extra[1]; extra += 2) MHD_add_response_header(resp, extra[0], extra[1]);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     if (rc == MHD_YES) req->status = status;
@@ -248,10 +250,10 @@ static enum MHD_Result handle_metrics(mc_http_req *req, const char *data, size_t
  * before any percent-decoding: the request's record starts here, keeping
  * the raw path (handlers that must refuse encoded separators see them). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-    (void)cls;
     (void)conn;
     mc_http_req *req = calloc(1, sizeof *req);
     if (!req) return NULL;
+    req->server = cls;
     req->started = mc_monotonic_seconds();
     req->raw_path = strndup(uri, strcspn(uri, "?"));
     req->raw_target_end = uri + strlen(uri);

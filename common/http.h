@@ -33,6 +33,7 @@ struct mc_http_req {
     const char *path;          /* decoded path, without the query */
     char *raw_path;            /* the path as sent, before percent-decoding */
     const char *raw_target_end;/* private: where libmicrohttpd's target string ended */
+    mc_http_server *server;    /* private: the server the request came to */
     const char *route_name;    /* the pattern that matched, for metrics */
     void *route_ctx;           /* given to mc_http_route */
     mc_http_handler handler;   /* the matched route's handler */
@@ -54,6 +55,10 @@ typedef struct mc_http_options {
     unsigned int connection_timeout_s; /* idle connection timeout; 0 = 60 s */
     mc_http_ready_check ready;
     void *ready_ctx;
+    /* name, value, name, value, ..., NULL: headers every answer queued
+     * through mc_http_queue carries (e.g. CORS for a player's scripts);
+     * the array must outlive the server. NULL: none. */
+    const char *const *response_headers;
 } mc_http_options;
 
 mc_http_server *mc_http_new(const mc_http_options *opt);
@@ -70,8 +75,8 @@ void mc_http_free(mc_http_server *srv);
 /* Request helpers. */
 const char *mc_http_header(mc_http_req *req, const char *name);
 const char *mc_http_query(mc_http_req *req, const char *name);
-/* Queues resp with status (adds the headers every response carries) and
- * drops the caller's reference. */
+/* Queues resp with status (adds the headers every response carries, and
+ * the server's response_headers) and drops the caller's reference. */
 enum MHD_Result mc_http_queue(mc_http_req *req, unsigned int status, struct MHD_Response *resp);
 enum MHD_Result mc_http_send(mc_http_req *req, unsigned int status, const char *content_type,
                              const void *body, size_t len);

@@ -34,6 +34,7 @@ typedef struct mc_service_options {
     mc_service_setting_cb on_setting; /* a published setting changed (after MySQL followed it) */
     void *setting_ctx;
     unsigned int stop_grace_ms;   /* requests in flight get this long at stop; 0: 10 s */
+    const char *const *response_headers; /* on every answer (mc_http_options) */
 } mc_service_options;
 
 typedef struct mc_service {

@@ -89,7 +89,8 @@ static int open_clients(mc_stream_server *srv, long cache_mb, long video_ttl_ms,
 }
 
 static int run(mc_stream_server *srv, mc_err *err) {
-    mc_service_options opt = {.name = "stream", .port_setting = "stream.port", .use_db = true};
+    mc_service_options opt = {.name = "stream", .port_setting = "stream.port", .use_db = true,
+                              .response_headers = mc_stream_cors_headers};
     if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
     long cache_mb, video_ttl_ms;
     if (read_settings(srv, &cache_mb, &video_ttl_ms, err) < 0 || read_page_template(srv, err) < 0 ||

@@ -12,7 +12,7 @@
  * object is whole. Object answers are corked (TCP_CORK) until they end.
  * The reader holds the cache entry until libmicrohttpd frees the response —
  * also when the client goes away early. Every answer carries the CORS
- * headers hls.js needs. */
+ * headers hls.js needs (mc_stream_cors_headers, added by common/http). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -39,23 +39,10 @@
 #define PAGE_CACHE_CONTROL "private, max-age=60"
 #define ALLOWED_METHODS "GET, HEAD, OPTIONS"
 #define ALLOWED_HEADERS "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since"
-#define EXPOSED_HEADERS "Content-Length, Content-Range, Accept-Ranges, ETag"
 #define HLS_JS "node_modules/hls.js/dist/hls.min.js"
 #define READ_CHUNK (256 * 1024)
 
 /* ---- answers -------------------------------------------------------------- */
-
-static void add_cors(struct MHD_Response *resp) {
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSED_HEADERS);
-}
-
-static enum MHD_Result queue_with_cors(mc_http_req *req, unsigned int status,
-                                       struct MHD_Response *resp) {
-    if (!resp) return MHD_NO;
-    add_cors(resp);
-    return mc_http_queue(req, status, resp);
-}
 
 static enum MHD_Result answer_error(mc_http_req *req, unsigned int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -68,7 +55,7 @@ static enum MHD_Result answer_error(mc_http_req *req, unsigned int status, const
     va_end(ap);
     struct MHD_Response *resp = mc_http_error_response(status, "%s", msg);
     if (resp && status == 405) MHD_add_response_header(resp, "Allow", ALLOWED_METHODS);
-    return queue_with_cors(req, status, resp);
+    return mc_http_queue(req, status, resp);
 }
 
 /* Metrics, looked up once (mc_stream_routes): a request only sets them. */
@@ -335,7 +322,7 @@ static enum MHD_Result answer_not_modified(object_answer *a) {
     if (!resp) return MHD_NO;
     add_object_headers(resp, a);
     count_answer(ANSWER_NOT_MODIFIED);
-    return queue_with_cors(a->req, 304, resp);
+    return mc_http_queue(a->req, 304, resp);
 }
 
 static enum MHD_Result answer_unsatisfiable(object_answer *a) {
@@ -348,7 +335,7 @@ static enum MHD_Result answer_unsatisfiable(object_answer *a) {
     MHD_add_response_header(resp, "Content-Range", cr);
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     count_answer(ANSWER_UNSATISFIABLE);
-    return queue_with_cors(a->req, 416, resp);
+    return mc_http_queue(a->req, 416, resp);
 }
 
 static mc_range_result select_ranges(mc_http_req *req, const object_answer *a, mc_range_set *set) {
@@ -404,7 +391,7 @@ static enum MHD_Result answer_object(object_answer *a) {
     if (content_range[0]) MHD_add_response_header(resp, "Content-Range", content_range);
     add_object_headers(resp, a);
     cork(req);
-    return queue_with_cors(req, status, resp);
+    return mc_http_queue(req, status, resp);
 }
 
 /* ---- routes --------------------------------------------------------------------- */
@@ -416,7 +403,7 @@ static enum MHD_Result answer_preflight(mc_http_req *req) {
     MHD_add_response_header(resp, "Access-Control-Allow-Headers", ALLOWED_HEADERS);
     MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
     MHD_add_response_header(resp, "Allow", ALLOWED_METHODS);
-    return queue_with_cors(req, 204, resp);
+    return mc_http_queue(req, 204, resp);
 }
 
 static enum MHD_Result answer_lookup_failure(mc_http_req *req, const mc_stream_target *t,
@@ -443,7 +430,7 @@ static enum MHD_Result answer_page(mc_stream_server *srv, mc_http_req *req,
     MHD_add_response_header(resp, "Content-Type", t->content_type);
     MHD_add_response_header(resp, "Cache-Control", PAGE_CACHE_CONTROL);
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    return queue_with_cors(req, 200, resp);
+    return mc_http_queue(req, 200, resp);
 }
 
 static enum MHD_Result answer_cache_failure(mc_http_req *req, const mc_stream_target *t,
@@ -535,22 +522,19 @@ static enum MHD_Result handle_hls_js(mc_http_req *req, const char *data, size_t 
     }
     MHD_add_response_header(resp, "Content-Type", "text/javascript; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
-    return queue_with_cors(req, 200, resp);
+    return mc_http_queue(req, 200, resp);
 }
 
-/* Anything else: 404 with the CORS headers, so a player's script can read
- * the refusal too. */
-static enum MHD_Result handle_unknown(mc_http_req *req, const char *data, size_t *size) {
-    (void)data, (void)size; /* answered on the first call */
-    return answer_error(req, 404, "no such resource");
-}
+const char *const mc_stream_cors_headers[] = {
+    "Access-Control-Allow-Origin", "*",
+    "Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, ETag",
+    NULL};
 
 int mc_stream_routes(mc_stream_server *srv, mc_err *err) {
     mc_http_server *http = srv->svc.http;
     register_metrics();
     if (mc_http_route(http, "*", "/v/*", handle_video, srv) < 0 ||
-        mc_http_route(http, "*", "/static/hls.min.js", handle_hls_js, srv) < 0 ||
-        mc_http_route(http, "*", "/*", handle_unknown, srv) < 0)
+        mc_http_route(http, "*", "/static/hls.min.js", handle_hls_js, srv) < 0)
         return mc_err_set(err, MC_ERR_INTERNAL, "out of memory adding routes");
     return 0;
 }

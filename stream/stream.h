@@ -31,6 +31,9 @@ typedef struct mc_stream_server {
     size_t page_config_at;        /* where its MC_STREAM_PAGE_PLACEHOLDER is */
 } mc_stream_server;
 
+/* The CORS headers of every answer (mc_service_options.response_headers). */
+extern const char *const mc_stream_cors_headers[];
+
 /* Adds the routes: /v/ (outputs and the page) and /static/hls.min.js. */
 int mc_stream_routes(mc_stream_server *srv, mc_err *err);
 
