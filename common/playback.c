@@ -11,8 +11,6 @@
 #include "common/playback.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,7 +20,7 @@
 #include "common/base64.h"
 
 #define MESSAGE_PREFIX "mcloud-playback-v1\n"
-#define MAC_LEN 32     /* HMAC-SHA256 */
+#define MAC_LEN MC_TOKEN_MAC_LEN
 #define MAC_B64_LEN 43 /* its unpadded base64url */
 #define EXP_DIGITS_MAX 19
 #define SCOPE_MAX 63   /* the longest output path, with room to spare */
@@ -42,24 +40,13 @@ static int reject(mc_err *err, const char *code, const char *fmt, ...) {
 
 /* ---- keys ----------------------------------------------------------------- */
 
-static int check_key(const mc_token_key *key, mc_err *err) {
-    if (!key->id || !mc_token_name_valid(key->id))
-        return mc_err_set(err, MC_ERR_INVALID, "playback key id must be 1 to %d characters of "
-                          "[A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
-    if (!key->secret || key->secret_len < MC_TOKEN_MIN_SECRET)
-        return mc_err_set(err, MC_ERR_INVALID,
-                          "playback key '%s': the secret must be at least %d bytes", key->id,
-                          MC_TOKEN_MIN_SECRET);
-    return 0;
-}
-
 static int key_from_settings(mc_config *cfg, const char *id_name, const char *secret_name,
                              mc_token_key *key, mc_err *err) {
     const char *id = mc_config_get(cfg, id_name), *secret = mc_config_get(cfg, secret_name);
     if (!id || !secret) return mc_err_set(err, MC_ERR_INTERNAL, "unknown setting %s", id_name);
     *key = (mc_token_key){.id = id, .secret = (const unsigned char *)secret,
                           .secret_len = strlen(secret)};
-    if (check_key(key, err))
+    if (mc_token_key_check(key, "playback", err))
         return mc_err_wrap(err, "settings %s and %s", id_name, secret_name);
     return 0;
 }
@@ -122,12 +109,7 @@ static int mac_of(const mc_token_key *key, const char *tenant, const char *video
                      (int)scope_len, scope, (long long)exp);
     if (n < 0 || (size_t)n >= sizeof msg)
         return mc_err_set(err, MC_ERR_INVALID, "playback message too long");
-    unsigned int mac_len = 0;
-    if (!HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)msg,
-              (size_t)n, mac, &mac_len) ||
-        mac_len != MAC_LEN)
-        return mc_err_set(err, MC_ERR_INTERNAL, "HMAC-SHA256 failed");
-    return 0;
+    return mc_token_hmac(key, msg, (size_t)n, mac, err);
 }
 
 static int check_subject(const char *tenant, const char *video, mc_err *err) {
@@ -142,7 +124,7 @@ static int check_subject(const char *tenant, const char *video, mc_err *err) {
 
 int mc_playback_sign(const mc_token_key *key, const char *tenant, const char *video,
                      const char *scope, int64_t exp, char cred[MC_PLAYBACK_CRED_MAX], mc_err *err) {
-    if (check_key(key, err) || check_subject(tenant, video, err)) return -1;
+    if (mc_token_key_check(key, "playback", err) || check_subject(tenant, video, err)) return -1;
     if (!scope || !scope_valid(scope))
         return mc_err_set(err, MC_ERR_INVALID, "playback scope '%.80s' is not an output path",
                           scope ? scope : "(null)");
@@ -208,12 +190,6 @@ bad_kid:
                   "playback key id must be 1 to %d characters of [A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
 }
 
-static const mc_token_key *find_key(const mc_token_key *keys, size_t nkeys, const char *kid) {
-    for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].id && strcmp(keys[i].id, kid) == 0) return &keys[i];
-    return NULL;
-}
-
 static int scope_matches(const mc_token_key *key, const char *tenant, const char *video,
                          const char *path, size_t scope_len, int64_t exp,
                          const unsigned char mac[MAC_LEN], int *differs, mc_err *err) {
@@ -252,11 +228,11 @@ int mc_playback_verify(const char *cred, size_t len, const mc_token_key *keys, s
         return mc_err_set(err, MC_ERR_INVALID, "playback path is not an output path");
     parsed_cred pc;
     if (parse_cred(cred, len, &pc, err)) return -1;
-    const mc_token_key *key = find_key(keys, nkeys, pc.kid);
+    const mc_token_key *key = mc_token_key_find(keys, nkeys, pc.kid);
     if (!key)
         return reject(err, MC_PLAYBACK_UNKNOWN_KEY, "playback key '%s' is not an active key",
                       pc.kid);
-    if (check_key(key, err)) return -1;
+    if (mc_token_key_check(key, "playback", err)) return -1;
     bool granted = false;
     if (signs_path(key, tenant, video, path, pc.exp, pc.mac, &granted, err)) return -1;
     if (!granted)

@@ -18,7 +18,7 @@
 
 #define VERSION_PREFIX "v1."
 #define VERSION_PREFIX_LEN (sizeof VERSION_PREFIX - 1)
-#define MAC_LEN 32             /* HMAC-SHA256 */
+#define MAC_LEN MC_TOKEN_MAC_LEN
 #define MAC_B64_LEN 43         /* its unpadded base64url */
 #define PAYLOAD_MAX (MC_TOKEN_MAX_BYTES / 4 * 3 + 3)
 #define STATUS_UNAUTHORIZED 401
@@ -48,24 +48,29 @@ bool mc_token_name_valid(const char *s) {
     return true;
 }
 
-static int check_key(const mc_token_key *key, mc_err *err) {
+int mc_token_key_check(const mc_token_key *key, const char *what, mc_err *err) {
     if (!key->id || !mc_token_name_valid(key->id))
-        return mc_err_set(err, MC_ERR_INVALID, "token key id must be 1 to %d characters of "
-                          "[A-Za-z0-9_-]", MC_TOKEN_NAME_MAX);
-    if (key->secret_len < MC_TOKEN_MIN_SECRET)
-        return mc_err_set(err, MC_ERR_INVALID, "token key '%s': the secret must be at least %d bytes",
-                          key->id, MC_TOKEN_MIN_SECRET);
+        return mc_err_set(err, MC_ERR_INVALID, "%s key id must be 1 to %d characters of "
+                          "[A-Za-z0-9_-]", what, MC_TOKEN_NAME_MAX);
+    if (!key->secret || key->secret_len < MC_TOKEN_MIN_SECRET)
+        return mc_err_set(err, MC_ERR_INVALID, "%s key '%s': the secret must be at least %d bytes",
+                          what, key->id, MC_TOKEN_MIN_SECRET);
     return 0;
 }
 
-static int sign(const mc_token_key *key, const char *data, size_t len, unsigned char mac[MAC_LEN],
-                mc_err *err) {
+int mc_token_hmac(const mc_token_key *key, const void *data, size_t len,
+                  unsigned char mac[MC_TOKEN_MAC_LEN], mc_err *err) {
     unsigned int mac_len = 0;
-    if (!HMAC(EVP_sha256(), key->secret, (int)key->secret_len, (const unsigned char *)data, len,
-              mac, &mac_len) ||
-        mac_len != MAC_LEN)
+    if (!HMAC(EVP_sha256(), key->secret, (int)key->secret_len, data, len, mac, &mac_len) ||
+        mac_len != MC_TOKEN_MAC_LEN)
         return mc_err_set(err, MC_ERR_INTERNAL, "HMAC-SHA256 failed");
     return 0;
+}
+
+const mc_token_key *mc_token_key_find(const mc_token_key *keys, size_t nkeys, const char *kid) {
+    for (size_t i = 0; i < nkeys; i++)
+        if (keys[i].id && strcmp(keys[i].id, kid) == 0) return &keys[i];
+    return NULL;
 }
 
 /* ---- claims as JSON ------------------------------------------------------- */
@@ -157,7 +162,7 @@ static int read_claims(json_t *doc, mc_token_claims *c, mc_err *err) {
 /* ---- mint and verify ------------------------------------------------------ */
 
 int mc_token_mint(const mc_token_key *key, const mc_token_claims *claims, char **out, mc_err *err) {
-    if (check_key(key, err) || check_claims(claims, err)) return -1;
+    if (mc_token_key_check(key, "token", err) || check_claims(claims, err)) return -1;
     json_t *doc = claims_to_json(key->id, claims);
     char *json = doc ? mc_json_dump(doc) : NULL;
     json_decref(doc);
@@ -174,7 +179,7 @@ int mc_token_mint(const mc_token_key *key, const mc_token_claims *claims, char *
     size_t n = VERSION_PREFIX_LEN + mc_base64url_encode(json, json_len, token + VERSION_PREFIX_LEN);
     free(json);
     unsigned char mac[MAC_LEN];
-    if (sign(key, token, n, mac, err)) {
+    if (mc_token_hmac(key, token, n, mac, err)) {
         free(token);
         return -1;
     }
@@ -182,12 +187,6 @@ int mc_token_mint(const mc_token_key *key, const mc_token_claims *claims, char *
     mc_base64url_encode(mac, MAC_LEN, token + n);
     *out = token;
     return 0;
-}
-
-static const mc_token_key *find_key(const mc_token_key *keys, size_t nkeys, const char *kid) {
-    for (size_t i = 0; i < nkeys; i++)
-        if (keys[i].id && strcmp(keys[i].id, kid) == 0) return &keys[i];
-    return NULL;
 }
 
 /* Splits and decodes "v1.<payload>.<signature>" into the payload's JSON
@@ -240,13 +239,13 @@ static int check_signature(json_t *doc, const char *token, size_t signed_len,
     if (mc_json_get_string(doc, "kid", true, NULL, &kid, &inner) ||
         copy_name("field 'kid'", kid, claims->kid, &inner))
         return reject(err, MC_TOKEN_MALFORMED, "token payload: %s", inner.msg);
-    const mc_token_key *key = find_key(keys, nkeys, kid);
+    const mc_token_key *key = mc_token_key_find(keys, nkeys, kid);
     if (!key)
         return reject(err, MC_TOKEN_UNKNOWN_KEY, "token key '%s' is not an active key",
                       claims->kid);
-    if (check_key(key, err)) return -1;
+    if (mc_token_key_check(key, "token", err)) return -1;
     unsigned char want[MAC_LEN];
-    if (sign(key, token, signed_len, want, err)) return -1;
+    if (mc_token_hmac(key, token, signed_len, want, err)) return -1;
     if (CRYPTO_memcmp(want, mac, MAC_LEN) != 0)
         return reject(err, MC_TOKEN_BAD_SIGNATURE, "token signature does not match");
     return 0;

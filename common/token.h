@@ -73,6 +73,16 @@ int mc_token_from_authorization(const char *v, size_t len, const char **token, s
 
 bool mc_token_has_scope(const mc_token_claims *claims, const char *scope);
 
+/* The key machinery, shared with other HMAC credentials (common/playback). */
+#define MC_TOKEN_MAC_LEN 32 /* HMAC-SHA256 */
+/* A usable key: id of the name grammar, secret of MC_TOKEN_MIN_SECRET bytes
+ * or more; MC_ERR_INVALID naming what ("token", "playback") otherwise. */
+int mc_token_key_check(const mc_token_key *key, const char *what, mc_err *err);
+int mc_token_hmac(const mc_token_key *key, const void *data, size_t len,
+                  unsigned char mac[MC_TOKEN_MAC_LEN], mc_err *err);
+/* The key named kid among keys, or NULL. */
+const mc_token_key *mc_token_key_find(const mc_token_key *keys, size_t nkeys, const char *kid);
+
 /* Whether s is a valid key id, tenant or scope name (MC_TOKEN_NAME_MAX above);
  * signed playback URLs use the same grammar. */
 bool mc_token_name_valid(const char *s);
