@@ -794,6 +794,30 @@ int mc_s3_delete_object(mc_s3 *s3, const char *key, mc_err *err) {
     return rc;
 }
 
+int mc_s3_delete_prefix(mc_s3 *s3, const char *prefix, const char *keep, mc_err *err) {
+    size_t keep_len = keep ? strlen(keep) : 0;
+    char *token = NULL;
+    int rc = 0;
+    bool more = true;
+    while (more) {
+        mc_s3_list_result page = {0};
+        mc_s3_list_params p = {.prefix = prefix, .continuation_token = token};
+        if (mc_s3_list_objects(s3, &p, &page, err) < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < page.object_count; i++)
+            if (!keep || strncmp(page.objects[i].key, keep, keep_len) != 0)
+                if (mc_s3_delete_object(s3, page.objects[i].key, err) < 0) rc = -1;
+        free(token);
+        token = page.next_continuation_token ? strdup(page.next_continuation_token) : NULL;
+        more = page.truncated && token;
+        mc_s3_list_result_free(&page);
+    }
+    free(token);
+    return rc;
+}
+
 void mc_s3_list_result_free(mc_s3_list_result *r) {
     for (size_t i = 0; i < r->object_count; i++) free(r->objects[i].key);
     for (size_t i = 0; i < r->prefix_count; i++) free(r->common_prefixes[i]);

@@ -152,6 +152,10 @@ int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3
 int mc_s3_head_object(mc_s3 *s3, const char *key, mc_s3_object_info *info, mc_err *err);
 /* Succeeds whether or not the key existed (S3 semantics). */
 int mc_s3_delete_object(mc_s3 *s3, const char *key, mc_err *err);
+/* Deletes every object under prefix except those under keep (NULL: none
+ * kept), page by page; goes on past a failed delete and returns -1 with the
+ * last error if anything failed. */
+int mc_s3_delete_prefix(mc_s3 *s3, const char *prefix, const char *keep, mc_err *err);
 /* One page of ListObjectsV2; free out with mc_s3_list_result_free. */
 int mc_s3_list_objects(mc_s3 *s3, const mc_s3_list_params *params, mc_s3_list_result *out,
                        mc_err *err);

@@ -8,12 +8,8 @@
 #include <time.h>
 
 #include "common/json.h"
+#include "common/token.h"
 #include "transcode/ladder.h"
-
-static bool is_id_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
 
 /* Copies a required string field made of id characters, 1..max long. */
 static int copy_id(json_t *obj, const char *field, char *out, size_t max, mc_err *err) {
@@ -22,10 +18,9 @@ static int copy_id(json_t *obj, const char *field, char *out, size_t max, mc_err
     size_t n = strlen(v);
     if (n == 0 || n > max)
         return mc_err_set(err, MC_ERR_INVALID, "field \"%s\" must be 1 to %zu characters", field, max);
-    for (size_t i = 0; i < n; i++)
-        if (!is_id_char(v[i]))
-            return mc_err_set(err, MC_ERR_INVALID,
-                              "field \"%s\" may hold only letters, digits, '-' and '_'", field);
+    if (!mc_token_name_valid(v)) /* the names tokens and playback URLs carry */
+        return mc_err_set(err, MC_ERR_INVALID,
+                          "field \"%s\" may hold only letters, digits, '-' and '_'", field);
     memcpy(out, v, n + 1);
     return 0;
 }

@@ -19,11 +19,12 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/s3.h" /* MC_S3_KEY_MAX */
 
 #define MC_JOB_ID_MAX 64
 #define MC_JOB_VIDEO_ID_MAX 36
 #define MC_JOB_TENANT_MAX 64
-#define MC_JOB_KEY_MAX 1024
+#define MC_JOB_KEY_MAX MC_S3_KEY_MAX
 #define MC_JOB_PRESET_MAX 32
 
 typedef struct mc_transcode_job {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/http.h" /* mc_monotonic_seconds */
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/s3_avio.h"
@@ -36,12 +37,6 @@ typedef struct job_run {
     double last_beat;
     uint64_t objects, bytes, multipart;   /* what the sink committed */
 } job_run;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void count(const char *outcome) {
     char labels[64];
@@ -94,21 +89,7 @@ static int send_dlq(job_run *r, const char *reason, const char *kind, mc_err *er
 static void delete_objects(mc_transcode_worker *w, const char *prefix, const char *keep) {
     mc_err err = {0};
     mc_s3 *s3 = mc_s3_pool_get(w->s3, &err);
-    char *token = NULL;
-    bool more = s3 != NULL;
-    while (more) {
-        mc_s3_list_result page = {0};
-        mc_s3_list_params p = {.prefix = prefix, .continuation_token = token};
-        if (mc_s3_list_objects(s3, &p, &page, &err) < 0) break;
-        for (size_t i = 0; i < page.object_count; i++)
-            if (!keep || strncmp(page.objects[i].key, keep, strlen(keep)) != 0)
-                mc_s3_delete_object(s3, page.objects[i].key, &err);
-        free(token);
-        token = page.next_continuation_token ? strdup(page.next_continuation_token) : NULL;
-        more = page.truncated && token;
-        mc_s3_list_result_free(&page);
-    }
-    free(token);
+    if (s3) mc_s3_delete_prefix(s3, prefix, keep, &err);
     mc_s3_pool_put(w->s3, s3);
     if (err.kind != MC_ERR_NONE)
         mc_log_kv(MC_LOG_WARN, "deleting attempt objects", "prefix", prefix, "error", err.msg, NULL);
@@ -125,7 +106,7 @@ static void delete_other_attempts(job_run *r) {
 
 static void on_progress(void *ud, const mc_transcode_progress *p) {
     job_run *r = ud;
-    double t = now_s();
+    double t = mc_monotonic_seconds();
     if (p->percent < 100 && t - r->last_beat < r->w->set.heartbeat_ms / 1000.0) return;
     r->last_beat = t;
     mc_err err = {0};
@@ -282,7 +263,7 @@ static int run_claimed(job_run *r) {
     mc_transcode_event started = event(r, "started");
     send_event(r, &started, false);
     mc_gauge_set(mc_gauge("mcloud_transcode_running", "Jobs running in this worker.", NULL), 1);
-    double t0 = now_s();
+    double t0 = mc_monotonic_seconds();
     mc_transcode_result res;
     memset(&res, 0, sizeof res);
     mc_err err = {0};
@@ -292,7 +273,7 @@ static int run_claimed(job_run *r) {
         static const double bounds[] = {1, 5, 15, 60, 300, 1200, 3600};
         mc_histogram_observe(mc_histogram("mcloud_transcode_job_seconds", "Engine time per job.",
                                           NULL, bounds, sizeof bounds / sizeof bounds[0]),
-                             now_s() - t0);
+                             mc_monotonic_seconds() - t0);
         return publish(r, &res);
     }
     delete_objects(w, r->prefix, NULL);

@@ -385,13 +385,8 @@ int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *
 void mc_upload_store_drop_staging(mc_s3 *s3, const char *id) {
     char prefix[MC_S3_KEY_MAX];
     snprintf(prefix, sizeof prefix, "uploads/%s/tail.", id);
-    mc_s3_list_params params = {.prefix = prefix};
-    mc_s3_list_result page;
-    mc_err err = {0};
-    if (mc_s3_list_objects(s3, &params, &page, &err) < 0) return;
-    for (size_t i = 0; i < page.object_count; i++)
-        mc_s3_delete_object(s3, page.objects[i].key, &err);
-    mc_s3_list_result_free(&page);
+    mc_err err = {0}; /* best effort, as before: a tail left behind only costs storage */
+    mc_s3_delete_prefix(s3, prefix, NULL, &err);
 }
 
 void mc_upload_store_abort(mc_s3 *s3, const mc_upload *u) {

@@ -332,6 +332,32 @@ static void test_list_pagination(void **state) {
     for (int i = 0; i < 5; i++) delete_or_fail(f, keys[i]);
 }
 
+/* Everything under a prefix goes, except what is under keep. */
+static void test_delete_prefix_keeps_only_keep(void **state) {
+    fixture *f = *state;
+    const char *names[] = {"gone/a", "gone/b/c", "gone/keep/d"};
+    char keys[3][256], prefix[256], keep[256];
+    mc_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        key_of(keys[i], sizeof keys[i], f, names[i]);
+        if (mc_s3_put_object(f->s3, keys[i], "x", 1, NULL, NULL, &err) < 0)
+            fail_msg("PUT %s: %s", keys[i], err.msg);
+    }
+    key_of(prefix, sizeof prefix, f, "gone/");
+    key_of(keep, sizeof keep, f, "gone/keep/");
+    if (mc_s3_delete_prefix(f->s3, prefix, keep, &err) < 0) fail_msg("delete prefix: %s", err.msg);
+    mc_s3_list_result left;
+    mc_s3_list_params params = {.prefix = prefix};
+    if (mc_s3_list_objects(f->s3, &params, &left, &err) < 0) fail_msg("LIST: %s", err.msg);
+    assert_int_equal(left.object_count, 1);
+    assert_string_equal(left.objects[0].key, keys[2]);
+    mc_s3_list_result_free(&left);
+    assert_int_equal(mc_s3_delete_prefix(f->s3, prefix, NULL, &err), 0);
+    if (mc_s3_list_objects(f->s3, &params, &left, &err) < 0) fail_msg("LIST: %s", err.msg);
+    assert_int_equal(left.object_count, 0);
+    mc_s3_list_result_free(&left);
+}
+
 /* ---- multipart ----------------------------------------------------------- */
 
 static void test_multipart_roundtrip_50mib(void **state) {
@@ -623,6 +649,7 @@ int main(void) {
         cmocka_unit_test(test_get_fills_info_before_the_body),
         cmocka_unit_test(test_ranged_get),
         cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_delete_prefix_keeps_only_keep),
         cmocka_unit_test(test_multipart_roundtrip_50mib),
         cmocka_unit_test(test_upload_part_copy_from_range),
         cmocka_unit_test(test_abort_removes_upload),
