@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dirs.h"
 #include "common/sigv4.h"
 
 enum {
@@ -739,20 +740,6 @@ static void remove_strays(mc_cache *c, DIR *d) {
     }
 }
 
-static int make_dirs(const char *dir, mc_err *err) {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return mc_err_set(err, MC_ERR_INVALID, "cache dir path is too long");
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return mc_err_set(err, MC_ERR_INTERNAL, "mkdir %s: %s", path, strerror(errno));
-        if (!(*p = saved)) return 0;
-    }
-}
-
 static void free_index(mc_cache *c) {
     for (size_t i = 0; i < BUCKETS; i++) {
         for (mc_cache_entry *e = c->buckets[i], *next; e; e = next) {
@@ -768,7 +755,9 @@ mc_cache *mc_cache_open(const mc_cache_options *opt, mc_err *err) {
         mc_err_set(err, MC_ERR_INVALID, "cache needs a directory and an S3 pool");
         return NULL;
     }
-    if (make_dirs(opt->dir, err) < 0) return NULL;
+    char dir_slash[PATH_MAX];
+    snprintf(dir_slash, sizeof dir_slash, "%s/", opt->dir);
+    if (mc_mkdir_parents(dir_slash, err) < 0) return NULL;
     mc_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->dir = strdup(opt->dir))) {
         free(c);

@@ -14,6 +14,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "common/dirs.h"
+
 #define SINK_COPY_CHUNK (256 * 1024)
 #define SINK_AVIO_BUFFER (64 * 1024)
 
@@ -37,18 +39,6 @@ static bool name_is_relative_and_inside(const char *name) {
     return true;
 }
 
-static int make_dirs(char *path, mc_err *err) {
-    for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        int rc = mkdir(path, 0755);
-        int saved = errno;
-        *slash = '/';
-        if (rc != 0 && saved != EEXIST)
-            return mc_err_set(err, MC_ERR_INTERNAL, "mkdir %s: %s", path, strerror(saved));
-    }
-    return 0;
-}
-
 static void *dir_open(void *ud, const char *name, const char *content_type, mc_err *err) {
     (void)content_type;
     mc_dir_sink *dir = ud;
@@ -68,7 +58,7 @@ static void *dir_open(void *ud, const char *name, const char *content_type, mc_e
         free(o);
         return NULL;
     }
-    if (make_dirs(o->part_path, err) != 0) {
+    if (mc_mkdir_parents(o->part_path, err) != 0) {
         free(o);
         return NULL;
     }
@@ -112,7 +102,7 @@ int mc_dir_sink_init(mc_sink *sink, mc_dir_sink *dir, const char *root, mc_err *
         return mc_err_set(err, MC_ERR_INVALID, "output directory path too long");
     char probe[PATH_MAX + 2];
     snprintf(probe, sizeof probe, "%s/", dir->root);
-    if (make_dirs(probe, err) != 0) return -1;
+    if (mc_mkdir_parents(probe, err) != 0) return -1;
     *sink = (mc_sink){.ud = dir, .open = dir_open, .write = dir_write, .close = dir_close};
     return 0;
 }
