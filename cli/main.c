@@ -124,13 +124,9 @@ static int cmd_play(mc_config *cfg, const char *video_id, const play_options *po
     if (mc_playback_keys_from_config(cfg, keys, &nkeys, err) < 0 ||
         (ttl_s == 0 && mc_config_int(cfg, "stream.url_ttl_s", 1, 366L * 86400, &ttl_s, err) < 0))
         return -1;
-    char base[512];
-    snprintf(base, sizeof base, "%s", mc_config_get(cfg, "stream.public_url"));
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/') base[--n] = '\0';
     mc_db *db = open_db(cfg, err);
     if (!db) return -1;
-    mc_cli_playback pb = {.base_url = base, .key = &keys[0], .ttl_s = ttl_s};
+    mc_cli_playback pb = {.base_url = mc_config_get(cfg, "stream.public_url"), .key = &keys[0], .ttl_s = ttl_s};
     int rc = mc_cli_video_play(db, &pb, video_id, po->as_json, stdout, err);
     mc_db_close(db);
     return rc;

@@ -19,7 +19,7 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out
 /* How playback URLs are made: mcloud-stream's public URL, the signing key
  * and how long the URLs live. */
 typedef struct mc_cli_playback {
-    const char *base_url;     /* stream.public_url, no trailing '/' */
+    const char *base_url;     /* stream.public_url */
     const mc_token_key *key;  /* playback.key_id / playback.secret */
     long ttl_s;
 } mc_cli_playback;

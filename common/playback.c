@@ -253,12 +253,14 @@ char *mc_playback_url(const char *base, const mc_token_key *key, const char *ten
         mc_err_set(err, MC_ERR_INVALID, "playback URL needs a base and a path");
         return NULL;
     }
-    size_t n = strlen(base) + 3 + strlen(video) + 1 + strlen(cred) + 1 + strlen(path) + 1;
+    int base_len = (int)strlen(base);
+    while (base_len > 0 && base[base_len - 1] == '/') base_len--; /* "http://h/" as "http://h" */
+    size_t n = (size_t)base_len + 3 + strlen(video) + 1 + strlen(cred) + 1 + strlen(path) + 1;
     char *url = malloc(n);
     if (!url) {
         mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    snprintf(url, n, "%s/v/%s/%s/%s", base, video, cred, path);
+    snprintf(url, n, "%.*s/v/%s/%s/%s", base_len, base, video, cred, path);
     return url;
 }

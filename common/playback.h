@@ -54,7 +54,7 @@ int mc_playback_verify(const char *cred, size_t len, const mc_token_key *keys, s
                        const char *tenant, const char *video, const char *path, int64_t now,
                        mc_err *err);
 
-/* A whole URL: base (no trailing '/') + "/v/" video "/" cred "/" path;
+/* A whole URL: base (trailing '/'s dropped) + "/v/" video "/" cred "/" path;
  * malloc'd, NULL when out of memory. The credential grants scope. */
 char *mc_playback_url(const char *base, const mc_token_key *key, const char *tenant,
                       const char *video, const char *scope, const char *path, int64_t exp,
