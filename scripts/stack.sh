@@ -629,11 +629,19 @@ check_components() {
 
 cmd_up() {
   local t0=$SECONDS c
+  local -a backing=() daemons=()
   with_lock
-  # launch everything first (they start in parallel), then wait in order:
-  # the replica's first setup needs the master up.
-  for c in "${COMPONENTS[@]}"; do launch "$c"; done
-  for c in "${COMPONENTS[@]}"; do await "$c"; done
+  for c in "${COMPONENTS[@]}"; do
+    if has_fn "$c" bin; then daemons+=("$c"); else backing+=("$c"); fi
+  done
+  # The backing servers start in parallel, then are awaited in order (the
+  # replica's first setup needs the master up); the mcloud daemons only once
+  # every server answers and is set up (users, topics, bucket): on a fresh
+  # state directory a daemon started earlier finds no MySQL user and exits.
+  for c in "${backing[@]}"; do launch "$c"; done
+  for c in "${backing[@]}"; do await "$c"; done
+  for c in "${daemons[@]}"; do launch "$c"; done
+  for c in "${daemons[@]}"; do await "$c"; done
   log "stack up in $(elapsed "$t0") (state: $MCLOUD_STACK)"
 }
 
