@@ -3,6 +3,8 @@
  * change it waits for, and a lagging replica would only make it wait. */
 #include "cli/video.h"
 
+#include "common/playback_doc.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -72,57 +74,6 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out
     }
 }
 
-/* The signed URL of one output (or of the page, path ""), granting scope. */
-static int add_url(json_t *obj, const char *field, const mc_cli_playback *pb, const char *tenant,
-                   const char *video_id, const char *scope, const char *path, mc_err *err) {
-    char *url = mc_playback_url(pb->base_url, pb->key, tenant, video_id, scope, path,
-                                (int64_t)time(NULL) + pb->ttl_s, err);
-    if (!url) return -1;
-    json_object_set_new(obj, field, json_string(url));
-    free(url);
-    return 0;
-}
-
-/* Every progressive rung under the published prefix, largest first. */
-static int add_mp4_rungs(json_t *doc, mc_db *db, const mc_cli_playback *pb, const char *tenant,
-                         const char *video_id, const char *prefix, bool *has_video, mc_err *err) {
-    mc_db_rows rows;
-    if (mc_db_query(db, MC_DB_MASTER,
-                    "SELECT name, object_key, width FROM renditions WHERE video_id = ? AND "
-                    "kind = 'mp4' ORDER BY width * height DESC, name",
-                    MC_DB_ARGS(mc_db_str(video_id)), &rows, err) < 0)
-        return -1;
-    json_t *mp4 = json_object();
-    json_object_set_new(doc, "mp4", mp4);
-    size_t plen = strlen(prefix);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < rows.nrows; i++) {
-        const char *key = mc_db_rows_get(&rows, i, 1);
-        if (strncmp(key, prefix, plen) != 0) continue; /* an older attempt's row */
-        if (atoi(mc_db_rows_get(&rows, i, 2)) > 0) *has_video = true;
-        rc = add_url(mp4, mc_db_rows_get(&rows, i, 0), pb, tenant, video_id, key + plen,
-                     key + plen, err);
-    }
-    mc_db_rows_free(&rows);
-    return rc;
-}
-
-static json_t *playback_doc(mc_db *db, const mc_cli_playback *pb, const char *video_id,
-                            const video_status *v, mc_err *err) {
-    json_t *doc = json_object();
-    json_object_set_new(doc, "video", json_string(video_id));
-    bool has_video = false;
-    if (add_url(doc, "page", pb, v->tenant, video_id, "", "", err) < 0 ||
-        add_url(doc, "hls", pb, v->tenant, video_id, "hls/", "hls/master.m3u8", err) < 0 ||
-        add_mp4_rungs(doc, db, pb, v->tenant, video_id, v->prefix, &has_video, err) < 0 ||
-        (has_video &&  /* audio-only videos have no poster */
-         add_url(doc, "poster", pb, v->tenant, video_id, "thumbs/", "thumbs/poster.jpg", err) < 0)) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
-}
-
 static void print_plain(const json_t *doc, FILE *out) {
     fprintf(out, "video   %s\n", json_string_value(json_object_get(doc, "video")));
     fprintf(out, "page    %s\n", json_string_value(json_object_get(doc, "page")));
@@ -142,7 +93,9 @@ int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id
     if (strcmp(v.status, "ready") != 0 || !v.prefix[0])
         return mc_err_set(err, MC_ERR_CONFLICT, "video %s is %s, not ready%s%s", video_id,
                           v.status, v.reason[0] ? ": " : "", v.reason);
-    json_t *doc = playback_doc(db, pb, video_id, &v, err);
+    mc_playback_signer signer = {.base_url = pb->base_url, .key = pb->key,
+                                 .exp = (int64_t)time(NULL) + pb->ttl_s};
+    json_t *doc = mc_playback_doc(db, MC_DB_MASTER, &signer, v.tenant, video_id, v.prefix, err);
     if (!doc) return -1;
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

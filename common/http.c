@@ -256,6 +256,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     req->server = cls;
     req->started = mc_monotonic_seconds();
     req->raw_path = strndup(uri, strcspn(uri, "?"));
+    const char *query = strchr(uri, '?');
+    req->raw_query = strdup(query ? query + 1 : "");
     req->raw_target_end = uri + strlen(uri);
     return req;
 }
@@ -305,7 +307,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls) {
     mc_http_server *srv = cls;
     mc_http_req *req = *con_cls;
-    if (!req || !req->raw_path) return MHD_NO; /* out of memory in on_uri */
+    if (!req || !req->raw_path || !req->raw_query) return MHD_NO; /* out of memory in on_uri */
     if (!req->method) {
         req->conn = conn;
         req->method = method;
@@ -359,6 +361,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->free_state && req->state) req->free_state(req->state);
     free(req->body);
     free(req->raw_path);
+    free(req->raw_query);
     free(req);
     *con_cls = NULL;
 }

@@ -32,6 +32,7 @@ struct mc_http_req {
     const char *method;
     const char *path;          /* decoded path, without the query */
     char *raw_path;            /* the path as sent, before percent-decoding */
+    char *raw_query;           /* the query as sent (after '?'), "" when none */
     const char *raw_target_end;/* private: where libmicrohttpd's target string ended */
     mc_http_server *server;    /* private: the server the request came to */
     const char *route_name;    /* the pattern that matched, for metrics */

@@ -23,7 +23,7 @@
 #define PAYLOAD_MAX (MC_TOKEN_MAX_BYTES / 4 * 3 + 3)
 #define STATUS_UNAUTHORIZED 401
 
-static const char *const claim_fields[] = {"kid", "tenant", "exp", "max_upload_bytes", "scopes"};
+static const char *const claim_fields[] = {"kid", "tenant", "exp", "max_upload_bytes", "scopes", "video"};
 
 static int reject(mc_err *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -93,6 +93,9 @@ static int check_claims(const mc_token_claims *c, mc_err *err) {
         return mc_err_set(err, MC_ERR_INVALID, "max_upload_bytes must not be negative");
     if (c->scope_count > MC_TOKEN_MAX_SCOPES)
         return mc_err_set(err, MC_ERR_INVALID, "a token has at most %d scopes", MC_TOKEN_MAX_SCOPES);
+    if (c->video[0] && !mc_token_name_valid(c->video))
+        return mc_err_set(err, MC_ERR_INVALID, "video must be 1 to %d characters of [A-Za-z0-9_-]",
+                          MC_TOKEN_NAME_MAX);
     for (size_t i = 0; i < c->scope_count; i++)
         if (!mc_token_name_valid(c->scopes[i]))
             return mc_err_set(err, MC_ERR_INVALID,
@@ -113,6 +116,7 @@ static json_t *claims_to_json(const char *kid, const mc_token_claims *c) {
             json_array_append_new(scopes, json_string(c->scopes[i]));
         json_object_set_new(doc, "scopes", scopes);
     }
+    if (c->video[0]) json_object_set_new(doc, "video", json_string(c->video));
     return doc;
 }
 
@@ -156,6 +160,9 @@ static int read_claims(json_t *doc, mc_token_claims *c, mc_err *err) {
         return -1;
     c->exp = exp;
     c->max_upload_bytes = max_upload;
+    const char *video;
+    if (mc_json_get_string(doc, "video", false, NULL, &video, err)) return -1;
+    if (video && copy_name("field 'video'", video, c->video, err)) return -1;
     return read_scopes(doc, c, err);
 }
 

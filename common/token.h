@@ -8,6 +8,9 @@
  * kid, tenant and exp are required; max_upload_bytes (0 or absent: no limit
  * beyond the server's) and scopes are optional; any other field makes the
  * token malformed, so an old verifier never ignores a newer restriction.
+ * video (optional) limits the token to the one upload of that video id
+ * (the API's direct uploads, POST /v1/uploads): the upload service creates
+ * at most one upload with it, for that video, and refuses every other.
  * Verification accepts up to two active keys (the current one and the one
  * being rotated out), chosen by the payload's kid, and compares signatures in
  * constant time. The upload service checks them now; signed stream URLs and
@@ -52,6 +55,7 @@ typedef struct mc_token_claims {
     int64_t max_upload_bytes;        /* 0: no limit beyond the server's */
     size_t scope_count;
     char scopes[MC_TOKEN_MAX_SCOPES][MC_TOKEN_NAME_MAX + 1];
+    char video[MC_TOKEN_NAME_MAX + 1]; /* "": any upload of the tenant */
 } mc_token_claims;
 
 /* Signs claims with key; *out is malloc'd. Invalid claims or a short secret

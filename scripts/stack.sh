@@ -12,13 +12,16 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3 upload transcode stream
+# components: mysql-master mysql-replica redis kafka s3 upload transcode stream api
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
 # MCLOUD_UPLOAD_PORT moves mcloud-upload (e.g. a second replica by hand);
 # MCLOUD_TRANSCODE_PORT moves the worker's health/metrics port; MCLOUD_STREAM_PORT
-# moves mcloud-stream (its disk cache is $MCLOUD_STACK/stream/cache).
+# moves mcloud-stream (its disk cache is $MCLOUD_STACK/stream/cache);
+# MCLOUD_API_PORT moves mcloud-api. `env` prints MCLOUD_API_URL and
+# MCLOUD_API_KEY, an admin key of the tenant "local" made at the first `up`
+# (kept in $MCLOUD_STACK/api/local.key, only its hash in MySQL).
 #
 # Adding a daemon (upload, stream, api, ...): append its name to COMPONENTS and
 # define <name>_addr, <name>_launch, <name>_ready and optionally <name>_setup
@@ -30,8 +33,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode stream)
-DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream' # what `down` may sweep up
+COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode stream api)
+DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
 
@@ -42,6 +45,7 @@ MCLOUD_BUILD_DIR=${MCLOUD_BUILD_DIR:-$(realpath -m "$(dirname "${BASH_SOURCE[0]}
 MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
 MCLOUD_PORT_TRANSCODE=${MCLOUD_TRANSCODE_PORT:-18083}
 MCLOUD_PORT_STREAM=${MCLOUD_STREAM_PORT:-18081}
+MCLOUD_PORT_API=${MCLOUD_API_PORT:-18082}
 
 # ============================================================================
 # generic process management
@@ -581,6 +585,52 @@ stream_launch() {
     MCLOUD_STREAM_CACHE_DIR="$(cdir stream)/cache" "$(stream_bin)"
 }
 stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
+
+# ============================================================================
+# api (mcloud-api, the consumer REST API)
+# ============================================================================
+api_bin()   { echo "$MCLOUD_BUILD_DIR/api/mcloud-api"; }
+api_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_API"; }
+api_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(api_addr)/readyz"; }
+api_keyfile() { echo "$(cdir api)/local.key"; }
+api_skip() {
+  [[ -x $(api_bin) ]] && return 1
+  log "api: $(api_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+api_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn api "$(cdir api)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
+    MCLOUD_API_PORT="$MCLOUD_PORT_API" MCLOUD_API_PUBLIC_URL="http://$(api_addr)" \
+    MCLOUD_UPLOAD_PUBLIC_URL="http://$(upload_addr)" MCLOUD_STREAM_PUBLIC_URL="http://$(stream_addr)" \
+    "$(api_bin)"
+}
+# The local tenant's admin key: made once (random, only its SHA-256 in
+# MySQL, like every key), made again when the database no longer knows it.
+api_setup() {
+  local file key hash known
+  file=$(api_keyfile)
+  key=$(cat "$file" 2>/dev/null || true)
+  if [[ -n $key ]]; then
+    hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+    known=$(mysql_root master "SELECT COUNT(*) FROM \`$MCLOUD_MYSQL_DATABASE\`.api_keys WHERE key_hash = '$hash' AND revoked_at IS NULL")
+    [[ $known == 1 ]] && return 0
+  fi
+  key="mck_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
+  hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+  mysql_root master "INSERT INTO \`$MCLOUD_MYSQL_DATABASE\`.api_keys (id, tenant_id, key_prefix, key_hash, scopes, name) VALUES ('key_local$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')', 'local', '${key:0:12}', '$hash', 'videos:read videos:write webhooks admin', 'stack.sh local admin')" \
+    || die "api: cannot store the local tenant's key"
+  (umask 077; printf '%s\n' "$key" >"$file")
+  log "api: made an admin key of tenant local ($file)"
+}
+api_env() {
+  echo "export MCLOUD_API_URL='http://$(api_addr)'"
+  local key
+  key=$(cat "$(api_keyfile)" 2>/dev/null || true)
+  [[ -n $key ]] && echo "export MCLOUD_API_KEY='$key'"
+  return 0
+}
 
 # ============================================================================
 # env

@@ -7,14 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/uuid.h"
 #include "upload/upload.h"
-
-static void format_uuid(const unsigned char b[16], char out[MC_UPLOAD_UUID_LEN + 1]) {
-    snprintf(out, MC_UPLOAD_UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-}
 
 int mc_upload_new_id(char out[MC_UPLOAD_ID_LEN + 1], mc_err *err) {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -33,12 +27,7 @@ int mc_upload_new_id(char out[MC_UPLOAD_ID_LEN + 1], mc_err *err) {
 }
 
 int mc_upload_new_uuid(char out[MC_UPLOAD_UUID_LEN + 1], mc_err *err) {
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) return mc_err_set(err, MC_ERR_INTERNAL, "RAND_bytes failed");
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    format_uuid(b, out);
-    return 0;
+    return mc_uuid_v4(out, err);
 }
 
 void mc_upload_job_id(const char *upload_id, char out[MC_UPLOAD_UUID_LEN + 1]) {
@@ -48,5 +37,5 @@ void mc_upload_job_id(const char *upload_id, char out[MC_UPLOAD_UUID_LEN + 1]) {
     SHA1((const unsigned char *)name, (size_t)n, md);
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
-    format_uuid(md, out);
+    mc_uuid_format(md, out);
 }

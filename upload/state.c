@@ -210,7 +210,19 @@ static char *metadata_json(const char *metadata) {
 
 static int insert_rows(mc_db_conn *c, const mc_upload *u, const char *title, const char *meta,
                        mc_err *err) {
-    if (u->video_id[0] &&
+    if (u->video_reserved) {
+        /* The video of a one-upload token: its first upload claims it, any
+         * later one (the same token again) is refused. */
+        mc_db_info info = {0};
+        if (mc_db_conn_exec(c, "UPDATE videos SET source_key = ? WHERE id = ? AND tenant_id = ? "
+                               "AND source_key IS NULL AND deleted_at IS NULL",
+                            MC_DB_ARGS(mc_db_str(u->s3_key), mc_db_str(u->video_id),
+                                       mc_db_str(u->tenant)), &info, err) < 0)
+            return -1;
+        if (info.affected_rows != 1)
+            return mc_err_set(err, MC_ERR_CONFLICT, "the upload of video %s was already created "
+                                                    "(a token allows one upload)", u->video_id);
+    } else if (u->video_id[0] &&
         mc_db_conn_exec(c, "INSERT INTO videos (id, tenant_id, title, status, source_key) "
                            "VALUES (?, ?, ?, 'uploading', ?)",
                         MC_DB_ARGS(mc_db_str(u->video_id), mc_db_str(u->tenant),

@@ -207,9 +207,11 @@ bool mc_tus_load_upload(mc_http_req *req, mc_tus_req *t, enum MHD_Result *rc) {
         *rc = mc_tus_fail_err(req, &err);
         return false;
     }
-    if (strcmp(t->u.tenant, t->claims.tenant) != 0) {
+    if (strcmp(t->u.tenant, t->claims.tenant) != 0 ||
+        (t->claims.video[0] && strcmp(t->u.video_id, t->claims.video) != 0)) {
         /* The token is valid (so not 401); another tenant's upload does not
-         * exist for it, exactly as an unknown id. */
+         * exist for it, exactly as an unknown id; nor does any upload but
+         * its own for a token of one direct upload. */
         *rc = mc_tus_fail(req, 404, "no upload %s", id);
         return false;
     }

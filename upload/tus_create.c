@@ -91,7 +91,16 @@ static int new_upload(mc_tus_req *t, create_headers *h, bool partial, mc_err *er
     mc_upload *u = &t->u;
     memset(u, 0, sizeof *u);
     if (mc_upload_new_id(u->id, err) < 0) return -1;
-    if (!partial && mc_upload_new_uuid(u->video_id, err) < 0) return -1;
+    if (t->claims.video[0]) {
+        /* A token of one direct upload (mcloud-api): the video row exists. */
+        if (partial || strlen(t->claims.video) != MC_UPLOAD_UUID_LEN)
+            return mc_err_set(err, MC_ERR_INVALID, "this token allows only the plain upload of "
+                                                   "video %s", t->claims.video);
+        snprintf(u->video_id, sizeof u->video_id, "%s", t->claims.video);
+        u->video_reserved = true;
+    } else if (!partial && mc_upload_new_uuid(u->video_id, err) < 0) {
+        return -1;
+    }
     snprintf(u->tenant, sizeof u->tenant, "%s", t->claims.tenant);
     if (partial) snprintf(u->s3_key, sizeof u->s3_key, "uploads/%s/data", u->id);
     else snprintf(u->s3_key, sizeof u->s3_key, "sources/%s/%s/source", u->tenant, u->video_id);
@@ -181,6 +190,11 @@ static enum MHD_Result create_final(mc_http_req *req, mc_tus_req *t, create_head
         ok = false;
         rc = mc_tus_fail(req, 413, "the partial uploads add up to %" PRId64 " bytes, over the "
                                    "largest allowed upload of %" PRId64, total, max_size(t));
+    }
+    if (ok && t->claims.video[0]) {
+        ok = false;
+        rc = mc_tus_fail(req, 400, "this token allows only the plain upload of video %s",
+                         t->claims.video);
     }
     if (ok) {
         h->length = total;

@@ -83,6 +83,7 @@ typedef struct mc_upload {
     mc_upload_concat concat;
     char *metadata;             /* canonical Upload-Metadata, malloc'd, "" if none */
     char *concat_parts;         /* final: JSON array of partial ids, malloc'd or NULL */
+    bool video_reserved;        /* the video row exists (POST /v1/uploads made it) */
 } mc_upload;
 
 void mc_upload_free(mc_upload *u);
