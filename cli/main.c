@@ -5,6 +5,8 @@
  *   mcloud play VIDEO_ID [--json] [--ttl S]
  *                             the video's signed playback URLs (mcloud-stream)
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
+ *   mcloud tenant create NAME a tenant and its first admin key (cli/admin.h)
+ *   mcloud apikey create|list|revoke   the tenant's API keys, through mcloud-api
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -19,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "cli/admin.h"
 #include "cli/tus_client.h"
 #include "cli/video.h"
 #include "common/config.h"
@@ -38,6 +41,10 @@ static int usage(void) {
             "       mcloud play VIDEO_ID [--json] [--ttl SECONDS]\n"
             "                               print the video's signed playback URLs (page, HLS, MP4)\n"
             "       mcloud publish FILE     upload, wait and print the playback URLs\n"
+            "       mcloud tenant create NAME   make a tenant; prints its first admin key\n"
+            "       mcloud apikey create [--name NAME] [--scopes \"videos:read videos:write ...\"]\n"
+            "       mcloud apikey list | mcloud apikey revoke KEY_ID   (through MCLOUD_API_URL\n"
+            "                               with MCLOUD_API_KEY)\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
     return 2;
@@ -165,7 +172,21 @@ static int parse_options(int argc, char **argv, play_options *po) {
     return 0;
 }
 
+static int admin(int argc, char **argv) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    mc_err err = {0};
+    int rc = cfg ? mc_cli_admin(cfg, argc - 1, argv + 1, &err)
+                 : mc_err_set(&err, MC_ERR_INTERNAL, "cannot load the settings");
+    if (rc < 0) fprintf(stderr, "mcloud %s: %s\n", argv[1], err.msg);
+    mc_config_free(cfg);
+    curl_global_cleanup();
+    return rc == 2 ? usage() : rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "tenant") == 0 || strcmp(argv[1], "apikey") == 0))
+        return admin(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
     bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;
