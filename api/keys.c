@@ -74,7 +74,8 @@ int mc_api_keys_list(mc_api_ctx *c, mc_api_resp *r) {
 int mc_api_keys_revoke(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     mc_err err = {0};
     mc_db_info info = {0};
-    if (strlen(id) > 64) return mc_api_fail(r, 404, "api_key_not_found", "no API key %.64s", id);
+    if (!mc_token_name_valid(id)) /* never a key id: not worth a query (nor an ASCII column's error) */
+        return mc_api_fail(r, 404, "api_key_not_found", "no API key %.64s", id);
     if (mc_db_exec(c->srv->svc.db, MC_DB_MASTER,
                    "UPDATE api_keys SET revoked_at = UTC_TIMESTAMP(6) WHERE id = ? AND "
                    "tenant_id = ? AND revoked_at IS NULL",

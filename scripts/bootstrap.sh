@@ -223,14 +223,22 @@ step_minio() {
 # ---- python venv -----------------------------------------------------------------
 step_venv() {
   local py=$MCLOUD_VENV/bin/python
-  if [[ -x $py ]] && "$py" -c "import boto3, sys; sys.exit(boto3.__version__ != '$BOTO3_VERSION')" 2>/dev/null; then
-    log "venv: boto3 $BOTO3_VERSION present ($MCLOUD_VENV)"
+  # boto3: the reference S3 client; the rest: mcloud-api's tests (OpenAPI
+  # validation, the contract test's tus client, the property-based run).
+  local -a pins=("boto3==$BOTO3_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+                 "jsonschema==$JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
+                 "tuspy==$TUSPY_VERSION" "requests==$REQUESTS_VERSION")
+  local frozen pin missing=0
+  frozen=$([[ -x $py ]] && "$MCLOUD_VENV/bin/pip" freeze 2>/dev/null || true)
+  for pin in "${pins[@]}"; do grep -qixF "$pin" <<<"$frozen" || missing=1; done
+  if [[ $missing == 0 ]]; then
+    log "venv: ${pins[*]} present ($MCLOUD_VENV)"
     return
   fi
   local t0=$SECONDS
-  log "venv: creating $MCLOUD_VENV with boto3 $BOTO3_VERSION"
+  log "venv: $MCLOUD_VENV with ${pins[*]}"
   [[ -x $py ]] || python3 -m venv "$MCLOUD_VENV" || die "python3 -m venv failed (is python3-venv installed?)"
-  "$MCLOUD_VENV/bin/pip" install -q "boto3==$BOTO3_VERSION" >&2 || die "pip install boto3 failed"
+  "$MCLOUD_VENV/bin/pip" install -q "${pins[@]}" >&2 || die "pip install ${pins[*]} failed"
   log "venv: ready ($(elapsed $t0))"
 }
 
