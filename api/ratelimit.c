@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "common/redis_keys.h"
 
 static const char bucket_script[] =
     "local rate = tonumber(ARGV[1]) local burst = tonumber(ARGV[2])\n"
@@ -26,7 +27,7 @@ static const char bucket_script[] =
 
 int mc_api_rate_take(mc_api_ctx *c, mc_api_rate *rate, mc_api_resp *r) {
     char key[128];
-    snprintf(key, sizeof key, "mcloud:api:rate:%s", c->caller.key_id);
+    if (mc_key_api_rate(key, sizeof key, c->caller.key_id) < 0) return 0; /* ids are [a-z0-9_] */
     char per_s[32], burst[32];
     snprintf(per_s, sizeof per_s, "%ld", c->srv->set.rate_per_s);
     snprintf(burst, sizeof burst, "%ld", c->srv->set.rate_burst);

@@ -66,6 +66,11 @@ int mc_key_upload(char *buf, size_t len, const char *upload_id) {
     return build(buf, len, "mcloud:upload:%s", upload_id);
 }
 
+int mc_key_api_rate(char *buf, size_t len, const char *api_key_id) {
+    if (!mc_redis_name_valid(api_key_id)) return -1;
+    return build(buf, len, "mcloud:api:rate:%s", api_key_id);
+}
+
 int mc_lock_value_format(char *buf, size_t len, int64_t token, const char *owner) {
     if (token < 1 || !owner || !*owner) return -1;
     return build(buf, len, "%" PRId64 ":%s", token, owner);

@@ -96,7 +96,7 @@ static int new_upload(mc_tus_req *t, create_headers *h, bool partial, mc_err *er
         if (partial || strlen(t->claims.video) != MC_UPLOAD_UUID_LEN)
             return mc_err_set(err, MC_ERR_INVALID, "this token allows only the plain upload of "
                                                    "video %s", t->claims.video);
-        snprintf(u->video_id, sizeof u->video_id, "%s", t->claims.video);
+        memcpy(u->video_id, t->claims.video, MC_UPLOAD_UUID_LEN + 1); /* length checked */
         u->video_reserved = true;
     } else if (!partial && mc_upload_new_uuid(u->video_id, err) < 0) {
         return -1;
