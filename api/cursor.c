@@ -25,17 +25,8 @@ static int mac_of(const mc_token_key *key, const char *tenant, const char *paylo
     return mc_token_hmac(key, msg, (size_t)n, mac, err);
 }
 
-static bool id_chars_ok(const char *id) {
-    size_t n = strlen(id);
-    if (n == 0 || n > MC_API_ID_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
+/* Video ids (and any id a cursor may name) have the token name grammar. */
+static bool id_chars_ok(const char *id) { return mc_token_name_valid(id); }
 
 int mc_api_cursor_encode(const mc_token_key *key, const char *tenant, const mc_api_cursor *c,
                          char out[MC_API_CURSOR_MAX], mc_err *err) {
