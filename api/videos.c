@@ -72,8 +72,12 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
     char sql[1024], after[32], before[32], at[32];
     mc_db_param params[10];
     size_t n = 0;
-    int len = snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLUMNS " FROM videos v WHERE "
-                       "v.tenant_id = ? AND v.deleted_at IS NULL");
+    /* The index is forced: on a range of created_at MariaDB otherwise
+     * prefers (tenant_id, created_at) and filters deleted_at row by row,
+     * reading half a 100 000-video tenant for a page deep in the list. */
+    int len = snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLUMNS " FROM videos v FORCE INDEX (%s) "
+                       "WHERE v.tenant_id = ? AND v.deleted_at IS NULL",
+                       p.status != MC_API_STATUS_ANY ? "videos_tenant_status" : "videos_tenant_list");
     params[n++] = mc_db_str(c->caller.tenant);
     if (p.status != MC_API_STATUS_ANY) {
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND v.status = ?");
@@ -81,18 +85,18 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
     }
     if (p.created_after_us != INT64_MIN) {
         mc_api_time_to_db(p.created_after_us, after);
-        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND v.created_at > ?");
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND v.created_at > CAST(? AS DATETIME(6))");
         params[n++] = mc_db_str(after);
     }
     if (p.created_before_us != INT64_MAX) {
         mc_api_time_to_db(p.created_before_us, before);
-        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND v.created_at < ?");
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND v.created_at < CAST(? AS DATETIME(6))");
         params[n++] = mc_db_str(before);
     }
     if (p.cursor) {
         mc_api_time_to_db(cur.created_us, at);
         len += snprintf(sql + len, sizeof sql - (size_t)len,
-                        " AND v.created_at <= ? AND (v.created_at < ? OR v.id < ?)");
+                        " AND v.created_at <= CAST(? AS DATETIME(6)) AND (v.created_at < CAST(? AS DATETIME(6)) OR v.id < ?)");
         params[n++] = mc_db_str(at);
         params[n++] = mc_db_str(at);
         params[n++] = mc_db_str(cur.id);
