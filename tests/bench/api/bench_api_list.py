@@ -26,9 +26,16 @@ def loadavg():
     return open("/proc/loadavg").read().split()[0]
 
 
-def fill(db, tenant, n):
+def fill(db, replica, tenant, n):
+    """n videos, then a wait until the replica (which serves the list) has
+    applied them: measuring while it applies 100 000 rows measures that."""
     db.query(f"INSERT INTO videos (id, tenant_id, title, status, created_at) SELECT UUID(), '{tenant}', "
              f"CONCAT('bench ', seq), 'ready', UTC_TIMESTAMP(6) - INTERVAL seq SECOND FROM seq_1_to_{n}")
+    deadline = time.monotonic() + 600
+    while int(replica.query(f"SELECT COUNT(*) FROM videos WHERE tenant_id = '{tenant}'")[0][0]) != n:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the replica did not apply the rows within 600 s")
+        time.sleep(0.5)
 
 
 def measure(api, key, paths, total):
@@ -59,6 +66,7 @@ def main():
     total = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     scratch = tempfile.mkdtemp(prefix="mcloud-bench-api-")
     db = Mysql()
+    replica = Mysql("MCLOUD_MYSQL_REPLICA")
     api = Api(build_dir, scratch, name="api-bench", rate_limit_per_s=1000000, rate_limit_burst=1000000)
     tenants = []
     try:
@@ -66,7 +74,7 @@ def main():
         for n in (1000, 100000):
             tenant, key = new_tenant(build_dir, "bench")
             tenants.append(tenant)
-            fill(db, tenant, n)
+            fill(db, replica, tenant, n)
             mid = db.query(f"SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ') FROM videos WHERE tenant_id = "
                            f"'{tenant}' ORDER BY created_at DESC LIMIT 1 OFFSET {n // 2}")[0][0]
             ids = [r[0] for r in db.query(f"SELECT id FROM videos WHERE tenant_id = '{tenant}' LIMIT 200")]

@@ -126,8 +126,8 @@ class Spec:
 
 
 class Mysql:
-    def __init__(self):
-        host, port = ENV["MCLOUD_MYSQL_MASTER"].rsplit(":", 1)
+    def __init__(self, addr_var="MCLOUD_MYSQL_MASTER"):
+        host, port = ENV[addr_var].rsplit(":", 1)
         self.base = ["mariadb", "--no-defaults", "-h", host, "-P", port, "-u", ENV["MCLOUD_MYSQL_USER"],
                      f"-p{ENV['MCLOUD_MYSQL_PASSWORD']}", ENV["MCLOUD_MYSQL_DATABASE"], "-N", "-B"]
 
