@@ -17,6 +17,7 @@ playback URL 404)."""
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -108,6 +109,36 @@ def body(checks, scratch, build_dir, cleanups):
     checks.check(stored and stored[0][0] == hashlib.sha256(reader.encode()).hexdigest(),
                  "only the key's SHA-256 is stored")
     call("POST", "/v1/api-keys", k1, json_body={"scopes": ["root"]}, expect=400, what="unknown scope")
+
+    # ---- the command line: mcloud tenant / mcloud apikey -----------------------
+    mcloud = os.path.join(build_dir, "cli", "mcloud")
+    cli_env = dict(os.environ, MCLOUD_API_URL=api.url, MCLOUD_API_KEY=k1)
+    out = subprocess.run([mcloud, "apikey", "create", "--name", "cli", "--scopes", "videos:read"],
+                         env=cli_env, capture_output=True, text=True, timeout=60)
+    cli_key = out.stdout.strip()
+    checks.check(out.returncode == 0 and cli_key.startswith("mck_"), "mcloud apikey create prints the key", out)
+    call("GET", "/v1/videos", cli_key, expect=200, what="the CLI's key works")
+    out = subprocess.run([mcloud, "apikey", "list"], env=cli_env, capture_output=True, text=True, timeout=60)
+    line = [x for x in out.stdout.splitlines() if cli_key[:12] in x]
+    checks.check(out.returncode == 0 and len(line) == 1 and cli_key not in out.stdout, "mcloud apikey list", out.stdout)
+    cli_id = line[0].split()[0] if line else "none"
+    out = subprocess.run([mcloud, "apikey", "revoke", cli_id], env=cli_env, capture_output=True, text=True, timeout=60)
+    checks.check(out.returncode == 0, "mcloud apikey revoke", out)
+    call("GET", "/v1/videos", cli_key, expect=401, what="the CLI's revoked key")
+    for name, what in [(t1, "an existing tenant"), ("bad name!", "a bad name")]:
+        out = subprocess.run([mcloud, "tenant", "create", name], capture_output=True, text=True, timeout=60)
+        checks.check(out.returncode == 1 and not out.stdout and "mcloud tenant" in out.stderr,
+                     f"mcloud tenant create refuses {what}", out)
+    out = subprocess.run([mcloud, "apikey", "create"], env=dict(cli_env, MCLOUD_API_KEY="mck_" + "z" * 32),
+                         capture_output=True, text=True, timeout=60)
+    checks.check(out.returncode == 1 and "401" in out.stderr, "mcloud apikey with a bad key says 401", out)
+    if ENV.get("MCLOUD_API_URL") and ENV.get("MCLOUD_API_KEY"):
+        r = requests.get(ENV["MCLOUD_API_URL"] + "/v1/videos?limit=1",
+                         headers={"Authorization": f"Bearer {ENV['MCLOUD_API_KEY']}"}, timeout=30)
+        checks.check(r.status_code == 200, "scripts/stack.sh env: MCLOUD_API_KEY works on MCLOUD_API_URL",
+                     r.status_code)
+    else:
+        checks.check(False, "scripts/stack.sh env prints MCLOUD_API_URL and MCLOUD_API_KEY")
 
     # ---- X-Request-Id ---------------------------------------------------------
     r = call("GET", "/v1/videos", k1, headers={"X-Request-Id": "contract-rid-42"}, expect=200)
