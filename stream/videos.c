@@ -96,7 +96,8 @@ static int query_ready(mc_db *db, mc_db_target target, const char *id, mc_stream
     mc_db_rows rows;
     if (mc_db_query(db, target,
                     "SELECT tenant_id, title, published_prefix FROM videos "
-                    "WHERE id = ? AND status = 'ready' AND published_prefix IS NOT NULL",
+                    "WHERE id = ? AND status = 'ready' AND published_prefix IS NOT NULL "
+                    "AND deleted_at IS NULL", /* a tombstone is never served (mcloud-api DELETE) */
                     MC_DB_ARGS(mc_db_str(id)), &rows, err) < 0)
         return -1;
     int found = rows.nrows > 0;
