@@ -4,8 +4,9 @@
  * The first request with a key inserts its row (status 0: running), runs,
  * and stores its answer; a second request with the same key and the same
  * method, path and body gets that answer again (Idempotent-Replayed:
- * true), with another body 422, while the first still runs 409. A first
- * answer of 5xx is not kept: the client may retry with the same key. */
+ * true), with another body 422, while the first still runs 409 (for at
+ * most ABANDONED_S: then it is taken as abandoned by a killed daemon). A
+ * first answer of 5xx is not kept: the client may retry with the same key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,11 @@
 #include "api/api.h"
 #include "common/apikey.h"
 #include "common/json.h"
+
+/* A row still "running" after this long belongs to a request whose daemon
+ * died (a request's work is a few statements and S3 deletes): the key is
+ * free again rather than 409 for a day. */
+#define ABANDONED_S "120"
 
 static void request_hash(mc_api_ctx *c, char hex[65]) {
     const char *body = c->req->body ? c->req->body : "";
@@ -81,7 +87,8 @@ int mc_api_idem_begin(mc_api_ctx *c, mc_api_idem *idem, mc_api_resp *r) {
     mc_db *db = c->srv->svc.db;
     if (mc_db_exec(db, MC_DB_MASTER,
                    "DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ? AND "
-                   "created_at < UTC_TIMESTAMP(6) - INTERVAL 24 HOUR",
+                   "(created_at < UTC_TIMESTAMP(6) - INTERVAL 24 HOUR OR (status = 0 AND "
+                   "created_at < UTC_TIMESTAMP(6) - INTERVAL " ABANDONED_S " SECOND))",
                    MC_DB_ARGS(mc_db_str(c->caller.tenant), mc_db_str(idem->key)), NULL, &err) < 0) {
         mc_api_fail_err(c, r, &err);
         return 1;

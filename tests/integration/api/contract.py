@@ -333,6 +333,12 @@ def body(checks, scratch, build_dir, cleanups):
              expect=409, what="idempotent in flight")
     problem(r, "idempotency_in_flight", "idempotent in flight")
 
+    db.query(f"INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, status, created_at) VALUES "
+             f"('{t2}', 'abandoned-1', '{h}', 0, UTC_TIMESTAMP(6) - INTERVAL 200 SECOND)")
+    call("POST", "/v1/uploads", k2, data=body_text, headers={"Idempotency-Key": "abandoned-1",
+                                                            "Content-Type": "application/json"},
+         expect=201, what="a key abandoned by a killed request is free again")
+
     # ---- delete cascade -----------------------------------------------------------------
     client = s3()
     prefixes = [f"sources/{t1}/{vid}/", f"videos/{t1}/{vid}/"]
