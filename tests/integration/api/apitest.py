@@ -7,6 +7,7 @@ on every answer), MySQL through the mariadb client, and check bookkeeping."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -224,6 +225,10 @@ def main(body, build_dir, what):
                 checks.check(False, "cleanup", repr(e))
     if not ok:
         return 1
+    if not checks.failures:
+        shutil.rmtree(scratch, ignore_errors=True)  # kept for a look when something failed
+    else:
+        log(f"logs and reports kept in {scratch}")
     if checks.failures:
         log(f"{what}: {len(checks.failures)} of {checks.count} checks failed")
         return 1
