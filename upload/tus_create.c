@@ -121,14 +121,27 @@ static int new_upload(mc_tus_req *t, create_headers *h, bool partial, mc_err *er
     return rc;
 }
 
+/* The multipart upload of an upload that was never recorded, aborted (best
+ * effort: an S3 lifecycle rule is the backstop). */
+static void abandon_multipart(mc_tus_req *t) {
+    mc_err ignored = {0};
+    mc_s3 *s3 = mc_s3_pool_get(t->srv->s3, &ignored);
+    if (!s3) return;
+    mc_s3_abort_multipart_upload(s3, t->u.s3_key, t->u.s3_upload_id, &ignored);
+    mc_s3_pool_put(t->srv->s3, s3);
+}
+
 static enum MHD_Result create_plain(mc_http_req *req, mc_tus_req *t, create_headers *h) {
     mc_err err = {0};
     if (h->length > max_size(t))
         return mc_tus_fail(req, 413, "Upload-Length %" PRId64 " exceeds the largest allowed "
                                      "upload of %" PRId64 " bytes", h->length, max_size(t));
-    if (new_upload(t, h, h->concat.kind == MC_TUS_CONCAT_PARTIAL, &err) < 0 ||
-        mc_upload_state_create(t->srv, &t->u, h->title, &err) < 0)
+    if (new_upload(t, h, h->concat.kind == MC_TUS_CONCAT_PARTIAL, &err) < 0)
         return mc_tus_fail_err(req, &err);
+    if (mc_upload_state_create(t->srv, &t->u, h->title, &err) < 0) {
+        abandon_multipart(t); /* e.g. a one-upload token used twice: no parts left behind */
+        return mc_tus_fail_err(req, &err);
+    }
     t->have_upload = t->created = true;
     mc_log_kv(MC_LOG_INFO, "upload created", "upload", t->u.id, "video", t->u.video_id, NULL);
     if (mc_upload_lock(t->srv, t->u.id, &t->lock, &err) < 0) return mc_tus_fail_err(req, &err);

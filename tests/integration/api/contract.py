@@ -178,6 +178,9 @@ def body(checks, scratch, build_dir, cleanups):
                                              "Upload-Length": "10"}, timeout=30)
     checks.check(again.status_code == 409, "the token allows one upload only",
                  f"{again.status_code} {again.text[:200]}")
+    pending = s3().list_multipart_uploads(Bucket=ENV["MCLOUD_S3_BUCKET"], Prefix=f"sources/{t1}/{vid}/")
+    checks.check(not pending.get("Uploads"), "the refused upload left no multipart upload behind",
+                 pending.get("Uploads"))
     r = call("POST", "/v1/uploads", k1, json_body={"max_size_bytes": 1000}, expect=201,
              what="second direct upload")
     other_token, other_vid = r.json()["upload"]["token"], r.json()["video_id"]
