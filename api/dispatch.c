@@ -284,6 +284,8 @@ static enum MHD_Result handle(mc_http_req *req, const char *data, size_t *size) 
     if (got < 0) mc_api_fail(&r, 413, "body_too_large", "the body is larger than %d bytes",
                              MC_API_BODY_MAX);
     else process(c, &r, &rate, body, len, allow, sizeof allow);
+    if (r.status == 0) /* a handler that answered nothing: a bug, never an empty 0 */
+        mc_api_fail(&r, 500, "internal", "internal error (request %s)", c->request_id);
     enum MHD_Result rc = respond(c, &r, &rate, allow);
     json_decref(r.body);
     return rc;
