@@ -19,8 +19,10 @@ static const mc_setting settings[] = {
     {"redis", "127.0.0.1:16379", true, "Redis host:port (config service, registry, locks)."},
     {"redis.password", "", true, "Redis password; empty for none."},
     {"kafka", "127.0.0.1:19092", false, "Kafka bootstrap servers (comma-separated host:port)."},
-    {"mysql.master", "127.0.0.1:13306", false, "MariaDB master host:port (all writes)."},
-    {"mysql.replica", "127.0.0.1:13307", false, "MariaDB replica host:port (reads; empty: read from the master)."},
+    {"mysql.master", "127.0.0.1:13306", false,
+     "MariaDB master host:port (all writes). Managed by mcloud-dbmon: the config service wins over the environment."},
+    {"mysql.replica", "127.0.0.1:13307", false,
+     "MariaDB replica host:port (reads; empty: read from the master). Managed by mcloud-dbmon."},
     {"mysql.user", "mcloud", false, "MariaDB user."},
     {"mysql.password", "mcloud-dev-password", false, "MariaDB password."},
     {"mysql.database", "mcloud", false, "MariaDB database."},
@@ -94,6 +96,16 @@ static long setting_index(const char *name) {
     return -1;
 }
 
+/* The settings a failover moves: the config service wins over the
+ * environment for them (see config.h). */
+static const char *const managed_settings[] = {"mysql.master", "mysql.replica", NULL};
+
+bool mc_config_managed(const char *name) {
+    for (size_t i = 0; managed_settings[i]; i++)
+        if (strcmp(managed_settings[i], name) == 0) return true;
+    return false;
+}
+
 const mc_setting *mc_config_find_setting(const char *name) {
     long i = setting_index(name);
     return i < 0 ? NULL : &settings[i];
@@ -126,9 +138,17 @@ mc_config *mc_config_load(mc_config_lookup remote, void *remote_ctx) {
     }
     for (size_t i = 0; i < cfg->count; i++) {
         const mc_setting *s = &settings[i];
-        char *v = env_value(s->name);
-        mc_config_origin origin = MC_CONFIG_ENV;
-        if (!v && remote && !s->local_only) {
+        bool managed = mc_config_managed(s->name);
+        char *v = NULL;
+        mc_config_origin origin = MC_CONFIG_REDIS;
+        /* A managed setting is moved by a failover: what the config
+         * service says wins; the environment only bootstraps it. */
+        if (managed && remote) v = remote(remote_ctx, s->name);
+        if (!v) {
+            v = env_value(s->name);
+            origin = MC_CONFIG_ENV;
+        }
+        if (!v && remote && !s->local_only && !managed) {
             v = remote(remote_ctx, s->name);
             origin = MC_CONFIG_REDIS;
         }
@@ -243,7 +263,7 @@ bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value)
         return false;
     }
     pthread_mutex_lock(&cfg->lock);
-    if (cfg->origins[i] == MC_CONFIG_ENV) {
+    if (cfg->origins[i] == MC_CONFIG_ENV && !(mc_config_managed(name) && value)) {
         pthread_mutex_unlock(&cfg->lock);
         free(fresh);
         free(r);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/stack.sh — runs the local stack of REAL backing services that
-# mcloud's integration and end-to-end tests use: a MariaDB master and a
-# semi-sync GTID replica, Redis, Kafka (KRaft, single node) and MinIO, all on
+# mcloud's integration and end-to-end tests use: a MariaDB master and
+# two semi-sync GTID replicas, Redis, Kafka (KRaft, single node) and MinIO, all on
 # 127.0.0.1 with non-default ports and all state under $MCLOUD_HOME/stack.
 # Binaries come from scripts/bootstrap.sh.
 #
@@ -12,7 +12,7 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3 upload transcode stream
+# components: redis mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
@@ -30,10 +30,15 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode stream)
+COMPONENTS=(redis mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream)
 DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
-MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
+# How long a master waits for a replica's ack before falling back to
+# asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
+# writes wait for a replica rather than being acknowledged without a copy
+# (which also fences an isolated old master). 5000 restores the old fallback.
+MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-4294967295}
+MCLOUD_PORT_MYSQL_REPLICA2=${MCLOUD_PORT_MYSQL_REPLICA2:-13308}
 
 RUN_DIR=$MCLOUD_STACK/run
 LOG_DIR=$MCLOUD_STACK/logs
@@ -186,40 +191,97 @@ with_lock() {
 }
 
 # ============================================================================
-# MariaDB: master + semi-sync GTID replica
+# MariaDB: master + two semi-sync GTID replicas
 # ============================================================================
+# Three servers: mysql-master (server_id 1), mysql-replica (2), mysql-replica2
+# (3). The component names say where each server starts life; which one is
+# the master NOW is what the config service says (mcloud:config:mysql.master,
+# set here at first setup and moved by mcloud-dbmon on failover/switchover).
+# A server is started in the role the config service gives it: the published
+# master as master, any other one read-only with --init-rpl-role=SLAVE (so a
+# crashed old master truncates transactions no replica acknowledged) and
+# attached to the published master (auto-rejoin; a server holding
+# transactions the master never saw stops with a GTID error instead of being
+# merged). Durability: semi-sync AFTER_SYNC, binlog and relay logs synced;
+# with the default MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS a master without any
+# replica ack waits instead of falling back to asynchronous replication.
 mysql_sock() { echo "$(cdir "mysql-$1")/mysqld.sock"; }
-mysql_root() { # mysql_root master|replica SQL
+mysql_root() { # mysql_root master|replica|replica2 SQL
   mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -N -B -e "$2"
 }
-mysql_slave_field() { # mysql_slave_field master|replica FIELD
+mysql_slave_field() { # mysql_slave_field SERVER FIELD
   mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -e 'SHOW SLAVE STATUS\G' \
     | awk -v f="$2:" '$1 == f {print $2}'
 }
 mysql_status_var() { mysql_root "$1" "SHOW GLOBAL STATUS LIKE '$2'" | awk '{print $2}'; }
+mysql_server_port() { # master|replica|replica2 -> port
+  case $1 in
+    master) echo "$MCLOUD_PORT_MYSQL_MASTER" ;;
+    replica) echo "$MCLOUD_PORT_MYSQL_REPLICA" ;;
+    replica2) echo "$MCLOUD_PORT_MYSQL_REPLICA2" ;;
+  esac
+}
+mysql_server_addr() { echo "$MCLOUD_BIND:$(mysql_server_port "$1")"; }
 
-mysql_write_cnf() { # mysql_write_cnf master|replica PORT SERVER_ID
-  local role=$1 port=$2 id=$3 dir
-  dir=$(cdir "mysql-$role")
-  (( ${#dir} < 90 )) || die "mysql-$role: state path too long for a unix socket: $dir (use a shorter MCLOUD_HOME)"
+redis_cli() { redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" "$@"; }
+
+# mysql_published_master: the master address the config service publishes
+# (empty before the first setup). Remembered in a file, so a server started
+# while Redis is down still gets the last known role, not its name's.
+mysql_published_master() {
+  local v cache=$MCLOUD_STACK/mysql-published-master i
+  if comp_pid redis >/dev/null; then
+    for i in $(seq 1 40); do redis_ready && break; sleep 0.25; done
+    if v=$(redis_cli --raw GET mcloud:config:mysql.master 2>/dev/null); then
+      [[ -n $v ]] && echo "$v" >"$cache"
+      echo "$v"
+      return 0
+    fi
+  fi
+  cat "$cache" 2>/dev/null || true
+}
+# mysql_publish NAME VALUE: what mc_redis_config_set does (store, then announce)
+mysql_publish() {
+  redis_cli EVAL "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('PUBLISH', KEYS[2], ARGV[2])" \
+    2 "mcloud:config:$1" mcloud:config:changed "$2" "$1" >/dev/null
+}
+mysql_role() { # master|replica|replica2 -> master|slave
+  local pub
+  pub=$(mysql_published_master)
+  if [[ -n $pub ]]; then
+    if [[ $pub == "$(mysql_server_addr "$1")" ]]; then echo master; else echo slave; fi
+  elif [[ $1 == master ]]; then echo master
+  else echo slave
+  fi
+}
+
+mysql_write_cnf() { # mysql_write_cnf SERVER SERVER_ID ROLE
+  local name=$1 id=$2 role=$3 dir
+  dir=$(cdir "mysql-$name")
+  (( ${#dir} < 90 )) || die "mysql-$name: state path too long for a unix socket: $dir (use a shorter MCLOUD_HOME)"
   {
     cat <<EOF
-# generated by scripts/stack.sh — regenerated on each start
+# generated by scripts/stack.sh — regenerated on each start (role: $role)
 [mariadbd]
 user                      = $(id -un)
 datadir                   = $dir/data
 socket                    = $dir/mysqld.sock
 pid-file                  = $dir/mysqld.pid
-port                      = $port
+port                      = $(mysql_server_port "$name")
 bind-address              = $MCLOUD_BIND
 skip-name-resolve
 server_id                 = $id
 log_bin                   = mysql-bin
+relay_log                 = relay-bin
 binlog_format             = ROW
 log_slave_updates         = ON
 gtid_domain_id            = 0
 gtid_strict_mode          = ON
 slave_net_timeout         = 10
+sync_binlog               = 1
+sync_relay_log            = 1
+sync_relay_log_info       = 1
+sync_master_info          = 1
 character-set-server      = utf8mb4
 collation-server          = utf8mb4_unicode_ci
 innodb_buffer_pool_size   = 64M
@@ -229,38 +291,38 @@ performance_schema        = OFF
 max_connections           = 300
 table_open_cache          = 400
 key_buffer_size           = 8M
+# every server can be promoted: the semi-sync settings are everywhere, the
+# master side is switched on only where the server is the master
+rpl_semi_sync_slave_enabled        = ON
+rpl_semi_sync_master_timeout       = $MYSQL_SEMISYNC_TIMEOUT_MS
+rpl_semi_sync_master_wait_point    = AFTER_SYNC
+rpl_semi_sync_master_wait_no_slave = ON
 EOF
     if [[ $role == master ]]; then
-      cat <<EOF
-rpl_semi_sync_master_enabled    = ON
-rpl_semi_sync_master_timeout    = $MYSQL_SEMISYNC_TIMEOUT_MS
-rpl_semi_sync_master_wait_point = AFTER_SYNC
-EOF
+      printf '%s\n' 'init_rpl_role                = MASTER' 'rpl_semi_sync_master_enabled = ON' 'read_only                    = OFF'
     else
-      cat <<EOF
-rpl_semi_sync_slave_enabled = ON
-read_only                   = ON
-relay_log                   = relay-bin
-EOF
+      printf '%s\n' 'init_rpl_role                = SLAVE' 'rpl_semi_sync_master_enabled = OFF' 'read_only                    = ON'
     fi
   } >"$dir/my.cnf"
 }
 
-mysql_launch() { # mysql_launch master|replica PORT SERVER_ID
-  local role=$1 dir
-  dir=$(cdir "mysql-$role")
-  mysql_write_cnf "$@"
+mysql_launch() { # mysql_launch SERVER SERVER_ID
+  local name=$1 id=$2 dir role
+  dir=$(cdir "mysql-$name")
+  role=$(mysql_role "$name")
+  mysql_write_cnf "$name" "$id" "$role"
   if [[ ! -d $dir/data/mysql ]]; then
-    log "mysql-$role: initializing datadir"
+    log "mysql-$name: initializing datadir"
     rm -rf "$dir/data" "$dir/.setup-done"
     mariadb-install-db --defaults-file="$dir/my.cnf" --skip-test-db \
-      --auth-root-authentication-method=socket >>"$(logfile "mysql-$role")" 2>&1 \
-      || fail_with_log "mysql-$role" "mariadb-install-db failed"
+      --auth-root-authentication-method=socket >>"$(logfile "mysql-$name")" 2>&1 \
+      || fail_with_log "mysql-$name" "mariadb-install-db failed"
   fi
-  spawn "mysql-$role" "$dir" mariadbd --defaults-file="$dir/my.cnf"
+  [[ $role == master ]] || log "mysql-$name: read-only replica (published master: $(mysql_published_master))"
+  spawn "mysql-$name" "$dir" mariadbd --defaults-file="$dir/my.cnf"
 }
 
-mysql_ready() { # mysql_ready master|replica
+mysql_ready() { # mysql_ready SERVER
   [[ $(mysql_root "$1" 'SELECT 1' 2>/dev/null) == 1 ]]
 }
 
@@ -282,56 +344,74 @@ mysql_app_users_sql() {
   done
 }
 
-mysql_master_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_MASTER"; }
-mysql_master_launch()  { mysql_launch master "$MCLOUD_PORT_MYSQL_MASTER" 1; }
-mysql_master_ready()   { mysql_ready master; }
-mysql_master_setup() {
-  local stamp
-  stamp=$(cdir mysql-master)/.setup-done
-  [[ -f $stamp ]] && return 0
-  log "mysql-master: creating database '$MCLOUD_MYSQL_DATABASE' and users"
-  # no replica is attached yet: semi-sync off meanwhile, or the first commit
-  # would wait for the full semi-sync timeout
-  mysql_root master "SET GLOBAL rpl_semi_sync_master_enabled=OFF; $(mysql_app_users_sql)
-    SET GLOBAL rpl_semi_sync_master_enabled=ON;" || fail_with_log mysql-master "user setup failed"
-  touch "$stamp"
-}
-
-mysql_replica_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_REPLICA"; }
-mysql_replica_launch() { mysql_launch replica "$MCLOUD_PORT_MYSQL_REPLICA" 2; }
-mysql_replica_ready()  { mysql_ready replica; }
-mysql_replica_setup() {
-  local stamp
-  stamp=$(cdir mysql-replica)/.setup-done
-  if [[ ! -f $stamp ]]; then
-    if ! comp_pid mysql-master >/dev/null || ! mysql_ready master; then
-      die "mysql-replica: first setup needs mysql-master running (scripts/stack.sh start mysql-master)"
+# mysql_setup SERVER: the published master's first setup creates the
+# database and users and publishes mysql.master / mysql.replica; any other
+# server is attached to the published master and awaited until healthy.
+mysql_setup() {
+  local name=$1 stamp pub pos
+  stamp=$(cdir "mysql-$name")/.setup-done
+  if [[ $(mysql_role "$name") == master ]]; then
+    if [[ ! -f $stamp ]]; then
+      log "mysql-$name: creating database '$MCLOUD_MYSQL_DATABASE' and users"
+      # no replica is attached yet: semi-sync off meanwhile, or the first
+      # commit would wait for a replica's ack
+      mysql_root "$name" "SET GLOBAL rpl_semi_sync_master_enabled=OFF; $(mysql_app_users_sql)
+        SET GLOBAL rpl_semi_sync_master_enabled=ON;" || fail_with_log "mysql-$name" "user setup failed"
+      touch "$stamp"
     fi
-    log "mysql-replica: replicating from $(mysql_master_addr) (GTID, semi-sync)"
+    if [[ -z $(mysql_published_master) ]]; then
+      log "mysql-$name: publishing mysql.master=$(mysql_server_addr "$name") in the config service"
+      mysql_publish mysql.master "$(mysql_server_addr "$name")" \
+        || fail_with_log "mysql-$name" "publishing mysql.master failed (is redis up?)"
+      mysql_publish mysql.replica "$(mysql_server_addr replica)" || true
+      mysql_published_master >/dev/null
+    fi
+    return 0
+  fi
+  pub=$(mysql_published_master)
+  [[ -n $pub ]] || die "mysql-$name: no published master yet (start redis and mysql-master first)"
+  if [[ ! -f $stamp || -z $(mysql_slave_field "$name" Master_Host) ]]; then
     # A fresh replica replays the master's binlog from the start, which holds
-    # every user and database the master setup created.
-    mysql_root replica "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos='';
-      CHANGE MASTER TO MASTER_HOST='$MCLOUD_BIND', MASTER_PORT=$MCLOUD_PORT_MYSQL_MASTER,
+    # every user and database the master setup created; a returning old
+    # master continues from its own binlog position (current_pos).
+    pos=current_pos
+    [[ -f $stamp ]] || pos=slave_pos
+    log "mysql-$name: replicating from $pub (GTID $pos, semi-sync)"
+    mysql_root "$name" "STOP SLAVE; RESET SLAVE ALL; $([[ $pos == slave_pos ]] && echo "SET GLOBAL gtid_slave_pos='';")
+      CHANGE MASTER TO MASTER_HOST='${pub%:*}', MASTER_PORT=${pub##*:},
         MASTER_USER='$MCLOUD_MYSQL_REPL_USER', MASTER_PASSWORD='$MCLOUD_MYSQL_REPL_PASSWORD',
-        MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
-      START SLAVE;" || fail_with_log mysql-replica "CHANGE MASTER failed"
+        MASTER_USE_GTID=$pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
+      START SLAVE;" || fail_with_log "mysql-$name" "CHANGE MASTER failed"
     touch "$stamp"
   fi
-  # when the master runs, wait for replication to be healthy
-  comp_pid mysql-master >/dev/null || return 0
+  # when the master answers, wait for replication to be healthy
+  port_open "${pub##*:}" "${pub%:*}" || return 0
   local t0=$SECONDS io sql semi
   while :; do
-    io=$(mysql_slave_field replica Slave_IO_Running)
-    sql=$(mysql_slave_field replica Slave_SQL_Running)
-    semi=$(mysql_status_var replica Rpl_semi_sync_slave_status)
+    io=$(mysql_slave_field "$name" Slave_IO_Running)
+    sql=$(mysql_slave_field "$name" Slave_SQL_Running)
+    semi=$(mysql_status_var "$name" Rpl_semi_sync_slave_status)
     [[ $io == Yes && $sql == Yes && $semi == ON ]] && break
     if (( SECONDS - t0 > 30 )); then
-      mariadb --no-defaults --socket="$(mysql_sock replica)" -uroot -e 'SHOW SLAVE STATUS\G' >&2 || true
-      fail_with_log mysql-replica "replication not healthy (IO=$io SQL=$sql semi-sync=$semi)"
+      mariadb --no-defaults --socket="$(mysql_sock "$name")" -uroot -e 'SHOW SLAVE STATUS\G' >&2 || true
+      fail_with_log "mysql-$name" "replication not healthy (IO=$io SQL=$sql semi-sync=$semi)"
     fi
     sleep 0.5
   done
 }
+
+mysql_master_addr()     { mysql_server_addr master; }
+mysql_master_launch()   { mysql_launch master 1; }
+mysql_master_ready()    { mysql_ready master; }
+mysql_master_setup()    { mysql_setup master; }
+mysql_replica_addr()    { mysql_server_addr replica; }
+mysql_replica_launch()  { mysql_launch replica 2; }
+mysql_replica_ready()   { mysql_ready replica; }
+mysql_replica_setup()   { mysql_setup replica; }
+mysql_replica2_addr()   { mysql_server_addr replica2; }
+mysql_replica2_launch() { mysql_launch replica2 3; }
+mysql_replica2_ready()  { mysql_ready replica2; }
+mysql_replica2_setup()  { mysql_setup replica2; }
 
 # ============================================================================
 # Redis
@@ -586,11 +666,20 @@ stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 # env
 # ============================================================================
 # client_env: NAME=VALUE lines every client and daemon of the stack reads.
+# MCLOUD_MYSQL_MASTER / _REPLICA are the config service's current values
+# (they move on failover): the daemons take them from the config service,
+# which beats the environment for these managed settings (config.h), so
+# these lines only bootstrap and serve test tools that talk SQL directly.
+mysql_published() { # mysql_published NAME DEFAULT
+  local v=
+  redis_ready 2>/dev/null && v=$(redis_cli --raw GET "mcloud:config:$1" 2>/dev/null)
+  echo "${v:-$2}"
+}
 client_env() {
   cat <<EOF
 MCLOUD_HOME=$MCLOUD_HOME
-MCLOUD_MYSQL_MASTER=$(mysql_master_addr)
-MCLOUD_MYSQL_REPLICA=$(mysql_replica_addr)
+MCLOUD_MYSQL_MASTER=$(mysql_published mysql.master "$(mysql_master_addr)")
+MCLOUD_MYSQL_REPLICA=$(mysql_published mysql.replica "$(mysql_replica_addr)")
 MCLOUD_MYSQL_USER=$MCLOUD_MYSQL_USER
 MCLOUD_MYSQL_PASSWORD=$MCLOUD_MYSQL_PASSWORD
 MCLOUD_MYSQL_DATABASE=$MCLOUD_MYSQL_DATABASE
