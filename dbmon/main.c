@@ -43,6 +43,7 @@
 #define LOCK_NAME "dbmon"
 #define SWITCHOVER_KEY "mcloud:dbmon:switchover"
 #define SWITCHOVER_RESULT_KEY "mcloud:dbmon:switchover:result"
+#define MAINTENANCE_KEY_PREFIX "mcloud:dbmon:maintenance:"
 #define APPLY_WAIT_S 30
 
 typedef struct dbmon {
@@ -312,6 +313,16 @@ static bool handle_switchover(dbmon *m, int master) {
     return true;
 }
 
+/* A server stopped on purpose (scripts/stack.sh stop, an operator) is in
+ * maintenance while mcloud:dbmon:maintenance:<addr> exists: no failover. */
+static bool in_maintenance(dbmon *m, const char *addr) {
+    char key[DBMON_ADDR_MAX + 32];
+    snprintf(key, sizeof key, "%s%s", MAINTENANCE_KEY_PREFIX, addr);
+    char *v = redis_get(m, key);
+    free(v);
+    return v != NULL;
+}
+
 static void rejoin_others(dbmon *m, int master) {
     if (master < 0 || !m->servers[master].reachable) return;
     const char *maddr = m->servers[master].addr;
@@ -361,6 +372,7 @@ static int round_step(void *ctx) {
                     .unreachable_ms = reachable ? 0 : (long)((now - m->unreachable_since) * 1000),
                     .dead_after_ms = m->dead_after_ms};
     dbmon_verdict verdict = dbmon_judge(&v, &candidate);
+    if (verdict == DBMON_MASTER_DEAD && in_maintenance(m, m->watched)) verdict = DBMON_MASTER_MAINTENANCE;
     if (verdict != m->last_verdict) {
         char ms[32];
         snprintf(ms, sizeof ms, "%ld", v.unreachable_ms);

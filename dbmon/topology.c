@@ -104,6 +104,7 @@ const char *dbmon_verdict_name(dbmon_verdict v) {
     case DBMON_MASTER_SUSPECT: return "suspect";
     case DBMON_MASTER_DEAD: return "dead";
     case DBMON_NO_CANDIDATE: return "dead, no candidate";
+    case DBMON_MASTER_MAINTENANCE: return "down for maintenance";
     }
     return "unknown";
 }

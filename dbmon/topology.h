@@ -37,7 +37,8 @@ typedef enum dbmon_verdict {
     DBMON_MASTER_OK = 0,   /* reachable, or no master published */
     DBMON_MASTER_SUSPECT,  /* unreachable, but not long enough or a replica still sees it */
     DBMON_MASTER_DEAD,     /* fail over to *candidate */
-    DBMON_NO_CANDIDATE     /* dead, but no reachable replica of it to promote */
+    DBMON_NO_CANDIDATE,    /* dead, but no reachable replica of it to promote */
+    DBMON_MASTER_MAINTENANCE /* down on purpose (set by the monitor, never by dbmon_judge) */
 } dbmon_verdict;
 
 typedef struct dbmon_view {

@@ -12,7 +12,7 @@
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: redis mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream
+# components: redis redis-replica sentinel1 sentinel2 sentinel3 mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
@@ -30,8 +30,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(redis mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream)
-DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream' # what `down` may sweep up
+COMPONENTS=(redis redis-replica sentinel1 sentinel2 sentinel3 mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2)
+DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-dbmon' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
@@ -39,6 +39,12 @@ KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode
 # (which also fences an isolated old master). 5000 restores the old fallback.
 MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-4294967295}
 MCLOUD_PORT_MYSQL_REPLICA2=${MCLOUD_PORT_MYSQL_REPLICA2:-13308}
+MCLOUD_PORT_REDIS_REPLICA=${MCLOUD_PORT_REDIS_REPLICA:-16380}
+MCLOUD_PORT_SENTINEL1=${MCLOUD_PORT_SENTINEL1:-16381}
+MCLOUD_PORT_SENTINEL2=${MCLOUD_PORT_SENTINEL2:-16382}
+MCLOUD_PORT_SENTINEL3=${MCLOUD_PORT_SENTINEL3:-16383}
+# Sentinel's down-after (its default is 30000 ms)
+REDIS_DOWN_AFTER_MS=${MCLOUD_REDIS_DOWN_AFTER_MS:-2000}
 
 RUN_DIR=$MCLOUD_STACK/run
 LOG_DIR=$MCLOUD_STACK/logs
@@ -47,6 +53,8 @@ MCLOUD_BUILD_DIR=${MCLOUD_BUILD_DIR:-$(realpath -m "$(dirname "${BASH_SOURCE[0]}
 MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
 MCLOUD_PORT_TRANSCODE=${MCLOUD_TRANSCODE_PORT:-18083}
 MCLOUD_PORT_STREAM=${MCLOUD_STREAM_PORT:-18081}
+MCLOUD_PORT_DBMON=${MCLOUD_DBMON_PORT:-18084}
+MCLOUD_PORT_DBMON2=${MCLOUD_DBMON2_PORT:-18085}
 
 # ============================================================================
 # generic process management
@@ -223,15 +231,13 @@ mysql_server_port() { # master|replica|replica2 -> port
 }
 mysql_server_addr() { echo "$MCLOUD_BIND:$(mysql_server_port "$1")"; }
 
-redis_cli() { redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" "$@"; }
-
 # mysql_published_master: the master address the config service publishes
 # (empty before the first setup). Remembered in a file, so a server started
 # while Redis is down still gets the last known role, not its name's.
 mysql_published_master() {
   local v cache=$MCLOUD_STACK/mysql-published-master i
-  if comp_pid redis >/dev/null; then
-    for i in $(seq 1 40); do redis_ready && break; sleep 0.25; done
+  if comp_pid redis >/dev/null || comp_pid redis-replica >/dev/null; then
+    for i in $(seq 1 40); do redis_cli ping >/dev/null 2>&1 && break; sleep 0.25; done
     if v=$(redis_cli --raw GET mcloud:config:mysql.master 2>/dev/null); then
       [[ -n $v ]] && echo "$v" >"$cache"
       echo "$v"
@@ -414,17 +420,46 @@ mysql_replica2_ready()  { mysql_ready replica2; }
 mysql_replica2_setup()  { mysql_setup replica2; }
 
 # ============================================================================
-# Redis
+# Redis: master + replica + three Sentinels (master name "mcloud")
 # ============================================================================
-redis_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS"; }
-redis_ready() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" ping 2>/dev/null) == PONG ]]; }
-redis_launch() {
-  local dir
-  dir=$(cdir redis)
+# Which of redis / redis-replica is the master NOW is what the Sentinels say;
+# a server is started as the master only when no Sentinel runs yet (first
+# start) or they name it, otherwise as a replica of the master they name.
+# The daemons reach Redis as sentinel://mcloud@<sentinels> (common/redis),
+# so they follow a failover; `stack.sh env` prints the current master's
+# host:port for tools and MCLOUD_REDIS_SENTINEL for clients that follow.
+REDIS_MASTER_NAME=mcloud
+redis_server_port() { case $1 in redis) echo "$MCLOUD_PORT_REDIS" ;; redis-replica) echo "$MCLOUD_PORT_REDIS_REPLICA" ;; esac; }
+sentinel_port() { case $1 in sentinel1) echo "$MCLOUD_PORT_SENTINEL1" ;; sentinel2) echo "$MCLOUD_PORT_SENTINEL2" ;; sentinel3) echo "$MCLOUD_PORT_SENTINEL3" ;; esac; }
+sentinel_spec() { echo "sentinel://$REDIS_MASTER_NAME@$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL2,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL3"; }
+# redis_sentinel_master: "host port" of the master a running Sentinel names (empty if none answers)
+redis_sentinel_master() {
+  local s out
+  for s in sentinel1 sentinel2 sentinel3; do
+    comp_pid "$s" >/dev/null || continue
+    out=$(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tr '\n' ' ')
+    [[ $out =~ ^[^\ ]+\ [0-9]+\ $ ]] && { echo "${out% }"; return 0; }
+  done
+}
+# redis_master_port: the current master's port (the Sentinels', else redis's)
+redis_master_port() {
+  local m
+  m=$(redis_sentinel_master)
+  if [[ -n $m ]]; then echo "${m#* }"; else echo "$MCLOUD_PORT_REDIS"; fi
+}
+redis_cli() { redis-cli -h "$MCLOUD_BIND" -p "$(redis_master_port)" "$@"; }
+
+redis_server_launch() { # redis_server_launch redis|redis-replica
+  local c=$1 dir port m replicaof=
+  dir=$(cdir "$c") port=$(redis_server_port "$c")
+  m=$(redis_sentinel_master)
+  if [[ -n $m && $m != "$MCLOUD_BIND $port" ]]; then replicaof="replicaof $m"
+  elif [[ -z $m && $c == redis-replica ]]; then replicaof="replicaof $MCLOUD_BIND $MCLOUD_PORT_REDIS"
+  fi
   cat >"$dir/redis.conf" <<EOF
 # generated by scripts/stack.sh — regenerated on each start
 bind $MCLOUD_BIND
-port $MCLOUD_PORT_REDIS
+port $port
 protected-mode yes
 daemonize no
 dir $dir
@@ -436,9 +471,49 @@ appendfsync everysec
 notify-keyspace-events KEgx
 maxmemory 1gb
 maxmemory-policy noeviction
+replica-read-only yes
+$replicaof
 EOF
-  spawn redis "$dir" redis-server "$dir/redis.conf"
+  [[ -z $replicaof ]] || log "$c: starting as a replica ($replicaof)"
+  spawn "$c" "$dir" redis-server "$dir/redis.conf"
 }
+redis_addr()            { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS"; }
+redis_ready()           { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" ping 2>/dev/null) == PONG ]]; }
+redis_launch()          { redis_server_launch redis; }
+redis_replica_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS_REPLICA"; }
+redis_replica_ready()   { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS_REPLICA" ping 2>/dev/null) == PONG ]]; }
+redis_replica_launch()  { redis_server_launch redis-replica; }
+
+# A Sentinel rewrites its own file (current master, epochs): written once.
+sentinel_launch_any() { # sentinel_launch_any sentinelN
+  local c=$1 dir
+  dir=$(cdir "$c")
+  if [[ ! -f $dir/sentinel.conf ]]; then
+    cat >"$dir/sentinel.conf" <<EOF
+# written once by scripts/stack.sh; Redis Sentinel keeps it current
+bind $MCLOUD_BIND
+port $(sentinel_port "$c")
+daemonize no
+dir $dir
+logfile ""
+sentinel monitor $REDIS_MASTER_NAME $MCLOUD_BIND $MCLOUD_PORT_REDIS 2
+sentinel down-after-milliseconds $REDIS_MASTER_NAME $REDIS_DOWN_AFTER_MS
+sentinel failover-timeout $REDIS_MASTER_NAME 10000
+sentinel parallel-syncs $REDIS_MASTER_NAME 1
+EOF
+  fi
+  spawn "$c" "$dir" redis-sentinel "$dir/sentinel.conf"
+}
+sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
+sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
+sentinel1_launch() { sentinel_launch_any sentinel1; }
+sentinel1_ready()  { sentinel_ready_any sentinel1; }
+sentinel2_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL2"; }
+sentinel2_launch() { sentinel_launch_any sentinel2; }
+sentinel2_ready()  { sentinel_ready_any sentinel2; }
+sentinel3_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL3"; }
+sentinel3_launch() { sentinel_launch_any sentinel3; }
+sentinel3_ready()  { sentinel_ready_any sentinel3; }
 
 # ============================================================================
 # Kafka (KRaft, combined broker + controller)
@@ -663,6 +738,52 @@ stream_launch() {
 stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 
 # ============================================================================
+# dbmon, dbmon2 (mcloud-dbmon: the MariaDB failover monitor, two instances,
+# one active through the Redis lock "dbmon")
+# ============================================================================
+dbmon_bin() { echo "$MCLOUD_BUILD_DIR/dbmon/mcloud-dbmon"; }
+dbmon_servers() { echo "$(mysql_server_addr master),$(mysql_server_addr replica),$(mysql_server_addr replica2)"; }
+dbmon_skip_any() {
+  [[ -x $(dbmon_bin) ]] && return 1
+  log "$1: $(dbmon_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+dbmon_launch_any() { # dbmon_launch_any COMPONENT PORT
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn "$1" "$(cdir "$1")" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_DBMON_PORT="$2" \
+    MCLOUD_DBMON_SERVERS="$(dbmon_servers)" \
+    MCLOUD_MYSQL_ADMIN_USER="$MCLOUD_MYSQL_ADMIN_USER" MCLOUD_MYSQL_ADMIN_PASSWORD="$MCLOUD_MYSQL_ADMIN_PASSWORD" \
+    MCLOUD_MYSQL_REPL_USER="$MCLOUD_MYSQL_REPL_USER" MCLOUD_MYSQL_REPL_PASSWORD="$MCLOUD_MYSQL_REPL_PASSWORD" \
+    "$(dbmon_bin)"
+}
+dbmon_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON"; }
+dbmon_ready()   { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon_addr)/readyz"; }
+dbmon_skip()    { dbmon_skip_any dbmon; }
+dbmon_launch()  { dbmon_launch_any dbmon "$MCLOUD_PORT_DBMON"; }
+dbmon2_bin()    { dbmon_bin; }
+dbmon2_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON2"; }
+dbmon2_ready()  { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon2_addr)/readyz"; }
+dbmon2_skip()   { dbmon_skip_any dbmon2; }
+dbmon2_launch() { dbmon_launch_any dbmon2 "$MCLOUD_PORT_DBMON2"; }
+
+# A MariaDB server stopped through this script is in maintenance: the
+# monitor does not fail over while it is down (a SIGKILL is a failure, a
+# `stack.sh stop` is not). Starting it ends the maintenance.
+maintenance() { # maintenance on|off COMPONENT...
+  local mode=$1 c addr
+  shift
+  redis_cli ping >/dev/null 2>&1 || return 0
+  for c in "$@"; do
+    [[ $c == mysql-* ]] || continue
+    addr=$(call "$c" addr)
+    if [[ $mode == on ]]; then redis_cli SET "mcloud:dbmon:maintenance:$addr" stack.sh EX 3600 >/dev/null || true
+    else redis_cli DEL "mcloud:dbmon:maintenance:$addr" >/dev/null || true
+    fi
+  done
+}
+
+# ============================================================================
 # env
 # ============================================================================
 # client_env: NAME=VALUE lines every client and daemon of the stack reads.
@@ -672,7 +793,7 @@ stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 # these lines only bootstrap and serve test tools that talk SQL directly.
 mysql_published() { # mysql_published NAME DEFAULT
   local v=
-  redis_ready 2>/dev/null && v=$(redis_cli --raw GET "mcloud:config:$1" 2>/dev/null)
+  v=$(redis_cli --raw GET "mcloud:config:$1" 2>/dev/null)
   echo "${v:-$2}"
 }
 client_env() {
@@ -683,7 +804,7 @@ MCLOUD_MYSQL_REPLICA=$(mysql_published mysql.replica "$(mysql_replica_addr)")
 MCLOUD_MYSQL_USER=$MCLOUD_MYSQL_USER
 MCLOUD_MYSQL_PASSWORD=$MCLOUD_MYSQL_PASSWORD
 MCLOUD_MYSQL_DATABASE=$MCLOUD_MYSQL_DATABASE
-MCLOUD_REDIS=$(redis_addr)
+MCLOUD_REDIS=$(sentinel_spec)
 MCLOUD_KAFKA=$(kafka_addr)
 MCLOUD_S3_ENDPOINT=http://$(s3_addr)
 MCLOUD_S3_REGION=$MCLOUD_S3_REGION
@@ -696,8 +817,12 @@ EOF
 print_env() {
   local line c
   while IFS= read -r line; do
+    # tools get the current Redis master as host:port; the daemons stack.sh
+    # starts get the Sentinel address and follow a failover
+    [[ $line == MCLOUD_REDIS=* ]] && line="MCLOUD_REDIS=$MCLOUD_BIND:$(redis_master_port)"
     printf "export %s='%s'\n" "${line%%=*}" "${line#*=}"
   done < <(client_env)
+  echo "export MCLOUD_REDIS_SENTINEL='$(sentinel_spec)'"
   cat <<EOF
 export MCLOUD_MYSQL_ADMIN_USER='$MCLOUD_MYSQL_ADMIN_USER'
 export MCLOUD_MYSQL_ADMIN_PASSWORD='$MCLOUD_MYSQL_ADMIN_PASSWORD'
@@ -740,11 +865,13 @@ cmd_start() {
   local c
   for c in "$@"; do launch "$c"; done
   for c in "$@"; do await "$c"; done
+  maintenance off "$@"
 }
 
 cmd_stop() {
   check_components "$@"
   with_lock
+  maintenance on "$@"
   terminate "$@"
 }
 

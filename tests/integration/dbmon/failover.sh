@@ -12,7 +12,10 @@
 #     the replicas' established links are untouched) and a SIGSTOPped active
 #     monitor cause no failover;
 #  4. `mcloud-dbmon switchover` back to the original master under load loses
-#     no acknowledged write (and restores the stack's layout).
+#     no acknowledged write (and restores the stack's layout);
+#  5. with every replica stopped the master acknowledges nothing (writes wait
+#     rather than fall back to async); SIGKILLed then and restarted with its
+#     replicas, every write acknowledged before is still there.
 # Whatever happens, the iptables rule is removed, the processes started here
 # are stopped, and the original master is put back.
 # Usage: failover.sh BUILD_DIR   (after: eval "$(scripts/stack.sh env)")
@@ -58,6 +61,13 @@ for s in "${servers[@]}"; do
     [ "$(slave_field "$s" Slave_IO_Running)" = Yes ] || die "precondition: $s does not replicate (stack.sh up)"
 done
 
+# the stack's own monitors stop while this test runs its two (put back after)
+stack_monitors=()
+for c in dbmon dbmon2; do
+    "$stack" status "$c" >/dev/null 2>&1 && stack_monitors+=("$c")
+done
+[ ${#stack_monitors[@]} = 0 ] || "$stack" stop "${stack_monitors[@]}" >/dev/null 2>&1
+
 # ---- processes started here, and the clean-up that stops them -------------
 port0=${MCLOUD_DBMON_TEST_PORT:-18186}
 mon_pids=() load_pid= rule=
@@ -93,6 +103,8 @@ cleanup() {
         timeout 90 "$dbmon" switchover "$original" || echo "# WARNING: could not restore $original"
     fi
     for i in "${!mon_pids[@]}"; do kill -TERM "${mon_pids[$i]}" 2>/dev/null; wait "${mon_pids[$i]}" 2>/dev/null; done
+    [ ${#stack_monitors[@]} = 0 ] || "$stack" start "${stack_monitors[@]}" >/dev/null 2>&1 \
+        || echo "# WARNING: could not start ${stack_monitors[*]} again"
     if [ "$failed" != 0 ]; then
         for f in "$work"/*.log; do echo "----- $f"; tail -n 30 "$f"; done
     fi
@@ -195,6 +207,29 @@ echo "# switchover: longest write gap $(max_gap_ms) ms;" \
      "switchover itself $(grep -ho '"switchover_ms":"[0-9]*"' "$work"/mon*.log | tail -1 | tr -dc 0-9) ms;" \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 check "the old master ($new) is read-only after the switchover" [ "$(sql "$new" 'SELECT @@read_only')" = 1 ]
+
+# ---- 5. every replica down, then the master killed: nothing acknowledged is lost
+# The safe default (no fallback to async): with no replica to ack, the master
+# acknowledges nothing; killed then, it loses nothing anyone was told.
+replicas=()
+for s in "${servers[@]}"; do [ "$s" = "$original" ] || replicas+=("${comp_of[$s]}"); done
+reset_table
+start_load
+wait_acks 20 30 || fail "the load acknowledged no writes before the replicas stopped"
+"$stack" stop "${replicas[@]}" >/dev/null 2>&1
+n0=$(acks)
+sleep 4
+check "replicas down: the master acknowledged no write in 4 s (writes wait; $(( $(acks) - n0 )) acks)" \
+    [ "$(acks)" = "$n0" ]
+pid=$("$stack" status "${comp_of[$original]}" | awk '$2 == "up" {print $5}')
+kill -KILL "$pid"
+sleep 1
+check "no failover without a replica to promote" [ "$(published)" = "$original" ]
+"$stack" start "${comp_of[$original]}" >>"$work/restart.log" 2>&1
+"$stack" start "${replicas[@]}" >>"$work/restart.log" 2>&1
+check "writes succeed once the replicas are back" wait_acks 20 60
+stop_load
+check_acked "$original" "replicas down, master killed"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
