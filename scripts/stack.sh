@@ -11,6 +11,7 @@
 #        scripts/stack.sh status [component]    up/down per component (exit 3 if any is down)
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
+#        scripts/stack.sh promote redis|redis-replica   make it the Redis master (Sentinel failover)
 #        scripts/stack.sh logs <component>      path of the component's log file
 # components: redis redis-replica sentinel1 sentinel2 sentinel3 mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2
 #
@@ -504,6 +505,20 @@ EOF
   fi
   spawn "$c" "$dir" redis-sentinel "$dir/sentinel.conf"
 }
+# redis_promote C: makes Redis component C the master again (SENTINEL
+# FAILOVER; with one replica, it is the one promoted), e.g. after a test
+# stopped the master and Sentinel moved it.
+redis_promote() {
+  local c=$1 want i j
+  want="$MCLOUD_BIND $(redis_server_port "$c")"
+  for i in $(seq 1 20); do
+    [[ $(redis_sentinel_master) == "$want" ]] && { log "$c: is the Redis master"; return 0; }
+    redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_SENTINEL1" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null 2>&1 || true
+    for j in $(seq 1 25); do [[ $(redis_sentinel_master) == "$want" ]] && break; sleep 0.2; done
+  done
+  [[ $(redis_sentinel_master) == "$want" ]] || die "$c: could not make it the Redis master (Sentinel names $(redis_sentinel_master))"
+  log "$c: is the Redis master"
+}
 sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
 sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
 sentinel1_launch() { sentinel_launch_any sentinel1; }
@@ -916,6 +931,8 @@ main() {
     stop)    cmd_stop "$@" ;;
     restart) cmd_stop "$@"; cmd_start "$@" ;;
     env)     print_env ;;
+    promote) [[ $# == 1 && ($1 == redis || $1 == redis-replica) ]] || die "usage: stack.sh promote redis|redis-replica"
+             with_lock; redis_promote "$1" ;;
     logs)    check_components "$@"; logfile "$1" ;;
     *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac

@@ -36,6 +36,8 @@ for _ in $(seq 1 100); do # a previous failover may still be settling
     [ "$link" = up ] && break; sleep 0.2
 done
 [ "$link" = up ] || die "precondition: replica $replica link is '$link'"
+comp=$(comp_at "$original")
+[ -n "$comp" ] || die "no stack component at $original"
 tmp=$(mktemp -d)
 export MCLOUD_HOME=$tmp
 head -c $((1024 * 1024)) /dev/urandom >"$tmp/a.bin"
@@ -44,20 +46,14 @@ cleanup() {
     for c in redis redis-replica; do
         "$stack" status "$c" >/dev/null 2>&1 || "$stack" start "$c" >/dev/null 2>&1
     done
-    if [ "$(master)" != "$original" ]; then
-        for _ in $(seq 1 20); do # the replica needs its link up before it can be promoted
-            sentinel SENTINEL FAILOVER mcloud >/dev/null 2>&1
-            for _ in $(seq 1 50); do [ "$(master)" = "$original" ] && break 2; sleep 0.2; done
-        done
-        [ "$(master)" = "$original" ] || echo "# WARNING: could not make $original the Redis master again"
-    fi
+    [ "$(master)" = "$original" ] || "$stack" promote "$comp" 2>/dev/null \
+        || echo "# WARNING: could not make $original the Redis master again"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 check "an upload before the failover" "$mcloud" upload "$tmp/a.bin" >/dev/null 2>"$tmp/err"
-comp=$(comp_at "$original")
 pid=$("$stack" status "$comp" | awk '$2 == "up" {print $5}')
 [ -n "$pid" ] || die "no running stack component at $original"
 echo "# SIGKILL redis-server $pid ($comp, $original); load average $(cut -d' ' -f1-3 /proc/loadavg)"

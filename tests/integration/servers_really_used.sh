@@ -40,6 +40,11 @@ for pair in "${pairs[@]}"; do
         echo "ok   - $regex fails with $component stopped"; passed=$((passed + 1))
     fi
     "$stack" start "$component" >/dev/null || { echo "FAIL - could not start $component again"; exit 1; }
+    # Sentinel promoted the replica while redis was down: back to the layout
+    # the environment of the other tests names
+    if [ "$component" = redis ]; then
+        "$stack" promote redis 2>/dev/null || { echo "FAIL - redis is not the Redis master again"; exit 1; }
+    fi
 done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
