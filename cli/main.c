@@ -5,6 +5,8 @@
  *   mcloud play VIDEO_ID [--json] [--ttl S]
  *                             the video's signed playback URLs (mcloud-stream)
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
+ *   mcloud db switchover [HOST:PORT]
+ *                             move the MariaDB master (maintenance), done by mcloud-dbmon
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -25,6 +27,7 @@
 #include "common/mysql.h"
 #include "common/playback.h"
 #include "common/token.h"
+#include "dbmon/request.h"
 
 #define CHUNK_BYTES (8u * 1024 * 1024)
 #define MAX_RETRIES 20
@@ -38,6 +41,8 @@ static int usage(void) {
             "       mcloud play VIDEO_ID [--json] [--ttl SECONDS]\n"
             "                               print the video's signed playback URLs (page, HLS, MP4)\n"
             "       mcloud publish FILE     upload, wait and print the playback URLs\n"
+            "       mcloud db switchover [HOST:PORT]\n"
+            "                               move the MariaDB master to HOST:PORT (default: a healthy replica)\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
     return 2;
@@ -165,7 +170,26 @@ static int parse_options(int argc, char **argv, play_options *po) {
     return 0;
 }
 
+/* mcloud db switchover [HOST:PORT]: asks the active mcloud-dbmon. */
+static int cmd_db(int argc, char **argv) {
+    if (argc < 3 || argc > 4 || strcmp(argv[2], "switchover") != 0) return usage();
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    if (!cfg) return 1;
+    mc_redis_options o = {.addr = mc_config_get(cfg, "redis"), .password = mc_config_get(cfg, "redis.password"),
+                          .client_name = "mcloud-cli"};
+    const char *target = argc == 4 ? argv[3] : "auto";
+    char result[600] = "";
+    mc_err err = {0};
+    fprintf(stderr, "switchover to %s requested; waiting for the active mcloud-dbmon\n", target);
+    int rc = dbmon_request_switchover(&o, target, 60, result, sizeof result, &err);
+    if (rc == 0) printf("%s\n", result);
+    else fprintf(stderr, "mcloud db switchover: %s\n", err.msg);
+    mc_config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "db") == 0) return cmd_db(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
     bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;

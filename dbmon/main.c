@@ -16,11 +16,10 @@
  *    CHANGE MASTER to the new master, MASTER_USE_GTID=current_pos; a server
  *    holding transactions the master never had is refused by GTID strict
  *    mode and reported, never merged);
- *  - runs a switchover an operator requested (`mcloud-dbmon switchover`):
+ *  - runs a switchover an operator requested (`mcloud db switchover`):
  *    the master is made read-only, the target waits for its last GTID, is
  *    promoted, the old master is re-attached, the change is published.
- * `mcloud-dbmon switchover [host:port]` is the operator's side: it writes
- * the request to Redis and waits for the active instance's answer. */
+ * `mcloud db switchover [host:port]` is the operator's side (request.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +33,15 @@
 #include "common/http.h"
 #include "common/lock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/mysql.h"
 #include "common/periodic.h"
 #include "common/redis_config.h"
 #include "common/service.h"
+#include "dbmon/request.h"
 #include "dbmon/topology.h"
 
 #define LOCK_NAME "dbmon"
-#define SWITCHOVER_KEY "mcloud:dbmon:switchover"
-#define SWITCHOVER_RESULT_KEY "mcloud:dbmon:switchover:result"
 #define MAINTENANCE_KEY_PREFIX "mcloud:dbmon:maintenance:"
 #define APPLY_WAIT_S 30
 
@@ -219,6 +218,7 @@ static int failover(dbmon *m, int master, mc_err *err) {
     if (repoint_and_publish(m, candidate, master, "slave_pos", err) < 0) return -1;
     char ms[32];
     snprintf(ms, sizeof ms, "%.0f", (mc_monotonic_seconds() - t0) * 1000);
+    mc_counter_inc(mc_counter("mcloud_dbmon_failovers_total", "MariaDB failovers done by this instance.", NULL));
     mc_log_kv(MC_LOG_WARN, "dbmon: failover done", "old_master", old, "new_master", c->addr,
               "applied_gtid", c->gtid_io, "failover_ms", ms, NULL);
     return 0;
@@ -259,6 +259,7 @@ static int switchover(dbmon *m, int master, const char *target, mc_err *err) {
         return -1;
     char ms[32];
     snprintf(ms, sizeof ms, "%.0f", (mc_monotonic_seconds() - t0) * 1000);
+    mc_counter_inc(mc_counter("mcloud_dbmon_switchovers_total", "MariaDB switchovers done by this instance.", NULL));
     mc_log_kv(MC_LOG_INFO, "dbmon: switchover done", "old_master", old, "new_master", m->servers[t].addr,
               "gtid", gtid, "switchover_ms", ms, NULL);
     snprintf(m->watched, sizeof m->watched, "%s", m->servers[t].addr);
@@ -295,7 +296,7 @@ static char *redis_get(dbmon *m, const char *key) {
 /* Runs a requested switchover; returns whether there was one (the round
  * then ends: what it observed before is stale). */
 static bool handle_switchover(dbmon *m, int master) {
-    char *target = redis_get(m, SWITCHOVER_KEY);
+    char *target = redis_get(m, DBMON_SWITCHOVER_KEY);
     if (!target) return false;
     mc_err err = {0}, e = {0};
     char result[600];
@@ -305,9 +306,9 @@ static bool handle_switchover(dbmon *m, int master) {
     else
         snprintf(result, sizeof result, "failed: %s", err.msg);
     if (strncmp(result, "ok", 2) != 0) mc_log_kv(MC_LOG_WARN, "dbmon: switchover failed", "error", err.msg, NULL);
-    redisReply *r = mc_redis_command(m->svc.redis, &e, "SET %s %s EX 300", SWITCHOVER_RESULT_KEY, result);
+    redisReply *r = mc_redis_command(m->svc.redis, &e, "SET %s %s EX 300", DBMON_SWITCHOVER_RESULT_KEY, result);
     if (r) freeReplyObject(r);
-    r = mc_redis_command(m->svc.redis, &e, "DEL %s", SWITCHOVER_KEY);
+    r = mc_redis_command(m->svc.redis, &e, "DEL %s", DBMON_SWITCHOVER_KEY);
     if (r) freeReplyObject(r);
     free(target);
     return true;
@@ -347,7 +348,9 @@ static void rejoin_others(dbmon *m, int master) {
 
 static int round_step(void *ctx) {
     dbmon *m = ctx;
-    if (!hold_lock(m)) return 0;
+    bool active = hold_lock(m);
+    mc_gauge_set(mc_gauge("mcloud_dbmon_active", "1 while this instance holds the dbmon lock.", NULL), active);
+    if (!active) return 0;
     observe_all(m);
     char *published = NULL;
     mc_err err = {0};
@@ -436,51 +439,11 @@ static int run(dbmon *m, mc_err *err) {
     return mc_service_serve(&m->svc, err);
 }
 
-static int request_switchover(const char *target) {
-    mc_config *cfg = mc_config_load(NULL, NULL);
-    if (!cfg) return 1;
-    mc_redis_options o = {.addr = mc_config_get(cfg, "redis"), .password = mc_config_get(cfg, "redis.password"),
-                          .client_name = "dbmon-switchover"};
-    mc_err err = {0};
-    mc_redis *r = mc_redis_connect(&o, &err);
-    redisReply *rep = NULL;
-    int rc = 1;
-    if (!r) goto out;
-    if (!(rep = mc_redis_command(r, &err, "DEL %s", SWITCHOVER_RESULT_KEY))) goto out;
-    freeReplyObject(rep);
-    if (!(rep = mc_redis_command(r, &err, "SET %s %s EX 60", SWITCHOVER_KEY, target))) goto out;
-    freeReplyObject(rep);
-    fprintf(stderr, "switchover to %s requested; waiting for the active mcloud-dbmon\n", target);
-    for (int i = 0; i < 600; i++) {
-        rep = mc_redis_command(r, &err, "GET %s", SWITCHOVER_RESULT_KEY);
-        if (rep && rep->type == REDIS_REPLY_STRING) {
-            printf("%s\n", rep->str);
-            rc = strncmp(rep->str, "ok", 2) == 0 ? 0 : 1;
-            freeReplyObject(rep);
-            goto out;
-        }
-        if (rep) freeReplyObject(rep);
-        usleep(100000);
-    }
-    mc_err_set(&err, MC_ERR_UNAVAILABLE, "no mcloud-dbmon answered within 60 s (is one running?)");
-out:
-    if (rc != 0 && err.msg[0]) fprintf(stderr, "mcloud-dbmon switchover: %s\n", err.msg);
-    mc_redis_close(r);
-    mc_config_free(cfg);
-    return rc;
-}
-
 int main(int argc, char **argv) {
-    if (argc >= 2 && strcmp(argv[1], "switchover") == 0) {
-        if (argc > 3) {
-            fprintf(stderr, "usage: mcloud-dbmon switchover [host:port]\n");
-            return 2;
-        }
-        return request_switchover(argc == 3 ? argv[2] : "auto");
-    }
+    (void)argv;
     if (argc != 1) {
-        fprintf(stderr, "usage: mcloud-dbmon              run the monitor (settings: MCLOUD_DBMON_*)\n"
-                        "       mcloud-dbmon switchover [host:port]   move the master (maintenance)\n");
+        fprintf(stderr, "usage: mcloud-dbmon   (settings: MCLOUD_DBMON_*, see docs/ARCHITECTURE.md);\n"
+                        "a switchover is requested with: mcloud db switchover [host:port]\n");
         return 2;
     }
     mc_daemon_block_signals();

@@ -44,8 +44,9 @@ MCLOUD_PORT_REDIS_REPLICA=${MCLOUD_PORT_REDIS_REPLICA:-16380}
 MCLOUD_PORT_SENTINEL1=${MCLOUD_PORT_SENTINEL1:-16381}
 MCLOUD_PORT_SENTINEL2=${MCLOUD_PORT_SENTINEL2:-16382}
 MCLOUD_PORT_SENTINEL3=${MCLOUD_PORT_SENTINEL3:-16383}
-# Sentinel's down-after (its default is 30000 ms)
-REDIS_DOWN_AFTER_MS=${MCLOUD_REDIS_DOWN_AFTER_MS:-2000}
+# Sentinel's down-after (its default is 30000 ms; 2000 caused false
+# failovers on a machine with a load average of 30)
+REDIS_DOWN_AFTER_MS=${MCLOUD_REDIS_DOWN_AFTER_MS:-5000}
 
 RUN_DIR=$MCLOUD_STACK/run
 LOG_DIR=$MCLOUD_STACK/logs
@@ -519,6 +520,14 @@ redis_promote() {
   [[ $(redis_sentinel_master) == "$want" ]] || die "$c: could not make it the Redis master (Sentinel names $(redis_sentinel_master))"
   log "$c: is the Redis master"
 }
+# the file is written once, so the tunable is applied at every start
+sentinel_setup_any() {
+  redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" SENTINEL SET "$REDIS_MASTER_NAME" \
+    down-after-milliseconds "$REDIS_DOWN_AFTER_MS" >/dev/null || warn "$1: SENTINEL SET down-after-milliseconds failed"
+}
+sentinel1_setup()  { sentinel_setup_any sentinel1; }
+sentinel2_setup()  { sentinel_setup_any sentinel2; }
+sentinel3_setup()  { sentinel_setup_any sentinel3; }
 sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
 sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
 sentinel1_launch() { sentinel_launch_any sentinel1; }

@@ -70,7 +70,7 @@ for _ in $(seq 1 120); do
 done
 t_upload=$(date +%s%3N)
 check "mcloud-upload (not restarted) takes an upload after the failover" [ $done_ok = 1 ]
-echo "# recovery: Sentinel switched $((t_switch - t0)) ms after the SIGKILL (down-after ${MCLOUD_REDIS_DOWN_AFTER_MS:-2000} ms);" \
+echo "# recovery: Sentinel switched $((t_switch - t0)) ms after the SIGKILL (down-after ${MCLOUD_REDIS_DOWN_AFTER_MS:-5000} ms);" \
      "an upload succeeded $((t_upload - t0)) ms after it; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$stack" start "$comp" >/dev/null 2>&1
 role=$(redis-cli -h "${original%:*}" -p "${original##*:}" ROLE | head -1)

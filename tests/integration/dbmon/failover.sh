@@ -11,7 +11,7 @@
 #  3. a monitor-side blip (new connections to the master dropped by iptables:
 #     the replicas' established links are untouched) and a SIGSTOPped active
 #     monitor cause no failover;
-#  4. `mcloud-dbmon switchover` back to the original master under load loses
+#  4. `mcloud db switchover` back to the original master under load loses
 #     no acknowledged write (and restores the stack's layout);
 #  5. with every replica stopped the master acknowledges nothing (writes wait
 #     rather than fall back to async); SIGKILLed then and restarted with its
@@ -23,7 +23,7 @@ set -uo pipefail
 build=${1:?usage: failover.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 stack="$here/../../../scripts/stack.sh"
-dbmon=$build/dbmon/mcloud-dbmon dbload=$build/tests/mcloud-dbload
+dbmon=$build/dbmon/mcloud-dbmon dbload=$build/tests/mcloud-dbload mcloud=$build/cli/mcloud
 work=$(mktemp -d)
 passed=0 failed=0
 ok()   { echo "ok   - $*"; passed=$((passed + 1)); }
@@ -34,7 +34,7 @@ die()  { fail "$*"; exit 1; }
 for v in MCLOUD_REDIS MCLOUD_MYSQL_ADMIN_USER MCLOUD_MYSQL_ADMIN_PASSWORD; do
     [ -n "${!v:-}" ] || die "$v is not set: eval \"\$(scripts/stack.sh env)\""
 done
-[ -x "$dbmon" ] && [ -x "$dbload" ] || die "build first: cmake --build $build ($dbmon, $dbload)"
+[ -x "$dbmon" ] && [ -x "$dbload" ] && [ -x "$mcloud" ] || die "build first: cmake --build $build ($dbmon, $dbload, $mcloud)"
 command -v iptables >/dev/null || die "iptables missing (apt-get install iptables)"
 
 # the stack's MariaDB servers: component -> address
@@ -100,7 +100,7 @@ cleanup() {
     cur=$(published)
     if [ -n "$cur" ] && [ "$cur" != "$original" ] && [ ${#mon_pids[@]} -gt 0 ]; then
         echo "# restoring $original as the master"
-        timeout 90 "$dbmon" switchover "$original" || echo "# WARNING: could not restore $original"
+        timeout 90 "$mcloud" db switchover "$original" || echo "# WARNING: could not restore $original"
     fi
     for i in "${!mon_pids[@]}"; do kill -TERM "${mon_pids[$i]}" 2>/dev/null; wait "${mon_pids[$i]}" 2>/dev/null; done
     [ ${#stack_monitors[@]} = 0 ] || "$stack" start "${stack_monitors[@]}" >/dev/null 2>&1 \
@@ -198,7 +198,7 @@ reset_table
 start_load
 wait_acks 50 30 || fail "the load acknowledged no writes before the switchover"
 echo "# switchover to $original; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-check "mcloud-dbmon switchover $original" "$dbmon" switchover "$original"
+check "mcloud db switchover $original" "$mcloud" db switchover "$original"
 check "switchover: $original is the published master" [ "$(published)" = "$original" ]
 check "writes succeed after the switchover" wait_acks 50 30
 stop_load
