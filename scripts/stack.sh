@@ -13,7 +13,7 @@
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh promote redis|redis-replica   make it the Redis master (Sentinel failover)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: redis redis-replica sentinel1 sentinel2 sentinel3 mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2
+# components: sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
@@ -31,7 +31,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(redis redis-replica sentinel1 sentinel2 sentinel3 mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2)
+COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream dbmon dbmon2)
 DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-dbmon' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
@@ -435,10 +435,13 @@ redis_server_port() { case $1 in redis) echo "$MCLOUD_PORT_REDIS" ;; redis-repli
 sentinel_port() { case $1 in sentinel1) echo "$MCLOUD_PORT_SENTINEL1" ;; sentinel2) echo "$MCLOUD_PORT_SENTINEL2" ;; sentinel3) echo "$MCLOUD_PORT_SENTINEL3" ;; esac; }
 sentinel_spec() { echo "sentinel://$REDIS_MASTER_NAME@$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL2,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL3"; }
 # redis_sentinel_master: "host port" of the master a running Sentinel names (empty if none answers)
+# (Sentinels start first, so a Redis server is started in the role they
+# remember — after a failover, redis-replica may be the master.)
 redis_sentinel_master() {
-  local s out
+  local s out i
   for s in sentinel1 sentinel2 sentinel3; do
     comp_pid "$s" >/dev/null || continue
+    for i in $(seq 1 20); do sentinel_ready_any "$s" && break; sleep 0.25; done
     out=$(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tr '\n' ' ')
     [[ $out =~ ^[^\ ]+\ [0-9]+\ $ ]] && { echo "${out% }"; return 0; }
   done
