@@ -383,6 +383,14 @@ static int round_step(void *ctx) {
                   "master", m->watched, "state", dbmon_verdict_name(verdict), "unreachable_ms", ms, NULL);
         m->last_verdict = verdict;
     }
+    int acting = reachable ? -1 : dbmon_acting_master(&v);
+    if (acting >= 0 && verdict != DBMON_MASTER_DEAD) {
+        mc_log_kv(MC_LOG_WARN, "dbmon: re-announcing the acting master (the published one is unreachable)",
+                  "published", m->watched, "acting", m->servers[acting].addr, NULL);
+        if (mc_redis_config_set(m->svc.redis, "mysql.master", m->servers[acting].addr, &err) < 0)
+            mc_warn("dbmon: %s", err.msg);
+        return 1;
+    }
     if (verdict == DBMON_MASTER_DEAD) {
         if (failover(m, master, &err) < 0) {
             mc_log_kv(MC_LOG_ERROR, "dbmon: failover failed", "error", err.msg, NULL);

@@ -98,6 +98,17 @@ dbmon_verdict dbmon_judge(const dbmon_view *v, int *candidate) {
     return *candidate < 0 ? DBMON_NO_CANDIDATE : DBMON_MASTER_DEAD;
 }
 
+int dbmon_acting_master(const dbmon_view *v) {
+    for (size_t i = 0; i < v->n; i++) {
+        const dbmon_server *m = &v->servers[i];
+        if ((int)i == v->master || !m->reachable || m->read_only || m->master_addr[0]) continue;
+        for (size_t j = 0; j < v->n; j++)
+            if (j != i && v->servers[j].reachable && strcmp(v->servers[j].master_addr, m->addr) == 0)
+                return (int)i;
+    }
+    return -1;
+}
+
 const char *dbmon_verdict_name(dbmon_verdict v) {
     switch (v) {
     case DBMON_MASTER_OK: return "ok";

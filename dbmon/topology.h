@@ -52,6 +52,13 @@ typedef struct dbmon_view {
 dbmon_verdict dbmon_judge(const dbmon_view *v, int *candidate);
 const char *dbmon_verdict_name(dbmon_verdict v);
 
+/* The server acting as master although the published one is another:
+ * reachable, writable, and replicated from by at least one reachable
+ * server. Returns its index, or -1. Used when the published master is
+ * unreachable: a Redis failover may have lost the last mysql.master write
+ * (Redis replicates asynchronously), so the monitor re-announces it. */
+int dbmon_acting_master(const dbmon_view *v);
+
 /* GTID position lists ("0-1-42,1-2-7"), compared domain by domain. */
 typedef enum dbmon_gtid_order {
     DBMON_GTID_EQUAL = 0,

@@ -125,6 +125,22 @@ static void rejoin_rules(void **state) {
     assert_false(dbmon_diverged(&diverged));
 }
 
+/* A Redis failover lost the last mysql.master write: the published master
+ * is the dead old one, while R1 acts as master with R2 replicating from it. */
+static void acting_master_is_found(void **state) {
+    (void)state;
+    dbmon_server s[3] = {srv(M, false, NULL, false, NULL), srv(R1, true, NULL, false, NULL),
+                         srv(R2, true, R1, true, "0-2-9")};
+    dbmon_view v = {.servers = s, .n = 3, .master = 0, .unreachable_ms = 99999, .dead_after_ms = 3000};
+    assert_int_equal(dbmon_acting_master(&v), 1);
+    /* read-only, or nobody replicating from it: not acting */
+    s[1].read_only = true;
+    assert_int_equal(dbmon_acting_master(&v), -1);
+    s[1].read_only = false;
+    snprintf(s[2].master_addr, sizeof s[2].master_addr, "%s", M);
+    assert_int_equal(dbmon_acting_master(&v), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reachable_master_is_ok),
@@ -134,6 +150,7 @@ int main(void) {
         cmocka_unit_test(no_published_master),
         cmocka_unit_test(gtid_order),
         cmocka_unit_test(rejoin_rules),
+        cmocka_unit_test(acting_master_is_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

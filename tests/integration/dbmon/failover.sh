@@ -15,7 +15,9 @@
 #     no acknowledged write (and restores the stack's layout);
 #  5. with every replica stopped the master acknowledges nothing (writes wait
 #     rather than fall back to async); SIGKILLed then and restarted with its
-#     replicas, every write acknowledged before is still there.
+#     replicas, every write acknowledged before is still there;
+#  6. a mysql.master value lost by Redis (naming a server that is down) is
+#     replaced by the server acting as master.
 # Whatever happens, the iptables rule is removed, the processes started here
 # are stopped, and the original master is put back.
 # Usage: failover.sh BUILD_DIR   (after: eval "$(scripts/stack.sh env)")
@@ -230,6 +232,18 @@ check "no failover without a replica to promote" [ "$(published)" = "$original" 
 check "writes succeed once the replicas are back" wait_acks 20 60
 stop_load
 check_acked "$original" "replicas down, master killed"
+
+# ---- 6. a lost mysql.master write is re-announced ---------------------------
+# A Redis failover may lose the last write (asynchronous replication): the
+# config service then names a server that is down while another acts as the
+# master; the monitor publishes the acting one again.
+lost=${servers[0]}; [ "$lost" = "$original" ] && lost=${servers[1]}
+"$stack" stop "${comp_of[$lost]}" >/dev/null 2>&1
+redis EVAL "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('PUBLISH', KEYS[2], 'mysql.master')" \
+    2 mcloud:config:mysql.master mcloud:config:changed "$lost" >/dev/null
+for _ in $(seq 1 100); do [ "$(published)" = "$original" ] && break; sleep 0.2; done
+check "a stale mysql.master ($lost, down) is replaced by the acting master $original" [ "$(published)" = "$original" ]
+"$stack" start "${comp_of[$lost]}" >>"$work/restart.log" 2>&1
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
