@@ -7,6 +7,8 @@
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
  *   mcloud tenant create NAME a tenant and its first admin key (cli/admin.h)
  *   mcloud apikey create|list|revoke   the tenant's API keys, through mcloud-api
+ *   mcloud db switchover [HOST:PORT]
+ *                             move the MariaDB master (maintenance), done by mcloud-dbmon
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -28,6 +30,7 @@
 #include "common/mysql.h"
 #include "common/playback.h"
 #include "common/token.h"
+#include "dbmon/request.h"
 
 #define CHUNK_BYTES (8u * 1024 * 1024)
 #define MAX_RETRIES 20
@@ -45,6 +48,8 @@ static int usage(void) {
             "       mcloud apikey create [--name NAME] [--scopes \"videos:read videos:write ...\"]\n"
             "       mcloud apikey list | mcloud apikey revoke KEY_ID   (through MCLOUD_API_URL\n"
             "                               with MCLOUD_API_KEY)\n"
+            "       mcloud db switchover [HOST:PORT]\n"
+            "                               move the MariaDB master to HOST:PORT (default: a healthy replica)\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
     return 2;
@@ -184,9 +189,28 @@ static int admin(int argc, char **argv) {
     return rc == 2 ? usage() : rc < 0 ? 1 : 0;
 }
 
+/* mcloud db switchover [HOST:PORT]: asks the active mcloud-dbmon. */
+static int cmd_db(int argc, char **argv) {
+    if (argc < 3 || argc > 4 || strcmp(argv[2], "switchover") != 0) return usage();
+    mc_config *cfg = mc_config_load(NULL, NULL);
+    if (!cfg) return 1;
+    mc_redis_options o = {.addr = mc_config_get(cfg, "redis"), .password = mc_config_get(cfg, "redis.password"),
+                          .client_name = "mcloud-cli"};
+    const char *target = argc == 4 ? argv[3] : "auto";
+    char result[600] = "";
+    mc_err err = {0};
+    fprintf(stderr, "switchover to %s requested; waiting for the active mcloud-dbmon\n", target);
+    int rc = dbmon_request_switchover(&o, target, 60, result, sizeof result, &err);
+    if (rc == 0) printf("%s\n", result);
+    else fprintf(stderr, "mcloud db switchover: %s\n", err.msg);
+    mc_config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "tenant") == 0 || strcmp(argv[1], "apikey") == 0))
         return admin(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "db") == 0) return cmd_db(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
     bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;

@@ -19,14 +19,27 @@ static const mc_setting settings[] = {
     {"redis", "127.0.0.1:16379", true, "Redis host:port (config service, registry, locks)."},
     {"redis.password", "", true, "Redis password; empty for none."},
     {"kafka", "127.0.0.1:19092", false, "Kafka bootstrap servers (comma-separated host:port)."},
-    {"mysql.master", "127.0.0.1:13306", false, "MariaDB master host:port (all writes)."},
-    {"mysql.replica", "127.0.0.1:13307", false, "MariaDB replica host:port (reads; empty: read from the master)."},
+    {"mysql.master", "127.0.0.1:13306", false,
+     "MariaDB master host:port (all writes). Managed by mcloud-dbmon: the config service wins over the environment."},
+    {"mysql.replica", "127.0.0.1:13307", false,
+     "MariaDB replica host:port (reads; empty: read from the master). Managed by mcloud-dbmon."},
     {"mysql.user", "mcloud", false, "MariaDB user."},
     {"mysql.password", "mcloud-dev-password", false, "MariaDB password."},
     {"mysql.database", "mcloud", false, "MariaDB database."},
     {"mysql.pool_size", "4", false, "Connections per MariaDB server in each process."},
     {"mysql.connect_timeout_s", "5", false, "Seconds to wait for a MariaDB connection."},
     {"mysql.read_timeout_s", "30", false, "Seconds to wait for a MariaDB answer."},
+    {"mysql.admin_user", "mcloud_admin", false, "MariaDB account of operator tasks (mcloud-dbmon: STOP SLAVE, read_only, CHANGE MASTER)."},
+    {"mysql.admin_password", "mcloud-dev-admin-password", false, "Password of mysql.admin_user."},
+    {"mysql.repl_user", "repl", false, "MariaDB replication account the replicas connect with."},
+    {"mysql.repl_password", "mcloud-dev-repl-password", false, "Password of mysql.repl_user."},
+    {"dbmon.port", "18084", false, "HTTP port of mcloud-dbmon (health and metrics only)."},
+    {"dbmon.servers", "127.0.0.1:13306,127.0.0.1:13307,127.0.0.1:13308", false,
+     "Every MariaDB server mcloud-dbmon watches and may promote (comma-separated host:port)."},
+    {"dbmon.interval_ms", "500", false, "Interval of mcloud-dbmon's rounds (observe every server, decide)."},
+    {"dbmon.dead_after_ms", "3000", false,
+     "How long the master must be unreachable (and lost by every replica's IO thread) before a failover."},
+    {"dbmon.lock_ttl_ms", "3000", false, "TTL of the lock that makes one mcloud-dbmon instance active."},
     {"mysql.replica_max_lag_s", "0", false, "Read from the master while the replica lags more (0: no check)."},
     {"s3.endpoint", "http://127.0.0.1:19000", false, "S3 endpoint URL."},
     {"s3.region", "us-east-1", false, "S3 region used in SigV4 signatures."},
@@ -101,6 +114,16 @@ static long setting_index(const char *name) {
     return -1;
 }
 
+/* The settings a failover moves: the config service wins over the
+ * environment for them (see config.h). */
+static const char *const managed_settings[] = {"mysql.master", "mysql.replica", NULL};
+
+bool mc_config_managed(const char *name) {
+    for (size_t i = 0; managed_settings[i]; i++)
+        if (strcmp(managed_settings[i], name) == 0) return true;
+    return false;
+}
+
 const mc_setting *mc_config_find_setting(const char *name) {
     long i = setting_index(name);
     return i < 0 ? NULL : &settings[i];
@@ -133,9 +156,17 @@ mc_config *mc_config_load(mc_config_lookup remote, void *remote_ctx) {
     }
     for (size_t i = 0; i < cfg->count; i++) {
         const mc_setting *s = &settings[i];
-        char *v = env_value(s->name);
-        mc_config_origin origin = MC_CONFIG_ENV;
-        if (!v && remote && !s->local_only) {
+        bool managed = mc_config_managed(s->name);
+        char *v = NULL;
+        mc_config_origin origin = MC_CONFIG_REDIS;
+        /* A managed setting is moved by a failover: what the config
+         * service says wins; the environment only bootstraps it. */
+        if (managed && remote) v = remote(remote_ctx, s->name);
+        if (!v) {
+            v = env_value(s->name);
+            origin = MC_CONFIG_ENV;
+        }
+        if (!v && remote && !s->local_only && !managed) {
             v = remote(remote_ctx, s->name);
             origin = MC_CONFIG_REDIS;
         }
@@ -250,7 +281,7 @@ bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value)
         return false;
     }
     pthread_mutex_lock(&cfg->lock);
-    if (cfg->origins[i] == MC_CONFIG_ENV) {
+    if (cfg->origins[i] == MC_CONFIG_ENV && !(mc_config_managed(name) && value)) {
         pthread_mutex_unlock(&cfg->lock);
         free(fresh);
         free(r);

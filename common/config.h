@@ -1,6 +1,10 @@
 /* config.h — every setting of mcloud, and where its value comes from.
  *
- * Precedence: environment variable > Redis config service > built-in default.
+ * Precedence: environment variable > Redis config service > built-in default,
+ * except for the settings a failover moves (managed: mysql.master,
+ * mysql.replica), where the config service wins and the environment is only
+ * the value used while the config service has none — an environment variable
+ * must not pin a daemon to a dead master.
  * Each setting has a dotted name ("s3.endpoint"); its environment variable is
  * MCLOUD_ + the name upper-cased with dots as underscores (MCLOUD_S3_ENDPOINT)
  * and its Redis key is mcloud:config:<name>. Every default works on one
@@ -39,6 +43,10 @@ const mc_setting *mc_config_find_setting(const char *name);
 /* Writes MCLOUD_S3_ENDPOINT for "s3.endpoint" into buf. */
 void mc_config_env_name(const char *name, char *buf, size_t len);
 
+/* Whether a failover moves the setting (mysql.master, mysql.replica): then
+ * Redis > environment > default. */
+bool mc_config_managed(const char *name);
+
 /* Resolves every setting once: environment, then remote (may be NULL), then
  * the default. */
 mc_config *mc_config_load(mc_config_lookup remote, void *remote_ctx);
@@ -57,7 +65,8 @@ mc_config_origin mc_config_origin_of(mc_config *cfg, const char *name);
 const char *mc_config_origin_name(mc_config_origin origin);
 
 /* A change announced by the Redis config service. Ignored (returns false) when
- * the environment pins the setting or it is local-only; otherwise the new
+ * the environment pins the setting (never a managed one, unless the change is
+ * a deletion) or it is local-only; otherwise the new
  * value (NULL: back to the default) takes effect and true is returned. */
 bool mc_config_apply_remote(mc_config *cfg, const char *name, const char *value);
 

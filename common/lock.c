@@ -7,11 +7,21 @@
 #include <stdio.h>
 #include <string.h>
 
-/* KEYS: lock, fence. ARGV: owner, ttl ms. Returns the token, or 0 if held. */
+/* KEYS: lock, fence. ARGV: owner, ttl ms. Returns the token, or 0 if held.
+ * The token is max(fence + 1, the server's clock in microseconds): it grows
+ * by one between holders, and a replica promoted after missing the last
+ * increments (asynchronous replication, Sentinel failover) still hands out
+ * tokens above every one the old master issued — its clock has moved on by
+ * the failover's duration (seconds), far more than a burst of increments can
+ * run ahead of the clock. Lua numbers are doubles: exact up to 2^53, and
+ * microseconds since 1970 stay below that for centuries. */
 static const char acquire_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "local token = redis.call('INCR', KEYS[2])\n"
-    "redis.call('SET', KEYS[1], token .. ':' .. ARGV[1], 'NX', 'PX', ARGV[2])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local token = math.max((tonumber(redis.call('GET', KEYS[2])) or 0) + 1, now)\n"
+    "redis.call('SET', KEYS[2], string.format('%.0f', token))\n"
+    "redis.call('SET', KEYS[1], string.format('%.0f', token) .. ':' .. ARGV[1], 'NX', 'PX', ARGV[2])\n"
     "return token\n";
 
 /* KEYS: lock. ARGV: our value. Returns 1 if deleted, 0 if not ours. */

@@ -10,8 +10,11 @@
  * this holder's value (compare-and-delete / compare-and-pexpire), never on a
  * lock someone else took after ours expired.
  *
- * The fence counter never expires; tokens stay monotonic as long as Redis
- * keeps its data (persistence on). */
+ * The fence counter never expires, and a token is at least the Redis
+ * server's clock in microseconds: tokens stay monotonic across a restart
+ * and across a Sentinel failover to a replica that missed the last
+ * increments, as long as the servers' clocks differ by less than a failover
+ * takes (seconds; one machine, or NTP). */
 #ifndef MCLOUD_LOCK_H
 #define MCLOUD_LOCK_H
 

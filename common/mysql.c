@@ -607,7 +607,13 @@ static int fetch_rows(mc_db_conn *c, MYSQL_STMT *st, mc_db_row_fn fn, void *ud, 
     if (mysql_stmt_store_result(st)) return stmt_error(c, st, err);
     if (!fn) return 0;
     row_buffers rb;
-    int rc = row_buffers_init(&rb, mysql_stmt_field_count(st), err);
+    unsigned ncols = mysql_stmt_field_count(st);
+    int rc = row_buffers_init(&rb, ncols, err);
+    const char **names = rc == 0 ? calloc(ncols ? ncols : 1, sizeof *names) : NULL;
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    MYSQL_FIELD *fields = meta ? mysql_fetch_fields(meta) : NULL;
+    for (unsigned i = 0; names && fields && i < ncols; i++) names[i] = fields[i].name;
+    if (rc == 0 && !names) rc = mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     if (rc == 0 && mysql_stmt_bind_result(st, rb.bind)) rc = stmt_error(c, st, err);
     while (rc == 0) {
         int f = mysql_stmt_fetch(st);
@@ -617,12 +623,14 @@ static int fetch_rows(mc_db_conn *c, MYSQL_STMT *st, mc_db_row_fn fn, void *ud, 
             break;
         }
         if ((rc = row_buffers_complete(&rb, st, err)) < 0) break;
-        mc_db_row row = {.ncols = rb.ncols, .val = rb.val, .len = rb.vlen};
+        mc_db_row row = {.ncols = rb.ncols, .val = rb.val, .len = rb.vlen, .names = names};
         int r = fn(ud, &row, err);
         if (r < 0) rc = -1;
         if (r != 0) break;
     }
     row_buffers_free(&rb);
+    free(names);
+    if (meta) mysql_free_result(meta);
     return rc;
 }
 
@@ -701,6 +709,13 @@ static int collect_row(void *ud, const mc_db_row *row, mc_err *err) {
     size_t *len = val ? realloc(rows->len, total * sizeof *len) : NULL;
     if (len) rows->len = len;
     if (!val || !len) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    if (!rows->names && row->names) {
+        if (!(rows->names = calloc(row->ncols, sizeof *rows->names)))
+            return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+        for (size_t i = 0; i < row->ncols; i++)
+            if (row->names[i] && !(rows->names[i] = strdup(row->names[i])))
+                return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    }
     size_t base = rows->nrows * row->ncols;
     for (size_t i = 0; i < row->ncols; i++) {
         rows->val[base + i] = NULL;
@@ -730,8 +745,17 @@ const char *mc_db_rows_get(const mc_db_rows *rows, size_t row, size_t col) {
     return rows->val[row * rows->ncols + col];
 }
 
+const char *mc_db_rows_named(const mc_db_rows *rows, size_t row, const char *name) {
+    if (!rows || !rows->names) return NULL;
+    for (size_t i = 0; i < rows->ncols; i++)
+        if (rows->names[i] && strcmp(rows->names[i], name) == 0) return mc_db_rows_get(rows, row, i);
+    return NULL;
+}
+
 void mc_db_rows_free(mc_db_rows *rows) {
     if (!rows) return;
+    for (size_t i = 0; rows->names && i < rows->ncols; i++) free(rows->names[i]);
+    free(rows->names);
     for (size_t i = 0; i < rows->nrows * rows->ncols; i++) free(rows->val[i]);
     free(rows->val);
     free(rows->len);

@@ -139,10 +139,14 @@ typedef struct mc_db_rows {
     size_t ncols;
     char **val;
     size_t *len;
+    char **names;  /* column names (ncols entries), NULL before the first row */
 } mc_db_rows;
 
 /* The value at (row, col), or NULL for SQL NULL or outside the result. */
 const char *mc_db_rows_get(const mc_db_rows *rows, size_t row, size_t col);
+/* The value of the column called name (e.g. SHOW SLAVE STATUS's
+ * "Gtid_IO_Pos"), or NULL for SQL NULL, no such column or no such row. */
+const char *mc_db_rows_named(const mc_db_rows *rows, size_t row, const char *name);
 void mc_db_rows_free(mc_db_rows *rows);
 
 /* One row handed to a mc_db_query_each callback; valid during the call. */
@@ -150,6 +154,7 @@ typedef struct mc_db_row {
     size_t ncols;
     const char *const *val;  /* NULL entries are SQL NULL */
     const size_t *len;
+    const char *const *names;  /* column names; an entry may be NULL */
 } mc_db_row;
 
 /* Returns 0 to continue, 1 to stop early (not an error), or -1 after filling

@@ -71,10 +71,65 @@ static int setup_command(redisContext *c, mc_err *err, const char *fmt, ...) {
     return rc;
 }
 
+/* Asks the Sentinels of "sentinel://NAME@H:P,H:P,..." (in order, first
+ * answer wins) where master NAME is now. */
+static int sentinel_master(const char *spec, int timeout_ms, char *host, size_t hostlen, int *port,
+                           mc_err *err) {
+    const char *list = strchr(spec, '@');
+    char name[128], sentinels[1024];
+    size_t nlen = list ? (size_t)(list - spec) : 0;
+    if (!list || nlen == 0 || nlen >= sizeof name || strlen(list + 1) >= sizeof sentinels)
+        return mc_err_set(err, MC_ERR_INVALID, "redis address sentinel://%s: expected sentinel://NAME@HOST:PORT[,...]",
+                          spec);
+    memcpy(name, spec, nlen);
+    name[nlen] = '\0';
+    snprintf(sentinels, sizeof sentinels, "%s", list + 1);
+    mc_err last = {0};
+    mc_err_set(&last, MC_ERR_UNAVAILABLE, "no sentinel answered");
+    char *save = NULL;
+    for (char *a = strtok_r(sentinels, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        char shost[256];
+        int sport;
+        if (mc_addr_parse(a, shost, sizeof shost, &sport, 26379, err) < 0) return -1;
+        redisContext *c = redisConnectWithTimeout(shost, sport, ms_to_timeval(timeout_ms));
+        if (!c) return mc_err_set(err, MC_ERR_INTERNAL, "redis sentinel %s: out of memory", a);
+        redisReply *r = c->err ? NULL : redisCommand(c, "SENTINEL get-master-addr-by-name %s", name);
+        int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                 r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+        if (ok) {
+            snprintf(host, hostlen, "%s", r->element[0]->str);
+            *port = atoi(r->element[1]->str);
+        } else {
+            mc_err_set(&last, MC_ERR_UNAVAILABLE, "sentinel %s: %s", a,
+                       c->err ? c->errstr : r && r->type == REDIS_REPLY_ERROR ? r->str : "master unknown");
+        }
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        if (ok) return 0;
+    }
+    if (err) *err = last;
+    return -1;
+}
+
+/* Through Sentinel, the server found must say it is the master (ROLE):
+ * Sentinel may still name a demoted one for a moment during a failover. */
+static int confirm_master(redisContext *c, mc_err *err) {
+    redisReply *r = redisCommand(c, "ROLE");
+    if (!r) return context_error(err, c);
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+             strcmp(r->element[0]->str, "master") == 0;
+    freeReplyObject(r);
+    return ok ? 0 : mc_err_set(err, MC_ERR_UNAVAILABLE, "the server Sentinel named is not a master (failover in progress)");
+}
+
 redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
     char host[256];
     int port;
-    if (mc_addr_parse(o->addr, host, sizeof host, &port, 0, err) < 0) {
+    int via_sentinel = strncmp(o->addr, MC_REDIS_SENTINEL_SCHEME, strlen(MC_REDIS_SENTINEL_SCHEME)) == 0;
+    if (via_sentinel ? sentinel_master(o->addr + strlen(MC_REDIS_SENTINEL_SCHEME),
+                                       o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000, host,
+                                       sizeof host, &port, err) < 0
+                     : mc_addr_parse(o->addr, host, sizeof host, &port, 0, err) < 0) {
         mc_err_wrap(err, "redis");
         return NULL;
     }
@@ -93,6 +148,7 @@ redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
     if (rc == 0 && o->db) rc = setup_command(c, err, "SELECT %d", o->db);
     if (rc == 0 && o->client_name && *o->client_name)
         rc = setup_command(c, err, "CLIENT SETNAME %s", o->client_name);
+    if (rc == 0 && via_sentinel) rc = confirm_master(c, err);
     if (rc < 0) {
         mc_err_wrap(err, "redis %s", o->addr);
         redisFree(c);
@@ -151,6 +207,10 @@ static redisReply *run_formatted(mc_redis *r, int may_resend, const char *cmd, s
             mc_log_kv(MC_LOG_WARN, "redis connection lost during a command, reconnecting to retry once",
                       "addr", r->addr, "error", err ? err->msg : "", NULL);
     }
+    /* A master demoted by a failover answers writes with READONLY: the
+     * next command reconnects, and through Sentinel finds the new master. */
+    if (result && result->type == REDIS_REPLY_ERROR && strncmp(result->str, "READONLY", 8) == 0)
+        drop_connection(r);
     pthread_mutex_unlock(&r->lock);
     if (result && result->type == REDIS_REPLY_ERROR) {
         reply_error(err, result);

@@ -23,8 +23,16 @@
 
 #include "common/error.h"
 
+/* An address "sentinel://NAME@HOST:PORT,HOST:PORT,..." finds master NAME
+ * through Redis Sentinel at every (re)connect (SENTINEL
+ * get-master-addr-by-name, then ROLE to confirm), so a handle follows a
+ * Sentinel failover with no restart: a connection to a dead master breaks,
+ * a demoted one answers READONLY, and either way the next command
+ * reconnects to the master Sentinel names then. */
+#define MC_REDIS_SENTINEL_SCHEME "sentinel://"
+
 typedef struct mc_redis_options {
-    const char *addr;            /* "host:port" or "[v6addr]:port" */
+    const char *addr;            /* "host:port", "[v6addr]:port" or "sentinel://NAME@HOST:PORT,..." */
     const char *password;        /* NULL or "": no AUTH */
     int db;                      /* SELECTed after every connect */
     const char *client_name;     /* NULL: none; shown by CLIENT LIST */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/stack.sh — runs the local stack of REAL backing services that
-# mcloud's integration and end-to-end tests use: a MariaDB master and a
-# semi-sync GTID replica, Redis, Kafka (KRaft, single node) and MinIO, all on
+# mcloud's integration and end-to-end tests use: a MariaDB master and
+# two semi-sync GTID replicas, Redis, Kafka (KRaft, single node) and MinIO, all on
 # 127.0.0.1 with non-default ports and all state under $MCLOUD_HOME/stack.
 # Binaries come from scripts/bootstrap.sh.
 #
@@ -11,8 +11,9 @@
 #        scripts/stack.sh status [component]    up/down per component (exit 3 if any is down)
 #        scripts/stack.sh start|stop|restart <component>...
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
+#        scripts/stack.sh promote redis|redis-replica   make it the Redis master (Sentinel failover)
 #        scripts/stack.sh logs <component>      path of the component's log file
-# components: mysql-master mysql-replica redis kafka s3 upload transcode stream api
+# components: sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
 # one that is not built yet is skipped with a message (build, then `up`).
@@ -33,10 +34,22 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
-COMPONENTS=(mysql-master mysql-replica redis kafka s3 upload transcode stream api)
-DAEMON_NAMES='mariadbd redis-server java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api' # what `down` may sweep up
+COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
+DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
-MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-5000}
+# How long a master waits for a replica's ack before falling back to
+# asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
+# writes wait for a replica rather than being acknowledged without a copy
+# (which also fences an isolated old master). 5000 restores the old fallback.
+MYSQL_SEMISYNC_TIMEOUT_MS=${MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS:-4294967295}
+MCLOUD_PORT_MYSQL_REPLICA2=${MCLOUD_PORT_MYSQL_REPLICA2:-13308}
+MCLOUD_PORT_REDIS_REPLICA=${MCLOUD_PORT_REDIS_REPLICA:-16380}
+MCLOUD_PORT_SENTINEL1=${MCLOUD_PORT_SENTINEL1:-16381}
+MCLOUD_PORT_SENTINEL2=${MCLOUD_PORT_SENTINEL2:-16382}
+MCLOUD_PORT_SENTINEL3=${MCLOUD_PORT_SENTINEL3:-16383}
+# Sentinel's down-after (its default is 30000 ms; 2000 caused false
+# failovers on a machine with a load average of 30)
+REDIS_DOWN_AFTER_MS=${MCLOUD_REDIS_DOWN_AFTER_MS:-5000}
 
 RUN_DIR=$MCLOUD_STACK/run
 LOG_DIR=$MCLOUD_STACK/logs
@@ -46,6 +59,8 @@ MCLOUD_PORT_UPLOAD=${MCLOUD_UPLOAD_PORT:-18080}
 MCLOUD_PORT_TRANSCODE=${MCLOUD_TRANSCODE_PORT:-18083}
 MCLOUD_PORT_STREAM=${MCLOUD_STREAM_PORT:-18081}
 MCLOUD_PORT_API=${MCLOUD_API_PORT:-18082}
+MCLOUD_PORT_DBMON=${MCLOUD_DBMON_PORT:-18084}
+MCLOUD_PORT_DBMON2=${MCLOUD_DBMON2_PORT:-18085}
 
 # ============================================================================
 # generic process management
@@ -190,40 +205,105 @@ with_lock() {
 }
 
 # ============================================================================
-# MariaDB: master + semi-sync GTID replica
+# MariaDB: master + two semi-sync GTID replicas
 # ============================================================================
+# Three servers: mysql-master (server_id 1), mysql-replica (2), mysql-replica2
+# (3). The component names say where each server starts life; which one is
+# the master NOW is what the config service says (mcloud:config:mysql.master,
+# set here at first setup and moved by mcloud-dbmon on failover/switchover).
+# A server is started in the role the config service gives it: the published
+# master as master, any other one read-only with --init-rpl-role=SLAVE (so a
+# crashed old master truncates transactions no replica acknowledged) and
+# attached to the published master (auto-rejoin; a server holding
+# transactions the master never saw stops with a GTID error instead of being
+# merged). Durability: semi-sync AFTER_SYNC, binlog and relay logs synced;
+# with the default MCLOUD_MYSQL_SEMISYNC_TIMEOUT_MS a master without any
+# replica ack waits instead of falling back to asynchronous replication.
 mysql_sock() { echo "$(cdir "mysql-$1")/mysqld.sock"; }
-mysql_root() { # mysql_root master|replica SQL
+mysql_root() { # mysql_root master|replica|replica2 SQL
   mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -N -B -e "$2"
 }
-mysql_slave_field() { # mysql_slave_field master|replica FIELD
+mysql_slave_field() { # mysql_slave_field SERVER FIELD
   mariadb --no-defaults --protocol=socket --socket="$(mysql_sock "$1")" -uroot -e 'SHOW SLAVE STATUS\G' \
     | awk -v f="$2:" '$1 == f {print $2}'
 }
 mysql_status_var() { mysql_root "$1" "SHOW GLOBAL STATUS LIKE '$2'" | awk '{print $2}'; }
+mysql_server_port() { # master|replica|replica2 -> port
+  case $1 in
+    master) echo "$MCLOUD_PORT_MYSQL_MASTER" ;;
+    replica) echo "$MCLOUD_PORT_MYSQL_REPLICA" ;;
+    replica2) echo "$MCLOUD_PORT_MYSQL_REPLICA2" ;;
+  esac
+}
+mysql_server_addr() { echo "$MCLOUD_BIND:$(mysql_server_port "$1")"; }
 
-mysql_write_cnf() { # mysql_write_cnf master|replica PORT SERVER_ID
-  local role=$1 port=$2 id=$3 dir
-  dir=$(cdir "mysql-$role")
-  (( ${#dir} < 90 )) || die "mysql-$role: state path too long for a unix socket: $dir (use a shorter MCLOUD_HOME)"
+# mysql_published_master: the master address the config service publishes
+# (empty before the first setup). Remembered in a file, so a server started
+# while Redis is down still gets the last known role, not its name's.
+mysql_published_master() {
+  local v cache=$MCLOUD_STACK/mysql-published-master i
+  if comp_pid redis >/dev/null || comp_pid redis-replica >/dev/null; then
+    for i in $(seq 1 40); do redis_cli ping >/dev/null 2>&1 && break; sleep 0.25; done
+    if v=$(redis_cli --raw GET mcloud:config:mysql.master 2>/dev/null); then
+      [[ -n $v ]] && echo "$v" >"$cache"
+      echo "$v"
+      return 0
+    fi
+  fi
+  cat "$cache" 2>/dev/null || true
+}
+# mysql_publish NAME VALUE: what mc_redis_config_set does (store, then announce)
+mysql_publish() {
+  redis_cli EVAL "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('PUBLISH', KEYS[2], ARGV[2])" \
+    2 "mcloud:config:$1" mcloud:config:changed "$2" "$1" >/dev/null
+}
+mysql_role() { # master|replica|replica2 -> master|slave
+  local pub
+  pub=$(mysql_published_master)
+  if [[ -n $pub ]]; then
+    if [[ $pub == "$(mysql_server_addr "$1")" ]]; then echo master; else echo slave; fi
+  elif [[ $1 == master ]]; then echo master
+  else echo slave
+  fi
+}
+
+# mysql_master_server: the server name (master|replica|replica2) that is the
+# master now (it moves on a failover); "master" before the first setup.
+mysql_master_server() {
+  local srv
+  for srv in master replica replica2; do
+    [[ $(mysql_role "$srv") == master ]] && { echo "$srv"; return 0; }
+  done
+  echo master
+}
+
+mysql_write_cnf() { # mysql_write_cnf SERVER SERVER_ID ROLE
+  local name=$1 id=$2 role=$3 dir
+  dir=$(cdir "mysql-$name")
+  (( ${#dir} < 90 )) || die "mysql-$name: state path too long for a unix socket: $dir (use a shorter MCLOUD_HOME)"
   {
     cat <<EOF
-# generated by scripts/stack.sh — regenerated on each start
+# generated by scripts/stack.sh — regenerated on each start (role: $role)
 [mariadbd]
 user                      = $(id -un)
 datadir                   = $dir/data
 socket                    = $dir/mysqld.sock
 pid-file                  = $dir/mysqld.pid
-port                      = $port
+port                      = $(mysql_server_port "$name")
 bind-address              = $MCLOUD_BIND
 skip-name-resolve
 server_id                 = $id
 log_bin                   = mysql-bin
+relay_log                 = relay-bin
 binlog_format             = ROW
 log_slave_updates         = ON
 gtid_domain_id            = 0
 gtid_strict_mode          = ON
 slave_net_timeout         = 10
+sync_binlog               = 1
+sync_relay_log            = 1
+sync_relay_log_info       = 1
+sync_master_info          = 1
 character-set-server      = utf8mb4
 collation-server          = utf8mb4_unicode_ci
 innodb_buffer_pool_size   = 64M
@@ -233,38 +313,38 @@ performance_schema        = OFF
 max_connections           = 300
 table_open_cache          = 400
 key_buffer_size           = 8M
+# every server can be promoted: the semi-sync settings are everywhere, the
+# master side is switched on only where the server is the master
+rpl_semi_sync_slave_enabled        = ON
+rpl_semi_sync_master_timeout       = $MYSQL_SEMISYNC_TIMEOUT_MS
+rpl_semi_sync_master_wait_point    = AFTER_SYNC
+rpl_semi_sync_master_wait_no_slave = ON
 EOF
     if [[ $role == master ]]; then
-      cat <<EOF
-rpl_semi_sync_master_enabled    = ON
-rpl_semi_sync_master_timeout    = $MYSQL_SEMISYNC_TIMEOUT_MS
-rpl_semi_sync_master_wait_point = AFTER_SYNC
-EOF
+      printf '%s\n' 'init_rpl_role                = MASTER' 'rpl_semi_sync_master_enabled = ON' 'read_only                    = OFF'
     else
-      cat <<EOF
-rpl_semi_sync_slave_enabled = ON
-read_only                   = ON
-relay_log                   = relay-bin
-EOF
+      printf '%s\n' 'init_rpl_role                = SLAVE' 'rpl_semi_sync_master_enabled = OFF' 'read_only                    = ON'
     fi
   } >"$dir/my.cnf"
 }
 
-mysql_launch() { # mysql_launch master|replica PORT SERVER_ID
-  local role=$1 dir
-  dir=$(cdir "mysql-$role")
-  mysql_write_cnf "$@"
+mysql_launch() { # mysql_launch SERVER SERVER_ID
+  local name=$1 id=$2 dir role
+  dir=$(cdir "mysql-$name")
+  role=$(mysql_role "$name")
+  mysql_write_cnf "$name" "$id" "$role"
   if [[ ! -d $dir/data/mysql ]]; then
-    log "mysql-$role: initializing datadir"
+    log "mysql-$name: initializing datadir"
     rm -rf "$dir/data" "$dir/.setup-done"
     mariadb-install-db --defaults-file="$dir/my.cnf" --skip-test-db \
-      --auth-root-authentication-method=socket >>"$(logfile "mysql-$role")" 2>&1 \
-      || fail_with_log "mysql-$role" "mariadb-install-db failed"
+      --auth-root-authentication-method=socket >>"$(logfile "mysql-$name")" 2>&1 \
+      || fail_with_log "mysql-$name" "mariadb-install-db failed"
   fi
-  spawn "mysql-$role" "$dir" mariadbd --defaults-file="$dir/my.cnf"
+  [[ $role == master ]] || log "mysql-$name: read-only replica (published master: $(mysql_published_master))"
+  spawn "mysql-$name" "$dir" mariadbd --defaults-file="$dir/my.cnf"
 }
 
-mysql_ready() { # mysql_ready master|replica
+mysql_ready() { # mysql_ready SERVER
   [[ $(mysql_root "$1" 'SELECT 1' 2>/dev/null) == 1 ]]
 }
 
@@ -286,69 +366,119 @@ mysql_app_users_sql() {
   done
 }
 
-mysql_master_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_MASTER"; }
-mysql_master_launch()  { mysql_launch master "$MCLOUD_PORT_MYSQL_MASTER" 1; }
-mysql_master_ready()   { mysql_ready master; }
-mysql_master_setup() {
-  local stamp
-  stamp=$(cdir mysql-master)/.setup-done
-  [[ -f $stamp ]] && return 0
-  log "mysql-master: creating database '$MCLOUD_MYSQL_DATABASE' and users"
-  # no replica is attached yet: semi-sync off meanwhile, or the first commit
-  # would wait for the full semi-sync timeout
-  mysql_root master "SET GLOBAL rpl_semi_sync_master_enabled=OFF; $(mysql_app_users_sql)
-    SET GLOBAL rpl_semi_sync_master_enabled=ON;" || fail_with_log mysql-master "user setup failed"
-  touch "$stamp"
-}
-
-mysql_replica_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_MYSQL_REPLICA"; }
-mysql_replica_launch() { mysql_launch replica "$MCLOUD_PORT_MYSQL_REPLICA" 2; }
-mysql_replica_ready()  { mysql_ready replica; }
-mysql_replica_setup() {
-  local stamp
-  stamp=$(cdir mysql-replica)/.setup-done
-  if [[ ! -f $stamp ]]; then
-    if ! comp_pid mysql-master >/dev/null || ! mysql_ready master; then
-      die "mysql-replica: first setup needs mysql-master running (scripts/stack.sh start mysql-master)"
+# mysql_setup SERVER: the published master's first setup creates the
+# database and users and publishes mysql.master / mysql.replica; any other
+# server is attached to the published master and awaited until healthy.
+mysql_setup() {
+  local name=$1 stamp pub pos
+  stamp=$(cdir "mysql-$name")/.setup-done
+  if [[ $(mysql_role "$name") == master ]]; then
+    if [[ ! -f $stamp ]]; then
+      log "mysql-$name: creating database '$MCLOUD_MYSQL_DATABASE' and users"
+      # no replica is attached yet: semi-sync off meanwhile, or the first
+      # commit would wait for a replica's ack
+      mysql_root "$name" "SET GLOBAL rpl_semi_sync_master_enabled=OFF; $(mysql_app_users_sql)
+        SET GLOBAL rpl_semi_sync_master_enabled=ON;" || fail_with_log "mysql-$name" "user setup failed"
+      touch "$stamp"
     fi
-    log "mysql-replica: replicating from $(mysql_master_addr) (GTID, semi-sync)"
+    if [[ -z $(mysql_published_master) ]]; then
+      log "mysql-$name: publishing mysql.master=$(mysql_server_addr "$name") in the config service"
+      mysql_publish mysql.master "$(mysql_server_addr "$name")" \
+        || fail_with_log "mysql-$name" "publishing mysql.master failed (is redis up?)"
+      mysql_publish mysql.replica "$(mysql_server_addr replica)" || true
+      mysql_published_master >/dev/null
+    fi
+    return 0
+  fi
+  pub=$(mysql_published_master)
+  [[ -n $pub ]] || die "mysql-$name: no published master yet (start redis and mysql-master first)"
+  if [[ ! -f $stamp || -z $(mysql_slave_field "$name" Master_Host) ]]; then
     # A fresh replica replays the master's binlog from the start, which holds
-    # every user and database the master setup created.
-    mysql_root replica "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos='';
-      CHANGE MASTER TO MASTER_HOST='$MCLOUD_BIND', MASTER_PORT=$MCLOUD_PORT_MYSQL_MASTER,
+    # every user and database the master setup created; a returning old
+    # master continues from its own binlog position (current_pos).
+    pos=current_pos
+    [[ -f $stamp ]] || pos=slave_pos
+    log "mysql-$name: replicating from $pub (GTID $pos, semi-sync)"
+    mysql_root "$name" "STOP SLAVE; RESET SLAVE ALL; $([[ $pos == slave_pos ]] && echo "SET GLOBAL gtid_slave_pos='';")
+      CHANGE MASTER TO MASTER_HOST='${pub%:*}', MASTER_PORT=${pub##*:},
         MASTER_USER='$MCLOUD_MYSQL_REPL_USER', MASTER_PASSWORD='$MCLOUD_MYSQL_REPL_PASSWORD',
-        MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
-      START SLAVE;" || fail_with_log mysql-replica "CHANGE MASTER failed"
+        MASTER_USE_GTID=$pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
+      START SLAVE;" || fail_with_log "mysql-$name" "CHANGE MASTER failed"
     touch "$stamp"
   fi
-  # when the master runs, wait for replication to be healthy
-  comp_pid mysql-master >/dev/null || return 0
+  # when the master answers, wait for replication to be healthy
+  port_open "${pub##*:}" "${pub%:*}" || return 0
   local t0=$SECONDS io sql semi
   while :; do
-    io=$(mysql_slave_field replica Slave_IO_Running)
-    sql=$(mysql_slave_field replica Slave_SQL_Running)
-    semi=$(mysql_status_var replica Rpl_semi_sync_slave_status)
+    io=$(mysql_slave_field "$name" Slave_IO_Running)
+    sql=$(mysql_slave_field "$name" Slave_SQL_Running)
+    semi=$(mysql_status_var "$name" Rpl_semi_sync_slave_status)
     [[ $io == Yes && $sql == Yes && $semi == ON ]] && break
     if (( SECONDS - t0 > 30 )); then
-      mariadb --no-defaults --socket="$(mysql_sock replica)" -uroot -e 'SHOW SLAVE STATUS\G' >&2 || true
-      fail_with_log mysql-replica "replication not healthy (IO=$io SQL=$sql semi-sync=$semi)"
+      mariadb --no-defaults --socket="$(mysql_sock "$name")" -uroot -e 'SHOW SLAVE STATUS\G' >&2 || true
+      fail_with_log "mysql-$name" "replication not healthy (IO=$io SQL=$sql semi-sync=$semi)"
     fi
     sleep 0.5
   done
 }
 
+mysql_master_addr()     { mysql_server_addr master; }
+mysql_master_launch()   { mysql_launch master 1; }
+mysql_master_ready()    { mysql_ready master; }
+mysql_master_setup()    { mysql_setup master; }
+mysql_replica_addr()    { mysql_server_addr replica; }
+mysql_replica_launch()  { mysql_launch replica 2; }
+mysql_replica_ready()   { mysql_ready replica; }
+mysql_replica_setup()   { mysql_setup replica; }
+mysql_replica2_addr()   { mysql_server_addr replica2; }
+mysql_replica2_launch() { mysql_launch replica2 3; }
+mysql_replica2_ready()  { mysql_ready replica2; }
+mysql_replica2_setup()  { mysql_setup replica2; }
+
 # ============================================================================
-# Redis
+# Redis: master + replica + three Sentinels (master name "mcloud")
 # ============================================================================
-redis_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS"; }
-redis_ready() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" ping 2>/dev/null) == PONG ]]; }
-redis_launch() {
-  local dir
-  dir=$(cdir redis)
+# Which of redis / redis-replica is the master NOW is what the Sentinels say;
+# a server is started as the master only when no Sentinel runs yet (first
+# start) or they name it, otherwise as a replica of the master they name.
+# The daemons reach Redis as sentinel://mcloud@<sentinels> (common/redis),
+# so they follow a failover; `stack.sh env` prints the current master's
+# host:port for tools and MCLOUD_REDIS_SENTINEL for clients that follow.
+REDIS_MASTER_NAME=mcloud
+redis_server_port() { case $1 in redis) echo "$MCLOUD_PORT_REDIS" ;; redis-replica) echo "$MCLOUD_PORT_REDIS_REPLICA" ;; esac; }
+sentinel_port() { case $1 in sentinel1) echo "$MCLOUD_PORT_SENTINEL1" ;; sentinel2) echo "$MCLOUD_PORT_SENTINEL2" ;; sentinel3) echo "$MCLOUD_PORT_SENTINEL3" ;; esac; }
+sentinel_spec() { echo "sentinel://$REDIS_MASTER_NAME@$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL2,$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL3"; }
+# redis_sentinel_master: "host port" of the master a running Sentinel names (empty if none answers)
+# (Sentinels start first, so a Redis server is started in the role they
+# remember — after a failover, redis-replica may be the master.)
+redis_sentinel_master() {
+  local s out i
+  for s in sentinel1 sentinel2 sentinel3; do
+    comp_pid "$s" >/dev/null || continue
+    for i in $(seq 1 20); do sentinel_ready_any "$s" && break; sleep 0.25; done
+    out=$(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tr '\n' ' ')
+    [[ $out =~ ^[^\ ]+\ [0-9]+\ $ ]] && { echo "${out% }"; return 0; }
+  done
+}
+# redis_master_port: the current master's port (the Sentinels', else redis's)
+redis_master_port() {
+  local m
+  m=$(redis_sentinel_master)
+  if [[ -n $m ]]; then echo "${m#* }"; else echo "$MCLOUD_PORT_REDIS"; fi
+}
+redis_cli() { redis-cli -h "$MCLOUD_BIND" -p "$(redis_master_port)" "$@"; }
+
+redis_server_launch() { # redis_server_launch redis|redis-replica
+  local c=$1 dir port m replicaof=
+  dir=$(cdir "$c") port=$(redis_server_port "$c")
+  m=$(redis_sentinel_master)
+  if [[ -n $m && $m != "$MCLOUD_BIND $port" ]]; then replicaof="replicaof $m"
+  elif [[ -z $m && $c == redis-replica ]]; then replicaof="replicaof $MCLOUD_BIND $MCLOUD_PORT_REDIS"
+  fi
   cat >"$dir/redis.conf" <<EOF
 # generated by scripts/stack.sh — regenerated on each start
 bind $MCLOUD_BIND
-port $MCLOUD_PORT_REDIS
+port $port
 protected-mode yes
 daemonize no
 dir $dir
@@ -360,9 +490,71 @@ appendfsync everysec
 notify-keyspace-events KEgx
 maxmemory 1gb
 maxmemory-policy noeviction
+replica-read-only yes
+$replicaof
 EOF
-  spawn redis "$dir" redis-server "$dir/redis.conf"
+  [[ -z $replicaof ]] || log "$c: starting as a replica ($replicaof)"
+  spawn "$c" "$dir" redis-server "$dir/redis.conf"
 }
+redis_addr()            { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS"; }
+redis_ready()           { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS" ping 2>/dev/null) == PONG ]]; }
+redis_launch()          { redis_server_launch redis; }
+redis_replica_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_REDIS_REPLICA"; }
+redis_replica_ready()   { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_REDIS_REPLICA" ping 2>/dev/null) == PONG ]]; }
+redis_replica_launch()  { redis_server_launch redis-replica; }
+
+# A Sentinel rewrites its own file (current master, epochs): written once.
+sentinel_launch_any() { # sentinel_launch_any sentinelN
+  local c=$1 dir
+  dir=$(cdir "$c")
+  if [[ ! -f $dir/sentinel.conf ]]; then
+    cat >"$dir/sentinel.conf" <<EOF
+# written once by scripts/stack.sh; Redis Sentinel keeps it current
+bind $MCLOUD_BIND
+port $(sentinel_port "$c")
+daemonize no
+dir $dir
+logfile ""
+sentinel monitor $REDIS_MASTER_NAME $MCLOUD_BIND $MCLOUD_PORT_REDIS 2
+sentinel down-after-milliseconds $REDIS_MASTER_NAME $REDIS_DOWN_AFTER_MS
+sentinel failover-timeout $REDIS_MASTER_NAME 10000
+sentinel parallel-syncs $REDIS_MASTER_NAME 1
+EOF
+  fi
+  spawn "$c" "$dir" redis-sentinel "$dir/sentinel.conf"
+}
+# redis_promote C: makes Redis component C the master again (SENTINEL
+# FAILOVER; with one replica, it is the one promoted), e.g. after a test
+# stopped the master and Sentinel moved it.
+redis_promote() {
+  local c=$1 want i j
+  want="$MCLOUD_BIND $(redis_server_port "$c")"
+  for i in $(seq 1 20); do
+    [[ $(redis_sentinel_master) == "$want" ]] && { log "$c: is the Redis master"; return 0; }
+    redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_SENTINEL1" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null 2>&1 || true
+    for j in $(seq 1 25); do [[ $(redis_sentinel_master) == "$want" ]] && break; sleep 0.2; done
+  done
+  [[ $(redis_sentinel_master) == "$want" ]] || die "$c: could not make it the Redis master (Sentinel names $(redis_sentinel_master))"
+  log "$c: is the Redis master"
+}
+# the file is written once, so the tunable is applied at every start
+sentinel_setup_any() {
+  redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" SENTINEL SET "$REDIS_MASTER_NAME" \
+    down-after-milliseconds "$REDIS_DOWN_AFTER_MS" >/dev/null || warn "$1: SENTINEL SET down-after-milliseconds failed"
+}
+sentinel1_setup()  { sentinel_setup_any sentinel1; }
+sentinel2_setup()  { sentinel_setup_any sentinel2; }
+sentinel3_setup()  { sentinel_setup_any sentinel3; }
+sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
+sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
+sentinel1_launch() { sentinel_launch_any sentinel1; }
+sentinel1_ready()  { sentinel_ready_any sentinel1; }
+sentinel2_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL2"; }
+sentinel2_launch() { sentinel_launch_any sentinel2; }
+sentinel2_ready()  { sentinel_ready_any sentinel2; }
+sentinel3_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL3"; }
+sentinel3_launch() { sentinel_launch_any sentinel3; }
+sentinel3_ready()  { sentinel_ready_any sentinel3; }
 
 # ============================================================================
 # Kafka (KRaft, combined broker + controller)
@@ -588,6 +780,8 @@ stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 
 # ============================================================================
 # api (mcloud-api, the consumer REST API)
+# =====================================================================}
+
 # ============================================================================
 api_bin()   { echo "$MCLOUD_BUILD_DIR/api/mcloud-api"; }
 api_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_API"; }
@@ -614,12 +808,12 @@ api_setup() {
   key=$(cat "$file" 2>/dev/null || true)
   if [[ -n $key ]]; then
     hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
-    known=$(mysql_root master "SELECT COUNT(*) FROM \`$MCLOUD_MYSQL_DATABASE\`.api_keys WHERE key_hash = '$hash' AND revoked_at IS NULL")
+    known=$(mysql_root "$(mysql_master_server)" "SELECT COUNT(*) FROM \`$MCLOUD_MYSQL_DATABASE\`.api_keys WHERE key_hash = '$hash' AND revoked_at IS NULL")
     [[ $known == 1 ]] && return 0
   fi
   key="mck_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
   hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
-  mysql_root master "INSERT INTO \`$MCLOUD_MYSQL_DATABASE\`.api_keys (id, tenant_id, key_prefix, key_hash, scopes, name) VALUES ('key_local$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')', 'local', '${key:0:12}', '$hash', 'videos:read videos:write webhooks admin', 'stack.sh local admin')" \
+  mysql_root "$(mysql_master_server)" "INSERT INTO \`$MCLOUD_MYSQL_DATABASE\`.api_keys (id, tenant_id, key_prefix, key_hash, scopes, name) VALUES ('key_local$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')', 'local', '${key:0:12}', '$hash', 'videos:read videos:write webhooks admin', 'stack.sh local admin')" \
     || die "api: cannot store the local tenant's key"
   (umask 077; printf '%s\n' "$key" >"$file")
   log "api: made an admin key of tenant local ($file)"
@@ -630,21 +824,74 @@ api_env() {
   key=$(cat "$(api_keyfile)" 2>/dev/null || true)
   [[ -n $key ]] && echo "export MCLOUD_API_KEY='$key'"
   return 0
+=======
+# dbmon, dbmon2 (mcloud-dbmon: the MariaDB failover monitor, two instances,
+# one active through the Redis lock "dbmon")
+# ============================================================================
+dbmon_bin() { echo "$MCLOUD_BUILD_DIR/dbmon/mcloud-dbmon"; }
+dbmon_servers() { echo "$(mysql_server_addr master),$(mysql_server_addr replica),$(mysql_server_addr replica2)"; }
+dbmon_skip_any() {
+  [[ -x $(dbmon_bin) ]] && return 1
+  log "$1: $(dbmon_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+dbmon_launch_any() { # dbmon_launch_any COMPONENT PORT
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn "$1" "$(cdir "$1")" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_DBMON_PORT="$2" \
+    MCLOUD_DBMON_SERVERS="$(dbmon_servers)" \
+    MCLOUD_MYSQL_ADMIN_USER="$MCLOUD_MYSQL_ADMIN_USER" MCLOUD_MYSQL_ADMIN_PASSWORD="$MCLOUD_MYSQL_ADMIN_PASSWORD" \
+    MCLOUD_MYSQL_REPL_USER="$MCLOUD_MYSQL_REPL_USER" MCLOUD_MYSQL_REPL_PASSWORD="$MCLOUD_MYSQL_REPL_PASSWORD" \
+    "$(dbmon_bin)"
+}
+dbmon_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON"; }
+dbmon_ready()   { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon_addr)/readyz"; }
+dbmon_skip()    { dbmon_skip_any dbmon; }
+dbmon_launch()  { dbmon_launch_any dbmon "$MCLOUD_PORT_DBMON"; }
+dbmon2_bin()    { dbmon_bin; }
+dbmon2_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON2"; }
+dbmon2_ready()  { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon2_addr)/readyz"; }
+dbmon2_skip()   { dbmon_skip_any dbmon2; }
+dbmon2_launch() { dbmon_launch_any dbmon2 "$MCLOUD_PORT_DBMON2"; }
+
+# A MariaDB server stopped through this script is in maintenance: the
+# monitor does not fail over while it is down (a SIGKILL is a failure, a
+# `stack.sh stop` is not). Starting it ends the maintenance.
+maintenance() { # maintenance on|off COMPONENT...
+  local mode=$1 c addr
+  shift
+  redis_cli ping >/dev/null 2>&1 || return 0
+  for c in "$@"; do
+    [[ $c == mysql-* ]] || continue
+    addr=$(call "$c" addr)
+    if [[ $mode == on ]]; then redis_cli SET "mcloud:dbmon:maintenance:$addr" stack.sh EX 3600 >/dev/null || true
+    else redis_cli DEL "mcloud:dbmon:maintenance:$addr" >/dev/null || true
+    fi
+  done
 }
 
 # ============================================================================
 # env
 # ============================================================================
 # client_env: NAME=VALUE lines every client and daemon of the stack reads.
+# MCLOUD_MYSQL_MASTER / _REPLICA are the config service's current values
+# (they move on failover): the daemons take them from the config service,
+# which beats the environment for these managed settings (config.h), so
+# these lines only bootstrap and serve test tools that talk SQL directly.
+mysql_published() { # mysql_published NAME DEFAULT
+  local v=
+  v=$(redis_cli --raw GET "mcloud:config:$1" 2>/dev/null)
+  echo "${v:-$2}"
+}
 client_env() {
   cat <<EOF
 MCLOUD_HOME=$MCLOUD_HOME
-MCLOUD_MYSQL_MASTER=$(mysql_master_addr)
-MCLOUD_MYSQL_REPLICA=$(mysql_replica_addr)
+MCLOUD_MYSQL_MASTER=$(mysql_published mysql.master "$(mysql_master_addr)")
+MCLOUD_MYSQL_REPLICA=$(mysql_published mysql.replica "$(mysql_replica_addr)")
 MCLOUD_MYSQL_USER=$MCLOUD_MYSQL_USER
 MCLOUD_MYSQL_PASSWORD=$MCLOUD_MYSQL_PASSWORD
 MCLOUD_MYSQL_DATABASE=$MCLOUD_MYSQL_DATABASE
-MCLOUD_REDIS=$(redis_addr)
+MCLOUD_REDIS=$(sentinel_spec)
 MCLOUD_KAFKA=$(kafka_addr)
 MCLOUD_S3_ENDPOINT=http://$(s3_addr)
 MCLOUD_S3_REGION=$MCLOUD_S3_REGION
@@ -657,8 +904,12 @@ EOF
 print_env() {
   local line c
   while IFS= read -r line; do
+    # tools get the current Redis master as host:port; the daemons stack.sh
+    # starts get the Sentinel address and follow a failover
+    [[ $line == MCLOUD_REDIS=* ]] && line="MCLOUD_REDIS=$MCLOUD_BIND:$(redis_master_port)"
     printf "export %s='%s'\n" "${line%%=*}" "${line#*=}"
   done < <(client_env)
+  echo "export MCLOUD_REDIS_SENTINEL='$(sentinel_spec)'"
   cat <<EOF
 export MCLOUD_MYSQL_ADMIN_USER='$MCLOUD_MYSQL_ADMIN_USER'
 export MCLOUD_MYSQL_ADMIN_PASSWORD='$MCLOUD_MYSQL_ADMIN_PASSWORD'
@@ -701,11 +952,13 @@ cmd_start() {
   local c
   for c in "$@"; do launch "$c"; done
   for c in "$@"; do await "$c"; done
+  maintenance off "$@"
 }
 
 cmd_stop() {
   check_components "$@"
   with_lock
+  maintenance on "$@"
   terminate "$@"
 }
 
@@ -750,6 +1003,8 @@ main() {
     stop)    cmd_stop "$@" ;;
     restart) cmd_stop "$@"; cmd_start "$@" ;;
     env)     print_env ;;
+    promote) [[ $# == 1 && ($1 == redis || $1 == redis-replica) ]] || die "usage: stack.sh promote redis|redis-replica"
+             with_lock; redis_promote "$1" ;;
     logs)    check_components "$@"; logfile "$1" ;;
     *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every backing server started by scripts/stack.sh answers real clients on the
 # addresses `scripts/stack.sh env` prints: mariadb on master and replica (with
-# GTID replication running and semi-sync on at both ends), redis-cli, kcat -L
+# GTID replication running, semi-sync on at both ends, AFTER_SYNC and two
+# replicas acking), redis-cli (and the Sentinels naming that master), kcat -L
 # (with the platform's topics) and an S3 request signed with the printed keys.
 set -uo pipefail
 failures=0
@@ -10,7 +11,7 @@ check() {  # check "what" command...
     if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
 }
 need() { [ -n "${!1:-}" ] || { echo "FAIL - $1 is not set: eval \"\$(scripts/stack.sh env)\""; exit 1; }; }
-for v in MCLOUD_MYSQL_MASTER MCLOUD_MYSQL_REPLICA MCLOUD_MYSQL_USER MCLOUD_MYSQL_PASSWORD \
+for v in MCLOUD_MYSQL_MASTER MCLOUD_MYSQL_REPLICA MCLOUD_MYSQL_USER MCLOUD_MYSQL_PASSWORD MCLOUD_REDIS_SENTINEL \
          MCLOUD_MYSQL_DATABASE MCLOUD_REDIS MCLOUD_KAFKA MCLOUD_S3_ENDPOINT MCLOUD_S3_REGION \
          MCLOUD_S3_BUCKET MCLOUD_S3_ACCESS_KEY MCLOUD_S3_SECRET_KEY; do need "$v"; done
 
@@ -33,6 +34,12 @@ check "replica Slave_SQL_Running: Yes" test "$(slave_field Slave_SQL_Running)" =
 check "replica replicates with GTID" test "$(slave_field Using_Gtid)" = Slave_Pos
 check "master semi-sync on" test "$(status_value "$MCLOUD_MYSQL_MASTER" Rpl_semi_sync_master_status)" = ON
 check "replica semi-sync on" test "$(status_value "$MCLOUD_MYSQL_REPLICA" Rpl_semi_sync_slave_status)" = ON
+check "master has two semi-sync replicas" test "$(status_value "$MCLOUD_MYSQL_MASTER" Rpl_semi_sync_master_clients)" = 2
+check "master waits AFTER_SYNC" \
+    test "$(sql "$MCLOUD_MYSQL_MASTER" 'SELECT @@rpl_semi_sync_master_wait_point')" = AFTER_SYNC
+s1=${MCLOUD_REDIS_SENTINEL#*@}; s1=${s1%%,*}
+check "Sentinel names the Redis master at \$MCLOUD_REDIS" \
+    test "$(redis-cli -h "${s1%:*}" -p "${s1##*:}" SENTINEL get-master-addr-by-name mcloud | paste -sd:)" = "$MCLOUD_REDIS"
 check "redis-cli PING answers PONG" \
     test "$(redis-cli -h "${MCLOUD_REDIS%:*}" -p "${MCLOUD_REDIS##*:}" PING)" = PONG
 
@@ -49,5 +56,5 @@ s3_status() {  # s3_status secret
 check "S3 ListObjectsV2 signed with the printed keys: 200" test "$(s3_status "$MCLOUD_S3_SECRET_KEY")" = 200
 check "S3 request signed with a wrong secret: 403" test "$(s3_status wrong-secret)" = 403
 
-echo "$(( 15 - failures )) passed, $failures failed"
+echo "$(( 18 - failures )) passed, $failures failed"
 [ "$failures" = 0 ]

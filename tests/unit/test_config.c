@@ -67,6 +67,7 @@ static void test_every_setting_has_default_and_doc(void **state) {
 
 static void test_remote_change(void **state) {
     (void)state;
+    setenv("MCLOUD_MYSQL_USER", "pinned", 1);
     setenv("MCLOUD_MYSQL_REPLICA", "127.0.0.1:1", 1);
     mc_config *cfg = mc_config_load(NULL, NULL);
     const char *before = mc_config_get(cfg, "mysql.master");
@@ -75,9 +76,14 @@ static void test_remote_change(void **state) {
     assert_int_equal(mc_config_origin_of(cfg, "mysql.master"), MC_CONFIG_REDIS);
     /* The pointer handed out before the change is still readable. */
     assert_string_equal(before, "127.0.0.1:13306");
-    /* The environment pins a setting against remote changes. */
-    assert_false(mc_config_apply_remote(cfg, "mysql.replica", "127.0.0.1:2"));
+    /* The environment pins a setting against remote changes... */
+    assert_false(mc_config_apply_remote(cfg, "mysql.user", "other"));
+    assert_string_equal(mc_config_get(cfg, "mysql.user"), "pinned");
+    /* ...but not one a failover moves (managed): the config service wins. */
     assert_string_equal(mc_config_get(cfg, "mysql.replica"), "127.0.0.1:1");
+    assert_true(mc_config_apply_remote(cfg, "mysql.replica", "127.0.0.1:2"));
+    assert_string_equal(mc_config_get(cfg, "mysql.replica"), "127.0.0.1:2");
+    assert_int_equal(mc_config_origin_of(cfg, "mysql.replica"), MC_CONFIG_REDIS);
     /* Local-only and unknown settings ignore remote changes. */
     assert_false(mc_config_apply_remote(cfg, "redis", "10.0.0.1:6379"));
     assert_false(mc_config_apply_remote(cfg, "nope", "x"));
@@ -87,6 +93,30 @@ static void test_remote_change(void **state) {
     assert_int_equal(mc_config_origin_of(cfg, "mysql.master"), MC_CONFIG_DEFAULT);
     mc_config_free(cfg);
     unsetenv("MCLOUD_MYSQL_REPLICA");
+    unsetenv("MCLOUD_MYSQL_USER");
+}
+
+static char *fake_remote(void *ctx, const char *name) {
+    (void)ctx;
+    return strcmp(name, "mysql.master") == 0 || strcmp(name, "mysql.user") == 0 ? strdup("remote:1") : NULL;
+}
+
+/* At load, the config service beats the environment for a managed setting
+ * and loses to it for any other. */
+static void test_managed_load(void **state) {
+    (void)state;
+    setenv("MCLOUD_MYSQL_MASTER", "env:1", 1);
+    setenv("MCLOUD_MYSQL_USER", "env-user", 1);
+    mc_config *cfg = mc_config_load(fake_remote, NULL);
+    assert_string_equal(mc_config_get(cfg, "mysql.master"), "remote:1");
+    assert_int_equal(mc_config_origin_of(cfg, "mysql.master"), MC_CONFIG_REDIS);
+    assert_string_equal(mc_config_get(cfg, "mysql.user"), "env-user");
+    mc_config_free(cfg);
+    mc_config *none = mc_config_load(NULL, NULL);
+    assert_string_equal(mc_config_get(none, "mysql.master"), "env:1");
+    mc_config_free(none);
+    unsetenv("MCLOUD_MYSQL_MASTER");
+    unsetenv("MCLOUD_MYSQL_USER");
 }
 
 static void test_typed_getters(void **state) {
@@ -139,6 +169,7 @@ int main(void) {
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_every_setting_has_default_and_doc),
         cmocka_unit_test(test_remote_change),
+        cmocka_unit_test(test_managed_load),
         cmocka_unit_test(test_typed_getters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
