@@ -1,7 +1,7 @@
 /* loop.c — leadership and the reconcile round of mcloud-orchestrator.
  *
  * Every orchestrator.interval_ms each orchestrator (active or standby):
- *   1. holds or tries the Redis lock "orchestrator" (common/lock.h); the
+ *   1. holds or tries the Redis lock orchestrator.lock_name (common/lock.h); the
  *      holder is active and its fencing token goes with every order;
  *   2. reloads the desired spec when MySQL has a newer version;
  *   3. reads the nodes' heartbeats (mcloud:node:*) and the drain set;
@@ -50,7 +50,7 @@ static bool leadership(mc_orch *o) {
         pthread_mutex_unlock(&o->mu);
         return false;
     }
-    if (mc_lock_acquire(o->svc.redis, MC_ORCH_LOCK, (int)o->lock_ttl_ms, &lock, &err) < 0) {
+    if (mc_lock_acquire(o->svc.redis, o->lock_name, (int)o->lock_ttl_ms, &lock, &err) < 0) {
         if (err.kind != MC_ERR_CONFLICT) mc_log_kv(MC_LOG_WARN, "orchestrator lock", "error", err.msg, NULL);
         return false;
     }

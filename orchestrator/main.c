@@ -4,6 +4,7 @@
  * the reconcile loop until SIGTERM, then releases the lock so a standby
  * takes over at once. Running containers are never touched by a stop. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/daemon.h"
@@ -15,6 +16,7 @@ static int read_settings(mc_orch *o, mc_err *err) {
     if (mc_config_int(cfg, "orchestrator.interval_ms", 100, 60000, &o->interval_ms, err) < 0 ||
         mc_config_int(cfg, "orchestrator.lock_ttl_ms", 1000, 600000, &o->lock_ttl_ms, err) < 0 ||
         mc_config_int(cfg, "orchestrator.order_timeout_ms", 100, 600000, &o->order_timeout_ms, err) < 0 ||
+        mc_config_copy(cfg, "orchestrator.lock_name", o->lock_name, sizeof o->lock_name, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.images", o->images_buf, sizeof o->images_buf, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", o->token_key_id, sizeof o->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", o->token_secret, sizeof o->token_secret, err) < 0)

@@ -16,7 +16,6 @@
 #include "orchestrator/plan.h"
 #include "orchestrator/spec.h"
 
-#define MC_ORCH_LOCK "orchestrator"
 #define MC_ORCH_MAX_NODES 32
 #define MC_ORCH_MAX_WANTS (MC_SPEC_MAX_SERVICES * MC_SPEC_MAX_COUNT)
 #define MC_ORCH_MAX_REPORTS (MC_ORCH_MAX_NODES * 64)
@@ -46,6 +45,7 @@ typedef struct mc_orch_view {        /* the last round's picture, for the API */
 typedef struct mc_orch {
     mc_service svc;
     long interval_ms, lock_ttl_ms, order_timeout_ms;
+    char lock_name[64];
     char images_buf[1024];
     const char *images[32];
     mc_spec_check check;
