@@ -5,6 +5,8 @@
  *   mcloud play VIDEO_ID [--json] [--ttl S]
  *                             the video's signed playback URLs (mcloud-stream)
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
+ *   mcloud ps|nodes|scale|deploy|rollout|drain|logs|status
+ *                             operator commands (cli/ops.c, mcloud-orchestrator's API)
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -19,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "cli/ops.h"
 #include "cli/tus_client.h"
 #include "cli/video.h"
 #include "common/config.h"
@@ -40,6 +43,7 @@ static int usage(void) {
             "       mcloud publish FILE     upload, wait and print the playback URLs\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
+    mc_cli_ops_usage();
     return 2;
 }
 
@@ -166,6 +170,7 @@ static int parse_options(int argc, char **argv, play_options *po) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && mc_cli_is_ops(argv[1])) return mc_cli_ops(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
     bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;
