@@ -69,6 +69,7 @@ static const mc_setting settings[] = {
     {"orchestrator.lock_ttl_ms", "5000", false, "TTL of the active orchestrator's lock; a standby takes over after it."},
     {"orchestrator.images", "localhost/mcloud-upload,localhost/mcloud-transcode,localhost/mcloud-stream,localhost/mcloud-api,localhost/mcloud-health", false, "Image repositories a spec may name (comma-separated)."},
     {"orchestrator.lock_name", "orchestrator", false, "Name of the Redis lock the active orchestrator holds (tests use their own)."},
+    {"orchestrator.key_prefix", "mcloud", false, "Prefix of the Redis keys the orchestrator reads and writes: <prefix>:node:* heartbeats, <prefix>:orch:* (tests use their own)."},
     {"orchestrator.order_timeout_ms", "5000", false, "Milliseconds an order to an agent may take."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
     {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},

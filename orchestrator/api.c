@@ -319,7 +319,7 @@ static enum MHD_Result h_service_post(mc_http_req *req, const char *data, size_t
         if (!waiting)
             return mc_http_send_problem(req, 409, "not_waiting", "Nothing to promote", NULL,
                                         "the rollout of '%s' is not waiting for a promote", service);
-        redisReply *r = mc_redis_command(o->svc.redis, &err, "SET %s%s %lld", MC_ORCH_PROMOTED_KEY, service,
+        redisReply *r = mc_redis_command(o->svc.redis, &err, "SET %s%s %lld", o->promoted_key, service,
                                          (long long)to);
         if (!r) return problem_err(req, &err);
         freeReplyObject(r);
@@ -377,7 +377,7 @@ static enum MHD_Result h_node_post(mc_http_req *req, const char *data, size_t *s
     bool drain;
     mc_err err = {0};
     if (mc_api_parse_drain(body, len, &drain, &err) < 0) return problem_err(req, &err);
-    redisReply *r = mc_redis_command(o->svc.redis, &err, "%s %s %s", drain ? "SADD" : "SREM", MC_ORCH_DRAIN_KEY, node);
+    redisReply *r = mc_redis_command(o->svc.redis, &err, "%s %s %s", drain ? "SADD" : "SREM", o->drain_key, node);
     if (!r) return problem_err(req, &err);
     freeReplyObject(r);
     mc_log_kv(MC_LOG_INFO, drain ? "node draining" : "node back in service", "node", node, "by", who, NULL);

@@ -4,7 +4,7 @@
  *   1. holds or tries the Redis lock orchestrator.lock_name (common/lock.h); the
  *      holder is active and its fencing token goes with every order;
  *   2. reloads the desired spec when MySQL has a newer version;
- *   3. reads the nodes' heartbeats (mcloud:node:*) and the drain set;
+ *   3. reads the nodes' heartbeats (<key_prefix>:node:*) and the drain set;
  *   4. decides: the rollout step per service, placement, the reconcile plan
  *      (orchestrator/plan.h) — a standby computes the same picture for
  *      `mcloud ps` but sends nothing;
@@ -150,7 +150,7 @@ static int read_cluster(mc_orch *o, mc_orch_view *v) {
     v->nnodes = v->nreports = 0;
     char cursor[32] = "0";
     do {
-        redisReply *r = mc_redis_command(o->svc.redis, &err, "SCAN %s MATCH %s COUNT 200", cursor, MC_ORCH_NODE_PATTERN);
+        redisReply *r = mc_redis_command(o->svc.redis, &err, "SCAN %s MATCH %s COUNT 200", cursor, o->node_pattern);
         if (!r) {
             mc_log_kv(MC_LOG_WARN, "reading node heartbeats", "error", err.msg, NULL);
             return -1;
@@ -163,13 +163,13 @@ static int read_cluster(mc_orch *o, mc_orch_view *v) {
         redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
             bool seen = false; /* SCAN may repeat a key */
-            const char *name = keys->element[i]->str + strlen(MC_ORCH_NODE_PATTERN) - 1;
+            const char *name = keys->element[i]->str + strlen(o->node_pattern) - 1;
             for (int k = 0; k < v->nnodes; k++) seen |= strcmp(v->nodes[k].name, name) == 0;
             if (!seen) read_node(o, v, keys->element[i]->str);
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
-    redisReply *d = mc_redis_command(o->svc.redis, &err, "SMEMBERS %s", MC_ORCH_DRAIN_KEY);
+    redisReply *d = mc_redis_command(o->svc.redis, &err, "SMEMBERS %s", o->drain_key);
     if (d && d->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < d->elements; i++)
             for (int k = 0; k < v->nnodes; k++)
@@ -197,7 +197,7 @@ static int placed_index(mc_orch *o, const char *name) {
 
 static bool promoted(mc_orch *o, const char *service, int64_t to) {
     mc_err err = {0};
-    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s%s", MC_ORCH_PROMOTED_KEY, service);
+    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s%s", o->promoted_key, service);
     bool yes = r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == to;
     if (r) freeReplyObject(r);
     return yes;

@@ -17,10 +17,14 @@ static int read_settings(mc_orch *o, mc_err *err) {
         mc_config_int(cfg, "orchestrator.lock_ttl_ms", 1000, 600000, &o->lock_ttl_ms, err) < 0 ||
         mc_config_int(cfg, "orchestrator.order_timeout_ms", 100, 600000, &o->order_timeout_ms, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.lock_name", o->lock_name, sizeof o->lock_name, err) < 0 ||
+        mc_config_copy(cfg, "orchestrator.key_prefix", o->key_prefix, sizeof o->key_prefix, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.images", o->images_buf, sizeof o->images_buf, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", o->token_key_id, sizeof o->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", o->token_secret, sizeof o->token_secret, err) < 0)
         return -1;
+    snprintf(o->drain_key, sizeof o->drain_key, "%s:orch:draining", o->key_prefix);
+    snprintf(o->promoted_key, sizeof o->promoted_key, "%s:orch:promoted:", o->key_prefix);
+    snprintf(o->node_pattern, sizeof o->node_pattern, "%s:node:*", o->key_prefix);
     int n = 0;
     for (char *save = NULL, *tok = strtok_r(o->images_buf, ",", &save); tok && n < 31;
          tok = strtok_r(NULL, ",", &save))

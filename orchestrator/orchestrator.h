@@ -20,9 +20,6 @@
 #define MC_ORCH_MAX_WANTS (MC_SPEC_MAX_SERVICES * MC_SPEC_MAX_COUNT)
 #define MC_ORCH_MAX_REPORTS (MC_ORCH_MAX_NODES * 64)
 #define MC_ORCH_HISTORY 100
-#define MC_ORCH_DRAIN_KEY "mcloud:orch:draining"
-#define MC_ORCH_PROMOTED_KEY "mcloud:orch:promoted:" /* + service: the version promoted */
-#define MC_ORCH_NODE_PATTERN "mcloud:node:*"
 
 typedef struct mc_orch_rollout {     /* one service's rollout, as the active one runs it */
     char service[MC_SPEC_NAME_MAX + 1];
@@ -46,6 +43,10 @@ typedef struct mc_orch {
     mc_service svc;
     long interval_ms, lock_ttl_ms, order_timeout_ms;
     char lock_name[64];
+    char key_prefix[64];
+    char drain_key[96];              /* <prefix>:orch:draining, a set of node names */
+    char promoted_key[96];           /* <prefix>:orch:promoted: + service -> the version promoted */
+    char node_pattern[96];           /* <prefix>:node:* heartbeats */
     char images_buf[1024];
     const char *images[32];
     mc_spec_check check;
