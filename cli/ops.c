@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/curl_body.h"
 #include "common/json.h"
 #include "common/token.h"
 
@@ -34,22 +35,6 @@ typedef struct ops {
     long timeout_s;
     long tail;
 } ops;
-
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf;
-
-static size_t on_data(char *d, size_t s, size_t n, void *ud) {
-    buf *b = ud;
-    char *p = realloc(b->p, b->len + s * n + 1);
-    if (!p) return 0;
-    memcpy(p + b->len, d, s * n);
-    b->p = p;
-    b->len += s * n;
-    p[b->len] = '\0';
-    return s * n;
-}
 
 static char *operator_token(mc_config *cfg) {
     const char *env = getenv("MCLOUD_OPERATOR_TOKEN");
@@ -77,12 +62,12 @@ static json_t *call(ops *o, const char *method, const char *path, const char *bo
     snprintf(url, sizeof url, "%s%s", o->url, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->token ? o->token : "");
     struct curl_slist *h = curl_slist_append(NULL, auth);
-    buf b = {0};
+    mc_curl_body b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     CURLcode rc = curl_easy_perform(c);
@@ -267,11 +252,11 @@ static int applied(ops *o, json_t *j) {
 static char *read_all(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    buf b = {0};
+    mc_curl_body b = {0};
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (on_data(chunk, 1, n, &b) != n) break;
+        if (mc_curl_body_write(chunk, 1, n, &b) != n) break;
     fclose(f);
     return b.p ? b.p : calloc(1, 1);
 }

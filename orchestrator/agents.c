@@ -9,27 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/curl_body.h"
 #include "orchestrator/orchestrator.h"
 
 #define ANSWER_MAX (1024 * 1024)
-
-typedef struct answer {
-    char *p;
-    size_t len;
-} answer;
-
-static size_t on_data(char *data, size_t size, size_t n, void *ud) {
-    answer *a = ud;
-    size_t len = size * n;
-    if (a->len + len > ANSWER_MAX) return 0;
-    char *p = realloc(a->p, a->len + len + 1);
-    if (!p) return 0;
-    memcpy(p + a->len, data, len);
-    a->p = p;
-    a->len += len;
-    p[a->len] = '\0';
-    return len;
-}
 
 int mc_orch_agent_call(mc_orch *o, const char *method, const char *base_url, const char *path, int64_t fence,
                        const char *body, long *status, char **out, mc_err *err) {
@@ -42,14 +25,14 @@ int mc_orch_agent_call(mc_orch *o, const char *method, const char *base_url, con
     snprintf(fence_h, sizeof fence_h, "X-Mcloud-Fence: %" PRId64, fence);
     struct curl_slist *h = curl_slist_append(NULL, fence_h);
     h = curl_slist_append(h, "Content-Type: application/json");
-    answer a = {0};
+    mc_curl_body a = {.max = ANSWER_MAX};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->order_timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
     if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     CURLcode rc = curl_easy_perform(c);

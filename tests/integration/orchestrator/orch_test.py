@@ -70,19 +70,12 @@ def wait_for(what, pred, limit=WAIT_S):
     raise Failure(f"timed out after {limit} s waiting for {what} (last: {last})")
 
 
-class Db:
-    def __init__(self, name):
-        self.name = name
-        host, port = ENV["MCLOUD_MYSQL_MASTER"].rsplit(":", 1)
-        self.base = ["mariadb", "-h", host, "-P", port, "-u", ENV["MCLOUD_MYSQL_USER"],
-                     f"-p{ENV['MCLOUD_MYSQL_PASSWORD']}", "-N", "-B"]
-
-    def admin(self, sql):
-        run(self.base + ["-e", sql])
-
-    def rows(self, sql):
-        out = run(self.base + [self.name, "-e", sql])
-        return [line.split("\t") for line in out.splitlines() if line]
+def mariadb(sql, database=None):
+    """Rows of sql run by the stack's mcloud user on the master."""
+    host, port = ENV["MCLOUD_MYSQL_MASTER"].rsplit(":", 1)
+    out = run(["mariadb", "-h", host, "-P", port, "-u", ENV["MCLOUD_MYSQL_USER"], f"-p{ENV['MCLOUD_MYSQL_PASSWORD']}",
+               "-N", "-B", *([database] if database else []), "-e", sql])
+    return [line.split("\t") for line in out.splitlines() if line]
 
 
 def redis(*args):
@@ -162,18 +155,18 @@ class Harness:
             if not os.access(b, os.X_OK):
                 raise Failure(f"{b} is not built (cmake --build {build})")
         self.scratch = tempfile.mkdtemp(prefix=f"mcloud-orch-{self.id}-")
-        self.db = Db(f"mcloud_orch_{self.id}")
+        self.db = f"mcloud_orch_{self.id}"
         self.lock = f"orch-test-{self.id}"
         self.prefix = f"mcloud-test-{self.id}"
         self.env = {
-            "MCLOUD_MYSQL_DATABASE": self.db.name,
+            "MCLOUD_MYSQL_DATABASE": self.db,
             "MCLOUD_ORCHESTRATOR_LOCK_NAME": self.lock,
             "MCLOUD_ORCHESTRATOR_KEY_PREFIX": self.prefix,
             "MCLOUD_ORCHESTRATOR_LOCK_TTL_MS": "2000",
             "MCLOUD_ORCHESTRATOR_INTERVAL_MS": "200",
         }
         self.started = []
-        self.db.admin(f"CREATE DATABASE {self.db.name} CHARACTER SET utf8mb4")
+        mariadb(f"CREATE DATABASE {self.db} CHARACTER SET utf8mb4")
         self.token = self.mint_token("ops", "operator")
         self.read_token = self.mint_token("viewer", "operator-read")
         self.upload_token = self.mint_token("uploader", "upload")
@@ -196,7 +189,7 @@ class Harness:
                 if p:
                     problems.append(p)
         try:
-            self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
+            mariadb(f"DROP DATABASE IF EXISTS {self.db}")
             redis("DEL", f"mcloud:lock:{self.lock}", f"mcloud:lock:{self.lock}:fence",
                   f"{self.prefix}:orch:draining")
         except Failure as e:
@@ -284,6 +277,7 @@ def scenario_api(h):
     ok = open(os.path.join(ROOT, "deploy", "mcloud.yaml")).read()
     st, _, body = http("POST", u + "/v1/spec", h.token, ok, "application/yaml")
     expect(st == 200 and json.loads(body)["version"] == 1, f"deploy: {st} {body}")
+    wait_for("the orchestrator to load version 1", lambda: o.status()["spec_version"] == 1)
     for path, body, detail in [
         ("/v1/services/stream/scale", "{", "invalid JSON"),
         ("/v1/services/stream/scale", '{"count":-1}', "count"),
@@ -300,7 +294,7 @@ def scenario_api(h):
     expect_problem(*http("POST", u + "/v1/spec", h.token, "#" * (300 * 1024), "application/yaml"), 413, "too_large")
     expect_problem(*http("POST", u + "/v1/services/nope/scale", h.token, '{"count":1}'), 404, "not_found")
     expect_problem(*http("POST", u + "/v1/services/stream/promote", h.token, "{}"), 409, "not_waiting")
-    rows = h.db.rows("SELECT COUNT(*) FROM orchestrator_specs")
+    rows = mariadb("SELECT COUNT(*) FROM orchestrator_specs", h.db)
     expect(rows == [["1"]], f"a refused request changed the history: {rows}")
     print("ok: malformed bodies -> 400 problem naming the field, oversized -> 413, nothing applied")
 
@@ -346,7 +340,7 @@ def scenario_specs(h):
         expect(r.returncode == 1, f"{why}: exit {r.returncode}, stdout {r.stdout!r}")
         expect(message in r.stderr, f"{why}: stderr {r.stderr!r} lacks {message!r}")
         expect("nothing changed" in r.stderr, f"{why}: stderr does not say nothing changed")
-    rows = h.db.rows("SELECT COUNT(*) FROM orchestrator_specs")
+    rows = mariadb("SELECT COUNT(*) FROM orchestrator_specs", h.db)
     expect(rows == [["1"]], f"refused specs reached the history: {rows}")
     expect(json.loads(http("GET", o.url + "/v1/spec", h.token)[2]) == served, "the served spec changed")
     print(f"ok: {len(BROKEN)} broken specs refused with the field and line, nothing applied")
