@@ -23,6 +23,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "orchestrator/orchestrator.h"
 #include "orchestrator/wire.h"
 
@@ -65,7 +66,7 @@ static bool leadership(mc_orch *o) {
 }
 
 static void step_down(mc_orch *o, const char *why) {
-    mc_log_kv(MC_LOG_WARN, "an agent refused this orchestrator's fence; standing by", "detail", why, NULL);
+    mc_log_kv(MC_LOG_WARN, "a newer orchestrator holds the lock; standing by", "detail", why, NULL);
     pthread_mutex_lock(&o->mu);
     o->active = false;
     pthread_mutex_unlock(&o->mu);
@@ -344,13 +345,17 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
     snprintf(st, sizeof st, "%ld", status);
     snprintf(ver, sizeof ver, "%" PRId64, version);
     static const char *const kinds[] = {"start", "replace", "stop"};
+    char labels[80];
+    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kinds[ord->kind],
+             rc < 0 ? "undelivered" : status == 409 ? "stale_fence" : status >= 300 ? "refused" : "done");
+    mc_counter_inc(mc_counter("mcloud_orchestrator_orders_total", "Orders sent to agents, by kind and result.", labels));
     if (rc < 0) {
         mc_log_kv(MC_LOG_WARN, "order not delivered", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
                   "error", err.msg, NULL);
     } else if (status == 409 && answer && strstr(answer, "stale_fence")) {
         o->orders_refused++;
         free(answer);
-        step_down(o, ord->node);
+        step_down(o, "an agent refused the fencing token (409 stale_fence)");
         return -1;
     } else if (status >= 300) {
         mc_log_kv(MC_LOG_WARN, "order refused", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
@@ -393,12 +398,32 @@ static int round_step(void *ctx) {
                 remember(o, name, v->wants[i].node);
             }
     }
+    int pending = 0;
+    for (int i = 0; i < v->nwants; i++) pending += v->wants[i].node[0] == '\0';
+    mc_gauge_set(mc_gauge("mcloud_orchestrator_active", "1 while this orchestrator holds the lock.", NULL), active);
+    mc_gauge_set(mc_gauge("mcloud_orchestrator_nodes", "Nodes with a live heartbeat.", NULL), v->nnodes);
+    mc_gauge_set(mc_gauge("mcloud_orchestrator_instances_wanted", "Instances the spec wants now.", NULL), v->nwants);
+    mc_gauge_set(mc_gauge("mcloud_orchestrator_instances_pending", "Wanted instances no node can take.", NULL), pending);
+    mc_gauge_set(mc_gauge("mcloud_orchestrator_spec_version", "The spec version in force.", NULL), (double)o->version);
     mc_orch_view *old = o->view;
     o->view = v;
     pthread_mutex_unlock(&o->mu);
     free(old);
     if (!active || !o->spec) return 0;
 
+    /* A pause since leadership() (SIGSTOP, a long GC-like stall) may have
+     * cost the lock: check it, and that no agent has seen a newer token,
+     * right before acting. Agents refusing stale tokens cover what remains. */
+    mc_err err = {0};
+    for (int k = 0; k < v->nnodes; k++)
+        if (v->nodes[k].fence > fence) {
+            step_down(o, "a node has seen a newer fencing token");
+            return 0;
+        }
+    if (mc_lock_validate(o->svc.redis, o->lock_name, fence, &err) < 0) {
+        step_down(o, err.msg);
+        return 0;
+    }
     mc_order *orders = calloc(MC_ORCH_MAX_WANTS * 2, sizeof *orders);
     if (!orders) return -1;
     /* v is the published view: read-only from here, o->spec only changes in this thread. */
