@@ -118,12 +118,16 @@ static void refresh_desired(mc_orch *o) {
     if (!o->spec) o->spec = malloc(sizeof *o->spec);
     if (o->spec) *o->spec = *spec;
     o->version = latest;
+    mc_orch_version *old_hist = o->history;
+    int old_n = o->nhistory;
+    o->history = hist; /* kept: orders for an older version use its definition */
+    o->nhistory = n;
     pthread_mutex_unlock(&o->mu);
+    mc_orch_history_free(old_hist, old_n);
     char v[32];
     snprintf(v, sizeof v, "%" PRId64, latest);
     mc_log_kv(MC_LOG_INFO, "desired spec loaded", "version", v, NULL);
     free(next);
-    mc_orch_history_free(hist, n);
 }
 
 /* ---- 3. the cluster as the agents report it ---- */
@@ -331,7 +335,12 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
     if (recently_sent(key, now)) return 0;
     if (ord->kind != MC_ORDER_STOP) {
         const mc_want *w = &v->wants[ord->want];
-        json_t *j = mc_order_body(o->spec, mc_spec_service_position(o->spec, w->service), w->index, w->version);
+        int pos = mc_spec_service_position(o->spec, w->service);
+        const mc_spec_service *def = &o->spec->services[pos];
+        for (int h = 0; h < o->nhistory; h++) /* the definition of the version wanted (a canary's old ones) */
+            if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
+                def = mc_spec_find(o->history[h].spec, w->service);
+        json_t *j = mc_order_body(def, mc_spec_instance_port(o->spec, pos, w->index), w->index, w->version);
         body = j ? mc_json_dump(j) : NULL;
         json_decref(j);
         if (!body) return 0;

@@ -53,5 +53,6 @@ int main(void) {
     mc_service_free(&o.svc);
     free(o.view);
     free(o.spec);
+    mc_orch_history_free(o.history, o.nhistory);
     return rc < 0 ? 1 : 0;
 }

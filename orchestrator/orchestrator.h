@@ -39,6 +39,11 @@ typedef struct mc_orch_view {        /* the last round's picture, for the API */
     int nwants;
 } mc_orch_view;
 
+typedef struct mc_orch_version {
+    int64_t version;
+    mc_spec *spec;                   /* malloc'd */
+} mc_orch_version;
+
 typedef struct mc_orch {
     mc_service svc;
     long interval_ms, lock_ttl_ms, order_timeout_ms;
@@ -64,15 +69,13 @@ typedef struct mc_orch {
     char placed[MC_ORCH_MAX_WANTS][MC_INSTANCE_NAME_MAX + 1]; /* instance -> node last ordered */
     char placed_node[MC_ORCH_MAX_WANTS][MC_NODE_NAME_MAX + 1];
     int nplaced;
+    mc_orch_version *history;        /* the versions loaded with spec, newest first */
+    int nhistory;
     mc_orch_view *view;
     int64_t orders_sent, orders_refused;
 } mc_orch;
 
 /* versions.c */
-typedef struct mc_orch_version {
-    int64_t version;
-    mc_spec *spec;                   /* malloc'd */
-} mc_orch_version;
 /* The latest MC_ORCH_HISTORY versions, newest first; *n of them. */
 int mc_orch_history(mc_orch *o, mc_orch_version **out, int *n, mc_err *err);
 void mc_orch_history_free(mc_orch_version *v, int n);

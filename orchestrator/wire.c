@@ -139,9 +139,7 @@ out:
     return rc;
 }
 
-json_t *mc_order_body(const mc_spec *spec, int pos, int index, int64_t version) {
-    const mc_spec_service *s = &spec->services[pos];
-    int port = mc_spec_instance_port(spec, pos, index);
+json_t *mc_order_body(const mc_spec_service *s, int port, int index, int64_t version) {
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     json_t *env = json_object();

@@ -20,8 +20,9 @@
 int mc_heartbeat_parse(const char *buf, size_t len, mc_node *node, mc_report *reports, int max, int *nreports,
                        mc_err *err);
 
-/* The PUT /v1/instances/<name> body for index `index` of service `pos`. */
-json_t *mc_order_body(const mc_spec *spec, int pos, int index, int64_t version);
+/* The PUT /v1/instances/<name> body for instance `index` of service s (as
+ * spec version `version` defines it) listening on port. */
+json_t *mc_order_body(const mc_spec_service *s, int port, int index, int64_t version);
 
 /* Operator bodies: {"count": N} and {"drain": true|false}. */
 int mc_api_parse_scale(const char *buf, size_t len, int *count, mc_err *err);
