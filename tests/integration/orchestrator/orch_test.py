@@ -331,6 +331,7 @@ def scenario_specs(h):
     r = h.cli_run(o, "deploy", "deploy/mcloud.yaml", "--no-wait")
     expect(r.returncode == 0 and "applied as version 1" in r.stdout, f"deploy: {r.returncode} {r.stdout} {r.stderr}")
     expect("+ service stream (2 x localhost/mcloud-stream:latest)" in r.stdout, f"no diff printed: {r.stdout}")
+    wait_for("the orchestrator to load version 1", lambda: o.status()["spec_version"] == 1)
     served = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])
     for why, text, message in BROKEN:
         path = os.path.join(h.scratch, "broken.yaml")
