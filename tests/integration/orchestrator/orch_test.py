@@ -162,7 +162,7 @@ class Harness:
             "MCLOUD_MYSQL_DATABASE": self.db,
             "MCLOUD_ORCHESTRATOR_LOCK_NAME": self.lock,
             "MCLOUD_ORCHESTRATOR_KEY_PREFIX": self.prefix,
-            "MCLOUD_ORCHESTRATOR_LOCK_TTL_MS": "2000",
+            "MCLOUD_ORCHESTRATOR_LOCK_TTL_MS": "3000",
             "MCLOUD_ORCHESTRATOR_INTERVAL_MS": "200",
         }
         self.started = []
