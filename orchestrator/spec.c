@@ -178,6 +178,9 @@ typedef void (*field_fn)(walk *w, const char *path, const char *key, yaml_node_t
 static void each_pair(walk *w, const char *path, yaml_node_t *n, field_fn fn, void *ctx) {
     if (!is_mapping(w, path, n)) return;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        /* Past the errors kept, stop: a mapping of 50,000 keys costs no
+         * quadratic duplicate check. */
+        if (w->errs->count > MC_SPEC_MAX_ERRORS) return;
         yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(w->doc, p->value);
         if (!k || !v) continue;

@@ -153,6 +153,21 @@ static void test_every_error_is_reported_at_once(void **state) {
     assert_non_null(strstr(joined, "services.t.colour: unknown field (line 7)"));
 }
 
+static void test_huge_mappings_are_refused_without_walking_them_all(void **state) {
+    (void)state;
+    /* 40,000 env entries in 256 KiB: refused after the first errors. */
+    size_t cap = MC_SPEC_MAX_BYTES, len = 0;
+    char *y = malloc(cap);
+    len += (size_t)snprintf(y, cap, "services:\n  t:\n" IMG "    env:\n");
+    for (int i = 0; len + 32 < cap; i++) len += (size_t)snprintf(y + len, cap - len, "      K%d: v\n", i);
+    mc_spec spec;
+    mc_spec_errors errs;
+    assert_int_equal(mc_spec_parse(y, len, &check, &spec, &errs), -1);
+    assert_non_null(strstr(errs.msg[0], "services.t.env.K32: more than 32 entries (line"));
+    assert_true(errs.count <= MC_SPEC_MAX_ERRORS + 1);
+    free(y);
+}
+
 static void test_sizes_and_durations(void **state) {
     (void)state;
     assert_int_equal(mc_spec_parse_size("512M"), 512ll << 20);
@@ -234,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_port_env),
         cmocka_unit_test(test_broken_specs_are_refused_whole),
         cmocka_unit_test(test_every_error_is_reported_at_once),
+        cmocka_unit_test(test_huge_mappings_are_refused_without_walking_them_all),
         cmocka_unit_test(test_sizes_and_durations),
         cmocka_unit_test(test_canonical_form_round_trips),
         cmocka_unit_test(test_diff_names_each_change),
