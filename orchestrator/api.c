@@ -225,7 +225,8 @@ static enum MHD_Result h_spec_post(mc_http_req *req, const char *data, size_t *s
     if (mc_spec_parse(body, len, &o->check, spec, errs) < 0) {
         json_t *list = json_array();
         int n = errs->count < MC_SPEC_MAX_ERRORS ? errs->count : MC_SPEC_MAX_ERRORS;
-        for (int i = 0; i < n; i++) json_array_append_new(list, json_string(errs->msg[i]));
+        for (int i = 0; i < n; i++) /* a message cut at its bound may end inside a UTF-8 sequence */
+            json_array_append_new(list, mc_json_string_lossy(errs->msg[i], strlen(errs->msg[i])));
         char joined[2048];
         mc_spec_errors_join(errs, joined, sizeof joined);
         free(spec);
