@@ -313,8 +313,8 @@ static enum MHD_Result h_service_post(mc_http_req *req, const char *data, size_t
     } else if (strcmp(action, "promote") == 0) {
         pthread_mutex_lock(&o->mu);
         int p = o->spec ? mc_spec_service_position(o->spec, service) : -1;
-        int64_t to = p >= 0 ? o->rollouts[p].to : 0;
-        bool waiting = p >= 0 && o->rollouts[p].status == MC_ROLLOUT_WAIT_PROMOTE;
+        int64_t to = p >= 0 ? o->decide.rollouts[p].to : 0;
+        bool waiting = p >= 0 && o->decide.rollouts[p].status == MC_ROLLOUT_WAIT_PROMOTE;
         pthread_mutex_unlock(&o->mu);
         if (p < 0) return mc_http_send_problem(req, 404, "not_found", "Not found", NULL, "no service '%s'", service);
         if (!waiting)
@@ -348,7 +348,7 @@ static enum MHD_Result h_service_get(mc_http_req *req, const char *data, size_t 
     int p = o->spec ? mc_spec_service_position(o->spec, service) : -1;
     json_t *j = NULL;
     if (p >= 0) {
-        const mc_orch_rollout *ro = &o->rollouts[p];
+        const mc_orch_rollout *ro = &o->decide.rollouts[p];
         int healthy = 0, total = o->spec->services[p].count;
         char name[MC_INSTANCE_NAME_MAX + 1];
         for (int r = 0; o->view && r < o->view->nreports; r++)

@@ -97,24 +97,11 @@ static void refresh_desired(mc_orch *o) {
         mc_log_kv(MC_LOG_WARN, "loading the spec", "error", err.msg, NULL);
         return;
     }
-    mc_orch_rollout *next = calloc(MC_SPEC_MAX_SERVICES, sizeof *next);
-    if (!next) {
-        mc_orch_history_free(hist, n);
-        return;
-    }
     const mc_spec *spec = hist[0].spec;
     int64_t tmpl[MC_SPEC_MAX_SERVICES];
+    for (int p = 0; p < spec->service_count; p++) tmpl[p] = template_version(hist, n, &spec->services[p]);
     pthread_mutex_lock(&o->mu);
-    for (int p = 0; p < spec->service_count; p++) {
-        tmpl[p] = template_version(hist, n, &spec->services[p]);
-        snprintf(next[p].service, sizeof next[p].service, "%s", spec->services[p].name);
-        next[p].to = tmpl[p];
-        for (int q = 0; o->spec && q < o->spec->service_count; q++)
-            if (strcmp(o->rollouts[q].service, spec->services[p].name) == 0 && o->rollouts[q].to == tmpl[p])
-                next[p] = o->rollouts[q];
-    }
-    memcpy(o->rollouts, next, sizeof o->rollouts);
-    memcpy(o->tmpl, tmpl, sizeof tmpl);
+    mc_decide_new_spec(&o->decide, o->spec, spec, tmpl);
     if (!o->spec) o->spec = malloc(sizeof *o->spec);
     if (o->spec) *o->spec = *spec;
     o->version = latest;
@@ -127,7 +114,6 @@ static void refresh_desired(mc_orch *o) {
     char v[32];
     snprintf(v, sizeof v, "%" PRId64, latest);
     mc_log_kv(MC_LOG_INFO, "desired spec loaded", "version", v, NULL);
-    free(next);
 }
 
 /* ---- 3. the cluster as the agents report it ---- */
@@ -185,22 +171,8 @@ static int read_cluster(mc_orch *o, mc_orch_view *v) {
 
 /* ---- 4. decisions ---- */
 
-static const mc_report *report_of(const mc_orch_view *v, const char *name, const char *prefer_node) {
-    const mc_report *found = NULL;
-    for (int i = 0; i < v->nreports; i++)
-        if (strcmp(v->reports[i].name, name) == 0) {
-            if (!found || (prefer_node && strcmp(v->reports[i].node, prefer_node) == 0)) found = &v->reports[i];
-        }
-    return found;
-}
-
-static int placed_index(mc_orch *o, const char *name) {
-    for (int i = 0; i < o->nplaced; i++)
-        if (strcmp(o->placed[i], name) == 0) return i;
-    return -1;
-}
-
-static bool promoted(mc_orch *o, const char *service, int64_t to) {
+static bool promoted(void *ctx, const char *service, int64_t to) {
+    mc_orch *o = ctx;
     mc_err err = {0};
     redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s%s", o->promoted_key, service);
     bool yes = r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == to;
@@ -233,7 +205,9 @@ static int revert_edit(mc_orch *o, mc_spec *spec, const mc_orch_version *hist, i
 
 static void revert(mc_orch *o, const char *service, int64_t from, const char *why) {
     revert_ctx ctx;
-    snprintf(ctx.service, sizeof ctx.service, "%s", service);
+    size_t len = strnlen(service, MC_SPEC_NAME_MAX);
+    memcpy(ctx.service, service, len);
+    ctx.service[len] = '\0';
     ctx.to_version = from;
     int64_t version;
     char *diff = NULL;
@@ -245,63 +219,7 @@ static void revert(mc_orch *o, const char *service, int64_t from, const char *wh
     free(diff);
 }
 
-/* The wants of service p for this round (rollout step included). */
-static int service_wants(mc_orch *o, mc_orch_view *v, int p, double now, bool active) {
-    const mc_spec_service *svc = &o->spec->services[p];
-    mc_orch_rollout *ro = &o->rollouts[p];
-    int total = svc->count + svc->canary;
-    mc_rollout_inst insts[MC_SPEC_MAX_COUNT * 2];
-    int64_t target[MC_SPEC_MAX_COUNT * 2];
-    char name[MC_INSTANCE_NAME_MAX + 1];
-    for (int i = 0; i < total; i++) {
-        mc_instance_name(name, sizeof name, svc->name, i);
-        int k = placed_index(o, name);
-        const mc_report *r = report_of(v, name, k >= 0 ? o->placed_node[k] : NULL);
-        insts[i].version = r ? r->spec_version : 0;
-        insts[i].healthy = r && r->healthy && r->ready;
-        if (!insts[i].healthy || insts[i].version != ro->to) ro->healthy_since[i] = 0;
-        else if (ro->healthy_since[i] == 0) ro->healthy_since[i] = now;
-        insts[i].healthy_since = ro->healthy_since[i];
-        insts[i].ordered_at = ro->ordered_at[i];
-        if (ro->from == 0 && r && i < svc->count && r->spec_version != ro->to) ro->from = r->spec_version;
-    }
-    mc_rollout_status st = mc_rollout_step(svc, ro->from, ro->to, ro->from && svc->canary && promoted(o, svc->name, ro->to),
-                                           insts, now, target, ro->why, sizeof ro->why);
-    if (st == MC_ROLLOUT_FAILED) {
-        if (active && svc->auto_revert && ro->status != MC_ROLLOUT_FAILED) revert(o, svc->name, ro->from, ro->why);
-        if (!svc->auto_revert)
-            for (int i = 0; i < total; i++) target[i] = insts[i].version ? insts[i].version : 0;
-    }
-    if (st == MC_ROLLOUT_DONE && ro->from) {
-        mc_log_kv(MC_LOG_INFO, "rollout done", "service", svc->name, NULL);
-        ro->from = 0;
-        memset(ro->ordered_at, 0, sizeof ro->ordered_at);
-    }
-    ro->status = st;
-    int n = 0;
-    for (int i = 0; i < total; i++) {
-        if (!target[i] || v->nwants >= MC_ORCH_MAX_WANTS) continue;
-        mc_want *w = &v->wants[v->nwants++];
-        memset(w, 0, sizeof *w);
-        snprintf(w->service, sizeof w->service, "%s", svc->name);
-        w->index = i;
-        w->version = target[i];
-        n++;
-    }
-    return n;
-}
-
 /* ---- 5. orders ---- */
-
-static void remember(mc_orch *o, const char *name, const char *node) {
-    int k = placed_index(o, name);
-    if (k < 0) {
-        if (o->nplaced >= MC_ORCH_MAX_WANTS) return;
-        k = o->nplaced++;
-        snprintf(o->placed[k], sizeof o->placed[k], "%s", name);
-    }
-    snprintf(o->placed_node[k], sizeof o->placed_node[k], "%s", node);
-}
 
 typedef struct sent {
     char key[160];
@@ -389,36 +307,19 @@ static int round_step(void *ctx) {
         return -1;
     }
     double now = now_s();
+    mc_decide_revert reverts[MC_SPEC_MAX_SERVICES];
+    int nreverts = 0;
     pthread_mutex_lock(&o->mu);
     int64_t fence = o->lock.token;
-    if (o->spec) {
-        for (int p = 0; p < o->spec->service_count; p++) service_wants(o, v, p, now, active);
-        const char *prev[MC_ORCH_MAX_WANTS];
-        char name[MC_INSTANCE_NAME_MAX + 1];
-        for (int i = 0; i < v->nwants; i++) {
-            mc_instance_name(name, sizeof name, v->wants[i].service, v->wants[i].index);
-            int k = placed_index(o, name);
-            prev[i] = k >= 0 ? o->placed_node[k] : NULL;
-        }
-        mc_place(o->spec, v->nodes, v->nnodes, v->reports, v->nreports, v->wants, v->nwants, prev);
-        for (int i = 0; i < v->nwants; i++)
-            if (v->wants[i].node[0]) {
-                mc_instance_name(name, sizeof name, v->wants[i].service, v->wants[i].index);
-                remember(o, name, v->wants[i].node);
-            }
-    }
-    int pending = 0;
-    for (int i = 0; i < v->nwants; i++) pending += v->wants[i].node[0] == '\0';
-    mc_gauge_set(mc_gauge("mcloud_orchestrator_active", "1 while this orchestrator holds the lock.", NULL), active);
-    mc_gauge_set(mc_gauge("mcloud_orchestrator_nodes", "Nodes with a live heartbeat.", NULL), v->nnodes);
-    mc_gauge_set(mc_gauge("mcloud_orchestrator_instances_wanted", "Instances the spec wants now.", NULL), v->nwants);
-    mc_gauge_set(mc_gauge("mcloud_orchestrator_instances_pending", "Wanted instances no node can take.", NULL), pending);
-    mc_gauge_set(mc_gauge("mcloud_orchestrator_spec_version", "The spec version in force.", NULL), (double)o->version);
+    if (o->spec)
+        v->nwants = mc_decide(o->spec, &o->decide, v->nodes, v->nnodes, v->reports, v->nreports, promoted, o, now,
+                              v->wants, MC_ORCH_MAX_WANTS, reverts, &nreverts);
     mc_orch_view *old = o->view;
     o->view = v;
     pthread_mutex_unlock(&o->mu);
     free(old);
-    if (!active || !o->spec) return 0;
+    for (int i = 0; active && i < nreverts; i++) revert(o, reverts[i].service, reverts[i].to_version, reverts[i].why);
+    if (!active || !o->spec || nreverts) return 0;
 
     /* A pause since leadership() (SIGSTOP, a long GC-like stall) may have
      * cost the lock: check it, and that no agent has seen a newer token,
@@ -441,12 +342,8 @@ static int round_step(void *ctx) {
     for (int i = 0; i < n; i++) {
         if (send_order(o, v, &orders[i], fence, now) < 0) break;
         if (orders[i].want >= 0) {
-            const mc_want *w = &v->wants[orders[i].want];
             pthread_mutex_lock(&o->mu);
-            int p = mc_spec_service_position(o->spec, w->service);
-            if (p >= 0 && o->rollouts[p].from && w->version == o->rollouts[p].to &&
-                o->rollouts[p].ordered_at[w->index] == 0)
-                o->rollouts[p].ordered_at[w->index] = now;
+            mc_decide_ordered(&o->decide, o->spec, &v->wants[orders[i].want], now);
             pthread_mutex_unlock(&o->mu);
         }
     }

@@ -13,22 +13,14 @@
 #include "common/periodic.h"
 #include "common/service.h"
 #include "common/token.h"
+#include "orchestrator/decide.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/spec.h"
 
 #define MC_ORCH_MAX_NODES 32
-#define MC_ORCH_MAX_WANTS (MC_SPEC_MAX_SERVICES * MC_SPEC_MAX_COUNT)
+#define MC_ORCH_MAX_WANTS MC_DECIDE_MAX_WANTS
 #define MC_ORCH_MAX_REPORTS (MC_ORCH_MAX_NODES * 64)
 #define MC_ORCH_HISTORY 100
-
-typedef struct mc_orch_rollout {     /* one service's rollout, as the active one runs it */
-    char service[MC_SPEC_NAME_MAX + 1];
-    int64_t from, to;                /* template versions; from 0: nothing to roll */
-    mc_rollout_status status;
-    char why[160];
-    double ordered_at[MC_SPEC_MAX_COUNT * 2];
-    double healthy_since[MC_SPEC_MAX_COUNT * 2];
-} mc_orch_rollout;
 
 typedef struct mc_orch_view {        /* the last round's picture, for the API */
     mc_node nodes[MC_ORCH_MAX_NODES];
@@ -64,11 +56,7 @@ typedef struct mc_orch {
     mc_lock lock;
     int64_t version;                 /* latest spec version applied (0: none) */
     mc_spec *spec;                   /* its spec */
-    int64_t tmpl[MC_SPEC_MAX_SERVICES]; /* template version of each service of spec */
-    mc_orch_rollout rollouts[MC_SPEC_MAX_SERVICES];
-    char placed[MC_ORCH_MAX_WANTS][MC_INSTANCE_NAME_MAX + 1]; /* instance -> node last ordered */
-    char placed_node[MC_ORCH_MAX_WANTS][MC_NODE_NAME_MAX + 1];
-    int nplaced;
+    mc_decide_state decide;          /* rollouts, where instances were ordered */
     mc_orch_version *history;        /* the versions loaded with spec, newest first */
     int nhistory;
     mc_orch_view *view;
