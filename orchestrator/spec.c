@@ -17,6 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/textbuf.h"
+
 typedef struct walk {
     yaml_document_t *doc;
     mc_spec_errors *errs;
@@ -546,49 +548,6 @@ void mc_spec_errors_join(const mc_spec_errors *errs, char *buf, size_t len) {
 
 /* ---- canonical text and diff ---- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap : 1024);
-        while (cap <= b->len + (size_t)n) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-}
-
-static char *sb_finish(sbuf *b) {
-    if (b->failed) {
-        free(b->p);
-        return NULL;
-    }
-    if (!b->p) return calloc(1, 1);
-    return b->p;
-}
-
 static void fmt_size(char *out, size_t len, int64_t v) {
     static const char units[] = "TGMK";
     for (int i = 0; i < 4; i++) {
@@ -609,15 +568,15 @@ static void fmt_duration(char *out, size_t len, int64_t ms) {
 }
 
 /* A YAML double-quoted scalar of s (escapes what needs it). */
-static void sb_quoted(sbuf *b, const char *s) {
-    sb_printf(b, "\"");
+static void quoted(mc_textbuf *b, const char *s) {
+    mc_textbuf_printf(b, "\"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f) sb_printf(b, "\\x%02x", c);
-        else sb_printf(b, "%c", c);
+        if (c == '"' || c == '\\') mc_textbuf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) mc_textbuf_printf(b, "\\x%02x", c);
+        else mc_textbuf_printf(b, "%c", c);
     }
-    sb_printf(b, "\"");
+    mc_textbuf_printf(b, "\"");
 }
 
 /* Flattened "path: value" lines of a service, the unit the diff compares. */
@@ -678,64 +637,64 @@ static void flatten(const mc_spec_service *s, flat *f) {
 }
 
 char *mc_spec_format(const mc_spec *spec) {
-    sbuf b = {0};
+    mc_textbuf b = {0};
     char a[32], c[32], d[32];
-    sb_printf(&b, "version: %d\ninstance_ports: %d-%d\nservices:\n", spec->version, spec->port_first,
+    mc_textbuf_printf(&b, "version: %d\ninstance_ports: %d-%d\nservices:\n", spec->version, spec->port_first,
               spec->port_last);
     for (int i = 0; i < spec->service_count; i++) {
         const mc_spec_service *s = &spec->services[i];
-        sb_printf(&b, "  %s:\n    image: ", s->name);
-        sb_quoted(&b, s->image);
+        mc_textbuf_printf(&b, "  %s:\n    image: ", s->name);
+        quoted(&b, s->image);
         fmt_size(a, sizeof a, s->memory_bytes);
-        sb_printf(&b, "\n    count: %d\n    resources: {cpus: %.17g, memory: %s, pids: %" PRId64 "}\n", s->count,
+        mc_textbuf_printf(&b, "\n    count: %d\n    resources: {cpus: %.17g, memory: %s, pids: %" PRId64 "}\n", s->count,
                   s->cpus, a, s->pids);
         if (s->env_count) {
-            sb_printf(&b, "    env:\n");
+            mc_textbuf_printf(&b, "    env:\n");
             for (int e = 0; e < s->env_count; e++) {
-                sb_printf(&b, "      %s: ", s->env[e].key);
-                sb_quoted(&b, s->env[e].value);
-                sb_printf(&b, "\n");
+                mc_textbuf_printf(&b, "      %s: ", s->env[e].key);
+                quoted(&b, s->env[e].value);
+                mc_textbuf_printf(&b, "\n");
             }
         }
-        sb_printf(&b, "    ports: {");
-        if (s->public_port) sb_printf(&b, "public: %d, ", s->public_port);
-        sb_printf(&b, "env: %s}\n", s->port_env);
+        mc_textbuf_printf(&b, "    ports: {");
+        if (s->public_port) mc_textbuf_printf(&b, "public: %d, ", s->public_port);
+        mc_textbuf_printf(&b, "env: %s}\n", s->port_env);
         fmt_duration(a, sizeof a, s->health_interval_ms);
         fmt_duration(c, sizeof c, s->health_timeout_ms);
-        sb_printf(&b, "    health: {path: ");
-        sb_quoted(&b, s->health_path);
-        sb_printf(&b, ", ready_path: ");
-        sb_quoted(&b, s->ready_path);
-        sb_printf(&b, ", interval: %s, timeout: %s, failures: %d}\n", a, c, s->health_failures);
+        mc_textbuf_printf(&b, "    health: {path: ");
+        quoted(&b, s->health_path);
+        mc_textbuf_printf(&b, ", ready_path: ");
+        quoted(&b, s->ready_path);
+        mc_textbuf_printf(&b, ", interval: %s, timeout: %s, failures: %d}\n", a, c, s->health_failures);
         fmt_duration(a, sizeof a, s->restart_interval_ms);
         fmt_duration(c, sizeof c, s->restart_delay_ms);
         fmt_duration(d, sizeof d, s->restart_max_delay_ms);
-        sb_printf(&b, "    restart: {attempts: %d, interval: %s, delay: %s, max_delay: %s}\n", s->restart_attempts, a,
+        mc_textbuf_printf(&b, "    restart: {attempts: %d, interval: %s, delay: %s, max_delay: %s}\n", s->restart_attempts, a,
                   c, d);
         fmt_duration(a, sizeof a, s->min_healthy_ms);
         fmt_duration(c, sizeof c, s->healthy_deadline_ms);
-        sb_printf(&b, "    update: {max_parallel: %d, min_healthy_time: %s, healthy_deadline: %s, auto_revert: %s, "
+        mc_textbuf_printf(&b, "    update: {max_parallel: %d, min_healthy_time: %s, healthy_deadline: %s, auto_revert: %s, "
                       "canary: %d}\n",
                   s->max_parallel, a, c, s->auto_revert ? "true" : "false", s->canary);
         if (s->constraint_count) {
-            sb_printf(&b, "    constraints:\n");
+            mc_textbuf_printf(&b, "    constraints:\n");
             for (int e = 0; e < s->constraint_count; e++) {
-                sb_printf(&b, "      ");
-                sb_quoted(&b, s->constraints[e].key);
-                sb_printf(&b, ": ");
-                sb_quoted(&b, s->constraints[e].value);
-                sb_printf(&b, "\n");
+                mc_textbuf_printf(&b, "      ");
+                quoted(&b, s->constraints[e].key);
+                mc_textbuf_printf(&b, ": ");
+                quoted(&b, s->constraints[e].value);
+                mc_textbuf_printf(&b, "\n");
             }
         }
         fmt_duration(a, sizeof a, s->stop_grace_ms);
-        sb_printf(&b, "    stop_grace: %s\n", a);
+        mc_textbuf_printf(&b, "    stop_grace: %s\n", a);
         if (s->volume_name[0]) {
-            sb_printf(&b, "    volume: {name: %s, target: ", s->volume_name);
-            sb_quoted(&b, s->volume_target);
-            sb_printf(&b, "}\n");
+            mc_textbuf_printf(&b, "    volume: {name: %s, target: ", s->volume_name);
+            quoted(&b, s->volume_target);
+            mc_textbuf_printf(&b, "}\n");
         }
     }
-    return sb_finish(&b);
+    return mc_textbuf_finish(&b);
 }
 
 /* The value part of a flattened line whose "path: " prefix is plen long. */
@@ -751,7 +710,7 @@ char *mc_spec_diff(const mc_spec *a, const mc_spec *b) {
     static const mc_spec empty;
     if (!a) a = &empty;
     if (!b) b = &empty;
-    sbuf out = {0};
+    mc_textbuf out = {0};
     flat *fa = malloc(sizeof *fa), *fb = malloc(sizeof *fb);
     if (!fa || !fb) {
         free(fa);
@@ -760,32 +719,32 @@ char *mc_spec_diff(const mc_spec *a, const mc_spec *b) {
     }
     for (int i = 0; i < a->service_count; i++)
         if (!mc_spec_find(b, a->services[i].name))
-            sb_printf(&out, "- service %s (%d instances)\n", a->services[i].name, a->services[i].count);
+            mc_textbuf_printf(&out, "- service %s (%d instances)\n", a->services[i].name, a->services[i].count);
     for (int i = 0; i < b->service_count; i++) {
         const mc_spec_service *sb = &b->services[i];
         const mc_spec_service *sa = mc_spec_find(a, sb->name);
         if (!sa) {
-            sb_printf(&out, "+ service %s (%d x %s)\n", sb->name, sb->count, sb->image);
+            mc_textbuf_printf(&out, "+ service %s (%d x %s)\n", sb->name, sb->count, sb->image);
             continue;
         }
         flatten(sa, fa);
         flatten(sb, fb);
         for (int k = 0; k < fa->n; k++) {
             int j = flat_find(fb, fa->line[k]);
-            if (j < 0) sb_printf(&out, "- %s.%s\n", sb->name, fa->line[k]);
+            if (j < 0) mc_textbuf_printf(&out, "- %s.%s\n", sb->name, fa->line[k]);
             else if (strcmp(fa->line[k], fb->line[j]) != 0)
-                sb_printf(&out, "~ %s.%s -> %s\n", sb->name, fa->line[k], strstr(fb->line[j], ": ") + 2);
+                mc_textbuf_printf(&out, "~ %s.%s -> %s\n", sb->name, fa->line[k], strstr(fb->line[j], ": ") + 2);
         }
         for (int k = 0; k < fb->n; k++)
-            if (flat_find(fa, fb->line[k]) < 0) sb_printf(&out, "+ %s.%s\n", sb->name, fb->line[k]);
+            if (flat_find(fa, fb->line[k]) < 0) mc_textbuf_printf(&out, "+ %s.%s\n", sb->name, fb->line[k]);
     }
     if (a->service_count && b->service_count &&
         (a->port_first != b->port_first || a->port_last != b->port_last))
-        sb_printf(&out, "~ instance_ports: %d-%d -> %d-%d\n", a->port_first, a->port_last, b->port_first,
+        mc_textbuf_printf(&out, "~ instance_ports: %d-%d -> %d-%d\n", a->port_first, a->port_last, b->port_first,
                   b->port_last);
     free(fa);
     free(fb);
-    return sb_finish(&out);
+    return mc_textbuf_finish(&out);
 }
 
 bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b) {
