@@ -125,8 +125,12 @@ static void read_node(mc_orch *o, mc_orch_view *v, const char *key) {
     if (r->type == REDIS_REPLY_STRING && v->nnodes < MC_ORCH_MAX_NODES) {
         mc_node *node = &v->nodes[v->nnodes];
         int n = 0;
-        if (mc_heartbeat_parse(r->str, r->len, node, &v->reports[v->nreports], MC_ORCH_MAX_REPORTS - v->nreports, &n,
-                               &err) == 0) {
+        const char *key_node = key + strlen(o->node_pattern) - 1;
+        int rc = mc_heartbeat_parse(r->str, r->len, node, &v->reports[v->nreports], MC_ORCH_MAX_REPORTS - v->nreports,
+                                    &n, &err);
+        if (rc == 0 && strcmp(node->name, key_node) != 0) /* a node speaks for itself only */
+            rc = mc_err_set(&err, MC_ERR_INVALID, "names node '%s' under another node's key", node->name);
+        if (rc == 0) {
             v->nnodes++;
             v->nreports += n;
         } else {
