@@ -15,7 +15,8 @@ Scenarios:
   specs   `mcloud deploy` of broken specs: each refused with a message naming
           the field and line, nothing applied (the MySQL history and the
           served spec unchanged); then deploy, scale, a new image and
-          `mcloud rollout undo`, the history listing each with who and why.
+          `mcloud rollout undo`, the history listing each with who and why; a
+          change made through the standby reaches the active one.
 """
 
 import argparse
@@ -368,6 +369,13 @@ def scenario_specs(h):
     names = sorted(i["name"] for i in json.loads(r.stdout)["instances"])
     expect([n for n in names if n.startswith("stream-")] == ["stream-0", "stream-1", "stream-2"], f"ps: {names}")
     print("ok: deploy, scale, new image and rollout undo kept in the history with who and why")
+
+    standby = Orchestrator(h, "specs-standby")
+    expect(standby.status()["role"] == "standby", "the second orchestrator is not standing by")
+    r = h.cli_run(standby, "scale", "stream", "1", "--no-wait")
+    expect(r.returncode == 0 and "~ stream.count: 3 -> 1" in r.stdout, f"scale via the standby: {r.stdout} {r.stderr}")
+    wait_for("the active one to load the change made through the standby", lambda: o.status()["spec_version"] == 5)
+    print("ok: a change made through the standby reaches the active orchestrator")
 
 
 def main():
