@@ -173,10 +173,27 @@ static int cmd_nodes(ops *o) {
     return 0;
 }
 
+/* ", N pending: <reason>" when instances of service cannot be placed. */
+static void pending_of(ops *o, const char *service, char *out, size_t len) {
+    bool failed;
+    json_t *j = call(o, "GET", "/v1/instances", NULL, NULL, &failed);
+    int n = 0;
+    const char *reason = "";
+    size_t i;
+    json_t *in;
+    json_array_foreach(json_object_get(j, "instances"), i, in) {
+        if (strcmp(str(in, "service"), service) != 0 || !str(in, "pending")[0]) continue;
+        n++;
+        reason = str(in, "pending");
+    }
+    if (n) snprintf(out, len, ", %d pending: %s", n, reason);
+    json_decref(j);
+}
+
 /* Follows service's rollout until its instances are healthy at the wanted
  * version, it fails, or it waits for a promote. */
 static int follow(ops *o, const char *service) {
-    char path[160], last[256] = "";
+    char path[160], last[512] = "";
     snprintf(path, sizeof path, "/v1/services/%s/rollout", service);
     time_t until = time(NULL) + o->timeout_s;
     bool tty = isatty(STDOUT_FILENO);
@@ -186,9 +203,10 @@ static int follow(ops *o, const char *service) {
         if (!j) return 1;
         const char *st = str(j, "status");
         long long healthy = num(j, "healthy"), count = num(j, "count");
-        char line[256];
-        snprintf(line, sizeof line, "%s: %lld/%lld healthy at version %lld, rollout %s (%s)", service, healthy, count,
-                 num(j, "to"), st, str(j, "detail"));
+        char line[512], pending[256] = "";
+        pending_of(o, service, pending, sizeof pending);
+        snprintf(line, sizeof line, "%s: %lld/%lld healthy at version %lld, rollout %s (%s)%s", service, healthy, count,
+                 num(j, "to"), st, str(j, "detail"), pending);
         if (strcmp(line, last) != 0) {
             printf(tty ? "\r\033[K%s" : "%s\n", line);
             fflush(stdout);
