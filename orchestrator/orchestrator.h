@@ -1,7 +1,8 @@
 /* orchestrator.h — mcloud-orchestrator, the control plane: the state the
- * daemon's files share. loop.c owns leadership and the reconcile rounds,
- * versions.c the spec versions in MySQL, agents.c the orders to agents,
- * api.c the operator HTTP API, main.c start-up. */
+ * daemon's files share. loop.c owns leadership and the reconcile rounds
+ * (their decisions are decide.c's, in the core library), versions.c the
+ * spec versions in MySQL, agents.c the orders to agents, api.c the operator
+ * HTTP API, main.c start-up. */
 #ifndef MCLOUD_ORCHESTRATOR_H
 #define MCLOUD_ORCHESTRATOR_H
 
