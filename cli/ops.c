@@ -132,8 +132,10 @@ static int cmd_ps(ops *o) {
     json_array_foreach(json_object_get(j, "instances"), i, in) {
         json_t *runs = json_object_get(in, "running");
         if (json_array_size(runs) == 0) {
-            printf("%-16s %-10s %-10s %-8s %-8lld %-8s %-5s %-6s %s\n", str(in, "name"), "-", "pending", "-",
-                   num(in, "want_version"), "-", "-", "-", str(in, "pending")[0] ? str(in, "pending") : "ordered");
+            bool placed = str(in, "node")[0];
+            printf("%-16s %-10s %-10s %-8s %-8lld %-8s %-5s %-6s %s\n", str(in, "name"),
+                   placed ? str(in, "node") : "-", placed ? "ordered" : "pending", "-", num(in, "want_version"), "-",
+                   "-", "-", placed ? "(not reported by the node yet)" : str(in, "pending"));
             continue;
         }
         size_t k;
@@ -229,6 +231,24 @@ static int follow(ops *o, const char *service) {
     return 1;
 }
 
+/* Waits until the orchestrator asked runs spec version (or a newer one):
+ * it picks a change up at its next round. */
+static int wait_loaded(ops *o, long long version) {
+    time_t until = time(NULL) + o->timeout_s;
+    while (time(NULL) < until) {
+        bool failed;
+        json_t *j = call(o, "GET", "/v1/status", NULL, NULL, &failed);
+        if (!j) return -1;
+        long long v = num(j, "spec_version");
+        json_decref(j);
+        if (v >= version) return 0;
+        usleep(FOLLOW_POLL_US);
+    }
+    fprintf(stderr, "mcloud %s: the orchestrator did not load version %lld within %ld s\n", o->cmd, version,
+            o->timeout_s);
+    return -1;
+}
+
 /* Prints an apply's answer; follows the services its diff names. */
 static int applied(ops *o, json_t *j) {
     if (o->json) {
@@ -248,7 +268,8 @@ static int applied(ops *o, json_t *j) {
     }
     printf("applied as version %lld\n", num(j, "version"));
     int rc = 0;
-    if (o->wait) {
+    if (o->wait && wait_loaded(o, num(j, "version")) < 0) rc = 1;
+    else if (o->wait) {
         /* every service a line of the diff names, once */
         char seen[1024] = " ";
         for (const char *l = diff; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
