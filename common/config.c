@@ -70,6 +70,7 @@ static const mc_setting settings[] = {
     {"orchestrator.images", "localhost/mcloud-upload,localhost/mcloud-transcode,localhost/mcloud-stream,localhost/mcloud-api,localhost/mcloud-health", false, "Image repositories a spec may name (comma-separated)."},
     {"orchestrator.lock_name", "orchestrator", false, "Name of the Redis lock the active orchestrator holds (tests use their own)."},
     {"orchestrator.key_prefix", "mcloud", false, "Prefix of the Redis keys the orchestrator reads and writes: <prefix>:node:* heartbeats, <prefix>:orch:* (tests use their own)."},
+    {"orchestrator.node_grace_ms", "15000", false, "How long a node whose heartbeat vanished keeps its instances before they are placed elsewhere."},
     {"orchestrator.order_timeout_ms", "5000", false, "Milliseconds an order to an agent may take."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
     {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},

@@ -95,6 +95,20 @@ static int service_wants(const mc_spec *spec, int p, mc_decide_state *st, const 
     return n;
 }
 
+/* The port where it runs on its node; else slot 0 unless a copy elsewhere
+ * (being moved away) holds slot 0's port: two nodes may share a machine. */
+static int port_of(const mc_spec *spec, const mc_want *w, const char *name, const mc_report *reports, int n) {
+    int pos = mc_spec_service_position(spec, w->service);
+    int slot0 = mc_spec_instance_port(spec, pos, w->index, 0);
+    bool slot0_taken = false;
+    for (int r = 0; r < n; r++) {
+        if (strcmp(reports[r].name, name) != 0) continue;
+        if (strcmp(reports[r].node, w->node) == 0 && reports[r].port > 0) return reports[r].port;
+        if (reports[r].port == slot0) slot0_taken = true;
+    }
+    return slot0_taken ? mc_spec_instance_port(spec, pos, w->index, 1) : slot0;
+}
+
 int mc_decide(const mc_spec *spec, mc_decide_state *st, const mc_node *nodes, int nnodes, const mc_report *reports,
               int nreports, mc_decide_promoted promoted, void *ctx, double now, mc_want *wants, int max,
               mc_decide_revert *reverts, int *nreverts) {
@@ -113,6 +127,7 @@ int mc_decide(const mc_spec *spec, mc_decide_state *st, const mc_node *nodes, in
         if (wants[i].node[0]) {
             mc_instance_name(name, sizeof name, wants[i].service, wants[i].index);
             remember(st, name, wants[i].node);
+            wants[i].port = port_of(spec, &wants[i], name, reports, nreports);
         }
     return n;
 }

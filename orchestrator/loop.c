@@ -140,6 +140,29 @@ static void read_node(mc_orch *o, mc_orch_view *v, const char *key) {
     freeReplyObject(r);
 }
 
+/* A node whose heartbeat vanished less than orchestrator.node_grace_ms ago
+ * keeps its last heartbeat, marked stale: a busy agent (an engine call
+ * under load) missing its TTL does not get its instances started twice
+ * elsewhere. Only the loop thread replaces o->view, so it reads it here
+ * without the lock. */
+static void keep_silent_nodes(mc_orch *o, mc_orch_view *v) {
+    double now = mc_monotonic_seconds();
+    for (int k = 0; k < v->nnodes; k++) v->nodes[k].seen_at = now;
+    const mc_orch_view *prev = o->view;
+    for (int k = 0; prev && k < prev->nnodes && v->nnodes < MC_ORCH_MAX_NODES; k++) {
+        const mc_node *old = &prev->nodes[k];
+        bool present = false;
+        for (int j = 0; j < v->nnodes && !present; j++) present = strcmp(v->nodes[j].name, old->name) == 0;
+        if (present || now - old->seen_at > o->node_grace_ms / 1000.0) continue;
+        if (!old->stale) mc_log_kv(MC_LOG_WARN, "node heartbeat missing; keeping its last one for the grace", "node", old->name, NULL);
+        v->nodes[v->nnodes] = *old;
+        v->nodes[v->nnodes].stale = true;
+        v->nnodes++;
+        for (int r = 0; r < prev->nreports && v->nreports < MC_ORCH_MAX_REPORTS; r++)
+            if (strcmp(prev->reports[r].node, old->name) == 0) v->reports[v->nreports++] = prev->reports[r];
+    }
+}
+
 static int read_cluster(mc_orch *o, mc_orch_view *v) {
     mc_err err = {0};
     v->nnodes = v->nreports = 0;
@@ -164,6 +187,7 @@ static int read_cluster(mc_orch *o, mc_orch_view *v) {
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
+    keep_silent_nodes(o, v);
     redisReply *d = mc_redis_command(o->svc.redis, &err, "SMEMBERS %s", o->drain_key);
     if (d && d->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < d->elements; i++)
@@ -262,7 +286,7 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
         for (int h = 0; h < o->nhistory; h++) /* the definition of the version wanted (a canary's old ones) */
             if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
                 def = mc_spec_find(o->history[h].spec, w->service);
-        json_t *j = mc_order_body(def, mc_spec_instance_port(o->spec, pos, w->index), w->index, w->version);
+        json_t *j = mc_order_body(def, w->port, w->index, w->version);
         body = j ? mc_json_dump(j) : NULL;
         json_decref(j);
         if (!body) return 0;

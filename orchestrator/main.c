@@ -16,6 +16,7 @@ static int read_settings(mc_orch *o, mc_err *err) {
     if (mc_config_int(cfg, "orchestrator.interval_ms", 100, 60000, &o->interval_ms, err) < 0 ||
         mc_config_int(cfg, "orchestrator.lock_ttl_ms", 1000, 600000, &o->lock_ttl_ms, err) < 0 ||
         mc_config_int(cfg, "orchestrator.order_timeout_ms", 100, 600000, &o->order_timeout_ms, err) < 0 ||
+        mc_config_int(cfg, "orchestrator.node_grace_ms", 0, 600000, &o->node_grace_ms, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.lock_name", o->lock_name, sizeof o->lock_name, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.key_prefix", o->key_prefix, sizeof o->key_prefix, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.images", o->images_buf, sizeof o->images_buf, err) < 0 ||

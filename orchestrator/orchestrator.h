@@ -39,7 +39,7 @@ typedef struct mc_orch_version {
 
 typedef struct mc_orch {
     mc_service svc;
-    long interval_ms, lock_ttl_ms, order_timeout_ms;
+    long interval_ms, lock_ttl_ms, order_timeout_ms, node_grace_ms;
     char lock_name[64];
     char key_prefix[64];
     char drain_key[96];              /* <prefix>:orch:draining, a set of node names */

@@ -50,11 +50,15 @@ static void place_kept(const mc_spec *spec, const mc_node *nodes, int nnodes, co
     const mc_spec_service *svc = &spec->services[pos];
     char name[MC_INSTANCE_NAME_MAX + 1];
     mc_instance_name(name, sizeof name, w->service, w->index);
-    int chosen = -1;
-    for (int r = 0; r < nreports && chosen < 0; r++) {
+    /* Where it runs; with two copies (a move, a node back from the dead)
+     * the healthy one wins, then the one where it was last ordered. */
+    int chosen = -1, best = -1;
+    for (int r = 0; r < nreports; r++) {
         if (strcmp(reports[r].name, name) != 0) continue;
         int k = node_index(nodes, nnodes, reports[r].node);
-        if (k >= 0 && node_usable(&nodes[k], svc)) chosen = k;
+        if (k < 0 || !node_usable(&nodes[k], svc)) continue;
+        int score = (reports[r].healthy && reports[r].ready) * 2 + (prev && strcmp(prev, nodes[k].name) == 0);
+        if (score > best) best = score, chosen = k;
     }
     if (chosen < 0) {
         int k = node_index(nodes, nnodes, prev);
@@ -71,7 +75,7 @@ static void place_new(const mc_spec *spec, const mc_node *nodes, int nnodes, mc_
     int best = -1, gone = 0, draining = 0, unmatched = 0, cpu = 0, mem = 0, pids = 0;
     for (int k = 0; k < nnodes; k++) {
         const mc_node *n = &nodes[k];
-        if (!n->alive) { gone++; continue; }
+        if (!n->alive || n->stale) { gone++; continue; }
         if (n->draining) { draining++; continue; }
         if (!node_matches(n, svc)) { unmatched++; continue; }
         if (use[k].cpus + svc->cpus > n->cpus + 1e-9) { cpu++; continue; }
@@ -150,7 +154,8 @@ int mc_reconcile(const mc_want *wants, int nwants, const mc_node *nodes, int nno
     char name[MC_INSTANCE_NAME_MAX + 1];
     for (int i = 0; i < nwants; i++) {
         const mc_want *w = &wants[i];
-        if (!w->node[0]) continue;
+        int k = node_index(nodes, nnodes, w->node);
+        if (k < 0 || nodes[k].stale) continue; /* pending, or its node is silent: wait for it */
         mc_instance_name(name, sizeof name, w->service, w->index);
         const mc_report *r = find_report(reports, nreports, name, w->node);
         if (!r) count = add_order(orders, count, max, MC_ORDER_START, name, w->node, i);
@@ -159,7 +164,7 @@ int mc_reconcile(const mc_want *wants, int nwants, const mc_node *nodes, int nno
     for (int i = 0; i < nreports; i++) {
         const mc_report *r = &reports[i];
         int k = node_index(nodes, nnodes, r->node);
-        if (k < 0 || !nodes[k].alive) continue; /* nobody to order */
+        if (k < 0 || !nodes[k].alive || nodes[k].stale) continue; /* nobody to order */
         const mc_want *w = NULL;
         for (int j = 0; j < nwants && !w; j++) {
             mc_instance_name(name, sizeof name, wants[j].service, wants[j].index);

@@ -41,6 +41,9 @@ typedef struct mc_node {
     int64_t fence;               /* highest fencing token the agent accepted */
     bool alive;                  /* heartbeat present */
     bool draining;               /* an operator asked to empty it */
+    bool stale;                  /* heartbeat missing for less than the grace: its last one
+                                  * stands, nothing new goes there, no order is sent to it */
+    double seen_at;              /* when its heartbeat was last read (the daemon's clock) */
 } mc_node;
 
 typedef struct mc_report {       /* one instance as an agent reports it */
@@ -62,6 +65,7 @@ typedef struct mc_want {         /* one desired instance */
     int index;
     int64_t version;             /* the spec version it must run */
     char node[MC_NODE_NAME_MAX + 1]; /* "" = pending */
+    int port;                    /* the port it listens on there (mc_decide) */
     char reason[MC_REASON_MAX];  /* why it is pending */
 } mc_want;
 

@@ -529,8 +529,8 @@ int mc_spec_service_position(const mc_spec *spec, const char *name) {
     return -1;
 }
 
-int mc_spec_instance_port(const mc_spec *spec, int service_pos, int index) {
-    return spec->port_first + 100 * service_pos + index;
+int mc_spec_instance_port(const mc_spec *spec, int service_pos, int index, int slot) {
+    return spec->port_first + 100 * service_pos + 50 * slot + index;
 }
 
 void mc_spec_errors_join(const mc_spec_errors *errs, char *buf, size_t len) {

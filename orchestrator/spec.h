@@ -26,8 +26,9 @@
  *       stop_grace: 30s
  *       volume: {name: cache, target: /var/cache/mcloud}
  * Each instance `<service>-<index>` gets the port
- * instance_ports.first + 100 * (service's position) + index, the same on
- * every node, so two nodes on one machine never clash. */
+ * instance_ports.first + 100 * (service's position) + 50 * slot + index:
+ * slot 0, or slot 1 while a copy of it still runs on another node in slot
+ * 0 (a move, a drain), so two nodes on one machine never clash. */
 #ifndef MCLOUD_ORCH_SPEC_H
 #define MCLOUD_ORCH_SPEC_H
 
@@ -40,7 +41,7 @@
 #define MC_SPEC_MAX_LABELS 8
 #define MC_SPEC_NAME_MAX 40       /* service names: [a-z][a-z0-9-]* */
 #define MC_SPEC_STR_MAX 256
-#define MC_SPEC_MAX_COUNT 99      /* instances per service (port stride 100) */
+#define MC_SPEC_MAX_COUNT 49      /* instances (canaries included) per service: two port slots of 50 */
 #define MC_SPEC_MAX_ERRORS 32
 #define MC_SPEC_MAX_BYTES (256 * 1024)
 
@@ -112,8 +113,8 @@ char *mc_spec_diff(const mc_spec *a, const mc_spec *b);
 bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b);
 const mc_spec_service *mc_spec_find(const mc_spec *spec, const char *name);
 int mc_spec_service_position(const mc_spec *spec, const char *name);
-/* The port instance <name>-<index> listens on. */
-int mc_spec_instance_port(const mc_spec *spec, int service_pos, int index);
+/* The port instance <name>-<index> listens on in slot 0 or 1. */
+int mc_spec_instance_port(const mc_spec *spec, int service_pos, int index, int slot);
 
 /* "512M" -> bytes; "2s" -> ms. -1 if not one. */
 int64_t mc_spec_parse_size(const char *s);

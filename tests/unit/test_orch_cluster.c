@@ -60,6 +60,7 @@ static void apply(sim *s, const mc_order *o, const mc_want *wants) {
     r->index = wants[o->want].index;
     snprintf(r->node, sizeof r->node, "%s", o->node);
     r->spec_version = wants[o->want].version;
+    r->port = wants[o->want].port;
     snprintf(r->state, sizeof r->state, "starting");
     s->born[s->nreports++] = s->round;
 }
@@ -198,6 +199,9 @@ static void test_drain_keeps_a_healthy_copy(void **state) {
             mc_instance_name(name, sizeof name, "t", i);
             assert_true(healthy_copies(s, name) >= 1);
         }
+        /* the nodes share a machine: two copies never share a port */
+        for (int i = 0; i < s->nreports; i++)
+            for (int j = i + 1; j < s->nreports; j++) assert_int_not_equal(s->reports[i].port, s->reports[j].port);
     }
     assert_int_equal(count_on(s, "a", 0, false), 0);
     assert_int_equal(count_on(s, "b", 1, true) + count_on(s, "c", 1, true), 4);

@@ -170,6 +170,42 @@ static void test_dead_node_is_rescheduled_and_moves_have_no_gap(void **state) {
     assert_string_equal(o[0].node, "b");
 }
 
+static void test_a_silent_node_keeps_its_instances_for_the_grace(void **state) {
+    (void)state;
+    mc_spec spec = spec_of("services:\n  t:\n    image: x/t:1\n    count: 3\n");
+    mc_node nodes[] = {node("a", 8, 8192), node("b", 8, 8192)};
+    nodes[1].stale = true; /* b's heartbeat is late: its last one stands */
+    mc_report r[2] = {report("t", 0, "a", 1, true), report("t", 1, "b", 1, true)};
+    mc_want w[3];
+    int n = wants_of(&spec, w, 1);
+    mc_place(&spec, nodes, 2, r, 2, w, n, NULL);
+    assert_string_equal(w[1].node, "b"); /* not started twice elsewhere */
+    assert_string_equal(w[2].node, "a"); /* nothing new goes to b */
+    mc_order o[8];
+    int k = mc_reconcile(w, n, nodes, 2, r, 2, o, 8);
+    assert_int_equal(k, 1); /* only t-2's start on a; no order to b */
+    assert_string_equal(o[0].node, "a");
+    assert_string_equal(o[0].name, "t-2");
+}
+
+static void test_of_two_copies_the_healthy_one_stays(void **state) {
+    (void)state;
+    mc_spec spec = spec_of("services:\n  t:\n    image: x/t:1\n    count: 1\n");
+    mc_node nodes[] = {node("a", 8, 8192), node("b", 8, 8192)};
+    /* a duplicate crash-looping on a (say, its port taken), the healthy copy on b */
+    mc_report r[2] = {report("t", 0, "a", 1, false), report("t", 0, "b", 1, true)};
+    snprintf(r[0].state, sizeof r[0].state, "backoff");
+    mc_want w[1];
+    int n = wants_of(&spec, w, 1);
+    const char *prev[1] = {"a"};
+    mc_place(&spec, nodes, 2, r, 2, w, n, prev);
+    assert_string_equal(w[0].node, "b");
+    mc_order o[4];
+    assert_int_equal(mc_reconcile(w, n, nodes, 2, r, 2, o, 4), 1);
+    assert_int_equal(o[0].kind, MC_ORDER_STOP);
+    assert_string_equal(o[0].node, "a");
+}
+
 static void test_replace_and_scale_down(void **state) {
     (void)state;
     mc_spec spec = spec_of("services:\n  t:\n    image: x/t:1\n    count: 1\n");
@@ -263,6 +299,8 @@ int main(void) {
         cmocka_unit_test(test_constraints_and_drain),
         cmocka_unit_test(test_adopts_where_it_runs),
         cmocka_unit_test(test_dead_node_is_rescheduled_and_moves_have_no_gap),
+        cmocka_unit_test(test_a_silent_node_keeps_its_instances_for_the_grace),
+        cmocka_unit_test(test_of_two_copies_the_healthy_one_stays),
         cmocka_unit_test(test_replace_and_scale_down),
         cmocka_unit_test(test_rollout_max_parallel_and_min_healthy),
         cmocka_unit_test(test_rollout_deadline_fails),

@@ -46,7 +46,8 @@ static void test_the_shipped_spec_parses(void **state) {
     assert_string_equal(s->port_env, "MCLOUD_STREAM_PORT");
     assert_string_equal(s->volume_target, "/var/cache/mcloud");
     assert_int_equal(s->stop_grace_ms, 30000);
-    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1), 21201);
+    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 0), 21201);
+    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 1), 21251);
     const mc_spec_service *t = mc_spec_find(spec, "transcode");
     assert_int_equal(t->memory_bytes, 1 << 30);
     assert_int_equal(t->stop_grace_ms, 120000);
@@ -86,7 +87,7 @@ static const struct broken broken[] = {
     {"bad size", HEAD "  transcode:\n" IMG "    resources:\n      cpus: 1\n      memory: 2 GB\n",
      "services.transcode.resources.memory: \"2 GB\" is not a size (e.g. 512M, 2G) (line 7)"},
     {"negative count", HEAD "  transcode:\n" IMG "    count: -1\n",
-     "services.transcode.count: \"-1\" is not a whole number between 0 and 99 (line 5)"},
+     "services.transcode.count: \"-1\" is not a whole number between 0 and 49 (line 5)"},
     {"port clash", HEAD "  a:\n" IMG "    ports: {public: 8080}\n  b:\n" IMG "    ports: {public: 8080}\n",
      "services.b.ports.public: 8080 is already the public port of services.a (line 7)"},
     {"unknown image", HEAD "  t:\n    image: docker.io/library/nginx:latest\n",
@@ -117,7 +118,7 @@ static const struct broken broken[] = {
     {"empty", "", "spec: empty"},
     {"list as a key", HEAD "  [a]: 1\n", "services: a key must be a plain name (line 3)"},
     {"tabs", HEAD "\tt:\n", "YAML: "},
-    {"count above max", HEAD "  t:\n" IMG "    count: 100\n", "services.t.count: \"100\" is not a whole number between 0 and 99"},
+    {"count above max", HEAD "  t:\n" IMG "    count: 50\n", "services.t.count: \"50\" is not a whole number between 0 and 49"},
     {"pids too low", HEAD "  t:\n" IMG "    resources: {pids: 1}\n", "services.t.resources.pids: \"1\" is not a whole number between 16"},
 };
 

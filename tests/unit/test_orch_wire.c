@@ -81,7 +81,7 @@ static void test_order_body_follows_the_contract(void **state) {
     mc_spec spec;
     mc_spec_errors errs;
     assert_int_equal(mc_spec_parse(y, strlen(y), NULL, &spec, &errs), 0);
-    json_t *b = mc_order_body(&spec.services[1], mc_spec_instance_port(&spec, 1, 1), 1, 7);
+    json_t *b = mc_order_body(&spec.services[1], mc_spec_instance_port(&spec, 1, 1, 0), 1, 7);
     assert_non_null(b);
     assert_int_equal(json_integer_value(json_object_get(b, "port")), 21101);
     assert_int_equal(json_integer_value(json_object_get(b, "spec_version")), 7);
