@@ -9,6 +9,8 @@
  *   mcloud apikey create|list|revoke   the tenant's API keys, through mcloud-api
  *   mcloud db switchover [HOST:PORT]
  *                             move the MariaDB master (maintenance), done by mcloud-dbmon
+ *   mcloud ps|nodes|scale|deploy|rollout|drain|logs|status
+ *                             operator commands (cli/ops.c, mcloud-orchestrator's API)
  *
  * Settings come from the same table as the daemons' (environment, then the
  * built-in defaults), so `eval "$(scripts/stack.sh env)"` is all it needs.
@@ -24,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "cli/admin.h"
+#include "cli/ops.h"
 #include "cli/tus_client.h"
 #include "cli/video.h"
 #include "common/config.h"
@@ -52,6 +55,7 @@ static int usage(void) {
             "                               move the MariaDB master to HOST:PORT (default: a healthy replica)\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them);\n"
             "MCLOUD_UPLOAD_URL and MCLOUD_UPLOAD_TOKEN choose the tus endpoint and the token.\n");
+    mc_cli_ops_usage();
     return 2;
 }
 
@@ -211,6 +215,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "tenant") == 0 || strcmp(argv[1], "apikey") == 0))
         return admin(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "db") == 0) return cmd_db(argc, argv);
+    if (argc >= 2 && mc_cli_is_ops(argv[1])) return mc_cli_ops(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
     bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;

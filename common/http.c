@@ -171,6 +171,34 @@ enum MHD_Result mc_http_send_error(mc_http_req *req, unsigned int status, const 
     return mc_http_queue(req, status, resp);
 }
 
+enum MHD_Result mc_http_send_problem(mc_http_req *req, unsigned int status, const char *code, const char *title,
+                                     json_t *extra, const char *fmt, ...) {
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    char type[128];
+    snprintf(type, sizeof type, "https://mcloud.dev/problems/%s", code);
+    json_t *body = extra && json_is_object(extra) ? extra : json_object();
+    if (extra && body != extra) json_decref(extra);
+    json_object_set_new(body, "type", json_string(type));
+    json_object_set_new(body, "title", json_string(title));
+    json_object_set_new(body, "status", json_integer(status));
+    json_object_set_new(body, "detail", mc_json_string_lossy(detail, strlen(detail)));
+    json_object_set_new(body, "code", json_string(code));
+    char *text = mc_json_dump(body);
+    json_decref(body);
+    if (!text) return mc_http_send_error(req, 500, "out of memory");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/problem+json");
+    return mc_http_queue(req, status, resp);
+}
+
 /* A response can be queued only on the first call or the last one, so a body
  * that outgrows max is drained and refused when it ends. Content-Length lets
  * an oversized body be refused before it is sent at all. */

@@ -87,6 +87,12 @@ enum MHD_Result mc_http_send_json(mc_http_req *req, unsigned int status, json_t 
 enum MHD_Result mc_http_send_error(mc_http_req *req, unsigned int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* An RFC 9457 problem (application/problem+json):
+ * {"type","title","status","detail","code"} plus the fields of extra (an
+ * object whose reference is stolen; NULL: none), e.g. a list of errors. */
+enum MHD_Result mc_http_send_problem(mc_http_req *req, unsigned int status, const char *code, const char *title,
+                                     json_t *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* The same error as a response not yet queued, so the caller can add headers
  * (e.g. a protocol's own) before mc_http_queue. NULL when out of memory. */
 struct MHD_Response *mc_http_error_response(unsigned int status, const char *fmt, ...)

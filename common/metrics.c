@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/textbuf.h"
+
 typedef enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM } metric_type;
 
 struct mc_metric {
@@ -149,40 +151,6 @@ double mc_metric_value(mc_metric *m) {
     return v;
 }
 
-/* A growing text buffer for rendering. */
-typedef struct textbuf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} textbuf;
-
-static void tb_printf(textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(textbuf *tb, const char *fmt, ...) {
-    if (tb->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(tb->data + tb->len, tb->cap - tb->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            tb->failed = 1;
-            return;
-        }
-        if ((size_t)n < tb->cap - tb->len) {
-            tb->len += (size_t)n;
-            return;
-        }
-        size_t cap = tb->cap * 2 + (size_t)n;
-        char *grown = realloc(tb->data, cap);
-        if (!grown) {
-            tb->failed = 1;
-            return;
-        }
-        tb->data = grown;
-        tb->cap = cap;
-    }
-}
-
 /* Prometheus float: integers without a fraction, +Inf spelled out, and the
  * shortest of %.15g / %.17g that reads back as the same double. */
 static void format_number(char *buf, size_t len, double v) {
@@ -195,26 +163,26 @@ static void format_number(char *buf, size_t len, double v) {
     }
 }
 
-static void render_help(textbuf *tb, const char *help) {
+static void render_help(mc_textbuf *tb, const char *help) {
     for (const char *p = help; *p; p++) {
-        if (*p == '\\') tb_printf(tb, "\\\\");
-        else if (*p == '\n') tb_printf(tb, "\\n");
-        else tb_printf(tb, "%c", *p);
+        if (*p == '\\') mc_textbuf_printf(tb, "\\\\");
+        else if (*p == '\n') mc_textbuf_printf(tb, "\\n");
+        else mc_textbuf_printf(tb, "%c", *p);
     }
 }
 
-static void render_series_line(textbuf *tb, const char *name, const char *suffix,
+static void render_series_line(mc_textbuf *tb, const char *name, const char *suffix,
                                const char *labels, const char *extra, double v) {
     char num[64];
     format_number(num, sizeof num, v);
     int has_labels = labels && *labels, has_extra = extra && *extra;
-    if (!has_labels && !has_extra) tb_printf(tb, "%s%s %s\n", name, suffix, num);
+    if (!has_labels && !has_extra) mc_textbuf_printf(tb, "%s%s %s\n", name, suffix, num);
     else
-        tb_printf(tb, "%s%s{%s%s%s} %s\n", name, suffix, has_labels ? labels : "",
+        mc_textbuf_printf(tb, "%s%s{%s%s%s} %s\n", name, suffix, has_labels ? labels : "",
                   has_labels && has_extra ? "," : "", has_extra ? extra : "", num);
 }
 
-static void render_histogram(textbuf *tb, family *f, mc_metric *m) {
+static void render_histogram(mc_textbuf *tb, family *f, mc_metric *m) {
     char le[80], num[64];
     for (size_t i = 0; i < f->nbounds; i++) {
         format_number(num, sizeof num, f->bounds[i]);
@@ -232,14 +200,12 @@ static const char *type_name(metric_type t) {
 }
 
 char *mc_metrics_render(void) {
-    textbuf tb = {.data = malloc(4096), .cap = 4096};
-    if (!tb.data) return NULL;
-    tb.data[0] = '\0';
+    mc_textbuf tb = {0};
     pthread_mutex_lock(&registry_lock);
     for (family *f = families; f; f = f->next) {
-        tb_printf(&tb, "# HELP %s ", f->name);
+        mc_textbuf_printf(&tb, "# HELP %s ", f->name);
         render_help(&tb, f->help);
-        tb_printf(&tb, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+        mc_textbuf_printf(&tb, "\n# TYPE %s %s\n", f->name, type_name(f->type));
         for (mc_metric *m = f->series; m; m = m->next) {
             pthread_mutex_lock(&m->lock);
             if (f->type == METRIC_HISTOGRAM) render_histogram(&tb, f, m);
@@ -248,11 +214,7 @@ char *mc_metrics_render(void) {
         }
     }
     pthread_mutex_unlock(&registry_lock);
-    if (tb.failed) {
-        free(tb.data);
-        return NULL;
-    }
-    return tb.data;
+    return mc_textbuf_finish(&tb);
 }
 
 void mc_metrics_reset(void) {

@@ -1,0 +1,399 @@
+/* loop.c — leadership and the reconcile round of mcloud-orchestrator.
+ *
+ * Every orchestrator.interval_ms each orchestrator (active or standby):
+ *   1. holds or tries the Redis lock orchestrator.lock_name (common/lock.h); the
+ *      holder is active and its fencing token goes with every order;
+ *   2. reloads the desired spec when MySQL has a newer version;
+ *   3. reads the nodes' heartbeats (<key_prefix>:node:*) and the drain set;
+ *   4. decides: the rollout step per service, placement, the reconcile plan
+ *      (orchestrator/plan.h) — a standby computes the same picture for
+ *      `mcloud ps` but sends nothing;
+ *   5. if active, sends the orders. An agent answering 409 stale_fence
+ *      means another orchestrator took over while this one was paused: it
+ *      steps down at once.
+ * A restarted orchestrator adopts what runs: placement keeps every
+ * reported instance where it is and the plan orders nothing for an
+ * instance running the wanted version. */
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "orchestrator/orchestrator.h"
+#include "orchestrator/wire.h"
+
+#define RESEND_AFTER_S 10.0
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- 1. leadership ---- */
+
+static bool leadership(mc_orch *o) {
+    mc_err err = {0};
+    pthread_mutex_lock(&o->mu);
+    bool active = o->active;
+    mc_lock lock = o->lock;
+    pthread_mutex_unlock(&o->mu);
+    if (active) {
+        if (mc_lock_extend(o->svc.redis, &lock, (int)o->lock_ttl_ms, &err) == 0) return true;
+        mc_log_kv(MC_LOG_WARN, "lost the orchestrator lock; standing by", "error", err.msg, NULL);
+        pthread_mutex_lock(&o->mu);
+        o->active = false;
+        pthread_mutex_unlock(&o->mu);
+        return false;
+    }
+    if (mc_lock_acquire(o->svc.redis, o->lock_name, (int)o->lock_ttl_ms, &lock, &err) < 0) {
+        if (err.kind != MC_ERR_CONFLICT) mc_log_kv(MC_LOG_WARN, "orchestrator lock", "error", err.msg, NULL);
+        return false;
+    }
+    char fence[32];
+    snprintf(fence, sizeof fence, "%" PRId64, lock.token);
+    mc_log_kv(MC_LOG_INFO, "active orchestrator", "fence", fence, "instance", o->svc.instance, NULL);
+    pthread_mutex_lock(&o->mu);
+    o->active = true;
+    o->lock = lock;
+    pthread_mutex_unlock(&o->mu);
+    return true;
+}
+
+static void step_down(mc_orch *o, const char *why) {
+    mc_log_kv(MC_LOG_WARN, "a newer orchestrator holds the lock; standing by", "detail", why, NULL);
+    pthread_mutex_lock(&o->mu);
+    o->active = false;
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* ---- 2. desired state ---- */
+
+static int64_t template_version(const mc_orch_version *hist, int n, const mc_spec_service *svc) {
+    int64_t v = hist[0].version;
+    for (int i = 0; i < n; i++) {
+        const mc_spec_service *old = mc_spec_find(hist[i].spec, svc->name);
+        if (old && mc_spec_same_template(old, svc) && hist[i].version < v) v = hist[i].version;
+    }
+    return v;
+}
+
+static void refresh_desired(mc_orch *o) {
+    mc_err err = {0};
+    int64_t latest = mc_orch_latest_version(o, &err);
+    if (latest < 0) {
+        mc_log_kv(MC_LOG_WARN, "reading the spec version", "error", err.msg, NULL);
+        return;
+    }
+    if (latest == 0 || latest == o->version) return;
+    mc_orch_version *hist;
+    int n;
+    if (mc_orch_history(o, &hist, &n, &err) < 0 || n == 0) {
+        mc_log_kv(MC_LOG_WARN, "loading the spec", "error", err.msg, NULL);
+        return;
+    }
+    const mc_spec *spec = hist[0].spec;
+    int64_t tmpl[MC_SPEC_MAX_SERVICES];
+    for (int p = 0; p < spec->service_count; p++) tmpl[p] = template_version(hist, n, &spec->services[p]);
+    pthread_mutex_lock(&o->mu);
+    mc_decide_new_spec(&o->decide, o->spec, spec, tmpl);
+    if (!o->spec) o->spec = malloc(sizeof *o->spec);
+    if (o->spec) *o->spec = *spec;
+    o->version = latest;
+    mc_orch_version *old_hist = o->history;
+    int old_n = o->nhistory;
+    o->history = hist; /* kept: orders for an older version use its definition */
+    o->nhistory = n;
+    pthread_mutex_unlock(&o->mu);
+    mc_orch_history_free(old_hist, old_n);
+    char v[32];
+    snprintf(v, sizeof v, "%" PRId64, latest);
+    mc_log_kv(MC_LOG_INFO, "desired spec loaded", "version", v, NULL);
+}
+
+/* ---- 3. the cluster as the agents report it ---- */
+
+static void read_node(mc_orch *o, mc_orch_view *v, const char *key) {
+    mc_err err = {0};
+    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s", key);
+    if (!r) return;
+    if (r->type == REDIS_REPLY_STRING && v->nnodes < MC_ORCH_MAX_NODES) {
+        mc_node *node = &v->nodes[v->nnodes];
+        int n = 0;
+        const char *key_node = key + strlen(o->node_pattern) - 1;
+        int rc = mc_heartbeat_parse(r->str, r->len, node, &v->reports[v->nreports], MC_ORCH_MAX_REPORTS - v->nreports,
+                                    &n, &err);
+        if (rc == 0 && strcmp(node->name, key_node) != 0) /* a node speaks for itself only */
+            rc = mc_err_set(&err, MC_ERR_INVALID, "names node '%s' under another node's key", node->name);
+        if (rc == 0) {
+            v->nnodes++;
+            v->nreports += n;
+        } else {
+            mc_log_kv(MC_LOG_WARN, "ignoring a malformed node heartbeat", "key", key, "error", err.msg, NULL);
+        }
+    }
+    freeReplyObject(r);
+}
+
+/* A node whose heartbeat vanished less than orchestrator.node_grace_ms ago
+ * keeps its last heartbeat, marked stale: a busy agent (an engine call
+ * under load) missing its TTL does not get its instances started twice
+ * elsewhere. Only the loop thread replaces o->view, so it reads it here
+ * without the lock. */
+static void keep_silent_nodes(mc_orch *o, mc_orch_view *v) {
+    double now = mc_monotonic_seconds();
+    for (int k = 0; k < v->nnodes; k++) v->nodes[k].seen_at = now;
+    const mc_orch_view *prev = o->view;
+    for (int k = 0; prev && k < prev->nnodes && v->nnodes < MC_ORCH_MAX_NODES; k++) {
+        const mc_node *old = &prev->nodes[k];
+        bool present = false;
+        for (int j = 0; j < v->nnodes && !present; j++) present = strcmp(v->nodes[j].name, old->name) == 0;
+        if (present || now - old->seen_at > o->node_grace_ms / 1000.0) continue;
+        if (!old->stale) mc_log_kv(MC_LOG_WARN, "node heartbeat missing; keeping its last one for the grace", "node", old->name, NULL);
+        v->nodes[v->nnodes] = *old;
+        v->nodes[v->nnodes].stale = true;
+        v->nnodes++;
+        for (int r = 0; r < prev->nreports && v->nreports < MC_ORCH_MAX_REPORTS; r++)
+            if (strcmp(prev->reports[r].node, old->name) == 0) v->reports[v->nreports++] = prev->reports[r];
+    }
+}
+
+static int read_cluster(mc_orch *o, mc_orch_view *v) {
+    mc_err err = {0};
+    v->nnodes = v->nreports = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = mc_redis_command(o->svc.redis, &err, "SCAN %s MATCH %s COUNT 200", cursor, o->node_pattern);
+        if (!r) {
+            mc_log_kv(MC_LOG_WARN, "reading node heartbeats", "error", err.msg, NULL);
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            bool seen = false; /* SCAN may repeat a key */
+            const char *name = keys->element[i]->str + strlen(o->node_pattern) - 1;
+            for (int k = 0; k < v->nnodes; k++) seen |= strcmp(v->nodes[k].name, name) == 0;
+            if (!seen) read_node(o, v, keys->element[i]->str);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    keep_silent_nodes(o, v);
+    redisReply *d = mc_redis_command(o->svc.redis, &err, "SMEMBERS %s", o->drain_key);
+    if (d && d->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < d->elements; i++)
+            for (int k = 0; k < v->nnodes; k++)
+                if (strcmp(v->nodes[k].name, d->element[i]->str) == 0) v->nodes[k].draining = true;
+    if (d) freeReplyObject(d);
+    return 0;
+}
+
+/* ---- 4. decisions ---- */
+
+static bool promoted(void *ctx, const char *service, int64_t to) {
+    mc_orch *o = ctx;
+    mc_err err = {0};
+    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s%s", o->promoted_key, service);
+    bool yes = r && r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == to;
+    if (r) freeReplyObject(r);
+    return yes;
+}
+
+typedef struct revert_ctx {
+    char service[MC_SPEC_NAME_MAX + 1];
+    int64_t to_version;
+} revert_ctx;
+
+/* Puts back the service's definition of version to_version (count kept). */
+static int revert_edit(mc_orch *o, mc_spec *spec, const mc_orch_version *hist, int n, void *ctx, mc_err *err) {
+    (void)o;
+    revert_ctx *rc = ctx;
+    int pos = mc_spec_service_position(spec, rc->service);
+    for (int i = 0; i < n && pos >= 0; i++)
+        if (hist[i].version == rc->to_version) {
+            const mc_spec_service *old = mc_spec_find(hist[i].spec, rc->service);
+            if (!old) break;
+            int count = spec->services[pos].count;
+            spec->services[pos] = *old;
+            spec->services[pos].count = count;
+            return 0;
+        }
+    return mc_err_set(err, MC_ERR_NOT_FOUND, "version %lld of %s is no longer in the history",
+                      (long long)rc->to_version, rc->service);
+}
+
+static void revert(mc_orch *o, const char *service, int64_t from, const char *why) {
+    revert_ctx ctx;
+    size_t len = strnlen(service, MC_SPEC_NAME_MAX);
+    memcpy(ctx.service, service, len);
+    ctx.service[len] = '\0';
+    ctx.to_version = from;
+    int64_t version;
+    char *diff = NULL;
+    mc_err err = {0};
+    if (mc_orch_edit_latest(o, revert_edit, &ctx, "orchestrator", "revert", &version, &diff, &err) < 0)
+        mc_log_kv(MC_LOG_ERROR, "automatic revert failed", "service", service, "error", err.msg, NULL);
+    else
+        mc_log_kv(MC_LOG_WARN, "rollout failed, reverted", "service", service, "why", why, NULL);
+    free(diff);
+}
+
+/* ---- 5. orders ---- */
+
+typedef struct sent {
+    char key[160];
+    double at;
+} sent;
+static sent recent[256];
+
+/* The same order to the same node is not repeated within RESEND_AFTER_S
+ * (the agent's heartbeat shows it a few seconds later). */
+static bool recently_sent(const char *key, double now) {
+    for (size_t i = 0; i < sizeof recent / sizeof recent[0]; i++)
+        if (strcmp(recent[i].key, key) == 0 && now - recent[i].at < RESEND_AFTER_S) return true;
+    size_t oldest = 0;
+    for (size_t i = 1; i < sizeof recent / sizeof recent[0]; i++)
+        if (recent[i].at < recent[oldest].at) oldest = i;
+    snprintf(recent[oldest].key, sizeof recent[oldest].key, "%s", key);
+    recent[oldest].at = now;
+    return false;
+}
+
+static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, int64_t fence, double now) {
+    const mc_node *node = NULL;
+    for (int k = 0; k < v->nnodes; k++)
+        if (strcmp(v->nodes[k].name, ord->node) == 0) node = &v->nodes[k];
+    if (!node) return 0;
+    char path[160], key[160], *body = NULL;
+    const char *method = ord->kind == MC_ORDER_STOP ? "DELETE" : "PUT";
+    snprintf(path, sizeof path, "/v1/instances/%s", ord->name);
+    int64_t version = ord->want >= 0 ? v->wants[ord->want].version : 0;
+    snprintf(key, sizeof key, "%s %s %s %" PRId64, method, ord->node, ord->name, version);
+    if (recently_sent(key, now)) return 0;
+    if (ord->kind != MC_ORDER_STOP) {
+        const mc_want *w = &v->wants[ord->want];
+        int pos = mc_spec_service_position(o->spec, w->service);
+        const mc_spec_service *def = &o->spec->services[pos];
+        for (int h = 0; h < o->nhistory; h++) /* the definition of the version wanted (a canary's old ones) */
+            if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
+                def = mc_spec_find(o->history[h].spec, w->service);
+        json_t *j = mc_order_body(def, w->port, w->index, w->version);
+        body = j ? mc_json_dump(j) : NULL;
+        json_decref(j);
+        if (!body) return 0;
+    }
+    long status;
+    char *answer = NULL;
+    mc_err err = {0};
+    int rc = mc_orch_agent_call(o, method, node->agent_url, path, fence, body, &status, &answer, &err);
+    free(body);
+    char st[16], ver[32];
+    snprintf(st, sizeof st, "%ld", status);
+    snprintf(ver, sizeof ver, "%" PRId64, version);
+    static const char *const kinds[] = {"start", "replace", "stop"};
+    char labels[80];
+    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kinds[ord->kind],
+             rc < 0 ? "undelivered" : status == 409 ? "stale_fence" : status >= 300 ? "refused" : "done");
+    mc_counter_inc(mc_counter("mcloud_orchestrator_orders_total", "Orders sent to agents, by kind and result.", labels));
+    if (rc < 0) {
+        mc_log_kv(MC_LOG_WARN, "order not delivered", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
+                  "error", err.msg, NULL);
+    } else if (status == 409 && answer && strstr(answer, "stale_fence")) {
+        o->orders_refused++;
+        free(answer);
+        step_down(o, "an agent refused the fencing token (409 stale_fence)");
+        return -1;
+    } else if (status >= 300) {
+        mc_log_kv(MC_LOG_WARN, "order refused", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
+                  "status", st, "answer", answer ? answer : "", NULL);
+    } else {
+        o->orders_sent++;
+        mc_log_kv(MC_LOG_INFO, "order", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node, "version",
+                  ver, "status", st, NULL);
+    }
+    free(answer);
+    return 0;
+}
+
+static int round_step(void *ctx) {
+    mc_orch *o = ctx;
+    bool active = leadership(o);
+    refresh_desired(o);
+    mc_orch_view *v = calloc(1, sizeof *v);
+    if (!v) return -1;
+    if (read_cluster(o, v) < 0) {
+        free(v);
+        return -1;
+    }
+    double now = now_s();
+    mc_decide_revert reverts[MC_SPEC_MAX_SERVICES];
+    int nreverts = 0;
+    pthread_mutex_lock(&o->mu);
+    int64_t fence = o->lock.token;
+    if (o->spec)
+        v->nwants = mc_decide(o->spec, &o->decide, v->nodes, v->nnodes, v->reports, v->nreports, promoted, o, now,
+                              v->wants, MC_ORCH_MAX_WANTS, reverts, &nreverts);
+    mc_orch_view *old = o->view;
+    o->view = v;
+    pthread_mutex_unlock(&o->mu);
+    free(old);
+    for (int i = 0; active && i < nreverts; i++) revert(o, reverts[i].service, reverts[i].to_version, reverts[i].why);
+    if (!active || !o->spec || nreverts) return 0;
+
+    /* A pause since leadership() (SIGSTOP, a long GC-like stall) may have
+     * cost the lock: check it, and that no agent has seen a newer token,
+     * right before acting. Agents refusing stale tokens cover what remains. */
+    mc_err err = {0};
+    for (int k = 0; k < v->nnodes; k++)
+        if (v->nodes[k].fence > fence) {
+            step_down(o, "a node has seen a newer fencing token");
+            return 0;
+        }
+    if (mc_lock_validate(o->svc.redis, o->lock_name, fence, &err) < 0) {
+        step_down(o, err.msg);
+        return 0;
+    }
+    mc_order *orders = calloc(MC_ORCH_MAX_WANTS * 2, sizeof *orders);
+    if (!orders) return -1;
+    /* v is the published view: read-only from here, o->spec only changes in this thread. */
+    int n = mc_reconcile(v->wants, v->nwants, v->nodes, v->nnodes, v->reports, v->nreports, orders,
+                         MC_ORCH_MAX_WANTS * 2);
+    for (int i = 0; i < n; i++) {
+        if (send_order(o, v, &orders[i], fence, now) < 0) break;
+        if (orders[i].want >= 0) {
+            pthread_mutex_lock(&o->mu);
+            mc_decide_ordered(&o->decide, o->spec, &v->wants[orders[i].want], now);
+            pthread_mutex_unlock(&o->mu);
+        }
+    }
+    free(orders);
+    return 0;
+}
+
+int mc_orch_loop_start(mc_orch *o, mc_err *err) {
+    o->loop = mc_periodic_start("orch-loop", o->interval_ms, round_step, o, err);
+    return o->loop ? 0 : -1;
+}
+
+void mc_orch_loop_stop(mc_orch *o) {
+    mc_periodic_stop(o->loop);
+    o->loop = NULL;
+    pthread_mutex_lock(&o->mu);
+    bool active = o->active;
+    mc_lock lock = o->lock;
+    o->active = false;
+    pthread_mutex_unlock(&o->mu);
+    mc_err err = {0};
+    if (active) mc_lock_release(o->svc.redis, &lock, &err); /* the standby takes over at once */
+}
+
+void mc_orch_nudge(mc_orch *o) { mc_periodic_nudge(o->loop); }

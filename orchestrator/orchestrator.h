@@ -1,0 +1,95 @@
+/* orchestrator.h — mcloud-orchestrator, the control plane: the state the
+ * daemon's files share. loop.c owns leadership and the reconcile rounds
+ * (their decisions are decide.c's, in the core library), versions.c the
+ * spec versions in MySQL, agents.c the orders to agents, api.c the operator
+ * HTTP API, main.c start-up. */
+#ifndef MCLOUD_ORCHESTRATOR_H
+#define MCLOUD_ORCHESTRATOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/lock.h"
+#include "common/periodic.h"
+#include "common/service.h"
+#include "common/token.h"
+#include "orchestrator/decide.h"
+#include "orchestrator/plan.h"
+#include "orchestrator/spec.h"
+
+#define MC_ORCH_MAX_NODES 32
+#define MC_ORCH_MAX_WANTS MC_DECIDE_MAX_WANTS
+#define MC_ORCH_MAX_REPORTS (MC_ORCH_MAX_NODES * 64)
+#define MC_ORCH_HISTORY 100
+
+typedef struct mc_orch_view {        /* the last round's picture, for the API */
+    mc_node nodes[MC_ORCH_MAX_NODES];
+    int nnodes;
+    mc_report reports[MC_ORCH_MAX_REPORTS];
+    int nreports;
+    mc_want wants[MC_ORCH_MAX_WANTS];
+    int nwants;
+} mc_orch_view;
+
+typedef struct mc_orch_version {
+    int64_t version;
+    mc_spec *spec;                   /* malloc'd */
+} mc_orch_version;
+
+typedef struct mc_orch {
+    mc_service svc;
+    long interval_ms, lock_ttl_ms, order_timeout_ms, node_grace_ms;
+    char lock_name[64];
+    char key_prefix[64];
+    char drain_key[96];              /* <prefix>:orch:draining, a set of node names */
+    char promoted_key[96];           /* <prefix>:orch:promoted: + service -> the version promoted */
+    char node_pattern[96];           /* <prefix>:node:* heartbeats */
+    char images_buf[1024];
+    const char *images[32];
+    mc_spec_check check;
+    char token_key_id[MC_TOKEN_NAME_MAX + 1], token_secret[256];
+    mc_token_key token_key;
+    mc_periodic *loop;
+
+    pthread_mutex_t mu;              /* guards everything below */
+    bool active;
+    mc_lock lock;
+    int64_t version;                 /* latest spec version applied (0: none) */
+    mc_spec *spec;                   /* its spec */
+    mc_decide_state decide;          /* rollouts, where instances were ordered */
+    mc_orch_version *history;        /* the versions loaded with spec, newest first */
+    int nhistory;
+    mc_orch_view *view;
+    int64_t orders_sent, orders_refused;
+} mc_orch;
+
+/* versions.c */
+/* The latest MC_ORCH_HISTORY versions, newest first; *n of them. */
+int mc_orch_history(mc_orch *o, mc_orch_version **out, int *n, mc_err *err);
+void mc_orch_history_free(mc_orch_version *v, int n);
+int64_t mc_orch_latest_version(mc_orch *o, mc_err *err);
+/* Stores spec as a new version unless it equals the latest (then *version is
+ * the latest and *diff ""). dry_run: only the diff. */
+int mc_orch_apply(mc_orch *o, const mc_spec *spec, const char *who, const char *reason, bool dry_run,
+                  int64_t *version, char **diff, mc_err *err);
+/* Applies fn's change to a copy of the latest spec (scale, undo, revert). */
+typedef int (*mc_orch_edit)(mc_orch *o, mc_spec *spec, const mc_orch_version *history, int nhistory, void *ctx,
+                            mc_err *err);
+int mc_orch_edit_latest(mc_orch *o, mc_orch_edit fn, void *ctx, const char *who, const char *reason,
+                        int64_t *version, char **diff, mc_err *err);
+json_t *mc_orch_versions_json(mc_orch *o, int limit, mc_err *err);
+
+/* agents.c: one order; *status is the agent's HTTP status (0: no answer). */
+int mc_orch_agent_call(mc_orch *o, const char *method, const char *base_url, const char *path, int64_t fence,
+                       const char *body, long *status, char **answer, mc_err *err);
+
+/* loop.c */
+int mc_orch_loop_start(mc_orch *o, mc_err *err);
+void mc_orch_loop_stop(mc_orch *o);
+void mc_orch_nudge(mc_orch *o);
+
+/* api.c */
+int mc_orch_api_routes(mc_orch *o, mc_err *err);
+
+#endif

@@ -1,0 +1,283 @@
+/* The orchestrator's rounds (orchestrator/decide.h + plan.h) against a
+ * simulated cluster: a minimal agent stub per node applies the orders to
+ * its instance list, and an instance turns healthy two rounds after it
+ * starts (or never, for a broken version). Each round is what the daemon
+ * does between its I/O: decide, reconcile, send. Checked: spread, adoption
+ * by a fresh orchestrator (no order at all), a dead node's instances
+ * rescheduled, a drain that never leaves an instance without a healthy
+ * copy, a rolling update within max_parallel, a broken version reverted
+ * after healthy_deadline, canaries waiting for a promote. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "orchestrator/decide.h"
+
+#define MAXR 64
+
+typedef struct sim {
+    mc_spec spec;
+    mc_decide_state *st;
+    mc_node nodes[3];
+    int nnodes;
+    mc_report reports[MAXR];
+    int born[MAXR];              /* round the instance started */
+    int nreports;
+    int round;
+    int64_t broken_version;      /* instances of it never turn healthy */
+    bool promoted;
+    int orders;                  /* sent in the last round */
+    int reverts;
+    mc_decide_revert last_revert;
+} sim;
+
+static bool is_promoted(void *ctx, const char *service, int64_t to) {
+    (void)service, (void)to;
+    return ((sim *)ctx)->promoted;
+}
+
+static void remove_report(sim *s, int i) {
+    s->reports[i] = s->reports[s->nreports - 1];
+    s->born[i] = s->born[s->nreports - 1];
+    s->nreports--;
+}
+
+/* The agent stub: start/replace make a fresh, not yet healthy instance. */
+static void apply(sim *s, const mc_order *o, const mc_want *wants) {
+    for (int i = 0; i < s->nreports; i++)
+        if (strcmp(s->reports[i].name, o->name) == 0 && strcmp(s->reports[i].node, o->node) == 0) remove_report(s, i--);
+    if (o->kind == MC_ORDER_STOP) return;
+    assert_true(s->nreports < MAXR);
+    mc_report *r = &s->reports[s->nreports];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", o->name);
+    snprintf(r->service, sizeof r->service, "%s", wants[o->want].service);
+    r->index = wants[o->want].index;
+    snprintf(r->node, sizeof r->node, "%s", o->node);
+    r->spec_version = wants[o->want].version;
+    r->port = wants[o->want].port;
+    snprintf(r->state, sizeof r->state, "starting");
+    s->born[s->nreports++] = s->round;
+}
+
+/* One round at time 10 s * round: health, decide, reconcile, apply. */
+static void tick(sim *s) {
+    s->round++;
+    double now = 10.0 * s->round;
+    for (int i = 0; i < s->nreports; i++) {
+        bool ok = s->round - s->born[i] >= 2 && s->reports[i].spec_version != s->broken_version;
+        s->reports[i].healthy = s->reports[i].ready = ok;
+        snprintf(s->reports[i].state, sizeof s->reports[i].state, ok ? "running" : "starting");
+    }
+    /* a dead node reports nothing */
+    mc_report live[MAXR];
+    int nlive = 0;
+    for (int i = 0; i < s->nreports; i++)
+        for (int k = 0; k < s->nnodes; k++)
+            if (s->nodes[k].alive && strcmp(s->nodes[k].name, s->reports[i].node) == 0) live[nlive++] = s->reports[i];
+    static mc_want wants[MC_DECIDE_MAX_WANTS];
+    mc_decide_revert reverts[MC_SPEC_MAX_SERVICES];
+    int nrev = 0;
+    int n = mc_decide(&s->spec, s->st, s->nodes, s->nnodes, live, nlive, is_promoted, s, now, wants,
+                      MC_DECIDE_MAX_WANTS, reverts, &nrev);
+    if (nrev) {
+        s->reverts += nrev;
+        s->last_revert = reverts[0];
+    }
+    mc_order orders[128];
+    s->orders = mc_reconcile(wants, n, s->nodes, s->nnodes, live, nlive, orders, 128);
+    for (int i = 0; i < s->orders; i++) {
+        apply(s, &orders[i], wants);
+        if (orders[i].want >= 0) mc_decide_ordered(s->st, &s->spec, &wants[orders[i].want], now);
+    }
+}
+
+static void set_spec(sim *s, const char *yaml, int64_t version, const mc_spec *old) {
+    mc_spec_errors errs;
+    mc_spec next;
+    assert_int_equal(mc_spec_parse(yaml, strlen(yaml), NULL, &next, &errs), 0);
+    int64_t tmpl[MC_SPEC_MAX_SERVICES];
+    for (int p = 0; p < next.service_count; p++) {
+        const mc_spec_service *o = old ? mc_spec_find(old, next.services[p].name) : NULL;
+        tmpl[p] = o && mc_spec_same_template(o, &next.services[p]) ? s->st->rollouts[p].to : version;
+    }
+    mc_decide_new_spec(s->st, old, &next, tmpl);
+    s->spec = next;
+}
+
+static sim *new_sim(const char *yaml) {
+    sim *s = calloc(1, sizeof *s);
+    s->st = calloc(1, sizeof *s->st);
+    const char *names[] = {"a", "b", "c"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(s->nodes[k].name, sizeof s->nodes[k].name, "%s", names[k]);
+        s->nodes[k].cpus = 8;
+        s->nodes[k].memory_bytes = 8ll << 30;
+        s->nodes[k].pids = 100000;
+        s->nodes[k].alive = true;
+    }
+    s->nnodes = 2;
+    set_spec(s, yaml, 1, NULL);
+    return s;
+}
+
+static void free_sim(sim *s) {
+    free(s->st);
+    free(s);
+}
+
+static int count_on(const sim *s, const char *node, int64_t version, bool healthy_only) {
+    int n = 0;
+    for (int i = 0; i < s->nreports; i++)
+        if (strcmp(s->reports[i].node, node) == 0 && (!version || s->reports[i].spec_version == version) &&
+            (!healthy_only || s->reports[i].healthy))
+            n++;
+    return n;
+}
+
+static int healthy_copies(const sim *s, const char *name) {
+    int n = 0;
+    for (int i = 0; i < s->nreports; i++)
+        for (int k = 0; k < s->nnodes; k++)
+            n += strcmp(s->reports[i].name, name) == 0 && s->reports[i].healthy && s->nodes[k].alive &&
+                 strcmp(s->nodes[k].name, s->reports[i].node) == 0;
+    return n;
+}
+
+#define V1 "services:\n  t:\n    image: x/t:1\n    count: 4\n" \
+           "    update: {max_parallel: 1, min_healthy_time: 10s, healthy_deadline: 60s}\n"
+#define V2 "services:\n  t:\n    image: x/t:2\n    count: 4\n" \
+           "    update: {max_parallel: 1, min_healthy_time: 10s, healthy_deadline: 60s}\n"
+
+static void settle(sim *s, int rounds) {
+    for (int i = 0; i < rounds; i++) tick(s);
+}
+
+static void test_spread_then_adoption_orders_nothing(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    assert_int_equal(count_on(s, "a", 1, true), 2);
+    assert_int_equal(count_on(s, "b", 1, true), 2);
+    assert_int_equal(s->orders, 0);
+    /* a restarted orchestrator: no memory at all, the same reports */
+    memset(s->st, 0, sizeof *s->st);
+    set_spec(s, V1, 1, NULL);
+    tick(s);
+    assert_int_equal(s->orders, 0);
+    free_sim(s);
+}
+
+static void test_dead_node_is_rescheduled(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    s->nodes[1].alive = false;
+    for (int i = 0; i < s->nreports; i++)
+        if (strcmp(s->reports[i].node, "b") == 0) remove_report(s, i--); /* its containers died with it */
+    settle(s, 3);
+    assert_int_equal(count_on(s, "a", 1, true), 4);
+    assert_int_equal(s->orders, 0);
+    free_sim(s);
+}
+
+static void test_drain_keeps_a_healthy_copy(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    s->nnodes = 3;
+    settle(s, 4);
+    s->nodes[0].draining = true;
+    char name[16];
+    for (int r = 0; r < 6; r++) {
+        tick(s);
+        for (int i = 0; i < 4; i++) {
+            mc_instance_name(name, sizeof name, "t", i);
+            assert_true(healthy_copies(s, name) >= 1);
+        }
+        /* the nodes share a machine: two copies never share a port */
+        for (int i = 0; i < s->nreports; i++)
+            for (int j = i + 1; j < s->nreports; j++) assert_int_not_equal(s->reports[i].port, s->reports[j].port);
+    }
+    assert_int_equal(count_on(s, "a", 0, false), 0);
+    assert_int_equal(count_on(s, "b", 1, true) + count_on(s, "c", 1, true), 4);
+    free_sim(s);
+}
+
+static void test_rolling_update_within_max_parallel(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    mc_spec old = s->spec;
+    set_spec(s, V2, 2, &old);
+    for (int r = 0; r < 30 && count_on(s, "a", 2, true) + count_on(s, "b", 2, true) < 4; r++) {
+        tick(s);
+        int unsettled = 0;
+        for (int i = 0; i < s->nreports; i++) unsettled += !s->reports[i].healthy;
+        assert_true(unsettled <= 1); /* max_parallel 1: one replaced at a time */
+    }
+    assert_int_equal(count_on(s, "a", 2, true) + count_on(s, "b", 2, true), 4);
+    settle(s, 2);
+    assert_int_equal(s->st->rollouts[0].status, MC_ROLLOUT_DONE);
+    assert_int_equal(s->reverts, 0);
+    free_sim(s);
+}
+
+static void test_broken_version_is_reverted(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    mc_spec old = s->spec;
+    s->broken_version = 2;
+    set_spec(s, V2, 2, &old);
+    for (int r = 0; r < 5; r++) { /* the first 50 s: one instance at a time tries version 2 */
+        tick(s);
+        assert_true(count_on(s, "a", 2, false) + count_on(s, "b", 2, false) <= 1);
+    }
+    assert_int_equal(count_on(s, "a", 2, false) + count_on(s, "b", 2, false), 1);
+    settle(s, 5); /* past healthy_deadline (60 s) */
+    assert_int_equal(s->reverts, 1);
+    assert_string_equal(s->last_revert.service, "t");
+    assert_int_equal(s->last_revert.to_version, 1);
+    assert_non_null(strstr(s->last_revert.why, "not healthy within 60000 ms"));
+    /* only the first batch was touched, and it runs version 1 again */
+    assert_int_equal(count_on(s, "a", 1, true) + count_on(s, "b", 1, true), 4);
+    assert_int_equal(count_on(s, "a", 2, false) + count_on(s, "b", 2, false), 0);
+    free_sim(s);
+}
+
+static void test_canary_waits_for_promote(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    mc_spec old = s->spec;
+    set_spec(s, "services:\n  t:\n    image: x/t:2\n    count: 4\n"
+                "    update: {max_parallel: 2, min_healthy_time: 10s, healthy_deadline: 60s, canary: 1}\n",
+             2, &old);
+    settle(s, 6);
+    assert_int_equal(s->st->rollouts[0].status, MC_ROLLOUT_WAIT_PROMOTE);
+    assert_int_equal(count_on(s, "a", 1, true) + count_on(s, "b", 1, true), 4);
+    assert_int_equal(count_on(s, "a", 2, true) + count_on(s, "b", 2, true), 1); /* t-4, next to them */
+    s->promoted = true;
+    settle(s, 12);
+    assert_int_equal(s->st->rollouts[0].status, MC_ROLLOUT_DONE);
+    assert_int_equal(count_on(s, "a", 2, true) + count_on(s, "b", 2, true), 4); /* the canary stopped */
+    assert_int_equal(s->nreports, 4);
+    free_sim(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spread_then_adoption_orders_nothing),
+        cmocka_unit_test(test_dead_node_is_rescheduled),
+        cmocka_unit_test(test_drain_keeps_a_healthy_copy),
+        cmocka_unit_test(test_rolling_update_within_max_parallel),
+        cmocka_unit_test(test_broken_version_is_reverted),
+        cmocka_unit_test(test_canary_waits_for_promote),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
