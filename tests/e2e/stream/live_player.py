@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "integration", "stream"))
 import worker_test as wt  # noqa: E402  (the worker test's harness)
 import streamtest as st  # noqa: E402  (the stream tests' daemon)
 
-SAMPLE_SECONDS = 16
+SAMPLE_SECONDS = 12
 
 
 def log(msg):

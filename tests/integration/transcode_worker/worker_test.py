@@ -802,7 +802,7 @@ def sha256_tree(root):
 
 def scenario_playable(h):
     clip = os.path.join(h.scratch, "clip.mp4")
-    make_clip(clip, 16, "854x480")
+    make_clip(clip, 12, "854x480")
     release = os.path.join(h.scratch, "release")
     w = h.worker("w1", MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS="2",
                  MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE=release)
@@ -844,7 +844,7 @@ def scenario_playable(h):
 
 def scenario_playable_retry(h):
     clip = os.path.join(h.scratch, "clip.mp4")
-    make_clip(clip, 16, "854x480")
+    make_clip(clip, 12, "854x480")
     never = os.path.join(h.scratch, "never-released")
     a = h.worker("w1", MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS="1",
                  MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE=never)
