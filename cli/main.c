@@ -2,6 +2,7 @@
  *
  *   mcloud upload FILE        resumable tus upload; prints the video id
  *   mcloud wait VIDEO_ID      follows transcoding until ready or failed
+ *                             (--playable: until its HLS plays, while it transcodes)
  *   mcloud play VIDEO_ID [--json] [--ttl S]
  *                             the video's signed playback URLs (mcloud-stream)
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
@@ -43,7 +44,9 @@
 static int usage(void) {
     fprintf(stderr,
             "usage: mcloud upload FILE      upload FILE (resumable: run it again after a break)\n"
-            "       mcloud wait VIDEO_ID    follow transcoding until the video is ready\n"
+            "       mcloud wait VIDEO_ID [--playable]\n"
+            "                               follow transcoding until the video is ready\n"
+            "                               (--playable: until it plays, while transcoding)\n"
             "       mcloud play VIDEO_ID [--json] [--ttl SECONDS]\n"
             "                               print the video's signed playback URLs (page, HLS, MP4)\n"
             "       mcloud publish FILE     upload, wait and print the playback URLs\n"
@@ -120,10 +123,10 @@ static mc_db *open_db(mc_config *cfg, mc_err *err) {
     return mc_db_open(&dc, err);
 }
 
-static int cmd_wait(mc_config *cfg, const char *video_id, mc_err *err) {
+static int cmd_wait(mc_config *cfg, const char *video_id, bool until_playable, mc_err *err) {
     mc_db *db = open_db(cfg, err);
     if (!db) return -1;
-    int rc = mc_cli_video_wait(db, video_id, WAIT_TIMEOUT_S, stderr, err);
+    int rc = mc_cli_video_wait(db, video_id, WAIT_TIMEOUT_S, until_playable, stderr, err);
     mc_db_close(db);
     return rc;
 }
@@ -131,6 +134,7 @@ static int cmd_wait(mc_config *cfg, const char *video_id, mc_err *err) {
 typedef struct play_options {
     bool as_json;
     long ttl_s;   /* 0: stream.url_ttl_s */
+    bool until_playable;   /* wait --playable */
 } play_options;
 
 static int cmd_play(mc_config *cfg, const char *video_id, const play_options *po, mc_err *err) {
@@ -156,19 +160,22 @@ static int run(mc_config *cfg, const char *cmd, const char *arg, const play_opti
         printf("%s\n", video_id);
         return 0;
     }
-    if (strcmp(cmd, "wait") == 0) return cmd_wait(cfg, arg, err);
+    if (strcmp(cmd, "wait") == 0) return cmd_wait(cfg, arg, po->until_playable, err);
     if (strcmp(cmd, "play") == 0) return cmd_play(cfg, arg, po, err);
     /* publish */
     if (cmd_upload(cfg, arg, video_id, sizeof video_id, err) < 0 ||
-        cmd_wait(cfg, video_id, err) < 0)
+        cmd_wait(cfg, video_id, false, err) < 0)
         return -1;
     return cmd_play(cfg, video_id, po, err);
 }
 
-/* Options after the argument: --json, --ttl SECONDS (play and publish). */
+/* Options after the argument: --json, --ttl SECONDS (play and publish); --playable (wait). */
 static int parse_options(int argc, char **argv, play_options *po) {
     for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+        if (strcmp(argv[1], "wait") == 0) {
+            if (strcmp(argv[i], "--playable") != 0) return -1;
+            po->until_playable = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
             po->as_json = true;
         } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
             char *end;
@@ -218,7 +225,8 @@ int main(int argc, char **argv) {
     if (argc >= 2 && mc_cli_is_ops(argv[1])) return mc_cli_ops(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];
-    bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0;
+    bool takes_options = strcmp(cmd, "play") == 0 || strcmp(cmd, "publish") == 0 ||
+                         strcmp(cmd, "wait") == 0;
     play_options po = {0};
     if (strcmp(cmd, "upload") && strcmp(cmd, "wait") && !takes_options) return usage();
     if ((!takes_options && argc != 3) || parse_options(argc, argv, &po) < 0) return usage();

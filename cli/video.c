@@ -19,6 +19,8 @@ typedef struct video_status {
     double progress;            /* 0 to 1, of the newest job */
     char prefix[1024];          /* published_prefix when ready */
     char tenant[72];
+    bool playable;              /* its HLS plays, growing while it transcodes */
+    double playable_s;          /* seconds published so far */
 } video_status;
 
 static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err *err) {
@@ -26,7 +28,8 @@ static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err 
     if (mc_db_query(db, MC_DB_MASTER,
                     "SELECT v.status, COALESCE(v.failure_reason, ''), COALESCE((SELECT j.progress "
                     "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1), 0), "
-                    "COALESCE(v.published_prefix, ''), v.tenant_id FROM videos v WHERE v.id = ?",
+                    "COALESCE(v.published_prefix, ''), v.tenant_id, v.playable, COALESCE(v.playable_seconds, 0) "
+                    "FROM videos v WHERE v.id = ?",
                     MC_DB_ARGS(mc_db_str(video_id)), &rows, err) < 0)
         return -1;
     if (rows.nrows == 0) {
@@ -38,6 +41,8 @@ static int read_status(mc_db *db, const char *video_id, video_status *v, mc_err 
     v->progress = strtod(mc_db_rows_get(&rows, 0, 2), NULL);
     snprintf(v->prefix, sizeof v->prefix, "%s", mc_db_rows_get(&rows, 0, 3));
     snprintf(v->tenant, sizeof v->tenant, "%s", mc_db_rows_get(&rows, 0, 4));
+    v->playable = atoi(mc_db_rows_get(&rows, 0, 5)) != 0;
+    v->playable_s = strtod(mc_db_rows_get(&rows, 0, 6), NULL);
     mc_db_rows_free(&rows);
     return 0;
 }
@@ -47,7 +52,8 @@ static void sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) continue;
 }
 
-int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out, mc_err *err) {
+int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool until_playable,
+                      FILE *out, mc_err *err) {
     time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
     char last[64] = "";
     for (;;) {
@@ -59,8 +65,15 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out
         }
         if (strcmp(v.status, "failed") == 0)
             return mc_err_set(err, MC_ERR_INVALID, "video %s failed: %s", video_id, v.reason);
-        char now[64];
+        char now[96];
         snprintf(now, sizeof now, "%s %d%%", v.status, (int)(v.progress * 100));
+        if (v.playable)
+            snprintf(now + strlen(now), sizeof now - strlen(now), ", playable (%.0f s published)",
+                     v.playable_s);
+        if (until_playable && v.playable) {
+            fprintf(out, "video %s: %s\n", video_id, now);
+            return 0;
+        }
         if (strcmp(now, last) != 0) {
             fprintf(out, "video %s: %s\n", video_id, now);
             fflush(out);
@@ -76,6 +89,10 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out
 
 static void print_plain(const json_t *doc, FILE *out) {
     fprintf(out, "video   %s\n", json_string_value(json_object_get(doc, "video")));
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (status && strcmp(status, "ready") != 0)
+        fprintf(out, "status  %s, still processing: %.0f s playable so far (HLS grows)\n", status,
+                json_real_value(json_object_get(doc, "playable_seconds")));
     fprintf(out, "page    %s\n", json_string_value(json_object_get(doc, "page")));
     fprintf(out, "hls     %s\n", json_string_value(json_object_get(doc, "hls")));
     const char *name;
@@ -90,13 +107,16 @@ int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id
                       FILE *out, mc_err *err) {
     video_status v;
     if (read_status(db, video_id, &v, err) < 0) return -1;
-    if (strcmp(v.status, "ready") != 0 || !v.prefix[0])
-        return mc_err_set(err, MC_ERR_CONFLICT, "video %s is %s, not ready%s%s", video_id,
+    bool ready = strcmp(v.status, "ready") == 0 && v.prefix[0];
+    if (!ready && !(v.playable && strcmp(v.status, "transcoding") == 0))
+        return mc_err_set(err, MC_ERR_CONFLICT, "video %s is %s, not playable yet%s%s", video_id,
                           v.status, v.reason[0] ? ": " : "", v.reason);
     mc_playback_signer signer = {.base_url = pb->base_url, .key = pb->key,
                                  .exp = (int64_t)time(NULL) + pb->ttl_s};
-    json_t *doc = mc_playback_doc(db, MC_DB_MASTER, &signer, v.tenant, video_id, v.prefix, err);
+    json_t *doc = mc_playback_doc(db, MC_DB_MASTER, &signer, v.tenant, video_id, ready ? v.prefix : NULL, err);
     if (!doc) return -1;
+    json_object_set_new(doc, "status", json_string(v.status));
+    json_object_set_new(doc, "playable_seconds", json_real(v.playable_s));
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fprintf(out, "%s\n", text ? text : "{}");

@@ -14,7 +14,8 @@
 /* Polls the video until it is ready (0) or failed (-1, MC_ERR_INVALID with
  * the stored reason), printing status and progress changes to out.
  * timeout_s <= 0 waits for ever. */
-int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, FILE *out, mc_err *err);
+int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool until_playable,
+                      FILE *out, mc_err *err);
 
 /* How playback URLs are made: mcloud-stream's public URL, the signing key
  * and how long the URLs live. */

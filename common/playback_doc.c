@@ -54,7 +54,7 @@ json_t *mc_playback_doc(mc_db *db, mc_db_target target, const mc_playback_signer
     bool has_video = false;
     if (add_url(doc, "page", s, tenant, video_id, "", "", err) < 0 ||
         add_url(doc, "hls", s, tenant, video_id, "hls/", "hls/master.m3u8", err) < 0 ||
-        add_mp4_rungs(doc, db, target, s, tenant, video_id, prefix, &has_video, err) < 0 ||
+        (prefix && add_mp4_rungs(doc, db, target, s, tenant, video_id, prefix, &has_video, err) < 0) ||
         (has_video &&  /* audio-only videos have no poster */
          add_url(doc, "poster", s, tenant, video_id, "thumbs/", "thumbs/poster.jpg", err) < 0)) {
         json_decref(doc);

@@ -19,7 +19,8 @@ typedef struct mc_playback_signer {
     int64_t exp;              /* unix seconds the URLs stay valid until */
 } mc_playback_signer;
 
-/* prefix: the video's published_prefix. target: where the renditions are
+/* prefix: the video's published_prefix; NULL for a video still
+ * transcoding but playable (page and growing HLS only: no MP4 or poster yet). target: where the renditions are
  * read (the API reads the replica, the command line the master). */
 json_t *mc_playback_doc(mc_db *db, mc_db_target target, const mc_playback_signer *s,
                         const char *tenant, const char *video_id, const char *prefix, mc_err *err);

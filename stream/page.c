@@ -1,6 +1,7 @@
 /* page.c — the player page: stream/web/player.html with its one placeholder,
  * {{config}}, replaced by the video's title and the relative URLs of its
- * HLS master playlist, poster and progressive rungs. The page sits under the
+ * HLS master playlist, poster and progressive rungs; "processing" when the
+ * video plays while it transcodes (only its growing HLS exists then). The page sits under the
  * signed credential, so those relative URLs inherit it. */
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,11 @@ static char *config_json(mc_stream_server *srv, const char *video_id, const mc_s
                          mc_err *err) {
     json_t *rungs = mc_stream_videos_rungs(srv->videos, video_id, video, err);
     if (!rungs) return NULL;
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:o}", "video", video_id, "title",
+    /* still processing: the growing HLS only (no MP4 and no poster yet) */
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "video", video_id, "title",
                             video->title[0] ? video->title : video_id, "hls", "hls/master.m3u8",
-                            "poster", "thumbs/poster.jpg", "mp4", rungs);
+                            "poster", video->ready ? "thumbs/poster.jpg" : "", "mp4", rungs,
+                            "processing", !video->ready);
     char *text = cfg ? mc_json_dump(cfg) : NULL;
     json_decref(cfg);
     if (!text) {

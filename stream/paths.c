@@ -7,15 +7,18 @@
  * output names, not against a character class. */
 #include "stream/paths.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define RUNG_MAX 16
+#define ATTEMPT_MAX 80
 #define NUMBER_MAX 9
 #define PREFIX "/v/"
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_lower_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
 static bool is_rung_char(char c) { return is_digit(c) || (c >= 'a' && c <= 'z'); }
+static bool is_attempt_char(char c) { return is_rung_char(c) || c == '-'; }
 static bool is_cred_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
            c == '_' || c == '.';
@@ -59,9 +62,22 @@ static bool thumb_path(const char *p) {
 bool mc_stream_output_path_valid(const char *path) {
     const char *p = path;
     if (!p || *p == '\0') return false;
+    if (eat(&p, "hls/a/")) {
+        if (!eat_run(&p, is_attempt_char, ATTEMPT_MAX) || !eat(&p, "/")) return false;
+        return strcmp(p, "master.m3u8") == 0 || hls_rung_path(p);
+    }
     if (eat(&p, "hls/")) return strcmp(p, "master.m3u8") == 0 || hls_rung_path(p);
     if (eat(&p, "thumbs/")) return thumb_path(p);
     return eat_run(&p, is_rung_char, RUNG_MAX) && strcmp(p, ".mp4") == 0;
+}
+
+const char *mc_stream_attempt_path(const char *path, size_t *len, char *rel, size_t rel_cap) {
+    const char *p = path;
+    if (!mc_stream_output_path_valid(path) || !eat(&p, "hls/a/")) return NULL;
+    const char *attempt = p;
+    *len = run(p, is_attempt_char, ATTEMPT_MAX);
+    int n = snprintf(rel, rel_cap, "hls/%s", attempt + *len + 1);
+    return n > 0 && (size_t)n < rel_cap ? attempt : NULL;
 }
 
 static bool ends_with(const char *s, const char *suffix) {

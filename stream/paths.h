@@ -4,8 +4,12 @@
  *
  *   <rung>.mp4 | hls/master.m3u8 | hls/<rung>/index.m3u8 | hls/<rung>/init.mp4
  *   | hls/<rung>/seg_<digits>.m4s | thumbs/poster.jpg | thumbs/thumb_<digits>.jpg
+ *   | hls/a/<attempt>/(master.m3u8 | <rung>/index.m3u8 | <rung>/init.mp4
+ *                      | <rung>/seg_<digits>.m4s)
  *   | "" (the player page)
- *   rung: 1..16 of [0-9a-z]; digits: 1..9 of [0-9]; video: a lowercase UUID
+ *   rung: 1..16 of [0-9a-z]; digits: 1..9 of [0-9]; video: a lowercase UUID;
+ *   attempt: 1..80 of [0-9a-z-], "<job>-<n>" (the HLS of one attempt, as a
+ *   video plays while it transcodes: its URIs name the attempt)
  *
  * so "..", "%2F", "//", NUL, backslashes and every other spelling are refused
  * before any lookup (libmicrohttpd has already percent-decoded the path, so a
@@ -23,7 +27,7 @@
 typedef struct mc_stream_target {
     char video[MC_VIDEO_ID_LEN + 1];
     char cred[MC_PLAYBACK_CRED_MAX];
-    char path[64];          /* relative to the published prefix; "" = the page */
+    char path[128];         /* relative to the published prefix; "" = the page */
     const char *content_type; /* static string */
 } mc_stream_target;
 
@@ -35,6 +39,9 @@ typedef struct mc_stream_target {
 int mc_stream_target_parse(const char *request_path, size_t len, mc_stream_target *out);
 
 bool mc_stream_output_path_valid(const char *path);
+/* For "hls/a/<attempt>/<rest>": the attempt (its length in *len) and
+ * "hls/<rest>" in rel; NULL for any other path. */
+const char *mc_stream_attempt_path(const char *path, size_t *len, char *rel, size_t rel_cap);
 /* "video/mp4" (.mp4), "video/iso.segment" (.m4s), "application/vnd.apple.mpegurl" (.m3u8),
  * "image/jpeg" (.jpg), "text/html; charset=utf-8" (""); NULL for a path
  * outside the grammar. */

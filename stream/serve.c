@@ -1,6 +1,6 @@
 /* serve.c — mcloud-stream's answers. GET and HEAD of
  * /v/<video>/<cred>/<path> run, in order: the path grammar (paths.c; 404),
- * the video's row (videos.c; 404 unless ready), the signed credential
+ * the video's row (videos.c; 404 unless ready or playable), the signed credential
  * (common/playback; 403), the player page when path is "", else the object
  * from the disk cache (cache.c; 404 / 503), preconditions (304 / 412),
  * If-Range and Range (range.c; 206, multipart/byteranges, 416).
@@ -12,7 +12,16 @@
  * object is whole. Object answers are corked (TCP_CORK) until they end.
  * The reader holds the cache entry until libmicrohttpd frees the response —
  * also when the client goes away early. Every answer carries the CORS
- * headers hls.js needs (mc_stream_cors_headers, added by common/http). */
+ * headers hls.js needs (mc_stream_cors_headers, added by common/http).
+ *
+ * A video that plays while it transcodes (not ready, playable) serves only
+ * its HLS, under URIs naming the attempt (hls/a/<job>-<n>/...): its
+ * hls/master.m3u8 redirects there (no-store), so a retried attempt never
+ * serves new bytes under a URI a player or cache already holds. The growing
+ * playlists of an attempt that is not the published one are read from S3 at
+ * each request, never kept in the disk cache, and may be cached by clients
+ * for about half a segment; segments and init.mp4 are immutable and cached
+ * as any object. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +46,12 @@
 
 #define OBJECT_CACHE_CONTROL "public, max-age=86400"
 #define PAGE_CACHE_CONTROL "private, max-age=60"
+/* about half of the default 4 s segment: a player polling a growing
+ * playlist sees a new segment within that */
+#define GROWING_CACHE_CONTROL "public, max-age=2"
+#define PROCESSING_PAGE_CACHE_CONTROL "no-store"
+#define ATTEMPTS_DIR "/attempts/"
+#define GROWING_PLAYLIST_MAX (4 * 1024 * 1024)
 #define ALLOWED_METHODS "GET, HEAD, OPTIONS"
 #define ALLOWED_HEADERS "Range, If-Range, If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since"
 #define HLS_JS "node_modules/hls.js/dist/hls.min.js"
@@ -428,7 +443,8 @@ static enum MHD_Result answer_page(mc_stream_server *srv, mc_http_req *req,
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", t->content_type);
-    MHD_add_response_header(resp, "Cache-Control", PAGE_CACHE_CONTROL);
+    MHD_add_response_header(resp, "Cache-Control",
+                            video->ready ? PAGE_CACHE_CONTROL : PROCESSING_PAGE_CACHE_CONTROL);
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     return mc_http_queue(req, 200, resp);
 }
@@ -461,6 +477,93 @@ static int check_credential(mc_stream_server *srv, const mc_stream_target *t,
     return 0;
 }
 
+/* ---- a video playing while it transcodes ---------------------------------------- */
+
+/* Where "<root>/attempts/" ends in a prefix ("videos/<t>/<v>/attempts/<job>-<n>/"). */
+static size_t attempts_root_len(const char *prefix) {
+    const char *at = strstr(prefix, ATTEMPTS_DIR);
+    return at ? (size_t)(at - prefix) + strlen(ATTEMPTS_DIR) : 0;
+}
+
+/* hls/master.m3u8 of a video still transcoding: to its running attempt's. */
+static enum MHD_Result answer_to_attempt(mc_http_req *req, const mc_stream_target *t,
+                                         const mc_stream_video *video) {
+    size_t root = attempts_root_len(video->prefix), len = strlen(video->prefix);
+    if (!root || len <= root + 1)
+        return answer_error(req, 404, "video %s has no output %s", t->video, t->path);
+    char location[MC_S3_KEY_MAX];
+    snprintf(location, sizeof location, "a/%.*s/master.m3u8", (int)(len - root - 1), video->prefix + root);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Location", location);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return mc_http_queue(req, 302, resp);
+}
+
+typedef struct text_buf {
+    char *data;
+    size_t len;
+} text_buf;
+
+static int text_append(void *ctx, const char *data, size_t len) {
+    text_buf *b = ctx;
+    if (b->len + len > GROWING_PLAYLIST_MAX) return -1;
+    char *grown = realloc(b->data, b->len + len);
+    if (!grown) return -1;
+    memcpy(grown + b->len, data, len);
+    b->data = grown;
+    b->len += len;
+    return 0;
+}
+
+/* A growing playlist: read from S3 now, kept nowhere, cached briefly. */
+static enum MHD_Result answer_growing(mc_stream_server *srv, mc_http_req *req,
+                                      const mc_stream_target *t, const char *key) {
+    mc_err err = {0};
+    text_buf b = {0};
+    mc_s3 *s3 = mc_s3_pool_get(srv->s3, &err);
+    int rc = s3 ? mc_s3_get_object(s3, key, NULL, text_append, &b, NULL, &err) : -1;
+    mc_s3_pool_put(srv->s3, s3);
+    if (rc < 0) {
+        free(b.data);
+        return answer_cache_failure(req, t, &err);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "",
+                                                                b.data ? MHD_RESPMEM_MUST_FREE
+                                                                       : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(b.data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", t->content_type);
+    MHD_add_response_header(resp, "Cache-Control", GROWING_CACHE_CONTROL);
+    return mc_http_queue(req, 200, resp);
+}
+
+static bool is_playlist(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && strcmp(path + n - 5, ".m3u8") == 0;
+}
+
+/* The object key of t; *growing when it is a playlist that may still grow
+ * (an attempt's that is not the published one). -1 when it names nothing. */
+static int object_key(const mc_stream_target *t, const mc_stream_video *video, char *key,
+                      size_t cap, bool *growing) {
+    *growing = false;
+    size_t alen = 0;
+    char rel[sizeof t->path];
+    const char *attempt = mc_stream_attempt_path(t->path, &alen, rel, sizeof rel);
+    if (!attempt)
+        return (size_t)snprintf(key, cap, "%s%s", video->prefix, t->path) >= cap ? -1 : 0;
+    size_t root = attempts_root_len(video->prefix);
+    if (!root) return -1;
+    bool published = video->ready && strncmp(video->prefix + root, attempt, alen) == 0 &&
+                     strcmp(video->prefix + root + alen, "/") == 0;
+    *growing = !published && is_playlist(rel);
+    return (size_t)snprintf(key, cap, "%.*s%.*s/%s", (int)root, video->prefix, (int)alen, attempt,
+                            rel) >= cap ? -1 : 0;
+}
+
 static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
                                     const mc_stream_target *t) {
     mc_err err = {0};
@@ -470,9 +573,18 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
     if (check_credential(srv, t, &video, &err) < 0) return answer_error(req, 403, "%s", err.msg);
     if (!t->path[0]) return answer_page(srv, req, t, &video);
 
+    bool attempt_path = strncmp(t->path, "hls/a/", 6) == 0;
+    if (!video.ready && !attempt_path) {
+        if (strcmp(t->path, "hls/master.m3u8") == 0) return answer_to_attempt(req, t, &video);
+        return answer_error(req, 404,
+                            "video %s is still processing: only its HLS plays until it is ready",
+                            t->video);
+    }
     char key[MC_S3_KEY_MAX];
-    if ((size_t)snprintf(key, sizeof key, "%s%s", video.prefix, t->path) >= sizeof key)
+    bool growing;
+    if (object_key(t, &video, key, sizeof key, &growing) < 0)
         return answer_error(req, 404, "video %s has no output %s", t->video, t->path);
+    if (growing) return answer_growing(srv, req, t, key);
     object_answer a = {.req = req, .content_type = t->content_type};
     if (mc_cache_acquire(srv->cache, key, &a.entry, &err) < 0)
         return answer_cache_failure(req, t, &err);

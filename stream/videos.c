@@ -90,14 +90,16 @@ static void remember(mc_stream_videos *v, const char *id, const mc_stream_video 
     pthread_mutex_unlock(&v->lock);
 }
 
-/* 1 found and ready, 0 not (yet), -1 error. */
+/* 1 found and ready or playable, 0 not (yet), -1 error. */
 static int query_ready(mc_db *db, mc_db_target target, const char *id, mc_stream_video *out,
                        mc_err *err) {
     mc_db_rows rows;
     if (mc_db_query(db, target,
-                    "SELECT tenant_id, title, published_prefix FROM videos "
-                    "WHERE id = ? AND status = 'ready' AND published_prefix IS NOT NULL "
-                    "AND deleted_at IS NULL", /* a tombstone is never served (mcloud-api DELETE) */
+                    "SELECT tenant_id, title, IF(status = 'ready', published_prefix, playable_prefix), "
+                    "status = 'ready' FROM videos WHERE id = ? AND deleted_at IS NULL AND "
+                    /* a tombstone is never served (mcloud-api DELETE) */
+                    "((status = 'ready' AND published_prefix IS NOT NULL) OR "
+                    "(status = 'transcoding' AND playable = 1 AND playable_prefix IS NOT NULL))",
                     MC_DB_ARGS(mc_db_str(id)), &rows, err) < 0)
         return -1;
     int found = rows.nrows > 0;
@@ -105,6 +107,7 @@ static int query_ready(mc_db *db, mc_db_target target, const char *id, mc_stream
         snprintf(out->tenant, sizeof out->tenant, "%s", mc_db_rows_get(&rows, 0, 0));
         snprintf(out->title, sizeof out->title, "%s", mc_db_rows_get(&rows, 0, 1));
         snprintf(out->prefix, sizeof out->prefix, "%s", mc_db_rows_get(&rows, 0, 2));
+        out->ready = atoi(mc_db_rows_get(&rows, 0, 3)) != 0;
     }
     mc_db_rows_free(&rows);
     return found;
@@ -116,7 +119,7 @@ int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video
     if (found == 0) found = query_ready(v->db, MC_DB_MASTER, id, out, err);
     remember(v, id, found > 0 ? out : NULL); /* also ends a refresh that failed */
     if (found < 0) return -1;
-    if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not ready", id);
+    if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not playable yet", id);
     return 0;
 }
 

@@ -18,15 +18,18 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 
+#include "common/log.h"
 #include "transcode/encoders.h"
 #include "transcode/fflog.h"
 #include "transcode/filters.h"
 #include "transcode/hls.h"
 #include "transcode/input.h"
+#include "transcode/live.h"
 #include "transcode/rung.h"
 
 #define RUNG_QUEUE_CAPACITY 8
 #define PROGRESS_INTERVAL_S 1.0
+#define HOLD_POLL_NS (50 * 1000000L)
 
 typedef struct thumb_target {
     double at_s;
@@ -61,6 +64,10 @@ typedef struct job {
     int64_t video_end;     /* end of the last video frame, in the video stream's time base */
     int64_t frames;        /* video frames decoded */
     double started, last_progress;
+
+    bool progressive;      /* live is in use */
+    mc_live live;
+    bool released;         /* the test-only hold is over */
 } job;
 
 static double now_s(void) {
@@ -121,6 +128,57 @@ static void plan_thumbnails(job *j) {
     mc_ladder_fit(j->in.display_w, j->in.display_h, j->preset->thumb_short_side, &j->thumb_w, &j->thumb_h);
 }
 
+/* "avc1.64001f,mp4a.40.2" for rung r. */
+static int rung_codecs(const job *j, const mc_rung_output *r, char *codecs, size_t codecs_len, mc_err *err) {
+    codecs[0] = '\0';
+    if (r->venc && mc_hls_avc_codec(r->venc->extradata, r->venc->extradata_size, codecs, codecs_len) != 0)
+        return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: no SPS in the encoder's headers", r->name);
+    if (j->aenc) snprintf(codecs + strlen(codecs), codecs_len - strlen(codecs), "%smp4a.40.2", codecs[0] ? "," : "");
+    return 0;
+}
+
+/* The segments of r's playlist with the sizes written, and their rates. */
+static int measure_rung(const mc_rung_output *r, mc_hls_media *media, mc_hls_rates *rates, mc_err *err) {
+    if (mc_hls_media_parse(r->playlist, media, err) != 0) return mc_err_wrap(err, "rung %s", r->name);
+    for (int s = 0; s < media->n_segments; s++)
+        media->segments[s].bytes = mc_rung_output_segment_bytes(r, media->segments[s].uri);
+    mc_hls_rates_compute(media, rates);
+    return 0;
+}
+
+/* A rung's thread rewrote its playlist after a segment: publish it as it
+ * grows (live.h). The final text (with #EXT-X-ENDLIST) is publish()'s. */
+static int on_rung_playlist(void *ud, mc_rung_output *r, mc_err *err) {
+    job *j = ud;
+    if (strstr(r->playlist, "#EXT-X-ENDLIST") || !strstr(r->playlist, "#EXTINF:")) return 0;
+    mc_hls_media media;
+    mc_hls_rates rates;
+    if (measure_rung(r, &media, &rates, err) != 0) return -1;
+    int segments = media.n_segments;
+    mc_hls_media_free(&media);
+    char *text = mc_hls_playlist_retype(r->playlist, "EVENT", (int)ceil(j->preset->segment_s));
+    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: the segmenter's playlist has no type", r->name);
+    return mc_live_update(&j->live, (int)(r - j->rungs), text, segments, rates.duration_s, &rates, err);
+}
+
+/* Tells the publisher what each rung is, once the encoders are open. */
+static int describe_live_rungs(job *j, mc_err *err) {
+    for (int i = 0; i < j->n_rungs; i++) {
+        mc_rung_output *r = &j->rungs[i];
+        char codecs[64], uri[MC_TRANSCODE_NAME_MAX];
+        if (rung_codecs(j, r, codecs, sizeof codecs, err) != 0) return -1;
+        snprintf(uri, sizeof uri, "%s/index.m3u8", r->name);
+        mc_hls_variant v = {
+            .width = r->venc ? r->venc->width : 0,
+            .height = r->venc ? r->venc->height : 0,
+            .frame_rate = r->venc ? av_q2d(j->in.frame_rate) : 0,
+            .codecs = codecs,
+        };
+        mc_live_add_rung(&j->live, r->playlist_name, uri, &v);
+    }
+    return 0;
+}
+
 static int open_rung(job *j, const char *name, AVCodecContext *venc, mc_err *err) {
     mc_rung_output_spec spec = {
         .name = name,
@@ -131,6 +189,8 @@ static int open_rung(job *j, const char *name, AVCodecContext *venc, mc_err *err
         .segment_s = j->preset->segment_s,
         .queue_capacity = RUNG_QUEUE_CAPACITY,
         .cancel = j->opts->cancel,
+        .on_playlist = j->progressive ? on_rung_playlist : NULL,
+        .playlist_ud = j,
     };
     return mc_rung_output_open(&j->rungs[j->n_rungs++], &spec, err);
 }
@@ -147,7 +207,10 @@ static int prepare(job *j, mc_err *err) {
         int rate = mc_ladder_audio_sample_rate(j->in.adec->sample_rate);
         if (!(j->aenc = mc_encoder_aac_open(j->preset, rate, err))) return -1;
     }
-    if (!j->in.vdec) return open_rung(j, "audio", NULL, err);
+    if (!j->in.vdec) {
+        if (open_rung(j, "audio", NULL, err) != 0) return -1;
+        return j->progressive ? describe_live_rungs(j, err) : 0;
+    }
 
     int n = mc_ladder_compute(j->preset, j->in.display_w, j->in.display_h, j->ladder);
     if (n == 0)
@@ -158,7 +221,7 @@ static int prepare(job *j, mc_err *err) {
         if (!venc || open_rung(j, j->ladder[i].name, venc, err) != 0) return -1;
     }
     plan_thumbnails(j);
-    return 0;
+    return j->progressive ? describe_live_rungs(j, err) : 0;
 }
 
 /* ---- stopping the rungs ---- */
@@ -347,9 +410,30 @@ static int flush_pipeline(job *j, mc_err *err) {
     return mc_input_check_complete(&j->in, j->end_s, err);
 }
 
+/* TEST ONLY (opts.hold_after_segments): once every rung has published that
+ * many segments, waits until the release file exists. */
+static int hold(job *j, mc_err *err) {
+    const mc_transcode_options *o = j->opts;
+    if (j->released || !j->progressive || o->hold_after_segments <= 0 ||
+        mc_live_published_segments(&j->live) < o->hold_after_segments)
+        return 0;
+    char n[16];
+    snprintf(n, sizeof n, "%d", o->hold_after_segments);
+    mc_log_kv(MC_LOG_WARN, "TEST ONLY: transcode held", "segments", n, "until_exists",
+              o->hold_release_path ? o->hold_release_path : "(no file: until cancelled)", NULL);
+    while (!o->hold_release_path || access(o->hold_release_path, F_OK) != 0) {
+        if (cancelled(j)) return mc_err_set(err, MC_ERR_UNAVAILABLE, "transcode cancelled");
+        report_progress(j, false);
+        nanosleep(&(struct timespec){.tv_nsec = HOLD_POLL_NS}, NULL);
+    }
+    j->released = true;
+    return 0;
+}
+
 static int transcode(job *j, mc_err *err) {
     for (;;) {
         if (cancelled(j)) return mc_err_set(err, MC_ERR_UNAVAILABLE, "transcode cancelled");
+        if (hold(j, err) != 0) return -1;
         mc_fflog_clear();
         int ret = av_read_frame(j->in.fmt, j->pkt);
         if (ret == AVERROR_EOF) break;
@@ -372,18 +456,11 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, char *codecs, size_t 
     mc_rung_output *r = &j->rungs[i];
     mc_rendition *out = &j->result->renditions[i];
     mc_hls_media media;
-    if (mc_hls_media_parse(r->playlist, &media, err) != 0) return mc_err_wrap(err, "rung %s", r->name);
-    for (int s = 0; s < media.n_segments; s++)
-        media.segments[s].bytes = mc_rung_output_segment_bytes(r, media.segments[s].uri);
     mc_hls_rates rates;
-    mc_hls_rates_compute(&media, &rates);
+    if (measure_rung(r, &media, &rates, err) != 0) return -1;
     int segments = media.n_segments;
     mc_hls_media_free(&media);
-
-    codecs[0] = '\0';
-    if (r->venc && mc_hls_avc_codec(r->venc->extradata, r->venc->extradata_size, codecs, codecs_len) != 0)
-        return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: no SPS in the encoder's headers", r->name);
-    if (j->aenc) snprintf(codecs + strlen(codecs), codecs_len - strlen(codecs), "%smp4a.40.2", codecs[0] ? "," : "");
+    if (rung_codecs(j, r, codecs, codecs_len, err) != 0) return -1;
 
     *out = (mc_rendition){
         .width = r->venc ? r->venc->width : 0,
@@ -470,6 +547,7 @@ static void cleanup(job *j) {
     av_frame_free(&j->frame);
     av_frame_free(&j->filtered);
     if (j->tmp_dir[0]) rmdir(j->tmp_dir);
+    if (j->progressive) mc_live_destroy(&j->live);
     mc_input_close(&j->in);
 }
 
@@ -477,13 +555,18 @@ int mc_transcode_run(const mc_transcode_input *in, const mc_sink *sink,
                      const mc_transcode_options *opts, mc_transcode_result *result, mc_err *err) {
     static const mc_transcode_options defaults = {0};
     job j = {.opts = opts ? opts : &defaults, .sink = sink, .result = result, .started = now_s()};
+    j.progressive = j.opts->progressive;
     *result = (mc_transcode_result){0};
     j.preset = j.opts->preset ? j.opts->preset : mc_preset_find("default");
     char why[128];
     if (!mc_preset_valid(j.preset, why, sizeof why))
         return mc_err_set(err, MC_ERR_INVALID, "preset %s: %s", j.preset->name, why);
+    if (j.progressive) mc_live_init(&j.live, sink, j.opts->on_playable, j.opts->playable_ud);
     mc_fflog_install();
-    if (mc_input_open(&j.in, in, j.preset->max_fps, err) != 0) return -1;
+    if (mc_input_open(&j.in, in, j.preset->max_fps, err) != 0) {
+        if (j.progressive) mc_live_destroy(&j.live);
+        return -1;
+    }
     result->has_video = j.in.video != NULL;
     result->has_audio = j.in.audio != NULL;
 

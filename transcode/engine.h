@@ -54,6 +54,10 @@ typedef struct mc_transcode_progress {
 } mc_transcode_progress;
 
 typedef void mc_transcode_progress_fn(void *ud, const mc_transcode_progress *p);
+/* Progressive publishing: called (from a rung's thread) when the master
+ * playlist is first out and whenever every rung has grown, with the seconds
+ * every rung's playlist covers. */
+typedef void mc_transcode_playable_fn(void *ud, double seconds);
 
 typedef struct mc_transcode_options {
     const mc_preset *preset;        /* NULL: "default" */
@@ -65,6 +69,17 @@ typedef struct mc_transcode_options {
      * outputs and fails with MC_ERR_UNAVAILABLE "transcode cancelled". */
     const atomic_bool *cancel;
     int encoder_threads;            /* x264 threads per rung; 0: automatic */
+    /* Publish HLS as it is made (live.h): EVENT playlists and an early
+     * master while running, the same final outputs at the end. */
+    bool progressive;
+    mc_transcode_playable_fn *on_playable;
+    void *playable_ud;
+    /* TEST ONLY: with progressive publishing, stop reading the source once
+     * every rung has published this many segments, until the file
+     * hold_release_path exists (or the run is cancelled). 0: never. Lets a
+     * test act while a job provably runs. */
+    int hold_after_segments;
+    const char *hold_release_path;
 } mc_transcode_options;
 
 typedef struct mc_rendition {

@@ -127,3 +127,29 @@ char *mc_hls_master(const mc_hls_variant *v, int n) {
     }
     return text;
 }
+
+char *mc_hls_playlist_retype(const char *text, const char *type, int min_target) {
+    if (!strstr(text, "#EXT-X-PLAYLIST-TYPE:")) return NULL;
+    size_t cap = strlen(text) + strlen(type) + 64, len = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        if (strncmp(p, "#EXT-X-PLAYLIST-TYPE:", 21) == 0) {
+            len += (size_t)snprintf(out + len, cap - len, "#EXT-X-PLAYLIST-TYPE:%s", type);
+        } else if (min_target > 0 && strncmp(p, "#EXT-X-TARGETDURATION:", 22) == 0) {
+            int t = atoi(p + 22);
+            len += (size_t)snprintf(out + len, cap - len, "#EXT-X-TARGETDURATION:%d", t > min_target ? t : min_target);
+        } else {
+            memcpy(out + len, p, n);
+            len += n;
+        }
+        p += n;
+        if (*p == '\n') {
+            out[len++] = '\n';
+            p++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}

@@ -50,6 +50,14 @@ typedef struct mc_hls_variant {
     const char *codecs;     /* "avc1.64001f,mp4a.40.2" */
 } mc_hls_variant;
 
+/* A media playlist with its #EXT-X-PLAYLIST-TYPE line set to type ("EVENT",
+ * "VOD") and, when min_target_duration > 0, a target duration of at least
+ * that (an EVENT playlist's must not change while it grows). The segmenter
+ * writes EVENT playlists as it goes when we publish progressively; the final
+ * text is turned back to VOD, byte for byte what a VOD run writes.
+ * malloc'd; NULL when text has no PLAYLIST-TYPE line or out of memory. */
+char *mc_hls_playlist_retype(const char *text, const char *type, int min_target_duration);
+
 /* The master playlist text (malloc'd, NUL-terminated); NULL when out of memory. */
 char *mc_hls_master(const mc_hls_variant *variants, int n);
 

@@ -122,6 +122,15 @@ static void on_progress(void *ud, const mc_transcode_progress *p) {
     mc_kafka_producer_poll(r->w->producer, 0);
 }
 
+/* The master playlist is out, or every rung grew (a rung's thread). */
+static void on_playable(void *ud, double seconds) {
+    job_run *r = ud;
+    mc_err err = {0};
+    if (mc_job_playable(r->w->svc.db, &r->job, r->attempt, r->prefix, seconds, &err) < 0)
+        mc_log_kv(MC_LOG_WARN, "marking the video playable failed", "job", r->job.job_id, "error",
+                  err.msg, NULL);
+}
+
 static int open_source(job_run *r, mc_s3 *s3, AVIOContext **io, mc_err *err) {
     mc_s3_object_info info = {0};
     if (mc_s3_head_object(s3, r->job.source_key, &info, err) < 0) {
@@ -150,7 +159,14 @@ static int transcode(job_run *r, mc_transcode_result *res, mc_err *err) {
                                     .on_progress = on_progress,
                                     .progress_ud = r,
                                     .cancel = &w->cancel,
-                                    .encoder_threads = (int)w->set.encoder_threads};
+                                    .encoder_threads = (int)w->set.encoder_threads,
+                                    .progressive = w->set.progressive != 0,
+                                    .on_playable = on_playable,
+                                    .playable_ud = r,
+                                    .hold_after_segments = (int)w->set.test_hold_after,
+                                    .hold_release_path = w->set.test_hold_release[0]
+                                                             ? w->set.test_hold_release
+                                                             : NULL};
         rc = mc_transcode_run(&in, &sink, &opt, res, err);
     }
     mc_s3_avio_close(&io);
@@ -276,6 +292,10 @@ static int run_claimed(job_run *r) {
                              mc_monotonic_seconds() - t0);
         return publish(r, &res);
     }
+    mc_err unplayable_err = {0};
+    if (mc_job_unplayable(w->svc.db, &r->job, r->prefix, &unplayable_err) < 0)
+        mc_log_kv(MC_LOG_WARN, "marking the video not playable failed", "job", r->job.job_id,
+                  "error", unplayable_err.msg, NULL);
     delete_objects(w, r->prefix, NULL);
     if (err.kind == MC_ERR_INVALID) return give_up(r, err.msg, "invalid");
     if (r->counted >= w->set.max_attempts && !atomic_load(&w->cancel)) {

@@ -86,6 +86,24 @@ int mc_job_heartbeat(mc_db *db, const mc_transcode_job *job, long attempt, doubl
                       NULL, err);
 }
 
+int mc_job_playable(mc_db *db, const mc_transcode_job *job, long attempt, const char *prefix,
+                    double seconds, mc_err *err) {
+    return mc_db_exec(db, MC_DB_MASTER,
+                      "UPDATE videos SET playable = 1, playable_prefix = ?, playable_seconds = ? "
+                      "WHERE id = ? AND status = 'transcoding' AND EXISTS (SELECT 1 FROM jobs "
+                      "WHERE id = ? AND attempt = ? AND status = 'running')",
+                      MC_DB_ARGS(mc_db_str(prefix), mc_db_f64(seconds), mc_db_str(job->video_id),
+                                 mc_db_str(job->job_id), mc_db_i64(attempt)),
+                      NULL, err);
+}
+
+int mc_job_unplayable(mc_db *db, const mc_transcode_job *job, const char *prefix, mc_err *err) {
+    return mc_db_exec(db, MC_DB_MASTER,
+                      "UPDATE videos SET playable = 0, playable_prefix = NULL, playable_seconds = NULL "
+                      "WHERE id = ? AND status <> 'ready' AND playable_prefix = ?",
+                      MC_DB_ARGS(mc_db_str(job->video_id), mc_db_str(prefix)), NULL, err);
+}
+
 static int insert_rendition(mc_db_conn *c, const mc_transcode_job *job, const char *prefix,
                             const mc_rendition *r, const char *kind, const char *object,
                             uint64_t size, long bitrate, mc_err *err) {
@@ -120,8 +138,10 @@ static int mark_ready(mc_db_conn *c, const mc_transcode_job *job, const char *pr
                       const mc_transcode_result *res, mc_err *err) {
     return mc_db_conn_exec(c,
                            "UPDATE videos SET status = 'ready', failure_reason = NULL, "
-                           "published_prefix = ?, duration_ms = ? WHERE id = ?",
+                           "published_prefix = ?, duration_ms = ?, playable = 1, "
+                           "playable_prefix = ?, playable_seconds = ? WHERE id = ?",
                            MC_DB_ARGS(mc_db_str(prefix), mc_db_i64((int64_t)(res->duration_s * 1000)),
+                                      mc_db_str(prefix), mc_db_f64(res->duration_s),
                                       mc_db_str(job->video_id)),
                            NULL, err);
 }
@@ -165,7 +185,8 @@ int mc_job_fail(mc_db *db, const mc_transcode_job *job, long attempt, const char
     /* A job another attempt finished meanwhile keeps its ready video. */
     if (rc == 0 && info.affected_rows == 1)
         rc = mc_db_conn_exec(c,
-                             "UPDATE videos SET status = 'failed', failure_reason = ? WHERE id = ?",
+                             "UPDATE videos SET status = 'failed', failure_reason = ?, playable = 0, "
+                             "playable_prefix = NULL, playable_seconds = NULL WHERE id = ?",
                              MC_DB_ARGS(mc_db_str(reason), mc_db_str(job->video_id)), NULL, err);
     if (rc == 0) rc = mc_db_commit(c, err);
     mc_db_release(c);

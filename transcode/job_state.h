@@ -4,6 +4,10 @@
  *              heartbeat set; video uploaded -> transcoding. A job already
  *              done or failed is not claimed again (redelivery is a no-op).
  *   heartbeat: heartbeat_at and progress of the running attempt.
+ *   playable:  the attempt's growing HLS is out (live.h): video playable
+ *              from its prefix, with the seconds published; only while the
+ *              video transcodes and this attempt runs. unplayable undoes it
+ *              when that attempt's objects are deleted.
  *   publish:   ONE transaction: job running -> done (the guard: a second
  *              completion of the same job changes nothing and reports lost),
  *              renditions replaced, video ready with its published prefix.
@@ -40,6 +44,9 @@ int mc_job_claim_run(mc_db *db, const mc_transcode_job *job, const char *worker,
                      mc_job_claim_result *out, mc_err *err);
 int mc_job_heartbeat(mc_db *db, const mc_transcode_job *job, long attempt, double progress,
                      mc_err *err);
+int mc_job_playable(mc_db *db, const mc_transcode_job *job, long attempt, const char *prefix,
+                    double seconds, mc_err *err);
+int mc_job_unplayable(mc_db *db, const mc_transcode_job *job, const char *prefix, mc_err *err);
 /* *won is false when the job was already done or failed (nothing changed). */
 int mc_job_publish(mc_db *db, const mc_transcode_job *job, long attempt, const char *prefix,
                    const mc_transcode_result *res, bool *won, mc_err *err);

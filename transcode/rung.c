@@ -10,6 +10,7 @@
 #include <libavutil/opt.h>
 
 #include "transcode/fflog.h"
+#include "transcode/hls.h"
 
 static int fail_av(mc_rung_output *r, const char *what, int averr, mc_err *err) {
     if (r->sink_failed) {
@@ -43,10 +44,16 @@ static int remember_segment(mc_rung_output *r, const char *url, uint64_t bytes) 
     return 0;
 }
 
+/* Progressive runs name the muxer's files "mc:hls/...": libavformat then
+ * takes them for no local file, so it writes each EVENT playlist straight to
+ * its name instead of to a ".tmp" file it would then rename() on disk. */
+#define HLS_URL_SCHEME "mc:"
+
 static int hls_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
                        AVDictionary **options) {
     (void)options;
     mc_rung_output *r = s->opaque;
+    if (strncmp(url, HLS_URL_SCHEME, strlen(HLS_URL_SCHEME)) == 0) url += strlen(HLS_URL_SCHEME);
     if (!(flags & AVIO_FLAG_WRITE)) return AVERROR(ENOSYS);
     mc_hls_open_object *slot = NULL;
     for (int i = 0; i < MC_RUNG_OPEN_OBJECTS && !slot; i++)
@@ -77,7 +84,12 @@ static int keep_playlist(mc_rung_output *r, AVIOContext *pb) {
         r->playlist = text;
     }
     av_free(buf);
-    return text ? 0 : AVERROR(ENOMEM);
+    if (!text) return AVERROR(ENOMEM);
+    if (r->on_playlist && !r->dropping && r->on_playlist(r->playlist_ud, r, &r->err) != 0) {
+        r->sink_failed = true;
+        return AVERROR(EIO);
+    }
+    return 0;
 }
 
 static int close_object(mc_rung_output *r, mc_hls_open_object *o) {
@@ -132,7 +144,10 @@ static int open_mp4(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *
 }
 
 static int open_hls(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *err) {
-    int ret = avformat_alloc_output_context2(&r->hls, NULL, "hls", r->playlist_name);
+    const char *scheme = spec->on_playlist ? HLS_URL_SCHEME : "";
+    char url[MC_TRANSCODE_NAME_MAX + 8];
+    snprintf(url, sizeof url, "%s%s", scheme, r->playlist_name);
+    int ret = avformat_alloc_output_context2(&r->hls, NULL, "hls", url);
     if (ret >= 0) ret = add_streams(r, r->hls, spec);
     if (ret < 0) return fail_av(r, "creating the HLS muxer", ret, err);
     r->hls->opaque = r;
@@ -140,10 +155,12 @@ static int open_hls(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *
     r->hls->io_close2 = hls_io_close;
     char segment_s[32], segments[MC_TRANSCODE_NAME_MAX + 16];
     snprintf(segment_s, sizeof segment_s, "%.3f", spec->segment_s);
-    snprintf(segments, sizeof segments, "hls/%s/seg_%%05d.m4s", r->name);
+    snprintf(segments, sizeof segments, "%shls/%s/seg_%%05d.m4s", scheme, r->name);
     AVDictionary *opts = NULL;
     av_dict_set(&opts, "hls_time", segment_s, 0);
-    av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    /* progressive: the segmenter rewrites the playlist after every segment
+     * only for EVENT playlists (finish() turns the last text back to VOD) */
+    av_dict_set(&opts, "hls_playlist_type", r->on_playlist ? "event" : "vod", 0);
     av_dict_set(&opts, "hls_list_size", "0", 0);
     av_dict_set(&opts, "hls_segment_type", "fmp4", 0);
     av_dict_set(&opts, "hls_fmp4_init_filename", "init.mp4", 0);
@@ -159,6 +176,7 @@ static int open_hls(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *
 
 int mc_rung_output_open(mc_rung_output *r, const mc_rung_output_spec *spec, mc_err *err) {
     *r = (mc_rung_output){.venc = spec->venc, .sink = spec->sink, .cancel = spec->cancel,
+                          .on_playlist = spec->on_playlist, .playlist_ud = spec->playlist_ud,
                           .video_index = -1, .audio_index = -1};
     snprintf(r->name, sizeof r->name, "%s", spec->name);
     snprintf(r->file_name, sizeof r->file_name, "%s.%s", spec->name, spec->venc ? "mp4" : "m4a");
@@ -246,6 +264,12 @@ static int finish(mc_rung_output *r, mc_err *err) {
     r->hls_finished = true;
     if (ret < 0 || r->sink_failed) return fail_av(r, "finishing HLS", ret < 0 ? ret : AVERROR(EIO), err);
     if (!r->playlist) return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: no media playlist written", r->name);
+    if (r->on_playlist) {
+        char *vod = mc_hls_playlist_retype(r->playlist, "VOD", 0);
+        if (!vod) return mc_err_set(err, MC_ERR_INTERNAL, "rung %s: the media playlist has no type", r->name);
+        free(r->playlist);
+        r->playlist = vod;
+    }
     if (mc_sink_put_file(r->sink, r->file_name, mc_sink_content_type(r->file_name), r->mp4_path,
                          r->cancel, &r->file_bytes, err) != 0)
         return -1;

@@ -29,6 +29,8 @@
 
 #define MC_RUNG_OPEN_OBJECTS 4
 
+struct mc_rung_output;
+
 typedef struct mc_rung_output_spec {
     const char *name;            /* "720p", "audio" */
     const mc_sink *sink;
@@ -38,6 +40,10 @@ typedef struct mc_rung_output_spec {
     double segment_s;
     int queue_capacity;
     const atomic_bool *cancel;   /* optional: stops the final flush and copy early */
+    /* optional: called from the rung's thread after each rewrite of the
+     * media playlist (r->playlist), i.e. after each committed segment */
+    int (*on_playlist)(void *ud, struct mc_rung_output *r, mc_err *err);
+    void *playlist_ud;
 } mc_rung_output_spec;
 
 typedef struct mc_hls_open_object {
@@ -57,6 +63,8 @@ typedef struct mc_rung_output {
     char playlist_name[MC_TRANSCODE_NAME_MAX];  /* "hls/720p/index.m3u8" */
     const mc_sink *sink;
     const atomic_bool *cancel;
+    int (*on_playlist)(void *ud, struct mc_rung_output *r, mc_err *err);
+    void *playlist_ud;
     AVCodecContext *venc;
     AVRational audio_time_base;
     int video_index, audio_index;   /* stream indexes in both muxers; -1 if absent */

@@ -10,7 +10,12 @@
  * --via-avio reads the input through an AVIOContext of our own (read and
  * seek callbacks on a file descriptor) instead of a path, the way the worker
  * plugs in its S3 ranged-GET reader; --avio-fail-at makes those reads fail
- * with EIO past an offset, as a dropped connection would. */
+ * with EIO past an offset, as a dropped connection would.
+ *
+ * --progressive publishes HLS as it goes (engine.h, live.h) and logs
+ * "playable <seconds>" each time every rung has grown; --hold-after N and
+ * --hold-release FILE are the TEST-ONLY hold: reading stops once every rung
+ * has published N segments, until FILE exists. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -76,12 +81,20 @@ static void usage(FILE *to) {
             "  --tmp DIR            directory for temporary files\n"
             "  --via-avio           read the input through our own AVIOContext\n"
             "  --avio-fail-at BYTES ... whose reads fail with EIO past BYTES\n"
+            "  --progressive        publish HLS as it goes (EVENT playlists, early master)\n"
+            "  --hold-after N       TEST ONLY: pause after N published segments per rung...\n"
+            "  --hold-release FILE  ... until FILE exists\n"
             "  --log-level LEVEL    debug, info, warn, error (default info)\n");
 }
 
 static void on_progress(void *ud, const mc_transcode_progress *p) {
     (void)ud;
     mc_info("progress %.1f%% at %.1f s, %.1f fps, %d rungs", p->percent, p->position_s, p->fps, p->rungs);
+}
+
+static void on_playable(void *ud, double seconds) {
+    (void)ud;
+    mc_info("playable %.3f", seconds);
 }
 
 static json_t *result_json(const mc_transcode_result *r) {
@@ -117,11 +130,14 @@ int main(int argc, char **argv) {
         {"x264-preset", required_argument, NULL, 'x'}, {"threads", required_argument, NULL, 't'},
         {"tmp", required_argument, NULL, 'T'},      {"log-level", required_argument, NULL, 'l'},
         {"via-avio", no_argument, NULL, 'a'},       {"avio-fail-at", required_argument, NULL, 'f'},
+        {"progressive", no_argument, NULL, 'P'},    {"hold-after", required_argument, NULL, 'H'},
+        {"hold-release", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     mc_log_init("transcode-file", MC_LOG_INFO);
     const char *preset_name = "default", *segment = NULL, *x264_preset = NULL;
-    mc_transcode_options opts = {.on_progress = on_progress, .cancel = &cancel_requested};
+    mc_transcode_options opts = {.on_progress = on_progress, .cancel = &cancel_requested,
+                                 .on_playable = on_playable};
     mc_log_level level;
     bool via_avio = false;
     fd_reader reader = {.fd = -1, .fail_at = -1};
@@ -135,6 +151,9 @@ int main(int argc, char **argv) {
         case 'T': opts.tmp_dir = optarg; break;
         case 'a': via_avio = true; break;
         case 'f': reader.fail_at = atoll(optarg); break;
+        case 'P': opts.progressive = true; break;
+        case 'H': opts.hold_after_segments = atoi(optarg); break;
+        case 'R': opts.hold_release_path = optarg; break;
         case 'l':
             if (mc_log_level_parse(optarg, &level) != 0) {
                 usage(stderr);

@@ -114,6 +114,26 @@ static void test_master_playlist(void **state) {
     free(text);
 }
 
+static void test_playlist_retype(void **state) {
+    (void)state;
+    const char *event = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:1\n"
+                        "#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.500000,\n"
+                        "seg_00001.m4s\n";
+    char *grown = mc_hls_playlist_retype(event, "EVENT", 4);
+    assert_non_null(grown);
+    assert_non_null(strstr(grown, "#EXT-X-TARGETDURATION:4\n"));
+    assert_non_null(strstr(grown, "#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    assert_non_null(strstr(grown, "seg_00001.m4s\n"));
+    free(grown);
+    /* the final text back to VOD: only the type line changes */
+    char *vod = mc_hls_playlist_retype(event, "VOD", 0);
+    assert_non_null(vod);
+    assert_int_equal(strlen(vod), strlen(event) - 2);
+    assert_non_null(strstr(vod, "#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n"));
+    free(vod);
+    assert_null(mc_hls_playlist_retype("#EXTM3U\n#EXTINF:4,\nseg_1.m4s\n", "VOD", 0));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media_playlist_parse),
@@ -122,6 +142,7 @@ int main(void) {
         cmocka_unit_test(test_rates_of_a_very_short_playlist),
         cmocka_unit_test(test_avc_codec_string),
         cmocka_unit_test(test_master_playlist),
+        cmocka_unit_test(test_playlist_retype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

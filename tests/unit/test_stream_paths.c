@@ -35,6 +35,10 @@ static void test_outputs_accepted(void **state) {
         {"hls/360p/seg_123456789.m4s", "video/iso.segment"},
         {"thumbs/poster.jpg", "image/jpeg"},
         {"thumbs/thumb_0001.jpg", "image/jpeg"},
+        {"hls/a/2aab524d-510f-5b88-8a8b-29f39a774d8e-1/master.m3u8", "application/vnd.apple.mpegurl"},
+        {"hls/a/job-12/720p/index.m3u8", "application/vnd.apple.mpegurl"},
+        {"hls/a/job-12/720p/init.mp4", "video/mp4"},
+        {"hls/a/job-12/360p/seg_00001.m4s", "video/iso.segment"},
         {"", "text/html; charset=utf-8"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -64,6 +68,10 @@ static void test_bad_output_paths(void **state) {
         "thumbs/poster.png", "thumbs/thumb_.jpg", "thumbs/../poster.jpg", "thumbs/x/poster.jpg",
         "thumbs/thumb_1234567890.jpg", "source.mov", "hls/720p/init.mp4/x", "hls/7_0p/init.mp4",
         "hls/7-0p/init.mp4", "uploads/x/tail.1", "720p.mp4?x=1", "720p.mp4#a", "~/720p.mp4",
+        "hls/a/master.m3u8", "hls/a//master.m3u8", "hls/a/../master.m3u8", "hls/a/Job-1/master.m3u8",
+        "hls/a/job_1/master.m3u8", "hls/a/job-1/720p.mp4", "hls/a/job-1/thumbs/poster.jpg",
+        "hls/a/job-1/a/job-2/master.m3u8", "hls/a/job-1/720p/../index.m3u8", "a/job-1/hls/master.m3u8",
+        "hls/a/0123456789012345678901234567890123456789012345678901234567890123456789012345678901/master.m3u8",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (mc_stream_output_path_valid(bad[i])) fail_msg("accepted output path '%s'", bad[i]);
@@ -144,6 +152,21 @@ static void test_length_bounds(void **state) {
     assert_int_equal(parse(req, &t), -1);
 }
 
+static void test_attempt_paths(void **state) {
+    (void)state;
+    size_t len = 0;
+    char rel[128];
+    const char *a = mc_stream_attempt_path("hls/a/job-12/720p/seg_00003.m4s", &len, rel, sizeof rel);
+    assert_non_null(a);
+    assert_int_equal(len, 6);
+    assert_memory_equal(a, "job-12", 6);
+    assert_string_equal(rel, "hls/720p/seg_00003.m4s");
+    assert_non_null(mc_stream_attempt_path("hls/a/j-1/master.m3u8", &len, rel, sizeof rel));
+    assert_string_equal(rel, "hls/master.m3u8");
+    assert_null(mc_stream_attempt_path("hls/720p/index.m3u8", &len, rel, sizeof rel));
+    assert_null(mc_stream_attempt_path("hls/a/../master.m3u8", &len, rel, sizeof rel));
+}
+
 static void test_nul_and_len(void **state) {
     (void)state;
     mc_stream_target t;
@@ -166,6 +189,7 @@ int main(void) {
         cmocka_unit_test(test_bad_output_paths),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_length_bounds),
+        cmocka_unit_test(test_attempt_paths),
         cmocka_unit_test(test_nul_and_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

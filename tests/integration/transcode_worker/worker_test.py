@@ -2,7 +2,8 @@
 integration).
 
   worker_test.py --worker BIN SCENARIO
-      SCENARIO: outcomes | kill | sigterm | transient | rebalance | corpus
+      SCENARIO: outcomes | kill | sigterm | transient | rebalance | corpus | playable
+                | playable_retry
 
 Each run is isolated from everything else on the shared stack: its own
 MariaDB database (mcloud_tw_<id>, migrated by the worker itself), its own
@@ -28,6 +29,16 @@ ffprobe), the events topic and the dead-letter topic with kcat.
   rebalance  two workers share the six partitions; a third joins, gets
              partitions after the rebalance and serves its share; no job
              is run twice.
+  playable   the job is held (test-only hold) after 2 segments: the video is
+             transcoding AND playable, its master lists every rung, each
+             rung playlist is EVENT with >= 2 segments that exist; released,
+             the playlists only grow until they become VOD with ENDLIST; the
+             final outputs are byte for byte those of mcloud-transcode-file
+             run without progressive publishing on the same source.
+  playable_retry  the worker holding a playable job is killed; a second
+             worker retries it under attempt 2: attempt 1's playlists never
+             change or shrink while they exist, attempt 2's only grow, the
+             video ends ready from attempt 2 and attempt 1 is deleted.
   corpus     two workers run every source of the media corpus
              (tests/media/transcode_corpus.py: codecs, shapes, rotation, VFR,
              audio layouts, 10-bit, refused inputs); each video is ready
@@ -712,10 +723,168 @@ def scenario_corpus(h):
     check(not os.listdir(tmp), f"temporary files left: {os.listdir(tmp)}")
 
 
+# ---- playable while transcoding --------------------------------------------
+
+
+def get_text(h, key):
+    try:
+        return h.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    except h.s3.exceptions.NoSuchKey:
+        return None
+
+
+def segments_of(text):
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def playable_row(h, vid):
+    rows = h.db.rows(f"SELECT status, playable, IFNULL(playable_prefix, ''), IFNULL(playable_seconds, 0) "
+                     f"FROM videos WHERE id = {q(vid)}")
+    return dict(zip(("status", "playable", "prefix", "seconds"), rows[0]))
+
+
+def check_growing(h, prefix, rungs, min_segments):
+    """The attempt's master lists every rung; each rung playlist is EVENT,
+    without ENDLIST, with min_segments or more segments that all exist."""
+    master = get_text(h, prefix + "hls/master.m3u8")
+    check(master is not None, f"no master playlist under {prefix} while playable")
+    listed = [u.split("/")[0] for u in segments_of(master)]
+    check(sorted(listed) == sorted(rungs), f"master lists {listed}, not {rungs}")
+    keys = set(list_keys(h.s3, prefix + "hls/"))
+    seen = {}
+    for r in rungs:
+        text = get_text(h, f"{prefix}hls/{r}/index.m3u8")
+        check(text is not None, f"rung {r}: no playlist while the master is out")
+        check("#EXT-X-PLAYLIST-TYPE:EVENT" in text and "#EXT-X-ENDLIST" not in text,
+              f"rung {r}: not a growing EVENT playlist:\n{text}")
+        segs = segments_of(text)
+        check(len(segs) >= min_segments, f"rung {r}: {len(segs)} segments, expected >= {min_segments}")
+        for seg in segs + ["init.mp4"]:
+            check(f"{prefix}hls/{r}/{seg}" in keys, f"rung {r}: {seg} is listed but not in S3")
+        seen[r] = segs
+    return seen
+
+
+def follow_playlists(h, prefix, rungs, seen, until):
+    """Reads the rung playlists until until() is true: each read lists at
+    least what the previous one did, in the same order (never shrinks).
+    Returns the last lists and whether any read was the final VOD text."""
+    final = False
+    deadline = time.monotonic() + DEADLINE_S
+    while not until():
+        check(time.monotonic() < deadline, "the playlists did not finish")
+        for r in rungs:
+            text = get_text(h, f"{prefix}hls/{r}/index.m3u8")
+            if text is None:
+                continue
+            segs = segments_of(text)
+            check(segs[:len(seen[r])] == seen[r], f"rung {r} shrank or changed: {seen[r]} -> {segs}")
+            if "#EXT-X-ENDLIST" in text:
+                check("#EXT-X-PLAYLIST-TYPE:VOD" in text, f"rung {r}: final playlist not VOD:\n{text}")
+                final = True
+            else:
+                check("#EXT-X-PLAYLIST-TYPE:EVENT" in text, f"rung {r}: growing playlist not EVENT")
+            seen[r] = segs
+        time.sleep(0.1)
+    return seen, final
+
+
+def sha256_tree(root):
+    import hashlib
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(d, f)
+            with open(path, "rb") as fh:
+                out[os.path.relpath(path, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def scenario_playable(h):
+    clip = os.path.join(h.scratch, "clip.mp4")
+    make_clip(clip, 12, "854x480")
+    release = os.path.join(h.scratch, "release")
+    w = h.worker("w1", MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS="2",
+                 MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE=release)
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    prefix = f"videos/{TENANT}/{vid}/attempts/{job_id}-1/"
+    rungs = ["360p", "480p"]
+    w.wait_for("TEST ONLY: transcode held")
+    row = playable_row(h, vid)
+    check(row["status"] == "transcoding" and row["playable"] == "1" and row["prefix"] == prefix,
+          f"held job: video not transcoding+playable from {prefix}: {row}")
+    check(float(row["seconds"]) >= 8, f"playable_seconds {row['seconds']} < 2 segments of 4 s")
+    check(h.job(job_id)["status"] == "running", "the held job is not running")
+    seen = check_growing(h, prefix, rungs, 2)
+    check(not any(k.endswith(".mp4") and "/hls/" not in k for k in list_keys(h.s3, prefix)),
+          "progressive MP4s were published before the end")
+    log(f"held and playable: {row['seconds']} s, segments { {r: len(s) for r, s in seen.items()} }")
+    with open(release, "w"):
+        pass
+    seen, _ = follow_playlists(h, prefix, rungs, seen, lambda: h.video(vid)["status"] != "transcoding")
+    h.wait_final([vid])
+    check_published(h, vid, job_id, duration(clip), rungs)
+    for r in rungs:
+        text = get_text(h, f"{prefix}hls/{r}/index.m3u8")
+        check(text.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-PLAYLIST-TYPE:VOD" in text,
+              f"rung {r}: the final playlist is not VOD with ENDLIST:\n{text}")
+        check(segments_of(text)[:len(seen[r])] == seen[r], f"rung {r}: final list drops segments")
+    # The same bytes as a run that publishes only at the end.
+    got, want = os.path.join(h.scratch, "got"), os.path.join(h.scratch, "want")
+    h.download(prefix, got)
+    tool = os.path.join(os.path.dirname(os.path.abspath(h.worker_bin)), "mcloud-transcode-file")
+    run([tool, "--threads", "1", "--tmp", h.scratch, clip, want])
+    a, b = sha256_tree(got), sha256_tree(want)
+    check(sorted(a) == sorted(b), f"different outputs: {sorted(set(a) ^ set(b))}")
+    diff = [k for k in a if a[k] != b[k]]
+    check(not diff, f"outputs differ from the non-progressive run: {diff}")
+    log(f"{len(a)} outputs byte-identical to the non-progressive run")
+
+
+def scenario_playable_retry(h):
+    clip = os.path.join(h.scratch, "clip.mp4")
+    make_clip(clip, 12, "854x480")
+    never = os.path.join(h.scratch, "never-released")
+    a = h.worker("w1", MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS="1",
+                 MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE=never)
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key)
+    first = f"videos/{TENANT}/{vid}/attempts/{job_id}-1/"
+    second = f"videos/{TENANT}/{vid}/attempts/{job_id}-2/"
+    rungs = ["360p", "480p"]
+    a.wait_for("TEST ONLY: transcode held")
+    check(playable_row(h, vid)["prefix"] == first, "attempt 1 is not the playable one")
+    seen1 = check_growing(h, first, rungs, 1)
+    a.kill()
+    h.workers.remove(a)
+    b = h.worker("w2")
+    seen2 = {r: [] for r in rungs}
+    prefixes = set()
+
+    def step():
+        row = playable_row(h, vid)
+        prefixes.add(row["prefix"])
+        # attempt 1 stays exactly as it was (never shrinks) until it is deleted
+        for r in rungs:
+            text = get_text(h, f"{first}hls/{r}/index.m3u8")
+            check(text is None or segments_of(text) == seen1[r], f"attempt 1's {r} playlist changed")
+        return row["status"] != "transcoding"
+
+    seen2, _ = follow_playlists(h, second, rungs, seen2, step)
+    h.wait_final([vid])
+    check_published(h, vid, job_id, duration(clip), rungs, attempt=2)
+    check(playable_row(h, vid)["prefix"] == second, "the ready video does not play attempt 2")
+    check(not list_keys(h.s3, first), "attempt 1's objects were not deleted")
+    check(job_id in b.started_jobs(), "the second worker did not run the job")
+    log(f"playable prefixes seen: {sorted(prefixes)}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
-    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance", "corpus"))
+    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance", "corpus",
+                                         "playable", "playable_retry"))
     args = ap.parse_args()
     for tool in ("ffmpeg", "ffprobe", "kcat", "mariadb"):
         if not shutil.which(tool):
