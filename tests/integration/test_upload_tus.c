@@ -1412,8 +1412,8 @@ static void test_non_media_fails_without_job(void **state) {
     free(data);
 }
 
-static void test_media_upload_probed_and_one_job(void **state) {
-    (void)state;
+/* A 1 s 160x120 H.264 + AAC MP4 made by the ffmpeg CLI; *len its size. */
+static unsigned char *make_clip(size_t *len) {
     char clip[128];
     snprintf(clip, sizeof clip, "/tmp/mcloud-itest-upload-%d.mp4", (int)getpid());
     char cmd[512];
@@ -1421,16 +1421,23 @@ static void test_media_upload_probed_and_one_job(void **state) {
              "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -f lavfi "
              "-i sine=frequency=440:sample_rate=44100 -t 1 -c:v libx264 -pix_fmt yuv420p "
              "-c:a aac -shortest %s", clip);
-    assert_int_equal(system(cmd), 0);
+    if (system(cmd) != 0) fail_msg("ffmpeg failed (apt-get install ffmpeg): %s", cmd);
     FILE *f = fopen(clip, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
+    *len = (size_t)ftell(f);
     rewind(f);
-    unsigned char *data = malloc(len);
-    assert_int_equal(fread(data, 1, len, f), len);
+    unsigned char *data = malloc(*len);
+    assert_int_equal(fread(data, 1, *len, f), *len);
     fclose(f);
     unlink(clip);
+    return data;
+}
+
+static void test_media_upload_probed_and_one_job(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
     char path[128], video[64];
     create_sized(&A, (long)len, path, video);
     assert_int_equal(patch_on(&A, path, 0, data, 4000, NULL), 204);
@@ -1468,6 +1475,116 @@ static void test_media_upload_probed_and_one_job(void **state) {
     free(data);
 }
 
+
+/* ---- the probe runs in a helper process (mcloud-probe) ---------------------------- */
+
+/* Uploads data in one creation-with-upload on A; returns the video row's
+ * "status: failure_reason". */
+static void upload_and_status(const void *data, size_t len, char video[64], char *status,
+                              size_t cap) {
+    char path[128], h[64];
+    snprintf(h, sizeof h, "Upload-Length: %zu\r\n", len);
+    create_on(&A, h, data, len, path, video);
+    assert_int_equal(offset_on(&A, path), (long)len);
+    sql_value("SELECT CONCAT(status, ': ', COALESCE(failure_reason, '')) FROM videos WHERE id = ?",
+              video, status, cap);
+}
+
+static bool maps_contain(pid_t pid, const char *what) {
+    char file[64], line[1024];
+    snprintf(file, sizeof file, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(file, "r");
+    if (!f) fail_msg("cannot read %s", file);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_probe_keeps_libav_out_of_the_daemon(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
+    char video[64], status[300];
+    upload_and_status(data, len, video, status, sizeof status);
+    assert_string_equal(status, "uploaded: ");
+    /* The maps are read right (libc is there) and hold no libav*, after a
+     * probe of real media. */
+    assert_true(maps_contain(A.pid, "libc.so"));
+    assert_false(maps_contain(A.pid, "libavformat"));
+    assert_false(maps_contain(A.pid, "libavcodec"));
+    assert_false(maps_contain(A.pid, "libavutil"));
+    free(data);
+}
+
+static void test_probe_rejects_a_corrupt_file(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
+    /* The clip's index (moov) is at its end: the first half is an MP4
+     * without one. */
+    char video[64], status[300];
+    upload_and_status(data, len / 2, video, status, sizeof status);
+    if (!strstr(status, "failed: not a playable media file: unrecognised container"))
+        fail_msg("video: %s", status);
+    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    /* The index (the last quarter: moov) scrambled. */
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = len - len / 4; i < len - 8; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        data[i] = (unsigned char)x;
+    }
+    upload_and_status(data, len, video, status, sizeof status);
+    if (strncmp(status, "failed: not a playable media file", 33) != 0) fail_msg("video: %s", status);
+    free(data);
+}
+
+static void png_chunk(unsigned char *out, size_t *len, const char *type, const unsigned char *body,
+                      uint32_t n) {
+    unsigned char *p = out + *len;
+    p[0] = n >> 24, p[1] = n >> 16, p[2] = n >> 8, p[3] = n;
+    memcpy(p + 4, type, 4);
+    if (n) memcpy(p + 8, body, n);
+    uint32_t crc = (uint32_t)crc32(0, p + 4, n + 4);
+    p[8 + n] = crc >> 24, p[9 + n] = crc >> 16, p[10 + n] = crc >> 8, p[11 + n] = crc;
+    *len += 12 + n;
+}
+
+/* A 100-byte PNG declaring a 16000 x 16000 RGBA picture: decoding it means
+ * a 1 GiB frame. */
+static unsigned char *png_bomb(size_t *len) {
+    unsigned char *png = calloc(1, 4096);
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    *len = 8;
+    const unsigned char ihdr[13] = {0, 0, 0x3e, 0x80, 0, 0, 0x3e, 0x80, 8, 6, 0, 0, 0};
+    png_chunk(png, len, "IHDR", ihdr, sizeof ihdr);
+    unsigned char row[1 + 64] = {0}, z[256];
+    uLongf zlen = sizeof z;
+    assert_int_equal(compress(z, &zlen, row, sizeof row), Z_OK);
+    png_chunk(png, len, "IDAT", z, (uint32_t)zlen);
+    png_chunk(png, len, "IEND", NULL, 0);
+    return png;
+}
+
+static void test_probe_survives_a_decompression_bomb(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *bomb = png_bomb(&len);
+    char video[64], status[300];
+    upload_and_status(bomb, len, video, status, sizeof status);
+    if (strncmp(status, "failed: not a playable media file", 33) != 0 ||
+        !strstr(status, "16000x16000") || !strstr(status, "limits"))
+        fail_msg("video: %s", status);
+    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    free(bomb);
+    /* The daemon kept serving: the next upload is probed as media. */
+    unsigned char *clip = make_clip(&len);
+    upload_and_status(clip, len, video, status, sizeof status);
+    assert_string_equal(status, "uploaded: ");
+    assert_int_equal(waitpid(A.pid, NULL, WNOHANG), 0);
+    free(clip);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_advertises_everything),
@@ -1491,6 +1608,9 @@ int main(void) {
         cmocka_unit_test(test_expiry_and_sweeper),
         cmocka_unit_test(test_non_media_fails_without_job),
         cmocka_unit_test(test_media_upload_probed_and_one_job),
+        cmocka_unit_test(test_probe_keeps_libav_out_of_the_daemon),
+        cmocka_unit_test(test_probe_rejects_a_corrupt_file),
+        cmocka_unit_test(test_probe_survives_a_decompression_bomb),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
