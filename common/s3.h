@@ -172,6 +172,25 @@ int mc_s3_upload_part(mc_s3 *s3, const char *key, const char *upload_id, int par
 int mc_s3_upload_part_stream(mc_s3 *s3, const char *key, const char *upload_id, int part_number,
                              uint64_t len, mc_s3_read_fn read, void *ctx,
                              char etag[MC_S3_ETAG_MAX], mc_err *err);
+/* Push mode: a streamed UploadPart of len bytes driven by the caller's own
+ * thread, for a body that arrives in pieces from elsewhere (an HTTP
+ * server's request buffer). Each mc_s3_push_write hands its bytes to
+ * libcurl, which copies them into its send buffer and sends what the socket
+ * takes before the call returns; between writes the transfer is paused
+ * (CURL_READFUNC_PAUSE). No thread, no pipe and no buffer of the caller's:
+ * the caller waiting in write is the back-pressure. mc_s3_push_finish
+ * (after exactly len bytes) waits for the answer and frees the push;
+ * mc_s3_push_abort drops it (the part is not uploaded). The push uses a
+ * second connection of the handle; one push per handle at a time, and the
+ * handle's other requests stay usable meanwhile from the same thread. Not
+ * retried (the body cannot be replayed). key and upload_id must outlive
+ * the push. */
+typedef struct mc_s3_push mc_s3_push;
+mc_s3_push *mc_s3_upload_part_push(mc_s3 *s3, const char *key, const char *upload_id,
+                                   int part_number, uint64_t len, mc_err *err);
+int mc_s3_push_write(mc_s3_push *p, const char *data, size_t len, mc_err *err);
+int mc_s3_push_finish(mc_s3_push *p, char etag[MC_S3_ETAG_MAX], mc_err *err);
+void mc_s3_push_abort(mc_s3_push *p);
 /* Part part_number of key's upload is copied from source_key (same bucket),
  * whole or the inclusive source_range (whose last byte must be explicit). */
 int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, int part_number,

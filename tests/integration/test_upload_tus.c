@@ -1490,6 +1490,12 @@ static void upload_and_status(const void *data, size_t len, char video[64], char
               video, status, cap);
 }
 
+/* Probed as media: `uploaded`, or already taken by the stack's transcoder. */
+static void assert_media_status(const char *status) {
+    if (strcmp(status, "uploaded: ") && strcmp(status, "transcoding: ") && strcmp(status, "ready: "))
+        fail_msg("video not probed as media: %s", status);
+}
+
 static bool maps_contain(pid_t pid, const char *what) {
     char file[64], line[1024];
     snprintf(file, sizeof file, "/proc/%d/maps", (int)pid);
@@ -1507,7 +1513,7 @@ static void test_probe_keeps_libav_out_of_the_daemon(void **state) {
     unsigned char *data = make_clip(&len);
     char video[64], status[300];
     upload_and_status(data, len, video, status, sizeof status);
-    assert_string_equal(status, "uploaded: ");
+    assert_media_status(status);
     /* The maps are read right (libc is there) and hold no libav*, after a
      * probe of real media. */
     assert_true(maps_contain(A.pid, "libc.so"));
@@ -1580,7 +1586,7 @@ static void test_probe_survives_a_decompression_bomb(void **state) {
     /* The daemon kept serving: the next upload is probed as media. */
     unsigned char *clip = make_clip(&len);
     upload_and_status(clip, len, video, status, sizeof status);
-    assert_string_equal(status, "uploaded: ");
+    assert_media_status(status);
     assert_int_equal(waitpid(A.pid, NULL, WNOHANG), 0);
     free(clip);
 }
