@@ -43,6 +43,7 @@ static const mc_setting settings[] = {
     {"upload.sweep_interval_s", "10", false, "Seconds between sweeps (expiry, unfinished completions, outbox)."},
     {"upload.probe_memory_mb", "1024", false, "Address space in MiB of the helper process probing a finished upload (a quarter of it: its largest allocation)."},
     {"upload.probe_cpu_s", "30", false, "CPU seconds the probe helper may use before it is killed."},
+    {"upload.orphan_age_s", "3600", false, "Seconds after which an S3 multipart upload under sources/ or uploads/ that no active upload owns is aborted."},
     {"upload.probe_timeout_s", "60", false, "Seconds the daemon waits for the probe helper before it kills it."},
     {"stream.port", "18081", false, "HTTP port of mcloud-stream (playback)."},
     {"stream.public_url", "http://127.0.0.1:18081", false, "Scheme and authority players reach mcloud-stream at (signed playback URLs)."},

@@ -993,6 +993,64 @@ int mc_s3_create_multipart_upload(mc_s3 *s3, const char *key, const char *conten
     return rc;
 }
 
+void mc_s3_multipart_list_free(mc_s3_multipart_list *l) {
+    for (size_t i = 0; l->uploads && i < l->count; i++) {
+        free(l->uploads[i].key);
+        free(l->uploads[i].upload_id);
+    }
+    free(l->uploads);
+    free(l->next_key_marker);
+    free(l->next_upload_id_marker);
+    memset(l, 0, sizeof *l);
+}
+
+static time_t parse_iso8601(const char *s) {
+    struct tm tm = {0};
+    return s[0] && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? timegm(&tm) : 0;
+}
+
+static int parse_multipart_list(xmlNodePtr root, mc_s3_multipart_list *out) {
+    size_t n = count_children(root, "Upload");
+    out->uploads = calloc(n ? n : 1, sizeof *out->uploads);
+    if (!out->uploads) return -1;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (!xml_is(c, "Upload")) continue;
+        mc_s3_multipart_entry *e = &out->uploads[out->count++];
+        if (!(e->key = xml_child_dup(c, "Key")) || !(e->upload_id = xml_child_dup(c, "UploadId")))
+            return -1;
+        xml_child_copy(c, "Initiated", e->initiated, sizeof e->initiated);
+        e->initiated_time = parse_iso8601(e->initiated);
+    }
+    out->truncated = xml_child_true(root, "IsTruncated");
+    if (out->truncated && (!(out->next_key_marker = xml_child_dup(root, "NextKeyMarker")) ||
+                           !(out->next_upload_id_marker = xml_child_dup(root, "NextUploadIdMarker"))))
+        return -1;
+    return 0;
+}
+
+int mc_s3_list_multipart_uploads(mc_s3 *s3, const char *prefix, const char *key_marker,
+                                 const char *upload_id_marker, mc_s3_multipart_list *out,
+                                 mc_err *err) {
+    memset(out, 0, sizeof *out);
+    s3_request req = {.op = "ListMultipartUploads", .method = "GET"};
+    add_query(&req, "uploads", NULL);
+    if (prefix) add_query(&req, "prefix", prefix);
+    if (key_marker) add_query(&req, "key-marker", key_marker);
+    if (upload_id_marker) add_query(&req, "upload-id-marker", upload_id_marker);
+    s3_response resp = {0};
+    int rc = call(s3, &req, &resp, err);
+    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "ListMultipartUploadsResult", err) : NULL;
+    if (rc == 0 && !doc) rc = -1;
+    if (doc && parse_multipart_list(xmlDocGetRootElement(doc), out) < 0) {
+        mc_s3_multipart_list_free(out);
+        rc = mc_err_set(err, MC_ERR_REMOTE, "s3 ListMultipartUploads %s: malformed listing",
+                        s3->cfg.bucket);
+    }
+    xmlFreeDoc(doc);
+    response_reset(&resp);
+    return rc;
+}
+
 static void part_query(s3_request *req, const char *upload_id, int part_number, char *buf,
                        size_t cap) {
     snprintf(buf, cap, "%d", part_number);

@@ -110,6 +110,21 @@ typedef struct mc_s3_parts_result {
     int next_part_number_marker;
 } mc_s3_parts_result;
 
+typedef struct mc_s3_multipart_entry {
+    char *key;
+    char *upload_id;
+    char initiated[40];           /* ISO 8601, as listed */
+    time_t initiated_time;        /* the same, parsed; 0 if absent */
+} mc_s3_multipart_entry;
+
+typedef struct mc_s3_multipart_list {
+    mc_s3_multipart_entry *uploads;
+    size_t count;
+    bool truncated;
+    char *next_key_marker;        /* NULL on the last page */
+    char *next_upload_id_marker;
+} mc_s3_multipart_list;
+
 /* Where a request goes: the URL without query, the Host header, and the
  * decoded path that is signed. Exposed so both addressing styles are tested. */
 typedef struct mc_s3_location {
@@ -205,6 +220,13 @@ void mc_s3_parts_result_free(mc_s3_parts_result *r);
 int mc_s3_complete_multipart_upload(mc_s3 *s3, const char *key, const char *upload_id,
                                     const mc_s3_part *parts, size_t count,
                                     char etag[MC_S3_ETAG_MAX], mc_err *err);
+/* One page of the unfinished multipart uploads under prefix (NULL: all),
+ * after key_marker / upload_id_marker (NULL: from the start). MinIO
+ * honours a prefix only when it is a whole key: list all and filter. */
+int mc_s3_list_multipart_uploads(mc_s3 *s3, const char *prefix, const char *key_marker,
+                                 const char *upload_id_marker, mc_s3_multipart_list *out,
+                                 mc_err *err);
+void mc_s3_multipart_list_free(mc_s3_multipart_list *l);
 int mc_s3_abort_multipart_upload(mc_s3 *s3, const char *key, const char *upload_id,
                                  mc_err *err);
 

@@ -25,7 +25,7 @@
 static int read_settings(mc_upload_server *srv, mc_err *err) {
     mc_config *cfg = srv->svc.config;
     mc_upload_settings *s = &srv->set;
-    long part_mb, max_size, expiry, lock_ttl, sweep, probe_mb, probe_cpu, probe_timeout;
+    long part_mb, max_size, expiry, lock_ttl, sweep, probe_mb, probe_cpu, probe_timeout, orphan;
     if (mc_config_copy(cfg, "upload.public_url", s->public_url, sizeof s->public_url, err) < 0 ||
         mc_config_int(cfg, "upload.part_size_mb", 5, 5120, &part_mb, err) < 0 ||
         mc_config_int(cfg, "upload.max_size", 1, 5L * 1024 * 1024 * 1024 * 1024, &max_size, err) < 0 ||
@@ -35,6 +35,7 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
         mc_config_int(cfg, "upload.probe_memory_mb", 64, 65536, &probe_mb, err) < 0 ||
         mc_config_int(cfg, "upload.probe_cpu_s", 1, 3600, &probe_cpu, err) < 0 ||
         mc_config_int(cfg, "upload.probe_timeout_s", 1, 3600, &probe_timeout, err) < 0 ||
+        mc_config_int(cfg, "upload.orphan_age_s", 1, 30L * 86400, &orphan, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", s->token_key_id, sizeof s->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", s->token_secret, sizeof s->token_secret, err) < 0)
         return -1;
@@ -48,6 +49,7 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
     s->probe_memory_mb = (int)probe_mb;
     s->probe_cpu_s = (int)probe_cpu;
     s->probe_timeout_s = (int)probe_timeout;
+    s->orphan_age_s = orphan;
     snprintf(srv->jobs_topic, sizeof srv->jobs_topic, "%s", MC_UPLOAD_JOBS_TOPIC);
     return 0;
 }

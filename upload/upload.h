@@ -40,6 +40,7 @@ typedef struct mc_upload_settings {
     int probe_memory_mb;        /* the helper's address space */
     int probe_cpu_s;            /* the helper's CPU seconds */
     int probe_timeout_s;        /* the helper's wall-clock time */
+    long orphan_age_s;          /* unowned multipart uploads older than this are aborted */
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
 } mc_upload_settings;
@@ -180,7 +181,8 @@ int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *e
 /* ---- sweeper (sweeper.c) ----
  * Every upload.sweep_interval_s (and at start): expires uploads past their
  * expiry (abort the multipart upload, drop staging, mark rows) and finishes
- * completions a crash interrupted (offset == length, still active). */
+ * completions a crash interrupted (offset == length, still active); aborts
+ * multipart uploads no active upload owns after upload.orphan_age_s. */
 mc_periodic *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err);
 
 #endif

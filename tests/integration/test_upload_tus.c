@@ -50,7 +50,7 @@ typedef struct daemon_proc {
     bool killed;                     /* SIGKILLed on purpose: no exit check */
 } daemon_proc;
 
-static daemon_proc A, B, C;
+static daemon_proc A, B, C, D;
 static char token[1024], other_token[1024], expired_token[1024], small_token[1024];
 static char other_tenant[64];
 static mc_db *db;
@@ -566,6 +566,7 @@ static int teardown(void **state) {
     bool ok = stop_daemon(&A);
     ok = stop_daemon(&B) && ok;
     ok = stop_daemon(&C) && ok;
+    ok = stop_daemon(&D) && ok;
     mc_db_close(db);
     mc_s3_free(s3);
     mc_redis_close(redis);
@@ -1591,6 +1592,59 @@ static void test_probe_survives_a_decompression_bomb(void **state) {
     free(clip);
 }
 
+/* ---- orphaned multipart uploads --------------------------------------------------- */
+
+static bool multipart_exists(const char *key, const char *upload_id) {
+    mc_s3_parts_result parts;
+    mc_err err = {0};
+    if (mc_s3_list_parts(s3, key, upload_id, 0, 0, &parts, &err) == 0) {
+        mc_s3_parts_result_free(&parts);
+        return true;
+    }
+    if (err.kind != MC_ERR_NOT_FOUND) fail_msg("list parts of %s: %s", key, err.msg);
+    return false;
+}
+
+/* A multipart upload left by a process killed before the upload's row was
+ * written (under uploads/ and sources/) is aborted once older than
+ * upload.orphan_age_s; an active upload's and a key outside the service's
+ * prefixes are left alone. Daemon D: orphan age 2 s, a sweep every second. */
+static void test_orphaned_multipart_uploads_are_aborted(void **state) {
+    (void)state;
+    static const char *const env_d[] = {"MCLOUD_UPLOAD_ORPHAN_AGE_S=2",
+                                        "MCLOUD_UPLOAD_SWEEP_INTERVAL_S=1", NULL};
+    char keys[3][256], ids[3][MC_S3_UPLOAD_ID_MAX];
+    snprintf(keys[0], sizeof keys[0], "uploads/orphan%d%ld/data", (int)getpid(), (long)time(NULL));
+    snprintf(keys[1], sizeof keys[1], "sources/local/orphan-%d-%ld/source", (int)getpid(), (long)time(NULL));
+    snprintf(keys[2], sizeof keys[2], "itest-other/orphan%d/x", (int)getpid());
+    mc_err err = {0};
+    for (int i = 0; i < 3; i++)
+        if (mc_s3_create_multipart_upload(s3, keys[i], NULL, ids[i], &err) < 0)
+            fail_msg("create %s: %s", keys[i], err.msg);
+    start_daemon(&D, "d", env_d);
+    char path[128], video[64], key[1024], upload_id[1024];
+    create_sized(&D, 20 * MIB, path, video);
+    upload_field(path, "s3_upload_id", upload_id, sizeof upload_id);
+    snprintf(key, sizeof key, "sources/local/%s/source", video);
+    assert_true(multipart_exists(key, upload_id));
+    bool gone = false;
+    for (int i = 0; i < WAIT_S * 10 && !gone; i++) {
+        gone = !multipart_exists(keys[0], ids[0]) && !multipart_exists(keys[1], ids[1]);
+        if (!gone) usleep(100 * 1000);
+    }
+    if (!gone) fail_msg("orphaned multipart uploads still there after %d s", WAIT_S);
+    /* Two more sweeps: the active upload's and the foreign one stay. */
+    sleep(2);
+    assert_true(multipart_exists(key, upload_id));
+    assert_true(multipart_exists(keys[2], ids[2]));
+    assert_int_equal(mc_s3_abort_multipart_upload(s3, keys[2], ids[2], &err), 0);
+    resp r;
+    request(D.port, "DELETE", path, token, TUS, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    assert_true(stop_daemon(&D));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_advertises_everything),
@@ -1617,6 +1671,7 @@ int main(void) {
         cmocka_unit_test(test_probe_keeps_libav_out_of_the_daemon),
         cmocka_unit_test(test_probe_rejects_a_corrupt_file),
         cmocka_unit_test(test_probe_survives_a_decompression_bomb),
+        cmocka_unit_test(test_orphaned_multipart_uploads_are_aborted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
