@@ -35,6 +35,8 @@ enum {
 struct mc_s3 {
     mc_s3_config cfg;
     CURL *curl;
+    CURL *push_curl;                /* push-mode uploads, created on first use */
+    CURLM *push_multi;              /* drives push_curl from the caller's thread */
     char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -52,6 +54,7 @@ typedef struct s3_request {
     mc_s3_read_fn read;             /* or a streamed body of read_len bytes */
     void *read_ctx;
     uint64_t read_len;
+    bool push;                      /* or read_len bytes handed over by mc_s3_push_write */
     mc_s3_write_fn write;           /* where a 2xx body goes; NULL: collected */
     void *write_ctx;
     mc_s3_object_info *write_info;  /* filled before the first write call */
@@ -78,6 +81,8 @@ typedef struct transfer {
     uint64_t streamed;              /* streamed body */
     mc_err_kind read_failure;       /* MC_ERR_NONE unless the body source failed */
     char read_failure_msg[160];
+    const char *push_data;          /* push mode: bytes handed over, not yet taken */
+    size_t push_len;
 } transfer;
 
 /* ---- global initialisation ---------------------------------------------- */
@@ -236,6 +241,8 @@ mc_s3 *mc_s3_new(const mc_s3_config *cfg, mc_err *err) {
 
 void mc_s3_free(mc_s3 *s3) {
     if (!s3) return;
+    if (s3->push_curl) curl_easy_cleanup(s3->push_curl);
+    if (s3->push_multi) curl_multi_cleanup(s3->push_multi);
     curl_easy_cleanup(s3->curl);
     free(s3);
 }
@@ -387,6 +394,23 @@ static size_t on_read_stream(char *buf, size_t size, size_t nitems, void *userp)
     return (size_t)got;
 }
 
+/* Push mode: hands over what mc_s3_push_write offered, and pauses the
+ * transfer (until the next write) when nothing is left to take. */
+static size_t on_read_push(char *buf, size_t size, size_t nitems, void *userp) {
+    transfer *t = userp;
+    uint64_t left = t->req->read_len - t->streamed;
+    if (left == 0) return 0;
+    if (t->push_len == 0) return CURL_READFUNC_PAUSE;
+    size_t n = size * nitems;
+    if (n > t->push_len) n = t->push_len;
+    if (n > left) n = (size_t)left;
+    memcpy(buf, t->push_data, n);
+    t->push_data += n;
+    t->push_len -= n;
+    t->streamed += n;
+    return n;
+}
+
 /* ---- the request engine ------------------------------------------------- */
 
 static void response_reset(s3_response *resp) {
@@ -417,7 +441,7 @@ static struct curl_slist *slist_addf(struct curl_slist *list, bool *ok, const ch
 static struct curl_slist *signed_headers(mc_s3 *s3, const s3_request *req,
                                          const mc_s3_location *loc, mc_err *err) {
     char payload_hash[65], amz_date[MC_SIGV4_AMZ_DATE_LEN + 1];
-    if (req->read)
+    if (req->read || req->push)
         snprintf(payload_hash, sizeof payload_hash, "%s", MC_SIGV4_UNSIGNED_PAYLOAD);
     else
         mc_sigv4_sha256_hex(req->body ? req->body : "", req->body_len, payload_hash);
@@ -451,10 +475,13 @@ static struct curl_slist *signed_headers(mc_s3 *s3, const s3_request *req,
 }
 
 static void set_method(CURL *c, const s3_request *req, transfer *t) {
-    bool has_body = req->read || req->body;
+    bool streamed = req->read || req->push;
+    bool has_body = streamed || req->body;
     if (has_body) {
         curl_easy_setopt(c, CURLOPT_READDATA, t);
-        if (req->read) {
+        if (req->push) {
+            curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read_push);
+        } else if (req->read) {
             curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read_stream);
         } else {
             curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read_buffer);
@@ -462,7 +489,7 @@ static void set_method(CURL *c, const s3_request *req, transfer *t) {
             curl_easy_setopt(c, CURLOPT_SEEKDATA, t);
         }
     }
-    curl_off_t len = (curl_off_t)(req->read ? req->read_len : req->body_len);
+    curl_off_t len = (curl_off_t)(streamed ? req->read_len : req->body_len);
     if (strcmp(req->method, "PUT") == 0) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, len);
@@ -484,30 +511,39 @@ static const char *target_name(const mc_s3 *s3, const s3_request *req, char *buf
     return buf;
 }
 
-/* One attempt. 0 when an HTTP response arrived (whatever its status). */
-static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *err) {
+typedef struct prepared {
+    char *url;
+    struct curl_slist *headers;
+} prepared;
+
+static void prepared_free(prepared *p) {
+    curl_slist_free_all(p->headers);
+    free(p->url);
+    memset(p, 0, sizeof *p);
+}
+
+/* Signs req and sets every option of c for one attempt. */
+static int prepare(mc_s3 *s3, CURL *c, const s3_request *req, transfer *t, prepared *p,
+                   mc_err *err) {
     mc_s3_location loc;
     if (mc_s3_locate(&s3->cfg, req->key, &loc, err) < 0) return -1;
     char *query = mc_sigv4_canonical_query(req->query, req->query_count);
-    char *url = query ? strf("%s%s%s", loc.url, *query ? "?" : "", query) : NULL;
+    p->url = query ? strf("%s%s%s", loc.url, *query ? "?" : "", query) : NULL;
     free(query);
-    if (!url) {
+    if (!p->url) {
         mc_s3_location_free(&loc);
         return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     }
-    struct curl_slist *headers = signed_headers(s3, req, &loc, err);
+    p->headers = signed_headers(s3, req, &loc, err);
     mc_s3_location_free(&loc);
-    if (!headers) {
-        free(url);
+    if (!p->headers) {
+        prepared_free(p);
         return -1;
     }
-
-    transfer t = {.s3 = s3, .req = req, .resp = resp};
-    CURL *c = s3->curl;
     curl_easy_reset(c);
     s3->curl_error[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_URL, p->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mcloud-s3/0.1");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -521,22 +557,24 @@ static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, buffer);
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, buffer);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    set_method(c, req, &t);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+    set_method(c, req, t);
+    return 0;
+}
 
-    CURLcode rc = curl_easy_perform(c);
+/* The outcome of an attempt libcurl ended with rc: 0 when an HTTP response
+ * arrived (whatever its status). */
+static int attempt_result(mc_s3 *s3, CURL *c, const s3_request *req, s3_response *resp,
+                          const transfer *t, CURLcode rc, mc_err *err) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     resp->info.status = (int)resp->status;
-    curl_slist_free_all(headers);
-    free(url);
     if (rc == CURLE_OK) return 0;
-
     char target[MC_S3_KEY_MAX + 80];
     target_name(s3, req, target, sizeof target);
-    if (t.read_failure != MC_ERR_NONE)
-        return mc_err_set(err, t.read_failure, "s3 %s %s: %s", req->op, target, t.read_failure_msg);
+    if (t->read_failure != MC_ERR_NONE)
+        return mc_err_set(err, t->read_failure, "s3 %s %s: %s", req->op, target, t->read_failure_msg);
     if (resp->write_failed)
         return mc_err_set(err, MC_ERR_INTERNAL, "s3 %s %s: body write callback failed", req->op,
                           target);
@@ -545,6 +583,16 @@ static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *
                           target, XML_BODY_MAX);
     return mc_err_set(err, MC_ERR_UNAVAILABLE, "s3 %s %s: %s", req->op, target,
                       s3->curl_error[0] ? s3->curl_error : curl_easy_strerror(rc));
+}
+
+/* One attempt. 0 when an HTTP response arrived (whatever its status). */
+static int perform(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *err) {
+    transfer t = {.s3 = s3, .req = req, .resp = resp};
+    prepared p = {0};
+    if (prepare(s3, s3->curl, req, &t, &p, err) < 0) return -1;
+    CURLcode rc = curl_easy_perform(s3->curl);
+    prepared_free(&p);
+    return attempt_result(s3, s3->curl, req, resp, &t, rc, err);
 }
 
 static bool transient_status(long status) {
@@ -945,6 +993,64 @@ int mc_s3_create_multipart_upload(mc_s3 *s3, const char *key, const char *conten
     return rc;
 }
 
+void mc_s3_multipart_list_free(mc_s3_multipart_list *l) {
+    for (size_t i = 0; l->uploads && i < l->count; i++) {
+        free(l->uploads[i].key);
+        free(l->uploads[i].upload_id);
+    }
+    free(l->uploads);
+    free(l->next_key_marker);
+    free(l->next_upload_id_marker);
+    memset(l, 0, sizeof *l);
+}
+
+static time_t parse_iso8601(const char *s) {
+    struct tm tm = {0};
+    return s[0] && strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) ? timegm(&tm) : 0;
+}
+
+static int parse_multipart_list(xmlNodePtr root, mc_s3_multipart_list *out) {
+    size_t n = count_children(root, "Upload");
+    out->uploads = calloc(n ? n : 1, sizeof *out->uploads);
+    if (!out->uploads) return -1;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (!xml_is(c, "Upload")) continue;
+        mc_s3_multipart_entry *e = &out->uploads[out->count++];
+        if (!(e->key = xml_child_dup(c, "Key")) || !(e->upload_id = xml_child_dup(c, "UploadId")))
+            return -1;
+        xml_child_copy(c, "Initiated", e->initiated, sizeof e->initiated);
+        e->initiated_time = parse_iso8601(e->initiated);
+    }
+    out->truncated = xml_child_true(root, "IsTruncated");
+    if (out->truncated && (!(out->next_key_marker = xml_child_dup(root, "NextKeyMarker")) ||
+                           !(out->next_upload_id_marker = xml_child_dup(root, "NextUploadIdMarker"))))
+        return -1;
+    return 0;
+}
+
+int mc_s3_list_multipart_uploads(mc_s3 *s3, const char *prefix, const char *key_marker,
+                                 const char *upload_id_marker, mc_s3_multipart_list *out,
+                                 mc_err *err) {
+    memset(out, 0, sizeof *out);
+    s3_request req = {.op = "ListMultipartUploads", .method = "GET"};
+    add_query(&req, "uploads", NULL);
+    if (prefix) add_query(&req, "prefix", prefix);
+    if (key_marker) add_query(&req, "key-marker", key_marker);
+    if (upload_id_marker) add_query(&req, "upload-id-marker", upload_id_marker);
+    s3_response resp = {0};
+    int rc = call(s3, &req, &resp, err);
+    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "ListMultipartUploadsResult", err) : NULL;
+    if (rc == 0 && !doc) rc = -1;
+    if (doc && parse_multipart_list(xmlDocGetRootElement(doc), out) < 0) {
+        mc_s3_multipart_list_free(out);
+        rc = mc_err_set(err, MC_ERR_REMOTE, "s3 ListMultipartUploads %s: malformed listing",
+                        s3->cfg.bucket);
+    }
+    xmlFreeDoc(doc);
+    response_reset(&resp);
+    return rc;
+}
+
 static void part_query(s3_request *req, const char *upload_id, int part_number, char *buf,
                        size_t cap) {
     snprintf(buf, cap, "%d", part_number);
@@ -971,6 +1077,128 @@ int mc_s3_upload_part_stream(mc_s3 *s3, const char *key, const char *upload_id, 
     char number[16];
     part_query(&req, upload_id, part_number, number, sizeof number);
     return put(s3, &req, NULL, etag, err);
+}
+
+/* ---- push-mode UploadPart ------------------------------------------------ */
+
+struct mc_s3_push {
+    mc_s3 *s3;
+    s3_request req;
+    char number[16];
+    s3_response resp;
+    transfer t;
+    prepared prep;
+    bool done;                      /* libcurl ended the transfer */
+    CURLcode result;
+};
+
+static int push_handles(mc_s3 *s3, mc_err *err) {
+    if (!s3->push_curl) s3->push_curl = curl_easy_init();
+    if (!s3->push_multi) s3->push_multi = curl_multi_init();
+    if (!s3->push_curl || !s3->push_multi) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+mc_s3_push *mc_s3_upload_part_push(mc_s3 *s3, const char *key, const char *upload_id,
+                                   int part_number, uint64_t len, mc_err *err) {
+    if (check_part(key, upload_id, part_number, err) < 0 || push_handles(s3, err) < 0) return NULL;
+    mc_s3_push *p = calloc(1, sizeof *p);
+    if (!p) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
+    p->s3 = s3;
+    p->req = (s3_request){.op = "UploadPart", .method = "PUT", .key = key, .push = true,
+                          .read_len = len};
+    part_query(&p->req, upload_id, part_number, p->number, sizeof p->number);
+    p->t = (transfer){.s3 = s3, .req = &p->req, .resp = &p->resp};
+    if (prepare(s3, s3->push_curl, &p->req, &p->t, &p->prep, err) < 0) {
+        free(p);
+        return NULL;
+    }
+    if (curl_multi_add_handle(s3->push_multi, s3->push_curl) != CURLM_OK) {
+        prepared_free(&p->prep);
+        free(p);
+        return mc_err_set(err, MC_ERR_INTERNAL, "s3 UploadPart: cannot start the transfer"), NULL;
+    }
+    return p;
+}
+
+/* Runs the transfer until the offered bytes are taken (or, with
+ * until_done, until it ends); false once libcurl ended it. */
+static bool push_drive(mc_s3_push *p, bool until_done) {
+    CURLM *m = p->s3->push_multi;
+    for (;;) {
+        int running = 0, queued;
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            p->done = true;
+            p->result = CURLE_SEND_ERROR;
+        }
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(m, &queued)))
+            if (msg->msg == CURLMSG_DONE) {
+                p->done = true;
+                p->result = msg->data.result;
+            }
+        if (p->done) return false;
+        if (!until_done && p->t.push_len == 0) return true;
+        curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+}
+
+/* The outcome of a transfer libcurl ended, as call() judges it. */
+static int push_result(mc_s3_push *p, char etag[MC_S3_ETAG_MAX], mc_err *err) {
+    if (attempt_result(p->s3, p->s3->push_curl, &p->req, &p->resp, &p->t, p->result, err) < 0)
+        return -1;
+    if (p->resp.status < 200 || p->resp.status >= 300)
+        return fail_remote(p->s3, &p->req, &p->resp, NULL, err);
+    copy_out_etag(etag, &p->resp);
+    return 0;
+}
+
+int mc_s3_push_write(mc_s3_push *p, const char *data, size_t len, mc_err *err) {
+    if (len > p->req.read_len - p->t.streamed)
+        return mc_err_set(err, MC_ERR_INVALID, "s3 UploadPart: more than the part's %" PRIu64
+                          " bytes", p->req.read_len);
+    if (p->done || len == 0) {
+        if (p->done && push_result(p, NULL, err) == 0)
+            return mc_err_set(err, MC_ERR_REMOTE, "s3 UploadPart: the server answered before the body ended");
+        return p->done ? -1 : 0;
+    }
+    p->t.push_data = data;
+    p->t.push_len = len;
+    curl_easy_pause(p->s3->push_curl, CURLPAUSE_CONT);
+    bool taken = push_drive(p, false);
+    p->t.push_data = NULL;
+    p->t.push_len = 0;
+    if (taken) return 0;
+    if (push_result(p, NULL, err) == 0)
+        return mc_err_set(err, MC_ERR_REMOTE, "s3 UploadPart: the server answered before the body ended");
+    return -1;
+}
+
+static void push_free(mc_s3_push *p) {
+    curl_multi_remove_handle(p->s3->push_multi, p->s3->push_curl);
+    prepared_free(&p->prep);
+    response_reset(&p->resp);
+    free(p);
+}
+
+int mc_s3_push_finish(mc_s3_push *p, char etag[MC_S3_ETAG_MAX], mc_err *err) {
+    int rc;
+    if (p->t.streamed != p->req.read_len) {
+        rc = mc_err_set(err, MC_ERR_INVALID, "s3 UploadPart: body ended after %" PRIu64 " of %" PRIu64
+                        " bytes", p->t.streamed, p->req.read_len);
+    } else {
+        if (!p->done) {
+            curl_easy_pause(p->s3->push_curl, CURLPAUSE_CONT);
+            push_drive(p, true);
+        }
+        rc = push_result(p, etag, err);
+    }
+    push_free(p);
+    return rc;
+}
+
+void mc_s3_push_abort(mc_s3_push *p) {
+    if (p) push_free(p);
 }
 
 int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, int part_number,

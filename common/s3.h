@@ -110,6 +110,21 @@ typedef struct mc_s3_parts_result {
     int next_part_number_marker;
 } mc_s3_parts_result;
 
+typedef struct mc_s3_multipart_entry {
+    char *key;
+    char *upload_id;
+    char initiated[40];           /* ISO 8601, as listed */
+    time_t initiated_time;        /* the same, parsed; 0 if absent */
+} mc_s3_multipart_entry;
+
+typedef struct mc_s3_multipart_list {
+    mc_s3_multipart_entry *uploads;
+    size_t count;
+    bool truncated;
+    char *next_key_marker;        /* NULL on the last page */
+    char *next_upload_id_marker;
+} mc_s3_multipart_list;
+
 /* Where a request goes: the URL without query, the Host header, and the
  * decoded path that is signed. Exposed so both addressing styles are tested. */
 typedef struct mc_s3_location {
@@ -172,6 +187,25 @@ int mc_s3_upload_part(mc_s3 *s3, const char *key, const char *upload_id, int par
 int mc_s3_upload_part_stream(mc_s3 *s3, const char *key, const char *upload_id, int part_number,
                              uint64_t len, mc_s3_read_fn read, void *ctx,
                              char etag[MC_S3_ETAG_MAX], mc_err *err);
+/* Push mode: a streamed UploadPart of len bytes driven by the caller's own
+ * thread, for a body that arrives in pieces from elsewhere (an HTTP
+ * server's request buffer). Each mc_s3_push_write hands its bytes to
+ * libcurl, which copies them into its send buffer and sends what the socket
+ * takes before the call returns; between writes the transfer is paused
+ * (CURL_READFUNC_PAUSE). No thread, no pipe and no buffer of the caller's:
+ * the caller waiting in write is the back-pressure. mc_s3_push_finish
+ * (after exactly len bytes) waits for the answer and frees the push;
+ * mc_s3_push_abort drops it (the part is not uploaded). The push uses a
+ * second connection of the handle; one push per handle at a time, and the
+ * handle's other requests stay usable meanwhile from the same thread. Not
+ * retried (the body cannot be replayed). key and upload_id must outlive
+ * the push. */
+typedef struct mc_s3_push mc_s3_push;
+mc_s3_push *mc_s3_upload_part_push(mc_s3 *s3, const char *key, const char *upload_id,
+                                   int part_number, uint64_t len, mc_err *err);
+int mc_s3_push_write(mc_s3_push *p, const char *data, size_t len, mc_err *err);
+int mc_s3_push_finish(mc_s3_push *p, char etag[MC_S3_ETAG_MAX], mc_err *err);
+void mc_s3_push_abort(mc_s3_push *p);
 /* Part part_number of key's upload is copied from source_key (same bucket),
  * whole or the inclusive source_range (whose last byte must be explicit). */
 int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, int part_number,
@@ -186,6 +220,13 @@ void mc_s3_parts_result_free(mc_s3_parts_result *r);
 int mc_s3_complete_multipart_upload(mc_s3 *s3, const char *key, const char *upload_id,
                                     const mc_s3_part *parts, size_t count,
                                     char etag[MC_S3_ETAG_MAX], mc_err *err);
+/* One page of the unfinished multipart uploads under prefix (NULL: all),
+ * after key_marker / upload_id_marker (NULL: from the start). MinIO
+ * honours a prefix only when it is a whole key: list all and filter. */
+int mc_s3_list_multipart_uploads(mc_s3 *s3, const char *prefix, const char *key_marker,
+                                 const char *upload_id_marker, mc_s3_multipart_list *out,
+                                 mc_err *err);
+void mc_s3_multipart_list_free(mc_s3_multipart_list *l);
 int mc_s3_abort_multipart_upload(mc_s3 *s3, const char *key, const char *upload_id,
                                  mc_err *err);
 

@@ -86,7 +86,7 @@ int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *e
     if (mc_upload_store_complete(srv, s3, u, err) < 0) return -1;
     mc_upload_probe p = {.media = true};
     if (u->video_id[0] &&
-        mc_upload_probe_object(s3, u->s3_key, (uint64_t)u->length, &p, err) < 0)
+        mc_upload_probe_object(srv, u->s3_key, (uint64_t)u->length, &p, err) < 0)
         return -1;
     bool won = false;
     int rc = commit_completion(srv, u, &p, &won, err);

@@ -25,13 +25,17 @@
 static int read_settings(mc_upload_server *srv, mc_err *err) {
     mc_config *cfg = srv->svc.config;
     mc_upload_settings *s = &srv->set;
-    long part_mb, max_size, expiry, lock_ttl, sweep;
+    long part_mb, max_size, expiry, lock_ttl, sweep, probe_mb, probe_cpu, probe_timeout, orphan;
     if (mc_config_copy(cfg, "upload.public_url", s->public_url, sizeof s->public_url, err) < 0 ||
         mc_config_int(cfg, "upload.part_size_mb", 5, 5120, &part_mb, err) < 0 ||
         mc_config_int(cfg, "upload.max_size", 1, 5L * 1024 * 1024 * 1024 * 1024, &max_size, err) < 0 ||
         mc_config_int(cfg, "upload.expiry_s", 1, 365L * 86400, &expiry, err) < 0 ||
         mc_config_int(cfg, "upload.lock_ttl_ms", 1000, 600000, &lock_ttl, err) < 0 ||
         mc_config_int(cfg, "upload.sweep_interval_s", 1, 3600, &sweep, err) < 0 ||
+        mc_config_int(cfg, "upload.probe_memory_mb", 64, 65536, &probe_mb, err) < 0 ||
+        mc_config_int(cfg, "upload.probe_cpu_s", 1, 3600, &probe_cpu, err) < 0 ||
+        mc_config_int(cfg, "upload.probe_timeout_s", 1, 3600, &probe_timeout, err) < 0 ||
+        mc_config_int(cfg, "upload.orphan_age_s", 1, 30L * 86400, &orphan, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", s->token_key_id, sizeof s->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", s->token_secret, sizeof s->token_secret, err) < 0)
         return -1;
@@ -42,6 +46,10 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
     s->expiry_s = expiry;
     s->lock_ttl_ms = (int)lock_ttl;
     s->sweep_interval_s = (int)sweep;
+    s->probe_memory_mb = (int)probe_mb;
+    s->probe_cpu_s = (int)probe_cpu;
+    s->probe_timeout_s = (int)probe_timeout;
+    s->orphan_age_s = orphan;
     snprintf(srv->jobs_topic, sizeof srv->jobs_topic, "%s", MC_UPLOAD_JOBS_TOPIC);
     return 0;
 }
@@ -51,8 +59,12 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
     srv->s3cfg.transfer_buffer = S3_TRANSFER_BUFFER;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    /* The producer sends only the outbox's jobs, one at a time and each
+     * awaited: waiting linger.ms (librdkafka's default 5 ms) for a batch
+     * that never comes only delays every job. */
+    static const char *const props[] = {"linger.ms=0", NULL};
     mc_kafka_config kc = {.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
-                          .client_id = "mcloud-upload"};
+                          .client_id = "mcloud-upload", .properties = props};
     srv->kafka = mc_kafka_producer_new(&kc, err);
     return srv->kafka ? 0 : mc_err_wrap(err, "kafka producer");
 }
@@ -60,7 +72,8 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
 static int run(mc_upload_server *srv, mc_err *err) {
     mc_service_options opt = {.name = "upload", .port_setting = "upload.port", .use_db = true};
     if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
-    if (read_settings(srv, err) < 0 || open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
+    if (read_settings(srv, err) < 0 || mc_upload_probe_init(srv, err) < 0 ||
+        open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
         return -1;
     srv->outbox = mc_outbox_publisher_start(srv->svc.db, srv->kafka,
                                             srv->set.sweep_interval_s * 1000L, err);

@@ -9,12 +9,15 @@
  * ever extends the old one (same first byte), and readers read exactly
  * tail_bytes of it; a tail for a later part number is another object.
  *
- * Memory per request: a 256 KiB pipe while a full part streams, otherwise at
- * most one part of buffered remainder. */
-#include <errno.h>
-#include <fcntl.h>
+ * A part the body is sure to fill streams straight from the request
+ * thread: every write hands libmicrohttpd's buffer to a push-mode UploadPart
+ * (common/s3.h), which copies it into libcurl's send buffer and sends it
+ * before the write returns, so the client waits while S3 is slow (no
+ * thread, no pipe, no copy of ours).
+ *
+ * Memory per request: libcurl's send buffer while a full part streams,
+ * otherwise at most one part of buffered remainder. */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +28,10 @@
 #include "upload/upload.h"
 
 #define MIB (1024ull * 1024)
-#define PIPE_BYTES (256 * 1024)
 #define COPY_PIECE_MAX (4ull * 1024 * MIB) /* under UploadPartCopy's 5 GiB */
 
 void mc_upload_tail_key(const mc_upload *u, int part, char key[MC_S3_KEY_MAX]) {
     snprintf(key, MC_S3_KEY_MAX, "uploads/%s/tail.%d", u->id, part);
-}
-
-/* ---- one part streamed from a pipe by a worker thread ------------------ */
-
-typedef struct part_stream {
-    mc_upload_server *srv;
-    const mc_upload *u;
-    int part;
-    uint64_t len;
-    int rfd;                    /* the worker reads (and closes) this end */
-    mc_s3 *s3;
-    char etag[MC_S3_ETAG_MAX];
-    int rc;
-    mc_err err;
-    pthread_t thread;
-} part_stream;
-
-static ssize_t pipe_read(void *ctx, char *buf, size_t cap) {
-    part_stream *p = ctx;
-    for (;;) {
-        ssize_t n = read(p->rfd, buf, cap);
-        if (n < 0 && errno == EINTR) continue;
-        return n > 0 ? n : -1; /* EOF before len bytes: the body was cut off */
-    }
-}
-
-static void *stream_main(void *arg) {
-    part_stream *p = arg;
-    p->rc = mc_s3_upload_part_stream(p->s3, p->u->s3_key, p->u->s3_upload_id, p->part, p->len,
-                                     pipe_read, p, p->etag, &p->err);
-    close(p->rfd);
-    p->rfd = -1;
-    return NULL;
 }
 
 /* ---- the writer --------------------------------------------------------- */
@@ -76,8 +45,8 @@ struct mc_upload_writer {
     uint64_t received;
     char *buf;                  /* buffered remainder of the current part */
     size_t buf_len, buf_cap;
-    part_stream *stream;        /* the part streaming now, or NULL */
-    int wfd;                    /* its pipe's write end */
+    mc_s3_push *stream;         /* the part streaming now, or NULL */
+    mc_s3 *stream_s3;           /* its handle */
     uint64_t stream_left;
     bool durable;               /* a part of this body is in S3 (u says up to where) */
     double last_extend;
@@ -105,21 +74,10 @@ static int keep_lock(mc_upload_writer *w, mc_err *err) {
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len, mc_err *err) {
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return mc_err_set(err, MC_ERR_REMOTE, "part upload stopped taking data");
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int to_pipe(void *ctx, const char *data, size_t len) {
+static int to_stream(void *ctx, const char *data, size_t len) {
     mc_upload_writer *w = ctx;
     mc_err ignored = {0};
-    return write_all(w->wfd, data, len, &ignored);
+    return mc_s3_push_write(w->stream, data, len, &ignored);
 }
 
 static int to_buffer(void *ctx, const char *data, size_t len) {
@@ -131,7 +89,7 @@ static int to_buffer(void *ctx, const char *data, size_t len) {
 }
 
 /* Pushes the committed tail (the first bytes of the current part) into the
- * pipe or the buffer; only at the start of a body, when parts are aligned. */
+ * stream or the buffer; only at the start of a body, when parts are aligned. */
 static int read_tail(mc_upload_writer *w, mc_s3_write_fn sink, mc_err *err) {
     if (w->u->tail_bytes == 0) return 0;
     char key[MC_S3_KEY_MAX];
@@ -151,42 +109,32 @@ static void mark_durable(mc_upload_writer *w) {
 }
 
 static int start_stream(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) {
-    int fds[2];
-    part_stream *p = calloc(1, sizeof *p);
-    if (!p || pipe2(fds, O_CLOEXEC) < 0) {
-        free(p);
-        return mc_err_set(err, MC_ERR_INTERNAL, "pipe: %s", strerror(errno));
-    }
-    fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
-    *p = (part_stream){.srv = w->srv, .u = w->u, .part = w->u->next_part,
-                       .len = w->u->part_size, .rfd = fds[0]};
-    p->s3 = mc_s3_pool_get(w->srv->s3, err);
-    if (!p->s3 || pthread_create(&p->thread, NULL, stream_main, p) != 0) {
-        mc_s3_pool_put(w->srv->s3, p->s3);
-        close(fds[0]);
-        close(fds[1]);
-        free(p);
-        return mc_err_set(err, MC_ERR_INTERNAL, "cannot start a part upload");
+    mc_s3 *s3 = mc_s3_pool_get(w->srv->s3, err);
+    mc_s3_push *p = s3 ? mc_s3_upload_part_push(s3, w->u->s3_key, w->u->s3_upload_id,
+                                                w->u->next_part, w->u->part_size, err)
+                       : NULL;
+    if (!p) {
+        mc_s3_pool_put(w->srv->s3, s3);
+        return mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
     }
     w->stream = p;
-    w->wfd = fds[1];
+    w->stream_s3 = s3;
     w->stream_left = w->u->part_size - pending_in_s3;
     return 0;
 }
 
-/* Waits for the streaming part; aborting closes the pipe first so the
- * upload fails instead of waiting for bytes. */
+/* Waits for the streaming part's answer; with err NULL, drops it (the part
+ * is not uploaded). */
 static int end_stream(mc_upload_writer *w, mc_err *err) {
-    part_stream *p = w->stream;
-    close(w->wfd);
-    w->wfd = -1;
-    pthread_join(p->thread, NULL);
-    int rc = p->rc;
-    if (rc < 0 && err) *err = p->err;
-    mc_s3_pool_put(w->srv->s3, p->s3);
-    free(p);
+    int rc = -1;
+    char etag[MC_S3_ETAG_MAX];
+    if (err) rc = mc_s3_push_finish(w->stream, etag, err);
+    else mc_s3_push_abort(w->stream);
+    mc_s3_pool_put(w->srv->s3, w->stream_s3);
     w->stream = NULL;
+    w->stream_s3 = NULL;
     if (rc == 0) mark_durable(w);
+    else if (err) mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
     return rc;
 }
 
@@ -208,7 +156,7 @@ static int begin_part(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) 
         uint64_t rest = (uint64_t)w->declared - w->received;
         if (pending_in_s3 + rest >= w->u->part_size) {
             if (start_stream(w, pending_in_s3, err) < 0) return -1;
-            return read_tail(w, to_pipe, err);
+            return read_tail(w, to_stream, err);
         }
     }
     if (!w->buf) {
@@ -225,7 +173,7 @@ mc_upload_writer *mc_upload_writer_new(mc_upload_server *srv, mc_upload *u, cons
                                        int64_t declared, mc_err *err) {
     mc_upload_writer *w = calloc(1, sizeof *w);
     if (!w) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
-    *w = (mc_upload_writer){.srv = srv, .u = u, .lock = lock, .declared = declared, .wfd = -1,
+    *w = (mc_upload_writer){.srv = srv, .u = u, .lock = lock, .declared = declared,
                             .last_extend = now_s()};
     if (begin_part(w, u->tail_bytes, err) < 0) {
         mc_upload_writer_free(w);
@@ -240,7 +188,10 @@ int mc_upload_writer_write(mc_upload_writer *w, const char *data, size_t len, mc
         size_t n;
         if (w->stream) {
             n = len < w->stream_left ? len : (size_t)w->stream_left;
-            if (write_all(w->wfd, data, n, err) < 0) return end_stream(w, err), -1;
+            if (mc_s3_push_write(w->stream, data, n, err) < 0) {
+                mc_err_wrap(err, "upload %s part %d", w->u->id, w->u->next_part);
+                return end_stream(w, NULL), -1;
+            }
             w->stream_left -= n;
         } else {
             n = len < w->buf_cap - w->buf_len ? len : w->buf_cap - w->buf_len;

@@ -22,6 +22,7 @@
 #include "common/service.h"
 #include "common/token.h"
 #include "upload/parts.h"
+#include "upload/probe.h"
 #include "upload/tus_headers.h"
 
 #define MC_UPLOAD_ID_LEN 26
@@ -36,6 +37,10 @@ typedef struct mc_upload_settings {
     int64_t expiry_s;
     int lock_ttl_ms;
     int sweep_interval_s;
+    int probe_memory_mb;        /* the helper's address space */
+    int probe_cpu_s;            /* the helper's CPU seconds */
+    int probe_timeout_s;        /* the helper's wall-clock time */
+    long orphan_age_s;          /* unowned multipart uploads older than this are aborted */
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
 } mc_upload_settings;
@@ -50,6 +55,7 @@ typedef struct mc_upload_server {
     mc_outbox_publisher *outbox; /* nudged when a completion wrote a job */
     mc_periodic *sweeper;
     char jobs_topic[64];
+    char probe_bin[4096];       /* the mcloud-probe helper next to this executable */
 } mc_upload_server;
 
 typedef enum mc_upload_status {
@@ -155,21 +161,15 @@ int mc_upload_store_concat(mc_upload_server *srv, mc_s3 *s3, mc_upload *u,
 /* Drops the cached state so the next load reads MySQL. */
 void mc_upload_state_forget(mc_upload_server *srv, const char *id);
 
-/* ---- probe (probe.c) ---- */
-typedef struct mc_upload_probe {
-    bool media;                 /* false: failure_reason says why */
-    char failure_reason[256];
-    char container[64];
-    int64_t duration_ms;        /* -1 unknown */
-    char video_codec[64], audio_codec[64];
-    int width, height;
-    char *json;                 /* the whole probe, malloc'd */
-} mc_upload_probe;
-/* Probes key (size bytes) with libavformat over ranged GETs. Returns -1 only
- * when S3 failed; a file that is not media is p->media = false. */
-int mc_upload_probe_object(mc_s3 *s3, const char *key, uint64_t size, mc_upload_probe *p,
-                           mc_err *err);
-void mc_upload_probe_free(mc_upload_probe *p);
+/* ---- probe (probe.c): the helper process mcloud-probe, see probe.h ---- */
+/* Finds the helper next to this executable; an error names what is missing. */
+int mc_upload_probe_init(mc_upload_server *srv, mc_err *err);
+/* Probes key (size bytes) in a helper process under the probe limits.
+ * Returns -1 only when S3 failed or the helper cannot start; a file that is
+ * not media, or that crashes or exhausts the helper, is p->media = false
+ * with the reason. */
+int mc_upload_probe_object(mc_upload_server *srv, const char *key, uint64_t size,
+                           mc_upload_probe *p, mc_err *err);
 
 /* ---- completion (complete.c) ---- */
 /* Finishes an upload whose committed offset equals its length, holding its
@@ -182,7 +182,8 @@ int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *e
 /* ---- sweeper (sweeper.c) ----
  * Every upload.sweep_interval_s (and at start): expires uploads past their
  * expiry (abort the multipart upload, drop staging, mark rows) and finishes
- * completions a crash interrupted (offset == length, still active). */
+ * completions a crash interrupted (offset == length, still active); aborts
+ * multipart uploads no active upload owns after upload.orphan_age_s. */
 mc_periodic *mc_upload_sweeper_start(mc_upload_server *srv, mc_err *err);
 
 #endif

@@ -431,6 +431,86 @@ static void test_multipart_roundtrip_50mib(void **state) {
     delete_or_fail(f, key);
 }
 
+/* Push mode: a 6 MiB part handed over in uneven pieces (as an HTTP server's
+ * buffer delivers them) with other requests of the same handle in between,
+ * a part dropped halfway, and a push the server refuses. */
+static void test_push_part_in_pieces(void **state) {
+    fixture *f = *state;
+    char key[256], upload_id[MC_S3_UPLOAD_ID_MAX];
+    key_of(key, sizeof key, f, "push/x.bin");
+    const size_t len = 6 * MiB + 777;
+    char *data = generate(7, len);
+    mc_err err = {0};
+    if (mc_s3_create_multipart_upload(f->s3, key, NULL, upload_id, &err) < 0)
+        fail_msg("create: %s", err.msg);
+    mc_s3_part part = {.number = 1, .size = len};
+    mc_s3_push *p = mc_s3_upload_part_push(f->s3, key, upload_id, 1, len, &err);
+    if (!p) fail_msg("push: %s", err.msg);
+    size_t off = 0, piece = 1;
+    bool asked = false;
+    while (off < len) {
+        size_t n = piece < len - off ? piece : len - off;
+        if (mc_s3_push_write(p, data + off, n, &err) < 0) fail_msg("write at %zu: %s", off, err.msg);
+        off += n;
+        piece = piece * 3 + 17;
+        if (piece > 512 * 1024) piece = 1000;
+        mc_s3_object_info info;
+        if (off >= 2 * MiB && !asked) { /* the handle serves a request meanwhile */
+            assert_int_equal(mc_s3_head_object(f->s3, key, &info, &err), -1);
+            assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
+            asked = true;
+        }
+    }
+    assert_true(asked);
+    /* Past the part's length: refused, the push stays whole. */
+    assert_int_equal(mc_s3_push_write(p, "x", 1, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    if (mc_s3_push_finish(p, part.etag, &err) < 0) fail_msg("finish: %s", err.msg);
+    assert_true(part.etag[0] != '\0');
+
+    /* Part 2 dropped halfway, then finished short: neither is listed. */
+    p = mc_s3_upload_part_push(f->s3, key, upload_id, 2, MiB, &err);
+    assert_non_null(p);
+    assert_int_equal(mc_s3_push_write(p, data, MiB / 2, &err), 0);
+    mc_s3_push_abort(p);
+    p = mc_s3_upload_part_push(f->s3, key, upload_id, 2, MiB, &err);
+    assert_non_null(p);
+    assert_int_equal(mc_s3_push_write(p, data, 10, &err), 0);
+    char etag[MC_S3_ETAG_MAX];
+    assert_int_equal(mc_s3_push_finish(p, etag, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "10 of 1048576"));
+    mc_s3_parts_result parts;
+    if (mc_s3_list_parts(f->s3, key, upload_id, 0, 0, &parts, &err) < 0) fail_msg("list: %s", err.msg);
+    assert_int_equal(parts.count, 1);
+    assert_int_equal(parts.parts[0].size, len);
+    mc_s3_parts_result_free(&parts);
+
+    if (mc_s3_complete_multipart_upload(f->s3, key, upload_id, &part, 1, etag, &err) < 0)
+        fail_msg("complete: %s", err.msg);
+    sink s = {.keep = true};
+    mc_s3_object_info info;
+    get_whole(f, key, &s, &info);
+    assert_int_equal(s.len, len);
+    assert_memory_equal(s.data, data, len);
+    free(s.data);
+
+    /* A push to an upload that does not exist: the server's answer (404
+     * NoSuchUpload) surfaces from a write or from finish. */
+    p = mc_s3_upload_part_push(f->s3, key, "no-such-upload", 1, 4 * MiB, &err);
+    assert_non_null(p);
+    int rc = 0;
+    for (off = 0; rc == 0 && off < 4 * MiB; off += 64 * 1024)
+        rc = mc_s3_push_write(p, data + off, 64 * 1024, &err);
+    if (rc == 0) rc = mc_s3_push_finish(p, etag, &err);
+    else mc_s3_push_abort(p);
+    assert_int_equal(rc, -1);
+    if (err.kind != MC_ERR_NOT_FOUND && err.kind != MC_ERR_REMOTE && err.kind != MC_ERR_UNAVAILABLE)
+        fail_msg("unexpected error: %s", err.msg);
+    free(data);
+    delete_or_fail(f, key);
+}
+
 static void test_upload_part_copy_from_range(void **state) {
     fixture *f = *state;
     char source_key[256], key[256], upload_id[MC_S3_UPLOAD_ID_MAX];
@@ -651,6 +731,7 @@ int main(void) {
         cmocka_unit_test(test_list_pagination),
         cmocka_unit_test(test_delete_prefix_keeps_only_keep),
         cmocka_unit_test(test_multipart_roundtrip_50mib),
+        cmocka_unit_test(test_push_part_in_pieces),
         cmocka_unit_test(test_upload_part_copy_from_range),
         cmocka_unit_test(test_abort_removes_upload),
         cmocka_unit_test(test_complete_with_wrong_etag_fails),

@@ -50,7 +50,7 @@ typedef struct daemon_proc {
     bool killed;                     /* SIGKILLed on purpose: no exit check */
 } daemon_proc;
 
-static daemon_proc A, B, C;
+static daemon_proc A, B, C, D;
 static char token[1024], other_token[1024], expired_token[1024], small_token[1024];
 static char other_tenant[64];
 static mc_db *db;
@@ -566,6 +566,7 @@ static int teardown(void **state) {
     bool ok = stop_daemon(&A);
     ok = stop_daemon(&B) && ok;
     ok = stop_daemon(&C) && ok;
+    ok = stop_daemon(&D) && ok;
     mc_db_close(db);
     mc_s3_free(s3);
     mc_redis_close(redis);
@@ -1412,8 +1413,8 @@ static void test_non_media_fails_without_job(void **state) {
     free(data);
 }
 
-static void test_media_upload_probed_and_one_job(void **state) {
-    (void)state;
+/* A 1 s 160x120 H.264 + AAC MP4 made by the ffmpeg CLI; *len its size. */
+static unsigned char *make_clip(size_t *len) {
     char clip[128];
     snprintf(clip, sizeof clip, "/tmp/mcloud-itest-upload-%d.mp4", (int)getpid());
     char cmd[512];
@@ -1421,16 +1422,23 @@ static void test_media_upload_probed_and_one_job(void **state) {
              "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -f lavfi "
              "-i sine=frequency=440:sample_rate=44100 -t 1 -c:v libx264 -pix_fmt yuv420p "
              "-c:a aac -shortest %s", clip);
-    assert_int_equal(system(cmd), 0);
+    if (system(cmd) != 0) fail_msg("ffmpeg failed (apt-get install ffmpeg): %s", cmd);
     FILE *f = fopen(clip, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
+    *len = (size_t)ftell(f);
     rewind(f);
-    unsigned char *data = malloc(len);
-    assert_int_equal(fread(data, 1, len, f), len);
+    unsigned char *data = malloc(*len);
+    assert_int_equal(fread(data, 1, *len, f), *len);
     fclose(f);
     unlink(clip);
+    return data;
+}
+
+static void test_media_upload_probed_and_one_job(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
     char path[128], video[64];
     create_sized(&A, (long)len, path, video);
     assert_int_equal(patch_on(&A, path, 0, data, 4000, NULL), 204);
@@ -1468,6 +1476,175 @@ static void test_media_upload_probed_and_one_job(void **state) {
     free(data);
 }
 
+
+/* ---- the probe runs in a helper process (mcloud-probe) ---------------------------- */
+
+/* Uploads data in one creation-with-upload on A; returns the video row's
+ * "status: failure_reason". */
+static void upload_and_status(const void *data, size_t len, char video[64], char *status,
+                              size_t cap) {
+    char path[128], h[64];
+    snprintf(h, sizeof h, "Upload-Length: %zu\r\n", len);
+    create_on(&A, h, data, len, path, video);
+    assert_int_equal(offset_on(&A, path), (long)len);
+    sql_value("SELECT CONCAT(status, ': ', COALESCE(failure_reason, '')) FROM videos WHERE id = ?",
+              video, status, cap);
+}
+
+/* Probed as media: `uploaded`, or already taken by the stack's transcoder. */
+static void assert_media_status(const char *status) {
+    if (strcmp(status, "uploaded: ") && strcmp(status, "transcoding: ") && strcmp(status, "ready: "))
+        fail_msg("video not probed as media: %s", status);
+}
+
+static bool maps_contain(pid_t pid, const char *what) {
+    char file[64], line[1024];
+    snprintf(file, sizeof file, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(file, "r");
+    if (!f) fail_msg("cannot read %s", file);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_probe_keeps_libav_out_of_the_daemon(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
+    char video[64], status[300];
+    upload_and_status(data, len, video, status, sizeof status);
+    assert_media_status(status);
+    /* The maps are read right (libc is there) and hold no libav*, after a
+     * probe of real media. */
+    assert_true(maps_contain(A.pid, "libc.so"));
+    assert_false(maps_contain(A.pid, "libavformat"));
+    assert_false(maps_contain(A.pid, "libavcodec"));
+    assert_false(maps_contain(A.pid, "libavutil"));
+    free(data);
+}
+
+static void test_probe_rejects_a_corrupt_file(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *data = make_clip(&len);
+    /* The clip's index (moov) is at its end: the first half is an MP4
+     * without one. */
+    char video[64], status[300];
+    upload_and_status(data, len / 2, video, status, sizeof status);
+    if (!strstr(status, "failed: not a playable media file: unrecognised container"))
+        fail_msg("video: %s", status);
+    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    /* The index (the last quarter: moov) scrambled. */
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = len - len / 4; i < len - 8; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        data[i] = (unsigned char)x;
+    }
+    upload_and_status(data, len, video, status, sizeof status);
+    if (strncmp(status, "failed: not a playable media file", 33) != 0) fail_msg("video: %s", status);
+    free(data);
+}
+
+static void png_chunk(unsigned char *out, size_t *len, const char *type, const unsigned char *body,
+                      uint32_t n) {
+    unsigned char *p = out + *len;
+    p[0] = n >> 24, p[1] = n >> 16, p[2] = n >> 8, p[3] = n;
+    memcpy(p + 4, type, 4);
+    if (n) memcpy(p + 8, body, n);
+    uint32_t crc = (uint32_t)crc32(0, p + 4, n + 4);
+    p[8 + n] = crc >> 24, p[9 + n] = crc >> 16, p[10 + n] = crc >> 8, p[11 + n] = crc;
+    *len += 12 + n;
+}
+
+/* A 100-byte PNG declaring a 16000 x 16000 RGBA picture: decoding it means
+ * a 1 GiB frame. */
+static unsigned char *png_bomb(size_t *len) {
+    unsigned char *png = calloc(1, 4096);
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    *len = 8;
+    const unsigned char ihdr[13] = {0, 0, 0x3e, 0x80, 0, 0, 0x3e, 0x80, 8, 6, 0, 0, 0};
+    png_chunk(png, len, "IHDR", ihdr, sizeof ihdr);
+    unsigned char row[1 + 64] = {0}, z[256];
+    uLongf zlen = sizeof z;
+    assert_int_equal(compress(z, &zlen, row, sizeof row), Z_OK);
+    png_chunk(png, len, "IDAT", z, (uint32_t)zlen);
+    png_chunk(png, len, "IEND", NULL, 0);
+    return png;
+}
+
+static void test_probe_survives_a_decompression_bomb(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *bomb = png_bomb(&len);
+    char video[64], status[300];
+    upload_and_status(bomb, len, video, status, sizeof status);
+    if (strncmp(status, "failed: not a playable media file", 33) != 0 ||
+        !strstr(status, "16000x16000") || !strstr(status, "limits"))
+        fail_msg("video: %s", status);
+    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    free(bomb);
+    /* The daemon kept serving: the next upload is probed as media. */
+    unsigned char *clip = make_clip(&len);
+    upload_and_status(clip, len, video, status, sizeof status);
+    assert_media_status(status);
+    assert_int_equal(waitpid(A.pid, NULL, WNOHANG), 0);
+    free(clip);
+}
+
+/* ---- orphaned multipart uploads --------------------------------------------------- */
+
+static bool multipart_exists(const char *key, const char *upload_id) {
+    mc_s3_parts_result parts;
+    mc_err err = {0};
+    if (mc_s3_list_parts(s3, key, upload_id, 0, 0, &parts, &err) == 0) {
+        mc_s3_parts_result_free(&parts);
+        return true;
+    }
+    if (err.kind != MC_ERR_NOT_FOUND) fail_msg("list parts of %s: %s", key, err.msg);
+    return false;
+}
+
+/* A multipart upload left by a process killed before the upload's row was
+ * written (under uploads/ and sources/) is aborted once older than
+ * upload.orphan_age_s; an active upload's and a key outside the service's
+ * prefixes are left alone. Daemon D: orphan age 2 s, a sweep every second. */
+static void test_orphaned_multipart_uploads_are_aborted(void **state) {
+    (void)state;
+    static const char *const env_d[] = {"MCLOUD_UPLOAD_ORPHAN_AGE_S=2",
+                                        "MCLOUD_UPLOAD_SWEEP_INTERVAL_S=1", NULL};
+    char keys[3][256], ids[3][MC_S3_UPLOAD_ID_MAX];
+    snprintf(keys[0], sizeof keys[0], "uploads/orphan%d%ld/data", (int)getpid(), (long)time(NULL));
+    snprintf(keys[1], sizeof keys[1], "sources/local/orphan-%d-%ld/source", (int)getpid(), (long)time(NULL));
+    snprintf(keys[2], sizeof keys[2], "itest-other/orphan%d/x", (int)getpid());
+    mc_err err = {0};
+    for (int i = 0; i < 3; i++)
+        if (mc_s3_create_multipart_upload(s3, keys[i], NULL, ids[i], &err) < 0)
+            fail_msg("create %s: %s", keys[i], err.msg);
+    start_daemon(&D, "d", env_d);
+    char path[128], video[64], key[1024], upload_id[1024];
+    create_sized(&D, 20 * MIB, path, video);
+    upload_field(path, "s3_upload_id", upload_id, sizeof upload_id);
+    snprintf(key, sizeof key, "sources/local/%s/source", video);
+    assert_true(multipart_exists(key, upload_id));
+    bool gone = false;
+    for (int i = 0; i < WAIT_S * 10 && !gone; i++) {
+        gone = !multipart_exists(keys[0], ids[0]) && !multipart_exists(keys[1], ids[1]);
+        if (!gone) usleep(100 * 1000);
+    }
+    if (!gone) fail_msg("orphaned multipart uploads still there after %d s", WAIT_S);
+    /* Two more sweeps: the active upload's and the foreign one stay. */
+    sleep(2);
+    assert_true(multipart_exists(key, upload_id));
+    assert_true(multipart_exists(keys[2], ids[2]));
+    assert_int_equal(mc_s3_abort_multipart_upload(s3, keys[2], ids[2], &err), 0);
+    resp r;
+    request(D.port, "DELETE", path, token, TUS, NULL, 0, &r);
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    assert_true(stop_daemon(&D));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_advertises_everything),
@@ -1491,6 +1668,10 @@ int main(void) {
         cmocka_unit_test(test_expiry_and_sweeper),
         cmocka_unit_test(test_non_media_fails_without_job),
         cmocka_unit_test(test_media_upload_probed_and_one_job),
+        cmocka_unit_test(test_probe_keeps_libav_out_of_the_daemon),
+        cmocka_unit_test(test_probe_rejects_a_corrupt_file),
+        cmocka_unit_test(test_probe_survives_a_decompression_bomb),
+        cmocka_unit_test(test_orphaned_multipart_uploads_are_aborted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

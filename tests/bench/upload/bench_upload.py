@@ -9,7 +9,8 @@ For each server: throughput (bytes / wall time from the first POST to the last
 204), p50/p99 PATCH latency (the final PATCH included: it completes the
 multipart upload), the server's peak RSS (VmHWM of /proc/<pid>/status: every
 page it touched, the shared libraries' included), its peak private memory
-(RssAnon, sampled every 20 ms) and its CPU time (utime + stime). Each server
+(RssAnon, sampled every 20 ms) and its CPU time (utime + stime, plus the
+children it reaped: mcloud-upload's probe helpers). Each server
 is started fresh for each scenario and repetition, so the peaks are the
 scenario's. The client is the same small http.client loop for both servers
 (one kept-alive connection per upload, one thread per upload, bodies sliced
@@ -142,7 +143,9 @@ class Server:
     def cpu_seconds(self):
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        # utime, stime, and cutime, cstime: the children it reaped (mcloud's
+        # probe helper processes) count as the server's work
+        return sum(int(x) for x in fields[11:15]) / CLK_TCK
 
     def stop(self):
         self._sampling.set()
