@@ -780,8 +780,6 @@ stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
 
 # ============================================================================
 # api (mcloud-api, the consumer REST API)
-# =====================================================================}
-
 # ============================================================================
 api_bin()   { echo "$MCLOUD_BUILD_DIR/api/mcloud-api"; }
 api_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_API"; }
@@ -824,7 +822,9 @@ api_env() {
   key=$(cat "$(api_keyfile)" 2>/dev/null || true)
   [[ -n $key ]] && echo "export MCLOUD_API_KEY='$key'"
   return 0
-=======
+}
+
+# ============================================================================
 # dbmon, dbmon2 (mcloud-dbmon: the MariaDB failover monitor, two instances,
 # one active through the Redis lock "dbmon")
 # ============================================================================
