@@ -11,6 +11,8 @@
 # here: vfs storage copies every intermediate image it mounts). A changed tree
 # rebuilds through the layer cache: only the steps after the change run.
 # The revision label is the commit the image was last built from.
+# The build's RUN steps get nproc 4096 explicitly: runc cannot set the
+# host's nproc (an older bootstrap wrote it into containers.conf).
 #
 # usage: scripts/images.sh [SERVICE...]      (default: upload transcode stream)
 #   BASE=image   base image (default localhost/mcloud-base:latest, made here)
@@ -72,6 +74,7 @@ for s in "${services[@]}"; do
   podman build --quiet --layers --pull=never \
     -f "$root/docker/Dockerfile" --target "$s" \
     --volume /etc/apt:/run/host-apt:ro \
+    --ulimit nproc=4096:4096 --ulimit nofile=16384:16384 \
     --build-arg BASE="$BASE" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     --label "org.mcloud.inputs=$inputs" \
     -t "localhost/mcloud-$s:latest" -t "localhost/mcloud-$s:$tag" \

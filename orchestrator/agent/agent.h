@@ -14,6 +14,7 @@
 #include "common/docker.h"
 #include "common/periodic.h"
 #include "common/service.h"
+#include "orchestrator/agent/cgroup.h"
 #include "orchestrator/agent/order.h"
 
 #define MC_AGENT_MAX_INSTANCES 64
@@ -35,6 +36,7 @@ typedef struct mc_agent_instance {
     mc_backoff backoff;
     unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
     size_t nschedule;
+    mc_cgroup_usage usage;            /* from its cgroup, each round while running */
 } mc_agent_instance;
 
 typedef struct mc_agent {

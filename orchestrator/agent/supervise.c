@@ -20,6 +20,7 @@
 #include "common/http.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "orchestrator/agent/agent.h"
 
 #define ROUND_MS 250
@@ -73,12 +74,14 @@ static char *read_small(const char *path, size_t *len) {
 json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *sched = json_array();
     for (size_t k = 0; k < i->nschedule; k++) json_array_append_new(sched, json_integer(i->schedule[k]));
-    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o}", "name", i->order.name,
+    json_t *usage = json_pack("{s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "memory_bytes",
+                              (json_int_t)i->usage.memory_bytes, "pids", (json_int_t)i->usage.pids);
+    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
                      i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
                      "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
                      (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
-                     i->started_at, "restart_schedule_ms", sched);
+                     i->started_at, "restart_schedule_ms", sched, "usage", usage);
 }
 
 /* ---- the engine side ---- */
@@ -160,6 +163,19 @@ static int probe(int port, const char *path, long timeout_ms) {
     return status == 200;
 }
 
+/* The container's cgroup use, kept in the instance and on /metrics. */
+static void read_usage(mc_agent_instance *i) {
+    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->usage) < 0) return;
+    char labels[128];
+    snprintf(labels, sizeof labels, "instance=\"%s\"", i->order.name);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_cpu_seconds", "CPU time used by the instance's container.", labels),
+                 i->usage.cpu_seconds);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_memory_bytes", "Memory charged to the instance's container.", labels),
+                 (double)i->usage.memory_bytes);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_pids", "Tasks in the instance's container.", labels),
+                 (double)i->usage.pids);
+}
+
 /* One instance, one round; called with the lock held, engine calls included
  * (the API threads only wait for the lock, never for each other). */
 static void supervise_one(mc_agent *a, mc_agent_instance *i) {
@@ -208,6 +224,8 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         schedule_restart(i);
     }
     mc_docker_container_clear(&c);
+    if (running) read_usage(i);
+    else memset(&i->usage, 0, sizeof i->usage);
     if (!running || now < i->next_check) return;
     i->next_check = now + i->order.health.interval_ms / 1000.0;
     if (probe(i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
