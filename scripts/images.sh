@@ -76,7 +76,7 @@ for s in "${services[@]}"; do
     --volume /etc/apt:/run/host-apt:ro \
     --ulimit nproc=4096:4096 --ulimit nofile=16384:16384 \
     --build-arg BASE="$BASE" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
-    --label "org.mcloud.inputs=$inputs" \
+    --build-arg MCLOUD_INPUTS="$inputs" \
     -t "localhost/mcloud-$s:latest" -t "localhost/mcloud-$s:$tag" \
     "$root" >/dev/null || die "building the $s image failed (rerun without --quiet to see why: podman build -f docker/Dockerfile --target $s .)"
   size=$(podman image inspect --format '{{.Size}}' "localhost/mcloud-$s:latest")
