@@ -2,7 +2,7 @@
 #   make run   — the main job: bring the platform up on this machine (installs what it
 #                needs), upload a sample (or VIDEO=path), transcode it, print its URLs
 #   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
-.PHONY: run test build build-asan bootstrap stack-up stack-down clean
+.PHONY: run test build build-asan bootstrap stack-up stack-down clean images
 
 run:
 	scripts/run.sh $(VIDEO)
@@ -12,6 +12,10 @@ test:
 
 bootstrap:
 	scripts/bootstrap.sh
+
+# the service images (podman), cached: an unchanged tree rebuilds in seconds
+images:
+	scripts/images.sh
 
 build:
 	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo

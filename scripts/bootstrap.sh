@@ -26,6 +26,8 @@ APT_PACKAGES=(
   libjansson-dev libyaml-dev libxml2-dev libcmocka-dev zlib1g-dev
   mariadb-server mariadb-client redis-server redis-sentinel redis-tools
   ffmpeg kcat podman runc catatonit iptables jq curl ca-certificates python3-venv
+  # scripts/base-image.sh: the local Debian base image of docker/ (no registry reachable)
+  mmdebstrap
   # the browser test plays the player page in Debian's chromium, headless,
   # driven by playwright-core (Debian builds it with H.264 and AAC)
   chromium
@@ -145,6 +147,10 @@ step_podman() {
   have podman || die "podman not installed (run the apt step)"
   local nofile nproc conf storage changed=0
   nofile=$(ulimit_value -n) nproc=$(ulimit_value -u)
+  # runc cannot set a container's nproc as high as the host's (96555 here):
+  # every start failed with "error setting rlimit type 6". 4096 is plenty for
+  # one mcloud daemon and works.
+  [[ $nproc -gt 4096 ]] && nproc=4096
   conf="# managed by mcloud scripts/bootstrap.sh — regenerated on each run
 [containers]
 default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]

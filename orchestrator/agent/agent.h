@@ -1,0 +1,64 @@
+/* agent.h — the node agent's state, shared by its HTTP API (api.c) and its
+ * supervisor (supervise.c). The API only records what the orchestrator wants
+ * (under the lock) and nudges the supervisor; the supervisor alone talks to
+ * the container engine: creates, health-checks, restarts with backoff, stops,
+ * and heartbeats the node into Redis. */
+#ifndef MCLOUD_AGENT_H
+#define MCLOUD_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/backoff.h"
+#include "common/docker.h"
+#include "common/periodic.h"
+#include "common/service.h"
+#include "orchestrator/agent/cgroup.h"
+#include "orchestrator/agent/order.h"
+
+#define MC_AGENT_MAX_INSTANCES 64
+#define MC_AGENT_SCHEDULE_MAX 32
+
+typedef struct mc_agent_instance {
+    bool used;
+    mc_agent_order order;
+    char *order_json;                 /* the body as accepted (kept in the state dir) */
+    char container_id[MC_DOCKER_ID_MAX];
+    char state[16];                   /* starting|running|unhealthy|exited|backoff|stopping */
+    bool ready, healthy;
+    bool deleting, replacing;
+    int restarts, last_exit_code;
+    char started_at[40];
+    int pid;
+    int health_failures;
+    double next_check, restart_at;    /* monotonic seconds */
+    mc_backoff backoff;
+    unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
+    size_t nschedule;
+    mc_cgroup_usage usage;            /* from its cgroup, each round while running */
+} mc_agent_instance;
+
+typedef struct mc_agent {
+    mc_service svc;
+    char node[64], engine_socket[256], state_dir[512], url[256];
+    int port;
+    pthread_mutex_t lock;
+    uint64_t fence;                   /* highest fencing token accepted */
+    mc_agent_instance inst[MC_AGENT_MAX_INSTANCES];
+    mc_docker *engine;                /* the supervisor's own client */
+    mc_periodic *loop;
+    double last_heartbeat;
+} mc_agent;
+
+int mc_agent_api_routes(mc_agent *a, mc_err *err);
+/* Loads the fence, adopts the node's running containers, starts the loop. */
+int mc_agent_supervise_start(mc_agent *a, mc_err *err);
+void mc_agent_supervise_stop(mc_agent *a);
+/* The instance as JSON (contract: heartbeat and GET /v1/instances). Lock held. */
+json_t *mc_agent_instance_json(const mc_agent_instance *i);
+int mc_agent_save_fence(mc_agent *a, mc_err *err);
+int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err);
+void mc_agent_forget_order(mc_agent *a, const char *name);
+
+#endif

@@ -1,0 +1,97 @@
+/* cgroup.c — a container's CPU, memory and pids from its cgroup (see
+ * cgroup.h): v1 reads memory.usage_in_bytes, cpuacct.usage (ns) and
+ * pids.current under each controller; v2 reads memory.current, cpu.stat's
+ * usage_usec and pids.current in the unified hierarchy. */
+#include "orchestrator/agent/cgroup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool has_controller(const char *list, size_t len, const char *name) {
+    size_t n = strlen(name);
+    const char *p = list, *end = list + len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t l = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (l == n && memcmp(p, name, n) == 0) return true;
+        p += l + 1;
+    }
+    return false;
+}
+
+static void set_path(char *dst, size_t cap, const char *p, size_t len) {
+    if (len >= cap) len = cap - 1;
+    memcpy(dst, p, len);
+    dst[len] = '\0';
+}
+
+int mc_cgroup_parse(const char *text, bool v2, mc_cgroup_paths *out) {
+    memset(out, 0, sizeof *out);
+    out->v2 = v2;
+    const char *line = text;
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        const char *end = nl ? nl : line + strlen(line);
+        const char *c1 = memchr(line, ':', (size_t)(end - line));
+        const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+        if (c2) {
+            const char *ctl = c1 + 1, *path = c2 + 1;
+            size_t ctl_len = (size_t)(c2 - ctl), path_len = (size_t)(end - path);
+            if (ctl_len == 0 && line[0] == '0') set_path(out->unified, sizeof out->unified, path, path_len);
+            if (has_controller(ctl, ctl_len, "memory")) set_path(out->memory, sizeof out->memory, path, path_len);
+            if (has_controller(ctl, ctl_len, "cpuacct")) set_path(out->cpuacct, sizeof out->cpuacct, path, path_len);
+            if (has_controller(ctl, ctl_len, "pids")) set_path(out->pids, sizeof out->pids, path, path_len);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (v2) return out->unified[0] ? 0 : -1;
+    return out->memory[0] && out->cpuacct[0] && out->pids[0] ? 0 : -1;
+}
+
+static int read_ll(const char *path, long long *out) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fscanf(f, "%lld", out) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out) {
+    memset(out, 0, sizeof *out);
+    char path[1200], text[4096];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    snprintf(path, sizeof path, "%s/cgroup.controllers", root);
+    bool v2 = access(path, F_OK) == 0;
+    mc_cgroup_paths p;
+    if (mc_cgroup_parse(text, v2, &p) < 0) return -1;
+    long long v;
+    if (v2) {
+        snprintf(path, sizeof path, "%s%s/memory.current", root, p.unified);
+        if (read_ll(path, &out->memory_bytes) < 0) return -1;
+        snprintf(path, sizeof path, "%s%s/pids.current", root, p.unified);
+        read_ll(path, &out->pids);
+        snprintf(path, sizeof path, "%s%s/cpu.stat", root, p.unified);
+        f = fopen(path, "r");
+        if (f) {
+            char key[64];
+            while (fscanf(f, "%63s %lld", key, &v) == 2)
+                if (strcmp(key, "usage_usec") == 0) out->cpu_seconds = v / 1e6;
+            fclose(f);
+        }
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/memory%s/memory.usage_in_bytes", root, p.memory);
+    if (read_ll(path, &out->memory_bytes) < 0) return -1;
+    snprintf(path, sizeof path, "%s/pids%s/pids.current", root, p.pids);
+    read_ll(path, &out->pids);
+    snprintf(path, sizeof path, "%s/cpuacct%s/cpuacct.usage", root, p.cpuacct);
+    if (read_ll(path, &v) == 0) out->cpu_seconds = v / 1e9;
+    return 0;
+}

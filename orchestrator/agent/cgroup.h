@@ -1,0 +1,30 @@
+/* cgroup.h — a container's resource use read from its cgroup: CPU time,
+ * memory and pids, on cgroup v1 (this machine: one hierarchy per controller)
+ * and v2 (a stock Debian 12: one unified hierarchy). The agent publishes it
+ * on /metrics and in the node heartbeat. The /proc/<pid>/cgroup parser is
+ * pure (unit tests). */
+#ifndef MCLOUD_AGENT_CGROUP_H
+#define MCLOUD_AGENT_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct mc_cgroup_paths {
+    bool v2;
+    char unified[512];   /* v2: the path under /sys/fs/cgroup */
+    char memory[512], cpuacct[512], pids[512];  /* v1: the path under each controller */
+} mc_cgroup_paths;
+
+typedef struct mc_cgroup_usage {
+    double cpu_seconds;          /* CPU time used since the container started */
+    long long memory_bytes;      /* memory charged now */
+    long long pids;              /* tasks now */
+} mc_cgroup_usage;
+
+/* Parses the text of /proc/<pid>/cgroup; v2 when the host has a unified
+ * hierarchy only. -1 when the controllers needed are missing. */
+int mc_cgroup_parse(const char *text, bool v2, mc_cgroup_paths *out);
+/* Reads the usage of the process pid's cgroup under root ("/sys/fs/cgroup"). */
+int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out);
+
+#endif

@@ -1,0 +1,366 @@
+/* supervise.c — the agent's supervisor: the one thread that talks to the
+ * container engine. Each round it makes the engine match the orders (create,
+ * replace, stop and remove), inspects every container, runs the health checks
+ * itself (podman runs none without systemd): a failing health path restarts
+ * the container, a failing ready path only marks it not ready; a dead or
+ * unhealthy container comes back after a capped, jittered exponential
+ * backoff whose delays are recorded in the instance ("restart_schedule_ms").
+ * It also heartbeats the node into Redis (mcloud:node:<node>, TTL 10 s) and,
+ * at start, adopts the node's running containers without restarting them. */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/http.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "orchestrator/agent/agent.h"
+
+#define ROUND_MS 250
+#define HEARTBEAT_S 2.0
+
+/* ---- state files: the fence and the accepted orders ---- */
+
+static int write_file(const char *path, const char *data, size_t len, mc_err *err) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) < 0) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s", path);
+    return 0;
+}
+
+int mc_agent_save_fence(mc_agent *a, mc_err *err) {
+    char path[600], text[32];
+    snprintf(path, sizeof path, "%s/fence", a->state_dir);
+    int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)a->fence);
+    return write_file(path, text, (size_t)n, err);
+}
+
+int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, i->order.name);
+    return write_file(path, i->order_json ? i->order_json : "", i->order_json ? strlen(i->order_json) : 0, err);
+}
+
+void mc_agent_forget_order(mc_agent *a, const char *name) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, name);
+    unlink(path);
+}
+
+static char *read_small(const char *path, size_t *len) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = malloc(256 * 1024 + 1);
+    size_t n = buf ? fread(buf, 1, 256 * 1024, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* ---- JSON of an instance (contract: heartbeat, GET /v1/instances) ---- */
+
+json_t *mc_agent_instance_json(const mc_agent_instance *i) {
+    json_t *sched = json_array();
+    for (size_t k = 0; k < i->nschedule; k++) json_array_append_new(sched, json_integer(i->schedule[k]));
+    json_t *usage = json_pack("{s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "memory_bytes",
+                              (json_int_t)i->usage.memory_bytes, "pids", (json_int_t)i->usage.pids);
+    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
+                     "service", i->order.service, "index", i->order.index, "container_id",
+                     i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
+                     "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
+                     (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
+                     i->started_at, "restart_schedule_ms", sched, "usage", usage);
+}
+
+/* ---- the engine side ---- */
+
+static void set_state(mc_agent_instance *i, const char *s) { snprintf(i->state, sizeof i->state, "%s", s); }
+
+static void now_rfc3339(char *out, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int start_container(mc_agent *a, mc_agent_instance *i, mc_err *err) {
+    char name[MC_DOCKER_NAME_MAX], version[32], index[16];
+    if (mc_agent_container_name(a->node, &i->order, name, sizeof name) < 0)
+        return mc_err_set(err, MC_ERR_INVALID, "container name too long");
+    snprintf(version, sizeof version, "%lld", i->order.spec_version);
+    snprintf(index, sizeof index, "%d", i->order.index);
+    mc_docker_kv labels[] = {{"mcloud.service", i->order.service}, {"mcloud.instance", i->order.name},
+                             {"mcloud.node", a->node}, {"mcloud.spec_version", version},
+                             {"mcloud.managed", "true"}};
+    mc_docker_spec spec = {.image = i->order.image, .env = i->order.env, .nenv = i->order.nenv,
+                           .labels = labels, .nlabels = 5, .volumes = i->order.volumes,
+                           .nvolumes = i->order.nvolumes, .memory_bytes = i->order.memory_bytes,
+                           .nano_cpus = (int64_t)(i->order.cpus * 1e9), .pids_limit = i->order.pids,
+                           .stop_timeout_s = (int)(i->order.stop_grace_ms / 1000)};
+    mc_docker_remove(a->engine, name, true, NULL); /* a leftover of an earlier life */
+    if (mc_docker_create(a->engine, name, &spec, i->container_id, err) < 0) return -1;
+    if (mc_docker_start(a->engine, i->container_id, err) < 0) return -1;
+    now_rfc3339(i->started_at, sizeof i->started_at);
+    i->health_failures = 0;
+    i->healthy = i->ready = false;
+    i->next_check = mc_monotonic_seconds() + i->order.health.interval_ms / 1000.0;
+    set_state(i, "starting");
+    mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, NULL);
+    return 0;
+}
+
+static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
+    mc_err err = {0};
+    if (!i->container_id[0]) return;
+    int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
+    if (mc_docker_stop(a->engine, i->container_id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
+        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", i->order.name, "error", err.msg, NULL);
+    mc_docker_remove(a->engine, i->container_id, true, &err);
+    i->container_id[0] = '\0';
+}
+
+/* The next restart after a death or an unhealthy verdict. */
+static void schedule_restart(mc_agent_instance *i) {
+    unsigned d = mc_backoff_next_ms(&i->backoff);
+    if (i->nschedule < MC_AGENT_SCHEDULE_MAX) i->schedule[i->nschedule++] = d;
+    else {
+        memmove(i->schedule, i->schedule + 1, (MC_AGENT_SCHEDULE_MAX - 1) * sizeof *i->schedule);
+        i->schedule[MC_AGENT_SCHEDULE_MAX - 1] = d;
+    }
+    i->restart_at = mc_monotonic_seconds() + d / 1000.0;
+    set_state(i, "backoff");
+}
+
+/* 1: answered 200, 0: answered otherwise or not at all. */
+static int probe(int port, const char *path, long timeout_ms) {
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    if (!c) return 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, NULL);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (sink) fclose(sink);
+    curl_easy_cleanup(c);
+    return status == 200;
+}
+
+/* The container's cgroup use, kept in the instance and on /metrics. */
+static void read_usage(mc_agent_instance *i) {
+    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->usage) < 0) return;
+    char labels[128];
+    snprintf(labels, sizeof labels, "instance=\"%s\"", i->order.name);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_cpu_seconds", "CPU time used by the instance's container.", labels),
+                 i->usage.cpu_seconds);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_memory_bytes", "Memory charged to the instance's container.", labels),
+                 (double)i->usage.memory_bytes);
+    mc_gauge_set(mc_gauge("mcloud_agent_container_pids", "Tasks in the instance's container.", labels),
+                 (double)i->usage.pids);
+}
+
+/* One instance, one round; called with the lock held, engine calls included
+ * (the API threads only wait for the lock, never for each other). */
+static void supervise_one(mc_agent *a, mc_agent_instance *i) {
+    mc_err err = {0};
+    double now = mc_monotonic_seconds();
+    if (i->deleting) {
+        stop_and_remove(a, i);
+        mc_agent_forget_order(a, i->order.name);
+        mc_log_kv(MC_LOG_INFO, "instance stopped", "instance", i->order.name, NULL);
+        mc_agent_order_free(&i->order);
+        free(i->order_json);
+        memset(i, 0, sizeof *i);
+        return;
+    }
+    if (i->replacing) {
+        stop_and_remove(a, i);
+        i->replacing = false;
+    }
+    if (!i->container_id[0]) {
+        if (now < i->restart_at) return;
+        if (start_container(a, i, &err) < 0) {
+            mc_log_kv(MC_LOG_ERROR, "container start failed", "instance", i->order.name, "error", err.msg, NULL);
+            if (i->container_id[0]) mc_docker_remove(a->engine, i->container_id, true, NULL);
+            i->container_id[0] = '\0';
+            schedule_restart(i);
+        }
+        return;
+    }
+    mc_docker_container c;
+    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) < 0) {
+        if (err.kind == MC_ERR_NOT_FOUND) { /* removed behind our back */
+            i->container_id[0] = '\0';
+            schedule_restart(i);
+        }
+        return;
+    }
+    bool running = c.running;
+    i->pid = c.pid;
+    if (!running) {
+        i->last_exit_code = c.exit_code;
+        i->restarts++;
+        i->healthy = i->ready = false;
+        mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
+        mc_docker_remove(a->engine, i->container_id, true, NULL);
+        i->container_id[0] = '\0';
+        schedule_restart(i);
+    }
+    mc_docker_container_clear(&c);
+    if (running) read_usage(i);
+    else memset(&i->usage, 0, sizeof i->usage);
+    if (!running || now < i->next_check) return;
+    i->next_check = now + i->order.health.interval_ms / 1000.0;
+    if (probe(i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
+        i->health_failures = 0;
+        i->healthy = true;
+        mc_backoff_reset(&i->backoff);
+        set_state(i, "running");
+    } else if (++i->health_failures >= i->order.health.failures) {
+        i->healthy = false;
+        set_state(i, "unhealthy");
+        mc_log_kv(MC_LOG_WARN, "health check failing: restarting", "instance", i->order.name, NULL);
+        mc_docker_kill(a->engine, i->container_id, "KILL", NULL); /* the next round restarts it */
+    }
+    i->ready = i->healthy && probe(i->order.port, i->order.health.ready_path, i->order.health.timeout_ms);
+}
+
+/* ---- the node heartbeat ---- */
+
+static void heartbeat(mc_agent *a) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long long mem = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    double used_cpus = 0;
+    long long used_mem = 0;
+    json_t *arr = json_array();
+    for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++) {
+        mc_agent_instance *i = &a->inst[k];
+        if (!i->used) continue;
+        used_cpus += i->order.cpus;
+        used_mem += i->order.memory_bytes;
+        json_array_append_new(arr, mc_agent_instance_json(i));
+    }
+    json_t *doc = json_pack("{s:i,s:s,s:s,s:o,s:{s:f,s:I,s:I},s:{s:f,s:I},s:o,s:I}", "v", 1, "node", a->node,
+                            "agent_url", a->url, "labels", json_object(), "capacity", "cpus", (double)ncpu,
+                            "memory_bytes", (json_int_t)mem, "pids", (json_int_t)4194304, "free", "cpus",
+                            ncpu - used_cpus, "memory_bytes", (json_int_t)(mem - used_mem), "instances", arr,
+                            "fence", (json_int_t)a->fence);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) return;
+    char key[128];
+    snprintf(key, sizeof key, "mcloud:node:%s", a->node);
+    mc_err err = {0};
+    redisReply *r = mc_redis_command(a->svc.redis, &err, "SET %s %s EX 10", key, text);
+    if (r) freeReplyObject(r);
+    else mc_log_kv(MC_LOG_WARN, "node heartbeat failed", "error", err.msg, NULL);
+    free(text);
+}
+
+static int round_step(void *ctx) {
+    mc_agent *a = ctx;
+    pthread_mutex_lock(&a->lock);
+    for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
+        if (a->inst[k].used) supervise_one(a, &a->inst[k]);
+    double now = mc_monotonic_seconds();
+    bool beat = now - a->last_heartbeat >= HEARTBEAT_S;
+    if (beat) {
+        a->last_heartbeat = now;
+        heartbeat(a);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}
+
+/* ---- start: fence, adoption ---- */
+
+static void load_fence(mc_agent *a) {
+    char path[600];
+    size_t len;
+    snprintf(path, sizeof path, "%s/fence", a->state_dir);
+    char *text = read_small(path, &len);
+    if (text) a->fence = strtoull(text, NULL, 10);
+    free(text);
+}
+
+/* Adopts the running containers of this node: each keeps running under the
+ * order it was made from (kept in the state dir); one without an order, or
+ * not running, is removed. */
+static int adopt(mc_agent *a, mc_err *err) {
+    char node_label[128];
+    snprintf(node_label, sizeof node_label, "mcloud.node=%s", a->node);
+    const char *labels[] = {"mcloud.managed=true", node_label};
+    mc_docker_container *list;
+    size_t n;
+    if (mc_docker_list(a->engine, labels, 2, &list, &n, err) < 0) return -1;
+    for (size_t k = 0; k < n; k++) {
+        const char *name = json_string_value(json_object_get(list[k].labels, "mcloud.instance"));
+        char path[600];
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, name ? name : "-");
+        char *body = name && list[k].running ? read_small(path, &len) : NULL;
+        mc_agent_instance *i = NULL;
+        for (int s = 0; s < MC_AGENT_MAX_INSTANCES && !i; s++)
+            if (!a->inst[s].used) i = &a->inst[s];
+        mc_err perr = {0};
+        if (!body || !i || mc_agent_order_parse(name, body, len, &i->order, &perr) < 0) {
+            mc_log_kv(MC_LOG_WARN, "removing a container it cannot adopt", "name", list[k].name, NULL);
+            mc_docker_remove(a->engine, list[k].id, true, NULL);
+            free(body);
+            continue;
+        }
+        i->used = true;
+        i->order_json = body;
+        snprintf(i->container_id, sizeof i->container_id, "%s", list[k].id);
+        mc_docker_container c;
+        if (mc_docker_inspect(a->engine, list[k].id, &c, &perr) == 0) {
+            snprintf(i->started_at, sizeof i->started_at, "%.39s", c.started_at);
+            i->pid = c.pid;
+            mc_docker_container_clear(&c);
+        }
+        i->last_exit_code = -1;
+        mc_backoff_init(&i->backoff, (unsigned)i->order.restart.delay_ms, (unsigned)i->order.restart.max_delay_ms);
+        set_state(i, "starting");
+        mc_log_kv(MC_LOG_INFO, "adopted a running container", "instance", name, "id", list[k].id, NULL);
+    }
+    mc_docker_containers_free(list, n);
+    return 0;
+}
+
+int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
+    char orders[600];
+    snprintf(orders, sizeof orders, "%s/orders", a->state_dir);
+    if ((mkdir(a->state_dir, 0700) < 0 && errno != EEXIST) || (mkdir(orders, 0700) < 0 && errno != EEXIST))
+        return mc_err_set(err, MC_ERR_INTERNAL, "cannot make %s: %s", orders, strerror(errno));
+    load_fence(a);
+    a->engine = mc_docker_new(a->engine_socket, err);
+    if (!a->engine) return -1;
+    if (mc_docker_ping(a->engine, err) < 0) return mc_err_wrap(err, "container engine");
+    if (adopt(a, err) < 0) return -1;
+    a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
+    return a->loop ? 0 : -1;
+}
+
+void mc_agent_supervise_stop(mc_agent *a) {
+    mc_periodic_stop(a->loop);
+    a->loop = NULL;
+    mc_docker_free(a->engine);
+    a->engine = NULL;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# scripts/images.sh — builds the mcloud service images with podman
+# (`make images`): localhost/mcloud-<service>:latest and :<git revision> for
+# upload, transcode and stream, from docker/Dockerfile on the local Debian base
+# image (scripts/base-image.sh). Debian is reached through this host's apt
+# configuration, mounted read-only for the build (docker/apt-install.sh).
+# Cached: each image carries org.mcloud.inputs = sha256 of what its build
+# reads (the build context minus .containerignore, the Dockerfile, the base
+# image's id); an image whose inputs are unchanged is not rebuilt at all, so an
+# unchanged tree takes seconds (podman's own layer cache still needs minutes
+# here: vfs storage copies every intermediate image it mounts). A changed tree
+# rebuilds through the layer cache: only the steps after the change run.
+# The revision label is the commit the image was last built from.
+# The build's RUN steps get nproc 4096 explicitly: runc cannot set the
+# host's nproc (an older bootstrap wrote it into containers.conf).
+#
+# usage: scripts/images.sh [SERVICE...]      (default: upload transcode stream)
+#   BASE=image   base image (default localhost/mcloud-base:latest, made here)
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+MCLOUD_LOG_PREFIX=images
+root=$(cd "$MCLOUD_SCRIPTS/.." && pwd)
+ALL_SERVICES=(upload transcode stream)
+services=("$@")
+[[ ${#services[@]} -gt 0 ]] || services=("${ALL_SERVICES[@]}")
+for s in "${services[@]}"; do
+  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL_SERVICES[*]})"
+done
+have podman || die "podman not installed: run scripts/bootstrap.sh"
+
+start=$SECONDS
+BASE=${BASE:-localhost/mcloud-base:latest}
+if [[ $BASE == localhost/mcloud-base:latest ]]; then
+  "$MCLOUD_SCRIPTS/base-image.sh" --minbase mcloud-base
+fi
+# the stream image serves the player page's hls.js (installed by npm ci)
+[[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
+
+version=$(sed -n 's/^project(mcloud VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+tag=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+if [[ $revision != unknown ]] && [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+  revision+=-dirty tag+=-dirty
+fi
+
+# inputs_hash: sha256 over the build's inputs (paths and contents), the base
+# image's id and the build args that are not the revision.
+inputs_hash() {
+  local base_id
+  base_id=$(podman image inspect --format '{{.Id}}' "$BASE" 2>/dev/null || echo "$BASE")
+  {
+    echo "base=$base_id version=$version"
+    cd "$root"
+    {
+      git ls-files -co --exclude-standard -- CMakeLists.txt common upload transcode stream cli orchestrator \
+        docker .containerignore 2>/dev/null | grep -v '/node_modules/' || true
+      echo stream/web/node_modules/hls.js/dist/hls.min.js
+    } | sort -u | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done
+  } | sha256sum | cut -c1-64
+}
+inputs=$(inputs_hash)
+
+for s in "${services[@]}"; do
+  t0=$SECONDS
+  have_inputs=$(podman image inspect --format '{{index .Labels "org.mcloud.inputs"}}' "localhost/mcloud-$s:latest" 2>/dev/null || true)
+  if [[ $have_inputs == "$inputs" ]]; then
+    podman tag "localhost/mcloud-$s:latest" "localhost/mcloud-$s:$tag"
+    log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
+    continue
+  fi
+  log "building localhost/mcloud-$s:$tag (target $s of docker/Dockerfile, base $BASE)"
+  podman build --quiet --layers --pull=never \
+    -f "$root/docker/Dockerfile" --target "$s" \
+    --volume /etc/apt:/run/host-apt:ro \
+    --ulimit nproc=4096:4096 --ulimit nofile=16384:16384 \
+    --build-arg BASE="$BASE" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+    --build-arg MCLOUD_INPUTS="$inputs" \
+    -t "localhost/mcloud-$s:latest" -t "localhost/mcloud-$s:$tag" \
+    "$root" >/dev/null || die "building the $s image failed (rerun without --quiet to see why: podman build -f docker/Dockerfile --target $s .)"
+  size=$(podman image inspect --format '{{.Size}}' "localhost/mcloud-$s:latest")
+  log "localhost/mcloud-$s:$tag ready in $(elapsed "$t0") ($((size / 1048576)) MiB)"
+done
+log "images built in $(elapsed "$start")"

@@ -1,0 +1,114 @@
+/* Unit tests for the node agent's orders (orchestrator/agent/order.c): the
+ * contract's PUT body, errors naming the field, the fencing rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "orchestrator/agent/order.h"
+
+static const char *FULL =
+    "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"localhost/mcloud-stream:abc\","
+    "\"spec_version\":7,\"port\":20123,\"env\":{\"MCLOUD_STREAM_PORT\":\"20123\",\"X\":\"y\"},"
+    "\"resources\":{\"cpus\":0.5,\"memory_bytes\":268435456,\"pids\":256},"
+    "\"health\":{\"path\":\"/healthz\",\"ready_path\":\"/readyz\",\"interval_ms\":2000,\"timeout_ms\":1000,\"failures\":3},"
+    "\"restart\":{\"attempts\":10,\"interval_ms\":60000,\"delay_ms\":500,\"max_delay_ms\":30000},"
+    "\"stop_grace_ms\":30000,\"volumes\":[{\"name\":\"stream-1-cache\",\"target\":\"/var/cache/mcloud\"}]}";
+
+static void the_contract_example_parses(void **state) {
+    (void)state;
+    mc_agent_order o;
+    mc_err err = {0};
+    assert_int_equal(mc_agent_order_parse("stream-1", FULL, strlen(FULL), &o, &err), 0);
+    assert_string_equal(o.service, "stream");
+    assert_int_equal(o.index, 1);
+    assert_int_equal(o.spec_version, 7);
+    assert_int_equal(o.port, 20123);
+    assert_int_equal(o.nenv, 2);
+    assert_string_equal(o.env[0].key, "MCLOUD_STREAM_PORT");
+    assert_string_equal(o.env[0].value, "20123");
+    assert_true(o.cpus > 0.49 && o.cpus < 0.51);
+    assert_int_equal(o.memory_bytes, 268435456);
+    assert_int_equal(o.pids, 256);
+    assert_int_equal(o.health.failures, 3);
+    assert_int_equal(o.restart.max_delay_ms, 30000);
+    assert_int_equal(o.nvolumes, 1);
+    assert_string_equal(o.volumes[0].target, "/var/cache/mcloud");
+    char name[128];
+    assert_int_equal(mc_agent_container_name("node-1", &o, name, sizeof name), 0);
+    assert_string_equal(name, "mcloud-node-1-stream-1");
+    mc_agent_order_free(&o);
+}
+
+static void defaults_fill_what_is_left_out(void **state) {
+    (void)state;
+    const char *min = "{\"v\":1,\"service\":\"upload\",\"index\":0,\"image\":\"i\",\"spec_version\":1,\"port\":1}";
+    mc_agent_order o;
+    mc_err err = {0};
+    assert_int_equal(mc_agent_order_parse("upload-0", min, strlen(min), &o, &err), 0);
+    assert_string_equal(o.health.path, "/healthz");
+    assert_string_equal(o.health.ready_path, "/readyz");
+    assert_int_equal(o.restart.delay_ms, 500);
+    assert_int_equal(o.stop_grace_ms, 30000);
+    mc_agent_order_free(&o);
+}
+
+static void bad_orders_name_the_field(void **state) {
+    (void)state;
+    static const struct { const char *name, *body, *needle; } cases[] = {
+        {"stream-1", "{", "line"},
+        {"stream-1", "[]", "object"},
+        {"stream-1", "{\"v\":2,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1}", "'v'"},
+        {"stream-1", "{\"v\":1,\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1}", "'service'"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":2,\"image\":\"i\",\"spec_version\":1,\"port\":1}", "'index'"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":70000}", "'port'"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"env\":{\"A=B\":\"x\"}}", "'env'"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"env\":{\"A\":1}}", "env.A"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"resources\":{\"cpus\":\"1\"}}", "resources.cpus"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"resources\":{\"memory_bytes\":-1}}", "memory_bytes"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"health\":{\"failures\":0}}", "failures"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"restart\":{\"delay_ms\":10,\"max_delay_ms\":5}}", "max_delay_ms"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"i\",\"spec_version\":1,\"port\":1,\"volumes\":[{\"name\":\"c\",\"target\":\"rel\"}]}", "volumes[0].target"},
+        {"stream-1", "{\"v\":1,\"service\":\"stream\",\"index\":1,\"image\":\"a b\",\"spec_version\":1,\"port\":1}", "'image'"},
+        {"Bad_Name", "{}", "instance name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mc_agent_order o;
+        mc_err err = {0};
+        assert_int_equal(mc_agent_order_parse(cases[i].name, cases[i].body, strlen(cases[i].body), &o, &err), -1);
+        assert_int_equal(err.kind, MC_ERR_INVALID);
+        if (!strstr(err.msg, cases[i].needle)) fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].needle);
+    }
+}
+
+static void fence_accepts_equal_or_higher_and_refuses_older(void **state) {
+    (void)state;
+    uint64_t highest = 0;
+    mc_err err = {0};
+    assert_int_equal(mc_agent_fence_check("42", &highest, &err), 0);
+    assert_int_equal(highest, 42);
+    assert_int_equal(mc_agent_fence_check("42", &highest, &err), 0);
+    assert_int_equal(mc_agent_fence_check("41", &highest, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_CONFLICT);
+    assert_int_equal(highest, 42);
+    assert_int_equal(mc_agent_fence_check("43", &highest, &err), 0);
+    assert_int_equal(highest, 43);
+    const char *bad[] = {NULL, "", "-1", "12x", " 5", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(mc_agent_fence_check(bad[i], &highest, &err), -1);
+        assert_int_equal(err.kind, MC_ERR_INVALID);
+    }
+    assert_int_equal(highest, 43);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_contract_example_parses),
+        cmocka_unit_test(defaults_fill_what_is_left_out),
+        cmocka_unit_test(bad_orders_name_the_field),
+        cmocka_unit_test(fence_accepts_equal_or_higher_and_refuses_older),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
