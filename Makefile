@@ -28,4 +28,4 @@ stack-down:
 	scripts/stack.sh down
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release
