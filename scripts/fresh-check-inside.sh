@@ -53,7 +53,7 @@ host_only() {
 }
 
 clone() {
-  git clone -q -b "$MCLOUD_FRESH_BRANCH" /mcloud-fresh/mcloud.bundle /root/mcloud &&
+  git -c advice.detachedHead=false clone -q ${MCLOUD_FRESH_BRANCH:+-b "$MCLOUD_FRESH_BRANCH"} /mcloud-fresh/mcloud.bundle /root/mcloud &&
     git -C /root/mcloud log -1 --format='cloned %h %s'
 }
 

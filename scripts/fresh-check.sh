@@ -55,13 +55,12 @@ phase_done "image (base-image.sh)" $((SECONDS - t0))
 
 # ---- the committed tree --------------------------------------------------------
 t0=$SECONDS
-branch=$(git rev-parse --abbrev-ref HEAD)
-[[ $branch == HEAD ]] && branch=fresh-check
+branch=$(git rev-parse --abbrev-ref HEAD) refs=(HEAD)
+if [[ $branch == HEAD ]]; then branch=; else refs+=("$branch"); fi
 [[ -z $(git status --porcelain --untracked-files=no) ]] || warn "uncommitted changes are not checked: the clone is of HEAD $(git rev-parse --short HEAD)"
-git bundle create -q "$work/mcloud.bundle" "HEAD:refs/heads/$branch" 2>/dev/null \
-  || git bundle create "$work/mcloud.bundle" "HEAD" >/dev/null
+git bundle create -q "$work/mcloud.bundle" "${refs[@]}" || die "git bundle create failed"
 cp "$MCLOUD_SCRIPTS/fresh-check-inside.sh" "$work/inside.sh"
-log "checking $branch at $(git rev-parse --short HEAD) ($(git log -1 --format=%s | cut -c1-60))"
+log "checking ${branch:-HEAD} at $(git rev-parse --short HEAD) ($(git log -1 --format=%s | cut -c1-60))"
 phase_done "bundle of HEAD" $((SECONDS - t0))
 
 # ---- the host's package-client configuration, read-only ---------------------------
