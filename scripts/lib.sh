@@ -93,10 +93,10 @@ port_open() {
 # version_ge A B: true when version A >= version B (1.23.5 >= 1.21)
 version_ge() { [[ $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1) == "$2" ]]; }
 
-# tool versions, empty when the tool is missing or prints none
-java_version() { java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9.]*\).*/\1/p' | head -1; }
-go_version()   { go version 2>/dev/null | sed -n 's/^go version go\([0-9][0-9.]*\).*/\1/p'; }
-node_version() { node --version 2>/dev/null | sed -n 's/^v\([0-9][0-9.]*\)$/\1/p'; }
+# tool versions, empty (and status 0) when the tool is missing or prints none
+java_version() { have java && java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9.]*\).*/\1/p' | head -1; true; }
+go_version()   { have go && go version 2>/dev/null | sed -n 's/^go version go\([0-9][0-9.]*\).*/\1/p'; true; }
+node_version() { have node && node --version 2>/dev/null | sed -n 's/^v\([0-9][0-9.]*\)$/\1/p'; true; }
 
 # elapsed SECONDS_AT_START: "12s"
 elapsed() { printf '%ss' $((SECONDS - $1)); }
