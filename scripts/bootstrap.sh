@@ -98,13 +98,20 @@ step_apt() {
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
     added_policy=1
   fi
+  # Debian's minimal images (minbase, -slim) drop /usr/share/man, and
+  # openjdk's postinst then fails to link its man pages (Debian bug #863199)
+  [[ -d /usr/share/man/man1 ]] || as_root mkdir -p /usr/share/man/man1
   local rc=0
   log "apt: apt-get install (log: $apt_log)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y \
     --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" >>"$apt_log" 2>&1 || rc=$?
   [[ $added_policy -eq 0 ]] || as_root rm -f "$policy"
-  [[ $rc -eq 0 ]] || { tail -40 "$apt_log" >&2; die "apt-get install failed (rc=$rc, log: $apt_log)"; }
+  if [[ $rc -ne 0 ]]; then
+    tail -40 "$apt_log" >&2
+    grep -E '^(dpkg: error|E: )|: error' "$apt_log" | head -20 >&2 || true
+    die "apt-get install failed (rc=$rc, log: $apt_log)"
+  fi
   log "apt: installed in $(elapsed $t0)"
 }
 
