@@ -54,11 +54,16 @@ eval "$(scripts/stack.sh env)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# Tests run in parallel, one per core (MCLOUD_CTEST_JOBS overrides): the test
+# that stops shared servers (integration.servers_really_used) is RUN_SERIAL and
+# every other one has its own ports, databases and topics. Measured on the
+# 2-core machine, plain tree: -j2 1040 s, -j1 1351 s (load ~26 both).
+ctest_jobs=${MCLOUD_CTEST_JOBS:-$jobs}
 failed=()
 run_suite() {
     local name=$1 dir=$2; shift 2
-    step "ctest: $name"
-    if ! (cd "$dir" && ctest --output-on-failure "$@"); then failed+=("$name"); fi
+    step "ctest: $name (-j $ctest_jobs)"
+    if ! (cd "$dir" && ctest --output-on-failure -j "$ctest_jobs" "$@"); then failed+=("$name"); fi
 }
 run_suite "plain" build
 run_suite "sanitizers" build-asan
