@@ -12,7 +12,7 @@
 #   HOWTO        how to install it, printed on failure
 #   ARGS         what prints the version (default --version)
 # Searched first in scripts/bootstrap.sh's tool directories
-# ($MCLOUD_CACHE/tools/<tool>/bin), then on PATH.
+# ($MCLOUD_CACHE/tools/<tool>/bin), then on PATH, then in /usr/local/go/bin.
 function(mcloud_require_tool var names min_version regex howto)
   set(args ${ARGN})
   if(NOT args)
@@ -27,6 +27,7 @@ function(mcloud_require_tool var names min_version regex howto)
   endif()
   find_program(${var} NAMES ${names}
                HINTS ${cache}/tools/node/bin ${cache}/tools/go/bin
+               PATHS /usr/local/go/bin  # Go's own tarball, not always on PATH (as in scripts/lib.sh)
                DOC "path of ${names} (needed by the tests)")
   set(path ${${var}})
   if(NOT path OR NOT EXISTS "${path}")
