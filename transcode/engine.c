@@ -452,7 +452,8 @@ static int transcode(job *j, mc_err *err) {
 
 /* ---- publishing ---- */
 
-static int describe_rung(job *j, int i, mc_hls_variant *v, char *codecs, size_t codecs_len, mc_err *err) {
+/* The rung's rendition (out) owns its codecs string; the variant points at it. */
+static int describe_rung(job *j, int i, mc_hls_variant *v, mc_err *err) {
     mc_rung_output *r = &j->rungs[i];
     mc_rendition *out = &j->result->renditions[i];
     mc_hls_media media;
@@ -460,7 +461,8 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, char *codecs, size_t 
     if (measure_rung(r, &media, &rates, err) != 0) return -1;
     int segments = media.n_segments;
     mc_hls_media_free(&media);
-    if (rung_codecs(j, r, codecs, codecs_len, err) != 0) return -1;
+    char codecs[sizeof out->codecs];
+    if (rung_codecs(j, r, codecs, sizeof codecs, err) != 0) return -1;
 
     *out = (mc_rendition){
         .width = r->venc ? r->venc->width : 0,
@@ -471,8 +473,8 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, char *codecs, size_t 
         .file_bytes = r->file_bytes,
         .segments = segments,
     };
+    memcpy(out->codecs, codecs, sizeof out->codecs);
     snprintf(out->name, sizeof out->name, "%s", r->name);
-    snprintf(out->codecs, sizeof out->codecs, "%s", codecs);
     snprintf(out->file, sizeof out->file, "%s", r->file_name);
     snprintf(out->playlist, sizeof out->playlist, "%s", r->playlist_name);
     j->result->duration_s = fmax(j->result->duration_s, rates.duration_s);
@@ -483,7 +485,7 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, char *codecs, size_t 
         .width = out->width,
         .height = out->height,
         .frame_rate = out->frame_rate,
-        .codecs = codecs,
+        .codecs = out->codecs,
     };
     return mc_sink_put(j->sink, r->playlist_name, mc_sink_content_type(r->playlist_name), r->playlist,
                        strlen(r->playlist), err);
@@ -505,9 +507,9 @@ static void list_thumbnails(job *j) {
 static int publish(job *j, mc_err *err) {
     list_thumbnails(j);
     mc_hls_variant variants[MC_LADDER_MAX_RUNGS];
-    char codecs[MC_LADDER_MAX_RUNGS][64], uris[MC_LADDER_MAX_RUNGS][MC_TRANSCODE_NAME_MAX];
+    char uris[MC_LADDER_MAX_RUNGS][MC_TRANSCODE_NAME_MAX];
     for (int i = 0; i < j->n_rungs; i++) {
-        if (describe_rung(j, i, &variants[i], codecs[i], sizeof codecs[i], err) != 0) return -1;
+        if (describe_rung(j, i, &variants[i], err) != 0) return -1;
         snprintf(uris[i], sizeof uris[i], "%s/index.m3u8", j->rungs[i].name);
         variants[i].uri = uris[i];
     }

@@ -197,7 +197,8 @@ static int send_final_failure(job_run *r, const char *reason, const char *kind) 
 }
 
 static int send_done(job_run *r, const char *prefix, double duration_s) {
-    char master[MC_JOB_KEY_MAX];
+    /* room for any prefix a job may have and the playlist's name after it */
+    char master[MC_JOB_KEY_MAX + sizeof MC_TRANSCODE_MASTER];
     snprintf(master, sizeof master, "%s%s", prefix, MC_TRANSCODE_MASTER);
     mc_transcode_event e = event(r, "done");
     e.prefix = prefix;
