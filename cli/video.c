@@ -55,7 +55,7 @@ static void sleep_ms(long ms) {
 int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool until_playable,
                       FILE *out, mc_err *err) {
     time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
-    char last[64] = "";
+    char last[96] = ""; /* the last status line printed (as large as now) */
     for (;;) {
         video_status v;
         if (read_status(db, video_id, &v, err) < 0) return -1;
