@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/curl_body.h"
 #include "common/apikey.h"
 #include "common/mysql.h"
 #include "common/token.h"
@@ -36,22 +37,6 @@ static int tenant_create(mc_config *cfg, const char *name, mc_err *err) {
     return 0;
 }
 
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    buf *b = ud;
-    char *grown = realloc(b->data, b->len + size * n + 1);
-    if (!grown) return 0;
-    memcpy(grown + b->len, p, size * n);
-    b->len += size * n;
-    grown[b->len] = '\0';
-    b->data = grown;
-    return size * n;
-}
-
 /* One API call; *out is the parsed answer (NULL for 204). A 4xx/5xx is an
  * error carrying the problem's detail. */
 static int api_call(const char *method, const char *path, json_t *body, json_t **out, mc_err *err) {
@@ -67,11 +52,11 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
     struct curl_slist *h = curl_slist_append(NULL, auth);
     h = curl_slist_append(h, "Content-Type: application/json");
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    buf b = {0};
+    mc_curl_body b = {.max = 1 << 20};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     if (text) curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
@@ -81,8 +66,8 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
     free(text);
-    json_t *doc = b.data ? json_loads(b.data, 0, NULL) : NULL;
-    free(b.data);
+    json_t *doc = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    free(b.p);
     int rc = 0;
     if (cc != CURLE_OK) {
         rc = mc_err_set(err, MC_ERR_UNAVAILABLE, "%s: %s", url, curl_easy_strerror(cc));
