@@ -39,6 +39,10 @@ done
 comp=$(comp_at "$original")
 [ -n "$comp" ] || die "no stack component at $original"
 tmp=$(mktemp -d)
+# The command line remembers upload URLs under $MCLOUD_HOME: a scratch one.
+# stack.sh keeps finding the stack's own state (and cache) where it was.
+home=${MCLOUD_HOME:-${HOME:-/root}/.mcloud}
+export MCLOUD_STACK=${MCLOUD_STACK:-$home/stack} MCLOUD_CACHE=${MCLOUD_CACHE:-$home/cache}
 export MCLOUD_HOME=$tmp
 head -c $((1024 * 1024)) /dev/urandom >"$tmp/a.bin"
 cleanup() {
