@@ -18,10 +18,11 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/token.h"
 
 /* ---- problems (problem.c) ---- */
-#define MC_API_PROBLEM_BASE "https://mcloud.dev/problems/"
+#define MC_API_PROBLEM_BASE MC_PROBLEM_TYPE_BASE /* common/json.h */
 /* {"type": base+code, "title", "status", "detail", "code"}; detail may hold
  * any bytes (invalid UTF-8 is replaced). */
 json_t *mc_api_problem(int status, const char *code, const char *detail);

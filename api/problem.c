@@ -24,14 +24,5 @@ const char *mc_api_status_title(int status) {
 }
 
 json_t *mc_api_problem(int status, const char *code, const char *detail) {
-    char type[128];
-    snprintf(type, sizeof type, "%s%s", MC_API_PROBLEM_BASE, code);
-    json_t *p = json_object();
-    if (!p) return NULL;
-    json_object_set_new(p, "type", json_string(type));
-    json_object_set_new(p, "title", json_string(mc_api_status_title(status)));
-    json_object_set_new(p, "status", json_integer(status));
-    json_object_set_new(p, "detail", mc_json_string_lossy(detail, strlen(detail)));
-    json_object_set_new(p, "code", json_string(code));
-    return p;
+    return mc_json_problem(NULL, status, code, mc_api_status_title(status), detail);
 }

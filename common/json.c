@@ -1,7 +1,9 @@
 /* json.c — strict reading of JSON documents that arrive from the network. */
 #include "common/json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 json_t *mc_json_parse_object(const char *buf, size_t len, mc_err *err) {
     if (len > MC_JSON_MAX_BYTES) {
@@ -98,4 +100,17 @@ json_t *mc_json_string_lossy(const char *s, size_t len) {
 
 char *mc_json_dump(const json_t *value) {
     return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+}
+
+json_t *mc_json_problem(json_t *into, int status, const char *code, const char *title, const char *detail) {
+    json_t *p = into ? into : json_object();
+    if (!p) return NULL;
+    char type[128];
+    snprintf(type, sizeof type, "%s%s", MC_PROBLEM_TYPE_BASE, code);
+    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "title", json_string(title));
+    json_object_set_new(p, "status", json_integer(status));
+    json_object_set_new(p, "detail", mc_json_string_lossy(detail, strlen(detail)));
+    json_object_set_new(p, "code", json_string(code));
+    return p;
 }

@@ -36,4 +36,11 @@ json_t *mc_json_string_lossy(const char *s, size_t len);
 /* Compact serialization; caller frees. */
 char *mc_json_dump(const json_t *value);
 
+/* The body of an RFC 9457 problem, the one error shape of every mcloud API:
+ * {"type": MC_PROBLEM_TYPE_BASE + code, "title", "status", "detail" (made
+ * valid UTF-8), "code"} set on into (a new object when NULL). NULL when out
+ * of memory. */
+#define MC_PROBLEM_TYPE_BASE "https://mcloud.dev/problems/"
+json_t *mc_json_problem(json_t *into, int status, const char *code, const char *title, const char *detail);
+
 #endif
