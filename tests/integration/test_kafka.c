@@ -5,6 +5,8 @@
 
 #include "common/kafka.h"
 
+#include <pthread.h>
+
 #define PARTITIONS 6
 #define WAIT_MS 60000  /* upper bound for anything to arrive; never a timing assertion */
 
@@ -266,6 +268,23 @@ static void assert_disjoint_and_complete(const member *members, int count) {
     }
 }
 
+static void *close_member(void *c) {
+    mc_kafka_consumer_close(c);
+    return NULL;
+}
+
+/* Every member leaves at once: a member that closes alone during the
+ * group's cooperative rebalance waits for the others to rejoin, and they
+ * are not polled while it waits (until max.poll.interval, 5 min each). */
+static void close_members(member *members, int count) {
+    pthread_t t[3];
+    for (int i = 0; i < count; i++) assert_int_equal(pthread_create(&t[i], NULL, close_member, members[i].c), 0);
+    for (int i = 0; i < count; i++) {
+        pthread_join(t[i], NULL);
+        free(members[i].parts);
+    }
+}
+
 static void members_of_a_group_split_the_partitions(void **state) {
     fixture *f = *state;
     member m[3] = {{.c = consumer(f)}, {.c = consumer(f)}};
@@ -299,10 +318,7 @@ static void members_of_a_group_split_the_partitions(void **state) {
     poll_until_balanced(m, 3);
     assert_disjoint_and_complete(m, 3);
 
-    for (int i = 0; i < 3; i++) {
-        mc_kafka_consumer_close(m[i].c);
-        free(m[i].parts);
-    }
+    close_members(m, 3);
     mc_kafka_producer_free(p, 10000);
 }
 
