@@ -282,6 +282,14 @@ def body(checks, scratch, build_dir, cleanups):
     for i in range(7):
         r = call("POST", "/v1/uploads", k2, json_body={"title": f"v{i}"}, expect=201, what=f"reserve {i}")
         made.append(r.json()["video_id"])
+    # Lists read the replica (ARCHITECTURE: eventually consistent): page only
+    # once it has every reserved video, within a bound against hangs.
+    deadline = time.monotonic() + 30
+    while True:
+        listed = [v["id"] for v in call("GET", "/v1/videos?limit=50", k2, expect=200).json()["data"]]
+        if set(made) <= set(listed) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     seen, cursor, pages = [], None, 0
     while True:
         r = call("GET", "/v1/videos?limit=3" + (f"&cursor={cursor}" if cursor else ""), k2, expect=200)
