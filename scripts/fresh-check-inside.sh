@@ -52,6 +52,18 @@ host_only() {
   else ok "no node on the default PATH (the project's is under ~/.mcloud/cache/tools)"; fi
 }
 
+# make test builds images and starts containers: podman must work nested here
+# (the outer container is privileged). Proven with the base image bootstrap's
+# tools build (scripts/base-image.sh) before make test relies on it.
+nested_podman() {
+  command -v podman >/dev/null || { fail "no podman after make run (bootstrap's apt step installs it)"; return 1; }
+  podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Store.GraphDriverName}}' || { fail "podman info failed"; return 1; }
+  bash /root/mcloud/scripts/base-image.sh --minbase mcloud-base || { fail "base-image.sh failed nested"; return 1; }
+  local out
+  out=$(podman run --rm --network host localhost/mcloud-base:latest sh -c 'echo nested-ok') || { fail "podman run failed nested"; return 1; }
+  [[ $out == nested-ok ]] && ok "a container ran inside the fresh-check container (nested podman)" || { fail "nested container printed '$out'"; return 1; }
+}
+
 clone() {
   git -c advice.detachedHead=false clone -q ${MCLOUD_FRESH_BRANCH:+-b "$MCLOUD_FRESH_BRANCH"} /mcloud-fresh/mcloud.bundle /root/mcloud &&
     git -C /root/mcloud log -1 --format='cloned %h %s'
@@ -80,6 +92,7 @@ run_phase "git clone" clone || exit 1
 cd /root/mcloud || exit 1
 run_phase "make run" make run || failed=1
 run_phase "toolchain check" used_tools
+run_phase "nested podman" nested_podman || failed=1
 [[ $failed -eq 0 ]] || { say "make run or a check failed: make test not run"; exit 1; }
 run_phase "make test" make test || failed=1
 if [[ $failed -ne 0 ]]; then say "fresh-check FAILED"; exit 1; fi

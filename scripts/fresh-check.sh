@@ -17,6 +17,11 @@
 # bridge cannot reach the registries, the check says so and stops (on the host
 # network it would need the host stack stopped: set MCLOUD_FRESH_NETWORK=host).
 #
+# make test builds the service images and runs containers (the orchestrator's
+# tests), so the container is privileged and podman runs nested inside it (vfs
+# storage on the container's own root, cgroupfs, runc: what bootstrap writes);
+# the phase "nested podman" inside proves it before make test relies on it.
+#
 # Each phase's time is printed; the check fails when a phase fails or a host-only
 # toolchain was within reach (/usr/local/go, a node the project did not install).
 #
@@ -118,7 +123,7 @@ esac
 # ---- make run, make test ------------------------------------------------------------
 log "running the fresh clone's make run and make test in $container (this takes about an hour)"
 rc=0 t0=$SECONDS
-podman run --rm --name "$container" "${netopt[@]}" "${limits[@]}" --shm-size=1g \
+podman run --rm --name "$container" --privileged "${netopt[@]}" "${limits[@]}" --shm-size=1g \
   "${mounts[@]}" "${envs[@]}" -v "$work:/mcloud-fresh:ro" -e MCLOUD_FRESH_BRANCH="$branch" \
   "$image" bash /mcloud-fresh/inside.sh || rc=$?
 
