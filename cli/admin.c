@@ -3,7 +3,6 @@
  * managed through the API like any app would, with the caller's admin key. */
 #include "cli/admin.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,31 +46,17 @@ static int api_call(const char *method, const char *path, json_t *body, json_t *
     char url[1024], auth[256];
     snprintf(url, sizeof url, "%s%s", base, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-    CURL *c = curl_easy_init();
-    if (!c) return mc_err_set(err, MC_ERR_INTERNAL, "curl_easy_init failed");
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    mc_curl_body b = {.max = 1 << 20};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    if (text) curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    CURLcode cc = curl_easy_perform(c);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *answer = NULL;
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
+    mc_curl_request r = {.method = method, .url = url, .headers = headers, .body = text, .timeout_ms = 30000};
+    int sent = mc_curl_perform(&r, &status, &answer, err);
     free(text);
-    json_t *doc = b.p ? json_loads(b.p, 0, NULL) : NULL;
-    free(b.p);
+    if (sent < 0) return -1;
+    json_t *doc = *answer ? json_loads(answer, 0, NULL) : NULL;
+    free(answer);
     int rc = 0;
-    if (cc != CURLE_OK) {
-        rc = mc_err_set(err, MC_ERR_UNAVAILABLE, "%s: %s", url, curl_easy_strerror(cc));
-    } else if (status >= 400) {
+    if (status >= 400) {
         const char *d = json_string_value(json_object_get(doc, "detail"));
         rc = mc_err_set(err, MC_ERR_REMOTE, "%s %s answered %ld: %s", method, path, status,
                         d ? d : "(no detail)");

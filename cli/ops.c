@@ -56,31 +56,20 @@ static char *operator_token(mc_config *cfg) {
 static json_t *call(ops *o, const char *method, const char *path, const char *body, char **text, bool *failed) {
     *failed = true;
     if (text) *text = NULL;
-    CURL *c = curl_easy_init();
-    if (!c) return NULL;
     char url[512], auth[MC_TOKEN_MAX_BYTES + 32];
     snprintf(url, sizeof url, "%s%s", o->url, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->token ? o->token : "");
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    mc_curl_body b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
+    const char *headers[] = {auth, NULL};
+    mc_curl_request r = {.method = method, .url = url, .headers = headers, .body = body, .timeout_ms = 60000,
+                         .max = 16 * 1024 * 1024};
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    char *answer = NULL;
+    mc_err err = {0};
     json_t *j = NULL;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "mcloud %s: %s: %s (is mcloud-orchestrator running? MCLOUD_ORCHESTRATOR_URL)\n", o->cmd, url,
-                curl_easy_strerror(rc));
+    if (mc_curl_perform(&r, &status, &answer, &err) < 0) {
+        fprintf(stderr, "mcloud %s: %s (is mcloud-orchestrator running? MCLOUD_ORCHESTRATOR_URL)\n", o->cmd, err.msg);
     } else if (status >= 400) {
-        json_t *p = b.p ? json_loads(b.p, 0, NULL) : NULL;
+        json_t *p = json_loads(answer, 0, NULL);
         const char *detail = json_string_value(json_object_get(p, "detail"));
         json_t *errors = json_object_get(p, "errors");
         if (json_is_array(errors)) {
@@ -89,19 +78,19 @@ static json_t *call(ops *o, const char *method, const char *path, const char *bo
             json_t *e;
             json_array_foreach(errors, i, e) fprintf(stderr, "  %s\n", json_string_value(e));
         } else {
-            fprintf(stderr, "mcloud %s: %ld %s\n", o->cmd, status, detail ? detail : (b.p ? b.p : ""));
+            fprintf(stderr, "mcloud %s: %ld %s\n", o->cmd, status, detail ? detail : answer);
         }
         json_decref(p);
     } else if (text) {
-        *text = b.p ? b.p : calloc(1, 1);
-        b.p = NULL;
+        *text = answer;
+        answer = NULL;
         *failed = false;
     } else {
-        j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+        j = json_loads(answer, 0, NULL);
         if (!j) fprintf(stderr, "mcloud %s: the orchestrator answered something else than JSON\n", o->cmd);
         else *failed = false;
     }
-    free(b.p);
+    free(answer);
     return j;
 }
 
