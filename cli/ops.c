@@ -144,6 +144,30 @@ static int cmd_ps(ops *o) {
     return 0;
 }
 
+/* CPU and memory of each running container, from its cgroup as its node's
+ * agent read it (the CPU share is over the agent's last second). */
+static int cmd_top(ops *o) {
+    bool failed;
+    json_t *j = call(o, "GET", "/v1/instances", NULL, NULL, &failed);
+    if (!j) return 1;
+    if (o->json) return print_json(j);
+    printf("%-16s %-10s %-10s %7s %10s %6s %s\n", "INSTANCE", "NODE", "STATE", "CPU %", "MEMORY", "PIDS", "CONTAINER");
+    size_t i, k, shown = 0;
+    json_t *in, *r;
+    json_array_foreach(json_object_get(j, "instances"), i, in) {
+        json_array_foreach(json_object_get(in, "running"), k, r) {
+            json_t *u = json_object_get(r, "usage");
+            printf("%-16s %-10s %-10s %7.1f %9.1fM %6lld %.12s\n", str(in, "name"), str(r, "node"), str(r, "state"),
+                   json_number_value(json_object_get(u, "cpu_percent")),
+                   (double)num(u, "memory_bytes") / (1024.0 * 1024.0), num(u, "pids"), str(r, "container_id"));
+            shown++;
+        }
+    }
+    if (shown == 0) printf("(no container running)\n");
+    json_decref(j);
+    return 0;
+}
+
 static int cmd_nodes(ops *o) {
     bool failed;
     json_t *j = call(o, "GET", "/v1/nodes", NULL, NULL, &failed);
@@ -394,7 +418,8 @@ static int cmd_status(ops *o) {
     return 0;
 }
 
-static const char *const commands[] = {"ps", "nodes", "scale", "deploy", "rollout", "drain", "logs", "status", NULL};
+static const char *const commands[] = {"ps",   "nodes", "top",    "scale", "deploy",
+                                       "rollout", "drain", "logs", "status", NULL};
 
 bool mc_cli_is_ops(const char *cmd) {
     for (int i = 0; commands[i]; i++)
@@ -406,6 +431,7 @@ void mc_cli_ops_usage(void) {
     fprintf(stderr,
             "operator commands (mcloud-orchestrator at MCLOUD_ORCHESTRATOR_URL, token MCLOUD_OPERATOR_TOKEN):\n"
             "       mcloud ps | nodes | status          instances, nodes, the orchestrator\n"
+            "       mcloud top                          CPU and memory of every container (from its cgroup)\n"
             "       mcloud deploy [FILE] [--dry-run]    apply a spec (default deploy/mcloud.yaml), follow the rollout\n"
             "       mcloud scale SERVICE N              run N instances of SERVICE\n"
             "       mcloud rollout status|promote|undo SERVICE\n"
@@ -457,6 +483,7 @@ int mc_cli_ops(int argc, char **argv) {
     int rc;
     if (strcmp(c, "ps") == 0) rc = cmd_ps(&o);
     else if (strcmp(c, "nodes") == 0) rc = cmd_nodes(&o);
+    else if (strcmp(c, "top") == 0) rc = cmd_top(&o);
     else if (strcmp(c, "status") == 0) rc = cmd_status(&o);
     else if (strcmp(c, "deploy") == 0) rc = cmd_deploy(&o, nargs ? args[0] : "deploy/mcloud.yaml", dry_run);
     else if (strcmp(c, "scale") == 0) rc = cmd_scale(&o, args[0], args[1]);

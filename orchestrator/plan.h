@@ -58,6 +58,9 @@ typedef struct mc_report {       /* one instance as an agent reports it */
     int64_t spec_version;
     int port;
     char started_at[40];
+    double cpu_seconds;          /* the container's cgroup: CPU time since it started, */
+    double cpu_percent;          /* ... its share of one core over the agent's last second, */
+    long long memory_bytes, pids; /* ... memory charged and tasks, now */
 } mc_report;
 
 typedef struct mc_want {         /* one desired instance */

@@ -34,6 +34,23 @@ static int get_i64(json_t *obj, const char *field, bool required, int64_t *out, 
     return 0;
 }
 
+/* "usage": the container's cgroup figures (optional: an agent that could not
+ * read them leaves them out). */
+static int parse_usage(json_t *o, mc_report *r, mc_err *err) {
+    json_t *u = json_object_get(o, "usage");
+    if (!u) return 0;
+    if (!json_is_object(u)) return mc_err_set(err, MC_ERR_INVALID, "field 'usage' must be an object");
+    double cpu = 0, pct = 0;
+    if ((json_object_get(u, "cpu_seconds") && get_number(u, "cpu_seconds", 0, 1e12, &cpu, err) < 0) ||
+        (json_object_get(u, "cpu_percent") && get_number(u, "cpu_percent", 0, 1e6, &pct, err) < 0))
+        return mc_err_wrap(err, "usage");
+    if (mc_json_get_int(u, "memory_bytes", false, 0, 0, INT64_MAX, &r->memory_bytes, err) < 0 ||
+        mc_json_get_int(u, "pids", false, 0, 0, INT32_MAX, &r->pids, err) < 0)
+        return mc_err_wrap(err, "usage");
+    r->cpu_seconds = cpu, r->cpu_percent = pct;
+    return 0;
+}
+
 static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err) {
     long long index, restarts, exit_code, port;
     memset(r, 0, sizeof *r);
@@ -49,7 +66,8 @@ static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err
         mc_json_get_int(o, "last_exit_code", false, 0, -1, 255, &exit_code, err) < 0 ||
         get_i64(o, "spec_version", true, &r->spec_version, err) < 0 ||
         mc_json_get_int(o, "port", false, 0, 0, 65535, &port, err) < 0 ||
-        copy_str(o, "started_at", false, r->started_at, sizeof r->started_at, err) < 0)
+        copy_str(o, "started_at", false, r->started_at, sizeof r->started_at, err) < 0 ||
+        parse_usage(o, r, err) < 0)
         return mc_err_wrap(err, "instance");
     r->index = (int)index;
     r->restarts = (int)restarts;

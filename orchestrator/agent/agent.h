@@ -37,6 +37,8 @@ typedef struct mc_agent_instance {
     unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
     size_t nschedule;
     mc_cgroup_usage usage;            /* from its cgroup, each round while running */
+    double cpu_percent;               /* of one core, over the last window of >= 1 s */
+    double cpu_mark, cpu_mark_at;     /* cpu_seconds and monotonic time where that window began */
 } mc_agent_instance;
 
 typedef struct mc_agent {

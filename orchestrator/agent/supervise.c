@@ -74,8 +74,9 @@ static char *read_small(const char *path, size_t *len) {
 json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *sched = json_array();
     for (size_t k = 0; k < i->nschedule; k++) json_array_append_new(sched, json_integer(i->schedule[k]));
-    json_t *usage = json_pack("{s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "memory_bytes",
-                              (json_int_t)i->usage.memory_bytes, "pids", (json_int_t)i->usage.pids);
+    json_t *usage = json_pack("{s:f,s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "cpu_percent",
+                              i->cpu_percent, "memory_bytes", (json_int_t)i->usage.memory_bytes, "pids",
+                              (json_int_t)i->usage.pids);
     return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
                      i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
@@ -163,9 +164,17 @@ static int probe(int port, const char *path, long timeout_ms) {
     return status == 200;
 }
 
-/* The container's cgroup use, kept in the instance and on /metrics. */
-static void read_usage(mc_agent_instance *i) {
+/* The container's cgroup use, kept in the instance and on /metrics; the CPU
+ * share is the CPU time's growth over windows of at least a second (the
+ * rounds come every few hundred ms: shorter windows would only be noise). */
+static void read_usage(mc_agent_instance *i, double now) {
     if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->usage) < 0) return;
+    if (i->cpu_mark_at <= 0 || i->usage.cpu_seconds < i->cpu_mark) {
+        i->cpu_mark = i->usage.cpu_seconds, i->cpu_mark_at = now;
+    } else if (now - i->cpu_mark_at >= 1.0) {
+        i->cpu_percent = 100.0 * (i->usage.cpu_seconds - i->cpu_mark) / (now - i->cpu_mark_at);
+        i->cpu_mark = i->usage.cpu_seconds, i->cpu_mark_at = now;
+    }
     char labels[128];
     snprintf(labels, sizeof labels, "instance=\"%s\"", i->order.name);
     mc_gauge_set(mc_gauge("mcloud_agent_container_cpu_seconds", "CPU time used by the instance's container.", labels),
@@ -224,8 +233,12 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         schedule_restart(i);
     }
     mc_docker_container_clear(&c);
-    if (running) read_usage(i);
-    else memset(&i->usage, 0, sizeof i->usage);
+    if (running) {
+        read_usage(i, now);
+    } else {
+        memset(&i->usage, 0, sizeof i->usage);
+        i->cpu_percent = i->cpu_mark = i->cpu_mark_at = 0;
+    }
     if (!running || now < i->next_check) return;
     i->next_check = now + i->order.health.interval_ms / 1000.0;
     if (probe(i->order.port, i->order.health.path, i->order.health.timeout_ms)) {

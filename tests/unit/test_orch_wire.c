@@ -19,7 +19,8 @@ static const char *hb =
     "\"free\":{\"cpus\":1.2,\"memory_bytes\":4294967296},"
     "\"instances\":[{\"name\":\"transcode-0\",\"service\":\"transcode\",\"index\":0,\"container_id\":\"abc\","
     "\"state\":\"running\",\"ready\":true,\"healthy\":true,\"restarts\":2,\"last_exit_code\":1,"
-    "\"spec_version\":7,\"port\":21100,\"started_at\":\"2026-12-06T03:00:00Z\"}],\"fence\":42}";
+    "\"spec_version\":7,\"port\":21100,\"started_at\":\"2026-12-06T03:00:00Z\","
+    "\"usage\":{\"cpu_seconds\":12.5,\"cpu_percent\":37.5,\"memory_bytes\":52428800,\"pids\":9}}],\"fence\":42}";
 
 static void test_contract_heartbeat_parses(void **state) {
     (void)state;
@@ -43,6 +44,9 @@ static void test_contract_heartbeat_parses(void **state) {
     assert_int_equal(r[0].restarts, 2);
     assert_int_equal(r[0].last_exit_code, 1);
     assert_true(r[0].healthy && r[0].ready);
+    assert_true(r[0].cpu_seconds == 12.5 && r[0].cpu_percent == 37.5);
+    assert_int_equal(r[0].memory_bytes, 52428800);
+    assert_int_equal(r[0].pids, 9);
 }
 
 static void test_broken_heartbeats_name_the_field(void **state) {
@@ -56,6 +60,8 @@ static void test_broken_heartbeats_name_the_field(void **state) {
         {"\"v\":1", "\"v\":2", "v"},
         {"\"instances\":[", "\"instances\":7,\"x\":[", "instances"},
         {"\"cpus\":2.0", "\"cpus\":-1", "cpus"},
+        {"\"cpu_percent\":37.5", "\"cpu_percent\":-3", "usage: field 'cpu_percent'"},
+        {"\"pids\":9}", "\"pids\":\"9\"}", "usage: field 'pids'"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char buf[2048];

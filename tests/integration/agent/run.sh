@@ -79,7 +79,7 @@ wait_for 120 "upload-0 running and healthy" is upload-0 '.state + "/" + (.health
 curl -fsS "http://127.0.0.1:$svc_port/healthz" >/dev/null || fail "the container's /healthz does not answer"
 [[ $(order upload-0 0 "$svc_port" 5) == 200 ]] || fail "the same order again is not 200 (idempotent)"
 wait_for 10 "the node heartbeat in Redis" bash -c "redis-cli -p $redis_port get mcloud:node:$node | jq -e '.instances[0].name == \"upload-0\" and .fence == 5' >/dev/null"
-wait_for 30 "upload-0's cgroup use in its instance" bash -c "curl -fsS $api/v1/instances | jq -e '.instances[0].usage | .memory_bytes > 0 and .pids >= 1' >/dev/null"
+wait_for 30 "upload-0's cgroup use in its instance" bash -c "curl -fsS $api/v1/instances | jq -e '.instances[0].usage | .memory_bytes > 0 and .pids >= 1 and .cpu_percent >= 0' >/dev/null"
 curl -fsS "$api/metrics" | grep -q '^mcloud_agent_container_memory_bytes{instance="upload-0"} [1-9]' \
   || fail "no container memory on /metrics"
 labels=$(podman inspect -f '{{index .Config.Labels "mcloud.instance"}} {{index .Config.Labels "mcloud.managed"}} {{index .Config.Labels "mcloud.spec_version"}}' "mcloud-$node-upload-0")
