@@ -34,6 +34,7 @@ typedef struct mc_agent_instance {
     int health_failures;
     double next_check, restart_at;    /* monotonic seconds */
     mc_backoff backoff;
+    mc_agent_restart_window restart_window; /* restarts counted against order.restart.attempts */
     unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
     size_t nschedule;
     mc_cgroup_usage usage;            /* from its cgroup, each round while running */

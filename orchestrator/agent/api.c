@@ -88,6 +88,7 @@ static enum MHD_Result put_instance(mc_agent *a, mc_http_req *req, const char *n
     i->order = o;
     i->order_json = strndup(body, len);
     mc_backoff_init(&i->backoff, (unsigned)o.restart.delay_ms, (unsigned)o.restart.max_delay_ms);
+    i->restart_window = (mc_agent_restart_window){0};
     i->restart_at = 0;
     if (mc_agent_save_order(a, i, &err) < 0)
         mc_log_kv(MC_LOG_WARN, "saving an order failed", "instance", name, "error", err.msg, NULL);

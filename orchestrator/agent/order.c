@@ -187,6 +187,16 @@ void mc_agent_order_free(mc_agent_order *o) {
     o->nenv = o->nvolumes = 0;
 }
 
+long mc_agent_restart_delay(const mc_agent_restart *r, mc_agent_restart_window *w, double now, long backoff_ms) {
+    if (w->start <= 0 || now - w->start >= r->interval_ms / 1000.0) {
+        w->start = now;
+        w->count = 0;
+    }
+    w->count++;
+    if (w->count > r->attempts) return backoff_ms > r->max_delay_ms ? backoff_ms : r->max_delay_ms;
+    return backoff_ms;
+}
+
 int mc_agent_fence_check(const char *header, uint64_t *highest, mc_err *err) {
     if (!header || !header[0])
         return mc_err_set(err, MC_ERR_INVALID, "header 'X-Mcloud-Fence' is required");

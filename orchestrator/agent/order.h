@@ -29,6 +29,12 @@ typedef struct mc_agent_restart {
     long interval_ms, delay_ms, max_delay_ms;
 } mc_agent_restart;
 
+/* The restarts counted against `attempts`: those since the window began. */
+typedef struct mc_agent_restart_window {
+    double start;            /* monotonic seconds; 0: no restart yet */
+    int count;
+} mc_agent_restart_window;
+
 /* PUT /v1/instances/<name>: one instance the orchestrator wants on this node. */
 typedef struct mc_agent_order {
     char name[MC_AGENT_NAME_MAX];      /* <service>-<index> */
@@ -54,6 +60,12 @@ typedef struct mc_agent_order {
 int mc_agent_order_parse(const char *name, const char *body, size_t len, mc_agent_order *out,
                          mc_err *err);
 void mc_agent_order_free(mc_agent_order *o);
+
+/* The delay before the next restart, counting it in w: the backoff's own
+ * delay (backoff_ms) while at most `attempts` restarts fell in the current
+ * window of interval_ms, max_delay_ms beyond that (a crash loop slows to its
+ * slowest until a whole interval passes, then counting starts again). */
+long mc_agent_restart_delay(const mc_agent_restart *r, mc_agent_restart_window *w, double now, long backoff_ms);
 
 /* The fencing rule: an order's X-Mcloud-Fence header must be a token at least
  * as high as the highest seen. Returns 0 and raises *highest when accepted;

@@ -4,7 +4,9 @@
  * itself (podman runs none without systemd): a failing health path restarts
  * the container, a failing ready path only marks it not ready; a dead or
  * unhealthy container comes back after a capped, jittered exponential
- * backoff whose delays are recorded in the instance ("restart_schedule_ms").
+ * backoff whose delays are recorded in the instance ("restart_schedule_ms");
+ * beyond `restart.attempts` restarts within `restart.interval` every delay is
+ * the slowest (`max_delay`) until an interval passes.
  * It also heartbeats the node into Redis (mcloud:node:<node>, TTL 10 s) and,
  * at start, adopts the node's running containers without restarting them. */
 #include <curl/curl.h>
@@ -134,13 +136,15 @@ static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
 
 /* The next restart after a death or an unhealthy verdict. */
 static void schedule_restart(mc_agent_instance *i) {
-    unsigned d = mc_backoff_next_ms(&i->backoff);
+    double now = mc_monotonic_seconds();
+    unsigned d = (unsigned)mc_agent_restart_delay(&i->order.restart, &i->restart_window, now,
+                                                  (long)mc_backoff_next_ms(&i->backoff));
     if (i->nschedule < MC_AGENT_SCHEDULE_MAX) i->schedule[i->nschedule++] = d;
     else {
         memmove(i->schedule, i->schedule + 1, (MC_AGENT_SCHEDULE_MAX - 1) * sizeof *i->schedule);
         i->schedule[MC_AGENT_SCHEDULE_MAX - 1] = d;
     }
-    i->restart_at = mc_monotonic_seconds() + d / 1000.0;
+    i->restart_at = now + d / 1000.0;
     set_state(i, "backoff");
 }
 

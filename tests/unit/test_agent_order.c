@@ -103,12 +103,34 @@ static void fence_accepts_equal_or_higher_and_refuses_older(void **state) {
     assert_int_equal(highest, 43);
 }
 
+static void restarts_beyond_attempts_wait_max_delay_until_the_interval_passes(void **state) {
+    (void)state;
+    mc_agent_restart r = {.attempts = 3, .interval_ms = 60000, .delay_ms = 500, .max_delay_ms = 30000};
+    mc_agent_restart_window w = {0};
+    double t = 1000;
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t, 500), 500);
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t + 1, 1000), 1000);
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t + 3, 2000), 2000);
+    /* the fourth within the minute: the slowest delay */
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t + 6, 4000), 30000);
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t + 40, 8000), 30000);
+    assert_int_equal(w.count, 5);
+    /* a whole interval after the window began: counting starts again */
+    assert_int_equal(mc_agent_restart_delay(&r, &w, t + 60, 500), 500);
+    assert_int_equal(w.count, 1);
+    /* attempts 0: every restart waits the slowest delay */
+    mc_agent_restart none = {.attempts = 0, .interval_ms = 60000, .delay_ms = 500, .max_delay_ms = 5000};
+    mc_agent_restart_window w0 = {0};
+    assert_int_equal(mc_agent_restart_delay(&none, &w0, t, 500), 5000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_contract_example_parses),
         cmocka_unit_test(defaults_fill_what_is_left_out),
         cmocka_unit_test(bad_orders_name_the_field),
         cmocka_unit_test(fence_accepts_equal_or_higher_and_refuses_older),
+        cmocka_unit_test(restarts_beyond_attempts_wait_max_delay_until_the_interval_passes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
