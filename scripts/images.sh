@@ -71,7 +71,11 @@ for s in "${services[@]}"; do
     continue
   fi
   log "building localhost/mcloud-$s:$tag (target $s of docker/Dockerfile, base $BASE)"
-  podman build --quiet --layers --pull=never \
+  # --network host: the build's RUN steps reach Debian through this host's own
+  # network and resolver, as the services' containers run (host networking);
+  # podman's default bridge needs a working CNI setup with DNS, which nested
+  # podman (make fresh-check) does not have: apt could not resolve there.
+  podman build --quiet --layers --pull=never --network host \
     -f "$root/docker/Dockerfile" --target "$s" \
     --volume /etc/apt:/run/host-apt:ro \
     --ulimit nproc=4096:4096 --ulimit nofile=16384:16384 \
