@@ -513,6 +513,15 @@ static size_t event_write(char *p, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
+/* libcurl calls it about once a second even when nothing comes. */
+static int event_idle(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    event_ctx *ctx = arg;
+    if (ctx->fn(NULL, ctx->arg) == 0) return 0;
+    ctx->stopped = 1;
+    return 1; /* aborts the transfer */
+}
+
 int mc_docker_events(mc_docker *d, const char *const *labels, size_t nlabels, long timeout_ms,
                      mc_docker_event_fn fn, void *arg, mc_err *err) {
     char *filter = mc_docker_label_filter(labels, nlabels);
@@ -534,6 +543,9 @@ int mc_docker_events(mc_docker *d, const char *const *labels, size_t nlabels, lo
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, event_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, event_idle);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     CURLcode rc = curl_easy_perform(c);
     free(url);
     free(ctx.line.data);

@@ -126,6 +126,8 @@ int mc_docker_logs(mc_docker *d, const char *id, int tail, char *out, size_t cap
 
 /* Follows the event stream of containers carrying the labels, calling fn for
  * each event until fn returns non-zero or timeout_ms passes (0: no limit).
+ * While the stream is idle fn is also called with ev NULL about once a
+ * second, so a caller can end an unlimited stream (return non-zero).
  * Returns 0 when fn stopped it or the time ran out. */
 typedef int (*mc_docker_event_fn)(const mc_docker_event *ev, void *arg);
 int mc_docker_events(mc_docker *d, const char *const *labels, size_t nlabels, long timeout_ms,

@@ -7,6 +7,7 @@
 #define MCLOUD_AGENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ typedef struct mc_agent_instance {
     int pid;
     int health_failures;
     double next_check, restart_at;    /* monotonic seconds */
+    double next_inspect;              /* inspect at the latest then (monotonic s); 0: next round */
+    unsigned long events_seen;        /* the agent's event count at its last inspect */
+    bool running;                     /* as the last inspect found it */
     mc_backoff backoff;
     mc_agent_restart_window restart_window; /* restarts counted against order.restart.attempts */
     unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
@@ -51,6 +55,11 @@ typedef struct mc_agent {
     mc_agent_instance inst[MC_AGENT_MAX_INSTANCES];
     mc_docker *engine;                /* the supervisor's own client */
     mc_periodic *loop;
+    mc_docker *events_engine;         /* the event follower's own client */
+    pthread_t events_thread;
+    bool events_started;
+    atomic_ulong events;              /* engine events seen on this node's containers */
+    atomic_bool events_stop;
     double last_heartbeat;
 } mc_agent;
 

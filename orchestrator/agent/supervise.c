@@ -8,7 +8,11 @@
  * beyond `restart.attempts` restarts within `restart.interval` every delay is
  * the slowest (`max_delay`) until an interval passes.
  * It also heartbeats the node into Redis (mcloud:node:<node>, TTL 10 s) and,
- * at start, adopts the node's running containers without restarting them. */
+ * at start, adopts the node's running containers without restarting them.
+ * The engine is asked about a container only when its event stream (followed
+ * by a thread of its own) said something happened on this node, or every
+ * INSPECT_S as a safety net: polling every container four times a second
+ * would make an idle node's agent cost grow with its containers. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +31,7 @@
 
 #define ROUND_MS 250
 #define HEARTBEAT_S 2.0
+#define INSPECT_S 5.0
 
 /* ---- state files: the fence and the accepted orders ---- */
 
@@ -189,6 +194,38 @@ static void read_usage(mc_agent_instance *i, double now) {
                  (double)i->usage.pids);
 }
 
+/* Asks the engine how the instance's container is: a dead one is removed and
+ * its restart scheduled. -1 when the engine could not answer. */
+static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
+    mc_docker_container c;
+    i->next_inspect = now + INSPECT_S;
+    if (mc_docker_inspect(a->engine, i->container_id, &c, err) < 0) {
+        if (err->kind == MC_ERR_NOT_FOUND) { /* removed behind our back */
+            i->container_id[0] = '\0';
+            i->running = false;
+            schedule_restart(i);
+        }
+        return -1;
+    }
+    i->running = c.running;
+    i->pid = c.pid;
+    if (!c.running) {
+        i->last_exit_code = c.exit_code;
+        i->restarts++;
+        i->healthy = i->ready = false;
+        mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
+        mc_docker_remove(a->engine, i->container_id, true, NULL);
+        i->container_id[0] = '\0';
+        memset(&i->usage, 0, sizeof i->usage);
+        i->cpu_percent = i->cpu_mark = i->cpu_mark_at = 0;
+        schedule_restart(i);
+    } else if (i->cpu_mark_at <= 0) {
+        read_usage(i, now);
+    }
+    mc_docker_container_clear(&c);
+    return 0;
+}
+
 /* One instance, one round; called with the lock held, engine calls included
  * (the API threads only wait for the lock, never for each other). */
 static void supervise_one(mc_agent *a, mc_agent_instance *i) {
@@ -209,6 +246,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     }
     if (!i->container_id[0]) {
         if (now < i->restart_at) return;
+        i->next_inspect = 0; /* a new container: inspected next round */
         if (start_container(a, i, &err) < 0) {
             mc_log_kv(MC_LOG_ERROR, "container start failed", "instance", i->order.name, "error", err.msg, NULL);
             if (i->container_id[0]) mc_docker_remove(a->engine, i->container_id, true, NULL);
@@ -217,32 +255,13 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         }
         return;
     }
-    mc_docker_container c;
-    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) < 0) {
-        if (err.kind == MC_ERR_NOT_FOUND) { /* removed behind our back */
-            i->container_id[0] = '\0';
-            schedule_restart(i);
-        }
-        return;
+    unsigned long events = atomic_load(&a->events);
+    if (i->events_seen != events || now >= i->next_inspect) {
+        if (inspect(a, i, now, &err) < 0) return;
+        i->events_seen = events;
     }
-    bool running = c.running;
-    i->pid = c.pid;
-    if (!running) {
-        i->last_exit_code = c.exit_code;
-        i->restarts++;
-        i->healthy = i->ready = false;
-        mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
-        mc_docker_remove(a->engine, i->container_id, true, NULL);
-        i->container_id[0] = '\0';
-        schedule_restart(i);
-    }
-    mc_docker_container_clear(&c);
-    if (running) {
-        read_usage(i, now);
-    } else {
-        memset(&i->usage, 0, sizeof i->usage);
-        i->cpu_percent = i->cpu_mark = i->cpu_mark_at = 0;
-    }
+    bool running = i->running;
+    if (running && now - i->cpu_mark_at >= 1.0) read_usage(i, now);
     if (!running || now < i->next_check) return;
     i->next_check = now + i->order.health.interval_ms / 1000.0;
     if (probe(i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
@@ -255,6 +274,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         set_state(i, "unhealthy");
         mc_log_kv(MC_LOG_WARN, "health check failing: restarting", "instance", i->order.name, NULL);
         mc_docker_kill(a->engine, i->container_id, "KILL", NULL); /* the next round restarts it */
+        i->next_inspect = 0;
     }
     i->ready = i->healthy && probe(i->order.port, i->order.health.ready_path, i->order.health.timeout_ms);
 }
@@ -361,6 +381,37 @@ static int adopt(mc_agent *a, mc_err *err) {
     return 0;
 }
 
+/* ---- the engine's event stream ---- */
+
+static int on_event(const mc_docker_event *ev, void *arg) {
+    mc_agent *a = arg;
+    if (ev) {
+        atomic_fetch_add(&a->events, 1);
+        mc_periodic_nudge(a->loop);
+    }
+    return atomic_load(&a->events_stop);
+}
+
+/* Follows the events of this node's containers for as long as the agent
+ * runs; each one makes the next round inspect. After a broken stream every
+ * container is inspected (what happened meanwhile was not seen). */
+static void *follow_events(void *arg) {
+    mc_agent *a = arg;
+    char node_label[128];
+    snprintf(node_label, sizeof node_label, "mcloud.node=%s", a->node);
+    const char *labels[] = {"mcloud.managed=true", node_label};
+    while (!atomic_load(&a->events_stop)) {
+        mc_err err = {0};
+        if (mc_docker_events(a->events_engine, labels, 2, 0, on_event, a, &err) < 0) {
+            mc_log_kv(MC_LOG_WARN, "engine event stream lost, following it again", "error", err.msg, NULL);
+            for (int k = 0; k < 10 && !atomic_load(&a->events_stop); k++) usleep(100 * 1000);
+        }
+        atomic_fetch_add(&a->events, 1);
+        mc_periodic_nudge(a->loop);
+    }
+    return NULL;
+}
+
 int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     char orders[600];
     snprintf(orders, sizeof orders, "%s/orders", a->state_dir);
@@ -372,10 +423,24 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     if (mc_docker_ping(a->engine, err) < 0) return mc_err_wrap(err, "container engine");
     if (adopt(a, err) < 0) return -1;
     a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
-    return a->loop ? 0 : -1;
+    if (!a->loop) return -1;
+    a->events_engine = mc_docker_new(a->engine_socket, err);
+    if (!a->events_engine) return -1;
+    atomic_store(&a->events_stop, false);
+    if (pthread_create(&a->events_thread, NULL, follow_events, a) != 0)
+        return mc_err_set(err, MC_ERR_INTERNAL, "cannot start the event follower");
+    a->events_started = true;
+    return 0;
 }
 
 void mc_agent_supervise_stop(mc_agent *a) {
+    if (a->events_started) { /* ends within about a second (the stream's idle call) */
+        atomic_store(&a->events_stop, true);
+        pthread_join(a->events_thread, NULL);
+        a->events_started = false;
+    }
+    mc_docker_free(a->events_engine);
+    a->events_engine = NULL;
     mc_periodic_stop(a->loop);
     a->loop = NULL;
     mc_docker_free(a->engine);

@@ -189,10 +189,15 @@ typedef struct seen {
     const char *id;
     int exit_code;
     bool died;
+    int idle_calls;
 } seen;
 
 static int on_event(const mc_docker_event *ev, void *arg) {
     seen *s = arg;
+    if (!ev) { /* idle: keep following */
+        s->idle_calls++;
+        return 0;
+    }
     if (strcmp(ev->id, s->id) == 0 && strcmp(ev->action, "died") != 0 && strcmp(ev->action, "die") == 0) {
         s->died = true;
         s->exit_code = ev->exit_code;
@@ -220,6 +225,22 @@ static void kill_shows_in_the_event_stream(void **state) {
     assert_false(c.running);
     assert_int_equal(c.exit_code, 137);
     mc_docker_container_clear(&c);
+}
+
+static int stop_when_idle_twice(const mc_docker_event *ev, void *arg) {
+    int *idle = arg;
+    return !ev && ++*idle == 2;
+}
+
+/* An unlimited stream (timeout 0) ends when the idle call says so: how the
+ * agent stops following events. */
+static void an_idle_stream_ends_when_told(void **state) {
+    (void)state;
+    const char *labels[] = {label};
+    mc_err err = {0};
+    int idle = 0;
+    assert_int_equal(mc_docker_events(engine, labels, 1, 0, stop_when_idle_twice, &idle, &err), 0);
+    assert_int_equal(idle, 2);
 }
 
 static void stop_with_grace_then_remove(void **state) {
@@ -257,6 +278,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_start_inspect_list_logs),
         cmocka_unit_test(kill_shows_in_the_event_stream),
+        cmocka_unit_test(an_idle_stream_ends_when_told),
         cmocka_unit_test(stop_with_grace_then_remove),
         cmocka_unit_test(missing_image_is_not_found),
     };
