@@ -2,12 +2,14 @@
  * encoding thread: decoded-and-scaled video frames and encoded audio packets
  * in presentation order, then an end marker. Its capacity is what keeps
  * memory bounded whatever the source length: the producer waits while a
- * rung is behind. */
+ * rung is behind. How long it waited is counted (full_wait_ns), so a run can
+ * tell whether its slowest rung held up the decoder. */
 #ifndef MCLOUD_TRANSCODE_QUEUE_H
 #define MCLOUD_TRANSCODE_QUEUE_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libavcodec/packet.h>
 #include <libavutil/frame.h>
@@ -31,6 +33,10 @@ typedef struct mc_queue {
     mc_queue_item *items;
     int capacity, head, count;
     bool ended, closed;
+    /* Written by the producer only (read it from the producer's thread or
+     * after the consumer is joined): pushes that found the queue full, and
+     * the nanoseconds they waited for room. */
+    uint64_t full_waits, full_wait_ns;
 } mc_queue;
 
 int mc_queue_init(mc_queue *q, int capacity);

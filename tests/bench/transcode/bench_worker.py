@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""bench_worker.py — the transcode worker as users run it, against the ffmpeg CLI (issue 14, §3).
+
+Contenders, in alternating rounds on the same source (bench.py's 1080p
+testsrc2 + temporal noise clip, 20 s by default) and the same ladder (the
+"default" preset: 1080p/720p/480p/360p, MP4 + HLS + thumbnails):
+
+  worker   the stack's mcloud-transcode (one worker, the one in
+           $MCLOUD_STACK/run/transcode.pid): the source is uploaded with this
+           tree's `mcloud upload` through the stack's mcloud-upload, which
+           stores it in S3 (MinIO) and publishes the job on Kafka (its
+           outbox); the worker consumes it, reads the source with ranged GETs,
+           writes every output to S3 (progressive HLS as users run it) and
+           publishes the job in MySQL. Timed from the job's publication
+           (outbox.published_at) to its completion (jobs row set 'done'), both
+           MySQL timestamps; the upload itself is not counted.
+  cli      bench.py's "equivalent" ffmpeg command: the same graph, x264
+           options, tee'd MP4 + HLS and thumbnails, reading and writing local
+           files.
+  file-qN  with --transcoder: mcloud-transcode-file (the same engine on local
+           files) with --queue-frames N, for each N of --queue-frames: splits
+           the worker/CLI ratio into engine vs S3 + Kafka, and shows whether a
+           deeper rung queue (decoding further ahead of the slowest rung)
+           changes anything.
+
+During every run the process's threads are sampled every --sample-ms from
+/proc/<pid>/task/*/stat (the engine names its threads: tc-main, tc-decode,
+tc-filter, x264-<rung>, rung-<rung>; transcode/engine.h), with the machine's
+idle CPU from /proc/stat. The report gives the medians, the 1-minute load
+average before every run, the ratio to the CLI, the CPU by thread group, a
+timeline (cores per group in tenths of the run) of the median run of each
+engine contender, and how long the decoding thread waited for room in each
+rung's queue (the engine's counter: the worker's
+mcloud_transcode_queue_full_seconds_total, the file tool's JSON).
+
+Needs the stack (scripts/stack.sh up; eval "$(scripts/stack.sh env)") with
+the worker built from this tree. Not a ctest test; run it by hand:
+
+  tests/bench/transcode/bench_worker.py --rounds 3 [--transcoder build/transcode/mcloud-transcode-file --queue-frames 8,64]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+import bench as ladder  # noqa: E402  (source generation and the CLI's command)
+import benchlib  # noqa: E402
+
+GIVE_UP_S = 1800  # a hang guard, not a bound
+BUCKETS = 10
+SAMPLE_S = 0.1
+
+
+def fail(msg):
+    sys.exit(f"bench_worker: {msg}")
+
+
+def mysql(sql):
+    host, port = os.environ["MCLOUD_MYSQL_MASTER"].rsplit(":", 1)
+    r = subprocess.run(["mariadb", "-N", "-B", "-h", host, "-P", port, "-u", os.environ["MCLOUD_MYSQL_USER"],
+                        os.environ["MCLOUD_MYSQL_DATABASE"], "-e", sql],
+                       env=dict(os.environ, MYSQL_PWD=os.environ["MCLOUD_MYSQL_PASSWORD"]),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"mariadb: {r.stderr.strip()}")
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def worker_pid(build):
+    """The stack's one worker, and a check that it runs this tree's current build."""
+    stack = os.environ.get("MCLOUD_STACK")
+    if not stack:
+        fail("MCLOUD_STACK is not set: source your stack's env, scripts/stack.sh up, "
+             "eval \"$(scripts/stack.sh env)\"")
+    try:
+        pid = int(open(os.path.join(stack, "run", "transcode.pid")).read())
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except (OSError, ValueError):
+        fail(f"no mcloud-transcode running for {stack}: scripts/stack.sh up")
+    want = os.path.realpath(os.path.join(build, "transcode", "mcloud-transcode"))
+    if exe != want:
+        fail(f"the stack's worker runs {exe}, not {want} (rebuilt since?): scripts/stack.sh restart transcode")
+    return pid
+
+
+def scrape(url):
+    """mcloud_transcode_queue_full_seconds_total by rung, from the worker's /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for m in re.finditer(r'^mcloud_transcode_queue_full_seconds_total\{rung="([^"]+)"\} (\S+)$', text, re.M):
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def group_of(name):
+    """Thread name -> group: the engine's names as they are, the rest by kind."""
+    if re.match(r"(tc-|x264-|rung-)", name):
+        return name
+    return "other"
+
+
+def summarize(samples):
+    """CPU seconds by group, a timeline of cores by group in BUCKETS tenths of
+    the span where the engine's threads ran (all of it when there are none),
+    and the machine's idle cores over that span."""
+    iv = benchlib.thread_groups(samples, group_of)
+    engine = [i for i, (_, _, cpu, _) in enumerate(iv) if any(g != "other" and c > 0 for g, c in cpu.items())]
+    if engine:
+        iv = iv[engine[0]:engine[-1] + 1]
+    t0, t1 = iv[0][0], iv[-1][1]
+    span = max(t1 - t0, 1e-9)
+    totals, idle = {}, 0.0
+    timeline = [({}, 0.0) for _ in range(BUCKETS)]
+    width = span / BUCKETS
+    for a, b, cpu, idle_s in iv:
+        k = min(int((a - t0) / width), BUCKETS - 1)
+        for g, c in cpu.items():
+            totals[g] = totals.get(g, 0.0) + c
+            timeline[k][0][g] = timeline[k][0].get(g, 0.0) + c
+        timeline[k] = (timeline[k][0], timeline[k][1] + idle_s)
+        idle += idle_s
+    return {"span_s": span, "cpu": totals, "idle_cores": idle / span,
+            "timeline": [({g: c / width for g, c in cpu.items()}, i / width) for cpu, i in timeline]}
+
+
+def timed_process(cmd):
+    load = os.getloadavg()[0]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sampler = benchlib.ThreadSampler(p.pid, SAMPLE_S).start()
+    out, err = p.communicate(timeout=GIVE_UP_S)
+    wall = time.monotonic() - t0
+    samples = sampler.stop()
+    if p.returncode != 0:
+        fail(f"failed ({p.returncode}): {' '.join(cmd)}\n{err.decode(errors='replace')[-3000:]}")
+    return {"wall": wall, "load": load, "threads": summarize(samples), "stdout": out}
+
+
+def run_cli(source, out, duration):
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    return timed_process(ladder.cli_command(source, out, 0, True, duration))
+
+
+def run_file(tool, source, out, frames):
+    shutil.rmtree(out, ignore_errors=True)
+    r = timed_process([tool, "--preset", "default", "--log-level", "warn", "--queue-frames", str(frames),
+                       "--tmp", os.path.dirname(out), source, out])
+    res = json.loads(r["stdout"])
+    r["queue_full_s"] = {v["name"]: v["queue_full_s"] for v in res["renditions"]}
+    return r
+
+
+def run_worker(a, pid, source):
+    mcloud = os.path.join(a.build, "cli", "mcloud")
+    before = scrape(os.environ["MCLOUD_TRANSCODE_URL"])
+    load = os.getloadavg()[0]
+    sampler = benchlib.ThreadSampler(pid, SAMPLE_S).start()
+    up = subprocess.run([mcloud, "upload", source], capture_output=True, text=True)
+    if up.returncode != 0:
+        sampler.stop()
+        fail(f"mcloud upload: {up.stderr.strip()[-2000:]}")
+    video = up.stdout.split()[-1]
+    t_uploaded = time.monotonic()
+    w = subprocess.run([mcloud, "wait", video], capture_output=True, text=True, timeout=GIVE_UP_S)
+    t_ready = time.monotonic()
+    samples = sampler.stop()
+    if w.returncode != 0:
+        fail(f"mcloud wait {video}: {w.stderr.strip()[-2000:]}")
+    after = scrape(os.environ["MCLOUD_TRANSCODE_URL"])
+    rows = mysql(
+        "SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, o.published_at), "
+        "TIMESTAMPDIFF(MICROSECOND, o.published_at, j.created_at), "
+        "TIMESTAMPDIFF(MICROSECOND, o.published_at, j.heartbeat_at), j.attempt, j.worker "
+        "FROM outbox o JOIN jobs j ON j.video_id = o.msg_key "
+        f"WHERE o.msg_key = '{video}' AND o.topic = 'mcloud.transcode.jobs' AND j.status = 'done' "
+        "ORDER BY o.id LIMIT 1")
+    if len(rows) != 1 or "NULL" in rows[0]:
+        fail(f"video {video}: no published job that is done in MySQL ({rows})")
+    outbox_s, claim_s, done_s = (int(x) / 1e6 for x in rows[0][:3])
+    if rows[0][3] != "1":
+        fail(f"video {video}: the job took {rows[0][3]} attempts; a retried run is not a measurement")
+    return {"wall": done_s, "load": load, "video": video, "outbox_s": outbox_s, "claim_s": claim_s,
+            "cli_wall": t_ready - t_uploaded, "threads": summarize(samples),
+            "queue_full_s": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}}
+
+
+def median_run(runs):
+    walls = sorted(runs, key=lambda r: r["wall"])
+    return walls[(len(walls) - 1) // 2]
+
+
+def print_report(a, duration, runs, names, labels):
+    cli_med = statistics.median(r["wall"] for r in runs["cli"])
+    print()
+    print(f"Source: {duration:.2f} s 1920x1080 {ladder.FPS} fps testsrc2 + temporal noise, H.264 CRF 20, AAC; "
+          f"ladder: the default preset (4 rungs, MP4 + HLS + thumbnails). Machine: {os.cpu_count()} CPUs. "
+          f"Median of {a.rounds} alternating round(s); load = 1-minute load average before the run.")
+    print()
+    print("| contender | runs: wall s (load) | median wall | median CPU | wall / CLI |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for n in names:
+        rs = runs[n]
+        med = statistics.median(r["wall"] for r in rs)
+        cpu = statistics.median(sum(r["threads"]["cpu"].values()) for r in rs)
+        listed = ", ".join("%.1f (%.1f)" % (r["wall"], r["load"]) for r in rs)
+        ratio = "—" if n == "cli" else "**%.3fx**" % (med / cli_med)
+        print(f"| {labels[n]} | {listed} | {med:.1f} s | {cpu:.1f} s | {ratio} |")
+    if runs.get("worker"):
+        print()
+        print("Worker runs, from MySQL: upload complete -> job published (outbox) / published -> claimed by "
+              "the worker / published -> done; and `mcloud upload` returning -> `mcloud wait` returning:")
+        print()
+        print("| run | outbox -> published | published -> claimed | published -> done | upload returned -> "
+              "ready (client) | video |")
+        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        for i, r in enumerate(runs["worker"]):
+            print(f"| {i + 1} | {r['outbox_s']:.2f} s | {r['claim_s']:.2f} s | {r['wall']:.2f} s | "
+                  f"{r['cli_wall']:.2f} s | {r['video']} |")
+    print()
+    print("Decoding thread waiting for room in a rung's queue (s per run, by rung):")
+    print()
+    for n in names:
+        for i, r in enumerate(runs[n]):
+            if "queue_full_s" in r:
+                q = ", ".join(f"{k} {v:.2f}" for k, v in r["queue_full_s"].items())
+                print(f"- {labels[n]}, run {i + 1} ({r['wall']:.1f} s wall): {q}")
+    for n in names:
+        r = median_run(runs[n])
+        th = r["threads"]
+        groups = sorted(th["cpu"], key=lambda g: -th["cpu"][g])
+        print()
+        print(f"{labels[n]}, median run ({r['wall']:.1f} s wall; threads sampled over {th['span_s']:.1f} s; "
+              f"machine idle on average {th['idle_cores']:.2f} of {os.cpu_count()} cores): CPU by thread "
+              f"group, then cores used by each group in tenths of the run")
+        print()
+        print("| group | CPU s | share | " + " | ".join(f"{(k + 1) * 10}%" for k in range(BUCKETS)) + " |")
+        print("| --- | ---: | ---: |" + " ---: |" * BUCKETS)
+        total = sum(th["cpu"].values()) or 1e-9
+        for g in groups:
+            cells = " | ".join(f"{tl[0].get(g, 0.0):.2f}" for tl in th["timeline"])
+            print(f"| {g} | {th['cpu'][g]:.1f} | {100 * th['cpu'][g] / total:.0f}% | {cells} |")
+        cells = " | ".join(f"{sum(tl[0].values()):.2f}" for tl in th["timeline"])
+        print(f"| **all threads** | {total:.1f} | 100% | {cells} |")
+        cells = " | ".join(f"{tl[1]:.2f}" for tl in th["timeline"])
+        print(f"| machine idle (cores) | | | {cells} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build", help="the build tree (its cli/mcloud; the worker must run from it)")
+    ap.add_argument("--seconds", type=int, default=20, help="source length")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--transcoder", help="also mcloud-transcode-file on local files (the engine alone)")
+    ap.add_argument("--queue-frames", default="8", help="with --transcoder: comma-separated rung queue depths")
+    ap.add_argument("--no-worker", action="store_true", help="skip the worker (no stack needed)")
+    ap.add_argument("--sample-ms", type=int, default=100)
+    ap.add_argument("--work", help="working directory (kept; the source is reused)")
+    a = ap.parse_args()
+    benchlib.stop_servers_on_signal("bench_worker")
+    pid = None if a.no_worker else worker_pid(a.build)
+    for tool in ("ffmpeg", "ffprobe", "mariadb"):
+        if not shutil.which(tool):
+            fail(f"{tool} not found: scripts/bootstrap.sh (Debian: apt-get install ffmpeg mariadb-client)")
+    work = a.work or tempfile.mkdtemp(prefix="mcloud-bench-worker-")
+    os.makedirs(work, exist_ok=True)
+    source = os.path.join(work, f"source-{a.seconds}s.mp4")
+    if not os.path.exists(source):
+        benchlib.log(f"generating a {a.seconds} s 1080p source")
+        ladder.make_source(source, a.seconds)
+    duration = ladder.probe_duration(source)
+    global SAMPLE_S
+    SAMPLE_S = a.sample_ms / 1000
+
+    names = ([] if a.no_worker else ["worker"]) + ["cli"]
+    labels = {"worker": "mcloud-transcode worker (S3 in, S3 out, via Kafka)",
+              "cli": "ffmpeg CLI, equivalent (local files)"}
+    frames = [int(x) for x in a.queue_frames.split(",")] if a.transcoder else []
+    for f in frames:
+        names.append(f"file-q{f}")
+        labels[f"file-q{f}"] = f"mcloud-transcode-file, queues of {f} (local files)"
+    runs = {n: [] for n in names}
+    for rnd in range(a.rounds):
+        for n in names:
+            if n == "worker":
+                r = run_worker(a, pid, source)
+            elif n == "cli":
+                r = run_cli(source, os.path.join(work, "cli"), duration)
+            else:
+                r = run_file(a.transcoder, source, os.path.join(work, n), int(n[len("file-q"):]))
+            extra = f", queue waits {r['queue_full_s']}" if "queue_full_s" in r else ""
+            benchlib.log(f"round {rnd + 1}: {n}: {r['wall']:.1f} s, load average {r['load']:.1f} before{extra}")
+            runs[n].append(r)
+    with open(os.path.join(work, "runs.json"), "w") as f:
+        json.dump({n: [{k: v for k, v in r.items() if k != "stdout"} for r in rs] for n, rs in runs.items()}, f)
+    print_report(a, duration, runs, names, labels)
+
+
+if __name__ == "__main__":
+    main()
