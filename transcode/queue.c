@@ -39,8 +39,8 @@ static int push(mc_queue *q, mc_queue_item item) {
     pthread_mutex_lock(&q->lock);
     if (q->count == q->capacity && !q->closed) {
         uint64_t t0 = now_ns();
-        while (q->count == q->capacity && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
         q->full_waits++;
+        while (q->count == q->capacity && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
         q->full_wait_ns += now_ns() - t0;
     }
     if (q->closed) {

@@ -33,9 +33,9 @@ typedef struct mc_queue {
     mc_queue_item *items;
     int capacity, head, count;
     bool ended, closed;
-    /* Written by the producer only (read it from the producer's thread or
-     * after the consumer is joined): pushes that found the queue full, and
-     * the nanoseconds they waited for room. */
+    /* Written by the producer under the lock: pushes that found the queue
+     * full (counted before waiting), and the nanoseconds they waited for
+     * room. Read them from the producer's thread, or under the lock. */
     uint64_t full_waits, full_wait_ns;
 } mc_queue;
 

@@ -46,14 +46,15 @@ typedef struct consumer {
     int popped[3];
 } consumer;
 
-/* Pops only once the producer is provably waiting on the full queue. */
+/* Pops only once the producer is provably waiting on the full queue: it
+ * counts the wait under the lock, which it releases only in the wait. */
 static void *consume(void *arg) {
     consumer *c = arg;
     for (;;) {
         pthread_mutex_lock(&c->q->lock);
-        bool full = c->q->count == c->q->capacity;
+        bool waiting = c->q->full_waits == 1;
         pthread_mutex_unlock(&c->q->lock);
-        if (full) break;
+        if (waiting) break;
         sched_yield();
     }
     for (int i = 0; i < 3; i++) c->popped[i] = pop_size(c->q);
