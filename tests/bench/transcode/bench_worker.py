@@ -24,12 +24,15 @@ testsrc2 + temporal noise clip, 20 s by default) and the same ladder (the
            changes anything.
 
 During every run the process's threads are sampled every --sample-ms from
-/proc/<pid>/task/*/stat (the engine names its threads: tc-main, tc-decode,
-tc-filter, x264-<rung>, rung-<rung>; transcode/engine.h), with the machine's
-idle CPU from /proc/stat. The report gives the medians, the 1-minute load
-average before every run, the ratio to the CLI, the CPU by thread group, a
-timeline (cores per group in tenths of the run) of the median run of each
-engine contender, and how long the decoding thread waited for room in each
+/proc/<pid>/task/* (the engine names its threads: tc-main, tc-decode,
+tc-filter, x264-<rung>, rung-<rung>; transcode/engine.h): time on a CPU and
+time waiting for one (schedstat), with the machine's idle CPU from
+/proc/stat. On a busy machine "runnable threads" (running or waiting for a
+CPU) is what the process would use on a quiet one: while it stays at or
+above the number of CPUs, a thread blocked on a queue costs no wall time.
+The report gives the medians, the 1-minute load average before every run,
+the ratio to the CLI, the CPU by thread group, a timeline (cores per group
+in tenths of the run) of the median run of each contender, and how long the decoding thread waited for room in each
 rung's queue (the engine's counter: the worker's
 mcloud_transcode_queue_full_seconds_total, the file tool's JSON).
 
@@ -111,27 +114,30 @@ def group_of(name):
 
 
 def summarize(samples):
-    """CPU seconds by group, a timeline of cores by group in BUCKETS tenths of
-    the span where the engine's threads ran (all of it when there are none),
-    and the machine's idle cores over that span."""
+    """CPU and run-queue seconds by group, a timeline (BUCKETS tenths of the
+    span where the engine's threads ran; all of it when there are none) of
+    the cores each group used and of the process's demand (threads running
+    or waiting for a CPU), and the machine's idle cores over that span."""
     iv = benchlib.thread_groups(samples, group_of)
-    engine = [i for i, (_, _, cpu, _) in enumerate(iv) if any(g != "other" and c > 0 for g, c in cpu.items())]
+    engine = [i for i, x in enumerate(iv) if any(g != "other" and c > 0 for g, c in x[2].items())]
     if engine:
         iv = iv[engine[0]:engine[-1] + 1]
     t0, t1 = iv[0][0], iv[-1][1]
     span = max(t1 - t0, 1e-9)
-    totals, idle = {}, 0.0
-    timeline = [({}, 0.0) for _ in range(BUCKETS)]
     width = span / BUCKETS
-    for a, b, cpu, idle_s in iv:
-        k = min(int((a - t0) / width), BUCKETS - 1)
+    totals, waits, idle = {}, {}, 0.0
+    timeline = [{"cpu": {}, "demand": 0.0, "idle": 0.0} for _ in range(BUCKETS)]
+    for a, _b, cpu, rq, idle_s in iv:
+        tl = timeline[min(int((a - t0) / width), BUCKETS - 1)]
         for g, c in cpu.items():
             totals[g] = totals.get(g, 0.0) + c
-            timeline[k][0][g] = timeline[k][0].get(g, 0.0) + c
-        timeline[k] = (timeline[k][0], timeline[k][1] + idle_s)
+            tl["cpu"][g] = tl["cpu"].get(g, 0.0) + c / width
+        for g, w in rq.items():
+            waits[g] = waits.get(g, 0.0) + w
+        tl["demand"] += (sum(cpu.values()) + sum(rq.values())) / width
+        tl["idle"] += idle_s / width
         idle += idle_s
-    return {"span_s": span, "cpu": totals, "idle_cores": idle / span,
-            "timeline": [({g: c / width for g, c in cpu.items()}, i / width) for cpu, i in timeline]}
+    return {"span_s": span, "cpu": totals, "runqueue": waits, "idle_cores": idle / span, "timeline": timeline}
 
 
 def timed_process(cmd):
@@ -245,16 +251,27 @@ def print_report(a, duration, runs, names, labels):
               f"machine idle on average {th['idle_cores']:.2f} of {os.cpu_count()} cores): CPU by thread "
               f"group, then cores used by each group in tenths of the run")
         print()
-        print("| group | CPU s | share | " + " | ".join(f"{(k + 1) * 10}%" for k in range(BUCKETS)) + " |")
-        print("| --- | ---: | ---: |" + " ---: |" * BUCKETS)
+        print("| group | CPU s | share | waiting for a CPU s | "
+              + " | ".join(f"{(k + 1) * 10}%" for k in range(BUCKETS)) + " |")
+        print("| --- | ---: | ---: | ---: |" + " ---: |" * BUCKETS)
         total = sum(th["cpu"].values()) or 1e-9
         for g in groups:
-            cells = " | ".join(f"{tl[0].get(g, 0.0):.2f}" for tl in th["timeline"])
-            print(f"| {g} | {th['cpu'][g]:.1f} | {100 * th['cpu'][g] / total:.0f}% | {cells} |")
-        cells = " | ".join(f"{sum(tl[0].values()):.2f}" for tl in th["timeline"])
-        print(f"| **all threads** | {total:.1f} | 100% | {cells} |")
-        cells = " | ".join(f"{tl[1]:.2f}" for tl in th["timeline"])
-        print(f"| machine idle (cores) | | | {cells} |")
+            cells = " | ".join(f"{tl['cpu'].get(g, 0.0):.2f}" for tl in th["timeline"])
+            print(f"| {g} | {th['cpu'][g]:.1f} | {100 * th['cpu'][g] / total:.0f}% | "
+                  f"{th['runqueue'].get(g, 0.0):.1f} | {cells} |")
+        cells = " | ".join(f"{sum(tl['cpu'].values()):.2f}" for tl in th["timeline"])
+        print(f"| **all threads** | {total:.1f} | 100% | {sum(th['runqueue'].values()):.1f} | {cells} |")
+        cells = " | ".join(f"{tl['demand']:.2f}" for tl in th["timeline"])
+        print(f"| **runnable threads** (running or waiting for a CPU) | | | | {cells} |")
+        cells = " | ".join(f"{tl['idle']:.2f}" for tl in th["timeline"])
+        print(f"| machine idle (cores) | | | | {cells} |")
+        if "tc-main" in th["cpu"]:
+            run, rq = th["cpu"]["tc-main"], th["runqueue"].get("tc-main", 0.0)
+            q = sum(r.get("queue_full_s", {}).values())
+            print()
+            print(f"tc-main (demux, decode hand-off, filters, audio) over the {th['span_s']:.1f} s: on a CPU "
+                  f"{run:.1f} s, waiting for a CPU {rq:.1f} s, blocked {th['span_s'] - run - rq:.1f} s, of which "
+                  f"{q:.1f} s on full rung queues (the engine's counter).")
 
 
 def main():
