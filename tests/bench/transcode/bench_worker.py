@@ -319,8 +319,9 @@ def main():
             extra = f", queue waits {r['queue_full_s']}" if "queue_full_s" in r else ""
             benchlib.log(f"round {rnd + 1}: {n}: {r['wall']:.1f} s, load average {r['load']:.1f} before{extra}")
             runs[n].append(r)
-    with open(os.path.join(work, "runs.json"), "w") as f:
-        json.dump({n: [{k: v for k, v in r.items() if k != "stdout"} for r in rs] for n, rs in runs.items()}, f)
+            with open(os.path.join(work, "runs.json"), "w") as f:   # after every run: an interrupted bench keeps them
+                json.dump({n: [{k: v for k, v in r.items() if k != "stdout"} for r in rs]
+                           for n, rs in runs.items()}, f)
     print_report(a, duration, runs, names, labels)
 
 
