@@ -493,6 +493,7 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, mc_err *err) {
         .segments = segments,
         .queue_full_s = (double)r->queue.full_wait_ns / 1e9,
         .queue_full_waits = (long)r->queue.full_waits,
+        .queue_empty_s = (double)r->queue.empty_wait_ns / 1e9,
     };
     memcpy(out->codecs, codecs, sizeof out->codecs);
     snprintf(out->name, sizeof out->name, "%s", r->name);

@@ -105,6 +105,9 @@ typedef struct mc_rendition {
      * (the rung was behind), and how many times: a diagnostic. */
     double queue_full_s;
     long queue_full_waits;
+    /* How long this rung's thread waited for a frame (its queue empty,
+     * before the end): the rung starved for input. A diagnostic. */
+    double queue_empty_s;
 } mc_rendition;
 
 typedef struct mc_transcode_result {

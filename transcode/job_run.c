@@ -246,8 +246,9 @@ static int retry_later(job_run *r, const mc_err *cause) {
     return -1;
 }
 
-/* How long decoding waited on each rung's full queue (engine.h): counted
- * per rung and written as "1080p:0.120,720p:0.000,..." for the log. */
+/* How long decoding waited on each rung's full queue, and each rung on its
+ * empty one (engine.h): counted per rung; the first is written as
+ * "1080p:0.120,720p:0.000,..." for the log. */
 static void queue_waits(const mc_transcode_result *res, char *out, size_t len) {
     size_t used = 0;
     for (int i = 0; i < res->n_renditions && used < len; i++) {
@@ -257,6 +258,9 @@ static void queue_waits(const mc_transcode_result *res, char *out, size_t len) {
         mc_counter_add(mc_counter("mcloud_transcode_queue_full_seconds_total",
                                   "Time decoding waited for room in a rung's queue.", labels),
                        v->queue_full_s);
+        mc_counter_add(mc_counter("mcloud_transcode_queue_empty_seconds_total",
+                                  "Time a rung waited for frames (its queue empty).", labels),
+                       v->queue_empty_s);
         int n = snprintf(out + used, len - used, "%s%s:%.3f", i ? "," : "", v->name, v->queue_full_s);
         if (n > 0) used += (size_t)n;
     }

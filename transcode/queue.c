@@ -85,7 +85,12 @@ void mc_queue_end(mc_queue *q) {
 mc_queue_item mc_queue_pop(mc_queue *q) {
     mc_queue_item item = {.kind = MC_QUEUE_CLOSED};
     pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->ended && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+    if (q->count == 0 && !q->ended && !q->closed) {
+        uint64_t t0 = now_ns();
+        q->empty_waits++;
+        while (q->count == 0 && !q->ended && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+        q->empty_wait_ns += now_ns() - t0;
+    }
     if (q->closed) {
         item.kind = MC_QUEUE_CLOSED;
     } else if (q->count > 0) {

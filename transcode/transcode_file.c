@@ -103,7 +103,7 @@ static json_t *result_json(const mc_transcode_result *r) {
     for (int i = 0; i < r->n_renditions; i++) {
         const mc_rendition *v = &r->renditions[i];
         json_array_append_new(renditions,
-                              json_pack("{s:s, s:i, s:i, s:f, s:s, s:I, s:I, s:s, s:I, s:s, s:i, s:f, s:I}",
+                              json_pack("{s:s, s:i, s:i, s:f, s:s, s:I, s:I, s:s, s:I, s:s, s:i, s:f, s:I, s:f}",
                                         "name", v->name, "width", v->width, "height", v->height,
                                         "frame_rate", v->frame_rate, "codecs", v->codecs,
                                         "bandwidth", (json_int_t)v->bandwidth,
@@ -111,7 +111,8 @@ static json_t *result_json(const mc_transcode_result *r) {
                                         "file", v->file, "file_bytes", (json_int_t)v->file_bytes,
                                         "playlist", v->playlist, "segments", v->segments,
                                         "queue_full_s", v->queue_full_s,
-                                        "queue_full_waits", (json_int_t)v->queue_full_waits));
+                                        "queue_full_waits", (json_int_t)v->queue_full_waits,
+                                        "queue_empty_s", v->queue_empty_s));
     }
     json_t *thumbs = json_array();
     for (int i = 0; i < r->n_thumbnails; i++) json_array_append_new(thumbs, json_string(r->thumbnails[i]));

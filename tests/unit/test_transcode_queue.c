@@ -1,6 +1,7 @@
 /* The engine's bounded frame queue (transcode/queue.c): order, end and close,
- * and the counter of pushes that had to wait for room (the figure that tells
- * whether the slowest rung held up the decoder). */
+ * and the counters of pushes that had to wait for room (the figure that
+ * tells whether the slowest rung held up the decoder) and of pops that had
+ * to wait for an item (whether a rung starved). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +81,38 @@ static void test_a_push_into_a_full_queue_waits_and_is_counted(void **state) {
     mc_queue_destroy(&q);
 }
 
+static void *pop_one(void *arg) {
+    consumer *c = arg;
+    c->popped[0] = pop_size(c->q);
+    return NULL;
+}
+
+static void test_a_pop_from_an_empty_queue_waits_and_is_counted(void **state) {
+    (void)state;
+    mc_queue q;
+    assert_int_equal(mc_queue_init(&q, 2), 0);
+    consumer c = {.q = &q};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pop_one, &c), 0);
+    for (;;) {  /* push only once the consumer provably waits */
+        pthread_mutex_lock(&q.lock);
+        bool waiting = q.empty_waits == 1;
+        pthread_mutex_unlock(&q.lock);
+        if (waiting) break;
+        sched_yield();
+    }
+    push_packet(&q, 7);
+    pthread_join(t, NULL);
+    assert_int_equal(c.popped[0], 7);
+    assert_int_equal(q.empty_waits, 1);
+    assert_true(q.empty_wait_ns > 0);
+    assert_int_equal(q.full_waits, 0);
+    mc_queue_end(&q);  /* the end is not a wait: nothing more is counted */
+    assert_int_equal(mc_queue_pop(&q).kind, MC_QUEUE_END);
+    assert_int_equal(q.empty_waits, 1);
+    mc_queue_destroy(&q);
+}
+
 static void test_a_closed_queue_refuses_pushes_without_counting(void **state) {
     (void)state;
     mc_queue q;
@@ -100,6 +133,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_end_and_no_wait_while_room),
         cmocka_unit_test(test_a_push_into_a_full_queue_waits_and_is_counted),
+        cmocka_unit_test(test_a_pop_from_an_empty_queue_waits_and_is_counted),
         cmocka_unit_test(test_a_closed_queue_refuses_pushes_without_counting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,9 +32,11 @@ CPU) is what the process would use on a quiet one: while it stays at or
 above the number of CPUs, a thread blocked on a queue costs no wall time.
 The report gives the medians, the 1-minute load average before every run,
 the ratio to the CLI, the CPU by thread group, a timeline (cores per group
-in tenths of the run) of the median run of each contender, and how long the decoding thread waited for room in each
-rung's queue (the engine's counter: the worker's
-mcloud_transcode_queue_full_seconds_total, the file tool's JSON).
+in tenths of the run) of the median run of each contender, and how long the
+decoding thread waited for room in each rung's queue and each rung waited
+for frames (the engine's counters: the
+worker's mcloud_transcode_queue_{full,empty}_seconds_total, the file tool's
+JSON).
 
 Needs the stack (scripts/stack.sh up; eval "$(scripts/stack.sh env)") with
 the worker built from this tree. Not a ctest test; run it by hand:
@@ -96,12 +98,12 @@ def worker_pid(build):
     return pid
 
 
-def scrape(url):
-    """mcloud_transcode_queue_full_seconds_total by rung, from the worker's /metrics."""
+def scrape(url, which):
+    """mcloud_transcode_queue_<which>_seconds_total by rung, from the worker's /metrics."""
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
         text = r.read().decode()
     out = {}
-    for m in re.finditer(r'^mcloud_transcode_queue_full_seconds_total\{rung="([^"]+)"\} (\S+)$', text, re.M):
+    for m in re.finditer(r'^mcloud_transcode_queue_%s_seconds_total\{rung="([^"]+)"\} (\S+)$' % which, text, re.M):
         out[m.group(1)] = float(m.group(2))
     return out
 
@@ -165,12 +167,14 @@ def run_file(tool, source, out, frames):
                        "--tmp", os.path.dirname(out), source, out])
     res = json.loads(r["stdout"])
     r["queue_full_s"] = {v["name"]: v["queue_full_s"] for v in res["renditions"]}
+    r["queue_empty_s"] = {v["name"]: v["queue_empty_s"] for v in res["renditions"]}
     return r
 
 
 def run_worker(a, pid, source):
     mcloud = os.path.join(a.build, "cli", "mcloud")
-    before = scrape(os.environ["MCLOUD_TRANSCODE_URL"])
+    url = os.environ["MCLOUD_TRANSCODE_URL"]
+    before = {w: scrape(url, w) for w in ("full", "empty")}
     load = os.getloadavg()[0]
     sampler = benchlib.ThreadSampler(pid, SAMPLE_S).start()
     up = subprocess.run([mcloud, "upload", source], capture_output=True, text=True)
@@ -184,7 +188,7 @@ def run_worker(a, pid, source):
     samples = sampler.stop()
     if w.returncode != 0:
         fail(f"mcloud wait {video}: {w.stderr.strip()[-2000:]}")
-    after = scrape(os.environ["MCLOUD_TRANSCODE_URL"])
+    after = {w: scrape(url, w) for w in ("full", "empty")}
     rows = mysql(
         "SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, o.published_at), "
         "TIMESTAMPDIFF(MICROSECOND, o.published_at, j.created_at), "
@@ -199,7 +203,8 @@ def run_worker(a, pid, source):
         fail(f"video {video}: the job took {rows[0][3]} attempts; a retried run is not a measurement")
     return {"wall": done_s, "load": load, "video": video, "outbox_s": outbox_s, "claim_s": claim_s,
             "cli_wall": t_ready - t_uploaded, "threads": summarize(samples),
-            "queue_full_s": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}}
+            "queue_full_s": {k: v - before["full"].get(k, 0.0) for k, v in after["full"].items()},
+            "queue_empty_s": {k: v - before["empty"].get(k, 0.0) for k, v in after["empty"].items()}}
 
 
 def median_run(runs):
@@ -235,12 +240,14 @@ def print_report(a, duration, runs, names, labels):
             print(f"| {i + 1} | {r['outbox_s']:.2f} s | {r['claim_s']:.2f} s | {r['wall']:.2f} s | "
                   f"{r['cli_wall']:.2f} s | {r['video']} |")
     print()
-    print("Decoding thread waiting for room in a rung's queue (s per run, by rung):")
+    print("The engine's queue counters, seconds per run by rung: the decoding thread waiting for room in the "
+          "rung's queue (full) / the rung's thread waiting for a frame (empty; it starved):")
     print()
     for n in names:
         for i, r in enumerate(runs[n]):
             if "queue_full_s" in r:
-                q = ", ".join(f"{k} {v:.2f}" for k, v in r["queue_full_s"].items())
+                q = ", ".join(f"{k} {v:.2f} / {r.get('queue_empty_s', {}).get(k, float('nan')):.2f}"
+                              for k, v in r["queue_full_s"].items())
                 print(f"- {labels[n]}, run {i + 1} ({r['wall']:.1f} s wall): {q}")
     for n in names:
         r = median_run(runs[n])
