@@ -160,6 +160,7 @@ static int transcode(job_run *r, mc_transcode_result *res, mc_err *err) {
                                     .progress_ud = r,
                                     .cancel = &w->cancel,
                                     .encoder_threads = (int)w->set.encoder_threads,
+                                    .queue_frames = (int)w->set.queue_frames,
                                     .progressive = w->set.progressive != 0,
                                     .on_playable = on_playable,
                                     .playable_ud = r,
