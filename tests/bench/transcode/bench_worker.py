@@ -199,10 +199,14 @@ def run_worker(a, pid, source):
     if len(rows) != 1 or "NULL" in rows[0]:
         fail(f"video {video}: no published job that is done in MySQL ({rows})")
     outbox_s, claim_s, done_s = (int(x) / 1e6 for x in rows[0][:3])
+    threads = summarize(samples)
+    if not any(g.startswith("x264-") and c > 0 for g, c in threads["cpu"].items()):
+        fail(f"video {video}: the job did not run in the stack's worker (pid {pid}; worker {rows[0][4]}): "
+             "is another worker consuming the same jobs topic?")
     if rows[0][3] != "1":
         fail(f"video {video}: the job took {rows[0][3]} attempts; a retried run is not a measurement")
     return {"wall": done_s, "load": load, "video": video, "outbox_s": outbox_s, "claim_s": claim_s,
-            "cli_wall": t_ready - t_uploaded, "threads": summarize(samples),
+            "cli_wall": t_ready - t_uploaded, "threads": threads,
             "queue_full_s": {k: v - before["full"].get(k, 0.0) for k, v in after["full"].items()},
             "queue_empty_s": {k: v - before["empty"].get(k, 0.0) for k, v in after["empty"].items()}}
 
@@ -283,7 +287,9 @@ def print_report(a, duration, runs, names, labels):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", default="build", help="the build tree (its cli/mcloud; the worker must run from it)")
+    ap.add_argument("--build", default=os.environ.get("MCLOUD_BUILD_DIR") or os.path.join(HERE, "..", "..", "..", "build"),
+                    help="the build tree (its cli/mcloud; the worker must run from it); default $MCLOUD_BUILD_DIR, "
+                         "else the repository's build/")
     ap.add_argument("--seconds", type=int, default=20, help="source length")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--transcoder", help="also mcloud-transcode-file on local files (the engine alone)")
