@@ -99,9 +99,14 @@ def worker_pid(build):
 
 
 def scrape(url, which):
-    """mcloud_transcode_queue_<which>_seconds_total by rung, from the worker's /metrics."""
+    """mcloud_transcode_queue_<which>_seconds_total by rung from the worker's
+    /metrics; which == "job": the sum of mcloud_transcode_job_seconds (the
+    time from taking a claimed job to the engine's end, S3 I/O included)."""
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
         text = r.read().decode()
+    if which == "job":
+        m = re.search(r"^mcloud_transcode_job_seconds_sum (\S+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
     out = {}
     for m in re.finditer(r'^mcloud_transcode_queue_%s_seconds_total\{rung="([^"]+)"\} (\S+)$' % which, text, re.M):
         out[m.group(1)] = float(m.group(2))
@@ -174,7 +179,7 @@ def run_file(tool, source, out, frames):
 def run_worker(a, pid, source):
     mcloud = os.path.join(a.build, "cli", "mcloud")
     url = os.environ["MCLOUD_TRANSCODE_URL"]
-    before = {w: scrape(url, w) for w in ("full", "empty")}
+    before = {w: scrape(url, w) for w in ("full", "empty", "job")}
     load = os.getloadavg()[0]
     sampler = benchlib.ThreadSampler(pid, SAMPLE_S).start()
     up = subprocess.run([mcloud, "upload", source], capture_output=True, text=True)
@@ -188,7 +193,7 @@ def run_worker(a, pid, source):
     samples = sampler.stop()
     if w.returncode != 0:
         fail(f"mcloud wait {video}: {w.stderr.strip()[-2000:]}")
-    after = {w: scrape(url, w) for w in ("full", "empty")}
+    after = {w: scrape(url, w) for w in ("full", "empty", "job")}
     rows = mysql(
         "SELECT TIMESTAMPDIFF(MICROSECOND, o.created_at, o.published_at), "
         "TIMESTAMPDIFF(MICROSECOND, o.published_at, j.created_at), "
@@ -206,7 +211,7 @@ def run_worker(a, pid, source):
     if rows[0][3] != "1":
         fail(f"video {video}: the job took {rows[0][3]} attempts; a retried run is not a measurement")
     return {"wall": done_s, "load": load, "video": video, "outbox_s": outbox_s, "claim_s": claim_s,
-            "cli_wall": t_ready - t_uploaded, "threads": threads,
+            "cli_wall": t_ready - t_uploaded, "threads": threads, "engine_s": after["job"] - before["job"],
             "queue_full_s": {k: v - before["full"].get(k, 0.0) for k, v in after["full"].items()},
             "queue_empty_s": {k: v - before["empty"].get(k, 0.0) for k, v in after["empty"].items()}}
 
@@ -235,14 +240,17 @@ def print_report(a, duration, runs, names, labels):
     if runs.get("worker"):
         print()
         print("Worker runs, from MySQL: upload complete -> job published (outbox) / published -> claimed by "
-              "the worker / published -> done; and `mcloud upload` returning -> `mcloud wait` returning:")
+              "the worker / published -> done; of that, the worker's engine time (mcloud_transcode_job_seconds: "
+              "source open, engine, S3 writes) and the rest (Kafka delivery, claim, publish transaction); and "
+              "`mcloud upload` returning -> `mcloud wait` returning:")
         print()
-        print("| run | outbox -> published | published -> claimed | published -> done | upload returned -> "
-              "ready (client) | video |")
-        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        print("| run | outbox -> published | published -> claimed | published -> done | engine | rest | "
+              "upload returned -> ready (client) | video |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for i, r in enumerate(runs["worker"]):
             print(f"| {i + 1} | {r['outbox_s']:.2f} s | {r['claim_s']:.2f} s | {r['wall']:.2f} s | "
-                  f"{r['cli_wall']:.2f} s | {r['video']} |")
+                  f"{r['engine_s']:.2f} s | {r['wall'] - r['engine_s']:.2f} s | {r['cli_wall']:.2f} s | "
+                  f"{r['video']} |")
     print()
     print("The engine's queue counters, seconds per run by rung: the decoding thread waiting for room in the "
           "rung's queue (full) / the rung's thread waiting for a frame (empty; it starved):")
