@@ -91,6 +91,7 @@ static const mc_setting settings[] = {
     {"transcode.session_timeout_ms", "10000", false, "Kafka session timeout: how soon a dead worker's partitions move."},
     {"transcode.job_timeout_ms", "3600000", false, "Longest job (Kafka max.poll.interval.ms); a worker past it leaves the group."},
     {"transcode.encoder_threads", "0", false, "x264 threads per rung (0: automatic)."},
+    {"transcode.queue_frames", "0", false, "Frames each rung's queue holds: how far decoding may run ahead of the slowest rung (0: the engine's default)."},
     {"transcode.progressive", "1", false, "1: publish HLS as it is made, so a video plays while it transcodes."},
     {"transcode.test_hold_after_segments", "0", false, "TEST ONLY: pause each job once every rung has published this many segments (0: never)."},
     {"transcode.test_hold_release_file", "", false, "TEST ONLY: a held job goes on once this file exists."},

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "transcode/rung.h"
 
 #define RUNG_QUEUE_CAPACITY 8
+#define THREAD_NAME_MAX 16   /* Linux: 15 characters and the NUL */
 #define PROGRESS_INTERVAL_S 1.0
 #define HOLD_POLL_NS (50 * 1000000L)
 
@@ -95,6 +97,15 @@ static void report_progress(job *j, bool done) {
 }
 
 /* ---- set-up ---- */
+
+/* Threads a library starts inherit the name of the thread that starts them
+ * (Linux copies it): naming the calling thread before opening a decoder, an
+ * encoder or a filter graph names their worker threads (engine.h). */
+static void name_thread(const char *what, const char *rung) {
+    char name[THREAD_NAME_MAX];
+    snprintf(name, sizeof name, "%s%s%.10s", what, rung ? "-" : "", rung ? rung : "");
+    pthread_setname_np(pthread_self(), name);
+}
 
 static int make_tmp_dir(job *j, mc_err *err) {
     const char *base = j->opts->tmp_dir ? j->opts->tmp_dir : getenv("TMPDIR");
@@ -187,7 +198,7 @@ static int open_rung(job *j, const char *name, AVCodecContext *venc, mc_err *err
         .venc = venc,
         .aenc = j->aenc,
         .segment_s = j->preset->segment_s,
-        .queue_capacity = RUNG_QUEUE_CAPACITY,
+        .queue_capacity = j->opts->queue_frames > 0 ? j->opts->queue_frames : RUNG_QUEUE_CAPACITY,
         .cancel = j->opts->cancel,
         .on_playlist = j->progressive ? on_rung_playlist : NULL,
         .playlist_ud = j,
@@ -216,8 +227,10 @@ static int prepare(job *j, mc_err *err) {
     if (n == 0)
         return mc_err_set(err, MC_ERR_INVALID, "unusable video size %dx%d", j->in.display_w, j->in.display_h);
     for (int i = 0; i < n; i++) {
+        name_thread("x264", j->ladder[i].name);
         AVCodecContext *venc = mc_encoder_h264_open(j->preset, &j->ladder[i], j->in.frame_rate,
                                                     j->opts->encoder_threads, err);
+        name_thread("tc-main", NULL);
         if (!venc || open_rung(j, j->ladder[i].name, venc, err) != 0) return -1;
     }
     plan_thumbnails(j);
@@ -308,7 +321,10 @@ static int filter_video(job *j, AVFrame *f, mc_err *err) {
             .thumb_times = j->thumb_times,
             .n_thumb_times = j->n_thumbs,
         };
-        if (mc_video_graph_init(&j->vgraph, &spec, f, err) != 0) return -1;
+        name_thread("tc-filter", NULL);
+        int rc = mc_video_graph_init(&j->vgraph, &spec, f, err);
+        name_thread("tc-main", NULL);
+        if (rc != 0) return -1;
     }
     /* the end time lets the fps filter give the last frame its full duration */
     int ret = f ? av_buffersrc_add_frame(j->vgraph.src, f) : av_buffersrc_close(j->vgraph.src, j->video_end, 0);
@@ -354,7 +370,10 @@ static int encode_audio(job *j, AVFrame *f, mc_err *err) {
 static int filter_audio(job *j, AVFrame *f, mc_err *err) {
     if (!j->agraph.graph) {
         if (!f) return 0;
-        if (mc_audio_graph_init(&j->agraph, j->in.audio->time_base, f, j->aenc, err) != 0) return -1;
+        name_thread("tc-filter", NULL);
+        int rc = mc_audio_graph_init(&j->agraph, j->in.audio->time_base, f, j->aenc, err);
+        name_thread("tc-main", NULL);
+        if (rc != 0) return -1;
     }
     int ret = av_buffersrc_add_frame(j->agraph.src, f);
     if (ret < 0) return mc_err_set(err, MC_ERR_INTERNAL, "audio filters: %s", av_err2str(ret));
@@ -472,6 +491,9 @@ static int describe_rung(job *j, int i, mc_hls_variant *v, mc_err *err) {
         .average_bandwidth = rates.average_bps,
         .file_bytes = r->file_bytes,
         .segments = segments,
+        .queue_full_s = (double)r->queue.full_wait_ns / 1e9,
+        .queue_full_waits = (long)r->queue.full_waits,
+        .queue_empty_s = (double)r->queue.empty_wait_ns / 1e9,
     };
     memcpy(out->codecs, codecs, sizeof out->codecs);
     snprintf(out->name, sizeof out->name, "%s", r->name);
@@ -565,14 +587,20 @@ int mc_transcode_run(const mc_transcode_input *in, const mc_sink *sink,
         return mc_err_set(err, MC_ERR_INVALID, "preset %s: %s", j.preset->name, why);
     if (j.progressive) mc_live_init(&j.live, sink, j.opts->on_playable, j.opts->playable_ud);
     mc_fflog_install();
-    if (mc_input_open(&j.in, in, j.preset->max_fps, err) != 0) {
+    char caller_name[THREAD_NAME_MAX] = "";
+    pthread_getname_np(pthread_self(), caller_name, sizeof caller_name);
+    name_thread("tc-decode", NULL);
+    int rc = mc_input_open(&j.in, in, j.preset->max_fps, err);
+    name_thread("tc-main", NULL);
+    if (rc != 0) {
         if (j.progressive) mc_live_destroy(&j.live);
+        pthread_setname_np(pthread_self(), caller_name);
         return -1;
     }
     result->has_video = j.in.video != NULL;
     result->has_audio = j.in.audio != NULL;
 
-    int rc = prepare(&j, err);
+    rc = prepare(&j, err);
     if (rc == 0) rc = start_rungs(&j, err);
     if (rc == 0 && transcode(&j, err) != 0) {
         rc = -1;
@@ -582,5 +610,6 @@ int mc_transcode_run(const mc_transcode_input *in, const mc_sink *sink,
     if (rc == 0) rc = publish(&j, err);
     if (rc == 0) report_progress(&j, true);
     cleanup(&j);
+    pthread_setname_np(pthread_self(), caller_name);
     return rc;
 }

@@ -18,6 +18,12 @@
  * bounded queues, and the progressive MP4s are assembled in a temporary
  * directory (disk, about their final size) before being copied to the sink.
  *
+ * Threads are named for top -H and the benchmarks: "tc-main" (demux,
+ * decode hand-off, filters, audio), "tc-decode" (libavcodec's decoder
+ * threads), "tc-filter" (libavfilter's), "x264-<rung>" (that rung's x264
+ * threads), "rung-<rung>" (the rung's own thread: encode calls, muxing,
+ * sink writes). The calling thread gets its name back at the end.
+ *
  * On failure nothing is rolled back: objects already committed stay in the
  * sink, so a caller writes each attempt under its own prefix. */
 #ifndef MCLOUD_TRANSCODE_ENGINE_H
@@ -80,6 +86,9 @@ typedef struct mc_transcode_options {
      * test act while a job provably runs. */
     int hold_after_segments;
     const char *hold_release_path;
+    /* Frames (and audio packets) each rung's queue holds: how far decoding
+     * may run ahead of the slowest rung. 0: the default, 8. */
+    int queue_frames;
 } mc_transcode_options;
 
 typedef struct mc_rendition {
@@ -92,6 +101,13 @@ typedef struct mc_rendition {
     uint64_t file_bytes;
     char playlist[MC_TRANSCODE_NAME_MAX];   /* "hls/720p/index.m3u8" */
     int segments;
+    /* How long the decoding thread waited for room in this rung's queue
+     * (the rung was behind), and how many times: a diagnostic. */
+    double queue_full_s;
+    long queue_full_waits;
+    /* How long this rung's thread waited for a frame (its queue empty,
+     * before the end): the rung starved for input. A diagnostic. */
+    double queue_empty_s;
 } mc_rendition;
 
 typedef struct mc_transcode_result {

@@ -4,6 +4,7 @@
 #include "transcode/queue.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 int mc_queue_init(mc_queue *q, int capacity) {
     *q = (mc_queue){.capacity = capacity};
@@ -28,9 +29,20 @@ void mc_queue_destroy(mc_queue *q) {
     pthread_cond_destroy(&q->changed);
 }
 
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int push(mc_queue *q, mc_queue_item item) {
     pthread_mutex_lock(&q->lock);
-    while (q->count == q->capacity && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+    if (q->count == q->capacity && !q->closed) {
+        uint64_t t0 = now_ns();
+        q->full_waits++;
+        while (q->count == q->capacity && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+        q->full_wait_ns += now_ns() - t0;
+    }
     if (q->closed) {
         pthread_mutex_unlock(&q->lock);
         return -1;
@@ -73,7 +85,12 @@ void mc_queue_end(mc_queue *q) {
 mc_queue_item mc_queue_pop(mc_queue *q) {
     mc_queue_item item = {.kind = MC_QUEUE_CLOSED};
     pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->ended && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+    if (q->count == 0 && !q->ended && !q->closed) {
+        uint64_t t0 = now_ns();
+        q->empty_waits++;
+        while (q->count == 0 && !q->ended && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
+        q->empty_wait_ns += now_ns() - t0;
+    }
     if (q->closed) {
         item.kind = MC_QUEUE_CLOSED;
     } else if (q->count > 0) {

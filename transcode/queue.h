@@ -2,12 +2,15 @@
  * encoding thread: decoded-and-scaled video frames and encoded audio packets
  * in presentation order, then an end marker. Its capacity is what keeps
  * memory bounded whatever the source length: the producer waits while a
- * rung is behind. */
+ * rung is behind. How long each side waited is counted (full_wait_ns,
+ * empty_wait_ns), so a run can tell whether its slowest rung held up the
+ * decoder, and whether a rung ever starved for frames. */
 #ifndef MCLOUD_TRANSCODE_QUEUE_H
 #define MCLOUD_TRANSCODE_QUEUE_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libavcodec/packet.h>
 #include <libavutil/frame.h>
@@ -31,6 +34,13 @@ typedef struct mc_queue {
     mc_queue_item *items;
     int capacity, head, count;
     bool ended, closed;
+    /* Written by the producer under the lock: pushes that found the queue
+     * full (counted before waiting), and the nanoseconds they waited for
+     * room. Read them from the producer's thread, or under the lock. */
+    uint64_t full_waits, full_wait_ns;
+    /* Likewise by the consumer: pops that found the queue empty (before the
+     * end) and how long they waited: the rung starved for input. */
+    uint64_t empty_waits, empty_wait_ns;
 } mc_queue;
 
 int mc_queue_init(mc_queue *q, int capacity);

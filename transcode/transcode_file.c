@@ -84,6 +84,7 @@ static void usage(FILE *to) {
             "  --progressive        publish HLS as it goes (EVENT playlists, early master)\n"
             "  --hold-after N       TEST ONLY: pause after N published segments per rung...\n"
             "  --hold-release FILE  ... until FILE exists\n"
+            "  --queue-frames N     frames each rung's queue holds (default 8)\n"
             "  --log-level LEVEL    debug, info, warn, error (default info)\n");
 }
 
@@ -102,13 +103,16 @@ static json_t *result_json(const mc_transcode_result *r) {
     for (int i = 0; i < r->n_renditions; i++) {
         const mc_rendition *v = &r->renditions[i];
         json_array_append_new(renditions,
-                              json_pack("{s:s, s:i, s:i, s:f, s:s, s:I, s:I, s:s, s:I, s:s, s:i}",
+                              json_pack("{s:s, s:i, s:i, s:f, s:s, s:I, s:I, s:s, s:I, s:s, s:i, s:f, s:I, s:f}",
                                         "name", v->name, "width", v->width, "height", v->height,
                                         "frame_rate", v->frame_rate, "codecs", v->codecs,
                                         "bandwidth", (json_int_t)v->bandwidth,
                                         "average_bandwidth", (json_int_t)v->average_bandwidth,
                                         "file", v->file, "file_bytes", (json_int_t)v->file_bytes,
-                                        "playlist", v->playlist, "segments", v->segments));
+                                        "playlist", v->playlist, "segments", v->segments,
+                                        "queue_full_s", v->queue_full_s,
+                                        "queue_full_waits", (json_int_t)v->queue_full_waits,
+                                        "queue_empty_s", v->queue_empty_s));
     }
     json_t *thumbs = json_array();
     for (int i = 0; i < r->n_thumbnails; i++) json_array_append_new(thumbs, json_string(r->thumbnails[i]));
@@ -131,7 +135,7 @@ int main(int argc, char **argv) {
         {"tmp", required_argument, NULL, 'T'},      {"log-level", required_argument, NULL, 'l'},
         {"via-avio", no_argument, NULL, 'a'},       {"avio-fail-at", required_argument, NULL, 'f'},
         {"progressive", no_argument, NULL, 'P'},    {"hold-after", required_argument, NULL, 'H'},
-        {"hold-release", required_argument, NULL, 'R'},
+        {"hold-release", required_argument, NULL, 'R'}, {"queue-frames", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     mc_log_init("transcode-file", MC_LOG_INFO);
@@ -154,6 +158,7 @@ int main(int argc, char **argv) {
         case 'P': opts.progressive = true; break;
         case 'H': opts.hold_after_segments = atoi(optarg); break;
         case 'R': opts.hold_release_path = optarg; break;
+        case 'Q': opts.queue_frames = atoi(optarg); break;
         case 'l':
             if (mc_log_level_parse(optarg, &level) != 0) {
                 usage(stderr);

@@ -33,6 +33,7 @@ int mc_transcode_worker_read_settings(mc_transcode_worker *w, mc_err *err) {
         mc_config_int(cfg, "transcode.session_timeout_ms", 6000, 300000, &s->session_timeout_ms, err) < 0 ||
         mc_config_int(cfg, "transcode.job_timeout_ms", 60000, 86400000, &s->job_timeout_ms, err) < 0 ||
         mc_config_int(cfg, "transcode.encoder_threads", 0, 64, &s->encoder_threads, err) < 0 ||
+        mc_config_int(cfg, "transcode.queue_frames", 0, 1024, &s->queue_frames, err) < 0 ||
         mc_config_int(cfg, "transcode.progressive", 0, 1, &s->progressive, err) < 0 ||
         mc_config_int(cfg, "transcode.test_hold_after_segments", 0, 100000, &s->test_hold_after, err) < 0 ||
         mc_config_copy(cfg, "transcode.test_hold_release_file", s->test_hold_release,

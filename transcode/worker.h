@@ -32,6 +32,7 @@ typedef struct mc_transcode_settings {
     long session_timeout_ms;  /* Kafka: how soon a dead worker's partitions move */
     long job_timeout_ms;      /* Kafka max.poll.interval.ms: the longest job */
     long encoder_threads;
+    long queue_frames;        /* per rung queue; 0: the engine's default */
     long progressive;         /* 1: publish HLS as it goes */
     long test_hold_after;     /* TEST ONLY: hold each job after N segments per rung */
     char test_hold_release[256];  /* TEST ONLY: ... until this file exists */
