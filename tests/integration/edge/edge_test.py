@@ -1,0 +1,465 @@
+"""edge_test.py — mcloud-edge and the real nginx in front of real mcloud-stream
+and mcloud-upload daemons of the build tree (plain processes on free ports,
+registered in a private Redis of this test so only its own instances are
+behind the edge; MySQL, S3 and Kafka are the stack's).
+
+Checks, in order:
+  upstreams  both stream instances and the upload instance reach the
+             upstreams; nothing changes -> no reload; a service without a
+             ready instance answers 503 naming it.
+  range      a Range GET and HEAD through the edge: status, Content-Range,
+             ETag and bytes as the instance itself answers them.
+  tus        create (POST), PATCH half, HEAD resume, PATCH the rest through
+             the edge's HTTP port; Location points at the edge (HTTP and
+             HTTPS), Upload-Offset passes untouched.
+  https      a range through the HTTPS port with `curl --cacert <ca.pem>`
+             (the self-signed CA mcloud-edge made); without it curl refuses.
+  readyz     one stream instance's Redis cut (a TCP proxy the test holds):
+             its /readyz fails, it leaves the upstreams, is not restarted
+             (same pid), and comes back when its Redis does.
+  kill       a GET load through the edge while one of two stream instances
+             is SIGKILLed: no failed GET, and nginx did send a GET to the
+             dead instance and passed it on (its log says so).
+Everything started here (Redis, daemons, mcloud-edge, nginx, proxies) is
+stopped at the end, also on failure; nginx must be gone once mcloud-edge
+stopped."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "stream"))
+import streamtest as st  # noqa: E402  (the stream tests' harness: daemons, videos, raw client)
+from daemon_proc import stop_problem  # noqa: E402  (tests/support, on the path through streamtest)
+
+ENV = os.environ
+WAIT_S = 60  # hang guard, never a performance bound
+SIZE = 256 * 1024
+
+
+def log(msg):
+    print(f"[edge-test] {msg}", flush=True)
+
+
+def wait_for(what, pred, limit=WAIT_S):
+    end = time.monotonic() + limit
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            last = e
+        time.sleep(0.1)
+    raise st.Failure(f"timed out after {limit} s waiting for {what} (last: {last})")
+
+
+class RedisServer:
+    """A private redis-server (real, no persistence) on a free port."""
+
+    def __init__(self, scratch):
+        self.port = st.free_port()
+        self.dir = os.path.join(scratch, "redis")
+        os.makedirs(self.dir)
+        self.logf = open(os.path.join(self.dir, "redis.log"), "w")
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        wait_for("the private Redis", lambda: subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG")
+        self.addr = f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+class TcpProxy:
+    """127.0.0.1:port -> target, with cut() (listener and connections
+    closed: connects are refused) and restore()."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = st.free_port()
+        self.lock = threading.Lock()
+        self.conns = []
+        self.listener = None
+        self.restore()
+
+    def restore(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(64)
+        self.listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.listener.close()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.cut()
+
+
+class UploadDaemon:
+    def __init__(self, binary, scratch, redis):
+        self.port = st.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(scratch, "upload.log")
+        self.env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_UPLOAD_PORT": str(self.port),
+                    "MCLOUD_UPLOAD_PUBLIC_URL": self.url, "MCLOUD_HTTP_BIND": "127.0.0.1"}
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([binary], env=self.env, stdout=self.logf, stderr=self.logf)
+        wait_for("mcloud-upload ready", lambda: self._check() and st.request(self.url, "GET", "/readyz").status == 200,
+                 120)
+
+    def _check(self):
+        if self.proc.poll() is not None:
+            raise st.Failure(f"mcloud-upload exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+        return True
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        return stop_problem(self.proc, self.logf, "mcloud-upload", self.text)
+
+
+class Edge:
+    def __init__(self, binary, scratch, redis):
+        self.port = st.free_port()
+        self.dir = os.path.join(scratch, "edge")
+        self.ports = {name: st.free_port() for name in
+                      ("upload", "stream", "api", "upload_https", "stream_https", "api_https")}
+        self.log_path = os.path.join(scratch, "edge.log")
+        env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_EDGE_PORT": str(self.port), "MCLOUD_EDGE_DIR": self.dir,
+               "MCLOUD_EDGE_INTERVAL_MS": "500", "MCLOUD_LOG_LEVEL": "info",
+               "MCLOUD_ORCHESTRATOR_KEY_PREFIX": f"edgetest{os.getpid()}"}
+        for name, port in self.ports.items():
+            env[f"MCLOUD_EDGE_{name.upper()}_PORT"] = str(port)
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for("mcloud-edge ready (nginx running)", lambda: self._alive() and
+                 st.request(self.url, "GET", "/readyz").status == 200)
+        self.ca = os.path.join(self.dir, "tls", "ca.pem")
+
+    def _alive(self):
+        if self.proc.poll() is not None:
+            raise st.Failure(f"mcloud-edge exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+        return True
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def public(self, service, https=False):
+        return f"{'https' if https else 'http'}://127.0.0.1:{self.ports[service + ('_https' if https else '')]}"
+
+    def upstreams(self):
+        self._alive()
+        return json.loads(st.request(self.url, "GET", "/v1/upstreams").body)
+
+    def backends(self, service):
+        return set(self.upstreams()["services"][service]["backends"])
+
+    def nginx_pid(self):
+        try:
+            with open(os.path.join(self.dir, "nginx.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def nginx_log(self, name):
+        with open(os.path.join(self.dir, name), errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; mcloud-edge must exit 0 and take nginx with it."""
+        pid = self.nginx_pid()
+        problem = stop_problem(self.proc, self.logf, "mcloud-edge", self.text)
+        if pid and os.path.exists(f"/proc/{pid}"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            problem = (problem or "") + f"\nnginx (pid {pid}) still ran after mcloud-edge stopped"
+        return problem
+
+
+def hostport(url):
+    return urlsplit(url).netloc
+
+
+def tus(base, method, path, headers, body=b"", cafile=None):
+    u = urlsplit(base)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=60,
+                                           context=ssl.create_default_context(cafile=cafile))
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers={"Tus-Resumable": "1.0.0", **headers})
+        r = conn.getresponse()
+        r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def body(h, rep):
+    for tool in ("redis-server", "redis-cli", "curl", "openssl"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ["PATH"].split(":") + ["/usr/sbin"]):
+            raise st.Failure(f"{tool} is not installed: run scripts/bootstrap.sh")
+    build = os.path.dirname(os.path.dirname(h.stream_bin))
+    edge_bin = os.path.join(build, "edge", "mcloud-edge")
+    upload_bin = os.path.join(build, "upload", "mcloud-upload")
+    token_bin = os.path.join(build, "upload", "mcloud-token")
+    for b in (edge_bin, upload_bin, token_bin):
+        if not os.access(b, os.X_OK):
+            raise st.Failure(f"{b} is not built")
+
+    redis = RedisServer(h.scratch)
+    h.late_stops.append(("redis-server", lambda: redis.stop() or None))
+    proxy = TcpProxy(redis.port)  # the second stream instance's way to Redis
+    h.late_stops.insert(0, ("redis proxy", lambda: proxy.close() or None))
+
+    video = st.Video(h, title="edge test")
+    data = os.urandom(SIZE)
+    video.put("720p.mp4", data, "video/mp4")
+    video.insert([("720p", 1280, 720, 1_000_000)])
+    target = f"/v/{video.id}/{st.sign_cred(video.id)}/720p.mp4"
+
+    s1 = h.daemon("stream-1", MCLOUD_REDIS=redis.addr)
+    s2 = h.daemon("stream-2", MCLOUD_REDIS=f"127.0.0.1:{proxy.port}", MCLOUD_REGISTRY_TTL_MS="120000")
+    up = UploadDaemon(upload_bin, h.scratch, redis.addr)
+    h.extra_stops.append(("mcloud-upload", up.stop))
+    edge = Edge(edge_bin, h.scratch, redis.addr)
+    h.extra_stops.insert(0, ("mcloud-edge", edge.stop))  # first: nginx goes with it
+
+    # ---- upstreams ----
+    both = {hostport(s1.url), hostport(s2.url)}
+    wait_for("both stream instances in the edge", lambda: edge.backends("stream") == both)
+    wait_for("the upload instance in the edge", lambda: edge.backends("upload") == {hostport(up.url)})
+    rep.check(edge.backends("api") == set(), "no api instance: the api upstream is empty")
+    before = edge.upstreams()["reloads"]
+    master = edge.nginx_pid()
+    time.sleep(2.0)  # four rounds with nothing changed
+    rep.check(edge.upstreams()["reloads"] == before and edge.nginx_pid() == master,
+              "nothing changed -> no reload, the same nginx master",
+              f"reloads {before} -> {edge.upstreams()['reloads']}, master {master} -> {edge.nginx_pid()}")
+    r = st.request(edge.public("api"), "GET", "/v1/videos")
+    rep.check(r.status == 503 and b"no ready instance of mcloud-api" in r.body,
+              "a service without a ready instance: 503 naming it", f"{r.status} {r.body[:200]!r}")
+
+    # ---- range ----
+    rng = [("Range", "bytes=1000-5095")]
+    direct = st.request(s1.url, "GET", target, rng)
+    via = st.request(edge.public("stream"), "GET", target, rng)
+    rep.check(via.status == 206 and via.body == data[1000:5096], "Range through the edge: 206 with the right bytes",
+              f"{via.status} {len(via.body)} bytes")
+    same = all(via.header(k) == direct.header(k) for k in ("Content-Range", "ETag", "Accept-Ranges", "Content-Type",
+                                                            "Last-Modified", "Content-Length"))
+    rep.check(same, "Range through the edge: headers as the instance sends them",
+              f"edge {via.headers}\n       direct {direct.headers}")
+    head = st.request(edge.public("stream"), "HEAD", target)
+    rep.check(head.status == 200 and head.header("Content-Length") == str(SIZE) and head.body == b"",
+              "HEAD through the edge", f"{head.status} {head.headers}")
+    multi = st.request(edge.public("stream"), "GET", target, [("Range", "bytes=0-9,100-109")])
+    rep.check(multi.status == 206 and multi.header("Content-Type", ).startswith("multipart/byteranges"),
+              "a multi-range request passes untouched", f"{multi.status} {multi.header('Content-Type')}")
+
+    # ---- tus ----
+    token = st.run([token_bin, "--tenant", st.TENANT], env={**ENV, "MCLOUD_REDIS": redis.addr}).strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    payload = os.urandom(300_000)
+    base = edge.public("upload")
+    status, hdr = tus(base, "POST", "/files/", {**auth, "Upload-Length": str(len(payload)),
+                                                 "Upload-Metadata": "filename ZWRnZS5iaW4="})
+    loc = hdr.get("location", "")
+    rep.check(status == 201 and loc.startswith(base + "/files/"), "tus create through the edge: Location points at the edge",
+              f"{status} Location {loc!r} (edge {base})")
+    path = urlsplit(loc).path
+    half = len(payload) // 2
+    status, hdr = tus(base, "PATCH", path, {**auth, "Content-Type": "application/offset+octet-stream",
+                                            "Upload-Offset": "0"}, payload[:half])
+    rep.check(status == 204 and hdr.get("upload-offset") == str(half), "tus PATCH of half through the edge",
+              f"{status} {hdr}")
+    status, hdr = tus(base, "HEAD", path, auth)
+    rep.check(status == 200 and hdr.get("upload-offset") == str(half) and hdr.get("upload-length") == str(len(payload)),
+              "tus HEAD through the edge: the offset to resume from", f"{status} {hdr}")
+    status, hdr = tus(base, "PATCH", path, {**auth, "Content-Type": "application/offset+octet-stream",
+                                            "Upload-Offset": str(half)}, payload[half:])
+    rep.check(status == 204 and hdr.get("upload-offset") == str(len(payload)), "tus resumed PATCH completes the upload",
+              f"{status} {hdr}")
+    sbase = edge.public("upload", https=True)
+    status, hdr = tus(sbase, "POST", "/files/", {**auth, "Upload-Length": "10"}, cafile=edge.ca)
+    rep.check(status == 201 and hdr.get("location", "").startswith(sbase + "/files/"),
+              "tus create over HTTPS: Location points at the edge's HTTPS port", f"{status} {hdr.get('location')!r}")
+
+    # ---- https ----
+    out = os.path.join(h.scratch, "https-range.bin")
+    url = edge.public("stream", https=True) + target
+    r = subprocess.run(["curl", "-sS", "--cacert", edge.ca, "-H", "Range: bytes=2000-2999", "-o", out,
+                        "-w", "%{http_code}", url], capture_output=True, text=True, timeout=60)
+    with open(out, "rb") as f:
+        got = f.read()
+    rep.check(r.returncode == 0 and r.stdout == "206" and got == data[2000:3000],
+              "HTTPS through the edge with curl --cacert <the generated CA>: the range",
+              f"curl exit {r.returncode} status {r.stdout} {r.stderr.strip()}")
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", url], capture_output=True, text=True, timeout=60)
+    rep.check(r.returncode == 60, "without the CA curl refuses the certificate (it is really verified)",
+              f"curl exit {r.returncode} {r.stderr.strip()}")
+
+    # ---- readyz ----
+    s2_pid = s2.proc.pid
+    proxy.cut()
+    wait_for("stream-2's /readyz to fail", lambda: st.request(s2.url, "GET", "/readyz", timeout=10).status == 503)
+    wait_for("stream-2 out of the edge", lambda: edge.backends("stream") == {hostport(s1.url)})
+    rs = [st.request(edge.public("stream"), "GET", target, rng) for _ in range(20)]
+    rep.check(all(x.status == 206 and x.body == data[1000:5096] for x in rs),
+              "stream-2 not ready: out of the upstreams, GETs answered by stream-1",
+              str([x.status for x in rs]))
+    rep.check(s2.alive() and s2.proc.pid == s2_pid and st.request(s2.url, "GET", "/healthz").status == 200,
+              "a failing /readyz never restarts the instance (same process, still healthy)")
+    proxy.restore()
+    wait_for("stream-2 back in the edge once its Redis is back", lambda: edge.backends("stream") == both)
+    rep.check(True, "stream-2 back in the upstreams when ready again")
+
+    # ---- kill ----
+    stop = threading.Event()
+    results = {"ok": 0, "failed": [], "after_kill": 0}
+    killed = threading.Event()
+    lock = threading.Lock()
+
+    def load():
+        while not stop.is_set():
+            try:
+                x = st.request(edge.public("stream"), "GET", target, [("Range", "bytes=0-4095")], timeout=30)
+                good = x.status == 206 and x.body == data[:4096]
+                err = None if good else f"{x.status} {len(x.body)} bytes"
+            except OSError as e:
+                good, err = False, repr(e)
+            with lock:
+                if good:
+                    results["ok"] += 1
+                    if killed.is_set():
+                        results["after_kill"] += 1
+                else:
+                    results["failed"].append(err)
+
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("GET load running", lambda: results["ok"] >= 100)
+        s2.proc.send_signal(signal.SIGKILL)
+        s2.proc.wait()
+        h.daemons.remove(s2)  # its exit was ours: the harness does not stop it again
+        s2.logf.close()
+        killed.set()
+        log(f"stream-2 (pid {s2_pid}) SIGKILLed under load")
+        wait_for("stream-2 out of the edge after its death", lambda: edge.backends("stream") == {hostport(s1.url)})
+        wait_for("GETs after the kill", lambda: results["after_kill"] >= 200)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    rep.check(not results["failed"], f"SIGKILL of one of two stream instances under GET load: no failed GET "
+              f"({results['ok']} answered, {results['after_kill']} after the kill)", str(results["failed"][:5]))
+    dead = hostport(s2.url)
+    errors = edge.nginx_log("error.log")
+    access = edge.nginx_log("access.log")
+    retried = [ln for ln in access.splitlines() if f"upstream={dead}, " in ln and "upstream_status=502, 206" in ln]
+    refused = f'upstream: "http://{dead}' in errors
+    rep.check(bool(retried) or refused, "precondition: GETs did reach the dead instance and were passed to the other",
+              f"{len(retried)} retried lines in access.log; error.log names it: {refused}")
+
+
+def main():
+    orig_init, orig_close = st.Harness.__init__, st.Harness.close
+
+    def init(self, name, build_dir):
+        orig_init(self, name, build_dir)
+        self.extra_stops = []  # before the stream daemons stop: mcloud-edge (and nginx), mcloud-upload
+        self.late_stops = []   # after them: the proxy and the private Redis they use
+
+    def run_stops(stops):
+        errors = []
+        for name, fn in stops:
+            try:
+                problem = fn()
+            except Exception as e:  # cleanup goes on
+                problem = f"{name}: {e}"
+            if problem:
+                errors.append(problem)
+        return errors
+
+    def close(self, ok):
+        errors = run_stops(self.extra_stops)
+        errors += orig_close(self, ok and not errors)
+        return errors + run_stops(self.late_stops)
+
+    st.Harness.__init__, st.Harness.close = init, close
+    return st.main("edge", "edge", body, "the edge test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
