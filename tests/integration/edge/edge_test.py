@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import ctypes
 from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,6 +45,12 @@ from daemon_proc import stop_problem  # noqa: E402  (tests/support, on the path 
 ENV = os.environ
 WAIT_S = 60  # hang guard, never a performance bound
 SIZE = 256 * 1024
+
+
+def die_with_test():
+    """preexec_fn: SIGTERM the child when this test process dies (a ctest
+    timeout kills only the test): mcloud-edge then stops its nginx."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def log(msg):
@@ -74,7 +81,7 @@ class RedisServer:
         self.logf = open(os.path.join(self.dir, "redis.log"), "w")
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", self.dir],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=die_with_test)
         wait_for("the private Redis", lambda: subprocess.run(
             ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG")
         self.addr = f"127.0.0.1:{self.port}"
@@ -107,7 +114,8 @@ class TcpProxy:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", self.port))
         s.listen(64)
-        self.listener = s
+        with self.lock:
+            self.listener = s
         threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def _accept(self, listener):
@@ -122,6 +130,10 @@ class TcpProxy:
                 c.close()
                 continue
             with self.lock:
+                if listener is not self.listener:  # cut meanwhile: this one goes too
+                    c.close()
+                    u.close()
+                    continue
                 self.conns += [c, u]
             for a, b in ((c, u), (u, c)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -143,8 +155,13 @@ class TcpProxy:
                 pass
 
     def cut(self):
-        self.listener.close()
+        try:  # wakes the thread blocked in accept(), which otherwise keeps the socket listening
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         with self.lock:
+            self.listener.close()
+            self.listener = None
             conns, self.conns = self.conns, []
         for s in conns:
             try:
@@ -154,7 +171,8 @@ class TcpProxy:
             s.close()
 
     def close(self):
-        self.cut()
+        if self.listener is not None:
+            self.cut()
 
 
 class UploadDaemon:
@@ -165,7 +183,8 @@ class UploadDaemon:
         self.env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_UPLOAD_PORT": str(self.port),
                     "MCLOUD_UPLOAD_PUBLIC_URL": self.url, "MCLOUD_HTTP_BIND": "127.0.0.1"}
         self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary], env=self.env, stdout=self.logf, stderr=self.logf)
+        self.proc = subprocess.Popen([binary], env=self.env, stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=die_with_test)
         wait_for("mcloud-upload ready", lambda: self._check() and st.request(self.url, "GET", "/readyz").status == 200,
                  120)
 
@@ -191,11 +210,13 @@ class Edge:
         self.log_path = os.path.join(scratch, "edge.log")
         env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_EDGE_PORT": str(self.port), "MCLOUD_EDGE_DIR": self.dir,
                "MCLOUD_EDGE_INTERVAL_MS": "500", "MCLOUD_LOG_LEVEL": "info",
+               # a loaded CI machine must not time a probe of the healthy instance out
+               "MCLOUD_EDGE_PROBE_TIMEOUT_MS": "3000",
                "MCLOUD_ORCHESTRATOR_KEY_PREFIX": f"edgetest{os.getpid()}"}
         for name, port in self.ports.items():
             env[f"MCLOUD_EDGE_{name.upper()}_PORT"] = str(port)
         self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf)
+        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf, preexec_fn=die_with_test)
         self.url = f"http://127.0.0.1:{self.port}"
         wait_for("mcloud-edge ready (nginx running)", lambda: self._alive() and
                  st.request(self.url, "GET", "/readyz").status == 200)
