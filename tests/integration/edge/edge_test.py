@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "stream"))
 import streamtest as st  # noqa: E402  (the stream tests' harness: daemons, videos, raw client)
-from daemon_proc import stop_problem  # noqa: E402  (tests/support, on the path through streamtest)
+import daemon_proc  # noqa: E402  (tests/support, on the path through streamtest)
 
 ENV = os.environ
 WAIT_S = 60  # hang guard, never a performance bound
@@ -58,17 +58,7 @@ def log(msg):
 
 
 def wait_for(what, pred, limit=WAIT_S):
-    end = time.monotonic() + limit
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = pred()
-            if last:
-                return last
-        except (OSError, ValueError, http.client.HTTPException) as e:
-            last = e
-        time.sleep(0.1)
-    raise st.Failure(f"timed out after {limit} s waiting for {what} (last: {last})")
+    return daemon_proc.wait_for(what, pred, limit, st.Failure, (http.client.HTTPException,))
 
 
 class RedisServer:
@@ -175,22 +165,19 @@ class TcpProxy:
             self.cut()
 
 
-class UploadDaemon:
-    def __init__(self, binary, scratch, redis):
-        self.port = st.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(scratch, "upload.log")
-        self.env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_UPLOAD_PORT": str(self.port),
-                    "MCLOUD_UPLOAD_PUBLIC_URL": self.url, "MCLOUD_HTTP_BIND": "127.0.0.1"}
-        self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary], env=self.env, stdout=self.logf, stderr=self.logf,
-                                     preexec_fn=die_with_test)
-        wait_for("mcloud-upload ready", lambda: self._check() and st.request(self.url, "GET", "/readyz").status == 200,
-                 120)
+class Child:
+    """A daemon of the build tree started here: its log, a liveness check
+    that fails with the log's tail, a graceful stop (daemon_proc)."""
 
-    def _check(self):
+    def __init__(self, name, binary, env, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.logf = open(log_path, "wb")
+        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf, preexec_fn=die_with_test)
+
+    def alive(self):
         if self.proc.poll() is not None:
-            raise st.Failure(f"mcloud-upload exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
+            raise st.Failure(f"{self.name} exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
         return True
 
     def text(self):
@@ -198,16 +185,27 @@ class UploadDaemon:
             return f.read().decode("utf-8", "replace")
 
     def stop(self):
-        return stop_problem(self.proc, self.logf, "mcloud-upload", self.text)
+        return daemon_proc.stop_problem(self.proc, self.logf, self.name, self.text)
 
 
-class Edge:
+class UploadDaemon(Child):
+    def __init__(self, binary, scratch, redis):
+        self.port = st.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__("mcloud-upload", binary,
+                         {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_UPLOAD_PORT": str(self.port),
+                          "MCLOUD_UPLOAD_PUBLIC_URL": self.url, "MCLOUD_HTTP_BIND": "127.0.0.1"},
+                         os.path.join(scratch, "upload.log"))
+        wait_for("mcloud-upload ready", lambda: self.alive() and st.request(self.url, "GET", "/readyz").status == 200,
+                 120)
+
+
+class Edge(Child):
     def __init__(self, binary, scratch, redis):
         self.port = st.free_port()
         self.dir = os.path.join(scratch, "edge")
         self.ports = {name: st.free_port() for name in
                       ("upload", "stream", "api", "upload_https", "stream_https", "api_https")}
-        self.log_path = os.path.join(scratch, "edge.log")
         env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_EDGE_PORT": str(self.port), "MCLOUD_EDGE_DIR": self.dir,
                "MCLOUD_EDGE_INTERVAL_MS": "500", "MCLOUD_LOG_LEVEL": "info",
                # a loaded CI machine must not time a probe of the healthy instance out
@@ -215,27 +213,17 @@ class Edge:
                "MCLOUD_ORCHESTRATOR_KEY_PREFIX": f"edgetest{os.getpid()}"}
         for name, port in self.ports.items():
             env[f"MCLOUD_EDGE_{name.upper()}_PORT"] = str(port)
-        self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf, preexec_fn=die_with_test)
+        super().__init__("mcloud-edge", binary, env, os.path.join(scratch, "edge.log"))
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_for("mcloud-edge ready (nginx running)", lambda: self._alive() and
+        wait_for("mcloud-edge ready (nginx running)", lambda: self.alive() and
                  st.request(self.url, "GET", "/readyz").status == 200)
         self.ca = os.path.join(self.dir, "tls", "ca.pem")
-
-    def _alive(self):
-        if self.proc.poll() is not None:
-            raise st.Failure(f"mcloud-edge exited ({self.proc.returncode}):\n{self.text()[-3000:]}")
-        return True
-
-    def text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
     def public(self, service, https=False):
         return f"{'https' if https else 'http'}://127.0.0.1:{self.ports[service + ('_https' if https else '')]}"
 
     def upstreams(self):
-        self._alive()
+        self.alive()
         return json.loads(st.request(self.url, "GET", "/v1/upstreams").body)
 
     def backends(self, service):
@@ -255,7 +243,7 @@ class Edge:
     def stop(self):
         """SIGTERM; mcloud-edge must exit 0 and take nginx with it."""
         pid = self.nginx_pid()
-        problem = stop_problem(self.proc, self.logf, "mcloud-edge", self.text)
+        problem = super().stop()
         if pid and os.path.exists(f"/proc/{pid}"):
             try:
                 os.kill(pid, signal.SIGKILL)
