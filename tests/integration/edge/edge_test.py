@@ -12,6 +12,10 @@ Checks, in order:
   tus        create (POST), PATCH half, HEAD resume, PATCH the rest through
              the edge's HTTP port; Location points at the edge (HTTP and
              HTTPS), Upload-Offset passes untouched.
+  retries    a dying instance (it resets connections) joins the upload
+             upstream: a HEAD it did not answer is passed to the other
+             instance; a POST and a PATCH it reset get 502 and are never
+             sent elsewhere; HEAD then gives the offset to resume from.
   https      a range through the HTTPS port with `curl --cacert <ca.pem>`
              (the self-signed CA mcloud-edge made); without it curl refuses.
   readyz     one stream instance's Redis cut (a TCP proxy the test holds):
@@ -30,6 +34,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -253,6 +258,47 @@ class Edge(Child):
         return problem
 
 
+class ResetPeer:
+    """A dying instance: answers /readyz (so the edge puts it in the
+    upstreams) and resets every other connection before answering."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                c.settimeout(10)
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    head += d
+                if head.split(b" ", 2)[1:2] == [b"/readyz"]:
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                else:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
 def hostport(url):
     return urlsplit(url).netloc
 
@@ -362,6 +408,57 @@ def body(h, rep):
     status, hdr = tus(sbase, "POST", "/files/", {**auth, "Upload-Length": "10"}, cafile=edge.ca)
     rep.check(status == 201 and hdr.get("location", "").startswith(sbase + "/files/"),
               "tus create over HTTPS: Location points at the edge's HTTPS port", f"{status} {hdr.get('location')!r}")
+
+    # ---- retries: GET/HEAD passed on, POST/PATCH never ----
+    peer = ResetPeer()
+    h.late_stops.insert(0, ("reset peer", lambda: peer.close() or None))
+    fake = f"127.0.0.1:{peer.port}"
+    redis_cli = ["redis-cli", "-p", str(redis.port)]
+    st.run(redis_cli + ["SET", "mcloud:svc:upload:dying-1", f"http://{fake}", "PX", "300000"])
+    wait_for("the dying instance in the upload upstream", lambda: edge.backends("upload") == {hostport(up.url), fake})
+    heads = []
+    for _ in range(40):  # round robin: a HEAD soon lands on the dying one first
+        heads.append(tus(base, "HEAD", path, auth)[0])
+        if any(f"HEAD {path} " in ln and f"upstream={fake}, " in ln for ln in edge.nginx_log("access.log").splitlines()):
+            break
+        time.sleep(0.3)
+    access = edge.nginx_log("access.log").splitlines()
+    rep.check(any(f"HEAD {path} " in ln and f"upstream={fake}, {hostport(up.url)}" in ln for ln in access)
+              and set(heads) == {200}, "a HEAD the dying instance did not answer is passed to the other one",
+              f"statuses {heads}")
+    posts = []
+    for _ in range(40):
+        status, hdr = tus(base, "POST", "/files/", {**auth, "Upload-Length": "10"})
+        posts.append(status)
+        if status == 502:
+            break
+        time.sleep(0.3)
+    access = edge.nginx_log("access.log").splitlines()
+    post_lines = [ln for ln in access if '"POST /files/ ' in ln]
+    rep.check(502 in posts and not any("upstream=" in ln and ", " in ln.split("upstream=", 1)[1] for ln in post_lines),
+              "a POST the dying instance reset is answered 502, never sent to another instance",
+              f"statuses {posts}; " + " | ".join(post_lines[-3:]))
+    status, hdr = tus(base, "POST", "/files/", {**auth, "Upload-Length": "20"})
+    lpath = urlsplit(hdr.get("location", "")).path
+    patches, offset = [], 0
+    for _ in range(40):
+        status, hdr = tus(base, "PATCH", lpath, {**auth, "Content-Type": "application/offset+octet-stream",
+                                                 "Upload-Offset": str(offset)}, b"x")
+        patches.append(status)
+        if status == 204:
+            offset += 1
+        if status == 502 or offset == 20:
+            break
+        time.sleep(0.3)
+    access = edge.nginx_log("access.log").splitlines()
+    patch_lines = [ln for ln in access if f'"PATCH {lpath} ' in ln]
+    status, hdr = tus(base, "HEAD", lpath, auth)
+    rep.check(502 in patches and not any(", " in ln.split("upstream=", 1)[1] for ln in patch_lines)
+              and hdr.get("upload-offset") == str(offset),
+              "a PATCH the dying instance reset is answered 502, never replayed elsewhere; HEAD gives the offset to "
+              "resume from", f"statuses {patches}, offset {offset}, HEAD {status} {hdr.get('upload-offset')}")
+    st.run(redis_cli + ["DEL", "mcloud:svc:upload:dying-1"])
+    wait_for("the dying instance out of the edge", lambda: edge.backends("upload") == {hostport(up.url)})
 
     # ---- https ----
     out = os.path.join(h.scratch, "https-range.bin")
