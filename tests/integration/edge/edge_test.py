@@ -21,9 +21,11 @@ Checks, in order:
   readyz     one stream instance's Redis cut (a TCP proxy the test holds):
              its /readyz fails, it leaves the upstreams, is not restarted
              (same pid), and comes back when its Redis does.
-  kill       a GET load through the edge while one of two stream instances
-             is SIGKILLed: no failed GET, and nginx did send a GET to the
-             dead instance and passed it on (its log says so).
+  stop/kill  a GET load through the edge while one of two stream instances
+             stops with SIGTERM: no failed GET; then while one is SIGKILLed:
+             no failed GET (a response already cut mid-body by the kill is
+             resumed with Range, as a player does, and counted), and nginx
+             did send a GET to the dead instance and passed it on.
 Everything started here (Redis, daemons, mcloud-edge, nginx, proxies) is
 stopped at the end, also on failure; nginx must be gone once mcloud-edge
 stopped."""
@@ -489,48 +491,74 @@ def body(h, rep):
     wait_for("stream-2 back in the edge once its Redis is back", lambda: edge.backends("stream") == both)
     rep.check(True, "stream-2 back in the upstreams when ready again")
 
-    # ---- kill ----
-    stop = threading.Event()
-    results = {"ok": 0, "failed": [], "after_kill": 0}
-    killed = threading.Event()
-    lock = threading.Lock()
+    # ---- stop and kill under load ----
+    def under_load(victim, how):
+        """Four GET loops through the edge while victim stops (how: SIGTERM,
+        graceful, or SIGKILL). A response cut mid-body by a SIGKILL (headers
+        already on their way: no proxy can finish it) is resumed with a Range
+        request, as players do, and counted; any other failure is a failure."""
+        stop, gone = threading.Event(), threading.Event()
+        res = {"ok": 0, "after": 0, "resumed": 0, "failed": []}
+        lock = threading.Lock()
 
-    def load():
-        while not stop.is_set():
-            try:
-                x = st.request(edge.public("stream"), "GET", target, [("Range", "bytes=0-4095")], timeout=30)
-                good = x.status == 206 and x.body == data[:4096]
-                err = None if good else f"{x.status} {len(x.body)} bytes"
-            except OSError as e:
-                good, err = False, repr(e)
-            with lock:
-                if good:
-                    results["ok"] += 1
-                    if killed.is_set():
-                        results["after_kill"] += 1
-                else:
-                    results["failed"].append(err)
+        def one():
+            x = st.request(edge.public("stream"), "GET", target, [("Range", "bytes=0-4095")], timeout=30)
+            if x.status == 206 and x.body == data[:4096]:
+                return "ok", None
+            got = len(x.body)
+            if how == signal.SIGKILL and x.status == 206 and got < 4096 and x.body == data[:got]:
+                y = st.request(edge.public("stream"), "GET", target, [("Range", f"bytes={got}-4095")], timeout=30)
+                if y.status == 206 and x.body + y.body == data[:4096]:
+                    return "resumed", None
+            return "failed", f"{x.status} {got} bytes"
 
-    threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        wait_for("GET load running", lambda: results["ok"] >= 100)
-        s2.proc.send_signal(signal.SIGKILL)
-        s2.proc.wait()
-        h.daemons.remove(s2)  # its exit was ours: the harness does not stop it again
-        s2.logf.close()
-        killed.set()
-        log(f"stream-2 (pid {s2_pid}) SIGKILLed under load")
-        wait_for("stream-2 out of the edge after its death", lambda: edge.backends("stream") == {hostport(s1.url)})
-        wait_for("GETs after the kill", lambda: results["after_kill"] >= 200)
-    finally:
-        stop.set()
+        def load():
+            while not stop.is_set():
+                try:
+                    kind, err = one()
+                except OSError as e:
+                    kind, err = "failed", repr(e)
+                with lock:
+                    if kind == "failed":
+                        res["failed"].append(err)
+                    else:
+                        res["ok"] += 1
+                        res["after"] += gone.is_set()
+                        res["resumed"] += kind == "resumed"
+
+        threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
         for t in threads:
-            t.join(timeout=60)
-    rep.check(not results["failed"], f"SIGKILL of one of two stream instances under GET load: no failed GET "
-              f"({results['ok']} answered, {results['after_kill']} after the kill)", str(results["failed"][:5]))
-    dead = hostport(s2.url)
+            t.start()
+        try:
+            wait_for("GET load running", lambda: res["ok"] >= 100)
+            h.daemons.remove(victim)  # stopped here: the harness does not stop it again
+            if how == signal.SIGTERM:
+                victim.stop()  # exit 0 and no sanitizer report, else Failure
+            else:
+                victim.proc.send_signal(signal.SIGKILL)
+                victim.proc.wait()
+                victim.logf.close()
+            gone.set()
+            log(f"{victim.name} (pid {victim.proc.pid}) stopped with {signal.Signals(how).name} under load")
+            wait_for(f"{victim.name} out of the edge", lambda: edge.backends("stream") == {hostport(s1.url)})
+            wait_for("GETs after the stop", lambda: res["after"] >= 200)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+        return res
+
+    res = under_load(s2, signal.SIGTERM)
+    rep.check(not res["failed"] and res["resumed"] == 0,
+              f"SIGTERM of one of two stream instances under GET load: no failed GET ({res['ok']} answered, "
+              f"{res['after']} after the stop)", str(res["failed"][:5]))
+    s3 = h.daemon("stream-3", MCLOUD_REDIS=redis.addr)
+    wait_for("stream-3 in the edge", lambda: edge.backends("stream") == {hostport(s1.url), hostport(s3.url)})
+    res = under_load(s3, signal.SIGKILL)
+    rep.check(not res["failed"], f"SIGKILL of one of two stream instances under GET load: no failed GET "
+              f"({res['ok']} answered, {res['after']} after the kill, {res['resumed']} cut mid-body and resumed "
+              f"with Range)", str(res["failed"][:5]))
+    dead = hostport(s3.url)
     errors = edge.nginx_log("error.log")
     access = edge.nginx_log("access.log")
     retried = [ln for ln in access.splitlines() if f"upstream={dead}, " in ln and "upstream_status=502, 206" in ln]
