@@ -17,7 +17,9 @@ Checks, in order:
              instance; a POST and a PATCH it reset get 502 and are never
              sent elsewhere; HEAD then gives the offset to resume from.
   https      a range through the HTTPS port with `curl --cacert <ca.pem>`
-             (the self-signed CA mcloud-edge made); without it curl refuses.
+             (the self-signed CA mcloud-edge made); without it curl refuses;
+             a second edge given an operator's certificate serves it and
+             makes none of its own.
   readyz     one stream instance's Redis cut (a TCP proxy the test holds):
              its /readyz fails, it leaves the upstreams, is not restarted
              (same pid), and comes back when its Redis does.
@@ -208,19 +210,19 @@ class UploadDaemon(Child):
 
 
 class Edge(Child):
-    def __init__(self, binary, scratch, redis):
+    def __init__(self, binary, scratch, redis, name="edge", **settings):
         self.port = st.free_port()
-        self.dir = os.path.join(scratch, "edge")
+        self.dir = os.path.join(scratch, name)
         self.ports = {name: st.free_port() for name in
                       ("upload", "stream", "api", "upload_https", "stream_https", "api_https")}
         env = {**ENV, "MCLOUD_REDIS": redis, "MCLOUD_EDGE_PORT": str(self.port), "MCLOUD_EDGE_DIR": self.dir,
                "MCLOUD_EDGE_INTERVAL_MS": "500", "MCLOUD_LOG_LEVEL": "info",
                # a loaded CI machine must not time a probe of the healthy instance out
                "MCLOUD_EDGE_PROBE_TIMEOUT_MS": "3000",
-               "MCLOUD_ORCHESTRATOR_KEY_PREFIX": f"edgetest{os.getpid()}"}
+               "MCLOUD_ORCHESTRATOR_KEY_PREFIX": f"edgetest{os.getpid()}", **settings}
         for name, port in self.ports.items():
             env[f"MCLOUD_EDGE_{name.upper()}_PORT"] = str(port)
-        super().__init__("mcloud-edge", binary, env, os.path.join(scratch, "edge.log"))
+        super().__init__(f"mcloud-{name}", binary, env, os.path.join(scratch, f"{name}.log"))
         self.url = f"http://127.0.0.1:{self.port}"
         wait_for("mcloud-edge ready (nginx running)", lambda: self.alive() and
                  st.request(self.url, "GET", "/readyz").status == 200)
@@ -475,6 +477,24 @@ def body(h, rep):
     r = subprocess.run(["curl", "-sS", "-o", "/dev/null", url], capture_output=True, text=True, timeout=60)
     rep.check(r.returncode == 60, "without the CA curl refuses the certificate (it is really verified)",
               f"curl exit {r.returncode} {r.stderr.strip()}")
+    # the operator's certificate (here: the one the first edge made, as if an operator had it) is used as is
+    edge2 = Edge(edge_bin, h.scratch, redis.addr, "edge2", MCLOUD_EDGE_TLS_CERT=os.path.join(edge.dir, "tls", "cert.pem"),
+                 MCLOUD_EDGE_TLS_KEY=os.path.join(edge.dir, "tls", "key.pem"))
+    try:
+        wait_for("stream instances in the second edge", lambda: edge2.backends("stream") == both)
+        r = subprocess.run(["curl", "-sS", "--cacert", edge.ca, "-H", "Range: bytes=2000-2999", "-o", out,
+                            "-w", "%{http_code}", edge2.public("stream", https=True) + target],
+                           capture_output=True, text=True, timeout=60)
+        with open(out, "rb") as f:
+            got = f.read()
+        rep.check(r.returncode == 0 and r.stdout == "206" and got == data[2000:3000]
+                  and not os.path.exists(os.path.join(edge2.dir, "tls")) and edge2.upstreams()["ca"] == "",
+                  "with the operator's certificate configured the edge serves it and makes none of its own",
+                  f"curl exit {r.returncode} status {r.stdout} {r.stderr.strip()}")
+    finally:
+        problem = edge2.stop()
+    if problem:
+        raise st.Failure(problem)
 
     # ---- readyz ----
     s2_pid = s2.proc.pid
