@@ -10,8 +10,10 @@
  * and reloads nginx (SIGHUP), or starts nginx when none runs. An instance
  * leaves the upstreams after edge.probe_failures failed probes in a row
  * and comes back at its first good one; the edge never restarts anything
- * (the agent does, on /healthz). Without edge.tls_cert it makes a local CA
- * and certificate once (<dir>/tls/ca.pem is what clients trust).
+ * (the agent does, on /healthz). While Redis cannot be read the upstreams
+ * stay as they are: nginx keeps serving the instances it has. Without
+ * edge.tls_cert it makes a local CA and certificate once (<dir>/tls/ca.pem
+ * is what clients trust).
  * GET /v1/upstreams shows what nginx runs with. SIGTERM stops nginx too
  * (edge.stop_nginx); a crash leaves it serving, and a restarted mcloud-edge
  * adopts it (<dir>/nginx.pid). */
@@ -56,6 +58,7 @@ typedef struct edge {
     bool stop_nginx;
     tracked in[4][MC_EDGE_MAX_BACKENDS]; /* per service, only the loop thread */
     int nin[4];
+    bool registry_down;           /* the last round could not read Redis */
     mc_periodic *loop;
 } edge;
 
@@ -143,51 +146,46 @@ static int prepare_dirs(edge *e, mc_err *err) {
 
 /* ---- one round --------------------------------------------------------------- */
 
-static void add_registry(edge *e, mc_edge_service *s) {
+static int add_registry(edge *e, mc_edge_service *s, mc_err *err) {
     mc_service_instance *list = NULL;
     size_t n = 0;
-    mc_err err = {0};
-    if (mc_registry_list(e->svc.redis, s->name, &list, &n, &err) < 0) {
-        mc_log_kv(MC_LOG_WARN, "reading the registry", "public_service", s->name, "error", err.msg, NULL);
-        return;
-    }
+    if (mc_registry_list(e->svc.redis, s->name, &list, &n, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         char addr[MC_EDGE_ADDR_MAX];
-        if (mc_edge_backend_from_url(list[i].address, addr, sizeof addr, &err) < 0)
+        mc_err bad = {0};
+        if (mc_edge_backend_from_url(list[i].address, addr, sizeof addr, &bad) < 0)
             mc_log_kv(MC_LOG_WARN, "ignoring a registry entry", "public_service", s->name, "instance", list[i].instance,
-                      "error", err.msg, NULL);
+                      "error", bad.msg, NULL);
         else if (!mc_edge_backend_add(s, addr))
             mc_log_kv(MC_LOG_WARN, "too many instances; ignoring the rest", "public_service", s->name, NULL);
     }
     free(list);
+    return 0;
 }
 
 /* Instances the agents report running, healthy and ready. */
-static void add_heartbeats(edge *e, mc_edge_service *svcs) {
+static int add_heartbeats(edge *e, mc_edge_service *svcs, mc_err *err) {
     char pattern[96], cursor[32] = "0";
     snprintf(pattern, sizeof pattern, "%s:node:*", e->key_prefix);
-    mc_err err = {0};
     do {
-        redisReply *r = mc_redis_command(e->svc.redis, &err, "SCAN %s MATCH %s COUNT 200", cursor, pattern);
-        if (!r) {
-            mc_log_kv(MC_LOG_WARN, "reading node heartbeats", "error", err.msg, NULL);
-            return;
-        }
+        redisReply *r = mc_redis_command(e->svc.redis, err, "SCAN %s MATCH %s COUNT 200", cursor, pattern);
+        if (!r) return mc_err_wrap(err, "node heartbeats");
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
             freeReplyObject(r);
-            return;
+            return mc_err_set(err, MC_ERR_REMOTE, "node heartbeats: unexpected SCAN reply");
         }
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         for (size_t k = 0; k < r->element[1]->elements; k++) {
-            redisReply *v = mc_redis_command(e->svc.redis, &err, "GET %s", r->element[1]->element[k]->str);
+            mc_err bad = {0};
+            redisReply *v = mc_redis_command(e->svc.redis, &bad, "GET %s", r->element[1]->element[k]->str);
             if (!v) continue;
             for (int i = 0; v->type == REDIS_REPLY_STRING && i < NSERVICES; i++) {
                 mc_edge_service *s = &svcs[i];
                 char found[MC_EDGE_MAX_BACKENDS][MC_EDGE_ADDR_MAX];
                 int n = 0;
-                if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &err) < 0) {
+                if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &bad) < 0) {
                     mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", r->element[1]->element[k]->str,
-                              "error", err.msg, NULL);
+                              "error", bad.msg, NULL);
                     break;
                 }
                 for (int j = 0; j < n; j++) mc_edge_backend_add(s, found[j]);
@@ -196,6 +194,7 @@ static void add_heartbeats(edge *e, mc_edge_service *svcs) {
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
+    return 0;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ctx) {
@@ -293,12 +292,22 @@ static int round_step(void *ctx) {
     edge *e = ctx;
     static mc_edge_service cand[NSERVICES], chosen[NSERVICES];
     static bool ok[NSERVICES][MC_EDGE_MAX_BACKENDS];
-    for (int i = 0; i < NSERVICES; i++) {
+    mc_err err = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < NSERVICES; i++) {
         memset(&cand[i], 0, sizeof cand[i]);
         snprintf(cand[i].name, sizeof cand[i].name, "%s", SERVICES[i]);
-        add_registry(e, &cand[i]);
+        rc = add_registry(e, &cand[i], &err);
     }
-    add_heartbeats(e, cand);
+    if (rc == 0) rc = add_heartbeats(e, cand, &err);
+    if (rc < 0) { /* Redis unreachable: nginx keeps the instances it has */
+        if (!e->registry_down)
+            mc_log_kv(MC_LOG_WARN, "cannot read the registry; the edge keeps its upstreams", "error", err.msg, NULL);
+        e->registry_down = true;
+        return -1;
+    }
+    if (e->registry_down) mc_log(MC_LOG_INFO, "registry readable again");
+    e->registry_down = false;
     probe_all(e, cand, ok);
     mc_edge_conf next = e->conf;
     for (int i = 0; i < NSERVICES; i++) {
@@ -315,13 +324,16 @@ static int round_step(void *ctx) {
     bool running = mc_nginx_pid(e->conf.dir) > 0;
     pthread_mutex_lock(&e->lock);
     bool same = running && e->applied && strcmp(e->applied, text) == 0;
+    if (same) { /* nothing to do (also an adopted nginx already running this text) */
+        e->conf = next;
+        e->healthy = true;
+    }
     pthread_mutex_unlock(&e->lock);
     if (same) {
         free(text);
         return 0;
     }
-    mc_err err = {0};
-    int rc = apply(e, text, running, &err);
+    rc = apply(e, text, running, &err);
     pthread_mutex_lock(&e->lock);
     if (rc == 0) {
         free(e->applied);

@@ -23,11 +23,14 @@ Checks, in order:
   readyz     one stream instance's Redis cut (a TCP proxy the test holds):
              its /readyz fails, it leaves the upstreams, is not restarted
              (same pid), and comes back when its Redis does.
+  adopt      mcloud-edge SIGKILLed: nginx serves on; restarted, it adopts
+             the running nginx (same master, no reload).
   stop/kill  a GET load through the edge while one of two stream instances
              stops with SIGTERM: no failed GET; then while one is SIGKILLed:
              no failed GET (a response already cut mid-body by the kill is
              resumed with Range, as a player does, and counted), and nginx
              did send a GET to the dead instance and passed it on.
+  redis      Redis stopped: the edge keeps its upstreams and serves.
 Everything started here (Redis, daemons, mcloud-edge, nginx, proxies) is
 stopped at the end, also on failure; nginx must be gone once mcloud-edge
 stopped."""
@@ -179,10 +182,13 @@ class Child:
     that fails with the log's tail, a graceful stop (daemon_proc)."""
 
     def __init__(self, name, binary, env, log_path):
-        self.name = name
-        self.log_path = log_path
+        self.name, self.binary, self.env, self.log_path = name, binary, env, log_path
         self.logf = open(log_path, "wb")
-        self.proc = subprocess.Popen([binary], env=env, stdout=self.logf, stderr=self.logf, preexec_fn=die_with_test)
+        self.spawn()
+
+    def spawn(self):
+        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=die_with_test)
 
     def alive(self):
         if self.proc.poll() is not None:
@@ -224,9 +230,16 @@ class Edge(Child):
             env[f"MCLOUD_EDGE_{name.upper()}_PORT"] = str(port)
         super().__init__(f"mcloud-{name}", binary, env, os.path.join(scratch, f"{name}.log"))
         self.url = f"http://127.0.0.1:{self.port}"
+        self.wait_ready()
+        self.ca = os.path.join(self.dir, "tls", "ca.pem")
+
+    def wait_ready(self):
         wait_for("mcloud-edge ready (nginx running)", lambda: self.alive() and
                  st.request(self.url, "GET", "/readyz").status == 200)
-        self.ca = os.path.join(self.dir, "tls", "ca.pem")
+
+    def crash(self):
+        self.proc.kill()
+        self.proc.wait()
 
     def public(self, service, https=False):
         return f"{'https' if https else 'http'}://127.0.0.1:{self.ports[service + ('_https' if https else '')]}"
@@ -511,6 +524,20 @@ def body(h, rep):
     wait_for("stream-2 back in the edge once its Redis is back", lambda: edge.backends("stream") == both)
     rep.check(True, "stream-2 back in the upstreams when ready again")
 
+    # ---- mcloud-edge crashes: nginx serves on, a restarted one adopts it ----
+    master = edge.nginx_pid()
+    edge.crash()
+    r = st.request(edge.public("stream"), "GET", target, rng)
+    rep.check(r.status == 206 and r.body == data[1000:5096] and edge.nginx_pid() == master,
+              "mcloud-edge SIGKILLed: nginx keeps serving", f"{r.status}")
+    edge.spawn()
+    wait_for("the restarted mcloud-edge answering", lambda: edge.alive() and edge.upstreams())
+    time.sleep(1.5)  # rounds of the new one
+    rep.check(edge.nginx_pid() == master and edge.backends("stream") == both and edge.upstreams()["reloads"] == 0
+              and "adopting the running nginx" in edge.text(),
+              "a restarted mcloud-edge adopts the running nginx (same master, no reload for the same upstreams)",
+              f"master {master} -> {edge.nginx_pid()}, {edge.backends('stream')}")
+
     # ---- stop and kill under load ----
     def under_load(victim, how):
         """Four GET loops through the edge while victim stops (how: SIGTERM,
@@ -585,6 +612,14 @@ def body(h, rep):
     refused = f'upstream: "http://{dead}' in errors
     rep.check(bool(retried) or refused, "precondition: GETs did reach the dead instance and were passed to the other",
               f"{len(retried)} retried lines in access.log; error.log names it: {refused}")
+
+    # ---- Redis down: the edge keeps what it has ----
+    redis.stop()
+    time.sleep(2.0)  # four rounds without a registry
+    r = st.request(edge.public("stream"), "GET", target, rng)
+    rep.check(r.status == 206 and r.body == data[1000:5096] and edge.backends("stream") == {hostport(s1.url)}
+              and "cannot read the registry" in edge.text(),
+              "Redis down: the edge keeps its upstreams and serves", f"{r.status} {edge.backends('stream')}")
 
 
 def main():
