@@ -157,7 +157,13 @@ static void test_render(void **state) {
     assert_null(strstr(t, "non_idempotent"));
     /* Location points where the client came in */
     assert_non_null(strstr(t, "proxy_redirect ~^https?://[^/]+(/.*)?$ $scheme://$mcloud_edge_authority$1;"));
-    assert_null(strstr(t, "keepalive "));
+    /* kept-alive connections for GET/HEAD only; @once gets fresh ones */
+    assert_non_null(strstr(t, "upstream mcloud_stream {\n        server 127.0.0.1:21330 max_fails=1 fail_timeout=5s;\n"
+                              "        server 127.0.0.1:21331 max_fails=1 fail_timeout=5s;\n        keepalive 32;\n    }"));
+    assert_non_null(strstr(t, "upstream mcloud_stream_once {\n        server 127.0.0.1:21330 max_fails=1 fail_timeout=5s;\n"
+                              "        server 127.0.0.1:21331 max_fails=1 fail_timeout=5s;\n    }"));
+    assert_non_null(strstr(t, "proxy_pass http://mcloud_stream_once;"));
+    assert_non_null(strstr(t, "proxy_set_header Connection \"\";"));
     /* the same input renders the same text (no reload without a change) */
     char *again = mc_edge_render(&c);
     assert_string_equal(t, again);

@@ -455,7 +455,10 @@ def body(h, rep):
     rep.check(502 in posts and not any("upstream=" in ln and ", " in ln.split("upstream=", 1)[1] for ln in post_lines),
               "a POST the dying instance reset is answered 502, never sent to another instance",
               f"statuses {posts}; " + " | ".join(post_lines[-3:]))
-    status, hdr = tus(base, "POST", "/files/", {**auth, "Upload-Length": "20"})
+    # made on the instance itself (through the edge the POST could meet the dying one)
+    status, hdr = tus(up.url, "POST", "/files/", {**auth, "Upload-Length": "20"})
+    if status != 201:
+        raise st.Failure(f"creating an upload on mcloud-upload: {status} {hdr}")
     lpath = urlsplit(hdr.get("location", "")).path
     patches, offset = [], 0
     for _ in range(40):
