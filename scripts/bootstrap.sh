@@ -41,7 +41,9 @@ APT_PACKAGES=(
 # nginx: the reference peer of mcloud-stream in the Range conformance test and
 # the stream benchmark (tests/support/nginx.sh runs private instances on
 # test ports). Debian 12's nginx-light is only nginx plus the echo module.
-APT_PACKAGES+=(nginx)
+# It is also the edge's load balancer (mcloud-edge), whose self-signed
+# certificate for local use the openssl CLI makes.
+APT_PACKAGES+=(nginx openssl)
 # Kafka runs on Java >= 17 and Maven resolves its jars: Debian's, unless the
 # machine has them (a newer JDK installed otherwise is kept).
 v=$(java_version)

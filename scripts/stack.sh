@@ -13,6 +13,9 @@
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh promote redis|redis-replica   make it the Redis master (Sentinel failover)
 #        scripts/stack.sh logs <component>      path of the component's log file
+#        scripts/stack.sh edge up|down|status|env   opt-in: mcloud-edge + nginx in front of the
+#                                               stack's upload, stream and api (`edge env`: their URLs
+#                                               through the edge, to eval after `env`)
 # components: sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
@@ -35,7 +38,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
 COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
-DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon' # what `down` may sweep up
+DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
@@ -61,6 +64,15 @@ MCLOUD_PORT_STREAM=${MCLOUD_STREAM_PORT:-18081}
 MCLOUD_PORT_API=${MCLOUD_API_PORT:-18082}
 MCLOUD_PORT_DBMON=${MCLOUD_DBMON_PORT:-18086}
 MCLOUD_PORT_DBMON2=${MCLOUD_DBMON2_PORT:-18087}
+# the opt-in edge (`stack.sh edge up`): not among the default components, so
+# `up` and `env` stay as the tests that use the daemons directly expect
+MCLOUD_PORT_EDGE=${MCLOUD_EDGE_PORT:-18289}
+MCLOUD_PORT_EDGE_UPLOAD=${MCLOUD_EDGE_UPLOAD_PORT:-18280}
+MCLOUD_PORT_EDGE_STREAM=${MCLOUD_EDGE_STREAM_PORT:-18281}
+MCLOUD_PORT_EDGE_API=${MCLOUD_EDGE_API_PORT:-18282}
+MCLOUD_PORT_EDGE_UPLOAD_HTTPS=${MCLOUD_EDGE_UPLOAD_HTTPS_PORT:-18283}
+MCLOUD_PORT_EDGE_STREAM_HTTPS=${MCLOUD_EDGE_STREAM_HTTPS_PORT:-18284}
+MCLOUD_PORT_EDGE_API_HTTPS=${MCLOUD_EDGE_API_HTTPS_PORT:-18285}
 
 # ============================================================================
 # generic process management
@@ -854,6 +866,52 @@ dbmon2_ready()  { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon2_addr)/rea
 dbmon2_skip()   { dbmon_skip_any dbmon2; }
 dbmon2_launch() { dbmon_launch_any dbmon2 "$MCLOUD_PORT_DBMON2"; }
 
+# ============================================================================
+# edge (mcloud-edge + nginx, opt-in: `stack.sh edge up|down|status|env`)
+# ============================================================================
+# mcloud-edge finds the stack's daemons in the Redis registry (each one
+# registers itself), probes their /readyz and keeps nginx (prefix
+# $MCLOUD_STACK/edge) balancing over the ready ones; HTTPS with a local CA it
+# makes once ($MCLOUD_STACK/edge/tls/ca.pem: curl --cacert).
+edge_bin()   { echo "$MCLOUD_BUILD_DIR/edge/mcloud-edge"; }
+edge_addr()  { echo "$MCLOUD_BIND:$MCLOUD_PORT_EDGE"; }
+edge_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(edge_addr)/readyz"; }
+edge_skip() {
+  [[ -x $(edge_bin) ]] && return 1
+  log "edge: $(edge_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+edge_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn edge "$(cdir edge)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_EDGE_BIND="$MCLOUD_BIND" \
+    MCLOUD_EDGE_PORT="$MCLOUD_PORT_EDGE" MCLOUD_EDGE_DIR="$(realpath -m "$(cdir edge)")" \
+    MCLOUD_EDGE_UPLOAD_PORT="$MCLOUD_PORT_EDGE_UPLOAD" MCLOUD_EDGE_STREAM_PORT="$MCLOUD_PORT_EDGE_STREAM" \
+    MCLOUD_EDGE_API_PORT="$MCLOUD_PORT_EDGE_API" MCLOUD_EDGE_UPLOAD_HTTPS_PORT="$MCLOUD_PORT_EDGE_UPLOAD_HTTPS" \
+    MCLOUD_EDGE_STREAM_HTTPS_PORT="$MCLOUD_PORT_EDGE_STREAM_HTTPS" MCLOUD_EDGE_API_HTTPS_PORT="$MCLOUD_PORT_EDGE_API_HTTPS" \
+    "$(edge_bin)"
+}
+edge_env() {
+  echo "export MCLOUD_UPLOAD_URL='http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD/files/'"
+  echo "export MCLOUD_STREAM_URL='http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM'"
+  echo "export MCLOUD_API_URL='http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API'"
+  echo "export MCLOUD_EDGE_URL='http://$(edge_addr)'"
+  echo "export MCLOUD_EDGE_CA='$(realpath -m "$(cdir edge)")/tls/ca.pem'"
+  echo "export MCLOUD_EDGE_HTTPS_UPLOAD_URL='https://localhost:$MCLOUD_PORT_EDGE_UPLOAD_HTTPS/files/'"
+  echo "export MCLOUD_EDGE_HTTPS_STREAM_URL='https://localhost:$MCLOUD_PORT_EDGE_STREAM_HTTPS'"
+  echo "export MCLOUD_EDGE_HTTPS_API_URL='https://localhost:$MCLOUD_PORT_EDGE_API_HTTPS'"
+}
+cmd_edge() {
+  case ${1:-} in
+    up)     with_lock; launch edge; await edge
+            skipped edge || log "edge: upload http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD stream http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM api http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API (HTTPS $MCLOUD_PORT_EDGE_UPLOAD_HTTPS-$MCLOUD_PORT_EDGE_API_HTTPS, CA $(cdir edge)/tls/ca.pem)" ;;
+    down)   with_lock; terminate edge ;;
+    status) cmd_status_of edge ;;
+    env)    edge_env ;;
+    *)      die "usage: stack.sh edge up|down|status|env" ;;
+  esac
+}
+
 # A MariaDB server stopped through this script is in maintenance: the
 # monitor does not fail over while it is down (a SIGKILL is a failure, a
 # `stack.sh stop` is not). Starting it ends the maintenance.
@@ -966,7 +1024,7 @@ cmd_down() {
   local purge=0
   case ${1:-} in --purge) purge=1 ;; '') ;; *) die "usage: stack.sh down [--purge]" ;; esac
   with_lock
-  terminate "${COMPONENTS[@]}"
+  terminate edge "${COMPONENTS[@]}"
   sweep
   if [[ $purge -eq 1 ]]; then
     [[ -n $MCLOUD_STACK && $MCLOUD_STACK != / && -d $MCLOUD_STACK ]] || die "refusing to purge '$MCLOUD_STACK'"
@@ -977,9 +1035,13 @@ cmd_down() {
 }
 
 cmd_status() {
-  local c pid state rc=0
   [[ $# -eq 0 ]] || check_components "$@"
-  for c in "${@:-${COMPONENTS[@]}}"; do
+  cmd_status_of "${@:-${COMPONENTS[@]}}"
+}
+
+cmd_status_of() {
+  local c pid state rc=0
+  for c in "$@"; do
     if pid=$(comp_pid "$c"); then
       if call "$c" ready 2>/dev/null; then state=up; else state=starting; rc=3; fi
       printf '%-14s %-8s %-16s pid %s\n' "$c" "$state" "$(call "$c" addr)" "$pid"
@@ -1005,7 +1067,8 @@ main() {
     env)     print_env ;;
     promote) [[ $# == 1 && ($1 == redis || $1 == redis-replica) ]] || die "usage: stack.sh promote redis|redis-replica"
              with_lock; redis_promote "$1" ;;
-    logs)    check_components "$@"; logfile "$1" ;;
+    logs)    [[ ${1:-} == edge ]] || check_components "$@"; logfile "$1" ;;
+    edge)    cmd_edge "$@" ;;
     *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }

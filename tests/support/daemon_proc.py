@@ -1,10 +1,12 @@
 """daemon_proc.py — how the Python integration tests stop a daemon they
 started as a child: SIGTERM, a bounded wait (SIGKILL past it), then its
 stderr read for sanitizer reports and its exit status checked. Callers
-raise their own failure with the problem this returns."""
+raise their own failure with the problem this returns. Also the one
+polling wait the tests share (wait_for)."""
 
 import signal
 import subprocess
+import time
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: ThreadSanitizer")
@@ -32,3 +34,21 @@ def stop_problem(proc, logf, name, read_log):
     if proc.returncode != 0:
         return f"{name} exited {proc.returncode}:\n{text[-3000:]}"
     return None
+
+
+def wait_for(what, pred, limit, failure, tolerated=()):
+    """pred() every 0.1 s until it returns something true (returned), for at
+    most limit seconds (a hang guard, never a performance bound); OSError,
+    ValueError and the `tolerated` exceptions count as "not yet". Past the
+    limit: raises failure(message) naming what and the last result."""
+    end = time.monotonic() + limit
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, ValueError, *tolerated) as e:
+            last = e
+        time.sleep(0.1)
+    raise failure(f"timed out after {limit} s waiting for {what} (last: {last})")

@@ -32,6 +32,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
+import daemon_proc  # noqa: E402
 from daemon_proc import stop_problem  # noqa: E402
 
 ENV = dict(os.environ)
@@ -58,17 +59,7 @@ def free_port():
 
 
 def wait_for(what, pred, limit=WAIT_S):
-    end = time.monotonic() + limit
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = pred()
-            if last:
-                return last
-        except (OSError, Failure, ValueError) as e:
-            last = e
-        time.sleep(0.1)
-    raise Failure(f"timed out after {limit} s waiting for {what} (last: {last})")
+    return daemon_proc.wait_for(what, pred, limit, Failure, (Failure,))
 
 
 def mariadb(sql, database=None):
