@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/core.h"
+#include "api/webhook_core.h"
 #include "common/playback.h"
 #include "common/s3_pool.h"
 #include "common/service.h"
@@ -29,7 +30,10 @@ typedef struct mc_api_settings {
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
     char cursor_secret[256];
+    bool webhooks_allow_private;
 } mc_api_settings;
+
+typedef struct mc_api_webhooks mc_api_webhooks; /* webhook_run.c */
 
 typedef struct mc_api_server {
     mc_service svc;
@@ -41,6 +45,7 @@ typedef struct mc_api_server {
     mc_token_key cursor_key, token_key;
     char *openapi_json;       /* the served document */
     size_t openapi_len;
+    mc_api_webhooks *webhooks;
 } mc_api_server;
 
 /* Who is calling (from the API key). */
@@ -55,7 +60,8 @@ typedef struct mc_api_ctx {
     mc_http_req *req;
     char request_id[130];
     mc_api_caller caller;
-    const char *segs[4];      /* the path after /v1/, split at '/' */
+    const char *segs[6];      /* the path after /v1/, split at '/' */
+    const char *id2;          /* a route's second "{}" segment */
     size_t nsegs;
     char *path_copy;
     mc_api_query query;
@@ -113,6 +119,23 @@ int mc_api_uploads_create(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_create(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_list(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_revoke(mc_api_ctx *c, mc_api_resp *r, const char *id);
+
+/* webhooks.c: endpoints, the delivery log, replay (scope webhooks). */
+int mc_api_webhooks_create(mc_api_ctx *c, mc_api_resp *r);
+int mc_api_webhooks_list(mc_api_ctx *c, mc_api_resp *r);
+int mc_api_webhook_get(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_patch(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_delete(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_rotate(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_deliveries(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_retry(mc_api_ctx *c, mc_api_resp *r, const char *id); /* c->id2: delivery */
+
+/* webhook_run.c: the ingest and sender threads (webhooks.* settings). */
+int mc_api_webhooks_start(mc_api_server *srv, mc_err *err);
+void mc_api_webhooks_nudge(mc_api_server *srv);
+void mc_api_webhooks_stop(mc_api_server *srv);
+/* Stores a video event and its deliveries (idempotent by ev->id). */
+int mc_api_webhook_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err);
 
 /* openapi.c: the YAML document as JSON text (malloc'd). */
 int mc_api_openapi_load(const char *path, char **json, size_t *len, mc_err *err);

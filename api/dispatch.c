@@ -86,17 +86,26 @@ static const route routes[] = {
     {"POST", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_create, NULL, true},
     {"GET", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_list, NULL, false},
     {"DELETE", "api-keys/{}", MC_API_SCOPE_ADMIN, NULL, mc_api_keys_revoke, false},
+    {"POST", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_create, NULL, true},
+    {"GET", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_list, NULL, false},
+    {"GET", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_get, false},
+    {"PATCH", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_patch, true},
+    {"DELETE", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_delete, false},
+    {"POST", "webhooks/{}/rotate-secret", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_rotate, false},
+    {"GET", "webhooks/{}/deliveries", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_deliveries, false},
+    {"POST", "webhooks/{}/deliveries/{}/retry", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_retry,
+     false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* Whether the path's segments fit shape; *id gets the "{}" segment. */
-static bool shape_matches(const char *shape, mc_api_ctx *c, const char **id) {
+/* Whether the path's segments fit shape; *id and *id2 get the "{}" segments. */
+static bool shape_matches(const char *shape, mc_api_ctx *c, const char **id, const char **id2) {
     size_t i = 0;
-    *id = NULL;
+    *id = *id2 = NULL;
     while (*shape) {
         size_t n = strcspn(shape, "/");
         if (i >= c->nsegs) return false;
-        if (n == 2 && strncmp(shape, "{}", 2) == 0) *id = c->segs[i];
+        if (n == 2 && strncmp(shape, "{}", 2) == 0) *(*id ? id2 : id) = c->segs[i];
         else if (strlen(c->segs[i]) != n || strncmp(shape, c->segs[i], n) != 0) return false;
         i++;
         shape += n;
@@ -109,13 +118,14 @@ static const route *find(mc_api_ctx *c, const char **id, char *allow, size_t cap
     allow[0] = '\0';
     const route *hit = NULL;
     for (size_t i = 0; i < NROUTES; i++) {
-        const char *rid;
-        if (!shape_matches(routes[i].shape, c, &rid)) continue;
+        const char *rid, *rid2;
+        if (!shape_matches(routes[i].shape, c, &rid, &rid2)) continue;
         size_t used = strlen(allow);
         snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", routes[i].method);
         if (!hit && strcmp(routes[i].method, c->req->method) == 0) {
             hit = &routes[i];
             *id = rid;
+            c->id2 = rid2;
         }
     }
     return hit;
