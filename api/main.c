@@ -66,7 +66,10 @@ static int run(mc_api_server *srv, mc_err *err) {
     if (mc_s3_config_from(srv->svc.config, &srv->s3cfg, err) < 0) return -1;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    if (mc_api_webhooks_start(srv, err) < 0) return -1;
+    bool webhooks;
+    if (mc_config_bool(srv->svc.config, "webhooks.enabled", &webhooks, err) < 0 ||
+        (webhooks && mc_api_webhooks_start(srv, err) < 0))
+        return -1;
     if (mc_api_routes(srv, err) < 0) return -1;
     int rc = mc_service_serve(&srv->svc, err);
     mc_api_webhooks_stop(srv); /* after HTTP: no handler nudges it any more */

@@ -73,6 +73,7 @@ static const mc_setting settings[] = {
     {"api.cursor_secret", "mcloud-dev-cursor-secret", true, "HMAC secret signing pagination cursors; at least 16 bytes."},
     {"api.openapi_path", "", true, "The OpenAPI document served at /v1/openapi.json (empty: the source tree's api/openapi.yaml)."},
     {"api.port", "18082", false, "HTTP port of mcloud-api (the consumer API)."},
+    {"webhooks.enabled", "true", false, "Run the webhook ingest and sender threads in this mcloud-api (false: it only serves the API)."},
     {"webhooks.allow_private", "false", false, "Allow webhook URLs to loopback and private addresses (checked on the address connected to); tests set it."},
     {"webhooks.timeout_ms", "10000", false, "Milliseconds a webhook receiver has to answer one attempt."},
     {"webhooks.retry_initial_ms", "30000", false, "Delay before a failed webhook's first retry; doubles each attempt (jittered into [d/2, d])."},
