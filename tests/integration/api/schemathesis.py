@@ -54,7 +54,8 @@ def body(checks, scratch, build_dir, cleanups):
             operations.add(label)
             if s["status"] != "skip":
                 cases[label] += len(s["recorder"].get("cases", {}))
-    documented = len(Spec().ops)
+    # every documented operation but GET /v1/openapi.json (Schemathesis does not count the document's own)
+    documented = len([op for m, parts, op in Spec().ops if parts != ["v1", "openapi.json"]])
     checks.check(operations_total == documented, f"the document's {documented} operations were loaded",
                  operations_total)
     untried = sorted(op for op in operations if cases[op] == 0 and op and "->" not in op)
