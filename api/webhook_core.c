@@ -330,6 +330,15 @@ out:
     return rc;
 }
 
+void mc_wh_event_completed_of(const mc_wh_event *ev, mc_wh_event *out) {
+    memset(out, 0, sizeof *out);
+    out->type = MC_WH_UPLOAD_COMPLETED;
+    memcpy(out->tenant, ev->tenant, sizeof out->tenant);
+    memcpy(out->video, ev->video, sizeof out->video);
+    memcpy(out->job, ev->job, sizeof out->job);
+    event_id(mc_wh_type_name(out->type), out->job, out->id);
+}
+
 void mc_wh_event_deleted(const char *tenant, const char *video, mc_wh_event *ev) {
     memset(ev, 0, sizeof *ev);
     ev->type = MC_WH_DELETED;

@@ -106,6 +106,10 @@ typedef struct mc_wh_event {
  * (progress, a retried failure), -1 (MC_ERR_INVALID) when malformed. */
 int mc_wh_event_from_message(mc_wh_source src, const void *value, size_t len, mc_wh_event *ev,
                              mc_err *err);
+/* The video.upload.completed event a ready or failed event implies (same
+ * job, same id as the one the jobs topic gives): stored first, so a video's
+ * events keep their order even when the transcoder's topic is read first. */
+void mc_wh_event_completed_of(const mc_wh_event *ev, mc_wh_event *out);
 /* The event of a deleted video (its id derives from the video id). */
 void mc_wh_event_deleted(const char *tenant, const char *video, mc_wh_event *ev);
 /* {"type", "timestamp" (RFC 3339 of ts_us), "data": {"video_id", ...}}. */

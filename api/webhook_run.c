@@ -110,7 +110,10 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     }
     if (got == 0) return 0;
     int64_t ts_us = m->timestamp_ms > 0 ? m->timestamp_ms * 1000 : (int64_t)time(NULL) * 1000000;
-    if (mc_api_webhook_event(w->srv, &ev, ts_us, &err) < 0) {
+    mc_wh_event before;
+    if (ev.type != MC_WH_UPLOAD_COMPLETED) mc_wh_event_completed_of(&ev, &before);
+    if ((ev.type != MC_WH_UPLOAD_COMPLETED && mc_api_webhook_event(w->srv, &before, ts_us, &err) < 0) ||
+        mc_api_webhook_event(w->srv, &ev, ts_us, &err) < 0) {
         mc_log_kv(MC_LOG_WARN, "webhooks: cannot store an event, retrying", "event", ev.id,
                   "error", err.msg, NULL);
         return -1; /* rewound: delivered again */
@@ -122,7 +125,11 @@ static int ingest_step(void *ctx) {
     mc_api_webhooks *w = ctx;
     mc_err err = {0};
     if (!w->consumer) {
-        mc_kafka_config kc = {.bootstrap_servers = w->kafka, .client_id = w->srv->svc.instance};
+        /* A killed instance's partitions move after 10 s, not librdkafka's 45. */
+        static const char *const props[] = {"session.timeout.ms=10000", "heartbeat.interval.ms=3000",
+                                            NULL};
+        mc_kafka_config kc = {.bootstrap_servers = w->kafka, .client_id = w->srv->svc.instance,
+                              .properties = props};
         /* The same partition counts as the transcoder's (transcode/worker.c). */
         if (mc_kafka_create_topic(&kc, w->jobs_topic, 6, 1, 10000, &err) < 0 ||
             mc_kafka_create_topic(&kc, w->events_topic, 3, 1, 10000, &err) < 0) {

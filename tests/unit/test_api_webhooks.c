@@ -208,6 +208,12 @@ static void test_events(void **state) {
         assert_int_equal(msg(MC_WH_SOURCE_JOBS, bad[i], &b), -1);
     assert_int_equal(msg(MC_WH_SOURCE_TRANSCODE, "{\"job_id\":\"j\",\"video_id\":\"v\",\"tenant\":\"t\"}",
                          &b), -1); /* no type */
+    mc_wh_event done, implied;
+    assert_int_equal(msg(MC_WH_SOURCE_TRANSCODE, "{\"type\":\"done\",\"job_id\":\"j-1\",\"video_id\":"
+                         "\"v-1\",\"tenant\":\"t1\"}", &done), 1);
+    mc_wh_event_completed_of(&done, &implied);
+    assert_string_equal(implied.id, a.id); /* the jobs topic's event, the same id */
+    assert_int_equal(implied.type, MC_WH_UPLOAD_COMPLETED);
     mc_wh_event d1, d2;
     mc_wh_event_deleted("t1", "v-1", &d1);
     mc_wh_event_deleted("t1", "v-1", &d2);

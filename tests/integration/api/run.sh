@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/support/stack_python.sh
 source "$here/../../support/stack_python.sh"
-for tool in mariadb ffmpeg; do
+for tool in mariadb ffmpeg kcat; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed: run scripts/bootstrap.sh" >&2; exit 1; }
 done
 "$python" -c 'import requests, jsonschema, yaml, tusclient, openapi_spec_validator, schemathesis, standardwebhooks' 2>/dev/null \

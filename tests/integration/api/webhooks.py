@@ -60,14 +60,25 @@ class Receiver:
                 pass
 
         self.port = free_port()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.handler = Handler
+        self.server = None
+        self.resume()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def pause(self):
+        """The receiver goes away: connections to its port are refused."""
+        self.stop()
+
+    def resume(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def got(self, path):
         with self.lock:
