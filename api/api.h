@@ -86,6 +86,9 @@ int mc_api_fail(mc_api_resp *r, int status, const char *code, const char *fmt, .
  * CONFLICT → 409, UNAVAILABLE → 503, others → 500 (the detail is logged, not shown). */
 int mc_api_fail_err(mc_api_ctx *c, mc_api_resp *r, const mc_err *err);
 int mc_api_ok(mc_api_resp *r, int status, json_t *body);
+/* A list page: 200 {"data": data, "next_cursor"}: the cursor of last (bound
+ * to the caller's tenant), or null when last is NULL. Takes data. */
+int mc_api_page(mc_api_ctx *c, mc_api_resp *r, json_t *data, const mc_api_cursor *last);
 
 /* dispatch.c */
 int mc_api_routes(mc_api_server *srv, mc_err *err);

@@ -120,6 +120,16 @@ typedef struct mc_api_upload_request {
 int mc_api_upload_request_parse(json_t *body, long long max_size, long long max_expiry_s,
                                 mc_api_upload_request *r, mc_err *err);
 
+/* Shared by every body parser: refuses a field not in allowed
+ * (NULL-terminated); reads an optional string field of at most max bytes
+ * without NUL (*out NULL when absent). Errors name the field. */
+int mc_api_only_fields(json_t *body, const char *const *allowed, mc_err *err);
+int mc_api_text_field(json_t *body, const char *field, size_t max, const char **out, mc_err *err);
+/* A bit set over a table of names (bit i = names[i]): space-separated text
+ * (stops before overflowing cap) or a JSON array. */
+void mc_api_names_format(const char *const *names, size_t n, unsigned mask, char *buf, size_t cap);
+json_t *mc_api_names_json(const char *const *names, size_t n, unsigned mask);
+
 /* Scopes as a bit set. */
 enum {
     MC_API_SCOPE_VIDEOS_READ = 1u << 0,

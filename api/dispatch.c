@@ -52,6 +52,18 @@ int mc_api_ok(mc_api_resp *r, int status, json_t *body) {
     return 0;
 }
 
+int mc_api_page(mc_api_ctx *c, mc_api_resp *r, json_t *data, const mc_api_cursor *last) {
+    char cbuf[MC_API_CURSOR_MAX];
+    mc_err err = {0};
+    json_t *out = json_object();
+    json_object_set_new(out, "data", data);
+    json_object_set_new(out, "next_cursor",
+                        last && mc_api_cursor_encode(&c->srv->cursor_key, c->caller.tenant, last,
+                                                     cbuf, &err) == 0
+                            ? json_string(cbuf) : json_null());
+    return mc_api_ok(r, 200, out);
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 typedef int (*handler_fn)(mc_api_ctx *c, mc_api_resp *r);

@@ -110,23 +110,16 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
     json_t *data = json_array();
     size_t shown = rows.nrows > (size_t)p.limit ? (size_t)p.limit : rows.nrows;
     for (size_t i = 0; i < shown; i++) json_array_append_new(data, summary_json(&rows, i));
-    json_t *next = json_null();
+    mc_api_cursor last = {0};
+    bool more = false;
     if (rows.nrows > (size_t)p.limit) {
-        mc_api_cursor last = {0};
-        char iso[32], cbuf[MC_API_CURSOR_MAX];
+        char iso[32];
         snprintf(last.id, sizeof last.id, "%s", mc_db_rows_get(&rows, shown - 1, 0));
-        if (mc_api_time_from_db(mc_db_rows_get(&rows, shown - 1, 6), iso) == 0 &&
-            mc_api_time_parse(iso, &last.created_us, &err) == 0 &&
-            mc_api_cursor_encode(&c->srv->cursor_key, c->caller.tenant, &last, cbuf, &err) == 0) {
-            json_decref(next);
-            next = json_string(cbuf);
-        }
+        more = mc_api_time_from_db(mc_db_rows_get(&rows, shown - 1, 6), iso) == 0 &&
+               mc_api_time_parse(iso, &last.created_us, &err) == 0;
     }
     mc_db_rows_free(&rows);
-    json_t *out = json_object();
-    json_object_set_new(out, "data", data);
-    json_object_set_new(out, "next_cursor", next);
-    return mc_api_ok(r, 200, out);
+    return mc_api_page(c, r, data, more ? &last : NULL);
 }
 
 /* ---- GET /v1/videos/{id} ---------------------------------------------------- */

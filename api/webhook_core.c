@@ -56,23 +56,11 @@ unsigned mc_wh_filter_parse(const char *s) {
 }
 
 void mc_wh_filter_format(unsigned mask, char *buf, size_t cap) {
-    size_t o = 0;
-    buf[0] = '\0';
-    if ((mask & MC_WH_ALL) == MC_WH_ALL) return; /* "": every type, new ones included */
-    for (size_t i = 0; i < NTYPES; i++)
-        if (mask & (1u << i)) {
-            int n = snprintf(buf + o, cap - o, "%s%s", o ? " " : "", type_names[i]);
-            if (n < 0 || (size_t)n >= cap - o) return;
-            o += (size_t)n;
-        }
+    /* "": every type, new ones included */
+    mc_api_names_format(type_names, NTYPES, (mask & MC_WH_ALL) == MC_WH_ALL ? 0 : mask, buf, cap);
 }
 
-json_t *mc_wh_filter_json(unsigned mask) {
-    json_t *a = json_array();
-    for (size_t i = 0; i < NTYPES; i++)
-        if (mask & (1u << i)) json_array_append_new(a, json_string(type_names[i]));
-    return a;
-}
+json_t *mc_wh_filter_json(unsigned mask) { return mc_api_names_json(type_names, NTYPES, mask); }
 
 /* ---- URLs ------------------------------------------------------------------ */
 
@@ -173,32 +161,14 @@ int mc_wh_url_check(const char *url, bool allow_private, mc_err *err) {
 
 /* ---- endpoint bodies -------------------------------------------------------- */
 
-static int string_field(json_t *body, const char *field, size_t max, const char **out, mc_err *err) {
-    json_t *v = json_object_get(body, field);
-    *out = NULL;
-    if (!v) return 0;
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-        return mc_err_set(err, MC_ERR_INVALID, "field '%s' must be a string without NUL", field);
-    if (json_string_length(v) > max)
-        return mc_err_set(err, MC_ERR_INVALID, "field '%s' is longer than %zu bytes", field, max);
-    *out = json_string_value(v);
-    return 0;
-}
-
 int mc_wh_endpoint_parse(json_t *body, bool create, bool allow_private, mc_wh_endpoint_req *r,
                          mc_err *err) {
     static const char *const allowed[] = {"url", "description", "events", "enabled", NULL};
     memset(r, 0, sizeof *r);
     if (!json_is_object(body)) return mc_err_set(err, MC_ERR_INVALID, "the body must be an object");
-    const char *field;
-    json_t *v;
-    json_object_foreach(body, field, v) {
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, field) == 0;
-        if (!ok) return mc_err_set(err, MC_ERR_INVALID, "unknown field '%.64s'", field);
-    }
-    if (string_field(body, "url", MC_WH_URL_MAX, &r->url, err) < 0 ||
-        string_field(body, "description", MC_WH_DESCRIPTION_MAX, &r->description, err) < 0)
+    if (mc_api_only_fields(body, allowed, err) < 0 ||
+        mc_api_text_field(body, "url", MC_WH_URL_MAX, &r->url, err) < 0 ||
+        mc_api_text_field(body, "description", MC_WH_DESCRIPTION_MAX, &r->description, err) < 0)
         return -1;
     if (create && !r->url) return mc_err_set(err, MC_ERR_INVALID, "field 'url' is required");
     if (r->url && mc_wh_url_check(r->url, allow_private, err) < 0) return -1;

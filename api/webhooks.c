@@ -261,21 +261,13 @@ int mc_api_webhook_deliveries(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     json_t *data = json_array();
     size_t shown = rows.nrows > (size_t)limit ? (size_t)limit : rows.nrows;
     for (size_t i = 0; i < shown; i++) json_array_append_new(data, delivery_json(&rows, i));
-    json_t *next = json_null();
-    if (rows.nrows > (size_t)limit) {
-        mc_api_cursor last = {.created_us = strtoll(mc_db_rows_get(&rows, shown - 1, 0), NULL, 10)};
-        char cbuf[MC_API_CURSOR_MAX];
-        snprintf(last.id, sizeof last.id, "%s", id);
-        if (mc_api_cursor_encode(&c->srv->cursor_key, c->caller.tenant, &last, cbuf, &err) == 0) {
-            json_decref(next);
-            next = json_string(cbuf);
-        }
-    }
+    /* the cursor: the last row's seq, bound to this endpoint */
+    mc_api_cursor last = {.created_us = rows.nrows > (size_t)limit
+                                            ? strtoll(mc_db_rows_get(&rows, shown - 1, 0), NULL, 10) : 0};
+    snprintf(last.id, sizeof last.id, "%s", id);
+    bool more = rows.nrows > (size_t)limit;
     mc_db_rows_free(&rows);
-    json_t *out = json_object();
-    json_object_set_new(out, "data", data);
-    json_object_set_new(out, "next_cursor", next);
-    return mc_api_ok(r, 200, out);
+    return mc_api_page(c, r, data, more ? &last : NULL);
 }
 
 /* POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry: the delivery is

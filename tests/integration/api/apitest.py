@@ -195,6 +195,22 @@ class Api:
         return requests.request(method, self.url + path, headers=h, data=data, timeout=timeout)
 
 
+def caller(api, spec, checks):
+    """call(method, path, key, expect, what, on=another Api, **kw): a request
+    whose answer is validated against the document (and its status checked
+    when expect is given)."""
+    def call(method, path, key=None, expect=None, what=None, on=None, **kw):
+        r = (on or api).call(method, path, key=key, **kw)
+        what = what or f"{method} {path}"
+        for p in spec.problems(method, path, r):
+            checks.check(False, f"{what}: contract", p)
+        if expect is not None:
+            checks.check(r.status_code == expect, f"{what}: status {expect}",
+                         f"got {r.status_code}: {r.text[:300]}")
+        return r
+    return call
+
+
 def new_tenant(build_dir, prefix):
     name = f"{prefix}{uuid.uuid4().hex[:10]}"
     r = subprocess.run([os.path.join(build_dir, "cli", "mcloud"), "tenant", "create", name],

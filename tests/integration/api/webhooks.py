@@ -29,7 +29,7 @@ import time
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tusclient import client as tus_client
 
-from apitest import Api, Spec, free_port, log, main, make_clip, new_tenant
+from apitest import Api, Spec, caller, free_port, log, main, make_clip, new_tenant
 
 WAIT_S = 180
 
@@ -124,15 +124,7 @@ def body(checks, scratch, build_dir, cleanups):
     t2, k2 = new_tenant(build_dir, "wh2")
     log(f"tenants {t1} {t2} on {api.url}, receiver {rx.url}")
 
-    def call(method, path, key=None, expect=None, what=None, on=None, **kw):
-        r = (on or api).call(method, path, key=key, **kw)
-        what = what or f"{method} {path}"
-        for p in spec.problems(method, path, r):
-            checks.check(False, f"{what}: contract", p)
-        if expect is not None:
-            checks.check(r.status_code == expect, f"{what}: status {expect}",
-                         f"got {r.status_code}: {r.text[:300]}")
-        return r
+    call = caller(api, spec, checks)
 
     def problem(r, code, field, what):
         try:
