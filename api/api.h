@@ -133,6 +133,10 @@ int mc_api_webhook_rotate(mc_api_ctx *c, mc_api_resp *r, const char *id);
 int mc_api_webhook_deliveries(mc_api_ctx *c, mc_api_resp *r, const char *id);
 int mc_api_webhook_retry(mc_api_ctx *c, mc_api_resp *r, const char *id); /* c->id2: delivery */
 
+/* usage.c: GET /v1/usage; the call counter dispatch.c runs per keyed call. */
+int mc_api_usage(mc_api_ctx *c, mc_api_resp *r);
+void mc_api_usage_count(mc_api_ctx *c);
+
 /* webhook_run.c: the ingest and sender threads (webhooks.* settings). */
 int mc_api_webhooks_start(mc_api_server *srv, mc_err *err);
 void mc_api_webhooks_nudge(mc_api_server *srv);

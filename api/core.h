@@ -76,6 +76,17 @@ typedef struct mc_api_list_params {
 } mc_api_list_params;
 int mc_api_list_params_parse(const mc_api_query *q, mc_api_list_params *p, mc_err *err);
 
+/* GET /v1/usage: from, to (inclusive days, YYYY-MM-DD, UTC; default the
+ * last 30 days up to today), granularity (only "day"). At most
+ * MC_API_USAGE_MAX_DAYS days; from after to is refused. today_us: now. */
+#define MC_API_USAGE_MAX_DAYS 92
+typedef struct mc_api_usage_params {
+    int64_t from_us, to_us; /* midnight of from; midnight after to (exclusive) */
+    int days;
+} mc_api_usage_params;
+int mc_api_usage_params_parse(const mc_api_query *q, int64_t today_us, mc_api_usage_params *p,
+                              mc_err *err);
+
 /* ---- cursors (cursor.c) ----
  * A cursor names the last row of a page (created_at in microseconds, id)
  * and is bound to the tenant; it is base64url(payload).base64url(HMAC):

@@ -98,6 +98,7 @@ static const route routes[] = {
     {"POST", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_create, NULL, true},
     {"GET", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_list, NULL, false},
     {"DELETE", "api-keys/{}", MC_API_SCOPE_ADMIN, NULL, mc_api_keys_revoke, false},
+    {"GET", "usage", MC_API_SCOPE_VIDEOS_READ, mc_api_usage, NULL, false},
     {"POST", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_create, NULL, true},
     {"GET", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_list, NULL, false},
     {"GET", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_get, false},
@@ -264,6 +265,7 @@ static void process(mc_api_ctx *c, mc_api_resp *r, mc_api_rate *rate, const char
             return;
         }
         if (mc_api_rate_take(c, rate, r) < 0) return;
+        mc_api_usage_count(c);
     }
     if (mc_api_query_parse(c->req->raw_query, strlen(c->req->raw_query), &c->query, &err) < 0) {
         mc_api_fail(r, 400, "invalid_query", "%s", err.msg);

@@ -13,8 +13,9 @@ video.ready, the receiver answering 500 to the first attempts (retried, in
 order: ready waits behind completed), the delivery log (attempts, response
 codes), replay (same webhook-id, signed again), rotation (the old secret no
 longer verifies), video.deleted after DELETE, a disabled endpoint (replay
-409), the endpoint's delete. Every answer is validated against
-api/openapi.yaml."""
+409), the endpoint's delete; and GET /v1/usage (the upload's known figures, a
+fresh tenant's known API calls per key, bad parameters). Every answer is
+validated against api/openapi.yaml."""
 
 import base64
 import hashlib
@@ -298,6 +299,38 @@ def body(checks, scratch, build_dir, cleanups):
                  and verifies(new_secret, gone[0]), "video.deleted delivered and signed")
     checks.check(not [q for q in rx.got("/ready-only") if b"video.deleted" in q["body"]],
                  "the filter keeps video.deleted from /ready-only")
+
+    # ---- usage: t1's known media figures, t3's known API calls ---------------------
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+    r = call("GET", f"/v1/usage?from={yesterday}&to={today}&granularity=day", k1, expect=200, what="usage")
+    u = r.json()
+
+    def total(field):
+        return sum(d[field] for d in u.get("data", []))
+    checks.check(len(u.get("data", [])) == 2 and u["data"][-1]["date"] == today, "usage: one row per day", u)
+    checks.check(total("videos_created") == 1 and total("videos_deleted") == 1 and total("uploads_completed") == 1
+                 and total("bytes_uploaded") == os.path.getsize(clip),
+                 "usage: one video created, uploaded (its bytes) and deleted", u)
+    checks.check(abs(total("minutes_uploaded") - 2 / 60) < 0.01 and abs(total("minutes_transcoded") - 2 / 60) < 0.01,
+                 "usage: the 2 s clip's minutes uploaded and transcoded", u)
+    checks.check(u.get("bytes_stored") == 0, "usage: nothing stored once the video is deleted", u.get("bytes_stored"))
+    t3, k3 = new_tenant(build_dir, "wh3")
+    r = call("GET", "/v1/api-keys", k3, expect=200, what="t3's keys")
+    k3_id = r.json()["data"][0]["id"]
+    for _ in range(5):
+        call("GET", "/v1/videos", k3, expect=200)
+    r = call("GET", "/v1/usage", k3, expect=200, what="t3's usage")
+    calls = {d["date"]: d for d in r.json()["data"]}.get(today, {})
+    checks.check(calls.get("api_calls_by_key") == {k3_id: 7} and calls.get("api_calls") == 7,
+                 "usage: API calls per key (1 + 5 + this one)", calls)
+    checks.check(len(r.json()["data"]) == 30 and calls.get("videos_created") == 0, "usage: 30 days by default")
+    for qs, what in (("granularity=hour", "granularity"), ("from=2026-02-30x", "from"), ("to=soon", "to"),
+                     (f"from={today}&to={yesterday}", "from"), ("from=2020-01-01&to=2021-01-01", "span"),
+                     ("limit=3", "limit")):
+        r = call("GET", f"/v1/usage?{qs}", k3, expect=400, what=f"usage: bad {what}")
+        problem(r, "invalid_query", what if what != "span" else "92 days", f"usage: bad {what}")
+    call("GET", "/v1/usage", k1_videos, expect=200, what="usage needs videos:read only")
 
     # ---- disable, patch, delete -------------------------------------------------------------
     r = call("PATCH", f"/v1/webhooks/{eid}", k1, json_body={"enabled": False, "events": ["video.failed"]},
