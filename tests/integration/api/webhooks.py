@@ -51,7 +51,7 @@ class Receiver:
                     left = outer.fail.get(self.path, 0)
                     status = 500 if left > 0 else 200
                     outer.fail[self.path] = max(0, left - 1)
-                    outer.requests.append({"path": self.path, "body": body, "status": status,
+                    outer.requests.append({"path": self.path, "body": body, "status": status, "at": time.time(),
                                            "headers": {k.lower(): v for k, v in self.headers.items()}})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
