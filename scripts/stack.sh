@@ -791,12 +791,14 @@ api_skip() {
   return 0
 }
 # The local stack is a development and test bed: webhook receivers run on
-# this machine (loopback allowed) and failed deliveries come back within
-# seconds, not the production schedule. tests/integration/api/apitest.py
+# this machine (loopback allowed), failed deliveries come back within
+# seconds, not the production schedule, and 5 failures in a row disable an
+# endpoint. tests/integration/api/apitest.py
 # gives the tests' own mcloud-api the same values: any instance's sender may
 # take a delivery, so they must agree.
 API_WEBHOOK_ENV=(MCLOUD_WEBHOOKS_ALLOW_PRIVATE=true MCLOUD_WEBHOOKS_RETRY_INITIAL_MS=500
-                 MCLOUD_WEBHOOKS_RETRY_MAX_MS=4000 MCLOUD_WEBHOOKS_POLL_MS=200)
+                 MCLOUD_WEBHOOKS_RETRY_MAX_MS=4000 MCLOUD_WEBHOOKS_POLL_MS=200
+                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=5)
 api_launch() {
   local -a vars
   mapfile -t vars < <(client_env)
