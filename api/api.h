@@ -133,9 +133,11 @@ int mc_api_webhook_rotate(mc_api_ctx *c, mc_api_resp *r, const char *id);
 int mc_api_webhook_deliveries(mc_api_ctx *c, mc_api_resp *r, const char *id);
 int mc_api_webhook_retry(mc_api_ctx *c, mc_api_resp *r, const char *id); /* c->id2: delivery */
 
-/* usage.c: GET /v1/usage; the call counter dispatch.c runs per keyed call. */
+/* usage.c: GET /v1/usage; the Redis key counting the caller's calls today
+ * (ratelimit.c increments it). */
+#define MC_API_USAGE_TTL_S (400L * 86400)
 int mc_api_usage(mc_api_ctx *c, mc_api_resp *r);
-void mc_api_usage_count(mc_api_ctx *c);
+int mc_api_usage_key(mc_api_ctx *c, char *buf, size_t len);
 
 /* webhook_run.c: the ingest and sender threads (webhooks.* settings). */
 int mc_api_webhooks_start(mc_api_server *srv, mc_err *err);

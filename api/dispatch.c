@@ -264,8 +264,7 @@ static void process(mc_api_ctx *c, mc_api_resp *r, mc_api_rate *rate, const char
             mc_api_fail(r, 403, "insufficient_scope", "this API key lacks the scope %s", need);
             return;
         }
-        if (mc_api_rate_take(c, rate, r) < 0) return;
-        mc_api_usage_count(c);
+        if (mc_api_rate_take(c, rate, r) < 0) return; /* also counts the call (usage.c) */
     }
     if (mc_api_query_parse(c->req->raw_query, strlen(c->req->raw_query), &c->query, &err) < 0) {
         mc_api_fail(r, 400, "invalid_query", "%s", err.msg);

@@ -3,9 +3,9 @@
  * completed (count, bytes, minutes of media), minutes transcoded (jobs done,
  * by the source's duration), and the bytes stored now (sources and
  * renditions of live videos). From Redis: API calls per key and day,
- * counted by dispatch.c after the key's rate limit let a request through
- * (mcloud:api:usage:<tenant>:<YYYYMMDD>, a hash key id → calls, kept 400
- * days). Playback requests and bytes served are not counted yet. */
+ * counted by the rate limit's script when it lets a request through
+ * (ratelimit.c; mcloud:api:usage:<tenant>:<YYYYMMDD>, a hash key id →
+ * calls, kept 400 days). Playback requests and bytes served are not counted yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +13,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
-
-#define USAGE_TTL_S (400L * 86400)
+#include "common/redis_keys.h"
 
 static void day_name(int64_t us, char out[11], bool compact) {
     time_t t = (time_t)(us / 1000000);
@@ -23,22 +22,12 @@ static void day_name(int64_t us, char out[11], bool compact) {
     strftime(out, 11, compact ? "%Y%m%d" : "%Y-%m-%d", &tm);
 }
 
-void mc_api_usage_count(mc_api_ctx *c) {
-    char day[11], key[160];
-    mc_err err = {0};
+int mc_api_usage_key(mc_api_ctx *c, char *buf, size_t len) {
+    char day[11];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     day_name((int64_t)now.tv_sec * 1000000, day, true);
-    snprintf(key, sizeof key, "mcloud:api:usage:%s:%s", c->caller.tenant, day);
-    redisReply *rep = mc_redis_command_once(c->srv->svc.redis, &err,
-                                            "EVAL %s 1 %s %s %ld",
-                                            "redis.call('HINCRBY', KEYS[1], ARGV[1], 1) "
-                                            "redis.call('EXPIRE', KEYS[1], ARGV[2])",
-                                            key, c->caller.key_id, USAGE_TTL_S);
-    if (!rep) /* usage is not worth refusing the call: logged, the call goes on */
-        mc_log_kv(MC_LOG_WARN, "usage not counted", "request_id", c->request_id, "error", err.msg,
-                  NULL);
-    else freeReplyObject(rep);
+    return mc_key_api_usage(buf, len, c->caller.tenant, day);
 }
 
 /* Adds the rows' (day, figure...) columns to the days' objects. */
@@ -69,7 +58,8 @@ static int add_rows(mc_api_ctx *c, json_t *days, const char *sql, const mc_api_u
 static int api_calls(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
     char day[11], key[160];
     day_name(day_us, day, true);
-    snprintf(key, sizeof key, "mcloud:api:usage:%s:%s", c->caller.tenant, day);
+    if (mc_key_api_usage(key, sizeof key, c->caller.tenant, day) < 0)
+        return mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
     redisReply *rep = mc_redis_command_once(c->srv->svc.redis, err, "HGETALL %s", key);
     if (!rep) return -1;
     json_t *calls = json_object();
