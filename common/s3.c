@@ -555,6 +555,7 @@ static int prepare(mc_s3 *s3, CURL *c, const s3_request *req, transfer *t, prepa
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     long buffer = s3->cfg.transfer_buffer > 0 ? s3->cfg.transfer_buffer : (long)TRANSFER_BUFFER;
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, buffer);
+    if (req->push && s3->cfg.push_buffer > 0) buffer = s3->cfg.push_buffer;
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, buffer);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
