@@ -92,6 +92,7 @@ static void shutdown_server(mc_upload_server *srv) {
     mc_periodic_stop(srv->sweeper);
     mc_outbox_publisher_stop(srv->outbox);
     mc_http_stop(srv->svc.http, 0);
+    mc_upload_probe_stop();
     if (srv->kafka) mc_kafka_producer_free(srv->kafka, 5000);
     mc_s3_pool_free(srv->s3);
     mc_service_free(&srv->svc);

@@ -3,11 +3,15 @@
  * the daemon (a crash or a memory bomb ends this process, not the daemon,
  * and libav* never enter the daemon's address space).
  *
+ * The daemon runs it once as a server (`--server`, probe_server.c) that
+ * forks one child per probe; each child runs mc_probe_once below, as does
+ * `mcloud-probe` run by hand without arguments.
+ *
  * Reads one request from stdin, probes the object through ranged GETs
  * (common/s3_avio.h), writes one result to stdout (format: probe.h) and
  * exits: 0 with a result, MC_PROBE_EXIT_S3 when S3 failed (retryable), 2 on
- * a bad request. The daemon sets its resource limits (address space, CPU)
- * before exec and kills it at its deadline; on top of those, no single
+ * a bad request. The server sets its resource limits (address space, CPU)
+ * in the child and kills it at its deadline; on top of those, no single
  * libav allocation may exceed max_alloc_mb (av_max_alloc), and decoders run
  * single-threaded, so a small file declaring a huge picture fails here
  * with a reason instead of pages. */
@@ -23,6 +27,7 @@
 #include "common/json.h"
 #include "common/s3_avio.h"
 #include "upload/probe.h"
+#include "upload/probe_server.h"
 
 #define REQUEST_MAX (64 * 1024)
 #define EXIT_BAD_REQUEST 2
@@ -263,8 +268,7 @@ static int reply(json_t *j, int status) {
     return fflush(stdout) == 0 ? status : 1;
 }
 
-int main(void) {
-    av_log_set_callback(on_av_log);
+int mc_probe_once(void) {
     request r = {0};
     mc_err err = {0};
     if (read_request(&r, &err) < 0) {
@@ -279,4 +283,10 @@ int main(void) {
     json_decref(r.doc);
     if (!out) return reply(json_pack("{s:s}", "error", err.msg), MC_PROBE_EXIT_S3);
     return reply(out, 0);
+}
+
+int main(int argc, char **argv) {
+    av_log_set_callback(on_av_log);
+    if (argc > 1 && strcmp(argv[1], "--server") == 0) return mc_probe_serve(argc, argv);
+    return mc_probe_once();
 }
