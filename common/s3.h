@@ -47,8 +47,6 @@ typedef struct mc_s3_config {
     long transfer_buffer;    /* libcurl's socket read and write chunk in bytes; 0: 256 KiB.
                                 Each handle holds two while it works: a daemon with many
                                 concurrent transfers trades a little speed for memory */
-    long push_buffer;        /* libcurl's send chunk of push-mode UploadParts (each hands over
-                                the caller's pieces as they come); 0: transfer_buffer */
 } mc_s3_config;
 
 typedef struct mc_s3 mc_s3;

@@ -20,8 +20,7 @@
 #include "upload/tus.h"
 
 #define S3_TRANSFER_BUFFER (64 * 1024)
-#define S3_PUSH_BUFFER (256 * 1024)
-#define HTTP_CONNECTION_MEMORY (256 * 1024)
+#define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define MMAP_THRESHOLD (128 * 1024)
 
 static int read_settings(mc_upload_server *srv, mc_err *err) {
@@ -59,7 +58,6 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
 static int open_clients(mc_upload_server *srv, mc_err *err) {
     if (mc_s3_config_from(srv->svc.config, &srv->s3cfg, err) < 0) return -1;
     srv->s3cfg.transfer_buffer = S3_TRANSFER_BUFFER;
-    srv->s3cfg.push_buffer = S3_PUSH_BUFFER;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     /* librdkafka's default linger.ms (5 ms) stays: with linger.ms=0 a kill

@@ -31,6 +31,7 @@
 
 #define REQUEST_MAX (64 * 1024)
 #define EXIT_BAD_REQUEST 2
+#define TRANSFER_BUFFER (64 * 1024) /* libcurl's receive buffer for the ranged reads */
 
 typedef struct request {
     json_t *doc;
@@ -277,6 +278,7 @@ int mc_probe_once(void) {
         return EXIT_BAD_REQUEST;
     }
     av_max_alloc((size_t)r.max_alloc_mb * 1024 * 1024);
+    r.s3.transfer_buffer = TRANSFER_BUFFER;
     mc_s3 *s3 = mc_s3_new(&r.s3, &err);
     json_t *out = s3 ? probe(s3, &r, &err) : NULL;
     mc_s3_free(s3);
