@@ -283,13 +283,20 @@ static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_up
     if (!io.buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* A copy of the slot's socket: a restart by another thread closes
+         * the original, and its number must not be reused under us. */
         pthread_mutex_lock(&server_lock);
         int sock = -1;
-        if (server_pid > 0 || start_server(srv, err) == 0) sock = server_socks[slot];
+        if (server_pid > 0 || start_server(srv, err) == 0) {
+            sock = fcntl(server_socks[slot], F_DUPFD_CLOEXEC, 0);
+            if (sock < 0) mc_err_set(err, MC_ERR_INTERNAL, "dup: %s", strerror(errno));
+        }
         unsigned generation = server_generation;
         pthread_mutex_unlock(&server_lock);
         if (sock < 0) break;
-        if (exchange(srv, sock, request, &io)) {
+        bool answered = exchange(srv, sock, request, &io);
+        close(sock);
+        if (answered) {
             rc = interpret(srv, &io, p, err);
             break;
         }
