@@ -179,6 +179,15 @@ class Server:
     def peak_rss_kib(self):
         return proc_status(self.proc.pid, "VmHWM")
 
+    def own_cpu_seconds(self):
+        """utime + stime of the server process alone (no children)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return sum(int(x) for x in fields[11:13]) / CLK_TCK
+
     def cpu_seconds(self):
         # utime, stime, and cutime, cstime (the children it reaped), of the
         # server and of its live descendants (mcloud's probe server, whose
@@ -319,7 +328,7 @@ def run_server(srv, token, count, size, patch, payload, created, is_mcloud):
             "p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
             "peak_rss_mib": srv.peak_rss_kib() / 1024, "peak_anon_mib": srv.peak_anon_kib / 1024,
             "peak_own_anon_mib": srv.peak_own_anon_kib / 1024,
-            "cpu_s": srv.cpu_seconds()}
+            "cpu_s": srv.cpu_seconds(), "cpu_own_s": srv.own_cpu_seconds()}
 
 
 def run_direct(args, count, size, patch, tag):
@@ -487,8 +496,9 @@ def main():
                     extra = (f", p99 PATCH {r['p99_ms']:.0f} ms, peak RSS {r['peak_rss_mib']:.0f} MiB"
                              f" (private {r['peak_anon_mib']:.1f} MiB, the server process alone"
                              f" {r['peak_own_anon_mib']:.1f})" if name != "direct" else "")
+                    own = f" (the server process alone {r['cpu_own_s']:.1f})" if name != "direct" else ""
                     log(f"  rep {rep + 1} {name}: {r['mib_s']:.0f} MiB/s, {r['seconds']:.1f} s, "
-                        f"CPU {r['cpu_s']:.1f} s{extra}, load {r['load']:.1f}")
+                        f"CPU {r['cpu_s']:.1f} s{own}{extra}, load {r['load']:.1f}")
             res["median"] = summarize(res, names)
         ok = True
     finally:
