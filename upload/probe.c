@@ -101,7 +101,12 @@ static unsigned server_generation;  /* bumped at every restart */
 
 /* Between fork and exec: async-signal-safe calls only. The slot sockets
  * go to fds 3.. (moved above the range first, so no dup2 clobbers one). */
-static void exec_server(const mc_upload_server *srv, int child_socks[PROBE_SLOTS]) {
+typedef struct server_args {
+    char mem[24], cpu[24], timeout[24], slots[24];
+} server_args;
+
+static void exec_server(const mc_upload_server *srv, const server_args *a,
+                        int child_socks[PROBE_SLOTS]) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -114,12 +119,8 @@ static void exec_server(const mc_upload_server *srv, int child_socks[PROBE_SLOTS
     close_range(3 + PROBE_SLOTS, ~0U, 0);
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
-    char mem[24], cpu[24], timeout[24], slots[24];
-    snprintf(mem, sizeof mem, "%d", srv->set.probe_memory_mb);
-    snprintf(cpu, sizeof cpu, "%d", srv->set.probe_cpu_s);
-    snprintf(timeout, sizeof timeout, "%d", srv->set.probe_timeout_s);
-    snprintf(slots, sizeof slots, "%d", PROBE_SLOTS);
-    char *const argv[] = {(char *)HELPER_NAME, "--server", mem, cpu, timeout, slots, NULL};
+    char *const argv[] = {(char *)HELPER_NAME, "--server", (char *)a->mem, (char *)a->cpu,
+                          (char *)a->timeout, (char *)a->slots, NULL};
     execv(srv->probe_bin, argv);
     _exit(127);
 }
@@ -145,8 +146,13 @@ static int start_server(mc_upload_server *srv, mc_err *err) {
         ours[i] = sv[0];
         theirs[i] = sv[1];
     }
+    server_args a; /* formatted before fork: only async-signal-safe calls after it */
+    snprintf(a.mem, sizeof a.mem, "%d", srv->set.probe_memory_mb);
+    snprintf(a.cpu, sizeof a.cpu, "%d", srv->set.probe_cpu_s);
+    snprintf(a.timeout, sizeof a.timeout, "%d", srv->set.probe_timeout_s);
+    snprintf(a.slots, sizeof a.slots, "%d", PROBE_SLOTS);
     pid_t pid = fork();
-    if (pid == 0) exec_server(srv, theirs);
+    if (pid == 0) exec_server(srv, &a, theirs);
     close_socks(theirs);
     if (pid < 0) {
         close_socks(ours);
