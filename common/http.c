@@ -413,6 +413,8 @@ int mc_http_start(mc_http_server *srv, mc_err *err) {
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        srv->opt.connection_memory ? srv->opt.connection_memory : (size_t)32 * 1024,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
         srv->opt.threads > 0 ? pool_opt : pool_opt + 1, MHD_OPTION_END);
     if (!srv->daemon)

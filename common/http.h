@@ -54,6 +54,11 @@ typedef struct mc_http_options {
     int port;                  /* 0: an ephemeral port (see mc_http_port) */
     int threads;               /* 0: a thread per connection; N: a pool of N (epoll) */
     unsigned int connection_timeout_s; /* idle connection timeout; 0 = 60 s */
+    /* bytes of libmicrohttpd's per-connection pool (request headers, then
+     * the read buffer a body is handed over from: about half of it per
+     * call); 0: libmicrohttpd's 32 KiB. A server streaming large bodies
+     * raises it so each handler call moves more bytes. */
+    size_t connection_memory;
     mc_http_ready_check ready;
     void *ready_ctx;
     /* name, value, name, value, ..., NULL: headers every answer queued

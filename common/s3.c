@@ -27,6 +27,7 @@
 enum {
     XML_BODY_MAX = 16 << 20,       /* listings of 1000 keys are well under this */
     TRANSFER_BUFFER = 256 << 10,   /* libcurl's socket read/write chunk, unless configured */
+    PUSH_RECEIVE_BUFFER = 16 << 10, /* a push's receive buffer: UploadPart's answer is short */
     MAX_QUERY = 5,
     MAX_EXTRA_HEADERS = 3,
     RETRY_BASE_MS = 100,
@@ -554,7 +555,7 @@ static int prepare(mc_s3 *s3, CURL *c, const s3_request *req, transfer *t, prepa
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s3->cfg.stall_timeout_s);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     long buffer = s3->cfg.transfer_buffer > 0 ? s3->cfg.transfer_buffer : (long)TRANSFER_BUFFER;
-    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, buffer);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, req->push ? (long)PUSH_RECEIVE_BUFFER : buffer);
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, buffer);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);

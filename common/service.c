@@ -73,6 +73,7 @@ static int new_http(mc_service *svc, mc_err *err) {
     if (mc_config_int(svc->config, svc->opt.port_setting, 0, 65535, &port, err) < 0) return -1;
     mc_http_options o = {.service = svc->opt.name, .bind = mc_config_get(svc->config, "http.bind"),
                          .port = (int)port, .threads = svc->opt.http_threads,
+                         .connection_memory = svc->opt.http_connection_memory,
                          .ready = service_ready, .ready_ctx = svc,
                          .response_headers = svc->opt.response_headers};
     svc->http = mc_http_new(&o);

@@ -28,6 +28,7 @@ typedef struct mc_service_options {
     const char *name;             /* "upload": logs, metrics, registry */
     const char *port_setting;     /* the setting holding the HTTP port, e.g. "upload.port" */
     int http_threads;             /* 0: a thread per connection */
+    size_t http_connection_memory; /* 0: libmicrohttpd's default (mc_http_options) */
     bool use_db;                  /* open MySQL and apply migrations */
     mc_http_ready_check ready;    /* the daemon's own readiness, besides Redis/MySQL */
     void *ready_ctx;

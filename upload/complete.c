@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "upload/upload.h"
 
@@ -82,21 +83,33 @@ static int commit_completion(mc_upload_server *srv, const mc_upload *u,
     return rc;
 }
 
+static void ms_since(double *since, char out[24]) {
+    double now = mc_monotonic_seconds();
+    snprintf(out, 24, "%.1f", (now - *since) * 1000);
+    *since = now;
+}
+
 int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *err) {
+    char s3_ms[24], probe_ms[24] = "0", commit_ms[24]; /* where a completion's time goes */
+    double t = mc_monotonic_seconds();
     if (mc_upload_store_complete(srv, s3, u, err) < 0) return -1;
+    ms_since(&t, s3_ms);
     mc_upload_probe p = {.media = true};
     if (u->video_id[0] &&
         mc_upload_probe_object(srv, u->s3_key, (uint64_t)u->length, &p, err) < 0)
         return -1;
+    if (u->video_id[0]) ms_since(&t, probe_ms);
     bool won = false;
     int rc = commit_completion(srv, u, &p, &won, err);
     mc_upload_state_forget(srv, u->id);
+    ms_since(&t, commit_ms);
     if (rc == 0) {
         u->status = MC_UPLOAD_COMPLETED;
         if (won && p.media) mc_outbox_publisher_nudge(srv->outbox);
         if (won)
             mc_log_kv(MC_LOG_INFO, "upload completed", "upload", u->id, "video", u->video_id,
-                      "media", p.media ? "yes" : p.failure_reason, NULL);
+                      "media", p.media ? "yes" : p.failure_reason, "s3_complete_ms", s3_ms,
+                      "probe_ms", probe_ms, "commit_ms", commit_ms, NULL);
     }
     mc_upload_probe_free(&p);
     return rc < 0 ? mc_err_wrap(err, "completing upload %s", u->id) : 0;

@@ -20,6 +20,7 @@
 #include "upload/tus.h"
 
 #define S3_TRANSFER_BUFFER (64 * 1024)
+#define HTTP_CONNECTION_MEMORY (64 * 1024)
 #define MMAP_THRESHOLD (128 * 1024)
 
 static int read_settings(mc_upload_server *srv, mc_err *err) {
@@ -71,7 +72,8 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
 }
 
 static int run(mc_upload_server *srv, mc_err *err) {
-    mc_service_options opt = {.name = "upload", .port_setting = "upload.port", .use_db = true};
+    mc_service_options opt = {.name = "upload", .port_setting = "upload.port", .use_db = true,
+                              .http_connection_memory = HTTP_CONNECTION_MEMORY};
     if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
     if (read_settings(srv, err) < 0 || mc_upload_probe_init(srv, err) < 0 ||
         open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
@@ -88,6 +90,7 @@ static void shutdown_server(mc_upload_server *srv) {
     mc_periodic_stop(srv->sweeper);
     mc_outbox_publisher_stop(srv->outbox);
     mc_http_stop(srv->svc.http, 0);
+    mc_upload_probe_stop();
     if (srv->kafka) mc_kafka_producer_free(srv->kafka, 5000);
     mc_s3_pool_free(srv->s3);
     mc_service_free(&srv->svc);

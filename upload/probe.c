@@ -1,19 +1,23 @@
-/* probe.c — what a finished upload contains, asked of a short-lived helper
- * process (mcloud-probe, probe_main.c) so that parsing untrusted media can
- * neither crash nor bloat the daemon, and libav* stay out of its address
- * space. One run: fork, set the child's limits (address space
- * upload.probe_memory_mb, CPU upload.probe_cpu_s, no core file, the other
- * descriptors closed, killed with the thread that started it), exec the
- * helper next to this executable, write the request to its stdin, read
- * the result from its stdout until upload.probe_timeout_s, reap it.
+/* probe.c — what a finished upload contains, asked of the probe server
+ * (`mcloud-probe --server`, probe_server.c) so that parsing untrusted media
+ * can neither crash nor bloat the daemon, and libav* stay out of its
+ * address space. The server is started on the first probe (exec of the
+ * helper next to this executable) and loads libav once; for each probe it
+ * forks a child under the limits (address space upload.probe_memory_mb,
+ * CPU upload.probe_cpu_s, no core file, killed at upload.probe_timeout_s)
+ * and answers with the child's wait status and result (probe_server.h).
+ * Exec'ing a helper per probe cost ~90 ms of CPU (loading ~145 libraries).
  *
- * A helper that dies by a signal, exceeds a limit or writes no valid
+ * A probe child that dies by a signal, exceeds a limit or writes no valid
  * result is a result too (the video fails with that reason: the same file
- * would do the same again); only an S3 failure the helper reports (exit
- * MC_PROBE_EXIT_S3) is an error the completion retries.
+ * would do the same again); only an S3 failure the child reports (exit
+ * MC_PROBE_EXIT_S3) is an error the completion retries. A server that
+ * dies or stops answering is killed, restarted and the probe retried once;
+ * a second failure is an error the completion retries.
  *
- * At most PROBE_SLOTS probes run at once: a burst of uploads finishing
- * together would otherwise start as many helpers (each tens of MiB). */
+ * At most PROBE_SLOTS probes run at once (one socket each to the server):
+ * a burst of uploads finishing together would otherwise start as many
+ * children (each tens of MiB). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,30 +29,41 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/http.h"
 #include "common/log.h"
+#include "upload/probe_server.h"
 #include "upload/upload.h"
 
 #define PROBE_SLOTS 4
 #define HELPER_NAME "mcloud-probe"
+#define SERVER_MARGIN_S 10 /* past the probe deadline the server enforces itself */
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slot_freed = PTHREAD_COND_INITIALIZER;
-static int slots_used;
+static bool slot_used[PROBE_SLOTS];
 
-static void take_slot(void) {
+/* A free slot's index: its socket to the server is this thread's until given back. */
+static int take_slot(void) {
     pthread_mutex_lock(&slots_lock);
-    while (slots_used == PROBE_SLOTS) pthread_cond_wait(&slot_freed, &slots_lock);
-    slots_used++;
-    pthread_mutex_unlock(&slots_lock);
+    for (;;) {
+        for (int i = 0; i < PROBE_SLOTS; i++)
+            if (!slot_used[i]) {
+                slot_used[i] = true;
+                pthread_mutex_unlock(&slots_lock);
+                return i;
+            }
+        pthread_cond_wait(&slot_freed, &slots_lock);
+    }
 }
 
-static void give_slot(void) {
+static void give_slot(int slot) {
     pthread_mutex_lock(&slots_lock);
-    slots_used--;
+    slot_used[slot] = false;
     pthread_cond_signal(&slot_freed);
     pthread_mutex_unlock(&slots_lock);
 }
@@ -71,90 +86,159 @@ int mc_upload_probe_init(mc_upload_server *srv, mc_err *err) {
     return 0;
 }
 
-/* Under AddressSanitizer a process reserves terabytes of shadow address
- * space, so no address-space limit can be set; av_max_alloc in the helper
- * still bounds every single allocation. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LIMIT_ADDRESS_SPACE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LIMIT_ADDRESS_SPACE 0
-#endif
-#endif
-#ifndef LIMIT_ADDRESS_SPACE
-#define LIMIT_ADDRESS_SPACE 1
-#endif
-
-/* Between fork and exec: async-signal-safe calls only. */
-static void run_helper(const mc_upload_server *srv, int in, int out) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0) _exit(126);
-    close_range(3, ~0U, 0);
-    rlim_t cpu = (rlim_t)srv->set.probe_cpu_s;
-    struct rlimit as = {(rlim_t)srv->set.probe_memory_mb << 20, (rlim_t)srv->set.probe_memory_mb << 20},
-                  cpu_limit = {cpu, cpu + 1}, core = {0, 0};
-    if ((LIMIT_ADDRESS_SPACE && setrlimit(RLIMIT_AS, &as) < 0) ||
-        setrlimit(RLIMIT_CPU, &cpu_limit) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
-        _exit(126);
-    char *const argv[] = {(char *)HELPER_NAME, NULL};
-    execv(srv->probe_bin, argv);
-    _exit(127);
-}
-
 static long now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
+/* ---- the probe server ----------------------------------------------------- */
+
+static pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t server_pid;            /* 0: not running */
+static int server_socks[PROBE_SLOTS];
+static unsigned server_generation;  /* bumped at every restart */
+
+/* Between fork and exec: async-signal-safe calls only. The slot sockets
+ * go to fds 3.. (moved above the range first, so no dup2 clobbers one). */
+typedef struct server_args {
+    char mem[24], cpu[24], timeout[24], slots[24];
+} server_args;
+
+static void exec_server(const mc_upload_server *srv, const server_args *a,
+                        int child_socks[PROBE_SLOTS]) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    int high[PROBE_SLOTS];
+    for (int i = 0; i < PROBE_SLOTS; i++)
+        if ((high[i] = fcntl(child_socks[i], F_DUPFD, 3 + PROBE_SLOTS)) < 0) _exit(126);
+    for (int i = 0; i < PROBE_SLOTS; i++)
+        if (dup2(high[i], 3 + i) < 0) _exit(126);
+    close_range(3 + PROBE_SLOTS, ~0U, 0);
+    struct rlimit core = {0, 0};
+    setrlimit(RLIMIT_CORE, &core);
+    char *const argv[] = {(char *)HELPER_NAME, "--server", (char *)a->mem, (char *)a->cpu,
+                          (char *)a->timeout, (char *)a->slots, NULL};
+    execv(srv->probe_bin, argv);
+    _exit(127);
+}
+
+static void close_socks(int *socks) {
+    for (int i = 0; i < PROBE_SLOTS; i++)
+        if (socks[i] >= 0) close(socks[i]), socks[i] = -1;
+}
+
+/* With server_lock held. The server is not tied to the starting thread's
+ * life (PR_SET_PDEATHSIG would kill it when that request thread ends): it
+ * ends when its sockets close, at our exit too. */
+static int start_server(mc_upload_server *srv, mc_err *err) {
+    int ours[PROBE_SLOTS], theirs[PROBE_SLOTS];
+    for (int i = 0; i < PROBE_SLOTS; i++) ours[i] = theirs[i] = -1;
+    for (int i = 0; i < PROBE_SLOTS; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            close_socks(ours);
+            close_socks(theirs);
+            return mc_err_set(err, MC_ERR_INTERNAL, "socketpair: %s", strerror(errno));
+        }
+        ours[i] = sv[0];
+        theirs[i] = sv[1];
+    }
+    server_args a; /* formatted before fork: only async-signal-safe calls after it */
+    snprintf(a.mem, sizeof a.mem, "%d", srv->set.probe_memory_mb);
+    snprintf(a.cpu, sizeof a.cpu, "%d", srv->set.probe_cpu_s);
+    snprintf(a.timeout, sizeof a.timeout, "%d", srv->set.probe_timeout_s);
+    snprintf(a.slots, sizeof a.slots, "%d", PROBE_SLOTS);
+    pid_t pid = fork();
+    if (pid == 0) exec_server(srv, &a, theirs);
+    close_socks(theirs);
+    if (pid < 0) {
+        close_socks(ours);
+        return mc_err_set(err, MC_ERR_INTERNAL, "fork: %s", strerror(errno));
+    }
+    server_pid = pid;
+    memcpy(server_socks, ours, sizeof ours);
+    mc_log_kv(MC_LOG_INFO, "probe server started", "binary", srv->probe_bin, NULL);
+    return 0;
+}
+
+/* With server_lock held: kills and reaps it; the next probe starts another. */
+static void stop_server(bool kill_it) {
+    if (server_pid <= 0) return;
+    close_socks(server_socks);
+    if (kill_it) kill(server_pid, SIGKILL);
+    while (waitpid(server_pid, NULL, 0) < 0 && errno == EINTR) {}
+    server_pid = 0;
+    server_generation++;
+}
+
+void mc_upload_probe_stop(void) {
+    pthread_mutex_lock(&server_lock);
+    stop_server(false); /* it exits when its sockets close */
+    pthread_mutex_unlock(&server_lock);
+}
+
+static bool send_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool recv_all(int fd, void *data, size_t len, long deadline) {
+    char *p = data;
+    while (len) {
+        long left = deadline - now_ms();
+        if (left <= 0) return false;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
 typedef struct helper_io {
+    int status;
     char *buf;
     size_t len;
     bool timed_out, too_large;
 } helper_io;
 
-/* Reads the helper's stdout until EOF, the deadline, or the size bound. */
-static void read_result(int fd, long deadline, helper_io *io) {
-    io->buf = malloc(MC_PROBE_RESULT_MAX + 1);
-    if (!io->buf) return;
-    for (;;) {
-        long left = deadline - now_ms();
-        if (left <= 0) {
-            io->timed_out = true;
-            return;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int r = poll(&p, 1, (int)(left > INT_MAX ? INT_MAX : left));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        ssize_t n = read(fd, io->buf + io->len, MC_PROBE_RESULT_MAX + 1 - io->len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        io->len += (size_t)n;
-        if (io->len > MC_PROBE_RESULT_MAX) {
-            io->too_large = true;
-            return;
-        }
-    }
-}
-
-static void write_all(int fd, const char *text) {
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return; /* the helper died: its status says why */
-        off += (size_t)n;
-    }
+/* One request and its answer on the slot's socket; false when the server
+ * died or did not answer within its own deadline plus a margin. */
+static bool exchange(const mc_upload_server *srv, int sock, const char *request, helper_io *io) {
+    size_t len = strlen(request);
+    uint32_t len32 = (uint32_t)len;
+    mc_probe_answer ans;
+    long deadline = now_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
+    if (!send_all(sock, &len32, sizeof len32) || !send_all(sock, request, len) ||
+        !recv_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
+        !recv_all(sock, io->buf, ans.len, deadline))
+        return false;
+    io->status = ans.status;
+    io->len = ans.len;
+    io->timed_out = ans.timed_out;
+    io->too_large = ans.too_large;
+    return true;
 }
 
 /* The helper's fate as a probe result or an error. */
-static int interpret(const mc_upload_server *srv, int status, helper_io *io, mc_upload_probe *p,
+static int interpret(const mc_upload_server *srv, const helper_io *io, mc_upload_probe *p,
                      mc_err *err) {
+    int status = io->status;
     memset(p, 0, sizeof *p);
     p->duration_ms = -1;
     const char *why = NULL;
@@ -197,34 +281,39 @@ static int interpret(const mc_upload_server *srv, int status, helper_io *io, mc_
     return 0;
 }
 
-static int run_probe(mc_upload_server *srv, const char *request, mc_upload_probe *p, mc_err *err) {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) < 0) return mc_err_set(err, MC_ERR_INTERNAL, "pipe: %s", strerror(errno));
-    if (pipe2(out, O_CLOEXEC) < 0) {
-        close(in[0]);
-        close(in[1]);
-        return mc_err_set(err, MC_ERR_INTERNAL, "pipe: %s", strerror(errno));
+/* The probe on the slot's socket; a server that died or hangs is
+ * restarted and the probe retried once. */
+static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_upload_probe *p,
+                     mc_err *err) {
+    helper_io io = {.buf = malloc(MC_PROBE_RESULT_MAX + 1)};
+    if (!io.buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        /* A copy of the slot's socket: a restart by another thread closes
+         * the original, and its number must not be reused under us. */
+        pthread_mutex_lock(&server_lock);
+        int sock = -1;
+        if (server_pid > 0 || start_server(srv, err) == 0) {
+            sock = fcntl(server_socks[slot], F_DUPFD_CLOEXEC, 0);
+            if (sock < 0) mc_err_set(err, MC_ERR_INTERNAL, "dup: %s", strerror(errno));
+        }
+        unsigned generation = server_generation;
+        pthread_mutex_unlock(&server_lock);
+        if (sock < 0) break;
+        bool answered = exchange(srv, sock, request, &io);
+        close(sock);
+        if (answered) {
+            rc = interpret(srv, &io, p, err);
+            break;
+        }
+        pthread_mutex_lock(&server_lock);
+        if (generation == server_generation) {
+            mc_log_kv(MC_LOG_WARN, "the probe server died or hung; restarting it", NULL);
+            stop_server(true);
+        }
+        pthread_mutex_unlock(&server_lock);
+        mc_err_set(err, MC_ERR_UNAVAILABLE, "the probe server failed twice (see the log)");
     }
-    long deadline = now_ms() + srv->set.probe_timeout_s * 1000L;
-    pid_t pid = fork();
-    if (pid == 0) run_helper(srv, in[0], out[1]);
-    close(in[0]);
-    close(out[1]);
-    if (pid < 0) {
-        close(in[1]);
-        close(out[0]);
-        return mc_err_set(err, MC_ERR_INTERNAL, "fork: %s", strerror(errno));
-    }
-    write_all(in[1], request);
-    close(in[1]);
-    helper_io io = {0};
-    read_result(out[0], deadline, &io);
-    close(out[0]);
-    if (io.timed_out || io.too_large || !io.buf) kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    int rc = io.buf ? interpret(srv, status, &io, p, err)
-                    : mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     free(io.buf);
     return rc;
 }
@@ -234,9 +323,15 @@ int mc_upload_probe_object(mc_upload_server *srv, const char *key, uint64_t size
     memset(p, 0, sizeof *p);
     char *request = mc_upload_probe_request(&srv->s3cfg, key, size, srv->set.probe_memory_mb / 4);
     if (!request) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    take_slot();
-    int rc = run_probe(srv, request, p, err);
-    give_slot();
+    double asked = mc_monotonic_seconds();
+    int slot = take_slot();
+    double started = mc_monotonic_seconds();
+    int rc = run_probe(srv, slot, request, p, err);
+    give_slot(slot);
+    char wait_ms[24], run_ms[24];
+    snprintf(wait_ms, sizeof wait_ms, "%.1f", (started - asked) * 1000);
+    snprintf(run_ms, sizeof run_ms, "%.1f", (mc_monotonic_seconds() - started) * 1000);
+    mc_log_kv(MC_LOG_DEBUG, "probe", "key", key, "slot_wait_ms", wait_ms, "run_ms", run_ms, NULL);
     free(request);
     if (rc < 0) return mc_err_wrap(err, "probing %s", key);
     if (!p->media) mc_log_kv(MC_LOG_INFO, "probe: not media", "key", key, "reason", p->failure_reason, NULL);

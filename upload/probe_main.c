@@ -3,11 +3,15 @@
  * the daemon (a crash or a memory bomb ends this process, not the daemon,
  * and libav* never enter the daemon's address space).
  *
+ * The daemon runs it once as a server (`--server`, probe_server.c) that
+ * forks one child per probe; each child runs mc_probe_once below, as does
+ * `mcloud-probe` run by hand without arguments.
+ *
  * Reads one request from stdin, probes the object through ranged GETs
  * (common/s3_avio.h), writes one result to stdout (format: probe.h) and
  * exits: 0 with a result, MC_PROBE_EXIT_S3 when S3 failed (retryable), 2 on
- * a bad request. The daemon sets its resource limits (address space, CPU)
- * before exec and kills it at its deadline; on top of those, no single
+ * a bad request. The server sets its resource limits (address space, CPU)
+ * in the child and kills it at its deadline; on top of those, no single
  * libav allocation may exceed max_alloc_mb (av_max_alloc), and decoders run
  * single-threaded, so a small file declaring a huge picture fails here
  * with a reason instead of pages. */
@@ -23,9 +27,11 @@
 #include "common/json.h"
 #include "common/s3_avio.h"
 #include "upload/probe.h"
+#include "upload/probe_server.h"
 
 #define REQUEST_MAX (64 * 1024)
 #define EXIT_BAD_REQUEST 2
+#define TRANSFER_BUFFER (64 * 1024) /* libcurl's receive buffer for the ranged reads */
 
 typedef struct request {
     json_t *doc;
@@ -263,8 +269,7 @@ static int reply(json_t *j, int status) {
     return fflush(stdout) == 0 ? status : 1;
 }
 
-int main(void) {
-    av_log_set_callback(on_av_log);
+int mc_probe_once(void) {
     request r = {0};
     mc_err err = {0};
     if (read_request(&r, &err) < 0) {
@@ -273,10 +278,17 @@ int main(void) {
         return EXIT_BAD_REQUEST;
     }
     av_max_alloc((size_t)r.max_alloc_mb * 1024 * 1024);
+    r.s3.transfer_buffer = TRANSFER_BUFFER;
     mc_s3 *s3 = mc_s3_new(&r.s3, &err);
     json_t *out = s3 ? probe(s3, &r, &err) : NULL;
     mc_s3_free(s3);
     json_decref(r.doc);
     if (!out) return reply(json_pack("{s:s}", "error", err.msg), MC_PROBE_EXIT_S3);
     return reply(out, 0);
+}
+
+int main(int argc, char **argv) {
+    av_log_set_callback(on_av_log);
+    if (argc > 1 && strcmp(argv[1], "--server") == 0) return mc_probe_serve(argc, argv);
+    return mc_probe_once();
 }

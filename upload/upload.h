@@ -164,8 +164,10 @@ void mc_upload_state_forget(mc_upload_server *srv, const char *id);
 /* ---- probe (probe.c): the helper process mcloud-probe, see probe.h ---- */
 /* Finds the helper next to this executable; an error names what is missing. */
 int mc_upload_probe_init(mc_upload_server *srv, mc_err *err);
-/* Probes key (size bytes) in a helper process under the probe limits.
- * Returns -1 only when S3 failed or the helper cannot start; a file that is
+/* Closes the probe server's sockets (it exits) and reaps it; at shutdown. */
+void mc_upload_probe_stop(void);
+/* Probes key (size bytes) in a child of the probe server under the probe
+ * limits. Returns -1 only when S3 failed or the server failed twice; a file that is
  * not media, or that crashes or exhausts the helper, is p->media = false
  * with the reason. */
 int mc_upload_probe_object(mc_upload_server *srv, const char *key, uint64_t size,

@@ -1592,6 +1592,51 @@ static void test_probe_survives_a_decompression_bomb(void **state) {
     free(clip);
 }
 
+/* The pid of pid's child process named name (comm), or 0. */
+static pid_t child_named(pid_t pid, const char *name) {
+    char file[64], comm[64];
+    snprintf(file, sizeof file, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(file, "r");
+    if (!f) fail_msg("cannot read %s", file);
+    int child;
+    pid_t found = 0;
+    while (!found && fscanf(f, "%d", &child) == 1) {
+        snprintf(file, sizeof file, "/proc/%d/comm", child);
+        FILE *c = fopen(file, "r");
+        if (c && fgets(comm, sizeof comm, c)) {
+            comm[strcspn(comm, "\n")] = '\0';
+            if (strcmp(comm, name) == 0) found = child;
+        }
+        if (c) fclose(c);
+    }
+    fclose(f);
+    return found;
+}
+
+/* The probe server is one long-lived child (not one process per probe);
+ * killed, it is restarted and the next probe still answers. */
+static void test_probe_server_restarts_after_it_dies(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *clip = make_clip(&len);
+    char video[64], status[300];
+    upload_and_status(clip, len, video, status, sizeof status);
+    assert_media_status(status);
+    pid_t server = child_named(A.pid, "mcloud-probe");
+    if (server == 0) fail_msg("no mcloud-probe server under mcloud-upload %d", (int)A.pid);
+    upload_and_status(clip, len, video, status, sizeof status);
+    assert_media_status(status);
+    assert_int_equal(child_named(A.pid, "mcloud-probe"), server); /* the same server again */
+    assert_int_equal(kill(server, SIGKILL), 0);
+    upload_and_status(clip, len, video, status, sizeof status);
+    assert_media_status(status);
+    pid_t restarted = child_named(A.pid, "mcloud-probe");
+    if (restarted == 0 || restarted == server)
+        fail_msg("probe server %d not restarted (now %d)", (int)server, (int)restarted);
+    assert_int_equal(waitpid(A.pid, NULL, WNOHANG), 0);
+    free(clip);
+}
+
 /* ---- orphaned multipart uploads --------------------------------------------------- */
 
 static bool multipart_exists(const char *key, const char *upload_id) {
@@ -1671,6 +1716,7 @@ int main(void) {
         cmocka_unit_test(test_probe_keeps_libav_out_of_the_daemon),
         cmocka_unit_test(test_probe_rejects_a_corrupt_file),
         cmocka_unit_test(test_probe_survives_a_decompression_bomb),
+        cmocka_unit_test(test_probe_server_restarts_after_it_dies),
         cmocka_unit_test(test_orphaned_multipart_uploads_are_aborted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

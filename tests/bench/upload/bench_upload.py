@@ -9,8 +9,12 @@ For each server: throughput (bytes / wall time from the first POST to the last
 204), p50/p99 PATCH latency (the final PATCH included: it completes the
 multipart upload), the server's peak RSS (VmHWM of /proc/<pid>/status: every
 page it touched, the shared libraries' included), its peak private memory
-(RssAnon, sampled every 20 ms) and its CPU time (utime + stime, plus the
-children it reaped: mcloud-upload's probe helpers). Each server
+(anonymous memory sampled every 20 ms, summed over the server and its
+live descendants, mcloud-upload's probe server and its probe children, as
+Pss_Anon so pages a fork shares count once; the server's own RssAnon is in
+the JSON as peak_own_anon_mib) and its
+CPU time (utime + stime plus the reaped children's, of the server and its
+live descendants). Each server
 is started fresh for each scenario and repetition, so the peaks are the
 scenario's. The client is the same small http.client loop for both servers
 (one kept-alive connection per upload, one thread per upload, bodies sliced
@@ -97,6 +101,18 @@ def install_tusd(home):
 # ---- servers ------------------------------------------------------------------
 
 
+def pss_anon_kib(pid):
+    """Pss_Anon of /proc/<pid>/smaps_rollup (kB), or 0."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss_Anon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class Server:
     def __init__(self, name, argv, env, port, logdir):
         self.name, self.port = name, port
@@ -105,6 +121,7 @@ class Server:
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=self.log)
         LIVE.add(self)
         self.peak_anon_kib = 0
+        self.peak_own_anon_kib = 0
         self._sampling = threading.Event()
         try:
             self._wait_ready()
@@ -135,17 +152,55 @@ class Server:
 
     def _sample(self):
         while not self._sampling.wait(0.02):
-            self.peak_anon_kib = max(self.peak_anon_kib, proc_status(self.proc.pid, "RssAnon"))
+            own = proc_status(self.proc.pid, "RssAnon")
+            self.peak_own_anon_kib = max(self.peak_own_anon_kib, own)
+            # forked children share their parent's pages until written:
+            # summing Pss_Anon (each shared page split between its sharers)
+            # counts every page once
+            anon = sum(pss_anon_kib(pid) for pid in self.processes())
+            self.peak_anon_kib = max(self.peak_anon_kib, anon)
+
+    def processes(self):
+        """The server and its live descendants (mcloud-upload's probe server
+        and the probe children it forks): their memory and CPU are the
+        server's too."""
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo.extend(int(x) for x in f.read().split())
+            except OSError:
+                pass  # ended meanwhile
+        return out
 
     def peak_rss_kib(self):
         return proc_status(self.proc.pid, "VmHWM")
 
+    def own_cpu_seconds(self):
+        """utime + stime of the server process alone (no children)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return sum(int(x) for x in fields[11:13]) / CLK_TCK
+
     def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # utime, stime, and cutime, cstime: the children it reaped (mcloud's
-        # probe helper processes) count as the server's work
-        return sum(int(x) for x in fields[11:15]) / CLK_TCK
+        # utime, stime, and cutime, cstime (the children it reaped), of the
+        # server and of its live descendants (mcloud's probe server, whose
+        # own reaped probe children are in its cutime)
+        total = 0
+        for pid in self.processes():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15])
+        return total / CLK_TCK
 
     def stop(self):
         self._sampling.set()
@@ -272,7 +327,8 @@ def run_server(srv, token, count, size, patch, payload, created, is_mcloud):
     return {"seconds": wall, "mib_s": count * size / MiB / wall, "patches": len(lat),
             "p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
             "peak_rss_mib": srv.peak_rss_kib() / 1024, "peak_anon_mib": srv.peak_anon_kib / 1024,
-            "cpu_s": srv.cpu_seconds()}
+            "peak_own_anon_mib": srv.peak_own_anon_kib / 1024,
+            "cpu_s": srv.cpu_seconds(), "cpu_own_s": srv.own_cpu_seconds()}
 
 
 def run_direct(args, count, size, patch, tag):
@@ -388,6 +444,7 @@ def summarize(res, names):
             "peak_anon_vs_tusd": statistics.median(m[i]["peak_anon_mib"] / t[i]["peak_anon_mib"] for i in range(reps)),
             "time_vs_direct": statistics.median(m[i]["seconds"] / d[i]["seconds"] for i in range(reps)),
             "tusd_time_vs_direct": statistics.median(t[i]["seconds"] / d[i]["seconds"] for i in range(reps)),
+            "cpu_vs_tusd": statistics.median(m[i]["cpu_s"] / t[i]["cpu_s"] for i in range(reps)),
         }
     return out
 
@@ -437,9 +494,11 @@ def main():
                     r["load"] = os.getloadavg()[0]
                     res["runs"][name].append(r)
                     extra = (f", p99 PATCH {r['p99_ms']:.0f} ms, peak RSS {r['peak_rss_mib']:.0f} MiB"
-                             f" (private {r['peak_anon_mib']:.0f} MiB)" if name != "direct" else "")
+                             f" (private {r['peak_anon_mib']:.1f} MiB, the server process alone"
+                             f" {r['peak_own_anon_mib']:.1f})" if name != "direct" else "")
+                    own = f" (the server process alone {r['cpu_own_s']:.1f})" if name != "direct" else ""
                     log(f"  rep {rep + 1} {name}: {r['mib_s']:.0f} MiB/s, {r['seconds']:.1f} s, "
-                        f"CPU {r['cpu_s']:.1f} s{extra}, load {r['load']:.1f}")
+                        f"CPU {r['cpu_s']:.1f} s{own}{extra}, load {r['load']:.1f}")
             res["median"] = summarize(res, names)
         ok = True
     finally:
@@ -463,9 +522,10 @@ def markdown(R, names):
     label_of = {"mcloud": "mcloud-upload", "tusd": f"tusd {R['tusd']}", "direct": "direct S3 multipart (limit)"}
     rows = ["| scenario | server | throughput | time | p50 PATCH | p99 PATCH | peak RSS | peak private | CPU |",
             "|---|---|---|---|---|---|---|---|---|"]
-    ratios = ["| scenario | throughput mcloud / tusd (target ≥ 2) | peak RSS mcloud / tusd (target ≤ 0.25) "
-              "| peak private mcloud / tusd | time mcloud / direct (target ≤ 1.15) | time tusd / direct |",
-              "|---|---|---|---|---|---|"]
+    ratios = ["| scenario | time mcloud / direct (target ≤ 1.15) | time tusd / direct "
+              "| CPU mcloud / tusd (target ≤ 1) | peak private mcloud / tusd (target ≤ 1) "
+              "| peak RSS mcloud / tusd | throughput mcloud / tusd |",
+              "|---|---|---|---|---|---|---|"]
     for tag, s in R["scenarios"].items():
         if "median" not in s:
             continue
@@ -481,8 +541,9 @@ def markdown(R, names):
                             f"| {r['peak_anon_mib']:.1f} MiB | {r['cpu_s']:.1f} s |")
         q = s["median"].get("ratios")
         if q:
-            ratios.append(f"| {label} | {q['throughput_vs_tusd']:.2f} | {q['peak_rss_vs_tusd']:.2f} "
-                          f"| {q['peak_anon_vs_tusd']:.2f} | {q['time_vs_direct']:.2f} | {q['tusd_time_vs_direct']:.2f} |")
+            ratios.append(f"| {label} | {q['time_vs_direct']:.2f} | {q['tusd_time_vs_direct']:.2f} "
+                          f"| {q['cpu_vs_tusd']:.2f} | {q['peak_anon_vs_tusd']:.2f} | {q['peak_rss_vs_tusd']:.2f} "
+                          f"| {q['throughput_vs_tusd']:.2f} |")
     la = R["load_before"]
     return "\n".join(rows + [""] + ratios + [
         "", f"medians of {R['reps']} repetitions; load average before: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, "
