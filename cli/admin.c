@@ -2,13 +2,13 @@
  * made in MySQL directly (there is no tenant above it to ask); keys are
  * managed through the API like any app would, with the caller's admin key. */
 #include "cli/admin.h"
+#include "cli/api.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/curl_body.h"
 #include "common/apikey.h"
 #include "common/mysql.h"
 #include "common/token.h"
@@ -36,36 +36,6 @@ static int tenant_create(mc_config *cfg, const char *name, mc_err *err) {
     return 0;
 }
 
-/* One API call; *out is the parsed answer (NULL for 204). A 4xx/5xx is an
- * error carrying the problem's detail. */
-static int api_call(const char *method, const char *path, json_t *body, json_t **out, mc_err *err) {
-    const char *base = getenv("MCLOUD_API_URL"), *key = getenv("MCLOUD_API_KEY");
-    if (!base || !*base || !key || !*key)
-        return mc_err_set(err, MC_ERR_INVALID, "MCLOUD_API_URL and MCLOUD_API_KEY must be set "
-                                               "(eval \"$(scripts/stack.sh env)\")");
-    char url[1024], auth[256];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-    const char *headers[] = {auth, "Content-Type: application/json", NULL};
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *answer = NULL;
-    long status = 0;
-    mc_curl_request r = {.method = method, .url = url, .headers = headers, .body = text, .timeout_ms = 30000};
-    int sent = mc_curl_perform(&r, &status, &answer, err);
-    free(text);
-    if (sent < 0) return -1;
-    json_t *doc = *answer ? json_loads(answer, 0, NULL) : NULL;
-    free(answer);
-    int rc = 0;
-    if (status >= 400) {
-        const char *d = json_string_value(json_object_get(doc, "detail"));
-        rc = mc_err_set(err, MC_ERR_REMOTE, "%s %s answered %ld: %s", method, path, status,
-                        d ? d : "(no detail)");
-    }
-    if (rc < 0 || !out) json_decref(doc);
-    else *out = doc;
-    return rc;
-}
-
 static int apikey_create(int argc, char **argv, mc_err *err) {
     const char *name = "", *scopes = ALL_SCOPES;
     for (int i = 2; i < argc; i++) {
@@ -81,7 +51,7 @@ static int apikey_create(int argc, char **argv, mc_err *err) {
     json_object_set_new(body, "name", json_string(name));
     json_object_set_new(body, "scopes", list);
     json_t *out = NULL;
-    int rc = api_call("POST", "/v1/api-keys", body, &out, err);
+    int rc = mc_cli_api_call("POST", "/v1/api-keys", body, &out, err);
     json_decref(body);
     if (rc < 0) return -1;
     fprintf(stderr, "key %s created; its secret is shown this once:\n",
@@ -93,7 +63,7 @@ static int apikey_create(int argc, char **argv, mc_err *err) {
 
 static int apikey_list(mc_err *err) {
     json_t *out = NULL;
-    if (api_call("GET", "/v1/api-keys", NULL, &out, err) < 0) return -1;
+    if (mc_cli_api_call("GET", "/v1/api-keys", NULL, &out, err) < 0) return -1;
     size_t i;
     json_t *k;
     json_array_foreach(json_object_get(out, "data"), i, k) {
@@ -125,7 +95,7 @@ int mc_cli_admin(mc_config *cfg, int argc, char **argv, mc_err *err) {
         if (strlen(argv[2]) > 64) return mc_err_set(err, MC_ERR_INVALID, "not a key id");
         char path[128];
         snprintf(path, sizeof path, "/v1/api-keys/%s", argv[2]);
-        if (api_call("DELETE", path, NULL, NULL, err) < 0) return -1;
+        if (mc_cli_api_call("DELETE", path, NULL, NULL, err) < 0) return -1;
         fprintf(stderr, "key %s revoked\n", argv[2]);
         return 0;
     }

@@ -137,17 +137,22 @@ static int retryable(const tus_reply *r) {
 
 /* ---- remembered upload URLs -------------------------------------------- */
 
-static int state_path(const mc_tus_upload_options *opt, const struct stat *st, char *out,
-                      size_t cap) {
+int mc_tus_state_name(const char *scope, const char *path, char *hex, size_t cap) {
     char real[PATH_MAX];
-    if (!opt->state_dir || !realpath(opt->path, real)) return -1;
+    struct stat st;
+    if (cap < 2 * SHA256_DIGEST_LENGTH + 1 || !realpath(path, real) || stat(real, &st) < 0) return -1;
     char id[PATH_MAX + 1024];
-    int n = snprintf(id, sizeof id, "%s\n%s\n%lld\n%lld", opt->endpoint, real,
-                     (long long)st->st_size, (long long)st->st_mtime);
+    int n = snprintf(id, sizeof id, "%s\n%s\n%lld\n%lld", scope, real, (long long)st.st_size,
+                     (long long)st.st_mtime);
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)id, (size_t)n, digest);
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) sprintf(hex + 2 * i, "%02x", digest[i]);
+    return 0;
+}
+
+static int state_path(const mc_tus_upload_options *opt, char *out, size_t cap) {
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    if (!opt->state_dir || mc_tus_state_name(opt->endpoint, opt->path, hex, sizeof hex) < 0) return -1;
     return snprintf(out, cap, "%s/%s", opt->state_dir, hex) < (int)cap ? 0 : -1;
 }
 
@@ -295,7 +300,7 @@ int mc_tus_upload_file(const mc_tus_upload_options *opt, mc_tus_upload_result *o
     tus_session s = {.opt = opt, .curl = curl_easy_init()};
     snprintf(s.token_header, sizeof s.token_header, "Authorization: Bearer %s", opt->token);
     char state_file[PATH_MAX];
-    bool resumable = state_path(opt, &st, state_file, sizeof state_file) == 0;
+    bool resumable = state_path(opt, state_file, sizeof state_file) == 0;
     uint64_t offset = 0;
     int rc = s.curl ? 0 : mc_err_set(err, MC_ERR_INTERNAL, "curl_easy_init failed");
     if (rc == 0 && resumable && recall_url(state_file, out->url, sizeof out->url) == 0) {

@@ -29,6 +29,11 @@ typedef struct mc_tus_upload_result {
     uint64_t resumed_from;      /* offset found on the server at start (0: new) */
 } mc_tus_upload_result;
 
+/* The name (64 hex digits) under which state about the local file path is
+ * remembered for scope (an endpoint, an API): it changes with the file's
+ * size and mtime. -1 if the file cannot be read. */
+int mc_tus_state_name(const char *scope, const char *path, char *hex, size_t cap);
+
 int mc_tus_upload_file(const mc_tus_upload_options *opt, mc_tus_upload_result *out, mc_err *err);
 
 #endif

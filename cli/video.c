@@ -1,7 +1,10 @@
 /* video.c — a video's status and published outputs for the command line
- * (see video.h). Reads go to the master: the command asks right after the
- * change it waits for, and a lagging replica would only make it wait. */
+ * (see video.h): through mcloud-api (cli/api.h) by default; with --local
+ * from MySQL, where reads go to the master: the command asks right after
+ * the change it waits for, and a lagging replica would only make it wait. */
 #include "cli/video.h"
+
+#include "cli/api.h"
 
 #include "common/playback_doc.h"
 
@@ -12,6 +15,7 @@
 #include <time.h>
 
 #define POLL_MS 1000
+#define API_RETRIES 30 /* consecutive 429/5xx/unreachable answers tolerated while waiting */
 
 typedef struct video_status {
     char status[32];
@@ -52,6 +56,11 @@ static void sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) continue;
 }
 
+/* The status line of a video as `wait` prints it ("transcoding 42%"). */
+static void status_line(const char *status, double progress, char *out, size_t cap) {
+    snprintf(out, cap, "%s %d%%", status, (int)(progress * 100));
+}
+
 int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool until_playable,
                       FILE *out, mc_err *err) {
     time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
@@ -66,7 +75,7 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool unti
         if (strcmp(v.status, "failed") == 0)
             return mc_err_set(err, MC_ERR_INVALID, "video %s failed: %s", video_id, v.reason);
         char now[96];
-        snprintf(now, sizeof now, "%s %d%%", v.status, (int)(v.progress * 100));
+        status_line(v.status, v.progress, now, sizeof now);
         if (v.playable)
             snprintf(now + strlen(now), sizeof now - strlen(now), ", playable (%.0f s published)",
                      v.playable_s);
@@ -87,6 +96,48 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool unti
     }
 }
 
+int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_err *err) {
+    if (strlen(video_id) > 64) return mc_err_set(err, MC_ERR_INVALID, "not a video id: '%.64s...'", video_id);
+    time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
+    char path[128], last[96] = "";
+    snprintf(path, sizeof path, "/v1/videos/%s", video_id);
+    int transient = 0;
+    for (;;) {
+        json_t *v = NULL;
+        if (mc_cli_api_call("GET", path, NULL, &v, err) < 0) {
+            if (err->kind != MC_ERR_UNAVAILABLE || ++transient > API_RETRIES) return -1;
+            sleep_ms(POLL_MS);
+            continue;
+        }
+        transient = 0;
+        const char *st = json_string_value(json_object_get(v, "status"));
+        char status[32], reason[512];
+        snprintf(status, sizeof status, "%s", st ? st : "?");
+        st = json_string_value(json_object_get(v, "failure_reason"));
+        snprintf(reason, sizeof reason, "%s", st ? st : "no reason given");
+        double progress = json_number_value(json_object_get(v, "progress"));
+        json_decref(v);
+        if (strcmp(status, "ready") == 0) {
+            fprintf(out, "video %s: ready\n", video_id);
+            return 0;
+        }
+        if (strcmp(status, "failed") == 0)
+            return mc_err_set(err, MC_ERR_INVALID, "video %s failed: %s", video_id, reason);
+        char now[96];
+        status_line(status, progress, now, sizeof now);
+        if (strcmp(now, last) != 0) {
+            fprintf(out, "video %s: %s\n", video_id, now);
+            fflush(out);
+            snprintf(last, sizeof last, "%s", now);
+        }
+        if (deadline && time(NULL) >= deadline)
+            return mc_err_set(err, MC_ERR_UNAVAILABLE,
+                              "video %s still %s after %ld s (is mcloud-transcode running?)",
+                              video_id, status, timeout_s);
+        sleep_ms(POLL_MS);
+    }
+}
+
 static void print_plain(const json_t *doc, FILE *out) {
     fprintf(out, "video   %s\n", json_string_value(json_object_get(doc, "video")));
     const char *status = json_string_value(json_object_get(doc, "status"));
@@ -103,6 +154,18 @@ static void print_plain(const json_t *doc, FILE *out) {
     if (poster) fprintf(out, "poster  %s\n", json_string_value(poster));
 }
 
+/* Prints a playback document and frees it. */
+static void print_doc(json_t *doc, bool as_json, FILE *out) {
+    if (as_json) {
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fprintf(out, "%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        print_plain(doc, out);
+    }
+    json_decref(doc);
+}
+
 int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id, bool as_json,
                       FILE *out, mc_err *err) {
     video_status v;
@@ -117,13 +180,21 @@ int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id
     if (!doc) return -1;
     json_object_set_new(doc, "status", json_string(v.status));
     json_object_set_new(doc, "playable_seconds", json_real(v.playable_s));
-    if (as_json) {
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fprintf(out, "%s\n", text ? text : "{}");
-        free(text);
-    } else {
-        print_plain(doc, out);
-    }
-    json_decref(doc);
+    print_doc(doc, as_json, out);
+    return 0;
+}
+
+int mc_cli_video_play_api(const char *video_id, long ttl_s, bool as_json, FILE *out, mc_err *err) {
+    if (strlen(video_id) > 64) return mc_err_set(err, MC_ERR_INVALID, "not a video id: '%.64s...'", video_id);
+    char path[160];
+    int len = snprintf(path, sizeof path, "/v1/videos/%s/playback", video_id);
+    if (ttl_s > 0) snprintf(path + len, sizeof path - (size_t)len, "?ttl=%ld", ttl_s);
+    json_t *pb = NULL;
+    if (mc_cli_api_call("GET", path, NULL, &pb, err) < 0) return -1;
+    json_t *doc = json_pack("{s:s}", "video", video_id);
+    json_object_update(doc, pb);
+    json_decref(pb);
+    json_object_set_new(doc, "status", json_string("ready"));
+    print_doc(doc, as_json, out);
     return 0;
 }

@@ -1,6 +1,10 @@
 /* video.h — what the command line reads about a video: its status while it
- * transcodes (from MySQL, the durable record) and the signed playback URLs
- * of its published outputs on mcloud-stream (common/playback.h). */
+ * transcodes and the signed playback URLs of its published outputs on
+ * mcloud-stream. By default through mcloud-api (the *_api functions, with
+ * MCLOUD_API_URL and MCLOUD_API_KEY); the operator's --local variants read
+ * MySQL (the durable record) and sign with this machine's playback key
+ * (common/playback.h): for a test's own mcloud-stream, and for a video that
+ * plays while it still transcodes (the API has no such state yet). */
 #ifndef MC_CLI_VIDEO_H
 #define MC_CLI_VIDEO_H
 
@@ -31,5 +35,13 @@ typedef struct mc_cli_playback {
  * that is not ready is MC_ERR_CONFLICT with its status (and reason). */
 int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id, bool as_json,
                       FILE *out, mc_err *err);
+
+/* The same through mcloud-api: GET /v1/videos/{id} polled until ready (0)
+ * or failed (-1 with the failure reason); 429/5xx answers are retried. */
+int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_err *err);
+
+/* GET /v1/videos/{id}/playback?ttl= printed like mc_cli_video_play (ttl_s
+ * 0: the API's default). A video that is not ready: the API's 409. */
+int mc_cli_video_play_api(const char *video_id, long ttl_s, bool as_json, FILE *out, mc_err *err);
 
 #endif

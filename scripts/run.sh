@@ -2,7 +2,8 @@
 # run.sh — the README's first command (`make run [VIDEO=path]`): the main job.
 # Installs what is missing, builds every daemon, starts the real backing
 # services and the daemons (scripts/stack.sh up), then uploads a video (the
-# one given, or a generated 30 s 720p sample) with `mcloud publish`: a tus
+# one given, or a generated 30 s 720p sample) with `mcloud publish`: through
+# mcloud-api (MCLOUD_API_KEY from `stack.sh env`) a direct upload and its tus
 # upload, transcoding followed to the end, and the signed playback URLs of
 # mcloud-stream printed: the player page, HLS and each progressive MP4 rung.
 set -euo pipefail

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `mcloud upload` against the stack's mcloud-upload: a 256 MiB upload killed
-# with SIGKILL once the server has acknowledged some bytes resumes from the
-# server's offset when the command is run again, and the object read back
-# through the upload URL has the source's sha256; a bad token and an unknown
-# video fail with the server's reason and exit status 1.
+# `mcloud upload` through the stack's mcloud-api (POST /v1/uploads, then tus
+# to mcloud-upload with the one-upload token): a 256 MiB upload killed with
+# SIGKILL once the server has acknowledged some bytes resumes the same video
+# from the server's offset when the command is run again, and the object read
+# back through the upload URL has the source's sha256; a bad key, a missing
+# key or API, and an unknown video fail with a clear reason and exit status 1.
 set -uo pipefail
 build=$1
 mcloud=$build/cli/mcloud
@@ -11,7 +12,7 @@ failures=0
 ok()   { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
 [ -x "$mcloud" ] || { echo "FAIL - $mcloud is not built"; exit 1; }
-for v in MCLOUD_UPLOAD_URL MCLOUD_UPLOAD_TOKEN MCLOUD_MYSQL_MASTER; do
+for v in MCLOUD_API_URL MCLOUD_API_KEY MCLOUD_MYSQL_MASTER; do
     [ -n "${!v:-}" ] || { echo "FAIL - $v is not set: eval \"\$(scripts/stack.sh env)\""; exit 1; }
 done
 
@@ -21,8 +22,9 @@ export MCLOUD_HOME=$tmp   # the command remembers upload URLs under $MCLOUD_HOME
 head -c $((256 * 1024 * 1024)) /dev/urandom > "$tmp/source.bin"
 want=$(sha256sum < "$tmp/source.bin" | cut -d' ' -f1)
 
+token=''  # the one-upload token the API gave, from the command's reservation file
 offset_of() {  # offset_of URL -> the server's Upload-Offset
-    curl -sI -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $MCLOUD_UPLOAD_TOKEN" "$1" |
+    curl -sI -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $token" "$1" |
         tr -d '\r' | sed -n 's/^[Uu]pload-[Oo]ffset: //p'
 }
 
@@ -30,7 +32,9 @@ offset_of() {  # offset_of URL -> the server's Upload-Offset
 pid=$!
 url='' offset=0
 for _ in $(seq 1 600); do
-    state=$(ls "$tmp"/cli-uploads/* 2>/dev/null | head -n1)
+    state=$(ls "$tmp"/cli-uploads/* 2>/dev/null | grep -v '\.api$' | head -n1)
+    reservation=$(ls "$tmp"/cli-uploads/*.api 2>/dev/null | head -n1)
+    [ -n "$reservation" ] && [ -z "$token" ] && token=$(sed -n 2p "$reservation")
     [ -n "$state" ] && url=$(cat "$state")
     [ -n "$url" ] && offset=$(offset_of "$url")
     [ "${offset:-0}" -gt 0 ] && break
@@ -58,16 +62,37 @@ else
 fi
 video=$(cat "$tmp/second.out")
 [[ $video =~ ^[0-9a-f-]{36}$ ]] && ok "it printed the video id $video" || fail "no video id printed: '$video'"
+first_video=$(sed -n 's/^video \([0-9a-f-]*\) reserved.*/\1/p' "$tmp/first.err")
+[ -n "$first_video" ] && [ "$first_video" = "$video" ] && ! grep -q reserved "$tmp/second.err" \
+    && ok "the second run resumed the video the first reserved ($video), reserving none" \
+    || fail "the runs reserved different videos: first '$first_video', printed '$video'"
+api_status=$(curl -s -H "Authorization: Bearer $MCLOUD_API_KEY" "$MCLOUD_API_URL/v1/videos/$video" |
+             python3 -c 'import json,sys; print(json.load(sys.stdin).get("status"))')
+# past 'uploading' is the point (random bytes are no video: the transcoder may fail it already)
+case $api_status in uploaded|transcoding|ready|failed) ok "GET /v1/videos/$video: $api_status, the upload completed" ;;
+                   *) fail "GET /v1/videos/$video after the upload: status '$api_status'" ;; esac
 
-got=$(curl -sf -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $MCLOUD_UPLOAD_TOKEN" "$url" |
+got=$(curl -sf -H 'Tus-Resumable: 1.0.0' -H "Authorization: Bearer $token" "$url" |
       sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] && ok "the stored object's sha256 equals the source's" \
                      || fail "sha256 differs: stored $got, source $want"
 
-MCLOUD_UPLOAD_TOKEN=not-a-token "$mcloud" upload "$tmp/source.bin" > /dev/null 2> "$tmp/bad.err"
+MCLOUD_API_KEY=mck_not-a-key "$mcloud" upload "$tmp/source.bin" > /dev/null 2> "$tmp/bad.err"
 rc=$?
-[ $rc = 1 ] && grep -q 'answered 401' "$tmp/bad.err" && ok "a bad token: exit 1 with the server's 401" \
-            || fail "a bad token: exit $rc, stderr: $(cat "$tmp/bad.err")"
+[ $rc = 1 ] && grep -q 'answered 401' "$tmp/bad.err" && ok "a bad API key: exit 1 with the API's 401" \
+            || fail "a bad API key: exit $rc, stderr: $(cat "$tmp/bad.err")"
+
+for v in MCLOUD_API_KEY MCLOUD_API_URL; do
+    env -u "$v" "$mcloud" upload "$tmp/source.bin" > /dev/null 2> "$tmp/unset.err"
+    rc=$?
+    [ $rc = 1 ] && grep -q "$v is not set" "$tmp/unset.err" && ok "$v unset: exit 1 naming it" \
+                || fail "$v unset: exit $rc, stderr: $(cat "$tmp/unset.err")"
+done
+MCLOUD_API_URL=http://127.0.0.1:9 "$mcloud" wait "$video" > /dev/null 2> "$tmp/down.err"
+rc=$?
+[ $rc = 1 ] && grep -q 'MCLOUD_API_URL=http://127.0.0.1:9' "$tmp/down.err" \
+    && ok "an API that does not answer: exit 1 naming MCLOUD_API_URL" \
+    || fail "an API that does not answer: exit $rc, stderr: $(cat "$tmp/down.err")"
 
 "$mcloud" play 00000000-0000-0000-0000-000000000000 > /dev/null 2> "$tmp/unknown.err"
 rc=$?
@@ -78,4 +103,6 @@ rc=$?
 rc=$?
 [ $rc = 2 ] && ok "an unknown command: usage, exit 2" || fail "an unknown command: exit $rc"
 
+[ -n "$video" ] && curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $MCLOUD_API_KEY" \
+    "$MCLOUD_API_URL/v1/videos/$video"   # its source and rows go through the API's delete cascade
 [ "$failures" = 0 ]

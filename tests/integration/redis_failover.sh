@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Redis master SIGKILLed: the Sentinels of scripts/stack.sh promote the
 # replica, and the stack's daemons, which reach Redis through Sentinel
-# (sentinel://...), keep working with no restart: mcloud-upload takes an
-# upload (its lock and state live in Redis) after the failover. The times
+# (sentinel://...), keep working with no restart: `mcloud upload` (through
+# mcloud-api, then mcloud-upload) succeeds
+# after the failover (upload locks and state, API rate limits live in Redis). The times
 # (kill -> Sentinel switched, kill -> an upload succeeded) are printed, not
 # asserted. The killed server is restarted (it comes back as a replica) and
 # the original master is put back with SENTINEL FAILOVER, whatever happens.
@@ -17,7 +18,7 @@ ok()   { echo "ok   - $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL - $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 die()  { fail "$*"; exit 1; }
-for v in MCLOUD_REDIS_SENTINEL MCLOUD_UPLOAD_URL MCLOUD_UPLOAD_TOKEN; do
+for v in MCLOUD_REDIS_SENTINEL MCLOUD_API_URL MCLOUD_API_KEY; do  # mcloud upload: mcloud-api, then mcloud-upload
     [ -n "${!v:-}" ] || die "$v is not set: eval \"\$(scripts/stack.sh env)\" (with redis sentinels and upload up)"
 done
 [ -x "$mcloud" ] || die "$mcloud is not built"

@@ -17,7 +17,7 @@ Measures, for sources made here with the ffmpeg CLI (testsrc2 + sine; a
            mcloud-transcode, mcloud-stream; this tree's `mcloud`): from
            `mcloud upload` returning (upload complete) to the first frame
            decoded by the ffmpeg CLI from the HLS master URL `mcloud play`
-           signs (polled until the video is playable); each run then waits
+           signs (`play --local`, polled until the video is playable while it transcodes); each run then waits
            for the video to be ready so runs do not overlap.
 
 Each figure is the p50 of --runs runs; every run is printed with the
@@ -114,7 +114,7 @@ def stack_run(mcloud, source):
 
     def playable():
         nonlocal url
-        p = subprocess.run([mcloud, "play", vid, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p = subprocess.run([mcloud, "play", vid, "--json", "--local"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if p.returncode != 0:
             return False
         url = json.loads(p.stdout)["hls"]

@@ -284,9 +284,9 @@ def mysql(sql):
 
 
 def signed_base(args, video):
-    """The video's signed base URL (…/v/<video>/<cred>/) from `mcloud play`,
+    """The video's signed base URL (…/v/<video>/<cred>/) from `mcloud play --local`,
     the command line's own signer."""
-    r = subprocess.run([os.path.join(args.build, "cli", "mcloud"), "play", video, "--json", "--ttl", "7200"],
+    r = subprocess.run([os.path.join(args.build, "cli", "mcloud"), "play", video, "--json", "--local", "--ttl", "7200"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"mcloud play {video} --json: {r.stderr.strip()}")

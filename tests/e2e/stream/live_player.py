@@ -65,7 +65,7 @@ def main():
         wt.check(row["status"] == "transcoding" and row["playable"] == "1",
                  f"the held video is not transcoding and playable: {row}")
         env = {**daemon.env, "MCLOUD_MYSQL_DATABASE": h.db.name}
-        urls = subprocess.run([mcloud_bin, "play", vid, "--json"], env=env, check=True,
+        urls = subprocess.run([mcloud_bin, "play", vid, "--json", "--local"], env=env, check=True,
                               capture_output=True, text=True).stdout
         node = subprocess.Popen(["node", os.path.join(HERE, "test_player_live.js"), urls, release, playing,
                                  str(SAMPLE_SECONDS), "retry" if retry else "release"], cwd=HERE)

@@ -215,8 +215,9 @@ class StreamDaemon:
 
 
 def mcloud_play(mcloud_bin, daemon, video, *extra):
-    """`mcloud play VIDEO --json` for the test's daemon (its public URL and keys)."""
-    out = run([mcloud_bin, "play", video, "--json", *extra], env=daemon.env)
+    """`mcloud play VIDEO --json --local` for the test's daemon (its public URL and keys:
+    the operator's way, from MySQL, not through mcloud-api)."""
+    out = run([mcloud_bin, "play", video, "--json", "--local", *extra], env=daemon.env)
     return json.loads(out)
 
 
