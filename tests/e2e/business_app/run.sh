@@ -70,4 +70,24 @@ print(sorted({s["codec_type"] for s in d["streams"]}), round(float(d["format"]["
 else
     fail "no HLS URL in the app's summary"
 fi
+
+# The push variant: the app waits for video.ready by webhook (a receiver of
+# its own on loopback, which the stack's mcloud-api allows), verifying each
+# delivery's signature with the standardwebhooks library.
+"$python" -c 'import standardwebhooks' 2>/dev/null \
+    || { echo "FAIL - the venv lacks standardwebhooks: run scripts/bootstrap.sh venv"; exit 1; }
+timeout 900 "$python" "$app" "$tmp/clip.mp4" --title "business app e2e (webhook)" --webhook 127.0.0.1:0 \
+    > "$tmp/out2" 2> "$tmp/err2"
+rc=$?
+cat "$tmp/err2"
+summary=$(tail -n1 "$tmp/out2")
+video2=$(field 'd["video_id"]')
+[ -n "$video2" ] && curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $MCLOUD_API_KEY" "$MCLOUD_API_URL/v1/videos/$video2"
+[ $rc = 0 ] && [ "$(field 'd["ready_by"]')" = webhook ] && ok "with --webhook the app finished on its video's video.ready" \
+    || fail "the app with --webhook exited $rc ('$summary')"
+grep -q "webhook .*: video.ready for video $video2" "$tmp/err2" && ok "a signed video.ready for $video2 arrived and verified" \
+    || fail "no verified video.ready for '$video2' in the app's log"
+left=$(curl -s -H "Authorization: Bearer $MCLOUD_API_KEY" "$MCLOUD_API_URL/v1/webhooks" |
+       "$python" -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["data"] if "mcloud-hooks" in e["url"]))' 2>/dev/null)
+[ "$left" = 0 ] && ok "the app removed its webhook endpoint" || fail "webhook endpoints of the app left: '$left'"
 [ "$failures" = 0 ]
