@@ -5,7 +5,9 @@
  * renditions of live videos). From Redis: API calls per key and day,
  * counted by the rate limit's script when it lets a request through
  * (ratelimit.c; mcloud:api:usage:<tenant>:<YYYYMMDD>, a hash key id →
- * calls, kept 400 days). Playback requests and bytes served are not counted yet. */
+ * calls, kept 400 days), and playback: requests and bytes served, counted
+ * by mcloud-stream (stream/usage.c; mcloud:stream:usage:<tenant>:<YYYYMMDD>,
+ * a hash with "requests" and "bytes", flushed every second). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,22 @@ static int api_calls(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
     return 0;
 }
 
+static int playback(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
+    char day[11], key[160];
+    day_name(day_us, day, true);
+    if (mc_key_stream_usage(key, sizeof key, c->caller.tenant, day) < 0)
+        return mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
+    redisReply *rep = mc_redis_command(c->srv->svc.redis, err, "HMGET %s requests bytes", key);
+    if (!rep) return -1;
+    long long v[2] = {0, 0};
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && i < 2; i++)
+        if (rep->element[i]->type == REDIS_REPLY_STRING) v[i] = strtoll(rep->element[i]->str, NULL, 10);
+    freeReplyObject(rep);
+    json_object_set_new(d, "playback_requests", json_integer(v[0]));
+    json_object_set_new(d, "bytes_served", json_integer(v[1]));
+    return 0;
+}
+
 int mc_api_usage(mc_api_ctx *c, mc_api_resp *r) {
     mc_api_usage_params p;
     mc_err err = {0};
@@ -117,8 +135,10 @@ int mc_api_usage(mc_api_ctx *c, mc_api_resp *r) {
                       "JOIN videos v ON v.id = j.video_id WHERE v.tenant_id = ? AND j.status = 'done' "
                       "AND j.updated_at >= ? AND j.updated_at < ? GROUP BY 1", &p, transcoded, yes, 1,
                       &err);
-    for (int i = 0; rc == 0 && i < p.days; i++)
+    for (int i = 0; rc == 0 && i < p.days; i++) {
         rc = api_calls(c, json_array_get(list, (size_t)i), p.from_us + i * day, &err);
+        if (rc == 0) rc = playback(c, json_array_get(list, (size_t)i), p.from_us + i * day, &err);
+    }
     mc_db_rows rows;
     if (rc == 0)
         rc = mc_db_query(c->srv->svc.db, MC_DB_MASTER,

@@ -71,9 +71,18 @@ int mc_key_api_rate(char *buf, size_t len, const char *api_key_id) {
     return build(buf, len, "mcloud:api:rate:%s", api_key_id);
 }
 
-int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day) {
+/* A per-tenant, per-day usage hash of one service. */
+static int usage_key(char *buf, size_t len, const char *service, const char *tenant, const char *day) {
     if (!mc_redis_name_valid(tenant) || strlen(day) != 8 || strspn(day, "0123456789") != 8) return -1;
-    return build(buf, len, "mcloud:api:usage:%s:%s", tenant, day);
+    return build(buf, len, "mcloud:%s:usage:%s:%s", service, tenant, day);
+}
+
+int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day) {
+    return usage_key(buf, len, "api", tenant, day);
+}
+
+int mc_key_stream_usage(char *buf, size_t len, const char *tenant, const char *day) {
+    return usage_key(buf, len, "stream", tenant, day);
 }
 
 int mc_lock_value_format(char *buf, size_t len, int64_t token, const char *owner) {

@@ -35,6 +35,9 @@ int mc_key_upload(char *buf, size_t len, const char *upload_id);
 int mc_key_api_rate(char *buf, size_t len, const char *api_key_id);
 /* mcloud:api:usage:<tenant>:<YYYYMMDD> — a hash, API key id → calls that day. */
 int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day);
+/* mcloud:stream:usage:<tenant>:<YYYYMMDD> — a hash, "requests" and "bytes"
+ * of the tenant's playback that day (mcloud-stream). */
+int mc_key_stream_usage(char *buf, size_t len, const char *tenant, const char *day);
 
 /* Lock values: "<token>:<owner>". Parsing gives the token, or -1 if the
  * value is not a lock value. */

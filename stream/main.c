@@ -11,6 +11,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "stream/stream.h"
+#include "stream/usage.h"
 
 #ifndef MCLOUD_SOURCE_DIR
 #error "MCLOUD_SOURCE_DIR must name the source tree (stream/web lives there)"
@@ -85,7 +86,9 @@ static int open_clients(mc_stream_server *srv, long cache_mb, long video_ttl_ms,
     srv->videos = mc_stream_videos_new(srv->svc.db, video_ttl_ms, err);
     if (!srv->videos) return -1;
     srv->grants = mc_grants_new();
-    return srv->grants ? 0 : mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    if (!srv->grants) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    srv->usage = mc_stream_usage_start(srv->svc.redis, err);
+    return srv->usage ? 0 : -1;
 }
 
 static int run(mc_stream_server *srv, mc_err *err) {
@@ -103,6 +106,7 @@ static int run(mc_stream_server *srv, mc_err *err) {
 static void shutdown_server(mc_stream_server *srv) {
     if (srv->svc.http) mc_http_stop(srv->svc.http, 0);
     if (srv->cache) mc_cache_close(srv->cache);
+    mc_stream_usage_stop(srv->usage);
     mc_stream_videos_free(srv->videos);
     mc_grants_free(srv->grants);
     mc_s3_pool_free(srv->s3);

@@ -43,6 +43,7 @@
 #include "stream/paths.h"
 #include "stream/range.h"
 #include "stream/stream.h"
+#include "stream/usage.h"
 
 #define OBJECT_CACHE_CONTROL "public, max-age=86400"
 #define PAGE_CACHE_CONTROL "private, max-age=60"
@@ -232,11 +233,19 @@ static void cork(mc_http_req *req) {
 }
 
 typedef struct object_answer {
+    mc_stream_server *srv;
+    const char *tenant;         /* the video's, whose playback usage it counts */
     mc_http_req *req;
     mc_cache_entry *entry;      /* owned until handed to a response */
     const mc_cache_object *obj;
     const char *content_type;
 } object_answer;
+
+/* One answered playback request of the tenant and its body's bytes (a HEAD
+ * sends none) in the usage counters (usage.c). */
+static void count_playback(mc_stream_server *srv, mc_http_req *req, const char *tenant, uint64_t bytes) {
+    mc_stream_usage_add(srv->usage, tenant, strcmp(req->method, "HEAD") == 0 ? 0 : bytes);
+}
 
 static void add_object_headers(struct MHD_Response *resp, const object_answer *a) {
     char date[MC_HTTP_DATE_LEN];
@@ -337,6 +346,7 @@ static enum MHD_Result answer_not_modified(object_answer *a) {
     if (!resp) return MHD_NO;
     add_object_headers(resp, a);
     count_answer(ANSWER_NOT_MODIFIED);
+    count_playback(a->srv, a->req, a->tenant, 0);
     return mc_http_queue(a->req, 304, resp);
 }
 
@@ -382,12 +392,15 @@ static enum MHD_Result answer_object(object_answer *a) {
     char content_range[96] = "";
     struct MHD_Response *resp;
     unsigned int status = 206;
+    uint64_t bytes = 0;
     if (rr == MC_RANGE_WHOLE) {
         status = 200;
         count_answer(ANSWER_WHOLE);
+        bytes = a->obj->size;
         resp = contiguous_response(a, 0, a->obj->size, &err);
     } else if (set.count == 1) {
         const mc_byte_range *br = &set.ranges[0];
+        bytes = br->last - br->first + 1;
         snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu",
                  (unsigned long long)br->first, (unsigned long long)br->last,
                  (unsigned long long)a->obj->size);
@@ -395,6 +408,7 @@ static enum MHD_Result answer_object(object_answer *a) {
         resp = contiguous_response(a, br->first, br->last - br->first + 1, &err);
     } else {
         count_answer(ANSWER_MULTIPART);
+        for (size_t i = 0; i < set.count; i++) bytes += set.ranges[i].last - set.ranges[i].first + 1;
         resp = multipart_response(a, &set, content_type, sizeof content_type, &err);
     }
     if (!resp) {
@@ -406,6 +420,7 @@ static enum MHD_Result answer_object(object_answer *a) {
     if (content_range[0]) MHD_add_response_header(resp, "Content-Range", content_range);
     add_object_headers(resp, a);
     cork(req);
+    count_playback(a->srv, req, a->tenant, bytes);
     return mc_http_queue(req, status, resp);
 }
 
@@ -446,6 +461,7 @@ static enum MHD_Result answer_page(mc_stream_server *srv, mc_http_req *req,
     MHD_add_response_header(resp, "Cache-Control",
                             video->ready ? PAGE_CACHE_CONTROL : PROCESSING_PAGE_CACHE_CONTROL);
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    count_playback(srv, req, video->tenant, len);
     return mc_http_queue(req, 200, resp);
 }
 
@@ -518,7 +534,7 @@ static int text_append(void *ctx, const char *data, size_t len) {
 
 /* A growing playlist: read from S3 now, kept nowhere, cached briefly. */
 static enum MHD_Result answer_growing(mc_stream_server *srv, mc_http_req *req,
-                                      const mc_stream_target *t, const char *key) {
+                                      const mc_stream_target *t, const char *tenant, const char *key) {
     mc_err err = {0};
     text_buf b = {0};
     mc_s3 *s3 = mc_s3_pool_get(srv->s3, &err);
@@ -537,6 +553,7 @@ static enum MHD_Result answer_growing(mc_stream_server *srv, mc_http_req *req,
     }
     MHD_add_response_header(resp, "Content-Type", t->content_type);
     MHD_add_response_header(resp, "Cache-Control", GROWING_CACHE_CONTROL);
+    count_playback(srv, req, tenant, b.len);
     return mc_http_queue(req, 200, resp);
 }
 
@@ -584,8 +601,8 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
     bool growing;
     if (object_key(t, &video, key, sizeof key, &growing) < 0)
         return answer_error(req, 404, "video %s has no output %s", t->video, t->path);
-    if (growing) return answer_growing(srv, req, t, key);
-    object_answer a = {.req = req, .content_type = t->content_type};
+    if (growing) return answer_growing(srv, req, t, video.tenant, key);
+    object_answer a = {.srv = srv, .tenant = video.tenant, .req = req, .content_type = t->content_type};
     if (mc_cache_acquire(srv->cache, key, &a.entry, &err) < 0)
         return answer_cache_failure(req, t, &err);
     a.obj = mc_cache_entry_object(a.entry);

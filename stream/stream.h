@@ -23,6 +23,7 @@ typedef struct mc_stream_server {
     mc_cache *cache;
     mc_stream_videos *videos;
     mc_grants *grants;            /* credentials verified before */
+    struct mc_stream_usage *usage; /* playback per tenant, for GET /v1/usage (usage.c) */
     mc_token_key keys[MC_PLAYBACK_MAX_KEYS];
     size_t nkeys;
     char cache_dir[MC_STREAM_PATH_MAX];

@@ -22,6 +22,10 @@ static void builds_the_documented_keys(void **state) {
     assert_string_equal(k, "mcloud:lock:failover");
     assert_int_equal(mc_key_lock_fence(k, sizeof k, "failover"), 0);
     assert_string_equal(k, "mcloud:lock:failover:fence");
+    assert_int_equal(mc_key_api_usage(k, sizeof k, "acme", "20261206"), 0);
+    assert_string_equal(k, "mcloud:api:usage:acme:20261206");
+    assert_int_equal(mc_key_stream_usage(k, sizeof k, "acme", "20261206"), 0);
+    assert_string_equal(k, "mcloud:stream:usage:acme:20261206");
 }
 
 static void rejects_names_that_could_forge_or_glob(void **state) {
@@ -34,6 +38,8 @@ static void rejects_names_that_could_forge_or_glob(void **state) {
     assert_int_equal(mc_key_config(k, sizeof k, ""), -1);
     assert_int_equal(mc_key_config(k, sizeof k, NULL), -1);
     assert_int_equal(mc_key_config(k, sizeof k, "has space"), -1);
+    assert_int_equal(mc_key_stream_usage(k, sizeof k, "a:b", "20261206"), -1);
+    assert_int_equal(mc_key_stream_usage(k, sizeof k, "acme", "2026-12-06"), -1);
     char longest[MC_REDIS_NAME_MAX + 2];
     memset(longest, 'a', sizeof longest);
     longest[MC_REDIS_NAME_MAX] = '\0';

@@ -292,6 +292,20 @@ def body(checks, scratch, build_dir, cleanups):
         time.sleep(0.2)
     checks.check(rd and rd[0]["attempts"] == ready_d["attempts"] + 1, "replay: counted in the log", rd)
 
+    # ---- playback counted for the usage: known requests through the stream ------------
+    import requests
+    r = call("GET", f"/v1/videos/{vid}/playback?ttl=600", k1, expect=200, what="playback for the usage")
+    pb = r.json()
+    master = requests.get(pb["hls"], timeout=30)
+    mp4 = next(iter(pb["mp4"].values()), None) if isinstance(pb.get("mp4"), dict) else None
+    ranged = requests.get(mp4, headers={"Range": "bytes=0-999"}, timeout=30) if mp4 else None
+    head = requests.head(mp4, timeout=30) if mp4 else None
+    checks.check(master.status_code == 200 and ranged is not None and ranged.status_code == 206
+                 and len(ranged.content) == 1000 and head.status_code == 200,
+                 "playback for the usage: the master, 1000 bytes of an MP4 and a HEAD answered",
+                 [master.status_code, ranged and ranged.status_code, head and head.status_code])
+    played_bytes = len(master.content) + 1000
+
     # ---- delete the video: video.deleted ------------------------------------------------
     call("DELETE", f"/v1/videos/{vid}", k1, expect=204)
     gone = rx.wait("/a", of("video.deleted"), "video.deleted on /a", timeout=60)
@@ -303,11 +317,20 @@ def body(checks, scratch, build_dir, cleanups):
     # ---- usage: t1's known media figures, t3's known API calls ---------------------
     today = time.strftime("%Y-%m-%d", time.gmtime())
     yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
-    r = call("GET", f"/v1/usage?from={yesterday}&to={today}&granularity=day", k1, expect=200, what="usage")
-    u = r.json()
 
     def total(field):
         return sum(d[field] for d in u.get("data", []))
+    # mcloud-stream flushes its playback counts once a second: wait (bounded)
+    deadline = time.monotonic() + 30
+    while True:
+        r = call("GET", f"/v1/usage?from={yesterday}&to={today}&granularity=day", k1, expect=200, what="usage")
+        u = r.json()
+        if total("playback_requests") >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    checks.check(total("playback_requests") == 3 and total("bytes_served") == played_bytes,
+                 f"usage: the 3 playback requests and their {played_bytes} bytes (a HEAD sends none)",
+                 [total("playback_requests"), total("bytes_served")])
     checks.check(len(u.get("data", [])) == 2 and u["data"][-1]["date"] == today, "usage: one row per day", u)
     checks.check(total("videos_created") == 1 and total("videos_deleted") == 1 and total("uploads_completed") == 1
                  and total("bytes_uploaded") == os.path.getsize(clip),
