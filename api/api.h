@@ -29,6 +29,7 @@ typedef struct mc_api_settings {
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
     char cursor_secret[256];
+    char console_dir[1024];   /* the web console's files (api/console/) */
 } mc_api_settings;
 
 typedef struct mc_api_server {
