@@ -22,8 +22,13 @@ function el(tag, attrs = {}, ...children) {
     else if (k === 'text') e.textContent = v;
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) e.append(c);
   return e;
+}
+
+// a table that may scroll sideways on a phone: a named region reachable by Tab
+function tableWrap(label, table) {
+  return el('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, table);
 }
 
 function toast(msg) {
@@ -143,16 +148,15 @@ function pageUpload() {
   for (const u of uploads) list.append(u.row);
   const input = el('input', { id: 'file-input', type: 'file', multiple: true, accept: 'video/*,audio/*',
     onchange: () => { addFiles(input.files, list); input.value = ''; } });
-  const drop = el('div', { class: 'drop', tabindex: '0', role: 'button', 'aria-describedby': 'drop-help',
-    'aria-label': 'Drop video files here, or press Enter to choose files',
+  const drop = el('div', { class: 'drop', id: 'drop', tabindex: '0', role: 'button', 'aria-describedby': 'drop-help',
     onclick: () => input.click(),
     onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } },
     ondragover: (e) => { e.preventDefault(); drop.classList.add('over'); },
     ondragleave: () => drop.classList.remove('over'),
     ondrop: (e) => { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer.files, list); } },
-  el('p', { text: 'Drop video files here' }),
-  el('p', { id: 'drop-help', class: 'muted', text: 'One or many; each becomes a video. An interrupted upload resumes when you add the same file again, also after a reload.' }));
+  'Drop video files here, or press Enter to choose files');
   view.replaceChildren(el('h2', { text: 'Upload' }), drop,
+    el('p', { id: 'drop-help', class: 'muted', text: 'One or many files; each becomes a video. An interrupted upload resumes when you add the same file again, also after a reload.' }),
     el('p', {}, el('label', { for: 'file-input', text: 'Or choose files' }), input), list);
 }
 
@@ -209,7 +213,7 @@ function pageVideos(params) {
       el('div', {}, el('label', { for: 'f-status', text: 'Status' }), status),
       el('div', {}, el('label', { for: 'f-after', text: 'Created from' }), after),
       el('div', {}, el('label', { for: 'f-before', text: 'Created until' }), before)),
-    el('div', { class: 'table-wrap' }, el('table', { id: 'videos' },
+    tableWrap('Videos', el('table', { id: 'videos' },
       el('caption', { class: 'muted', text: 'Newest first; the status refreshes by itself.' }),
       el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Title' }), el('th', { scope: 'col', text: 'Status' }),
         el('th', { scope: 'col', class: 'hide-narrow', text: 'Created' }))), body)),
@@ -254,7 +258,7 @@ function probe(s) {
 
 function renditions(list) {
   if (!list.length) return el('p', { class: 'muted', text: 'No renditions yet.' });
-  return el('div', { class: 'table-wrap' }, el('table', { id: 'renditions' },
+  return tableWrap('Renditions', el('table', { id: 'renditions' },
     el('thead', {}, el('tr', {}, ['Name', 'Kind', 'Size', 'Bit rate', 'Codecs', 'Bytes'].map((h) => el('th', { scope: 'col', text: h })))),
     el('tbody', {}, list.map((r) => el('tr', {}, el('td', { text: r.name }), el('td', { text: r.kind }),
       el('td', { text: `${r.width}×${r.height}` }), el('td', { text: `${Math.round(r.bitrate / 1000)} kbit/s` }),
@@ -266,7 +270,11 @@ function editForm(v, refresh) {
   const out = el('span', { role: 'status' });
   return el('form', { id: 'edit-form', onsubmit: async (e) => {
     e.preventDefault();
-    try { await api('PATCH', `videos/${v.id}`, { title: title.value }); out.textContent = 'Saved.'; refresh(); } catch (err) { out.replaceChildren(errorBox(err)); }
+    try {
+      const saved = await api('PATCH', `videos/${v.id}`, { title: title.value });
+      out.textContent = 'Saved.';
+      refresh(saved);
+    } catch (err) { out.replaceChildren(errorBox(err)); }
   } }, el('label', { for: 'edit-title', text: 'Title' }), title, el('button', { type: 'submit', text: 'Save' }), out);
 }
 
@@ -300,7 +308,7 @@ async function pageVideo(id) {
       : el('p', { class: 'muted', text: 'The player appears once the video is ready.' }));
     const right = el('div', {},
       el('p', {}, 'Status: ', statusCell(v)),
-      editForm(v, () => { shownStatus = null; render(); }),
+      editForm(v, (saved) => { $('#video-title').textContent = saved.title || saved.id; }), // the player keeps playing
       el('h3', { text: 'Source' }), probe(v.source),
       el('h3', { text: 'Renditions' }), renditions(v.renditions),
       v.playback ? [el('h3', { text: 'Playback and embed' }),
@@ -324,7 +332,7 @@ async function deliveries(hook, box) {
   try {
     const doc = await api('GET', `webhooks/${encodeURIComponent(hook.id)}/deliveries`);
     const rows = (doc && doc.data) || [];
-    box.replaceChildren(el('h4', { text: `Deliveries to ${hook.url}` }), rows.length ? el('div', { class: 'table-wrap' }, el('table', {},
+    box.replaceChildren(el('h4', { text: `Deliveries to ${hook.url}` }), rows.length ? tableWrap('Deliveries', el('table', {},
       el('thead', {}, el('tr', {}, ['Event', 'Status', 'Attempts', 'Response', 'When', ''].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, rows.map((d) => el('tr', {}, el('td', { text: d.event_type || d.type || d.event || '' }),
         el('td', { text: d.status || '' }), el('td', { text: String(d.attempts ?? '') }),
@@ -363,7 +371,7 @@ async function pageWebhooks() {
       return;
     }
     const hooks = (doc && doc.data) || [];
-    list.replaceChildren(hooks.length ? el('div', { class: 'table-wrap' }, el('table', { id: 'webhooks' },
+    list.replaceChildren(hooks.length ? tableWrap('Webhook endpoints', el('table', { id: 'webhooks' },
       el('thead', {}, el('tr', {}, ['URL', 'Events', 'State', ''].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, hooks.map((h) => el('tr', {}, el('td', { text: h.url }), el('td', { text: (h.events || []).join(', ') || 'all' }),
         el('td', { text: h.disabled || h.disabled_at ? 'disabled' : (h.status || 'enabled') }),
@@ -394,7 +402,7 @@ async function pageUsage() {
   const dayOf = (r) => r.date || r.day || r.period_start || r.from;
   const series = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === 'number')))];
   const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `Usage per day, last 30 days: ${series.join(', ')}` });
-  const table = el('div', { class: 'table-wrap' }, el('table', { id: 'usage' },
+  const table = tableWrap('Usage per day', el('table', { id: 'usage' },
     el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Day' }), series.map((s) => el('th', { scope: 'col', text: s.replace(/_/g, ' ') })))),
     el('tbody', {}, rows.map((r) => el('tr', {}, el('td', { text: String(dayOf(r)).slice(0, 10) }), series.map((s) => el('td', { text: String(r[s] ?? 0) })))))));
   view.replaceChildren(el('h2', { text: 'Usage' }), el('p', { class: 'muted', text: `${q.get('from')} to ${q.get('to')}, per day.` }), chart, table);
