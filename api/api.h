@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/core.h"
+#include "api/webhook_core.h"
 #include "common/playback.h"
 #include "common/s3_pool.h"
 #include "common/service.h"
@@ -29,8 +30,11 @@ typedef struct mc_api_settings {
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
     char cursor_secret[256];
+    bool webhooks_allow_private;
     char console_dir[1024];   /* the web console's files (api/console/) */
 } mc_api_settings;
+
+typedef struct mc_api_webhooks mc_api_webhooks; /* webhook_run.c */
 
 typedef struct mc_api_server {
     mc_service svc;
@@ -42,6 +46,7 @@ typedef struct mc_api_server {
     mc_token_key cursor_key, token_key;
     char *openapi_json;       /* the served document */
     size_t openapi_len;
+    mc_api_webhooks *webhooks;
 } mc_api_server;
 
 /* Who is calling (from the API key). */
@@ -56,7 +61,8 @@ typedef struct mc_api_ctx {
     mc_http_req *req;
     char request_id[130];
     mc_api_caller caller;
-    const char *segs[4];      /* the path after /v1/, split at '/' */
+    const char *segs[6];      /* the path after /v1/, split at '/' */
+    const char *id2;          /* a route's second "{}" segment */
     size_t nsegs;
     char *path_copy;
     mc_api_query query;
@@ -81,6 +87,9 @@ int mc_api_fail(mc_api_resp *r, int status, const char *code, const char *fmt, .
  * CONFLICT → 409, UNAVAILABLE → 503, others → 500 (the detail is logged, not shown). */
 int mc_api_fail_err(mc_api_ctx *c, mc_api_resp *r, const mc_err *err);
 int mc_api_ok(mc_api_resp *r, int status, json_t *body);
+/* A list page: 200 {"data": data, "next_cursor"}: the cursor of last (bound
+ * to the caller's tenant), or null when last is NULL. Takes data. */
+int mc_api_page(mc_api_ctx *c, mc_api_resp *r, json_t *data, const mc_api_cursor *last);
 
 /* dispatch.c */
 int mc_api_routes(mc_api_server *srv, mc_err *err);
@@ -114,6 +123,29 @@ int mc_api_uploads_create(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_create(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_list(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_keys_revoke(mc_api_ctx *c, mc_api_resp *r, const char *id);
+
+/* webhooks.c: endpoints, the delivery log, replay (scope webhooks). */
+int mc_api_webhooks_create(mc_api_ctx *c, mc_api_resp *r);
+int mc_api_webhooks_list(mc_api_ctx *c, mc_api_resp *r);
+int mc_api_webhook_get(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_patch(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_delete(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_rotate(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_deliveries(mc_api_ctx *c, mc_api_resp *r, const char *id);
+int mc_api_webhook_retry(mc_api_ctx *c, mc_api_resp *r, const char *id); /* c->id2: delivery */
+
+/* usage.c: GET /v1/usage; the Redis key counting the caller's calls today
+ * (ratelimit.c increments it). */
+#define MC_API_USAGE_TTL_S (400L * 86400)
+int mc_api_usage(mc_api_ctx *c, mc_api_resp *r);
+int mc_api_usage_key(mc_api_ctx *c, char *buf, size_t len);
+
+/* webhook_run.c: the ingest and sender threads (webhooks.* settings). */
+int mc_api_webhooks_start(mc_api_server *srv, mc_err *err);
+void mc_api_webhooks_nudge(mc_api_server *srv);
+void mc_api_webhooks_stop(mc_api_server *srv);
+/* Stores a video event and its deliveries (idempotent by ev->id). */
+int mc_api_webhook_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err);
 
 /* openapi.c: the YAML document as JSON text (malloc'd). */
 int mc_api_openapi_load(const char *path, char **json, size_t *len, mc_err *err);

@@ -9,7 +9,7 @@
 #include "api/core.h"
 #include "common/json.h"
 
-static int only_fields(json_t *body, const char *const *allowed, mc_err *err) {
+int mc_api_only_fields(json_t *body, const char *const *allowed, mc_err *err) {
     const char *field;
     json_t *value;
     json_object_foreach(body, field, value) {
@@ -20,7 +20,7 @@ static int only_fields(json_t *body, const char *const *allowed, mc_err *err) {
     return 0;
 }
 
-static int text_field(json_t *body, const char *field, size_t max, const char **out, mc_err *err) {
+int mc_api_text_field(json_t *body, const char *field, size_t max, const char **out, mc_err *err) {
     json_t *v = json_object_get(body, field);
     *out = NULL;
     if (!v) return 0;
@@ -70,8 +70,8 @@ int mc_api_metadata_check(json_t *meta, mc_err *err) {
 
 static int video_fields(json_t *body, mc_api_video_edit *e, mc_err *err) {
     memset(e, 0, sizeof *e);
-    if (text_field(body, "title", MC_API_TITLE_MAX, &e->title, err) < 0 ||
-        text_field(body, "description", MC_API_DESCRIPTION_MAX, &e->description, err) < 0)
+    if (mc_api_text_field(body, "title", MC_API_TITLE_MAX, &e->title, err) < 0 ||
+        mc_api_text_field(body, "description", MC_API_DESCRIPTION_MAX, &e->description, err) < 0)
         return -1;
     json_t *meta = json_object_get(body, "metadata");
     if (!meta) return 0;
@@ -85,7 +85,7 @@ static int video_fields(json_t *body, mc_api_video_edit *e, mc_err *err) {
 int mc_api_video_edit_parse(json_t *body, mc_api_video_edit *e, mc_err *err) {
     static const char *const allowed[] = {"title", "description", "metadata", NULL};
     if (!json_is_object(body)) return mc_err_set(err, MC_ERR_INVALID, "the body must be an object");
-    if (only_fields(body, allowed, err) < 0 || video_fields(body, e, err) < 0) return -1;
+    if (mc_api_only_fields(body, allowed, err) < 0 || video_fields(body, e, err) < 0) return -1;
     if (!e->title && !e->description && !e->has_metadata)
         return mc_err_set(err, MC_ERR_INVALID, "nothing to change: give title, description or "
                                                "metadata");
@@ -98,7 +98,7 @@ int mc_api_upload_request_parse(json_t *body, long long max_size, long long max_
                                           "expires_in_s", NULL};
     memset(r, 0, sizeof *r);
     if (!json_is_object(body)) return mc_err_set(err, MC_ERR_INVALID, "the body must be an object");
-    if (only_fields(body, allowed, err) < 0 || video_fields(body, &r->video, err) < 0) return -1;
+    if (mc_api_only_fields(body, allowed, err) < 0 || video_fields(body, &r->video, err) < 0) return -1;
     if (r->video.has_metadata && !r->video.metadata) r->video.has_metadata = false;
     json_t *v = json_object_get(body, "max_size_bytes");
     if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max_size))
@@ -143,30 +143,37 @@ int mc_api_scopes_parse(const char *s, unsigned *mask, mc_err *err) {
     return 0;
 }
 
-void mc_api_scopes_format(unsigned mask, char *buf, size_t cap) {
+void mc_api_names_format(const char *const *names, size_t count, unsigned mask, char *buf,
+                         size_t cap) {
     size_t o = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < NSCOPES; i++)
+    for (size_t i = 0; i < count; i++)
         if (mask & (1u << i)) {
-            int n = snprintf(buf + o, cap - o, "%s%s", o ? " " : "", scope_names[i]);
+            int n = snprintf(buf + o, cap - o, "%s%s", o ? " " : "", names[i]);
             if (n < 0 || (size_t)n >= cap - o) return;
             o += (size_t)n;
         }
 }
 
-json_t *mc_api_scopes_json(unsigned mask) {
+json_t *mc_api_names_json(const char *const *names, size_t count, unsigned mask) {
     json_t *a = json_array();
-    for (size_t i = 0; i < NSCOPES; i++)
-        if (mask & (1u << i)) json_array_append_new(a, json_string(scope_names[i]));
+    for (size_t i = 0; i < count; i++)
+        if (mask & (1u << i)) json_array_append_new(a, json_string(names[i]));
     return a;
 }
+
+void mc_api_scopes_format(unsigned mask, char *buf, size_t cap) {
+    mc_api_names_format(scope_names, NSCOPES, mask, buf, cap);
+}
+
+json_t *mc_api_scopes_json(unsigned mask) { return mc_api_names_json(scope_names, NSCOPES, mask); }
 
 int mc_api_key_request_parse(json_t *body, mc_api_key_request *r, mc_err *err) {
     static const char *const allowed[] = {"name", "scopes", NULL};
     memset(r, 0, sizeof *r);
     if (!json_is_object(body)) return mc_err_set(err, MC_ERR_INVALID, "the body must be an object");
-    if (only_fields(body, allowed, err) < 0 ||
-        text_field(body, "name", MC_API_KEY_NAME_MAX, &r->name, err) < 0)
+    if (mc_api_only_fields(body, allowed, err) < 0 ||
+        mc_api_text_field(body, "name", MC_API_KEY_NAME_MAX, &r->name, err) < 0)
         return -1;
     json_t *scopes = json_object_get(body, "scopes");
     if (!json_is_array(scopes) || json_array_size(scopes) == 0 || json_array_size(scopes) > NSCOPES)

@@ -76,6 +76,17 @@ typedef struct mc_api_list_params {
 } mc_api_list_params;
 int mc_api_list_params_parse(const mc_api_query *q, mc_api_list_params *p, mc_err *err);
 
+/* GET /v1/usage: from, to (inclusive days, YYYY-MM-DD, UTC; default the
+ * last 30 days up to today), granularity (only "day"). At most
+ * MC_API_USAGE_MAX_DAYS days; from after to is refused. today_us: now. */
+#define MC_API_USAGE_MAX_DAYS 92
+typedef struct mc_api_usage_params {
+    int64_t from_us, to_us; /* midnight of from; midnight after to (exclusive) */
+    int days;
+} mc_api_usage_params;
+int mc_api_usage_params_parse(const mc_api_query *q, int64_t today_us, mc_api_usage_params *p,
+                              mc_err *err);
+
 /* ---- cursors (cursor.c) ----
  * A cursor names the last row of a page (created_at in microseconds, id)
  * and is bound to the tenant; it is base64url(payload).base64url(HMAC):
@@ -119,6 +130,16 @@ typedef struct mc_api_upload_request {
 } mc_api_upload_request;
 int mc_api_upload_request_parse(json_t *body, long long max_size, long long max_expiry_s,
                                 mc_api_upload_request *r, mc_err *err);
+
+/* Shared by every body parser: refuses a field not in allowed
+ * (NULL-terminated); reads an optional string field of at most max bytes
+ * without NUL (*out NULL when absent). Errors name the field. */
+int mc_api_only_fields(json_t *body, const char *const *allowed, mc_err *err);
+int mc_api_text_field(json_t *body, const char *field, size_t max, const char **out, mc_err *err);
+/* A bit set over a table of names (bit i = names[i]): space-separated text
+ * (stops before overflowing cap) or a JSON array. */
+void mc_api_names_format(const char *const *names, size_t n, unsigned mask, char *buf, size_t cap);
+json_t *mc_api_names_json(const char *const *names, size_t n, unsigned mask);
 
 /* Scopes as a bit set. */
 enum {

@@ -52,6 +52,18 @@ int mc_api_ok(mc_api_resp *r, int status, json_t *body) {
     return 0;
 }
 
+int mc_api_page(mc_api_ctx *c, mc_api_resp *r, json_t *data, const mc_api_cursor *last) {
+    char cbuf[MC_API_CURSOR_MAX];
+    mc_err err = {0};
+    json_t *out = json_object();
+    json_object_set_new(out, "data", data);
+    json_object_set_new(out, "next_cursor",
+                        last && mc_api_cursor_encode(&c->srv->cursor_key, c->caller.tenant, last,
+                                                     cbuf, &err) == 0
+                            ? json_string(cbuf) : json_null());
+    return mc_api_ok(r, 200, out);
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 typedef int (*handler_fn)(mc_api_ctx *c, mc_api_resp *r);
@@ -86,17 +98,27 @@ static const route routes[] = {
     {"POST", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_create, NULL, true},
     {"GET", "api-keys", MC_API_SCOPE_ADMIN, mc_api_keys_list, NULL, false},
     {"DELETE", "api-keys/{}", MC_API_SCOPE_ADMIN, NULL, mc_api_keys_revoke, false},
+    {"GET", "usage", MC_API_SCOPE_VIDEOS_READ, mc_api_usage, NULL, false},
+    {"POST", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_create, NULL, true},
+    {"GET", "webhooks", MC_API_SCOPE_WEBHOOKS, mc_api_webhooks_list, NULL, false},
+    {"GET", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_get, false},
+    {"PATCH", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_patch, true},
+    {"DELETE", "webhooks/{}", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_delete, false},
+    {"POST", "webhooks/{}/rotate-secret", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_rotate, false},
+    {"GET", "webhooks/{}/deliveries", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_deliveries, false},
+    {"POST", "webhooks/{}/deliveries/{}/retry", MC_API_SCOPE_WEBHOOKS, NULL, mc_api_webhook_retry,
+     false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
-/* Whether the path's segments fit shape; *id gets the "{}" segment. */
-static bool shape_matches(const char *shape, mc_api_ctx *c, const char **id) {
+/* Whether the path's segments fit shape; *id and *id2 get the "{}" segments. */
+static bool shape_matches(const char *shape, mc_api_ctx *c, const char **id, const char **id2) {
     size_t i = 0;
-    *id = NULL;
+    *id = *id2 = NULL;
     while (*shape) {
         size_t n = strcspn(shape, "/");
         if (i >= c->nsegs) return false;
-        if (n == 2 && strncmp(shape, "{}", 2) == 0) *id = c->segs[i];
+        if (n == 2 && strncmp(shape, "{}", 2) == 0) *(*id ? id2 : id) = c->segs[i];
         else if (strlen(c->segs[i]) != n || strncmp(shape, c->segs[i], n) != 0) return false;
         i++;
         shape += n;
@@ -109,13 +131,14 @@ static const route *find(mc_api_ctx *c, const char **id, char *allow, size_t cap
     allow[0] = '\0';
     const route *hit = NULL;
     for (size_t i = 0; i < NROUTES; i++) {
-        const char *rid;
-        if (!shape_matches(routes[i].shape, c, &rid)) continue;
+        const char *rid, *rid2;
+        if (!shape_matches(routes[i].shape, c, &rid, &rid2)) continue;
         size_t used = strlen(allow);
         snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", routes[i].method);
         if (!hit && strcmp(routes[i].method, c->req->method) == 0) {
             hit = &routes[i];
             *id = rid;
+            c->id2 = rid2;
         }
     }
     return hit;
@@ -241,7 +264,7 @@ static void process(mc_api_ctx *c, mc_api_resp *r, mc_api_rate *rate, const char
             mc_api_fail(r, 403, "insufficient_scope", "this API key lacks the scope %s", need);
             return;
         }
-        if (mc_api_rate_take(c, rate, r) < 0) return;
+        if (mc_api_rate_take(c, rate, r) < 0) return; /* also counts the call (usage.c) */
     }
     if (mc_api_query_parse(c->req->raw_query, strlen(c->req->raw_query), &c->query, &err) < 0) {
         mc_api_fail(r, 400, "invalid_query", "%s", err.msg);

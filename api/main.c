@@ -2,7 +2,8 @@
  * service life cycle (common/service.h). Reads the api.* settings and those
  * of the services it hands clients to (upload and stream public URLs, the
  * token and playback keys), loads the OpenAPI document, opens the S3 handle
- * pool (deletes), serves until SIGTERM. */
+ * pool (deletes), starts the webhooks' threads (webhook_run.c), serves
+ * until SIGTERM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static int read_settings(mc_api_server *srv, mc_err *err) {
         mc_config_copy(cfg, "api.cursor_secret", s->cursor_secret, sizeof s->cursor_secret,
                        err) < 0)
         return -1;
+    if (mc_config_bool(cfg, "webhooks.allow_private", &s->webhooks_allow_private, err) < 0)
+        return -1;
     trim_slash(s->public_url);
     trim_slash(s->upload_public_url);
     trim_slash(s->stream_public_url);
@@ -70,8 +73,14 @@ static int run(mc_api_server *srv, mc_err *err) {
     if (mc_s3_config_from(srv->svc.config, &srv->s3cfg, err) < 0) return -1;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    bool webhooks;
+    if (mc_config_bool(srv->svc.config, "webhooks.enabled", &webhooks, err) < 0 ||
+        (webhooks && mc_api_webhooks_start(srv, err) < 0))
+        return -1;
     if (mc_api_routes(srv, err) < 0 || mc_api_console_routes(srv, err) < 0) return -1;
-    return mc_service_serve(&srv->svc, err);
+    int rc = mc_service_serve(&srv->svc, err);
+    mc_api_webhooks_stop(srv); /* after HTTP: no handler nudges it any more */
+    return rc;
 }
 
 int main(void) {
@@ -81,6 +90,7 @@ int main(void) {
     int rc = run(&srv, &err);
     if (rc < 0) mc_log_kv(MC_LOG_ERROR, "mcloud-api failed", "error", err.msg, NULL);
     if (srv.svc.http) mc_http_stop(srv.svc.http, 0);
+    mc_api_webhooks_stop(&srv);
     mc_s3_pool_free(srv.s3);
     mc_service_free(&srv.svc);
     free(srv.openapi_json);

@@ -174,3 +174,40 @@ int mc_api_list_params_parse(const mc_api_query *q, mc_api_list_params *p, mc_er
     }
     return 0;
 }
+
+/* ---- GET /v1/usage ---- */
+
+static int day_param(const mc_api_query *q, const char *name, int64_t *us, mc_err *err) {
+    const char *v = mc_api_query_get(q, name);
+    char iso[32];
+    if (!v) return 0;
+    if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
+        return mc_err_set(err, MC_ERR_INVALID, "parameter '%s' must be a day, YYYY-MM-DD", name);
+    snprintf(iso, sizeof iso, "%sT00:00:00Z", v);
+    if (mc_api_time_parse(iso, us, err) < 0)
+        return mc_err_set(err, MC_ERR_INVALID, "parameter '%s' must be a day, YYYY-MM-DD", name);
+    return 1;
+}
+
+int mc_api_usage_params_parse(const mc_api_query *q, int64_t today_us, mc_api_usage_params *p,
+                              mc_err *err) {
+    static const char *const allowed[] = {"from", "to", "granularity", NULL};
+    const int64_t day = 86400LL * 1000000;
+    if (mc_api_query_only(q, allowed, err) < 0) return -1;
+    const char *g = mc_api_query_get(q, "granularity");
+    if (g && strcmp(g, "day") != 0)
+        return mc_err_set(err, MC_ERR_INVALID, "parameter 'granularity' must be day");
+    int64_t today = today_us - (today_us % day), from, to;
+    int hf = day_param(q, "from", &from, err), ht = hf < 0 ? -1 : day_param(q, "to", &to, err);
+    if (hf < 0 || ht < 0) return -1;
+    if (!ht) to = today;
+    if (!hf) from = to - 29 * day;
+    if (from > to) return mc_err_set(err, MC_ERR_INVALID, "parameter 'from' is after 'to'");
+    if ((to - from) / day + 1 > MC_API_USAGE_MAX_DAYS)
+        return mc_err_set(err, MC_ERR_INVALID, "parameters 'from' and 'to' span more than %d days",
+                          MC_API_USAGE_MAX_DAYS);
+    p->from_us = from;
+    p->to_us = to + day;
+    p->days = (int)((to - from) / day) + 1;
+    return 0;
+}

@@ -2,8 +2,10 @@
  * every mcloud-api instance shares the bucket): api.rate_limit_burst
  * tokens, refilled at api.rate_limit_per_s. A request without a token is
  * 429 with Retry-After; every keyed answer carries RateLimit-Limit,
- * -Remaining and -Reset. Redis down: requests pass (logged), the limit is
- * a guard, not a reason to stop serving. */
+ * -Remaining and -Reset. The same script counts the call in the tenant's
+ * usage of the day (usage.c) when it lets it through: one round trip.
+ * Redis down: requests pass (logged, not counted), the limit is a guard,
+ * not a reason to stop serving. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +24,8 @@ static const char bucket_script[] =
     "if tokens >= 1 then tokens = tokens - 1 allowed = 1 end\n"
     "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))\n"
     "redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)\n"
+    "if allowed == 1 and KEYS[2] then redis.call('HINCRBY', KEYS[2], ARGV[3], 1)"
+    " redis.call('EXPIRE', KEYS[2], ARGV[4]) end\n"
     "return {allowed, math.floor(tokens), math.ceil((1 - tokens) / rate * 1000),"
     " math.ceil((burst - tokens) / rate)}\n";
 
@@ -32,8 +36,13 @@ int mc_api_rate_take(mc_api_ctx *c, mc_api_rate *rate, mc_api_resp *r) {
     snprintf(per_s, sizeof per_s, "%ld", c->srv->set.rate_per_s);
     snprintf(burst, sizeof burst, "%ld", c->srv->set.rate_burst);
     mc_err err = {0};
-    redisReply *rep = mc_redis_command_once(c->srv->svc.redis, &err, "EVAL %s 1 %s %s %s",
-                                            bucket_script, key, per_s, burst);
+    char usage[160];
+    redisReply *rep = mc_api_usage_key(c, usage, sizeof usage) == 0
+        ? mc_redis_command_once(c->srv->svc.redis, &err, "EVAL %s 2 %s %s %s %s %s %ld",
+                                bucket_script, key, usage, per_s, burst, c->caller.key_id,
+                                MC_API_USAGE_TTL_S)
+        : mc_redis_command_once(c->srv->svc.redis, &err, "EVAL %s 1 %s %s %s", bucket_script,
+                                key, per_s, burst);
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
         mc_log_kv(MC_LOG_WARN, "rate limit not checked", "request_id", c->request_id, "error",
                   rep ? "unexpected reply" : err.msg, NULL);

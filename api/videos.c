@@ -110,23 +110,16 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
     json_t *data = json_array();
     size_t shown = rows.nrows > (size_t)p.limit ? (size_t)p.limit : rows.nrows;
     for (size_t i = 0; i < shown; i++) json_array_append_new(data, summary_json(&rows, i));
-    json_t *next = json_null();
+    mc_api_cursor last = {0};
+    bool more = false;
     if (rows.nrows > (size_t)p.limit) {
-        mc_api_cursor last = {0};
-        char iso[32], cbuf[MC_API_CURSOR_MAX];
+        char iso[32];
         snprintf(last.id, sizeof last.id, "%s", mc_db_rows_get(&rows, shown - 1, 0));
-        if (mc_api_time_from_db(mc_db_rows_get(&rows, shown - 1, 6), iso) == 0 &&
-            mc_api_time_parse(iso, &last.created_us, &err) == 0 &&
-            mc_api_cursor_encode(&c->srv->cursor_key, c->caller.tenant, &last, cbuf, &err) == 0) {
-            json_decref(next);
-            next = json_string(cbuf);
-        }
+        more = mc_api_time_from_db(mc_db_rows_get(&rows, shown - 1, 6), iso) == 0 &&
+               mc_api_time_parse(iso, &last.created_us, &err) == 0;
     }
     mc_db_rows_free(&rows);
-    json_t *out = json_object();
-    json_object_set_new(out, "data", data);
-    json_object_set_new(out, "next_cursor", next);
-    return mc_api_ok(r, 200, out);
+    return mc_api_page(c, r, data, more ? &last : NULL);
 }
 
 /* ---- GET /v1/videos/{id} ---------------------------------------------------- */
@@ -319,10 +312,22 @@ static int drop_objects(mc_api_ctx *c, const char *id, mc_err *err) {
     return rc;
 }
 
+/* The video.deleted webhook event, stored before the tombstone: a retried
+ * DELETE stores it again under the same id (nothing twice). */
+static int deleted_event(mc_api_ctx *c, const char *id, mc_err *err) {
+    mc_wh_event ev;
+    mc_wh_event_deleted(c->caller.tenant, id, &ev);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return mc_api_webhook_event(c->srv, &ev, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+                                err);
+}
+
 /* Unpublished and its jobs stopped first (the stream service stops serving
  * it once its short cache expires, no worker publishes it again), then
  * every object removed, then the tombstone: a failure before the last step
- * leaves the video visible, so the client's retry of the DELETE finishes. */
+ * leaves the video visible, so the client's retry of the DELETE finishes.
+ * The video.deleted event is stored just before the tombstone. */
 int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     if (!mc_api_video_id_valid(id)) return not_found(r, id);
     mc_err err = {0};
@@ -347,7 +352,7 @@ int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
                    "UPDATE jobs SET status = 'failed', error = 'video deleted' WHERE video_id = ? "
                    "AND status IN ('queued', 'running')",
                    MC_DB_ARGS(mc_db_str(id)), NULL, &err) < 0 ||
-        drop_objects(c, id, &err) < 0 ||
+        drop_objects(c, id, &err) < 0 || deleted_event(c, id, &err) < 0 ||
         mc_db_exec(db, MC_DB_MASTER,
                    "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? AND tenant_id = ?",
                    MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), NULL, &err) < 0)

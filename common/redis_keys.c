@@ -71,6 +71,11 @@ int mc_key_api_rate(char *buf, size_t len, const char *api_key_id) {
     return build(buf, len, "mcloud:api:rate:%s", api_key_id);
 }
 
+int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day) {
+    if (!mc_redis_name_valid(tenant) || strlen(day) != 8 || strspn(day, "0123456789") != 8) return -1;
+    return build(buf, len, "mcloud:api:usage:%s:%s", tenant, day);
+}
+
 int mc_lock_value_format(char *buf, size_t len, int64_t token, const char *owner) {
     if (token < 1 || !owner || !*owner) return -1;
     return build(buf, len, "%" PRId64 ":%s", token, owner);

@@ -33,6 +33,8 @@ int mc_key_lock_fence(char *buf, size_t len, const char *name);
 int mc_key_upload(char *buf, size_t len, const char *upload_id);
 /* mcloud:api:rate:<key id> — an API key's token bucket (mcloud-api). */
 int mc_key_api_rate(char *buf, size_t len, const char *api_key_id);
+/* mcloud:api:usage:<tenant>:<YYYYMMDD> — a hash, API key id → calls that day. */
+int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day);
 
 /* Lock values: "<token>:<owner>". Parsing gives the token, or -1 if the
  * value is not a lock value. */

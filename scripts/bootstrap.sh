@@ -281,10 +281,12 @@ step_minio() {
 step_venv() {
   local py=$MCLOUD_VENV/bin/python
   # boto3: the reference S3 client; the rest: mcloud-api's tests (OpenAPI
-  # validation, the contract test's tus client, the property-based run).
+  # validation, the contract test's tus client, the property-based run,
+  # the webhook test's signature check with the Standard Webhooks library).
   local -a pins=("boto3==$BOTO3_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
                  "jsonschema==$JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
-                 "tuspy==$TUSPY_VERSION" "requests==$REQUESTS_VERSION")
+                 "tuspy==$TUSPY_VERSION" "requests==$REQUESTS_VERSION"
+                 "standardwebhooks==$STANDARDWEBHOOKS_VERSION")
   local frozen pin missing=0
   frozen=$([[ -x $py ]] && "$MCLOUD_VENV/bin/pip" freeze 2>/dev/null || true)
   for pin in "${pins[@]}"; do grep -qixF "$pin" <<<"$frozen" || missing=1; done

@@ -802,13 +802,22 @@ api_skip() {
   log "api: $(api_bin) is not built (cmake --build build), skipping it"
   return 0
 }
+# The local stack is a development and test bed: webhook receivers run on
+# this machine (loopback allowed), failed deliveries come back within
+# seconds, not the production schedule, and 40 failed attempts in a row disable
+# an endpoint. tests/integration/api/apitest.py
+# gives the tests' own mcloud-api the same values: any instance's sender may
+# take a delivery, so they must agree.
+API_WEBHOOK_ENV=(MCLOUD_WEBHOOKS_ALLOW_PRIVATE=true MCLOUD_WEBHOOKS_RETRY_INITIAL_MS=500
+                 MCLOUD_WEBHOOKS_RETRY_MAX_MS=4000 MCLOUD_WEBHOOKS_POLL_MS=200
+                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=40)
 api_launch() {
   local -a vars
   mapfile -t vars < <(client_env)
   spawn api "$(cdir api)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
     MCLOUD_API_PORT="$MCLOUD_PORT_API" MCLOUD_API_PUBLIC_URL="http://$(api_addr)" \
     MCLOUD_UPLOAD_PUBLIC_URL="http://$(upload_addr)" MCLOUD_STREAM_PUBLIC_URL="http://$(stream_addr)" \
-    "$(api_bin)"
+    "${API_WEBHOOK_ENV[@]}" "$(api_bin)"
 }
 # The local tenant's admin key: made once (random, only its SHA-256 in
 # MySQL, like every key), made again when the database no longer knows it.

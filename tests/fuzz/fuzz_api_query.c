@@ -1,5 +1,5 @@
 /* Fuzz target: query strings and list filters (api/core.h). Any input is
- * split and read as GET /v1/videos's parameters; a refusal must be
+ * split and read as GET /v1/videos's and GET /v1/usage's parameters; a refusal must be
  * MC_ERR_INVALID with a message, an acceptance must hold values within
  * their documented ranges. */
 #include <stddef.h>
@@ -28,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     long long ttl;
     mc_api_query_int(&q, "ttl", 60, 86400, 600, &ttl, &e2);
+    mc_api_usage_params u;
+    mc_err e3 = {0};
+    if (mc_api_usage_params_parse(&q, 1764979200LL * 1000000 + 12345, &u, &e3) == 0) {
+        if (u.days < 1 || u.days > MC_API_USAGE_MAX_DAYS || u.to_us - u.from_us != u.days * 86400LL * 1000000)
+            __builtin_trap();
+    } else if (e3.kind != MC_ERR_INVALID || !e3.msg[0]) {
+        __builtin_trap();
+    }
     mc_api_query_free(&q);
     return 0;
 }

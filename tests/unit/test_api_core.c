@@ -262,9 +262,37 @@ static void test_token_video_claim(void **state) {
     free(t);
 }
 
+static void test_usage_params(void **state) {
+    (void)state;
+    const int64_t day = 86400LL * 1000000, now = 1764979200LL * 1000000 + 3600LL * 1000000; /* 2025-12-06 01:00 */
+    mc_api_query q;
+    mc_api_usage_params p;
+    mc_err err = {0};
+    assert_int_equal(parse("", &q, &err), 0);
+    assert_int_equal(mc_api_usage_params_parse(&q, now, &p, &err), 0);
+    assert_int_equal(p.days, 30);
+    assert_true(p.to_us == 1764979200LL * 1000000 + day);
+    mc_api_query_free(&q);
+    assert_int_equal(parse("from=2026-01-01&to=2026-01-03&granularity=day", &q, &err), 0);
+    assert_int_equal(mc_api_usage_params_parse(&q, now, &p, &err), 0);
+    assert_int_equal(p.days, 3);
+    assert_true(p.to_us - p.from_us == 3 * day);
+    mc_api_query_free(&q);
+    const char *bad[] = {"granularity=hour", "from=2026-1-1", "to=yesterday", "from=2026-02-01&to=2026-01-01",
+                         "from=2025-01-01&to=2026-01-01", "limit=5", "from=2026-01-01T00:00:00Z", NULL};
+    for (const char **b = bad; *b; b++) {
+        mc_err e = {0};
+        assert_int_equal(parse(*b, &q, &e), 0);
+        assert_int_equal(mc_api_usage_params_parse(&q, now, &p, &e), -1);
+        assert_int_equal(e.kind, MC_ERR_INVALID);
+        mc_api_query_free(&q);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_split),
+        cmocka_unit_test(test_usage_params),
         cmocka_unit_test(test_list_params),
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_video_edit),

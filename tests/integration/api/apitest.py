@@ -142,7 +142,7 @@ class Mysql:
 class Api:
     """A private mcloud-api of the build tree and a client of it."""
 
-    def __init__(self, build_dir, scratch, name="api", **settings):
+    def __init__(self, build_dir, scratch, name="api", extra_env=None, **settings):
         self.bin = os.path.join(build_dir, "api", "mcloud-api")
         if not os.access(self.bin, os.X_OK):
             raise RuntimeError(f"{self.bin} is not built (cmake --build {build_dir})")
@@ -156,7 +156,13 @@ class Api:
                     "MCLOUD_API_PUBLIC_URL": self.url,
                     "MCLOUD_UPLOAD_PUBLIC_URL": upload[: -len("/files/")] if upload.endswith("/files/") else upload,
                     "MCLOUD_STREAM_PUBLIC_URL": ENV.get("MCLOUD_STREAM_URL", "http://127.0.0.1:18081"),
-                    "MCLOUD_LOG_LEVEL": "info"})
+                    "MCLOUD_LOG_LEVEL": "info",
+                    # as the stack's own mcloud-api (scripts/stack.sh API_WEBHOOK_ENV): any
+                    # instance's sender may take a delivery, so they must agree
+                    "MCLOUD_WEBHOOKS_ALLOW_PRIVATE": "true", "MCLOUD_WEBHOOKS_RETRY_INITIAL_MS": "500",
+                    "MCLOUD_WEBHOOKS_RETRY_MAX_MS": "4000", "MCLOUD_WEBHOOKS_POLL_MS": "200",
+                    "MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES": "40"})
+        env.update(extra_env or {})
         for k, v in settings.items():
             env[f"MCLOUD_API_{k.upper()}"] = str(v)
         self.logf = open(self.log_path, "w")
@@ -188,6 +194,22 @@ class Api:
             data = json.dumps(json_body)
             h.setdefault("Content-Type", "application/json")
         return requests.request(method, self.url + path, headers=h, data=data, timeout=timeout)
+
+
+def caller(api, spec, checks):
+    """call(method, path, key, expect, what, on=another Api, **kw): a request
+    whose answer is validated against the document (and its status checked
+    when expect is given)."""
+    def call(method, path, key=None, expect=None, what=None, on=None, **kw):
+        r = (on or api).call(method, path, key=key, **kw)
+        what = what or f"{method} {path}"
+        for p in spec.problems(method, path, r):
+            checks.check(False, f"{what}: contract", p)
+        if expect is not None:
+            checks.check(r.status_code == expect, f"{what}: status {expect}",
+                         f"got {r.status_code}: {r.text[:300]}")
+        return r
+    return call
 
 
 def new_tenant(build_dir, prefix):

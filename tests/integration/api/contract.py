@@ -25,7 +25,7 @@ import boto3
 import requests
 from tusclient import client as tus_client
 
-from apitest import ENV, Api, Mysql, Spec, log, main, make_clip, new_tenant
+from apitest import ENV, Api, Mysql, Spec, caller, log, main, make_clip, new_tenant
 
 READY_WAIT_S = 180
 SQL_META = "x'; DROP TABLE videos; -- \" \\ % _ `"
@@ -52,15 +52,7 @@ def body(checks, scratch, build_dir, cleanups):
     t2, k2 = new_tenant(build_dir, "ct2")
     log(f"tenants {t1} {t2} on {api.url}")
 
-    def call(method, path, key=None, expect=None, what=None, **kw):
-        r = api.call(method, path, key=key, **kw)
-        what = what or f"{method} {path}"
-        for p in spec.problems(method, path, r):
-            checks.check(False, f"{what}: contract", p)
-        if expect is not None:
-            checks.check(r.status_code == expect, f"{what}: status {expect}",
-                         f"got {r.status_code}: {r.text[:300]}")
-        return r
+    call = caller(api, spec, checks)
 
     def problem(r, code, what):
         try:

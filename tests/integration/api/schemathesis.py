@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from apitest import Api, log, main, new_tenant
+from apitest import Api, Spec, log, main, new_tenant
 
 MAX_EXAMPLES = 10   # per operation and phase: the budget
 MIN_CASES = 60      # the run must have tried at least this many cases
@@ -54,7 +54,10 @@ def body(checks, scratch, build_dir, cleanups):
             operations.add(label)
             if s["status"] != "skip":
                 cases[label] += len(s["recorder"].get("cases", {}))
-    checks.check(operations_total == 9, "the document's 9 operations were loaded", operations_total)
+    # every documented operation but GET /v1/openapi.json (Schemathesis does not count the document's own)
+    documented = len([op for m, parts, op in Spec().ops if parts != ["v1", "openapi.json"]])
+    checks.check(operations_total == documented, f"the document's {documented} operations were loaded",
+                 operations_total)
     untried = sorted(op for op in operations if cases[op] == 0 and op and "->" not in op)
     checks.check(not untried, "every operation got generated cases", untried)
     total = sum(cases.values())
