@@ -328,38 +328,52 @@ async function pageVideo(id) {
 
 const EVENTS = ['video.upload.completed', 'video.ready', 'video.failed', 'video.deleted'];
 
-async function deliveries(hook, box) {
-  try {
-    const doc = await api('GET', `webhooks/${encodeURIComponent(hook.id)}/deliveries`);
-    const rows = (doc && doc.data) || [];
-    box.replaceChildren(el('h4', { text: `Deliveries to ${hook.url}` }), rows.length ? tableWrap('Deliveries', el('table', {},
-      el('thead', {}, el('tr', {}, ['Event', 'Status', 'Attempts', 'Response', 'When', ''].map((h) => el('th', { scope: 'col', text: h })))),
-      el('tbody', {}, rows.map((d) => el('tr', {}, el('td', { text: d.event_type || d.type || d.event || '' }),
-        el('td', { text: d.status || '' }), el('td', { text: String(d.attempts ?? '') }),
-        el('td', { text: String(d.response_code ?? d.response_status ?? '—') }),
-        el('td', { text: fmtTime(d.last_attempt_at || d.updated_at || d.created_at) }),
-        el('td', {}, el('button', { type: 'button', 'aria-label': `Replay delivery ${d.id}`, text: 'Replay', onclick: async () => {
-          try { await api('POST', `webhooks/${encodeURIComponent(hook.id)}/deliveries/${encodeURIComponent(d.id)}/retry`); toast('Replay queued'); deliveries(hook, box); } catch (e) { box.append(errorBox(e)); }
-        } }))))))) : el('p', { class: 'muted', text: 'No deliveries yet.' }));
-  } catch (e) { box.replaceChildren(errorBox(e)); }
+async function deliveries(hook, box, cursor = null, shown = []) {
+  const q = new URLSearchParams({ limit: '20' });
+  if (cursor) q.set('cursor', cursor);
+  let doc;
+  try { doc = await api('GET', `webhooks/${encodeURIComponent(hook.id)}/deliveries?${q}`); } catch (e) { box.replaceChildren(errorBox(e)); return; }
+  const rows = shown.concat((doc && doc.data) || []);
+  const replay = (d) => async () => {
+    try {
+      await api('POST', `webhooks/${encodeURIComponent(hook.id)}/deliveries/${encodeURIComponent(d.id)}/retry`);
+      toast('Replay queued');
+      deliveries(hook, box);
+    } catch (e) { box.append(errorBox(e)); }
+  };
+  const more = doc && doc.next_cursor
+    ? el('button', { type: 'button', text: 'Older deliveries', onclick: () => deliveries(hook, box, doc.next_cursor, rows) }) : null;
+  box.replaceChildren(el('h3', { id: 'deliveries-h', tabindex: '-1', text: `Deliveries to ${hook.url}` }), rows.length ? tableWrap('Deliveries', el('table', { id: 'deliveries' },
+    el('thead', {}, el('tr', {}, ['Event', 'Video', 'Status', 'Attempts', 'Response', 'Last attempt', 'Actions'].map((h) => el('th', { scope: 'col', text: h })))),
+    el('tbody', {}, rows.map((d) => el('tr', { 'data-delivery': d.id }, el('td', { text: d.event_type }),
+      el('td', {}, el('a', { href: `#/videos/${d.video_id}`, text: String(d.video_id).slice(0, 8) })),
+      el('td', { text: d.status + (d.last_error ? `: ${d.last_error}` : '') }), el('td', { text: String(d.attempts) }),
+      el('td', { text: d.response_code === null ? '—' : `${d.response_code}${d.response_time_ms !== null ? ` in ${d.response_time_ms} ms` : ''}` }),
+      el('td', { text: fmtTime(d.last_attempt_at) }),
+      el('td', {}, el('button', { type: 'button', 'aria-label': `Replay the ${d.event_type} delivery of ${d.video_id}`, text: 'Replay', onclick: replay(d) }))))))) : el('p', { class: 'muted', text: 'No deliveries yet.' }), more);
+  $('#deliveries-h', box).focus();
 }
 
 async function pageWebhooks() {
   const list = el('div');
-  const secret = el('div', { role: 'status' });
+  const secret = el('div', { role: 'status', id: 'hook-secret' });
   const log = el('div');
   const url = el('input', { id: 'hook-url', type: 'url', required: true, placeholder: 'https://app.example/hooks/mcloud' });
+  const desc = el('input', { id: 'hook-desc', type: 'text', maxlength: '512' });
   const boxes = EVENTS.map((ev) => el('label', {}, el('input', { type: 'checkbox', name: 'events', value: ev, checked: true }), ` ${ev}`));
   const form = el('form', { id: 'hook-form', onsubmit: async (e) => {
     e.preventDefault();
     const events = boxes.map((b) => $('input', b)).filter((i) => i.checked).map((i) => i.value);
+    if (!events.length) { secret.replaceChildren(el('p', { class: 'error', role: 'alert', text: 'Choose at least one event.' })); return; }
     try {
-      const made = await api('POST', 'webhooks', { url: url.value, events });
-      secret.replaceChildren(el('p', {}, 'Signing secret (shown once): '), el('p', { class: 'secret', text: made.secret || '(none returned)' }));
+      const made = await api('POST', 'webhooks', { url: url.value, description: desc.value, events });
+      secret.replaceChildren(el('p', { text: `Signing secret of ${made.url} (shown this once; verify deliveries with it, Standard Webhooks):` }),
+        copyField('Signing secret', made.secret));
       url.value = '';
+      desc.value = '';
       load();
     } catch (err) { secret.replaceChildren(errorBox(err)); }
-  } }, el('label', { for: 'hook-url', text: 'Endpoint URL' }), url,
+  } }, el('label', { for: 'hook-url', text: 'Endpoint URL' }), url, el('label', { for: 'hook-desc', text: 'Description' }), desc,
   el('fieldset', {}, el('legend', { text: 'Events' }), boxes), el('button', { type: 'submit', class: 'primary', text: 'Add endpoint' }));
 
   async function load() {
@@ -372,16 +386,17 @@ async function pageWebhooks() {
     }
     const hooks = (doc && doc.data) || [];
     list.replaceChildren(hooks.length ? tableWrap('Webhook endpoints', el('table', { id: 'webhooks' },
-      el('thead', {}, el('tr', {}, ['URL', 'Events', 'State', ''].map((h) => el('th', { scope: 'col', text: h })))),
-      el('tbody', {}, hooks.map((h) => el('tr', {}, el('td', { text: h.url }), el('td', { text: (h.events || []).join(', ') || 'all' }),
-        el('td', { text: h.disabled || h.disabled_at ? 'disabled' : (h.status || 'enabled') }),
-        el('td', {}, el('button', { type: 'button', 'aria-label': `Deliveries of ${h.url}`, text: 'Deliveries', onclick: () => deliveries(h, log) }), ' ',
+      el('thead', {}, el('tr', {}, ['URL', 'Events', 'State', 'Actions'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', {}, hooks.map((h) => el('tr', { 'data-webhook': h.id }, el('td', {}, h.url, h.description ? el('div', { class: 'muted', text: h.description }) : null),
+        el('td', { text: (h.events || []).join(', ') }),
+        el('td', { text: h.enabled ? 'enabled' : `disabled${h.disabled_reason ? `: ${h.disabled_reason}` : ''}` }),
+        el('td', {}, el('button', { type: 'button', 'aria-label': `Deliveries to ${h.url}`, text: 'Deliveries', onclick: () => deliveries(h, log) }), ' ',
           el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${h.url}`, text: 'Remove', onclick: async () => {
-            if (!window.confirm(`Remove the endpoint ${h.url}?`)) return;
-            try { await api('DELETE', `webhooks/${encodeURIComponent(h.id)}`); load(); } catch (e) { list.append(errorBox(e)); }
+            if (!window.confirm(`Remove the endpoint ${h.url}? No more events are sent to it.`)) return;
+            try { await api('DELETE', `webhooks/${encodeURIComponent(h.id)}`); log.replaceChildren(); load(); toast('Endpoint removed'); } catch (e) { list.append(errorBox(e)); }
           } }))))))) : el('p', { class: 'muted', text: 'No endpoints yet.' }));
   }
-  view.replaceChildren(el('h2', { text: 'Webhooks' }), form, secret, list, log);
+  view.replaceChildren(el('h2', { text: 'Webhooks' }), form, secret, el('h3', { text: 'Endpoints' }), list, log);
   await load();
 }
 
@@ -398,19 +413,30 @@ async function pageUsage() {
     view.replaceChildren(el('h2', { text: 'Usage' }), e.unavailable ? unavailable('Usage figures') : errorBox(e));
     return;
   }
-  const rows = (doc && (doc.data || doc.days)) || [];
-  const dayOf = (r) => r.date || r.day || r.period_start || r.from;
-  const series = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === 'number')))];
-  const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `Usage per day, last 30 days: ${series.join(', ')}` });
+  const rows = (doc && doc.data) || [];
+  const series = ['videos_created', 'videos_deleted', 'uploads_completed', 'minutes_uploaded', 'minutes_transcoded', 'api_calls']
+    .filter((k) => rows.some((r) => typeof r[k] === 'number'));
+  const label = (k) => k.replace(/_/g, ' ');
+  const keys = {};
+  for (const r of rows) for (const [k, n] of Object.entries(r.api_calls_by_key || {})) keys[k] = (keys[k] || 0) + n;
+  const chart = el('div', { class: 'chart', id: 'usage-chart', role: 'img', 'aria-label': `Chart per day from ${doc.from} to ${doc.to}: ${series.map(label).join(', ')} (the same figures are in the table below)` });
   const table = tableWrap('Usage per day', el('table', { id: 'usage' },
-    el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Day' }), series.map((s) => el('th', { scope: 'col', text: s.replace(/_/g, ' ') })))),
-    el('tbody', {}, rows.map((r) => el('tr', {}, el('td', { text: String(dayOf(r)).slice(0, 10) }), series.map((s) => el('td', { text: String(r[s] ?? 0) })))))));
-  view.replaceChildren(el('h2', { text: 'Usage' }), el('p', { class: 'muted', text: `${q.get('from')} to ${q.get('to')}, per day.` }), chart, table);
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Day' }), series.map((k) => el('th', { scope: 'col', text: label(k) })),
+      el('th', { scope: 'col', text: 'bytes uploaded' }))),
+    el('tbody', {}, rows.map((r) => el('tr', {}, el('td', { text: r.date }), series.map((k) => el('td', { text: String(r[k]) })),
+      el('td', { text: fmtBytes(r.bytes_uploaded) }))))));
+  view.replaceChildren(el('h2', { text: 'Usage' }),
+    el('p', { id: 'usage-summary', text: `${doc.from} to ${doc.to} (UTC days). Stored now: ${fmtBytes(doc.bytes_stored)}.` }),
+    chart, el('h3', { text: 'Per day' }), table,
+    el('h3', { text: 'API calls per key' }), Object.keys(keys).length
+      ? tableWrap('API calls per key', el('table', { id: 'usage-keys' }, el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Key' }), el('th', { scope: 'col', text: 'Calls' }))),
+        el('tbody', {}, Object.entries(keys).map(([k, n]) => el('tr', {}, el('td', { text: k }), el('td', { text: String(n) }))))))
+      : el('p', { class: 'muted', text: 'No API calls counted in this range.' }));
   if (window.uPlot && rows.length) {
-    const xs = rows.map((r) => Date.parse(dayOf(r)) / 1000);
-    const width = Math.min(view.clientWidth || 600, 1100);
-    const u = new window.uPlot({ width, height: 280, series: [{}, ...series.map((s, i) => ({ label: s, stroke: `hsl(${(i * 67) % 360} 70% 38%)` }))] },
-      [xs, ...series.map((s) => rows.map((r) => r[s] ?? 0))], chart);
+    const xs = rows.map((r) => Date.parse(`${r.date}T00:00:00Z`) / 1000);
+    const width = Math.max(280, Math.min(view.clientWidth || 600, 1100));
+    const u = new window.uPlot({ width, height: 260, series: [{}, ...series.map((k, i) => ({ label: label(k), stroke: `hsl(${(i * 67) % 360} 70% 36%)`, width: 2 }))] },
+      [xs, ...series.map((k) => rows.map((r) => r[k]))], chart);
     cleanup.push(() => u.destroy());
   }
 }
