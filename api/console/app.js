@@ -265,17 +265,36 @@ function renditions(list) {
       el('td', { text: r.codecs }), el('td', { text: fmtBytes(r.size_bytes) }))))));
 }
 
+// metadata as "key=value" lines, the way people type them
+const metaText = (m) => Object.entries(m || {}).map(([k, val]) => `${k}=${val}`).join('\n');
+function metaParse(text) {
+  const out = {};
+  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const i = line.indexOf('=');
+    if (i < 1) throw new Error(`metadata line "${line}" is not key=value`);
+    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return Object.keys(out).length ? out : null;
+}
+
 function editForm(v, refresh) {
   const title = el('input', { id: 'edit-title', type: 'text', maxlength: '512', value: v.title });
+  const desc = el('input', { id: 'edit-desc', type: 'text', maxlength: '5000', value: v.description });
+  const meta = el('textarea', { id: 'edit-meta', rows: '3', 'aria-describedby': 'edit-meta-help', spellcheck: 'false' });
+  meta.value = metaText(v.metadata);
   const out = el('span', { role: 'status' });
-  return el('form', { id: 'edit-form', onsubmit: async (e) => {
+  return el('form', { id: 'edit-form', class: 'edit', onsubmit: async (e) => {
     e.preventDefault();
     try {
-      const saved = await api('PATCH', `videos/${v.id}`, { title: title.value });
+      const saved = await api('PATCH', `videos/${v.id}`, { title: title.value, description: desc.value, metadata: metaParse(meta.value) });
       out.textContent = 'Saved.';
       refresh(saved);
     } catch (err) { out.replaceChildren(errorBox(err)); }
-  } }, el('label', { for: 'edit-title', text: 'Title' }), title, el('button', { type: 'submit', text: 'Save' }), out);
+  } }, el('div', {}, el('label', { for: 'edit-title', text: 'Title' }), title),
+  el('div', {}, el('label', { for: 'edit-desc', text: 'Description' }), desc),
+  el('div', {}, el('label', { for: 'edit-meta', text: 'Metadata' }), meta,
+    el('span', { id: 'edit-meta-help', class: 'muted', text: 'key=value, one per line (up to 32)' })),
+  el('button', { type: 'submit', text: 'Save' }), out);
 }
 
 function deleteBlock(v) {

@@ -208,9 +208,13 @@ async function playOnVideoPage(page, videoId) {
   await page.selectOption('#rendition', options[1]);
   check(await page.evaluate(() => window.mcloudConsolePlayer.hls.currentLevel) === 0, 'choosing a rendition sets hls.js to it');
   await page.fill('#edit-title', `console e2e ${runId}`);
+  await page.fill('#edit-meta', 'source=e2e\nrun = ' + runId);
   await page.click('#edit-form button[type=submit]');
   await page.waitForFunction((want) => document.querySelector('#video-title').textContent === want, `console e2e ${runId}`);
-  check(true, 'the title is edited');
+  const stored = JSON.parse((await apiCall('GET', `videos/${videoId}`)).body);
+  check(stored.title === `console e2e ${runId}` && stored.metadata.source === 'e2e' && stored.metadata.run === runId,
+    'the title and metadata are edited (the API has them)', JSON.stringify({ title: stored.title, metadata: stored.metadata }));
+  check(await page.evaluate(() => !window.mcloudConsolePlayer.video.paused), 'the player keeps playing through the edit');
   await axe(page, 'video');
   await shot(page, 'video-1280');
   await page.setViewportSize({ width: 390, height: 844 });
