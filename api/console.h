@@ -17,8 +17,9 @@ typedef struct mc_api_server mc_api_server;
  * ("/console/" alone: "index.html"), into rel (cap bytes). Returns its
  * content type, or NULL for a path that may not name a served file: not
  * under /console/, a byte outside [A-Za-z0-9._-/], an empty segment or one
- * starting with '.' (no "..", no dot files), too long, or an extension the
- * console does not serve (so package.json and the lock file stay private). */
+ * starting with '.', ".." anywhere (no traversal, no dot files), too long,
+ * or an extension the console does not serve (so package.json and the lock
+ * file stay private). */
 const char *mc_api_console_file(const char *path, size_t len, char *rel, size_t cap);
 /* Whether rel is a pinned third-party file (node_modules/): cached longer. */
 bool mc_api_console_is_vendor(const char *rel);

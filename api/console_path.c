@@ -1,7 +1,8 @@
 /* console_path.c — which file of the console directory a request path names
  * (api/console.h). Pure and strict: an allow-list of bytes and extensions,
- * every segment non-empty and not starting with '.', so no request reaches
- * outside the directory, a dot file, or the npm manifests beside the page. */
+ * every segment non-empty and not starting with '.', no ".." anywhere, so
+ * no request reaches outside the directory, a dot file, or the npm
+ * manifests beside the page. */
 #include <string.h>
 
 #include "api/console.h"
@@ -48,6 +49,7 @@ const char *mc_api_console_file(const char *path, size_t len, char *rel, size_t 
         char c = p[i];
         if (!allowed_byte(c)) return NULL;
         if (seg_start && (c == '.' || c == '/')) return NULL;
+        if (c == '.' && i > 0 && p[i - 1] == '.') return NULL; /* no "..", even inside a name */
         seg_start = c == '/';
     }
     if (seg_start) return NULL; /* a trailing '/': a directory */

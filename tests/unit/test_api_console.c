@@ -39,7 +39,7 @@ static void test_refused(void **state) {
         "/console/node_modules/../../main.c", "/console/.hidden.js", "/console/a/.b.js",
         "/console//app.js", "/console/dir/", "/console/package.json",
         "/console/package-lock.json", "/console/app.js%00", "/console/app js",
-        "/console/app.c", "/console/\\..\\x.js", "/console/app.jsx", "/console/.js",
+        "/console/app.c", "/console/\\..\\x.js", "/console/app.jsx", "/console/.js", "/console/a..b.js", "/console/node_modules/x../y.js",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (map(bad[i], rel) != NULL) fail_msg("accepted %s", bad[i]);
