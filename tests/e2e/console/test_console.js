@@ -6,6 +6,7 @@
 //   upload through the page's file input (reached with the keyboard: the
 //   drop zone, Enter, the file chooser) in small tus chunks while the test
 //   holds every PATCH after the first, so the upload is provably mid-way;
+//   pause and resume it;
 //   reload the page, give the file input the same file again and see it
 //   resume from the server's offset on the same video; progress reaches 100 %; the list shows it reach
 //   ready; its page plays it with hls.js past 2 s and switches rendition;
@@ -109,6 +110,11 @@ async function signIn(page, consoleUrl) {
 }
 
 // Upload with every PATCH after the first held, reload, resume.
+// file choosers the page opened: listened for from the page's start, so the
+// browser intercepts them before the first one (waitForEvent only turns the
+// interception on when called, racing the key press)
+const choosers = [];
+
 async function uploadWithReload(page, consoleUrl, sample, size) {
   await page.evaluate((c) => sessionStorage.setItem('mcloud.console.chunk_size', String(c)), CHUNK);
   const uploadOrigin = new URL(process.env.MCLOUD_UPLOAD_URL).origin;
@@ -128,7 +134,9 @@ async function uploadWithReload(page, consoleUrl, sample, size) {
   await axe(page, 'upload');
   // the keyboard: focus the drop zone and press Enter → the file chooser
   await page.focus('#drop');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await page.keyboard.press('Enter');
+  const chooser = (await waitFor('a file chooser after Enter on the drop zone', () => Promise.resolve(choosers.length),
+    (n) => n > 0, 20 * 1000), choosers.shift());
   check(chooser.isMultiple(), 'Enter on the drop zone opens a file chooser for many files');
   await chooser.setFiles(sample);
   const mid = await waitFor('the upload mid-way (first chunk acknowledged, the second held)', () => uploadRow(page),
@@ -139,6 +147,16 @@ async function uploadWithReload(page, consoleUrl, sample, size) {
   const rowsBefore = await page.evaluate(() => document.querySelectorAll('#upload-list li progress').length);
   check(rowsBefore === 1, 'the file has its own progress bar');
 
+  // pause and resume: the held chunk is dropped, resuming asks the server
+  // where it stands and sends from there (and is held again)
+  await page.click('#upload-list li button:has-text("Pause")');
+  const paused = await waitFor('the upload paused', () => uploadRow(page), (r) => r.state === 'paused');
+  check(paused.state === 'paused' && await page.isVisible('#upload-list li button:has-text("Resume")'),
+    `Pause stops the upload at ${paused.progress} % and offers Resume`);
+  const beforeResume = patches.length;
+  await page.click('#upload-list li button:has-text("Resume")');
+  const again = await waitFor('a PATCH after Resume', () => Promise.resolve(patches.slice(beforeResume)), (p) => p.length > 0);
+  check(again[0].offset === CHUNK, `Resume continues at the server's offset (${again[0].offset})`);
   holding = false;
   await page.reload({ waitUntil: 'load' });
   for (const r of held) await r.abort().catch(() => {});
@@ -304,6 +322,7 @@ async function main() {
     args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  page.on('filechooser', (fc) => choosers.push(fc));
   const errors = [];
   const badAnswers = [];
   const failedRequests = [];
