@@ -31,6 +31,7 @@ typedef struct mc_api_settings {
     char token_secret[256];
     char cursor_secret[256];
     bool webhooks_allow_private;
+    char console_dir[1024];   /* the web console's files (api/console/) */
 } mc_api_settings;
 
 typedef struct mc_api_webhooks mc_api_webhooks; /* webhook_run.c */

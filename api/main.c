@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/console.h"
 #include "common/daemon.h"
 #include "common/log.h"
 
@@ -53,6 +54,12 @@ static int read_settings(mc_api_server *srv, mc_err *err) {
         mc_token_key_check(&srv->cursor_key, "api.cursor_secret", err) < 0 ||
         mc_playback_keys_from_config(cfg, srv->playback_keys, &srv->playback_nkeys, err) < 0)
         return -1;
+    const char *console = mc_config_get(cfg, "api.console_dir");
+    if ((size_t)snprintf(s->console_dir, sizeof s->console_dir, "%s",
+                         console && *console ? console : MCLOUD_SOURCE_DIR "/api/console") >=
+        sizeof s->console_dir)
+        return mc_err_set(err, MC_ERR_INVALID, "api.console_dir: longer than %zu bytes",
+                          sizeof s->console_dir - 1);
     const char *doc = mc_config_get(cfg, "api.openapi_path");
     char path[1024];
     snprintf(path, sizeof path, "%s", doc && *doc ? doc : MCLOUD_SOURCE_DIR "/api/openapi.yaml");
@@ -70,7 +77,7 @@ static int run(mc_api_server *srv, mc_err *err) {
     if (mc_config_bool(srv->svc.config, "webhooks.enabled", &webhooks, err) < 0 ||
         (webhooks && mc_api_webhooks_start(srv, err) < 0))
         return -1;
-    if (mc_api_routes(srv, err) < 0) return -1;
+    if (mc_api_routes(srv, err) < 0 || mc_api_console_routes(srv, err) < 0) return -1;
     int rc = mc_service_serve(&srv->svc, err);
     mc_api_webhooks_stop(srv); /* after HTTP: no handler nudges it any more */
     return rc;

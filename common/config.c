@@ -72,6 +72,7 @@ static const mc_setting settings[] = {
     {"api.upload_ttl_s", "86400", false, "Default lifetime of a direct upload's token (POST /v1/uploads)."},
     {"api.cursor_secret", "mcloud-dev-cursor-secret", true, "HMAC secret signing pagination cursors; at least 16 bytes."},
     {"api.openapi_path", "", true, "The OpenAPI document served at /v1/openapi.json (empty: the source tree's api/openapi.yaml)."},
+    {"api.console_dir", "", true, "Directory of the web console served at /console/ (empty: the source tree's api/console)."},
     {"api.port", "18082", false, "HTTP port of mcloud-api (the consumer API)."},
     {"webhooks.enabled", "true", false, "Run the webhook ingest and sender threads in this mcloud-api (false: it only serves the API)."},
     {"webhooks.allow_private", "false", false, "Allow webhook URLs to loopback and private addresses (checked on the address connected to); tests set it."},

@@ -4,7 +4,8 @@
 # Kafka from Maven Central, MinIO built from the Go module proxy), nginx (the
 # stream tests' reference peer, never run as a system service), a boto3
 # venv (bucket setup, reference S3 client), the Podman configuration and the
-# player page's hls.js (npm ci in stream/web). The toolchains those need are
+# browser libraries of the player page and the web console (npm ci in
+# stream/web and api/console). The toolchains those need are
 # installed when missing or too old (a bare Debian 12 has none): a JDK and
 # Maven from Debian, Go from bookworm-backports (which fetches the newer Go
 # MinIO asks for from the Go module proxy), Node.js from PyPI into the venv.
@@ -334,26 +335,35 @@ step_node() {
   log "node: $v and npm $(npm --version) installed ($bin, $(elapsed $t0))"
 }
 
-# ---- player page ---------------------------------------------------------------
-# hls.js for the page mcloud-stream serves (/static/hls.min.js comes from
-# stream/web/node_modules): `npm ci` exactly as package-lock.json pins it, from
-# npm's cache when it can. Skipped when node_modules was installed from this
-# very lock file already (a stamp beside it).
-step_web() {
-  have npm || die "npm not found (run the node step)"
-  local web
-  web=$(cd "$MCLOUD_SCRIPTS/.." && pwd)/stream/web
+# ---- web pages ------------------------------------------------------------------
+# The browser libraries of the pages the daemons serve, each `npm ci` exactly
+# as its package-lock.json pins it, from npm's cache when it can: hls.js for
+# the player page of mcloud-stream (/static/hls.min.js from
+# stream/web/node_modules), and tus-js-client, hls.js and uPlot for the web
+# console of mcloud-api (/console/node_modules/... from api/console). Skipped
+# when node_modules was installed from this very lock file already (a stamp
+# beside it).
+web_install() {
+  local web=$1 package=$2 file=$3
   local stamp=$web/node_modules/.mcloud-installed-lock
-  if [[ -f $stamp ]] && cmp -s "$stamp" "$web/package-lock.json" && [[ -f $web/node_modules/hls.js/dist/hls.min.js ]]; then
-    log "web: hls.js $(node -p "require('$web/node_modules/hls.js/package.json').version") present ($web/node_modules)"
+  if [[ -f $stamp ]] && cmp -s "$stamp" "$web/package-lock.json" && [[ -f $web/node_modules/$package/$file ]]; then
+    log "web: $package $(node -p "require('$web/node_modules/$package/package.json').version") present ($web/node_modules)"
     return
   fi
   local t0=$SECONDS
   log "web: npm ci in $web"
   npm ci --prefix "$web" --prefer-offline --no-audit --no-fund --loglevel=error >&2 || die "npm ci in $web failed"
-  [[ -f $web/node_modules/hls.js/dist/hls.min.js ]] || die "hls.min.js missing after npm ci in $web"
+  [[ -f $web/node_modules/$package/$file ]] || die "$package/$file missing after npm ci in $web"
   cp "$web/package-lock.json" "$stamp"
-  log "web: hls.js $(node -p "require('$web/node_modules/hls.js/package.json').version") installed ($(elapsed $t0))"
+  log "web: $package $(node -p "require('$web/node_modules/$package/package.json').version") installed ($(elapsed $t0))"
+}
+
+step_web() {
+  have npm || die "npm not found (run the node step)"
+  local root
+  root=$(cd "$MCLOUD_SCRIPTS/.." && pwd)
+  web_install "$root/stream/web" hls.js dist/hls.min.js
+  web_install "$root/api/console" tus-js-client dist/tus.min.js
 }
 
 main() {
