@@ -135,8 +135,8 @@ def main():
             f"{args.chunk} B PATCHes; load average {sc.loadavg()}")
         mon.thread.start()
         load.start()
-        if only != {"none"}:
-            sched.run(args.rounds, session_ms, only)
+        if only != {"none"} and not sched.run(args.rounds, session_ms, only):
+            load.kill_clients()     # the platform is down: the uploads left cannot finish
         load.schedule_done.set()
         load.thread.join(1800)
         log(f"load done: {len(load.acknowledged())}/{load.started()} acknowledged; waiting for the transcodes")

@@ -98,6 +98,8 @@ class Scheduler:
 
     # ---- the faults ---------------------------------------------------------------
     def kill_daemon(self, comp, need, progress=None):
+        """SIGKILL, then started again by stack.sh; recovered once it answers
+        and, for progress "upload", once a PATCH was acknowledged after that."""
         hit = self._await_work(need)
         pid = sc.pid_of(comp)
         if pid is None:
@@ -109,19 +111,25 @@ class Scheduler:
         t_back = now_ms() if back else None
         t = t_back
         if back and progress:
-            t = self._progress(t0, progress)
+            t = self._progress(t_back, progress)
         return self._record(f"SIGKILL {comp}", hit, need, t0, t, back_ms=(t_back - t0) if t_back else None)
 
-    def kill_worker2(self):
-        pids = {self.w2.proc.pid} if self.w2.alive() else set()
-        hit = self._await_work("job", pids)
+    def kill_worker(self, label, pid_fn, restart):
+        """SIGKILL a worker mid-encode; recovered once the job it held is
+        published (by whichever worker redid it)."""
+        pid = pid_fn()
+        hit = self._await_work("job", {pid})
+        victim = next((v for v, w in self.mon.running if _pid_of_instance(w) == pid), None)
+        if victim is None:
+            return self._record(label, (hit[0], 0), "job", now_ms(), None, error="no job on the worker")
         t0 = now_ms()
-        if self.w2.alive():
-            self.w2.proc.kill()
-            self.w2.proc.wait()
-        back = self.w2.start()
-        t = self._progress(t0, "job") if back else None
-        return self._record("SIGKILL transcode (second worker)", hit, "job", t0, t)
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        back = restart()
+        t_back = now_ms() if back else None
+        t = sc.wait_until(lambda: video_status(victim) == "ready" and now_ms(), 240)
+        return self._record(label, hit, "job", t0, t if back else None, video=victim,
+                            back_ms=(t_back - t0) if t_back else None)
 
     def stop_worker(self, session_timeout_ms):
         """SIGSTOP a worker mid-encode for longer than the session timeout,
@@ -136,15 +144,25 @@ class Scheduler:
         t0 = now_ms()
         os.kill(pid, signal.SIGSTOP)
         self.stopped.add(pid)
-        time.sleep((session_timeout_ms + 5000) / 1000)
-        ready_meanwhile = video_status(video) == "ready"
+        t_cont = t0 + session_timeout_ms + 5000
+        t = None
+        while now_ms() < t_cont:
+            if t is None and video_status(video) == "ready":
+                t = now_ms()
+            time.sleep(0.5)
         os.kill(pid, signal.SIGCONT)
         self.stopped.discard(pid)
-        t = sc.wait_until(lambda: video_status(video) == "ready" and now_ms(), 240)
-        time.sleep(3)   # the zombie's own run goes on after SIGCONT: give it time to (try to) publish
-        return self._record("SIGSTOP transcode > session timeout, SIGCONT", hit, "job", t0, t,
-                            video=video, stopped_s=(session_timeout_ms + 5000) / 1000,
-                            redone_while_stopped=ready_meanwhile)
+        redone = t is not None
+        t = t or sc.wait_until(lambda: video_status(video) == "ready" and now_ms(), 240)
+        prefix = published_prefix(video)
+        time.sleep(5)   # the zombie's run goes on after SIGCONT: time to (try to) publish its output
+        zombie = published_prefix(video) != prefix
+        rec = self._record("SIGSTOP transcode > session timeout, SIGCONT", hit, "job", t0, None if zombie else t,
+                           video=video, stopped_s=(session_timeout_ms + 5000) / 1000,
+                           redone_while_stopped=redone, zombie_republished=zombie)
+        if zombie:
+            rec["error"] = f"the zombie worker published again after SIGCONT ({prefix} -> {published_prefix(video)})"
+        return rec
 
     def kill_mysql_master(self, name):
         hit = self._await_work("any")
@@ -203,8 +221,10 @@ class Scheduler:
     def run(self, rounds, session_timeout_ms, only=None):
         plan = [
             ("upload", lambda: self.kill_daemon("upload", "upload", "upload")),
-            ("transcode", lambda: self.kill_daemon("transcode", "job", "job")),
-            ("transcode2", self.kill_worker2),
+            ("transcode", lambda: self.kill_worker("SIGKILL transcode", lambda: sc.pid_of("transcode"),
+                                                   lambda: sc.start("transcode"))),
+            ("transcode2", lambda: self.kill_worker("SIGKILL transcode (second worker)",
+                                                    lambda: self.w2.proc.pid, self.w2.start)),
             ("stream", lambda: self.kill_daemon("stream", "any")),
             ("api", lambda: self.kill_daemon("api", "any")),
             ("dbmon", lambda: self.kill_daemon("dbmon", "any")),
@@ -221,9 +241,13 @@ class Scheduler:
                     continue
                 log(f"round {r + 1}/{rounds}: fault {key}; load {sc.loadavg()}")
                 try:
-                    fn()
+                    rec = fn()
                 except Exception as e:   # a broken fault is a failed fault, never a crash of the suite
-                    self._record(key, (0, 0), "any", now_ms(), None, error=repr(e))
+                    rec = self._record(key, (0, 0), "any", now_ms(), None, error=repr(e))
+                if not rec["recovered"]:
+                    log(f"fault {key} did not recover: no further fault is injected")
+                    return False
+        return True
 
     # ---- putting things back ------------------------------------------------------------
     def snapshot(self):
@@ -268,6 +292,11 @@ def _pid_of_instance(instance):
         return int(instance.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         return None
+
+
+def published_prefix(video):
+    rows = sc.try_sql(f"SELECT IFNULL(published_prefix, '') FROM videos WHERE id = '{video}'")
+    return rows[0][0] if rows else None
 
 
 def video_status(video):

@@ -115,7 +115,7 @@ class Load:
 
     def _upload(self, u):
         mode = "start"
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 300
         while not self.stop.is_set():
             if self._run_client(u, mode):
                 u.state = "done"

@@ -6,7 +6,7 @@
 # the short one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?usage: run.sh BUILD_DIR [options]}; shift
+build=$(realpath "${1:?usage: run.sh BUILD_DIR [options]}"); shift
 if [ -z "${MCLOUD_REDIS_SENTINEL:-}" ]; then
     eval "$("$here/../../scripts/stack.sh" env)"
 fi
