@@ -79,6 +79,19 @@ class Scheduler:
         got = sc.wait_until(ready, self.wait_s, 0.05)
         return got or self._work()
 
+    def _fresh_job(self, pids):
+        """A job of the run mid-encode (running, less than half done, read
+        from MySQL now) on one of PIDS: (video, pid), waited for."""
+        def pick():
+            vids = self.mon.ids()
+            if not vids:
+                return None
+            q = ",".join(f"'{v}'" for v in vids)
+            rows = sc.try_sql(f"SELECT video_id, worker FROM jobs WHERE status = 'running' AND progress < 0.5 "
+                              f"AND video_id IN ({q}) ORDER BY progress")
+            return next(((v, _pid_of_instance(w)) for v, w in rows or [] if _pid_of_instance(w) in pids), None)
+        return sc.wait_until(pick, self.wait_s, 0.05)
+
     def _record(self, name, hit, need, t0, recovered_ms, **extra):
         up, jobs = hit
         ok_hit = {"upload": up > 0, "job": jobs > 0, "any": up > 0 or jobs > 0}[need]
@@ -118,10 +131,11 @@ class Scheduler:
         """SIGKILL a worker mid-encode; recovered once the job it held is
         published (by whichever worker redid it)."""
         pid = pid_fn()
-        hit = self._await_work("job", {pid})
-        victim = next((v for v, w in self.mon.running if _pid_of_instance(w) == pid), None)
-        if victim is None:
+        got = self._fresh_job({pid})
+        hit = (len(self.load.in_flight()), max(1, len(self.mon.running)))
+        if got is None:
             return self._record(label, (hit[0], 0), "job", now_ms(), None, error="no job on the worker")
+        victim = got[0]
         t0 = now_ms()
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
@@ -136,8 +150,8 @@ class Scheduler:
         then SIGCONT: its partitions moved, its job is redone elsewhere; the
         zombie must not publish a stale or duplicate output (the checker)."""
         pids = {p for p in (sc.pid_of("transcode"), self.w2.proc.pid if self.w2.alive() else None) if p}
-        hit = self._await_work("job", pids)
-        victim = next(((v, _pid_of_instance(w)) for v, w in self.mon.running if _pid_of_instance(w) in pids), None)
+        victim = self._fresh_job(pids)
+        hit = (len(self.load.in_flight()), max(1, len(self.mon.running)))
         if victim is None:
             return self._record("SIGSTOP transcode", (hit[0], 0), "job", now_ms(), None, error="no job on a worker")
         video, pid = victim
