@@ -35,7 +35,7 @@ from faults import Scheduler, Worker2
 from load import SECONDS, Load, Monitor
 from stackctl import log
 
-TOOLS = {"ffmpeg": "apt-get install ffmpeg", "ffprobe": "apt-get install ffmpeg", "node": "scripts/bootstrap.sh",
+TOOLS = {"iptables": "apt-get install iptables", "ffmpeg": "apt-get install ffmpeg", "ffprobe": "apt-get install ffmpeg", "node": "scripts/bootstrap.sh",
          "mariadb": "apt-get install mariadb-client", "redis-cli": "apt-get install redis-tools",
          "curl": "apt-get install curl"}
 NEEDED = ["sentinel1", "sentinel2", "sentinel3", "redis", "redis-replica", "mysql-master", "mysql-replica",
@@ -68,7 +68,7 @@ def settle(load, mon, timeout_s):
     return sc.wait_until(done, timeout_s, 1)
 
 
-def report_text(args, recs, acked, uploads, anomalies, orphan_keys, decoded, problems, elapsed, verdict):
+def report_text(args, recs, acked, uploads, anomalies, orphan_keys, stray, decoded, problems, elapsed, verdict):
     L = [f"# mcloud fault suite — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
          f"videos: {len(uploads)} uploaded ({sum(u.interrupted for u in uploads)} interrupted by the suite and "
          f"resumed, {sum(u.runs > 1 for u in uploads)} resumed in all), {len(acked)} acknowledged and checked, "
@@ -86,6 +86,8 @@ def report_text(args, recs, acked, uploads, anomalies, orphan_keys, decoded, pro
     L.append("")
     L.append(f"anomalies ({len(anomalies)}):")
     L += [f"  - {a}" for a in anomalies] or ["  none"]
+    L.append(f"creations never acknowledged to their client (a fault cut the answer; left active for the "
+             f"sweeper, deleted with the run): {len(stray)}")
     L.append(f"orphan S3 objects ({len(orphan_keys)}):")
     L += [f"  - {k}" for k in orphan_keys[:20]] or ["  none"]
     if problems:
@@ -103,7 +105,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=128 * 1024, help="PATCH size in bytes")
     ap.add_argument("--rounds", type=int, default=1, help="times each fault is injected")
     ap.add_argument("--only", help="comma-separated fault keys (upload,transcode,transcode2,stream,api,dbmon,"
-                                   "mysql,mysql2,redis,kafka,minio,sigstop; 'none' for no fault)")
+                                   "mysql,mysql2,redis,redis-partition,kafka,minio,sigstop; 'none' for no fault)")
     ap.add_argument("--settle", type=int, default=600, help="seconds to wait for the last videos to be ready")
     ap.add_argument("--report", help="where to keep the report (default: BUILD/chaos-report.md)")
     ap.add_argument("--keep", action="store_true", help="keep the run's videos (rows, objects) for inspection")
@@ -125,7 +127,7 @@ def main():
     sched = Scheduler(load, mon, w2)
     sched.snapshot()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("chaos: terminated"))
-    anomalies, orphan_keys, problems, decoded = [], [], [], 0
+    anomalies, orphan_keys, problems, decoded, stray = [], [], [], 0, []
     try:
         sc.sql("CREATE DATABASE IF NOT EXISTS mcloud_chaos; CREATE TABLE IF NOT EXISTS mcloud_chaos.probe "
                "(id BIGINT AUTO_INCREMENT PRIMARY KEY, at BIGINT NOT NULL)")
@@ -149,13 +151,14 @@ def main():
         if len(acked) < args.videos:
             anomalies.append(f"only {len(acked)} of {args.videos} videos were acknowledged")
         orphan_keys = orphans([u.video for u in acked], [], t_start)
+        stray = stray_creations(load, t_start)
     finally:
         load.kill_clients()
         mon.stop.set()
         w2.stop()
         problems = sched.restore(args.build)
         if not args.keep:
-            cleanup(load)
+            cleanup(load, stray)
         try:
             sc.sql("DROP DATABASE IF EXISTS mcloud_chaos")
         except RuntimeError as e:
@@ -169,7 +172,7 @@ def main():
         fails.append("no fault was injected")
     fails += anomalies + [f"orphan S3 object {k}" for k in orphan_keys] + problems
     verdict = "PASS" if not fails else f"FAIL ({len(fails)} problems)"
-    text = report_text(args, recs, load.acknowledged(), load.uploads, anomalies, orphan_keys, decoded, problems,
+    text = report_text(args, recs, load.acknowledged(), load.uploads, anomalies, orphan_keys, stray, decoded, problems,
                        time.time() - t_start, verdict)
     with open(report, "w") as f:
         f.write(text)
@@ -181,12 +184,23 @@ def main():
     return 0 if not fails else 1
 
 
-def cleanup(load):
+def stray_creations(load, since):
+    """Uploads the platform created during the run whose creation its client
+    never saw acknowledged (a fault cut the answer; the client created
+    another): (upload id, video id) pairs, left active for the sweeper to
+    expire. Not a loss — reported, and deleted with the run's data."""
+    known = {u.url.rsplit("/", 1)[1] for u in load.uploads if u.url}
+    rows = sc.try_sql(f"SELECT id, IFNULL(video_id, '') FROM uploads WHERE status = 'active' AND "
+                      f"created_at >= FROM_UNIXTIME({int(since)}) AND metadata LIKE '%Y2xpZW50LWtpbGwuYmlu%'") or []
+    return [(r[0], r[1]) for r in rows if r[0] not in known]
+
+
+def cleanup(load, stray):
     """The run's rows and objects (bench_upload's Cleaner: uploads, outbox,
     videos with their jobs and renditions; staging, sources, outputs)."""
     from bench_upload import Cleaner
     c = Cleaner()
-    created = [(u.url.rsplit("/", 1)[1], u.video) for u in load.uploads if u.url]
+    created = [(u.url.rsplit("/", 1)[1], u.video) for u in load.uploads if u.url] + stray
     for _, v in created:
         if v:
             c.safely(c.prefix, f"videos/local/{v}/")

@@ -89,7 +89,9 @@ def check(acked, source_seconds, tenant="local"):
 
     tmp = tempfile.mkdtemp(prefix="mcloud-chaos-check-")
     decoded = 0
-    for u in acked:
+    for i, u in enumerate(acked):
+        if i and i % 50 == 0:
+            log(f"checker: {i}/{len(acked)} videos checked")
         if not u.video:
             continue
         up = ups.get(u.video)

@@ -11,6 +11,7 @@ Recovery, per fault (kill -> ...):
   stream/api/dbmon      the component answers again
   mysql master          mysql.master names another server and a write on it succeeds
   redis master          the Sentinels name another master and an upload PATCH is acknowledged
+                        (killed, or cut off by iptables: then it must come back demoted)
   kafka                 the broker answers and a video turns ready again"""
 
 import os
@@ -61,6 +62,7 @@ class Scheduler:
         self.load, self.mon, self.w2, self.wait_s = load, monitor, worker2, wait_s
         self.records = []
         self.stopped = set()          # pids SIGSTOPped (SIGCONT in restore)
+        self.rules = []               # iptables rules in force (deleted in restore)
         self.initial = {}
 
     # ---- precondition and bookkeeping -------------------------------------------
@@ -218,6 +220,41 @@ class Scheduler:
         return self._record("SIGKILL redis master (Sentinel failover)", hit, "upload", t0, t, old=old,
                             new=sc.redis_master(), switched_ms=(sw - t0) if sw else None, restarted=back)
 
+    def partition_redis_master(self):
+        """iptables drops every packet to the Redis master's port (the
+        Sentinels, the replica and the services all lose it; loopback has
+        one address, so cutting some peers and not others is not done here).
+        Sentinel promotes the replica, the services follow; once the rule is
+        gone, the old master must come back as a replica (demoted), never as
+        a second master."""
+        hit = self._await_work("upload")
+        old = sc.redis_master()
+        if not old:
+            return self._record("partition redis master", (0, 0), "upload", now_ms(), None, error="no master")
+        rule = ["INPUT", "-p", "tcp", "--dport", old.rsplit(":", 1)[1], "-j", "DROP"]
+        t0 = now_ms()
+        if subprocess.run(["iptables", "-I", *rule]).returncode != 0:
+            return self._record("partition redis master", hit, "upload", t0, None, error="iptables -I failed")
+        self.rules.append(rule)
+        try:
+            sw = sc.wait_until(lambda: sc.redis_master() not in (None, old) and now_ms(), 120, 0.1)
+            t = self._progress(sw, "upload") if sw else None
+        finally:
+            self._unblock(rule)
+        demoted = sc.wait_until(lambda: (sc.redis_cli(old, "ROLE") or "").startswith("slave"), 90, 0.5)
+        rec = self._record("partition redis master (iptables, all peers)", hit, "upload", t0,
+                           t if demoted else None, old=old, new=sc.redis_master(),
+                           switched_ms=(sw - t0) if sw else None, old_demoted=bool(demoted))
+        if not demoted:
+            rec["error"] = f"{old} is not a replica after the partition healed"
+        return rec
+
+    def _unblock(self, rule):
+        while subprocess.run(["iptables", "-D", *rule], stderr=subprocess.DEVNULL).returncode == 0:
+            pass
+        if rule in self.rules:
+            self.rules.remove(rule)
+
     def restart_server(self, comp, need, progress, label):
         hit = self._await_work(need)
         pid = sc.pid_of(comp)
@@ -245,6 +282,7 @@ class Scheduler:
             ("mysql", lambda: self.kill_mysql_master("SIGKILL mysql master (dbmon failover)")),
             ("mysql2", lambda: self.kill_mysql_master("SIGKILL promoted mysql master (after the old rejoined)")),
             ("redis", self.kill_redis_master),
+            ("redis-partition", self.partition_redis_master),
             ("kafka", lambda: self.restart_server("kafka", "any", "job", "Kafka broker SIGKILL + restart")),
             ("minio", lambda: self.restart_server("s3", "upload", "upload", "MinIO SIGKILL + restart")),
             ("sigstop", lambda: self.stop_worker(session_timeout_ms)),
@@ -273,6 +311,8 @@ class Scheduler:
         """Whatever happened: SIGCONT, the killed servers started, the original
         Redis and MySQL masters put back. Returns the problems left."""
         problems = []
+        for rule in list(self.rules):
+            self._unblock(rule)
         for pid in list(self.stopped):
             try:
                 os.kill(pid, signal.SIGCONT)

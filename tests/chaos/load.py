@@ -87,6 +87,8 @@ class Load:
 
     def _run_client(self, u, mode):
         env = dict(os.environ, MCLOUD_TUS_CHUNK_BYTES=str(self.chunk))
+        if mode == "start":          # a new upload: nothing of a failed creation is kept
+            u.url = u.video = None
         u.runs += 1
         with open(os.path.join(self.work, f"client{u.idx}.log"), "a") as errf:
             p = subprocess.Popen(["node", CLIENT, mode, u.path, self.endpoint, self.token, u.store],
@@ -98,7 +100,7 @@ class Load:
             if tag == "URL":
                 u.url = val
             elif tag == "VIDEO":
-                u.video = u.video or val
+                u.video = val   # the upload's; a failed creation's answer may name one dropped since
             elif tag == "ACK":
                 u.acked = max(u.acked, int(val))
                 self._event("ack")
