@@ -9,7 +9,7 @@ An upload is acknowledged when its client printed DONE (the last 204).
 New uploads start only while fewer than `backlog` acknowledged videos wait
 for their transcode, so the workers stay busy without an endless queue;
 the load goes on until it has made `count` videos and the scheduler is done
-(so every fault meets work in flight)."""
+(so every fault meets work in flight), with one client once past `count`."""
 
 import hashlib
 import os
@@ -137,7 +137,9 @@ class Load:
             if i >= self.count and self.schedule_done.is_set():
                 break
             active = sum(1 for t in threads if t.is_alive())
-            if active >= self.clients or self.waiting >= self.backlog:
+            # past the asked count, one client keeps work in flight for the faults left
+            clients = self.clients if i < self.count else 1
+            if active >= clients or self.waiting >= self.backlog:
                 time.sleep(0.2)
                 continue
             path = os.path.join(self.work, f"v{i:04d}.mp4")
