@@ -3,7 +3,7 @@
 #                needs), upload a sample (or VIDEO=path), transcode it, print its URLs
 #   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
 #   make fresh-check — make run + make test in a fresh clone on a bare Debian 12 container
-.PHONY: run test fresh-check build build-asan bootstrap stack-up stack-down clean images
+.PHONY: run test fresh-check build build-asan bootstrap stack-up stack-down clean images chaos
 
 run:
 	scripts/run.sh $(VIDEO)
@@ -16,6 +16,13 @@ fresh-check:
 
 bootstrap:
 	scripts/bootstrap.sh
+
+# the fault suite, full version (tests/chaos/): 100 videos, every fault twice,
+# against the stack (brought up first); the report is build/chaos-report.md
+chaos: build
+	scripts/stack.sh up
+	bash tests/e2e/upload/install.sh
+	bash tests/chaos/run.sh build --videos 100 --rounds 2
 
 # the service images (podman), cached: an unchanged tree rebuilds in seconds
 images:

@@ -11,6 +11,9 @@
 // findPreviousUploads, keyed by the file's fingerprint) and resumes it; it
 // never creates a new upload (a lost upload is an error, not a restart).
 //
+// MCLOUD_TUS_CHUNK_BYTES sets the PATCH size (default 5 MiB; the fault suite
+// tests/chaos/ uses small chunks so its short videos are sent in several PATCHes).
+//
 // Prints one line per event on stdout for the parent:
 //   URL <url>            the upload URL (after creation, or the one resumed)
 //   VIDEO <id>           Mcloud-Video-Id of a response
@@ -27,7 +30,7 @@ const say = (line) => process.stdout.write(`${line}\n`);
 
 const options = {
   endpoint,
-  chunkSize: 5 * 1024 * 1024,
+  chunkSize: Number(process.env.MCLOUD_TUS_CHUNK_BYTES || 5 * 1024 * 1024),
   metadata: { filename: 'client-kill.bin', filetype: 'application/octet-stream' },
   headers: { Authorization: `Bearer ${token}` },
   urlStorage: new tus.FileUrlStorage(urlStore),
