@@ -418,6 +418,19 @@ def events_of(h, vid):
     return [e for e in consume_all(h.topics["events"]) if e.get("video_id") == vid]
 
 
+def settled(fetch, enough, limit=30):
+    """The records fetch() returns once enough(records) holds, or the last
+    ones after limit seconds: a job's final state is in MySQL before its dead
+    letter and events reach Kafka (the worker records, then produces), so a
+    test that reads the topics right after the state may be early."""
+    deadline = time.monotonic() + limit
+    while True:
+        got = fetch()
+        if enough(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
 def dlq_of(h, vid):
     return [d for d in consume_all(h.topics["dlq"]) if isinstance(d.get("job"), dict)
             and d["job"].get("video_id") == vid]
@@ -463,11 +476,11 @@ def scenario_outcomes(h):
         check(v["status"] == "failed" and needle in v["reason"], f"{name}: video {v}")
         j = h.job(job_id)
         check(j["status"] == "failed" and int(j["attempt"]) == 1, f"{name}: invalid media is not retried: {j}")
-        dl = dlq_of(h, vid)
+        dl = settled(lambda: dlq_of(h, vid), len)
         check(len(dl) == 1 and dl[0]["v"] == 1 and dl[0]["kind"] == "invalid" and needle in dl[0]["reason"],
               f"{name}: dead letters {dl}")
         check(not list_keys(h.s3, f"videos/{TENANT}/{vid}/"), f"{name}: outputs left behind")
-        failed = [e for e in events_of(h, vid) if e["type"] == "failed"]
+        failed = settled(lambda: [e for e in events_of(h, vid) if e["type"] == "failed"], len)
         check(len(failed) == 1 and failed[0]["final"] is True, f"{name}: failed events {failed}")
     junk = [d for d in consume_all(h.topics["dlq"]) if d.get("job") == "this is not a job"]
     check(len(junk) == 1 and junk[0]["kind"] == "invalid", f"malformed message dead letter: {junk}")
@@ -596,9 +609,10 @@ def scenario_transient(h):
     check(v["status"] == "failed" and "gave up after 3 attempts" in v["reason"], f"video {v}")
     j = h.job(job_id)
     check(j["status"] == "failed" and j["attempt"] == "3", f"job {j}")
-    dl = dlq_of(h, vid)
+    dl = settled(lambda: dlq_of(h, vid), len)
     check(len(dl) == 1 and dl[0]["kind"] == "transient" and dl[0]["attempts"] == 3, f"dead letters {dl}")
-    failed = [e for e in events_of(h, vid) if e["type"] == "failed"]
+    failed = settled(lambda: [e for e in events_of(h, vid) if e["type"] == "failed"],
+                     lambda f: any(e["final"] for e in f))
     check([e["final"] for e in failed] == [False, False, True], f"failed events {failed}")
 
 
@@ -666,7 +680,7 @@ def check_corpus_case(h, case, source, vid, job_id):
     if case.fail:
         check(v["status"] == "failed" and case.fail in v["reason"], f"video {v}, expected failed '{case.fail}'")
         check(j["status"] == "failed" and int(j["attempt"]) == 1, f"an invalid source is not retried: {j}")
-        dl = dlq_of(h, vid)
+        dl = settled(lambda: dlq_of(h, vid), len)
         check(len(dl) == 1 and dl[0]["kind"] == "invalid" and case.fail in dl[0]["reason"], f"dead letters {dl}")
         check(not list_keys(h.s3, f"videos/{TENANT}/{vid}/"), "outputs left behind")
         return v["reason"]
