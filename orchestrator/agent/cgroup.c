@@ -58,6 +58,15 @@ static int read_ll(const char *path, long long *out) {
     return ok ? 0 : -1;
 }
 
+int mc_cgroup_locate(char *out, size_t cap, const char *dir, const char *cg, const char *file) {
+    if (!cg || !*cg) cg = "/";
+    for (const char *p = cg; p && *p; p = strchr(p + 1, '/')) {
+        if ((size_t)snprintf(out, cap, "%s%s/%s", dir, p, file) >= cap) return -1;
+        if (access(out, R_OK) == 0) return 0;
+    }
+    return -1;
+}
+
 int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out) {
     memset(out, 0, sizeof *out);
     char path[1200], text[4096];
@@ -72,13 +81,13 @@ int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out) {
     mc_cgroup_paths p;
     if (mc_cgroup_parse(text, v2, &p) < 0) return -1;
     long long v;
+    char dir[600];
     if (v2) {
-        snprintf(path, sizeof path, "%s%s/memory.current", root, p.unified);
-        if (read_ll(path, &out->memory_bytes) < 0) return -1;
-        snprintf(path, sizeof path, "%s%s/pids.current", root, p.unified);
-        read_ll(path, &out->pids);
-        snprintf(path, sizeof path, "%s%s/cpu.stat", root, p.unified);
-        f = fopen(path, "r");
+        if (mc_cgroup_locate(path, sizeof path, root, p.unified, "memory.current") < 0 ||
+            read_ll(path, &out->memory_bytes) < 0)
+            return -1;
+        if (mc_cgroup_locate(path, sizeof path, root, p.unified, "pids.current") == 0) read_ll(path, &out->pids);
+        f = mc_cgroup_locate(path, sizeof path, root, p.unified, "cpu.stat") == 0 ? fopen(path, "r") : NULL;
         if (f) {
             char key[64];
             while (fscanf(f, "%63s %lld", key, &v) == 2)
@@ -87,11 +96,14 @@ int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out) {
         }
         return 0;
     }
-    snprintf(path, sizeof path, "%s/memory%s/memory.usage_in_bytes", root, p.memory);
-    if (read_ll(path, &out->memory_bytes) < 0) return -1;
-    snprintf(path, sizeof path, "%s/pids%s/pids.current", root, p.pids);
-    read_ll(path, &out->pids);
-    snprintf(path, sizeof path, "%s/cpuacct%s/cpuacct.usage", root, p.cpuacct);
-    if (read_ll(path, &v) == 0) out->cpu_seconds = v / 1e9;
+    snprintf(dir, sizeof dir, "%s/memory", root);
+    if (mc_cgroup_locate(path, sizeof path, dir, p.memory, "memory.usage_in_bytes") < 0 ||
+        read_ll(path, &out->memory_bytes) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/pids", root);
+    if (mc_cgroup_locate(path, sizeof path, dir, p.pids, "pids.current") == 0) read_ll(path, &out->pids);
+    snprintf(dir, sizeof dir, "%s/cpuacct", root);
+    if (mc_cgroup_locate(path, sizeof path, dir, p.cpuacct, "cpuacct.usage") == 0 && read_ll(path, &v) == 0)
+        out->cpu_seconds = v / 1e9;
     return 0;
 }

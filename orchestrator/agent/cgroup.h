@@ -24,6 +24,14 @@ typedef struct mc_cgroup_usage {
 /* Parses the text of /proc/<pid>/cgroup; v2 when the host has a unified
  * hierarchy only. -1 when the controllers needed are missing. */
 int mc_cgroup_parse(const char *text, bool v2, mc_cgroup_paths *out);
+/* dir + cg + "/" + file into out when that file exists; else the same with
+ * cg's leading components dropped one by one (0, or -1: none exists).
+ * /proc/<pid>/cgroup names a path from the root of the reader's cgroup
+ * namespace, while the hierarchy mounted at dir may start lower: inside a
+ * container (the agent under nested podman, as in make fresh-check) the
+ * mount is the container's own cgroup and the path of a container it
+ * started carries the outer container's first. */
+int mc_cgroup_locate(char *out, size_t cap, const char *dir, const char *cg, const char *file);
 /* Reads the usage of the process pid's cgroup under root ("/sys/fs/cgroup"). */
 int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out);
 
