@@ -48,7 +48,7 @@ typedef struct mc_agent_instance {
 
 typedef struct mc_agent {
     mc_service svc;
-    char node[64], engine_socket[256], state_dir[512], url[256];
+    char node[64], engine_socket[256], state_dir[512], url[256], key_prefix[64];
     int port;
     pthread_mutex_t lock;
     uint64_t fence;                   /* highest fencing token accepted */
