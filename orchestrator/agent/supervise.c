@@ -214,6 +214,10 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
         i->restarts++;
         i->healthy = i->ready = false;
         mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
+        /* its last lines outlive it: `mcloud logs` of a crash loop shows why */
+        mc_err lerr = {0};
+        if (mc_docker_logs(a->engine, i->container_id, 20, i->last_logs, sizeof i->last_logs, &lerr) < 0)
+            i->last_logs[0] = '\0';
         mc_docker_remove(a->engine, i->container_id, true, NULL);
         i->container_id[0] = '\0';
         memset(&i->usage, 0, sizeof i->usage);
