@@ -47,7 +47,7 @@ STACK_ENV_PREFIXES = ("MCLOUD_MYSQL_", "MCLOUD_S3_")
 
 
 def wait_for(what, pred, limit=START_S):
-    return orch_test.daemon_proc.wait_for(what, pred, limit, Failure, (Failure, json.JSONDecodeError, KeyError))
+    return orch_test.daemon_proc.wait_for(what, pred, limit, Failure, (Failure, json.JSONDecodeError, KeyError, IndexError))
 
 
 def port_block(n):
@@ -370,7 +370,8 @@ def scenario_pending(c):
     Agent(c, c.node(1))
     o = Orchestrator(h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
-    cpus = json.loads(h.cli_run(o, "nodes", "--json").stdout)["nodes"][0]["capacity"]["cpus"]
+    cpus = wait_for("the node in mcloud nodes", lambda: json.loads(h.cli_run(o, "nodes", "--json").stdout)
+                    ["nodes"][0]["cpus"], 60)
     big = {"resources": f"{{cpus: {cpus * 0.6:.2f}, memory: 256M, pids: 256}}"}
     services = {"upload": ("localhost/mcloud-upload:latest", 1, dict(big)),
                 "stream": ("localhost/mcloud-stream:latest", 1, dict(big))}
@@ -408,6 +409,9 @@ def main():
         globals()[f"scenario_{args.scenario}"](C)
     except Failure as e:
         problems.append(str(e))
+    except Exception as e:  # a bug of the test itself: still clean up, still fail
+        problems.append(f"{type(e).__name__}: {e}")
+        raise
     finally:
         if C:
             if problems:
