@@ -9,7 +9,8 @@ agents, the podman service, the containers (label-filtered) — is stopped and
 removed at the end, also on failure.
 
 Scenarios (each its own ctest, label orchestrator):
-  heal      one agent; deploy upload x2, stream x1 -> `mcloud ps --json` all
+  heal      one agent; deploy upload x2, ingest x1 (a second service of the
+            upload image) -> `mcloud ps --json` all
             healthy; SIGKILL of the service's process inside a container ->
             replaced and healthy again; a restarted orchestrator adopts every
             running container (same container ids and start times).
@@ -21,6 +22,9 @@ Scenarios (each its own ctest, label orchestrator):
             last lines; the restart schedule grows and is capped.
   pending   resources larger than any node -> pending with the reason;
             scaling another service down frees the room and places it.
+  revert    a rolling update to a version that never gets healthy (a bad
+            setting) is reverted automatically; the instance runs the old
+            template again, the history lists the revert.
 """
 
 import argparse
@@ -40,7 +44,7 @@ from daemon_proc import stop_problem  # noqa: E402
 # Hang guards only, never performance bounds (vfs storage makes a container
 # start take many seconds on a loaded machine).
 START_S = 300
-IMAGES = ("localhost/mcloud-upload:latest", "localhost/mcloud-stream:latest")
+IMAGE = "localhost/mcloud-upload:latest"
 # what the containers need of the stack (the spec's env)
 STACK_ENV = ("MCLOUD_REDIS", "MCLOUD_KAFKA")
 STACK_ENV_PREFIXES = ("MCLOUD_MYSQL_", "MCLOUD_S3_")
@@ -126,9 +130,8 @@ class Cluster:
         for tool in ("podman", "redis-cli", "mariadb"):
             expect(subprocess.run(["which", tool], capture_output=True).returncode == 0,
                    f"{tool} is not installed: run scripts/bootstrap.sh")
-        for image in IMAGES:
-            expect(subprocess.run(["podman", "image", "exists", image]).returncode == 0,
-                   f"{image} missing: run make images (ctest's orchestrator.images fixture builds it)")
+        expect(subprocess.run(["podman", "image", "exists", IMAGE]).returncode == 0,
+               f"{IMAGE} missing: run make images (ctest's orchestrator.images fixture builds it)")
         self.tag = f"ot{h.id}"  # node names start with it: the containers' label filter
         self.agents = []
         self.sock = os.path.join(h.scratch, "podman.sock")
@@ -232,9 +235,12 @@ class Cluster:
 C = None
 
 
-def upload_stream(c, upload=2, stream=1):
-    return {"upload": ("localhost/mcloud-upload:latest", upload, {}),
-            "stream": ("localhost/mcloud-stream:latest", stream, {})}
+def two_services(upload=2, ingest=1):
+    """upload xN and a second service, ingest, of the same image: two
+    services without a second image to build (the stream image would add
+    minutes of vfs build time to the CI's images fixture)."""
+    return {"upload": (IMAGE, upload, {}),
+            "ingest": (IMAGE, ingest, {"ports": "{env: MCLOUD_UPLOAD_PORT}"})}
 
 
 def names_of(services):
@@ -249,11 +255,11 @@ def scenario_heal(c):
     Agent(c, c.node(1))
     o = Orchestrator(h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
-    services = upload_stream(c)
+    services = two_services()
     out = c.deploy(o, services)
     expect("+ service upload (2 x localhost/mcloud-upload:latest)" in out, f"no diff printed: {out}")
     names = names_of(services)
-    ps = wait_for("upload x2 and stream x1 healthy in mcloud ps", lambda: c.all_healthy(o, names, c.node(1)))
+    ps = wait_for("upload x2 and ingest x1 healthy in mcloud ps", lambda: c.all_healthy(o, names, c.node(1)))
     print(f"ok: deployed {', '.join(sorted(ps))}, all healthy on {c.node(1)}")
 
     victim = ps["upload-1"]["running"][0]
@@ -301,8 +307,8 @@ def scenario_nodes(c):
     a2 = Agent(c, n2)
     o = Orchestrator(h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
-    services = upload_stream(c, upload=2, stream=0)  # few containers: vfs makes each start slow
-    del services["stream"]
+    services = two_services(ingest=0)  # few containers: vfs makes each start slow
+    del services["ingest"]
     names = names_of(services)
     c.deploy(o, services)
     ps = wait_for("upload x2 healthy on two nodes", lambda: c.all_healthy(o, names))
@@ -336,7 +342,7 @@ def scenario_crash(c):
     o = Orchestrator(h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
     # http.bind that is no address: mcloud-upload exits 1 at start, saying why
-    c.deploy(o, {"upload": ("localhost/mcloud-upload:latest", 1, {"env": {"MCLOUD_HTTP_BIND": "not-an-address"},
+    c.deploy(o, {"upload": (IMAGE, 1, {"env": {"MCLOUD_HTTP_BIND": "not-an-address"},
                                                                    "restart": "{delay: 200ms, max_delay: 800ms}"})})
 
     def looping():
@@ -373,32 +379,70 @@ def scenario_pending(c):
     cpus = wait_for("the node in mcloud nodes", lambda: json.loads(h.cli_run(o, "nodes", "--json").stdout)
                     ["nodes"][0]["cpus"], 60)
     big = {"resources": f"{{cpus: {cpus * 0.6:.2f}, memory: 256M, pids: 256}}"}
-    services = {"upload": ("localhost/mcloud-upload:latest", 1, dict(big)),
-                "stream": ("localhost/mcloud-stream:latest", 1, dict(big))}
+    services = two_services(upload=1)
+    for _, _, extra in services.values():
+        extra.update(big)
     c.deploy(o, services)
     ps = wait_for("upload-0 healthy", lambda: (p := c.ps(o)) and p["upload-0"]["running"]
                   and p["upload-0"]["running"][0]["healthy"] and p)
-    time.sleep(2)  # more rounds: stream-0 must stay pending
+    time.sleep(2)  # more rounds: ingest-0 must stay pending
     ps = c.ps(o)
-    reason = ps["stream-0"]["pending"]
-    expect(reason.startswith("no node has room") and not ps["stream-0"]["running"] and not ps["stream-0"]["node"],
-           f"stream-0 is not pending for room: {ps['stream-0']}")
+    reason = ps["ingest-0"]["pending"]
+    expect(reason.startswith("no node has room") and not ps["ingest-0"]["running"] and not ps["ingest-0"]["node"],
+           f"ingest-0 is not pending for room: {ps['ingest-0']}")
     table = h.cli_run(o, "ps").stdout
-    expect(any(line.startswith("stream-0 ") and "pending" in line and "no node has room" in line
+    expect(any(line.startswith("ingest-0 ") and "pending" in line and "no node has room" in line
                for line in table.splitlines()), f"mcloud ps does not show the pending reason:\n{table}")
-    print(f"ok: stream-0 pending ({reason}), upload-0 runs")
+    print(f"ok: ingest-0 pending ({reason}), upload-0 runs")
 
     r = h.cli_run(o, "scale", "upload", "0", "--no-wait")
     expect(r.returncode == 0, f"mcloud scale upload 0: {r.stdout} {r.stderr}")
-    wait_for("stream-0 placed and healthy once upload-0 left", lambda: c.all_healthy(o, ["stream-0"]))
-    print("ok: scaling upload down to 0 freed the room: stream-0 placed and healthy")
+    wait_for("ingest-0 placed and healthy once upload-0 left", lambda: c.all_healthy(o, ["ingest-0"]))
+    print("ok: scaling upload down to 0 freed the room: ingest-0 placed and healthy")
+
+
+# ---- revert ------------------------------------------------------------------
+
+
+def scenario_revert(c):
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    update = {"update": "{max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 40s, auto_revert: true}"}
+    c.deploy(o, {"upload": (IMAGE, 1, dict(update))})
+    ps = wait_for("upload-0 healthy at version 1", lambda: c.all_healthy(o, ["upload-0"]))
+    expect(ps["upload-0"]["running"][0]["spec_version"] == 1, f"upload-0 runs {ps['upload-0']}")
+
+    # version 2 cannot start (http.bind is no address): it never becomes healthy
+    out = c.deploy(o, {"upload": (IMAGE, 1, dict(update, env={"MCLOUD_HTTP_BIND": "not-an-address"}))})
+    expect("~ upload.env" in out, f"deploy of the broken version printed no diff: {out}")
+
+    def reverted():
+        hist = json.loads(http("GET", o.url + "/v1/spec/versions", h.token)[2])["versions"]
+        return [v for v in hist if v["reason"] == "revert"] and hist
+
+    hist = wait_for("the failed rollout reverted automatically", reverted)
+    latest = max(v["version"] for v in hist)
+    expect(latest == 3 and [v["reason"] for v in hist if v["version"] == 3] == ["revert"],
+           f"history: {[(v['version'], v['reason']) for v in hist]}")
+
+    def back():
+        ps = c.all_healthy(o, ["upload-0"])
+        return ps and ps["upload-0"]["running"][0]["spec_version"] == 1 and ps
+
+    wait_for("upload-0 healthy on the reverted template (version 1)", back)
+    spec = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])["spec"]
+    expect("not-an-address" not in spec, "the served spec still has the broken setting")
+    print(f"ok: a version whose health check fails is reverted automatically (history "
+          f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
 
 
 def main():
     global C
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending"])
+    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert"])
     args = ap.parse_args()
     problems = []
     h = None
