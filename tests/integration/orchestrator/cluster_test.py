@@ -30,6 +30,7 @@ Scenarios (each its own ctest, label orchestrator):
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -478,6 +479,7 @@ def main():
         for p in problems:
             print(f"FAIL: {p}", file=sys.stderr)
         sys.exit(1)
+    shutil.rmtree(h.scratch, ignore_errors=True)  # kept for a look when it failed
     print(f"PASS orchestrator cluster {args.scenario} ({time.monotonic() - t0:.0f} s)")
 
 
