@@ -89,6 +89,7 @@ static const mc_setting settings[] = {
     {"agent.engine_socket", "/run/podman/podman.sock", false, "Unix socket of the container engine's Docker API."},
     {"agent.state_dir", "", false, "Directory of the agent's fence and orders (empty: $MCLOUD_HOME/agent-<node>)."},
     {"agent.url", "", false, "URL the orchestrator reaches this agent at (empty: http://127.0.0.1:<agent.port>)."},
+    {"agent.key_prefix", "mcloud", false, "Prefix of the node's heartbeat key <prefix>:node:<node> (the orchestrator's orchestrator.key_prefix; tests use their own)."},
     {"transcode.group", "mcloud-transcode", false, "Kafka consumer group the transcoding workers form."},
     {"transcode.jobs_topic", "mcloud.transcode.jobs", false, "Topic of transcode jobs (key: video id)."},
     {"transcode.events_topic", "mcloud.transcode.events", false, "Topic of progress, done and failed events."},

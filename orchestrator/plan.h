@@ -46,6 +46,8 @@ typedef struct mc_node {
     double seen_at;              /* when its heartbeat was last read (the daemon's clock) */
 } mc_node;
 
+#define MC_REPORT_SCHEDULE_MAX 8 /* restart delays kept of a report: enough to show a crash loop */
+
 typedef struct mc_report {       /* one instance as an agent reports it */
     char name[MC_INSTANCE_NAME_MAX + 1];
     char service[MC_SPEC_NAME_MAX + 1];
@@ -61,6 +63,8 @@ typedef struct mc_report {       /* one instance as an agent reports it */
     double cpu_seconds;          /* the container's cgroup: CPU time since it started, */
     double cpu_percent;          /* ... its share of one core over the agent's last second, */
     long long memory_bytes, pids; /* ... memory charged and tasks, now */
+    unsigned schedule_ms[MC_REPORT_SCHEDULE_MAX]; /* the last restart delays the agent chose, in order */
+    int nschedule;
 } mc_report;
 
 typedef struct mc_want {         /* one desired instance */

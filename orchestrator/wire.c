@@ -51,6 +51,22 @@ static int parse_usage(json_t *o, mc_report *r, mc_err *err) {
     return 0;
 }
 
+/* restart_schedule_ms (optional): whole milliseconds; the last
+ * MC_REPORT_SCHEDULE_MAX are kept. */
+static int parse_schedule(json_t *o, mc_report *r, mc_err *err) {
+    json_t *a = json_object_get(o, "restart_schedule_ms");
+    if (!a) return 0;
+    if (!json_is_array(a)) return mc_err_set(err, MC_ERR_INVALID, "field 'restart_schedule_ms' must be an array");
+    size_t n = json_array_size(a), first = n > MC_REPORT_SCHEDULE_MAX ? n - MC_REPORT_SCHEDULE_MAX : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+            return mc_err_set(err, MC_ERR_INVALID, "field 'restart_schedule_ms' must hold milliseconds");
+        if (i >= first) r->schedule_ms[r->nschedule++] = (unsigned)json_integer_value(v);
+    }
+    return 0;
+}
+
 static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err) {
     long long index, restarts, exit_code, port;
     memset(r, 0, sizeof *r);
@@ -67,7 +83,7 @@ static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err
         get_i64(o, "spec_version", true, &r->spec_version, err) < 0 ||
         mc_json_get_int(o, "port", false, 0, 0, 65535, &port, err) < 0 ||
         copy_str(o, "started_at", false, r->started_at, sizeof r->started_at, err) < 0 ||
-        parse_usage(o, r, err) < 0)
+        parse_usage(o, r, err) < 0 || parse_schedule(o, r, err) < 0)
         return mc_err_wrap(err, "instance");
     r->index = (int)index;
     r->restarts = (int)restarts;

@@ -41,6 +41,7 @@ typedef struct mc_agent_instance {
     mc_agent_restart_window restart_window; /* restarts counted against order.restart.attempts */
     unsigned schedule[MC_AGENT_SCHEDULE_MAX]; /* restart delays chosen, in order (ms) */
     size_t nschedule;
+    char last_logs[4096];             /* the last lines of its previous container (a crash loop's cause) */
     mc_cgroup_usage usage;            /* from its cgroup, each round while running */
     double cpu_percent;               /* of one core, over the last window of >= 1 s */
     double cpu_mark, cpu_mark_at;     /* cpu_seconds and monotonic time where that window began */
@@ -48,7 +49,7 @@ typedef struct mc_agent_instance {
 
 typedef struct mc_agent {
     mc_service svc;
-    char node[64], engine_socket[256], state_dir[512], url[256];
+    char node[64], engine_socket[256], state_dir[512], url[256], key_prefix[64];
     int port;
     pthread_mutex_t lock;
     uint64_t fence;                   /* highest fencing token accepted */

@@ -121,13 +121,15 @@ static enum MHD_Result list_instances(mc_agent *a, mc_http_req *req) {
 }
 
 static enum MHD_Result instance_logs(mc_agent *a, mc_http_req *req, const char *name) {
-    char id[MC_DOCKER_ID_MAX] = "";
+    char id[MC_DOCKER_ID_MAX] = "", last[sizeof ((mc_agent_instance *)0)->last_logs];
     pthread_mutex_lock(&a->lock);
     mc_agent_instance *i = find(a, name);
     if (i) snprintf(id, sizeof id, "%s", i->container_id);
+    if (i) snprintf(last, sizeof last, "%s", i->last_logs);
     pthread_mutex_unlock(&a->lock);
     if (!i) return problem(req, 404, "not_found", "no such instance on this node");
-    if (!id[0]) return mc_http_send(req, 200, "text/plain; charset=utf-8", "", 0);
+    /* between two containers of a crash loop: the previous one's last lines */
+    if (!id[0]) return mc_http_send(req, 200, "text/plain; charset=utf-8", last, strlen(last));
     const char *t = mc_http_query(req, "tail");
     char *end = NULL;
     long tail = t ? strtol(t, &end, 10) : 100;
@@ -138,6 +140,7 @@ static enum MHD_Result instance_logs(mc_agent *a, mc_http_req *req, const char *
     char *out = malloc(cap);
     int rc = d && out ? mc_docker_logs(d, id, (int)tail, out, cap, &err) : -1;
     mc_docker_free(d);
+    if (rc == 0 && !out[0]) snprintf(out, cap, "%s", last); /* the new one said nothing yet */
     enum MHD_Result r = rc == 0 ? mc_http_send(req, 200, "text/plain; charset=utf-8", out, strlen(out))
                                 : problem(req, 502, "engine", err.msg);
     free(out);

@@ -24,6 +24,7 @@ static int read_settings(mc_agent *a, mc_err *err) {
         mc_config_copy(cfg, "agent.engine_socket", a->engine_socket, sizeof a->engine_socket, err) < 0 ||
         mc_config_copy(cfg, "agent.state_dir", a->state_dir, sizeof a->state_dir, err) < 0 ||
         mc_config_copy(cfg, "agent.url", a->url, sizeof a->url, err) < 0 ||
+        mc_config_copy(cfg, "agent.key_prefix", a->key_prefix, sizeof a->key_prefix, err) < 0 ||
         mc_config_int(cfg, "agent.port", 1, 65535, &port, err) < 0)
         return -1;
     a->port = (int)port;

@@ -7,7 +7,7 @@
  * backoff whose delays are recorded in the instance ("restart_schedule_ms");
  * beyond `restart.attempts` restarts within `restart.interval` every delay is
  * the slowest (`max_delay`) until an interval passes.
- * It also heartbeats the node into Redis (mcloud:node:<node>, TTL 10 s) and,
+ * It also heartbeats the node into Redis (<agent.key_prefix>:node:<node>, TTL 10 s) and,
  * at start, adopts the node's running containers without restarting them.
  * The engine is asked about a container only when its event stream (followed
  * by a thread of its own) said something happened on this node, or every
@@ -214,6 +214,10 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
         i->restarts++;
         i->healthy = i->ready = false;
         mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
+        /* its last lines outlive it: `mcloud logs` of a crash loop shows why */
+        mc_err lerr = {0};
+        if (mc_docker_logs(a->engine, i->container_id, 20, i->last_logs, sizeof i->last_logs, &lerr) < 0)
+            i->last_logs[0] = '\0';
         mc_docker_remove(a->engine, i->container_id, true, NULL);
         i->container_id[0] = '\0';
         memset(&i->usage, 0, sizeof i->usage);
@@ -302,8 +306,8 @@ static void heartbeat(mc_agent *a) {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return;
-    char key[128];
-    snprintf(key, sizeof key, "mcloud:node:%s", a->node);
+    char key[160];
+    snprintf(key, sizeof key, "%s:node:%s", a->key_prefix, a->node);
     mc_err err = {0};
     redisReply *r = mc_redis_command(a->svc.redis, &err, "SET %s %s EX 10", key, text);
     if (r) freeReplyObject(r);

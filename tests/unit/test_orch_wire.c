@@ -20,7 +20,8 @@ static const char *hb =
     "\"instances\":[{\"name\":\"transcode-0\",\"service\":\"transcode\",\"index\":0,\"container_id\":\"abc\","
     "\"state\":\"running\",\"ready\":true,\"healthy\":true,\"restarts\":2,\"last_exit_code\":1,"
     "\"spec_version\":7,\"port\":21100,\"started_at\":\"2026-12-06T03:00:00Z\","
-    "\"usage\":{\"cpu_seconds\":12.5,\"cpu_percent\":37.5,\"memory_bytes\":52428800,\"pids\":9}}],\"fence\":42}";
+    "\"usage\":{\"cpu_seconds\":12.5,\"cpu_percent\":37.5,\"memory_bytes\":52428800,\"pids\":9},"
+    "\"restart_schedule_ms\":[1,2,3,4,5,6,7,8,9,10]}],\"fence\":42}";
 
 static void test_contract_heartbeat_parses(void **state) {
     (void)state;
@@ -47,6 +48,9 @@ static void test_contract_heartbeat_parses(void **state) {
     assert_true(r[0].cpu_seconds == 12.5 && r[0].cpu_percent == 37.5);
     assert_int_equal(r[0].memory_bytes, 52428800);
     assert_int_equal(r[0].pids, 9);
+    assert_int_equal(r[0].nschedule, MC_REPORT_SCHEDULE_MAX); /* the last ones */
+    assert_int_equal(r[0].schedule_ms[0], 3);
+    assert_int_equal(r[0].schedule_ms[MC_REPORT_SCHEDULE_MAX - 1], 10);
 }
 
 static void test_broken_heartbeats_name_the_field(void **state) {
@@ -62,6 +66,8 @@ static void test_broken_heartbeats_name_the_field(void **state) {
         {"\"cpus\":2.0", "\"cpus\":-1", "cpus"},
         {"\"cpu_percent\":37.5", "\"cpu_percent\":-3", "usage: field 'cpu_percent'"},
         {"\"pids\":9}", "\"pids\":\"9\"}", "usage: field 'pids'"},
+        {"[1,2,3", "[-1,2,3", "restart_schedule_ms"},
+        {"\"restart_schedule_ms\":[", "\"restart_schedule_ms\":7,\"x\":[", "restart_schedule_ms"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char buf[2048];

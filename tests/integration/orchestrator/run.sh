@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR SCENARIO — one scenario of the mcloud-orchestrator
-# integration test (orch_test.py) against the stack's real Redis and
-# MariaDB; the stack's environment is loaded if unset.
+# integration test against the stack's real servers (the stack's environment
+# is loaded if unset): orch_test.py (orchestrators alone) or, for the
+# scenarios with real agents and containers, cluster_test.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/support/stack_python.sh
 source "$here/../../support/stack_python.sh"
-exec "$python" "$here/orch_test.py" --build "$1" "$2"
+test=orch_test.py
+case $2 in heal | nodes | crash | pending | revert) test=cluster_test.py ;; esac
+exec "$python" "$here/$test" --build "$1" "$2"

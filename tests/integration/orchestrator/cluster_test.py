@@ -1,0 +1,487 @@
+"""cluster_test.py — the real mcloud-orchestrator driving real mcloud-agents
+that run real containers of the mcloud images (`make images`) through their
+own `podman system service`, against the stack's MariaDB, Redis, Kafka and
+MinIO. Builds on orch_test.py's harness (database, lock and Redis key prefix
+of its own); the agents heartbeat under the same private prefix
+(agent.key_prefix) and carry node names of this run, so nothing of another
+test or helper is seen or touched. Everything started — orchestrators,
+agents, the podman service, the containers (label-filtered) — is stopped and
+removed at the end, also on failure.
+
+Scenarios (each its own ctest, label orchestrator):
+  heal      one agent; deploy upload x2, ingest x1 (a second service of the
+            upload image) -> `mcloud ps --json` all
+            healthy; SIGKILL of the service's process inside a container ->
+            replaced and healthy again; a restarted orchestrator adopts every
+            running container (same container ids and start times).
+  nodes     two agents as two nodes: SIGKILL of one agent and its containers
+            -> its instances run on the other node; `mcloud drain` moves the
+            instances off a node.
+  crash     a container exiting at start (a bad setting) -> `mcloud ps`
+            shows the crash loop, the last exit code and the restart
+            schedule (growing, capped), `mcloud logs` its last lines.
+  pending   resources larger than any node -> pending with the reason;
+            scaling another service down frees the room and places it.
+  revert    a rolling update to a version that never gets healthy (a bad
+            setting) is reverted automatically; the instance runs the old
+            template again, the history lists the revert.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import orch_test  # noqa: E402
+from orch_test import ENV, Failure, Harness, Orchestrator, expect, http, redis, run  # noqa: E402
+from daemon_proc import stop_problem  # noqa: E402
+
+# Hang guards only, never performance bounds (vfs storage makes a container
+# start take many seconds on a loaded machine).
+START_S = 300
+IMAGE = "localhost/mcloud-upload:latest"
+# what the containers need of the stack (the spec's env)
+STACK_ENV = ("MCLOUD_REDIS", "MCLOUD_KAFKA")
+STACK_ENV_PREFIXES = ("MCLOUD_MYSQL_", "MCLOUD_S3_")
+
+
+def wait_for(what, pred, limit=START_S):
+    return orch_test.daemon_proc.wait_for(what, pred, limit, Failure, (Failure, json.JSONDecodeError, KeyError, IndexError))
+
+
+def port_block(n):
+    """A first port of n consecutive free ones below Linux's ephemeral range
+    (32768-: the machine's many client connections hold ports there) and
+    above the stack's (the spec's instance_ports)."""
+    for first in range(30000 + os.getpid() % 10 * 200, 32600, 211):
+        ok = True
+        for p in range(first, first + n):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return first
+    raise Failure(f"no {n} free consecutive ports")
+
+
+class Agent:
+    """One mcloud-agent as node `node` on the shared podman service."""
+
+    def __init__(self, c, node):
+        self.c, self.node = c, node
+        self.port = orch_test.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = os.path.join(c.h.scratch, f"agent-{node}")
+        self.log_path = os.path.join(c.h.scratch, f"agent-{node}.log")
+        self.proc = None
+        c.agents.append(self)
+        self.start()
+
+    def start(self):
+        self.logf = open(self.log_path, "a")
+        env = {**ENV, "MCLOUD_AGENT_PORT": str(self.port), "MCLOUD_AGENT_NODE": self.node,
+               "MCLOUD_AGENT_ENGINE_SOCKET": self.c.sock, "MCLOUD_AGENT_STATE_DIR": self.state,
+               "MCLOUD_AGENT_KEY_PREFIX": self.c.h.prefix}
+        self.proc = subprocess.Popen([self.c.agent_bin], env=env, stdout=self.logf, stderr=subprocess.STDOUT)
+        wait_for(f"agent {self.node} ready", self.ready, 60)
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise Failure(f"agent {self.node} exited {self.proc.returncode}:\n{self.log()[-3000:]}")
+        return http("GET", self.url + "/readyz")[0] == 200
+
+    def instances(self):
+        st, _, body = http("GET", self.url + "/v1/instances")
+        expect(st == 200, f"agent {self.node}: GET /v1/instances {st}")
+        return {i["name"]: i for i in json.loads(body)["instances"]}
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        return stop_problem(self.proc, self.logf, f"agent {self.node}", self.log) if self.running() else None
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.logf.close()
+
+
+class Cluster:
+    """The harness of orch_test plus a podman service and agents."""
+
+    def __init__(self, h):
+        self.h = h
+        self.agent_bin = os.path.join(h.build, "orchestrator", "agent", "mcloud-agent")
+        expect(os.access(self.agent_bin, os.X_OK), f"{self.agent_bin} is not built (cmake --build {h.build})")
+        for tool in ("podman", "redis-cli", "mariadb"):
+            expect(subprocess.run(["which", tool], capture_output=True).returncode == 0,
+                   f"{tool} is not installed: run scripts/bootstrap.sh")
+        expect(subprocess.run(["podman", "image", "exists", IMAGE]).returncode == 0,
+               f"{IMAGE} missing: run make images (ctest's orchestrator.images fixture builds it)")
+        self.tag = f"ot{h.id}"  # node names start with it: the containers' label filter
+        self.agents = []
+        self.sock = os.path.join(h.scratch, "podman.sock")
+        self.podman_log = open(os.path.join(h.scratch, "podman.log"), "w")
+        self.podman = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{self.sock}"],
+                                       stdout=self.podman_log, stderr=subprocess.STDOUT)
+        wait_for("the podman service", lambda: subprocess.run(
+            ["curl", "-fsS", "--unix-socket", self.sock, "-o", "/dev/null", "http://d/_ping"], capture_output=True).returncode == 0, 60)
+        self.ports = port_block(160)
+
+    def node(self, n):
+        return f"{self.tag}-node-{n}"
+
+    def spec(self, services):
+        """A spec of services {name: (image, count, extra YAML lines)}; every
+        service gets the stack's settings in its env."""
+        env = {k: v for k, v in ENV.items() if k in STACK_ENV or k.startswith(STACK_ENV_PREFIXES)}
+        env["MCLOUD_HTTP_BIND"] = "127.0.0.1"
+        lines = ["version: 1", f"instance_ports: {self.ports}-{self.ports + 199}", "services:"]
+        for name, (image, count, extra) in services.items():
+            e = dict(env, **extra.pop("env", {}))
+            lines += [f"  {name}:", f"    image: {image}", f"    count: {count}",
+                      "    env: {" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in sorted(e.items())) + "}"]
+            for k, v in {"resources": "{cpus: 0.25, memory: 256M, pids: 256}",
+                         "health": "{interval: 1s, timeout: 1s, failures: 3}",
+                         "restart": "{delay: 200ms, max_delay: 1600ms}", "stop_grace": "5s",
+                         "update": "{max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 5m}", **extra}.items():
+                lines.append(f"    {k}: {v}")
+        return "\n".join(lines) + "\n"
+
+    def deploy(self, orch, services):
+        path = os.path.join(self.h.scratch, "spec.yaml")
+        with open(path, "w") as f:
+            f.write(self.spec(services))
+        r = self.h.cli_run(orch, "deploy", path, "--no-wait")
+        expect(r.returncode == 0, f"deploy: exit {r.returncode}: {r.stdout} {r.stderr}")
+        return r.stdout
+
+    def ps(self, orch):
+        r = self.h.cli_run(orch, "ps", "--json")
+        expect(r.returncode == 0, f"mcloud ps --json: exit {r.returncode}: {r.stderr}")
+        return {i["name"]: i for i in json.loads(r.stdout)["instances"]}
+
+    def all_healthy(self, orch, names, node=None):
+        """ps when each of names runs exactly once, healthy and ready (on
+        node if given) and nothing else runs; else None."""
+        ps = self.ps(orch)
+        if sorted(ps) != sorted(names):
+            return None
+        for n in names:
+            runs = ps[n]["running"]
+            if len(runs) != 1 or runs[0]["state"] != "running" or not runs[0]["healthy"] or not runs[0]["ready"]:
+                return None
+            if node and runs[0]["node"] != node:
+                return None
+        return ps
+
+    def containers(self):
+        """{container name: (id, started_at)} of this run's containers, from podman itself."""
+        out = run(["podman", "ps", "--filter", "label=mcloud.managed=true", "--format", "{{.Names}}"])
+        names = [n for n in out.split() if n.startswith(f"mcloud-{self.tag}-")]
+        got = {}
+        for n in names:
+            cid, started = run(["podman", "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", n]).split(" ", 1)
+            got[n] = (cid, started.strip())
+        return got
+
+    def leftovers(self):
+        out = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True).stdout
+        return [n for n in out.split() if n.startswith(f"mcloud-{self.tag}-")]
+
+    def close(self):
+        problems = []
+        for a in self.agents:
+            p = a.stop()
+            if p:
+                problems.append(p)
+            redis("DEL", f"{self.h.prefix}:node:{a.node}")
+        # the service first: a create an agent asked for just before its
+        # stop must not land after the removal
+        if self.podman.poll() is None:
+            self.podman.terminate()
+            try:
+                self.podman.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.podman.kill()
+                self.podman.wait()
+        self.podman_log.close()
+        for _ in range(5):
+            for a in self.agents:
+                subprocess.run(["podman", "rm", "-f", "-t", "0", "--filter", f"label=mcloud.node={a.node}"],
+                               capture_output=True)
+            if not self.leftovers():
+                break
+            time.sleep(2)
+        if self.leftovers():
+            problems.append(f"containers left behind: {self.leftovers()}")
+        return problems
+
+
+C = None
+
+
+def two_services(upload=2, ingest=1):
+    """upload xN and a second service, ingest, of the same image: two
+    services without a second image to build (the stream image would add
+    minutes of vfs build time to the CI's images fixture)."""
+    return {"upload": (IMAGE, upload, {}),
+            "ingest": (IMAGE, ingest, {"ports": "{env: MCLOUD_UPLOAD_PORT}"})}
+
+
+def names_of(services):
+    return [f"{s}-{i}" for s, (_, n, _) in services.items() for i in range(n)]
+
+
+# ---- heal --------------------------------------------------------------------
+
+
+def scenario_heal(c):
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    services = two_services()
+    out = c.deploy(o, services)
+    expect("+ service upload (2 x localhost/mcloud-upload:latest)" in out, f"no diff printed: {out}")
+    names = names_of(services)
+    ps = wait_for("upload x2 and ingest x1 healthy in mcloud ps", lambda: c.all_healthy(o, names, c.node(1)))
+    print(f"ok: deployed {', '.join(sorted(ps))}, all healthy on {c.node(1)}")
+
+    victim = ps["upload-1"]["running"][0]
+    cname = f"mcloud-{c.node(1)}-upload-1"
+    pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", cname]).strip()
+    expect(pid.isdigit() and int(pid) > 0, f"no pid for {cname}: {pid!r}")
+    os.kill(int(pid), signal.SIGKILL)
+
+    def replaced():
+        ps = c.all_healthy(o, names, c.node(1))
+        r = ps and ps["upload-1"]["running"][0]
+        return r and r["container_id"] != victim["container_id"] and r["restarts"] >= 1 and r
+
+    r = wait_for("upload-1 replaced and healthy again", replaced)
+    expect(r["last_exit_code"] == 137, f"last exit code {r['last_exit_code']}, not 137 (SIGKILL)")
+    print(f"ok: SIGKILL of upload-1's process -> replaced ({r['restarts']} restart, exit 137) and healthy")
+
+    before = c.containers()
+    expect(len(before) == 3, f"podman shows {sorted(before)}")
+    sent = o.status()["orders_sent"]
+    o.kill()
+    o2 = Orchestrator(h, "orch-restarted")
+    wait_for("the restarted orchestrator to become active", lambda: o2.status()["role"] == "active", 60)
+    ps = wait_for("the restarted orchestrator to see every instance healthy", lambda: c.all_healthy(o2, names))
+    time.sleep(3 * 0.2 + 2)  # several rounds (200 ms) and a heartbeat (2 s): any order would be out
+    after = c.containers()
+    expect(after == before, f"containers changed across the orchestrator restart:\n{before}\n{after}")
+    expect(o2.status()["orders_sent"] == 0, f"the restarted orchestrator sent orders: {o2.status()} (before: {sent})")
+    ids = sorted(i["running"][0]["container_id"] for i in c.all_healthy(o2, names).values())
+    expect(ids == sorted(cid for cid, _ in after.values()), f"ps ids {ids} are not podman's {after}")
+    print(f"ok: a restarted orchestrator adopts all {len(after)} containers (same ids and start times, no order)")
+
+
+# ---- nodes -------------------------------------------------------------------
+
+
+def on_node(ps, node):
+    return sorted(n for n, i in ps.items() for r in i["running"] if r["node"] == node)
+
+
+def scenario_nodes(c):
+    h = c.h
+    n1, n2, n3 = c.node(1), c.node(2), c.node(3)
+    Agent(c, n1)
+    a2 = Agent(c, n2)
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    services = two_services(ingest=0)  # few containers: vfs makes each start slow
+    del services["ingest"]
+    names = names_of(services)
+    c.deploy(o, services)
+    ps = wait_for("upload x2 healthy on two nodes", lambda: c.all_healthy(o, names))
+    lost = on_node(ps, n2)
+    expect(lost and on_node(ps, n1), f"not spread over both nodes: {n1} {on_node(ps, n1)}, {n2} {lost}")
+    print(f"ok: spread: {n1} runs {on_node(ps, n1)}, {n2} runs {lost}")
+
+    a2.kill()
+    subprocess.run(["podman", "rm", "-f", "-t", "0", "--filter", f"label=mcloud.node={n2}"], capture_output=True)
+    ps = wait_for(f"{n2}'s instances running on {n1}", lambda: c.all_healthy(o, names, n1))
+    wait_for(f"{n2} gone from mcloud nodes", lambda: n2 not in
+             [n["node"] for n in json.loads(h.cli_run(o, "nodes", "--json").stdout)["nodes"]])
+    print(f"ok: SIGKILL of {n2}'s agent and containers -> {lost} run on {n1}, healthy")
+
+    Agent(c, n3)
+    wait_for(f"{n3} in mcloud nodes", lambda: n3 in
+             [n["node"] for n in json.loads(h.cli_run(o, "nodes", "--json").stdout)["nodes"]], 60)
+    r = h.cli_run(o, "drain", n1)
+    expect(r.returncode == 0, f"mcloud drain {n1}: exit {r.returncode}: {r.stdout} {r.stderr}")
+    ps = wait_for(f"every instance moved from {n1} to {n3}", lambda: c.all_healthy(o, names, n3))
+    wait_for(f"{n1}'s containers stopped", lambda: not [n for n in c.containers() if n.startswith(f"mcloud-{n1}-")])
+    print(f"ok: mcloud drain {n1} -> {names} healthy on {n3}, {n1}'s containers stopped")
+
+
+# ---- crash -------------------------------------------------------------------
+
+
+def scenario_crash(c):
+    h = c.h
+    a = Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    # http.bind that is no address: mcloud-upload exits 1 at start, saying why
+    c.deploy(o, {"upload": (IMAGE, 1, {"env": {"MCLOUD_HTTP_BIND": "not-an-address"},
+                                                                   "restart": "{delay: 200ms, max_delay: 800ms}"})})
+
+    def looping():
+        r = c.ps(o)["upload-0"]["running"]
+        return r and r[0]["restarts"] >= 4 and r[0]
+
+    r = wait_for("four restarts of upload-0 in mcloud ps", looping)
+    expect(r["last_exit_code"] == 1, f"last exit code {r['last_exit_code']}, not 1")
+    expect(not r["healthy"], f"a crash-looping instance shows healthy: {r}")
+    table = h.cli_run(o, "ps").stdout
+    row = [line for line in table.splitlines() if line.startswith("upload-0 ")]
+    expect(row and "failing" in row[0] and " 1 " in row[0], f"mcloud ps does not show the crash loop:\n{table}")
+    def cause():  # the agent asks a busy engine for the logs: an answer may time out
+        r = h.cli_run(o, "logs", "upload-0", "--tail", "20")
+        if "is not an IPv4 address" in r.stdout:
+            return True
+        raise Failure(f"mcloud logs upload-0: {(r.stdout + r.stderr)[-300:]}")
+
+    wait_for("mcloud logs upload-0 to show the cause", cause, 120)
+    sched = c.ps(o)["upload-0"]["running"][0]["restart_schedule_ms"]  # the agent's, passed on
+    expect(sched == a.instances()["upload-0"]["restart_schedule_ms"][:len(sched)],
+           f"mcloud ps shows another schedule than the agent's: {sched}")
+    # jittered into [d/2, d] of d = min(800, 200 * 2^k): growing, capped
+    expect(len(sched) >= 4, f"{len(sched)} delays recorded for {r['restarts']} restarts: {sched}")
+    for k, v in enumerate(sched):
+        d = min(800, 200 * 2 ** k)
+        expect(d // 2 <= v <= d, f"restart {k} waited {v} ms, outside [{d // 2}, {d}]: {sched}")
+    expect(max(sched) <= 800 and sched[3] >= 400, f"schedule did not reach the cap: {sched}")
+    print(f"ok: crash loop in mcloud ps ({r['restarts']} restarts, exit 1, failing), the cause in mcloud logs, "
+          f"schedule {sched} ms growing and capped")
+
+
+# ---- pending -----------------------------------------------------------------
+
+
+def scenario_pending(c):
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    cpus = wait_for("the node in mcloud nodes", lambda: json.loads(h.cli_run(o, "nodes", "--json").stdout)
+                    ["nodes"][0]["cpus"], 60)
+    big = {"resources": f"{{cpus: {cpus * 0.6:.2f}, memory: 256M, pids: 256}}"}
+    services = two_services(upload=1)
+    for _, _, extra in services.values():
+        extra.update(big)
+    c.deploy(o, services)
+    ps = wait_for("upload-0 healthy", lambda: (p := c.ps(o)) and p["upload-0"]["running"]
+                  and p["upload-0"]["running"][0]["healthy"] and p)
+    time.sleep(2)  # more rounds: ingest-0 must stay pending
+    ps = c.ps(o)
+    reason = ps["ingest-0"]["pending"]
+    expect(reason.startswith("no node has room") and not ps["ingest-0"]["running"] and not ps["ingest-0"]["node"],
+           f"ingest-0 is not pending for room: {ps['ingest-0']}")
+    table = h.cli_run(o, "ps").stdout
+    expect(any(line.startswith("ingest-0 ") and "pending" in line and "no node has room" in line
+               for line in table.splitlines()), f"mcloud ps does not show the pending reason:\n{table}")
+    print(f"ok: ingest-0 pending ({reason}), upload-0 runs")
+
+    r = h.cli_run(o, "scale", "upload", "0", "--no-wait")
+    expect(r.returncode == 0, f"mcloud scale upload 0: {r.stdout} {r.stderr}")
+    wait_for("ingest-0 placed and healthy once upload-0 left", lambda: c.all_healthy(o, ["ingest-0"]))
+    print("ok: scaling upload down to 0 freed the room: ingest-0 placed and healthy")
+
+
+# ---- revert ------------------------------------------------------------------
+
+
+def scenario_revert(c):
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    update = {"update": "{max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 40s, auto_revert: true}"}
+    c.deploy(o, {"upload": (IMAGE, 1, dict(update))})
+    ps = wait_for("upload-0 healthy at version 1", lambda: c.all_healthy(o, ["upload-0"]))
+    expect(ps["upload-0"]["running"][0]["spec_version"] == 1, f"upload-0 runs {ps['upload-0']}")
+
+    # version 2 cannot start (http.bind is no address): it never becomes healthy
+    out = c.deploy(o, {"upload": (IMAGE, 1, dict(update, env={"MCLOUD_HTTP_BIND": "not-an-address"}))})
+    expect("~ upload.env" in out, f"deploy of the broken version printed no diff: {out}")
+
+    def reverted():
+        hist = json.loads(http("GET", o.url + "/v1/spec/versions", h.token)[2])["versions"]
+        return [v for v in hist if v["reason"] == "revert"] and hist
+
+    hist = wait_for("the failed rollout reverted automatically", reverted)
+    latest = max(v["version"] for v in hist)
+    expect(latest == 3 and [v["reason"] for v in hist if v["version"] == 3] == ["revert"],
+           f"history: {[(v['version'], v['reason']) for v in hist]}")
+
+    def back():
+        ps = c.all_healthy(o, ["upload-0"])
+        return ps and ps["upload-0"]["running"][0]["spec_version"] == 1 and ps
+
+    wait_for("upload-0 healthy on the reverted template (version 1)", back)
+    spec = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])["spec"]
+    expect("not-an-address" not in spec, "the served spec still has the broken setting")
+    print(f"ok: a version whose health check fails is reverted automatically (history "
+          f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
+
+
+def main():
+    global C
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert"])
+    args = ap.parse_args()
+    problems = []
+    h = None
+    t0 = time.monotonic()
+    try:
+        h = orch_test.H = Harness(os.path.abspath(args.build))
+        C = Cluster(h)
+        globals()[f"scenario_{args.scenario}"](C)
+    except Failure as e:
+        problems.append(str(e))
+    except Exception as e:  # a bug of the test itself: still clean up, still fail
+        problems.append(f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        if C:
+            if problems:
+                for a in C.agents:
+                    print(f"--- agent {a.node} log (last lines)\n{a.log()[-3000:]}", file=sys.stderr)
+            problems += C.close()
+        if h:
+            problems += h.close()
+            if problems:
+                for o in h.started:
+                    print(f"--- {o.name} log (last lines)\n{o.log()[-3000:]}", file=sys.stderr)
+    if problems:
+        for p in problems:
+            print(f"FAIL: {p}", file=sys.stderr)
+        sys.exit(1)
+    shutil.rmtree(h.scratch, ignore_errors=True)  # kept for a look when it failed
+    print(f"PASS orchestrator cluster {args.scenario} ({time.monotonic() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
