@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "upload/probe_server.h"
@@ -180,18 +181,6 @@ void mc_upload_probe_stop(void) {
     pthread_mutex_unlock(&server_lock);
 }
 
-static bool send_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static bool recv_all(int fd, void *data, size_t len, long deadline) {
     char *p = data;
     while (len) {
@@ -224,7 +213,7 @@ static bool exchange(const mc_upload_server *srv, int sock, const char *request,
     uint32_t len32 = (uint32_t)len;
     mc_probe_answer ans;
     long deadline = now_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
-    if (!send_all(sock, &len32, sizeof len32) || !send_all(sock, request, len) ||
+    if (!mc_write_all(sock, &len32, sizeof len32) || !mc_write_all(sock, request, len) ||
         !recv_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
         !recv_all(sock, io->buf, ans.len, deadline))
         return false;

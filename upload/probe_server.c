@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "upload/probe.h"
 #include "upload/probe_server.h"
 
@@ -107,19 +108,6 @@ static void read_result(int fd, long deadline, child_io *io) {
     }
 }
 
-static bool write_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == ENOTSOCK) n = write(fd, p, len);
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* The supervisor of one probe: never returns. */
 static void supervise(const limits *l, int sock, const char *request, size_t len) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -133,7 +121,7 @@ static void supervise(const limits *l, int sock, const char *request, size_t len
     close(in[0]);
     close(out[1]);
     if (pid < 0) _exit(1);
-    write_all(in[1], request, len); /* a child that died early: its status says why */
+    mc_write_all(in[1], request, len); /* a child that died early: its status says why */
     close(in[1]);
     read_result(out[0], deadline, &io);
     close(out[0]);
@@ -144,7 +132,7 @@ static void supervise(const limits *l, int sock, const char *request, size_t len
     ans.timed_out = io.timed_out;
     ans.too_large = io.too_large;
     ans.len = io.too_large ? 0 : (uint32_t)io.len;
-    if (!write_all(sock, &ans, sizeof ans) || !write_all(sock, io.buf, ans.len)) _exit(1);
+    if (!mc_write_all(sock, &ans, sizeof ans) || !mc_write_all(sock, io.buf, ans.len)) _exit(1);
     _exit(0);
 }
 
@@ -171,7 +159,7 @@ static bool serve_one(const limits *l, int fd) {
     if (pid == 0) supervise(l, fd, request, len);
     if (pid < 0) {
         mc_probe_answer ans = {.status = 1 << 8}; /* exit status 1: the probe failed */
-        return write_all(fd, &ans, sizeof ans);
+        return mc_write_all(fd, &ans, sizeof ans);
     }
     return true;
 }

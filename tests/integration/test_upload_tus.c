@@ -30,6 +30,7 @@
 
 #include "common/base64.h"
 #include "common/config.h"
+#include "common/fdio.h"
 #include "common/mysql.h"
 #include "common/redis.h"
 #include "common/redis_keys.h"
@@ -79,19 +80,6 @@ static int conn_open(int port) {
         return -1;
     }
     return fd;
-}
-
-/* false when the peer closed (a daemon killed on purpose). */
-static bool send_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
 }
 
 /* Reads a whole response (every request says Connection: close). */
@@ -174,7 +162,7 @@ static int send_head(int port, const char *method, const char *path, const char 
     assert_true((size_t)n < sizeof head);
     int fd = conn_open(port);
     if (fd < 0) fail_msg("cannot connect to 127.0.0.1:%d", port);
-    assert_true(send_all(fd, head, (size_t)n));
+    assert_true(mc_write_all(fd, head, (size_t)n));
     return fd;
 }
 
@@ -184,7 +172,7 @@ static void request(int port, const char *method, const char *path, const char *
                     const char *extra, const void *body, size_t len, resp *r) {
     bool bodied = body || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0;
     int fd = send_head(port, method, path, tok, extra, bodied ? (long)len : -1);
-    if (len) send_all(fd, body, len);
+    if (len) mc_write_all(fd, body, len);
     read_resp(fd, r);
 }
 
@@ -441,7 +429,7 @@ static bool daemon_ready(const daemon_proc *d) {
     if (fd < 0) return false;
     const char req[] = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     resp r;
-    if (!send_all(fd, req, sizeof req - 1)) {
+    if (!mc_write_all(fd, req, sizeof req - 1)) {
         close(fd);
         return false;
     }
@@ -983,15 +971,15 @@ static int patch_chunked(const char *path, long offset, const void *data, size_t
         size_t n = left < 700 ? left : 700;
         char size_line[32];
         int sl = snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-        send_all(fd, size_line, (size_t)sl);
-        send_all(fd, p, n);
-        send_all(fd, "\r\n", 2);
+        mc_write_all(fd, size_line, (size_t)sl);
+        mc_write_all(fd, p, n);
+        mc_write_all(fd, "\r\n", 2);
         p += n;
         left -= n;
     }
-    send_all(fd, "0\r\n", 3);
-    send_all(fd, trailer, strlen(trailer));
-    send_all(fd, "\r\n", 2);
+    mc_write_all(fd, "0\r\n", 3);
+    mc_write_all(fd, trailer, strlen(trailer));
+    mc_write_all(fd, "\r\n", 2);
     resp r;
     read_resp(fd, &r);
     int status = r.status;
@@ -1216,7 +1204,7 @@ static void test_concurrent_patch_gets_423(void **state) {
     /* A slow PATCH holds the lock while its body trickles in. */
     int fd = send_head(A.port, "PATCH", path, token, TUS OCTETS "Upload-Offset: 1000\r\n",
                        (long)(len - 1000));
-    assert_true(send_all(fd, data + 1000, 5000));
+    assert_true(mc_write_all(fd, data + 1000, 5000));
     assert_true(wait_lock(path, true));
     resp r;
     request(A.port, "PATCH", path, token, TUS OCTETS "Upload-Offset: 1000\r\n", data + 1000, 10, &r);
@@ -1230,7 +1218,7 @@ static void test_concurrent_patch_gets_423(void **state) {
     request(A.port, "DELETE", path, token, TUS, NULL, 0, &r);
     assert_int_equal(r.status, 423);
     resp_free(&r);
-    assert_true(send_all(fd, data + 6000, len - 6000));
+    assert_true(mc_write_all(fd, data + 6000, len - 6000));
     read_resp(fd, &r);
     assert_int_equal(r.status, 204);
     assert_int_equal(hdr_long(&r, "Upload-Offset"), (long)len);
@@ -1247,7 +1235,7 @@ static void interrupted_patch(const char *path, long offset, const void *data, s
     char h[128];
     snprintf(h, sizeof h, TUS OCTETS "Upload-Offset: %ld\r\n", offset);
     int fd = send_head(A.port, "PATCH", path, token, h, (long)declared);
-    assert_true(send_all(fd, data, sent));
+    assert_true(mc_write_all(fd, data, sent));
     assert_true(wait_lock(path, true));
     close(fd);
     assert_true(wait_lock(path, false));
@@ -1320,7 +1308,7 @@ static void test_resume_on_another_replica_after_kill9(void **state) {
     char h[128];
     snprintf(h, sizeof h, TUS OCTETS "Upload-Offset: %ld\r\n", 3 * MIB);
     int fd = send_head(C.port, "PATCH", path, token, h, (long)(len - 3 * MIB));
-    send_all(fd, data + 3 * MIB, 6 * MIB);
+    mc_write_all(fd, data + 3 * MIB, 6 * MIB);
     /* Mid-PATCH for sure: the first part of this body is in S3. */
     bool streaming = false;
     for (int i = 0; i < WAIT_S * 10 && !streaming; i++) {

@@ -61,34 +61,23 @@ def measure(api, key, paths, total):
     return total / wall, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
 
 
-def main():
-    build_dir = sys.argv[1]
-    total = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    scratch = tempfile.mkdtemp(prefix="mcloud-bench-api-")
+def bench_tenants(build_dir, scratch, sizes=(1000, 100000)):
+    """Yields (api, db, n, tenant, key, mid) for a fresh tenant of each size
+    (n videos inserted in bulk; mid the created_at half-way down its list),
+    all against one private mcloud-api without rate limits; the tenants and
+    the daemon go at the end, whatever happened."""
     db = Mysql()
     replica = Mysql("MCLOUD_MYSQL_REPLICA")
     api = Api(build_dir, scratch, name="api-bench", rate_limit_per_s=1000000, rate_limit_burst=1000000)
     tenants = []
     try:
-        results = {}
-        for n in (1000, 100000):
+        for n in sizes:
             tenant, key = new_tenant(build_dir, "bench")
             tenants.append(tenant)
             fill(db, replica, tenant, n)
             mid = db.query(f"SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ') FROM videos WHERE tenant_id = "
                            f"'{tenant}' ORDER BY created_at DESC LIMIT 1 OFFSET {n // 2}")[0][0]
-            ids = [r[0] for r in db.query(f"SELECT id FROM videos WHERE tenant_id = '{tenant}' LIMIT 200")]
-            cases = {"list first page": ["/v1/videos?limit=50"],
-                     "list mid page": [f"/v1/videos?limit=50&created_before={mid}"],
-                     "get video": [f"/v1/videos/{i}" for i in ids]}
-            for name, paths in cases.items():
-                rps, p50, p99 = measure(api, key, paths, total)
-                results[(name, n)] = p99
-                print(f"{name:16s} {n:>6} videos: {rps:7.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
-                      f"(load {loadavg()}, {CONNECTIONS} connections)", flush=True)
-        for name in ("list first page", "list mid page", "get video"):
-            print(f"{name:16s} p99 ratio 100000/1000: {results[(name, 100000)] / results[(name, 1000)]:.2f}x "
-                  f"(target <= 1.5x; load {loadavg()})")
+            yield api, db, n, tenant, key, mid
     finally:
         for t in tenants:
             db.query(f"DELETE FROM videos WHERE tenant_id = '{t}'; DELETE FROM api_keys WHERE tenant_id = '{t}'; "
@@ -96,6 +85,26 @@ def main():
         problem = api.stop()
         if problem:
             print(problem, file=sys.stderr)
+
+
+def main():
+    build_dir = sys.argv[1]
+    total = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    scratch = tempfile.mkdtemp(prefix="mcloud-bench-api-")
+    results = {}
+    for api, db, n, tenant, key, mid in bench_tenants(build_dir, scratch):
+        ids = [r[0] for r in db.query(f"SELECT id FROM videos WHERE tenant_id = '{tenant}' LIMIT 200")]
+        cases = {"list first page": ["/v1/videos?limit=50"],
+                 "list mid page": [f"/v1/videos?limit=50&created_before={mid}"],
+                 "get video": [f"/v1/videos/{i}" for i in ids]}
+        for name, paths in cases.items():
+            rps, p50, p99 = measure(api, key, paths, total)
+            results[(name, n)] = p99
+            print(f"{name:16s} {n:>6} videos: {rps:7.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+                  f"(load {loadavg()}, {CONNECTIONS} connections)", flush=True)
+    for name in ("list first page", "list mid page", "get video"):
+        print(f"{name:16s} p99 ratio 100000/1000: {results[(name, 100000)] / results[(name, 1000)]:.2f}x "
+              f"(target <= 1.5x; load {loadavg()})")
 
 
 if __name__ == "__main__":

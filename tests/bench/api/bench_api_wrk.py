@@ -22,8 +22,7 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "integration", "api"))
 sys.path.insert(0, HERE)
-from apitest import Api, Mysql, new_tenant  # noqa: E402
-from bench_api_list import fill, loadavg  # noqa: E402
+from bench_api_list import bench_tenants, loadavg  # noqa: E402
 
 CONNECTIONS = 64
 THREADS = 2
@@ -69,22 +68,13 @@ def main():
     build_dir = sys.argv[1]
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     scratch = tempfile.mkdtemp(prefix="mcloud-bench-api-wrk-")
-    db = Mysql()
-    replica = Mysql("MCLOUD_MYSQL_REPLICA")
-    api = Api(build_dir, scratch, name="api-bench", rate_limit_per_s=1000000, rate_limit_burst=1000000)
-    tenants = []
+    results = {}
     try:
-        results = {}
-        for n in (1000, 100000):
-            tenant, key = new_tenant(build_dir, "bench")
-            tenants.append(tenant)
-            fill(db, replica, tenant, n)
+        for api, db, n, tenant, key, mid in bench_tenants(build_dir, scratch):
             if n == 1000:
                 report("openapi.json (floor)", 0, wrk(api, key, ["/v1/openapi.json"], seconds, scratch))
             s = requests.Session()
             s.headers["Authorization"] = f"Bearer {key}"
-            mid = db.query(f"SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ') FROM videos WHERE tenant_id = "
-                           f"'{tenant}' ORDER BY created_at DESC LIMIT 1 OFFSET {n // 2}")[0][0]
             page = s.get(f"{api.url}/v1/videos?limit=50&created_before={mid}", timeout=30).json()
             cursor = page["next_cursor"]
             if not cursor or len(page["data"]) != 50:
@@ -108,13 +98,7 @@ def main():
             print(f"{name:22s} p99 ratio 100000/1000: {results[(name, 100000)] / results[(name, 1000)]:.2f}x "
                   f"(target <= 1.5x; load {loadavg()})")
     finally:
-        for t in tenants:
-            db.query(f"DELETE FROM videos WHERE tenant_id = '{t}'; DELETE FROM api_keys WHERE tenant_id = '{t}'; "
-                     f"DELETE FROM idempotency_keys WHERE tenant_id = '{t}'; DELETE FROM tenants WHERE id = '{t}'")
-        problem = api.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-        if problem:
-            print(problem, file=sys.stderr)
 
 
 if __name__ == "__main__":
