@@ -61,7 +61,8 @@ typedef struct mc_agent {
     bool events_started;
     atomic_ulong events;              /* engine events seen on this node's containers */
     atomic_bool events_stop;
-    double last_heartbeat;
+    mc_periodic *beat;                /* the heartbeat's own thread */
+    char *beat_text;                  /* the last heartbeat built (only that thread) */
 } mc_agent;
 
 int mc_agent_api_routes(mc_agent *a, mc_err *err);

@@ -7,7 +7,8 @@
  * backoff whose delays are recorded in the instance ("restart_schedule_ms");
  * beyond `restart.attempts` restarts within `restart.interval` every delay is
  * the slowest (`max_delay`) until an interval passes.
- * It also heartbeats the node into Redis (<agent.key_prefix>:node:<node>, TTL 10 s) and,
+ * A thread of its own heartbeats the node into Redis (<agent.key_prefix>:node:<node>,
+ * TTL 10 s, every 2 s, never held up by an engine call); the supervisor,
  * at start, adopts the node's running containers without restarting them.
  * The engine is asked about a container only when its event stream (followed
  * by a thread of its own) said something happened on this node, or every
@@ -285,7 +286,8 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
 
 /* ---- the node heartbeat ---- */
 
-static void heartbeat(mc_agent *a) {
+/* The node's heartbeat document; with a->lock held. */
+static char *heartbeat_text(mc_agent *a) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     long long mem = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
     double used_cpus = 0;
@@ -305,14 +307,36 @@ static void heartbeat(mc_agent *a) {
                             "fence", (json_int_t)a->fence);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!text) return;
+    return text;
+}
+
+/* Every HEARTBEAT_S on a thread of its own, so an engine call that holds
+ * the supervisor's lock for long (a create on vfs storage takes seconds)
+ * never lets the node's key expire and its instances be rescheduled: when
+ * the lock is not free within half a second, the last document is sent
+ * again (its TTL renewed, its figures a round old). */
+static int heartbeat_step(void *ctx) {
+    mc_agent *a = ctx;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 500 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    if (pthread_mutex_timedlock(&a->lock, &until) == 0) {
+        char *fresh = heartbeat_text(a);
+        pthread_mutex_unlock(&a->lock);
+        if (fresh) {
+            free(a->beat_text);
+            a->beat_text = fresh;
+        }
+    }
+    if (!a->beat_text) return 0;
     char key[160];
     snprintf(key, sizeof key, "%s:node:%s", a->key_prefix, a->node);
     mc_err err = {0};
-    redisReply *r = mc_redis_command(a->svc.redis, &err, "SET %s %s EX 10", key, text);
+    redisReply *r = mc_redis_command(a->svc.redis, &err, "SET %s %s EX 10", key, a->beat_text);
     if (r) freeReplyObject(r);
     else mc_log_kv(MC_LOG_WARN, "node heartbeat failed", "error", err.msg, NULL);
-    free(text);
+    return 0;
 }
 
 static int round_step(void *ctx) {
@@ -320,12 +344,6 @@ static int round_step(void *ctx) {
     pthread_mutex_lock(&a->lock);
     for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
         if (a->inst[k].used) supervise_one(a, &a->inst[k]);
-    double now = mc_monotonic_seconds();
-    bool beat = now - a->last_heartbeat >= HEARTBEAT_S;
-    if (beat) {
-        a->last_heartbeat = now;
-        heartbeat(a);
-    }
     pthread_mutex_unlock(&a->lock);
     return 0;
 }
@@ -428,6 +446,8 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     if (adopt(a, err) < 0) return -1;
     a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
     if (!a->loop) return -1;
+    a->beat = mc_periodic_start("agent-heartbeat", (long)(HEARTBEAT_S * 1000), heartbeat_step, a, err);
+    if (!a->beat) return -1;
     a->events_engine = mc_docker_new(a->engine_socket, err);
     if (!a->events_engine) return -1;
     atomic_store(&a->events_stop, false);
@@ -438,6 +458,10 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
 }
 
 void mc_agent_supervise_stop(mc_agent *a) {
+    mc_periodic_stop(a->beat);
+    a->beat = NULL;
+    free(a->beat_text);
+    a->beat_text = NULL;
     if (a->events_started) { /* ends within about a second (the stream's idle call) */
         atomic_store(&a->events_stop, true);
         pthread_join(a->events_thread, NULL);
