@@ -39,7 +39,7 @@ typedef struct mc_redis_options {
     int connect_timeout_ms;      /* 0: 2000 */
     int command_timeout_ms;      /* 0: 5000 */
     unsigned backoff_initial_ms; /* 0: 100 */
-    unsigned backoff_max_ms;     /* 0: 5000 */
+    unsigned backoff_max_ms;     /* 0: 5000, or 1000 through Sentinel */
 } mc_redis_options;
 
 typedef struct mc_redis mc_redis;
