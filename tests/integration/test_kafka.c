@@ -6,6 +6,7 @@
 #include "common/kafka.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define PARTITIONS 6
 #define WAIT_MS 60000  /* upper bound for anything to arrive; never a timing assertion */
@@ -268,19 +269,34 @@ static void assert_disjoint_and_complete(const member *members, int count) {
     }
 }
 
-static void *close_member(void *c) {
-    mc_kafka_consumer_close(c);
+typedef struct closing {
+    mc_kafka_consumer *c;
+    atomic_int done;
+} closing;
+
+static void *close_member(void *arg) {
+    closing *cl = arg;
+    mc_kafka_consumer_close(cl->c);
+    atomic_store(&cl->done, 1);
     return NULL;
 }
 
-/* Every member leaves at once: a member that closes alone during the
- * group's cooperative rebalance waits for the others to rejoin, and they
- * are not polled while it waits (until max.poll.interval, 5 min each). */
+/* Members leave one by one, as workers of a real group do, while the ones
+ * still in the group keep polling: a member that closes during the group's
+ * cooperative rebalance waits for the others to rejoin, and unpolled ones
+ * would not until max.poll.interval (5 min each). (Closing all three at
+ * once from threads ended the test process in one make fresh-check run.) */
 static void close_members(member *members, int count) {
-    pthread_t t[3];
-    for (int i = 0; i < count; i++) assert_int_equal(pthread_create(&t[i], NULL, close_member, members[i].c), 0);
-    for (int i = 0; i < count; i++) {
-        pthread_join(t[i], NULL);
+    for (int i = count - 1; i >= 0; i--) {
+        closing cl = {.c = members[i].c};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, close_member, &cl), 0);
+        while (!atomic_load(&cl.done))
+            for (int j = 0; j < i; j++) {
+                mc_err err = {0};
+                mc_kafka_consumer_poll(members[j].c, record, &members[j].s, 100, &err);
+            }
+        pthread_join(t, NULL);
         free(members[i].parts);
     }
 }
