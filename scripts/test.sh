@@ -46,8 +46,15 @@ if [ "$stack_was_up" = 0 ]; then
 fi
 
 # After `down`, no server process of the stack may be left.
+# Servers of this machine's mount namespace only: a container's (make
+# fresh-check's stack, running beside) is not this checkout's to stop.
 stack_processes() {
-    ps -eo pid=,args= | grep -E 'mariadbd|redis-server|kafka\.Kafka|minio server' | grep -v grep || true
+    local me pid args
+    me=$(readlink /proc/self/ns/mnt)
+    ps -eo pid=,args= | grep -E 'mariadbd|redis-server|kafka\.Kafka|minio server' | grep -v grep |
+        while read -r pid args; do
+            [ "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" = "$me" ] && echo "$pid $args"
+        done || true
 }
 eval "$(scripts/stack.sh env)"
 
