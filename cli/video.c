@@ -61,6 +61,22 @@ static void status_line(const char *status, double progress, char *out, size_t c
     snprintf(out, cap, "%s %d%%", status, (int)(progress * 100));
 }
 
+/* The end of one polling turn of a wait: the status line when it changed,
+ * the deadline, the pause before the next turn. -1 once the time is up. */
+static int wait_turn(FILE *out, const char *video_id, const char *now, char *last, size_t lastcap,
+                     const char *status, time_t deadline, long timeout_s, mc_err *err) {
+    if (strcmp(now, last) != 0) {
+        fprintf(out, "video %s: %s\n", video_id, now);
+        fflush(out);
+        snprintf(last, lastcap, "%s", now);
+    }
+    if (deadline && time(NULL) >= deadline)
+        return mc_err_set(err, MC_ERR_UNAVAILABLE, "video %s still %s after %ld s (is mcloud-transcode running?)",
+                          video_id, status, timeout_s);
+    sleep_ms(POLL_MS);
+    return 0;
+}
+
 int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool until_playable,
                       FILE *out, mc_err *err) {
     time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
@@ -83,16 +99,7 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool unti
             fprintf(out, "video %s: %s\n", video_id, now);
             return 0;
         }
-        if (strcmp(now, last) != 0) {
-            fprintf(out, "video %s: %s\n", video_id, now);
-            fflush(out);
-            snprintf(last, sizeof last, "%s", now);
-        }
-        if (deadline && time(NULL) >= deadline)
-            return mc_err_set(err, MC_ERR_UNAVAILABLE,
-                              "video %s still %s after %ld s (is mcloud-transcode running?)",
-                              video_id, v.status, timeout_s);
-        sleep_ms(POLL_MS);
+        if (wait_turn(out, video_id, now, last, sizeof last, v.status, deadline, timeout_s, err) < 0) return -1;
     }
 }
 
@@ -125,16 +132,7 @@ int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_er
             return mc_err_set(err, MC_ERR_INVALID, "video %s failed: %s", video_id, reason);
         char now[96];
         status_line(status, progress, now, sizeof now);
-        if (strcmp(now, last) != 0) {
-            fprintf(out, "video %s: %s\n", video_id, now);
-            fflush(out);
-            snprintf(last, sizeof last, "%s", now);
-        }
-        if (deadline && time(NULL) >= deadline)
-            return mc_err_set(err, MC_ERR_UNAVAILABLE,
-                              "video %s still %s after %ld s (is mcloud-transcode running?)",
-                              video_id, status, timeout_s);
-        sleep_ms(POLL_MS);
+        if (wait_turn(out, video_id, now, last, sizeof last, status, deadline, timeout_s, err) < 0) return -1;
     }
 }
 
