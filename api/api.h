@@ -136,7 +136,6 @@ int mc_api_webhook_retry(mc_api_ctx *c, mc_api_resp *r, const char *id); /* c->i
 
 /* usage.c: GET /v1/usage; the Redis key counting the caller's calls today
  * (ratelimit.c increments it). */
-#define MC_API_USAGE_TTL_S (400L * 86400)
 int mc_api_usage(mc_api_ctx *c, mc_api_resp *r);
 int mc_api_usage_key(mc_api_ctx *c, char *buf, size_t len);
 

@@ -40,7 +40,7 @@ int mc_api_rate_take(mc_api_ctx *c, mc_api_rate *rate, mc_api_resp *r) {
     redisReply *rep = mc_api_usage_key(c, usage, sizeof usage) == 0
         ? mc_redis_command_once(c->srv->svc.redis, &err, "EVAL %s 2 %s %s %s %s %s %ld",
                                 bucket_script, key, usage, per_s, burst, c->caller.key_id,
-                                MC_API_USAGE_TTL_S)
+                                MC_USAGE_TTL_S)
         : mc_redis_command_once(c->srv->svc.redis, &err, "EVAL %s 1 %s %s %s", bucket_script,
                                 key, per_s, burst);
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {

@@ -62,7 +62,7 @@ static int api_calls(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
     day_name(day_us, day, true);
     if (mc_key_api_usage(key, sizeof key, c->caller.tenant, day) < 0)
         return mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
-    redisReply *rep = mc_redis_command_once(c->srv->svc.redis, err, "HGETALL %s", key);
+    redisReply *rep = mc_redis_command(c->srv->svc.redis, err, "HGETALL %s", key);
     if (!rep) return -1;
     json_t *calls = json_object();
     long long total = 0;

@@ -43,6 +43,8 @@
 
 #define LEASE_S 60
 #define BATCH 16
+#define STR_(x) #x
+#define STR(x) STR_(x) /* BATCH in the claim query's text */
 
 struct mc_api_webhooks {
     mc_api_server *srv;
@@ -302,7 +304,7 @@ static int send_step(void *ctx) {
         "WHERE d.status = 'pending' AND d.next_attempt_at <= UTC_TIMESTAMP(6) AND e.enabled = 1 "
         "AND e.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE "
         "p.endpoint_id = d.endpoint_id AND p.video_id = d.video_id AND p.status = 'pending' AND "
-        "p.seq < d.seq) ORDER BY d.next_attempt_at, d.seq LIMIT 16",
+        "p.seq < d.seq) ORDER BY d.next_attempt_at, d.seq LIMIT " STR(BATCH),
         NULL, 0, due_row, list, &err);
     if (rc < 0) mc_log_kv(MC_LOG_WARN, "webhooks: cannot read due deliveries", "error", err.msg, NULL);
     size_t sent = 0;

@@ -122,10 +122,14 @@ static int confirm_master(redisContext *c, mc_err *err) {
     return ok ? 0 : mc_err_set(err, MC_ERR_UNAVAILABLE, "the server Sentinel named is not a master (failover in progress)");
 }
 
+static int is_sentinel(const char *addr) {
+    return addr && strncmp(addr, MC_REDIS_SENTINEL_SCHEME, strlen(MC_REDIS_SENTINEL_SCHEME)) == 0;
+}
+
 redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
     char host[256];
     int port;
-    int via_sentinel = strncmp(o->addr, MC_REDIS_SENTINEL_SCHEME, strlen(MC_REDIS_SENTINEL_SCHEME)) == 0;
+    int via_sentinel = is_sentinel(o->addr);
     if (via_sentinel ? sentinel_master(o->addr + strlen(MC_REDIS_SENTINEL_SCHEME),
                                        o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000, host,
                                        sizeof host, &port, err) < 0
@@ -289,7 +293,7 @@ mc_redis *mc_redis_connect(const mc_redis_options *opts, mc_err *err) {
      * the one right after the switch finds the new master: capped at 1 s,
      * clients follow within a second of it (at 5 s the fault suite saw 12-16 s
      * to recover from a 6 s switch). */
-    int via_sentinel = r->addr && strncmp(r->addr, MC_REDIS_SENTINEL_SCHEME, strlen(MC_REDIS_SENTINEL_SCHEME)) == 0;
+    int via_sentinel = is_sentinel(r->addr);
     mc_backoff_init(&r->backoff, opts->backoff_initial_ms ? opts->backoff_initial_ms : 100,
                     opts->backoff_max_ms ? opts->backoff_max_ms : via_sentinel ? 1000 : 5000);
     r->ctx = mc_redis_open(&r->opts, err);

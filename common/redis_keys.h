@@ -38,6 +38,8 @@ int mc_key_api_usage(char *buf, size_t len, const char *tenant, const char *day)
 /* mcloud:stream:usage:<tenant>:<YYYYMMDD> — a hash, "requests" and "bytes"
  * of the tenant's playback that day (mcloud-stream). */
 int mc_key_stream_usage(char *buf, size_t len, const char *tenant, const char *day);
+/* How long the usage hashes are kept (both services). */
+#define MC_USAGE_TTL_S (400L * 86400)
 
 /* Lock values: "<token>:<owner>". Parsing gives the token, or -1 if the
  * value is not a lock value. */

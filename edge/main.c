@@ -44,6 +44,9 @@ typedef struct tracked {          /* an instance in the upstreams and its failed
     int fails;
 } tracked;
 
+static const char *const SERVICES[] = {"upload", "stream", "api"};
+#define NSERVICES 3
+
 typedef struct edge {
     mc_service svc;
     pthread_mutex_t lock;         /* guards conf, applied, reloads, healthy */
@@ -56,14 +59,12 @@ typedef struct edge {
     char ca_path[MC_EDGE_PATH_MAX + 16]; /* the generated CA ("" with the operator's certificate) */
     long interval_ms, probe_timeout_ms, probe_failures;
     bool stop_nginx;
-    tracked in[4][MC_EDGE_MAX_BACKENDS]; /* per service, only the loop thread */
-    int nin[4];
+    tracked in[NSERVICES][MC_EDGE_MAX_BACKENDS]; /* per service, only the loop thread */
+    int nin[NSERVICES];
     bool registry_down;           /* the last round could not read Redis */
     mc_periodic *loop;
 } edge;
 
-static const char *const SERVICES[] = {"upload", "stream", "api"};
-#define NSERVICES 3
 
 /* ---- settings -------------------------------------------------------------- */
 

@@ -14,7 +14,6 @@
 
 #define FLUSH_MS 1000
 #define MAX_TENANTS 256
-#define KEEP_S (400 * 86400)
 
 /* One round trip, all or nothing: both counters and the expiry. */
 static const char FLUSH_SCRIPT[] =
@@ -69,7 +68,7 @@ static int write_one(mc_stream_usage *u, const tenant_count *c, const char *day,
     if (mc_key_stream_usage(key, sizeof key, c->tenant, day) < 0) return 0; /* not a name Redis keys take */
     snprintf(requests, sizeof requests, "%llu", (unsigned long long)c->requests);
     snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)c->bytes);
-    snprintf(keep, sizeof keep, "%d", KEEP_S);
+    snprintf(keep, sizeof keep, "%ld", MC_USAGE_TTL_S);
     redisReply *r = mc_redis_command_once(u->redis, err, "EVAL %s 1 %s %s %s %s", FLUSH_SCRIPT, key, requests,
                                           bytes, keep);
     if (!r) return -1;

@@ -317,10 +317,7 @@ static char *heartbeat_text(mc_agent *a) {
  * again (its TTL renewed, its figures a round old). */
 static int heartbeat_step(void *ctx) {
     mc_agent *a = ctx;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 500 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = mc_deadline_after_ms(CLOCK_REALTIME, 500);
     if (pthread_mutex_timedlock(&a->lock, &until) == 0) {
         char *fresh = heartbeat_text(a);
         pthread_mutex_unlock(&a->lock);
