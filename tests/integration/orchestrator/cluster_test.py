@@ -28,6 +28,7 @@ Scenarios (each its own ctest, label orchestrator):
 """
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -55,11 +57,23 @@ def wait_for(what, pred, limit=START_S):
     return orch_test.daemon_proc.wait_for(what, pred, limit, Failure, (Failure, json.JSONDecodeError, KeyError, IndexError))
 
 
+_PORT_LOCKS = []  # held for the test's life: a block is this run's alone
+
+
 def port_block(n):
     """A first port of n consecutive free ones below Linux's ephemeral range
     (32768-: the machine's many client connections hold ports there) and
-    above the stack's (the spec's instance_ports)."""
-    for first in range(30000 + os.getpid() % 10 * 200, 32600, 211):
+    above the stack's (the spec's instance_ports). Free is not enough: two
+    scenarios started together by ctest see the same ports free, so each
+    block is also claimed with an exclusive lock on a file named after it
+    (the lock dies with the process, whatever way it ends)."""
+    for first in range(30000, 32768 - n, n + 11):
+        lock = open(os.path.join(tempfile.gettempdir(), f"mcloud-port-block-{first}.lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
         ok = True
         for p in range(first, first + n):
             with socket.socket() as s:
@@ -70,7 +84,9 @@ def port_block(n):
                     ok = False
                     break
         if ok:
+            _PORT_LOCKS.append(lock)
             return first
+        lock.close()
     raise Failure(f"no {n} free consecutive ports")
 
 
@@ -141,7 +157,7 @@ class Cluster:
                                        stdout=self.podman_log, stderr=subprocess.STDOUT)
         wait_for("the podman service", lambda: subprocess.run(
             ["curl", "-fsS", "--unix-socket", self.sock, "-o", "/dev/null", "http://d/_ping"], capture_output=True).returncode == 0, 60)
-        self.ports = port_block(160)
+        self.ports = port_block(200)  # the spec's instance_ports
 
     def node(self, n):
         return f"{self.tag}-node-{n}"
