@@ -57,6 +57,8 @@ static const mc_setting settings[] = {
     {"upload.probe_memory_mb", "1024", false, "Address space in MiB of the process probing a finished upload (a child of the probe server) (a quarter of it: its largest allocation)."},
     {"upload.probe_cpu_s", "30", false, "CPU seconds a probe child may use before it is killed."},
     {"upload.orphan_age_s", "3600", false, "Seconds after which an S3 multipart upload under sources/ or uploads/ that no active upload owns is aborted."},
+    {"upload.outbox_commit_delay_ms", "0", false,
+     "Fault injection for tests: pause between the broker's ack of a job and the outbox commit. Keep 0."},
     {"upload.probe_timeout_s", "60", false, "Seconds a probe may take before its child is killed."},
     {"stream.port", "18081", false, "HTTP port of mcloud-stream (playback)."},
     {"stream.public_url", "http://127.0.0.1:18081", false, "Scheme and authority players reach mcloud-stream at (signed playback URLs)."},

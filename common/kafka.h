@@ -160,6 +160,16 @@ int mc_kafka_consumer_lag(mc_kafka_consumer *c, int timeout_ms, mc_kafka_partiti
 int mc_kafka_group_lag(const mc_kafka_config *cfg, const char *group, const char *topic,
                        int timeout_ms, mc_kafka_partition_lag **out, size_t *n, mc_err *err);
 
+/* ---- lookup ---- */
+
+/* Whether a message with exactly this key and value is on topic among those
+ * timestamped at or after since_ms (ms since the epoch; pass a margin for
+ * clock skew): 1 yes, 0 no (every partition read up to the high watermark
+ * seen at the start), -1 with err when Kafka could not be read within
+ * timeout_ms. Opens and closes its own consumer; joins no group. */
+int mc_kafka_find(const mc_kafka_config *cfg, const char *topic, int64_t since_ms, const void *key,
+                  size_t keylen, const void *value, size_t len, int timeout_ms, mc_err *err);
+
 /* ---- admin ---- */
 
 /* Creates topic with the given partitions and replication factor unless it

@@ -2,8 +2,10 @@
  * the `outbox` table in the same MySQL transaction as the state change it
  * announces, and published afterwards by a background publisher. A crash
  * anywhere therefore neither loses the message nor publishes one for a
- * change that was rolled back; it may publish one twice (at least once),
- * so every message carries an id its consumers deduplicate on. */
+ * change that was rolled back, and a crash between the broker's ack and the
+ * commit is resolved by reading the topic back (outbox.c): each row is
+ * published exactly once.
+ * Messages still carry an id (a consumer's own crash redelivers them). */
 #ifndef MC_OUTBOX_H
 #define MC_OUTBOX_H
 
@@ -21,8 +23,15 @@ typedef struct mc_outbox_publisher mc_outbox_publisher;
  * crash left behind are replayed at start), then whenever nudged and every
  * interval_ms. Rows are claimed with FOR UPDATE SKIP LOCKED, so several
  * replicas publishing at once split the rows instead of doubling them. */
-mc_outbox_publisher *mc_outbox_publisher_start(mc_db *db, mc_kafka_producer *kafka,
-                                               long interval_ms, mc_err *err);
+typedef struct mc_outbox_options {
+    mc_db *db;
+    mc_kafka_producer *kafka;    /* its message.timeout.ms must be below 15 s (outbox.c) */
+    mc_kafka_config kafka_config; /* for reading a topic back (strings outlive the publisher) */
+    long interval_ms;
+    int commit_delay_ms;          /* fault injection for tests: pause before the commit; 0 */
+} mc_outbox_options;
+
+mc_outbox_publisher *mc_outbox_publisher_start(const mc_outbox_options *o, mc_err *err);
 /* After committing a transaction that added rows: publish now. NULL-safe. */
 void mc_outbox_publisher_nudge(mc_outbox_publisher *p);
 void mc_outbox_publisher_stop(mc_outbox_publisher *p);

@@ -26,7 +26,7 @@
 static int read_settings(mc_upload_server *srv, mc_err *err) {
     mc_config *cfg = srv->svc.config;
     mc_upload_settings *s = &srv->set;
-    long part_mb, max_size, expiry, lock_ttl, sweep, probe_mb, probe_cpu, probe_timeout, orphan;
+    long part_mb, max_size, expiry, lock_ttl, sweep, probe_mb, probe_cpu, probe_timeout, orphan, delay;
     if (mc_config_copy(cfg, "upload.public_url", s->public_url, sizeof s->public_url, err) < 0 ||
         mc_config_int(cfg, "upload.part_size_mb", 5, 5120, &part_mb, err) < 0 ||
         mc_config_int(cfg, "upload.max_size", 1, 5L * 1024 * 1024 * 1024 * 1024, &max_size, err) < 0 ||
@@ -37,6 +37,7 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
         mc_config_int(cfg, "upload.probe_cpu_s", 1, 3600, &probe_cpu, err) < 0 ||
         mc_config_int(cfg, "upload.probe_timeout_s", 1, 3600, &probe_timeout, err) < 0 ||
         mc_config_int(cfg, "upload.orphan_age_s", 1, 30L * 86400, &orphan, err) < 0 ||
+        mc_config_int(cfg, "upload.outbox_commit_delay_ms", 0, 60000, &delay, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", s->token_key_id, sizeof s->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", s->token_secret, sizeof s->token_secret, err) < 0)
         return -1;
@@ -51,6 +52,7 @@ static int read_settings(mc_upload_server *srv, mc_err *err) {
     s->probe_cpu_s = (int)probe_cpu;
     s->probe_timeout_s = (int)probe_timeout;
     s->orphan_age_s = orphan;
+    s->outbox_commit_delay_ms = (int)delay;
     snprintf(srv->jobs_topic, sizeof srv->jobs_topic, "%s", MC_UPLOAD_JOBS_TOPIC);
     return 0;
 }
@@ -60,14 +62,14 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
     srv->s3cfg.transfer_buffer = S3_TRANSFER_BUFFER;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    /* librdkafka's default linger.ms (5 ms) stays: with linger.ms=0 a kill
-     * right after the last PATCH's 204 lands between the broker's ack and
-     * the outbox commit, and the restarted publisher sends the job again
-     * (the outbox is at least once: e2e.upload.kafka_exactly_once caught it;
-     * closing that window for real is issue #13's work). */
-    mc_kafka_config kc = {.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
-                          .client_id = "mcloud-upload"};
-    srv->kafka = mc_kafka_producer_new(&kc, err);
+    /* The outbox (common/outbox.c) stops waiting for a delivery report
+     * after 15 s and may then look the message up on the topic: librdkafka
+     * must have given up on it by then, or it could land after the lookup. */
+    static const char *const producer_props[] = {"message.timeout.ms=10000", NULL};
+    srv->kafka_config = (mc_kafka_config){.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
+                                          .client_id = "mcloud-upload",
+                                          .properties = producer_props};
+    srv->kafka = mc_kafka_producer_new(&srv->kafka_config, err);
     return srv->kafka ? 0 : mc_err_wrap(err, "kafka producer");
 }
 
@@ -78,8 +80,12 @@ static int run(mc_upload_server *srv, mc_err *err) {
     if (read_settings(srv, err) < 0 || mc_upload_probe_init(srv, err) < 0 ||
         open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
         return -1;
-    srv->outbox = mc_outbox_publisher_start(srv->svc.db, srv->kafka,
-                                            srv->set.sweep_interval_s * 1000L, err);
+    mc_outbox_options oo = {.db = srv->svc.db,
+                            .kafka = srv->kafka,
+                            .kafka_config = srv->kafka_config,
+                            .interval_ms = srv->set.sweep_interval_s * 1000L,
+                            .commit_delay_ms = srv->set.outbox_commit_delay_ms};
+    srv->outbox = mc_outbox_publisher_start(&oo, err);
     if (!srv->outbox) return -1;
     srv->sweeper = mc_upload_sweeper_start(srv, err);
     if (!srv->sweeper) return -1;

@@ -41,6 +41,7 @@ typedef struct mc_upload_settings {
     int probe_cpu_s;            /* the helper's CPU seconds */
     int probe_timeout_s;        /* the helper's wall-clock time */
     long orphan_age_s;          /* unowned multipart uploads older than this are aborted */
+    int outbox_commit_delay_ms; /* fault injection (tests): pause before the outbox commit */
     char token_key_id[MC_TOKEN_NAME_MAX + 1];
     char token_secret[256];
 } mc_upload_settings;
@@ -52,6 +53,7 @@ typedef struct mc_upload_server {
     mc_s3_config s3cfg;
     mc_s3_pool *s3;             /* kept-alive S3 handles, one per user at a time */
     mc_kafka_producer *kafka;
+    mc_kafka_config kafka_config; /* the producer's, also the outbox's for reading topics back */
     mc_outbox_publisher *outbox; /* nudged when a completion wrote a job */
     mc_periodic *sweeper;
     char jobs_topic[64];

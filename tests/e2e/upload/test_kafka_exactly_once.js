@@ -5,6 +5,12 @@
 //   b. the daemon SIGKILLed as soon as the last PATCH's 204 arrives, then
 //      started again (and once more, to see that a replay at start does not
 //      publish what was already published);
+//   b2. the daemon SIGKILLed INSIDE the window between the broker's ack and
+//      the outbox commit (the daemon pauses there: upload.outbox_commit_delay_ms,
+//      a fault-injection setting), then started again: the restarted
+//      publisher finds the job already on the topic and only stamps its row.
+//      The kill is proven to be in the window (job on the topic, row still
+//      unstamped after the kill), else the test fails;
 //   c. the daemon SIGKILLed while it handles the last PATCH (whole body sent,
 //      no answer yet), started again, the client resumes and finishes;
 //   d. a non-media file: the video is failed with a reason, and no job.
@@ -19,6 +25,7 @@ const h = require('./lib/harness');
 const PORT = Number(process.env.MCLOUD_E2E_PORT_KAFKA || 18184);
 const SETTLE_MS = Number(process.env.MCLOUD_E2E_SETTLE_MS || 12000);
 const CHUNK = 5 * h.MiB;
+const WINDOW_MS = 20000; // the fault-injected pause before the outbox commit
 
 // A real media file (MPEG-4 video + AAC audio) over two 5 MiB chunks.
 function mediaFile(name) {
@@ -43,6 +50,14 @@ function upload(d, token, src, extra = {}) {
   return { seen, done: p.then(() => null, (e) => e) };
 }
 const videoOf = (seen) => ((seen.videoIds || []).find((v) => v.method === 'POST') || {}).id;
+
+// The video's outbox rows: { unpublished, attempts } (attempt records left).
+function outboxOf(videoId) {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(videoId)) throw new Error(`odd video id ${videoId}`);
+  const [row] = h.sql(`SELECT COUNT(*), SUM(o.published_at IS NULL), COUNT(a.outbox_id) FROM outbox o
+    LEFT JOIN outbox_attempts a ON a.outbox_id = o.id WHERE o.msg_key = '${videoId}'`);
+  return { rows: Number(row[0]), unpublished: Number(row[1] || 0), attempts: Number(row[2]) };
+}
 
 // Counts the job messages of a video after they appeared (bounded) and a
 // settle period; checks exactly one by key and one distinct job id.
@@ -114,6 +129,36 @@ h.run(async () => {
         await h.waitExit(d);
         d = await h.startDaemon(PORT, 'upload-kafka-3');
       });
+    }
+  }
+
+  // b2. SIGKILL inside the window between the broker's ack and the commit.
+  {
+    h.killDaemon(d, 'SIGKILL');
+    await h.waitExit(d);
+    d = await h.startDaemon(PORT, 'upload-kafka-window', { MCLOUD_UPLOAD_OUTBOX_COMMIT_DELAY_MS: String(WINDOW_MS) });
+    const u = upload(d, token, media, () => ({}));
+    const err = await u.done;
+    const vid = videoOf(u.seen);
+    h.check(err === null && !!vid, `b2: the upload finished (video ${vid})`, err && String(err));
+    if (vid) {
+      const acked = await h.waitFor(`the job of ${vid} on ${h.JOBS_TOPIC} while the commit pauses`,
+        () => h.jobsFor(vid).length > 0, WINDOW_MS / 2, 200).catch(() => false);
+      h.killDaemon(d, 'SIGKILL');
+      await h.waitExit(d);
+      const before = outboxOf(vid);
+      h.check(acked && before.rows === 1 && before.unpublished === 1 && before.attempts === 1,
+        `b2: SIGKILL landed between the broker's ack and the outbox commit (job on the topic: ${acked}; ` +
+        `after the kill ${before.unpublished} of ${before.rows} outbox row(s) unstamped, ${before.attempts} attempt record(s))`);
+      d = await h.startDaemon(PORT, 'upload-kafka-5');
+      await exactlyOnce('b2', vid);
+      const after = outboxOf(vid);
+      h.check(after.unpublished === 0 && after.attempts === 0,
+        `b2: the restarted publisher stamped the row without producing it again (unstamped ${after.unpublished}, ` +
+        `attempt records ${after.attempts})`);
+      const log = fs.readFileSync(d.log, 'utf8');
+      h.check(/already published by an interrupted attempt/.test(log),
+        'b2: the restarted daemon logged that it found the job on the topic');
     }
   }
 
