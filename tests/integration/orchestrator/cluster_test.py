@@ -25,6 +25,10 @@ Scenarios (each its own ctest, label orchestrator):
   revert    a rolling update to a version that never gets healthy (a bad
             setting) is reverted automatically; the instance runs the old
             template again, the history lists the revert.
+  canary    a new version with canary: 1 starts upload-2 next to upload-0/1 and
+            waits; nothing moves until `mcloud rollout promote`, then both roll
+            and the canary stops; never fewer than 2 healthy and ready copies
+            at once (mcloud ps polled throughout); a second promote -> refused.
 """
 
 import argparse
@@ -37,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -462,11 +467,99 @@ def scenario_revert(c):
           f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
 
 
+# ---- canary ------------------------------------------------------------------
+
+
+class HealthyFloor:
+    """Polls mcloud ps in a thread while a rollout runs: the fewest healthy
+    and ready copies of the service seen at once (what an edge in front
+    could route to)."""
+
+    def __init__(self, c, orch, service):
+        self.c, self.orch, self.service = c, orch, service
+        self.fewest, self.polls, self.errors = None, 0, []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                ps = self.c.ps(self.orch)
+                n = sum(1 for name, i in ps.items() if name.startswith(self.service + "-")
+                        for r in i["running"] if r["state"] == "running" and r["healthy"] and r["ready"])
+                self.fewest = n if self.fewest is None else min(self.fewest, n)
+                self.polls += 1
+            except (Failure, json.JSONDecodeError, KeyError) as e:
+                self.errors.append(str(e))
+            self.stopping.wait(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        return self.fewest
+
+
+def scenario_canary(c):
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    update = {"update": "{max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 4m, auto_revert: true, canary: 1}"}
+    names = ["upload-0", "upload-1"]
+    c.deploy(o, {"upload": (IMAGE, 2, dict(update))})
+    wait_for("upload x2 healthy at version 1", lambda: c.all_healthy(o, names))
+    floor = HealthyFloor(c, o, "upload")
+
+    out = c.deploy(o, {"upload": (IMAGE, 2, dict(update, env={"MCLOUD_LOG_LEVEL": "debug"}))})
+    expect("upload.env" in out, f"deploy of version 2 printed no diff: {out}")
+
+    def rollout():
+        r = h.cli_run(o, "rollout", "status", "upload", "--json")
+        expect(r.returncode == 0, f"mcloud rollout status upload: exit {r.returncode}: {r.stderr}")
+        return json.loads(r.stdout)
+
+    def versions(ps):
+        return {n: [x["spec_version"] for x in i["running"]] for n, i in ps.items()}
+
+    def waiting():
+        ps = c.all_healthy(o, names + ["upload-2"])
+        return ps and rollout()["status"] == "waiting for promote" and versions(ps) == {
+            "upload-0": [1], "upload-1": [1], "upload-2": [2]} and ps
+
+    wait_for("the canary upload-2 healthy at version 2 beside upload-0/1 at version 1, the rollout waiting", waiting)
+    time.sleep(5)  # many rounds: nothing else may move before the promote
+    ps = c.ps(o)
+    expect(versions(ps) == {"upload-0": [1], "upload-1": [1], "upload-2": [2]},
+           f"the rollout moved on without a promote: {versions(ps)}")
+    print("ok: canary: upload-2 runs version 2 next to upload-0/1 on version 1; the rollout waits for a promote")
+
+    r = h.cli_run(o, "rollout", "promote", "upload")
+    expect(r.returncode == 0, f"mcloud rollout promote upload: exit {r.returncode}: {r.stdout} {r.stderr}")
+
+    def promoted():
+        ps = c.all_healthy(o, names)
+        return ps and versions(ps) == {"upload-0": [2], "upload-1": [2]} and rollout()["status"] == "done" and ps
+
+    wait_for("upload-0/1 on version 2 and the canary gone after the promote", promoted)
+    fewest = floor.stop()
+    expect(floor.polls >= 10 and fewest is not None, f"the watcher polled mcloud ps {floor.polls} times: {floor.errors[:3]}")
+    expect(fewest >= 2, f"only {fewest} healthy and ready upload instance(s) at one moment of the rollout (count 2)")
+    print(f"ok: promote rolled upload-0/1 to version 2 and stopped the canary; never fewer than {fewest} healthy "
+          f"and ready instances in {floor.polls} looks at mcloud ps")
+
+    r = h.cli_run(o, "rollout", "promote", "upload")
+    said = r.stdout + r.stderr
+    expect(r.returncode != 0 and ("409" in said or "nothing" in said.lower()),
+           f"a promote with nothing waiting: exit {r.returncode}: {said}")
+    print(f"ok: a promote with nothing waiting is refused: {(r.stdout + r.stderr).strip().splitlines()[0]}")
+
+
 def main():
     global C
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert"])
+    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary"])
     args = ap.parse_args()
     problems = []
     h = None
