@@ -2,7 +2,8 @@
  *
  * Every orchestrator.interval_ms each orchestrator (active or standby):
  *   1. holds or tries the Redis lock orchestrator.lock_name (common/lock.h); the
- *      holder is active and its fencing token goes with every order;
+ *      holder is active and its fencing token goes with every order (the
+ *      lock is extended by a lease thread, not by the round: see lease_step);
  *   2. reloads the desired spec when MySQL has a newer version;
  *   3. reads the nodes' heartbeats (<key_prefix>:node:*) and the drain set;
  *   4. decides: the rollout step per service, placement, the reconcile plan
@@ -37,20 +38,42 @@ static double now_s(void) {
 
 /* ---- 1. leadership ---- */
 
-static bool leadership(mc_orch *o) {
-    mc_err err = {0};
+/* The lock is lost: inactive, unless a newer acquisition replaced it meanwhile. */
+static void lose_lock(mc_orch *o, int64_t token, const char *why) {
+    pthread_mutex_lock(&o->mu);
+    bool mine = o->active && o->lock.token == token;
+    if (mine) o->active = false;
+    pthread_mutex_unlock(&o->mu);
+    if (mine) mc_log_kv(MC_LOG_WARN, "lost the orchestrator lock; standing by", "error", why, NULL);
+}
+
+/* The lease, on its own thread every lock_ttl_ms / 3: while active, the lock
+ * is extended whatever the round is doing. A round may take longer than
+ * the TTL (its orders wait for the agents' container creates, seconds each
+ * on vfs storage under load); extended only between rounds, the lock ran
+ * out in the middle of one and leadership flapped (seen in CI). A paused
+ * process pauses this thread too, so a SIGSTOPped orchestrator still loses
+ * the lock, and the round checks it right before acting. */
+static int lease_step(void *ctx) {
+    mc_orch *o = ctx;
     pthread_mutex_lock(&o->mu);
     bool active = o->active;
     mc_lock lock = o->lock;
     pthread_mutex_unlock(&o->mu);
-    if (active) {
-        if (mc_lock_extend(o->svc.redis, &lock, (int)o->lock_ttl_ms, &err) == 0) return true;
-        mc_log_kv(MC_LOG_WARN, "lost the orchestrator lock; standing by", "error", err.msg, NULL);
-        pthread_mutex_lock(&o->mu);
-        o->active = false;
-        pthread_mutex_unlock(&o->mu);
-        return false;
-    }
+    mc_err err = {0};
+    if (active && mc_lock_extend(o->svc.redis, &lock, (int)o->lock_ttl_ms, &err) < 0)
+        lose_lock(o, lock.token, err.msg);
+    return 0;
+}
+
+/* Active (the lease keeps the lock), or tries to become so. */
+static bool leadership(mc_orch *o) {
+    mc_err err = {0};
+    pthread_mutex_lock(&o->mu);
+    bool active = o->active;
+    pthread_mutex_unlock(&o->mu);
+    if (active) return true;
+    mc_lock lock;
     if (mc_lock_acquire(o->svc.redis, o->lock_name, (int)o->lock_ttl_ms, &lock, &err) < 0) {
         if (err.kind != MC_ERR_CONFLICT) mc_log_kv(MC_LOG_WARN, "orchestrator lock", "error", err.msg, NULL);
         return false;
@@ -380,6 +403,8 @@ static int round_step(void *ctx) {
 }
 
 int mc_orch_loop_start(mc_orch *o, mc_err *err) {
+    o->lease = mc_periodic_start("orch-lease", o->lock_ttl_ms / 3, lease_step, o, err);
+    if (!o->lease) return -1;
     o->loop = mc_periodic_start("orch-loop", o->interval_ms, round_step, o, err);
     return o->loop ? 0 : -1;
 }
@@ -387,6 +412,8 @@ int mc_orch_loop_start(mc_orch *o, mc_err *err) {
 void mc_orch_loop_stop(mc_orch *o) {
     mc_periodic_stop(o->loop);
     o->loop = NULL;
+    mc_periodic_stop(o->lease);
+    o->lease = NULL;
     pthread_mutex_lock(&o->mu);
     bool active = o->active;
     mc_lock lock = o->lock;

@@ -51,6 +51,7 @@ typedef struct mc_orch {
     char token_key_id[MC_TOKEN_NAME_MAX + 1], token_secret[256];
     mc_token_key token_key;
     mc_periodic *loop;
+    mc_periodic *lease; /* extends the lock while active (loop.c) */
 
     pthread_mutex_t mu;              /* guards everything below */
     bool active;
