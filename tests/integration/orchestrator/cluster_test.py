@@ -461,8 +461,11 @@ def scenario_revert(c):
         return ps and ps["upload-0"]["running"][0]["spec_version"] == 1 and ps
 
     wait_for("upload-0 healthy on the reverted template (version 1)", back)
-    spec = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])["spec"]
-    expect("not-an-address" not in spec, "the served spec still has the broken setting")
+    served = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])
+    if "not-an-address" in served["spec"]:  # say what each version changed: the revert's target is in there
+        hist = json.loads(http("GET", o.url + "/v1/spec/versions", h.token)[2])["versions"]
+        raise Failure(f"the served spec (version {served['version']}) still has the broken setting:\n{served['spec']}\n"
+                      + "\n".join(f"version {v['version']} ({v['reason']}): {v['diff']}" for v in hist))
     print(f"ok: a version whose health check fails is reverted automatically (history "
           f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
 
