@@ -46,6 +46,43 @@ static const mc_report *report_of(const mc_report *reports, int n, const char *n
     return found;
 }
 
+/* The version service's last failed rollout went to (0: none). */
+static int64_t failed_version(const mc_decide_state *st, const char *service) {
+    for (int i = 0; i < MC_SPEC_MAX_SERVICES; i++)
+        if (strcmp(st->failed_service[i], service) == 0) return st->failed_version[i];
+    return 0;
+}
+
+static void remember_failed(mc_decide_state *st, const char *service, int64_t version) {
+    int slot = 0;
+    for (int i = 0; i < MC_SPEC_MAX_SERVICES; i++) {
+        if (strcmp(st->failed_service[i], service) == 0) {
+            slot = i;
+            break;
+        }
+        if (!st->failed_service[i][0]) slot = i;
+    }
+    snprintf(st->failed_service[slot], sizeof st->failed_service[slot], "%s", service);
+    st->failed_version[slot] = version;
+}
+
+/* A rollout back from a version that failed (the revert) missed its
+ * deadline too, e.g. on a loaded machine: reverting would go back to the
+ * broken version and flip-flop. It keeps going to the good version
+ * instead, every instance not yet there given a fresh deadline. */
+static mc_rollout_status keep_reverting(const mc_spec_service *svc, mc_orch_rollout *ro,
+                                        const mc_rollout_inst *insts, int total, double now, int64_t *target) {
+    for (int i = 0; i < total; i++) {
+        target[i] = i < svc->count ? ro->to : 0;
+        if (i < svc->count && (!insts[i].healthy || insts[i].version != ro->to)) ro->ordered_at[i] = now;
+    }
+    char why[sizeof ro->why];
+    snprintf(why, sizeof why, "%s; not reverting to version %lld, which failed before: still rolling back",
+             ro->why, (long long)ro->from);
+    memcpy(ro->why, why, sizeof why);
+    return MC_ROLLOUT_PROGRESS;
+}
+
 /* The rollout step of service p; its wants appended. */
 static int service_wants(const mc_spec *spec, int p, mc_decide_state *st, const mc_report *reports, int nreports,
                          mc_decide_promoted promoted, void *ctx, double now, mc_want *wants, int n, int max,
@@ -69,12 +106,15 @@ static int service_wants(const mc_spec *spec, int p, mc_decide_state *st, const 
     }
     bool is_promoted = ro->from && svc->canary && promoted && promoted(ctx, svc->name, ro->to);
     mc_rollout_status s = mc_rollout_step(svc, ro->from, ro->to, is_promoted, insts, now, target, ro->why, sizeof ro->why);
+    if (s == MC_ROLLOUT_FAILED && ro->from == failed_version(st, svc->name))
+        s = keep_reverting(svc, ro, insts, total, now, target);
     if (s == MC_ROLLOUT_FAILED) {
         if (svc->auto_revert && ro->status != MC_ROLLOUT_FAILED && reverts) {
             mc_decide_revert *rv = &reverts[(*nreverts)++];
             snprintf(rv->service, sizeof rv->service, "%s", svc->name);
             rv->to_version = ro->from;
             snprintf(rv->why, sizeof rv->why, "%s", ro->why);
+            remember_failed(st, svc->name, ro->to);
         }
         if (!svc->auto_revert) /* halted: what runs stays */
             for (int i = 0; i < total; i++) target[i] = insts[i].version;

@@ -25,6 +25,10 @@ typedef struct mc_decide_state {
     char placed[MC_DECIDE_MAX_WANTS][MC_INSTANCE_NAME_MAX + 1]; /* instance -> node last ordered */
     char placed_node[MC_DECIDE_MAX_WANTS][MC_NODE_NAME_MAX + 1];
     int nplaced;
+    /* per service, the template version its last failed rollout went to:
+     * the rollout back from it (the revert) never reverts to it again */
+    char failed_service[MC_SPEC_MAX_SERVICES][MC_SPEC_NAME_MAX + 1];
+    int64_t failed_version[MC_SPEC_MAX_SERVICES];
 } mc_decide_state;
 
 typedef struct mc_decide_revert {    /* a rollout that just failed with auto_revert */

@@ -34,6 +34,8 @@ typedef struct sim {
     int orders;                  /* sent in the last round */
     int reverts;
     mc_decide_revert last_revert;
+    bool slow_agent_at_revert;   /* the round that reverts delivers no order */
+    int healthy_after;           /* rounds a new instance takes to turn healthy (0: 2) */
 } sim;
 
 static bool is_promoted(void *ctx, const char *service, int64_t to) {
@@ -70,7 +72,8 @@ static void tick(sim *s) {
     s->round++;
     double now = 10.0 * s->round;
     for (int i = 0; i < s->nreports; i++) {
-        bool ok = s->round - s->born[i] >= 2 && s->reports[i].spec_version != s->broken_version;
+        int after = s->healthy_after ? s->healthy_after : 2;
+        bool ok = s->round - s->born[i] >= after && s->reports[i].spec_version != s->broken_version;
         s->reports[i].healthy = s->reports[i].ready = ok;
         snprintf(s->reports[i].state, sizeof s->reports[i].state, ok ? "running" : "starting");
     }
@@ -91,6 +94,7 @@ static void tick(sim *s) {
     }
     mc_order orders[128];
     s->orders = mc_reconcile(wants, n, s->nodes, s->nnodes, live, nlive, orders, 128);
+    if (nrev && s->slow_agent_at_revert) s->orders = 0;
     for (int i = 0; i < s->orders; i++) {
         apply(s, &orders[i], wants);
         if (orders[i].want >= 0) mc_decide_ordered(s->st, &s->spec, &wants[orders[i].want], now);
@@ -250,6 +254,42 @@ static void test_broken_version_is_reverted(void **state) {
     free_sim(s);
 }
 
+/* The revert's own rollout misses its deadline too (a loaded machine: the
+ * good version is slow to turn healthy): it must keep rolling back, never
+ * revert to the broken version again (seen once in CI: the reverted spec
+ * was reverted to the broken one). */
+static void test_slow_revert_never_goes_back_to_the_broken_version(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    mc_spec v1 = s->spec;
+    s->broken_version = 2;
+    s->slow_agent_at_revert = true;
+    set_spec(s, V2, 2, &v1);
+    for (int r = 0; r < 20 && !s->reverts; r++) tick(s);
+    assert_int_equal(s->reverts, 1);
+    assert_int_equal(s->last_revert.to_version, 1);
+    assert_int_equal(count_on(s, "a", 2, false) + count_on(s, "b", 2, false), 1);
+    /* the revert lands at once (template version 1), while an instance still
+     * runs version 2, and a new instance now takes 90 s to turn healthy */
+    mc_spec v2 = s->spec;
+    s->broken_version = 0;
+    s->healthy_after = 9;
+    set_spec(s, V1, 1, &v2);
+    bool kept_going = false;
+    for (int r = 0; r < 9; r++) { /* past healthy_deadline (60 s) */
+        tick(s);
+        kept_going |= strstr(s->st->rollouts[0].why, "not reverting to version 2") != NULL;
+    }
+    assert_true(kept_going);          /* the rollback missed its deadline ... */
+    assert_int_equal(s->reverts, 1);  /* ... and did not revert to version 2 */
+    settle(s, 10);
+    assert_int_equal(count_on(s, "a", 1, true) + count_on(s, "b", 1, true), 4);
+    assert_int_equal(count_on(s, "a", 2, false) + count_on(s, "b", 2, false), 0);
+    assert_int_equal(s->reverts, 1);
+    free_sim(s);
+}
+
 static void test_canary_waits_for_promote(void **state) {
     (void)state;
     sim *s = new_sim(V1);
@@ -277,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_drain_keeps_a_healthy_copy),
         cmocka_unit_test(test_rolling_update_within_max_parallel),
         cmocka_unit_test(test_broken_version_is_reverted),
+        cmocka_unit_test(test_slow_revert_never_goes_back_to_the_broken_version),
         cmocka_unit_test(test_canary_waits_for_promote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
