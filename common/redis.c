@@ -15,6 +15,7 @@
 
 #include "common/addr.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct mc_redis {
@@ -25,12 +26,6 @@ struct mc_redis {
     mc_backoff backoff;
     int64_t next_attempt_ms;   /* no reconnect attempt before this (monotonic) */
 };
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timeval ms_to_timeval(int ms) {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -176,7 +171,7 @@ static void drop_connection(mc_redis *r) {
 static int ensure_connected(mc_redis *r, mc_err *err) {
     if (r->ctx && !r->ctx->err && !peer_closed(r->ctx)) return 0;
     drop_connection(r);
-    int64_t now = monotonic_ms();
+    int64_t now = mc_monotonic_ms();
     if (now < r->next_attempt_ms)
         return mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: down, next reconnect attempt in %lld ms",
                           r->addr, (long long)(r->next_attempt_ms - now));

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fdio.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -85,12 +86,6 @@ int mc_upload_probe_init(mc_upload_server *srv, mc_err *err) {
                           "target %s next to mcloud-upload", srv->probe_bin, strerror(errno),
                           HELPER_NAME);
     return 0;
-}
-
-static long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
 /* ---- the probe server ----------------------------------------------------- */
@@ -184,7 +179,7 @@ void mc_upload_probe_stop(void) {
 static bool recv_all(int fd, void *data, size_t len, long deadline) {
     char *p = data;
     while (len) {
-        long left = deadline - now_ms();
+        long left = deadline - mc_monotonic_ms();
         if (left <= 0) return false;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
@@ -212,7 +207,7 @@ static bool exchange(const mc_upload_server *srv, int sock, const char *request,
     size_t len = strlen(request);
     uint32_t len32 = (uint32_t)len;
     mc_probe_answer ans;
-    long deadline = now_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
+    long deadline = mc_monotonic_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
     if (!mc_write_all(sock, &len32, sizeof len32) || !mc_write_all(sock, request, len) ||
         !recv_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
         !recv_all(sock, io->buf, ans.len, deadline))
