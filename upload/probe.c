@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -176,24 +175,6 @@ void mc_upload_probe_stop(void) {
     pthread_mutex_unlock(&server_lock);
 }
 
-static bool recv_all(int fd, void *data, size_t len, long deadline) {
-    char *p = data;
-    while (len) {
-        long left = deadline - mc_monotonic_ms();
-        if (left <= 0) return false;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 typedef struct helper_io {
     int status;
     char *buf;
@@ -207,10 +188,10 @@ static bool exchange(const mc_upload_server *srv, int sock, const char *request,
     size_t len = strlen(request);
     uint32_t len32 = (uint32_t)len;
     mc_probe_answer ans;
-    long deadline = mc_monotonic_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
+    int64_t deadline = mc_monotonic_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
     if (!mc_write_all(sock, &len32, sizeof len32) || !mc_write_all(sock, request, len) ||
-        !recv_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
-        !recv_all(sock, io->buf, ans.len, deadline))
+        !mc_read_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
+        !mc_read_all(sock, io->buf, ans.len, deadline))
         return false;
     io->status = ans.status;
     io->len = ans.len;

@@ -131,24 +131,11 @@ static void supervise(const limits *l, int sock, const char *request, size_t len
     _exit(0);
 }
 
-/* Reads exactly len bytes; false at EOF or on an error. */
-static bool read_all(int fd, void *data, size_t len) {
-    char *p = data;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* One request from slot socket fd; false when the daemon is gone. */
 static bool serve_one(const limits *l, int fd) {
     static char request[REQUEST_MAX];
     uint32_t len;
-    if (!read_all(fd, &len, sizeof len) || len > sizeof request || !read_all(fd, request, len))
+    if (!mc_read_all(fd, &len, sizeof len, -1) || len > sizeof request || !mc_read_all(fd, request, len, -1))
         return false;
     pid_t pid = fork();
     if (pid == 0) supervise(l, fd, request, len);
