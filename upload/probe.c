@@ -177,9 +177,10 @@ void mc_upload_probe_stop(void) {
 
 typedef struct helper_io {
     int status;
-    char *buf;
+    char *buf; /* sized to the answer: a few KiB, not the MC_PROBE_RESULT_MAX bound */
     size_t len;
     bool timed_out, too_large;
+    bool no_memory; /* the answer could not be stored: not the server's fault */
 } helper_io;
 
 /* One request and its answer on the slot's socket; false when the server
@@ -190,9 +191,16 @@ static bool exchange(const mc_upload_server *srv, int sock, const char *request,
     mc_probe_answer ans;
     int64_t deadline = mc_monotonic_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
     if (!mc_write_all(sock, &len32, sizeof len32) || !mc_write_all(sock, request, len) ||
-        !mc_read_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
-        !mc_read_all(sock, io->buf, ans.len, deadline))
+        !mc_read_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX)
         return false;
+    char *buf = realloc(io->buf, (size_t)ans.len + 1);
+    if (!buf) {
+        io->no_memory = true;
+        return false;
+    }
+    io->buf = buf;
+    if (!mc_read_all(sock, io->buf, ans.len, deadline)) return false;
+    io->buf[ans.len] = '\0';
     io->status = ans.status;
     io->len = ans.len;
     io->timed_out = ans.timed_out;
@@ -250,8 +258,7 @@ static int interpret(const mc_upload_server *srv, const helper_io *io, mc_upload
  * restarted and the probe retried once. */
 static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_upload_probe *p,
                      mc_err *err) {
-    helper_io io = {.buf = malloc(MC_PROBE_RESULT_MAX + 1)};
-    if (!io.buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    helper_io io = {0};
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         /* A copy of the slot's socket: a restart by another thread closes
@@ -267,6 +274,10 @@ static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_up
         if (sock < 0) break;
         bool answered = exchange(srv, sock, request, &io);
         close(sock);
+        if (io.no_memory) {
+            mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+            break;
+        }
         if (answered) {
             rc = interpret(srv, &io, p, err);
             break;
