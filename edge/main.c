@@ -30,12 +30,12 @@
 
 #include "common/daemon.h"
 #include "common/dirs.h"
+#include "common/fdio.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/periodic.h"
 #include "common/registry.h"
 #include "common/service.h"
-#include "common/textbuf.h"
 #include "edge/edge.h"
 #include "edge/nginx.h"
 
@@ -46,6 +46,8 @@ typedef struct tracked {          /* an instance in the upstreams and its failed
 
 static const char *const SERVICES[] = {"upload", "stream", "api"};
 #define NSERVICES 3
+/* The nginx.conf it writes is a few KiB; a larger file in its place is not its own. */
+#define EDGE_CONF_MAX (4 * 1024 * 1024)
 
 typedef struct edge {
     mc_service svc;
@@ -393,17 +395,9 @@ static int edge_ready(void *ctx, mc_err *err) {
  * the first round finds a different one. */
 static void adopt(edge *e) {
     if (mc_nginx_pid(e->conf.dir) <= 0) return;
-    FILE *f = fopen(e->conf_path, "r");
-    if (!f) return;
-    mc_textbuf tb = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf - 1, f)) > 0) {
-        buf[n] = '\0';
-        mc_textbuf_printf(&tb, "%s", buf);
-    }
-    fclose(f);
-    e->applied = mc_textbuf_finish(&tb);
+    size_t len;
+    e->applied = mc_read_file(e->conf_path, EDGE_CONF_MAX, &len, NULL);
+    if (!e->applied) return;
     mc_log_kv(MC_LOG_INFO, "adopting the running nginx", "dir", e->conf.dir, NULL);
 }
 
