@@ -261,6 +261,54 @@ redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, cons
     return reply;
 }
 
+/* A SCAN reply: the next cursor and an array of key strings. */
+static int scan_reply_valid(const redisReply *reply) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < reply->element[1]->elements; i++)
+        if (reply->element[1]->element[i]->type != REDIS_REPLY_STRING) return 0;
+    return 1;
+}
+
+/* COUNT is a hint of keys examined per call: bigger pages, fewer round trips. */
+#define SCAN_COUNT 500
+
+int mc_redis_scan(mc_redis *r, const char *pattern, mc_redis_scan_page page, void *ctx, mc_err *err) {
+    char cursor[32] = "0";
+    int rc = 0;
+    do {
+        redisReply *reply = mc_redis_command(r, err, "SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
+        if (!reply) return -1;
+        if (!scan_reply_valid(reply)) {
+            rc = mc_err_set(err, MC_ERR_REMOTE, "redis %s: unexpected SCAN reply", r->addr);
+        } else {
+            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+            if (reply->element[1]->elements > 0) rc = page(ctx, reply->element[1], err);
+        }
+        freeReplyObject(reply);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err) {
+    const char **argv = malloc((keys->elements + 1) * sizeof *argv);
+    if (!argv) {
+        mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory");
+        return NULL;
+    }
+    argv[0] = "MGET";
+    for (size_t i = 0; i < keys->elements; i++) argv[i + 1] = keys->element[i]->str;
+    redisReply *values = mc_redis_command_argv(r, (int)keys->elements + 1, argv, NULL, err);
+    free(argv);
+    if (values && (values->type != REDIS_REPLY_ARRAY || values->elements != keys->elements)) {
+        freeReplyObject(values);
+        mc_err_set(err, MC_ERR_REMOTE, "redis %s: unexpected MGET reply", r->addr);
+        return NULL;
+    }
+    return values;
+}
+
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 void mc_redis_close(mc_redis *r) {

@@ -62,6 +62,18 @@ redisReply *mc_redis_command_once(mc_redis *r, mc_err *err, const char *fmt, ...
 redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, const size_t *argvlen,
                                   mc_err *err);
 
+/* Called with one SCAN page of keys (a non-empty array reply of strings,
+ * valid during the call); < 0 (err filled) stops the scan. */
+typedef int (*mc_redis_scan_page)(void *ctx, const redisReply *keys, mc_err *err);
+/* Every key matching pattern, a page at a time: SCAN from cursor 0 until it
+ * comes back to 0. SCAN may give a key twice (in two pages) and misses none
+ * that existed throughout; a key may have expired by the time page reads it.
+ * Returns 0, or -1 with err filled (a failed command, a page's error). */
+int mc_redis_scan(mc_redis *r, const char *pattern, mc_redis_scan_page page, void *ctx, mc_err *err);
+/* MGET of a page of keys (as mc_redis_scan gives them): an array reply of
+ * as many values, nil for a key that is gone. */
+redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err);
+
 /* A new raw hiredis connection set up like a handle's (auth, db, name,
  * timeouts), for callers that need a connection of their own (subscribers).
  * Free it with redisFree(). */

@@ -166,37 +166,41 @@ static int add_registry(edge *e, mc_edge_service *s, mc_err *err) {
     return 0;
 }
 
+typedef struct heartbeat_scan {
+    edge *e;
+    mc_edge_service *svcs;
+} heartbeat_scan;
+
+/* One SCAN page of node heartbeat keys. */
+static int add_heartbeat_page(void *ctx, const redisReply *keys, mc_err *err) {
+    (void)err;
+    heartbeat_scan *hs = ctx;
+    for (size_t k = 0; k < keys->elements; k++) {
+        mc_err bad = {0};
+        redisReply *v = mc_redis_command(hs->e->svc.redis, &bad, "GET %s", keys->element[k]->str);
+        if (!v) continue;
+        for (int i = 0; v->type == REDIS_REPLY_STRING && i < NSERVICES; i++) {
+            mc_edge_service *s = &hs->svcs[i];
+            char found[MC_EDGE_MAX_BACKENDS][MC_EDGE_ADDR_MAX];
+            int n = 0;
+            if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &bad) < 0) {
+                mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", keys->element[k]->str, "error", bad.msg,
+                          NULL);
+                break;
+            }
+            for (int j = 0; j < n; j++) mc_edge_backend_add(s, found[j]);
+        }
+        freeReplyObject(v);
+    }
+    return 0;
+}
+
 /* Instances the agents report running, healthy and ready. */
 static int add_heartbeats(edge *e, mc_edge_service *svcs, mc_err *err) {
-    char pattern[96], cursor[32] = "0";
+    char pattern[96];
     snprintf(pattern, sizeof pattern, "%s:node:*", e->key_prefix);
-    do {
-        redisReply *r = mc_redis_command(e->svc.redis, err, "SCAN %s MATCH %s COUNT 200", cursor, pattern);
-        if (!r) return mc_err_wrap(err, "node heartbeats");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            return mc_err_set(err, MC_ERR_REMOTE, "node heartbeats: unexpected SCAN reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t k = 0; k < r->element[1]->elements; k++) {
-            mc_err bad = {0};
-            redisReply *v = mc_redis_command(e->svc.redis, &bad, "GET %s", r->element[1]->element[k]->str);
-            if (!v) continue;
-            for (int i = 0; v->type == REDIS_REPLY_STRING && i < NSERVICES; i++) {
-                mc_edge_service *s = &svcs[i];
-                char found[MC_EDGE_MAX_BACKENDS][MC_EDGE_ADDR_MAX];
-                int n = 0;
-                if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &bad) < 0) {
-                    mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", r->element[1]->element[k]->str,
-                              "error", bad.msg, NULL);
-                    break;
-                }
-                for (int j = 0; j < n; j++) mc_edge_backend_add(s, found[j]);
-            }
-            freeReplyObject(v);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    if (mc_redis_scan(e->svc.redis, pattern, add_heartbeat_page, &(heartbeat_scan){e, svcs}, err) < 0)
+        return mc_err_wrap(err, "node heartbeats");
     return 0;
 }
 
