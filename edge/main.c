@@ -171,27 +171,19 @@ typedef struct heartbeat_scan {
     mc_edge_service *svcs;
 } heartbeat_scan;
 
-/* One SCAN page of node heartbeat keys. */
+/* One SCAN page of node heartbeat keys: one MGET, each heartbeat parsed
+ * once for every service; a key that expired since the SCAN is nil. */
 static int add_heartbeat_page(void *ctx, const redisReply *keys, mc_err *err) {
-    (void)err;
     heartbeat_scan *hs = ctx;
+    redisReply *values = mc_redis_mget(hs->e->svc.redis, keys, err);
+    if (!values) return -1;
     for (size_t k = 0; k < keys->elements; k++) {
+        const redisReply *v = values->element[k];
         mc_err bad = {0};
-        redisReply *v = mc_redis_command(hs->e->svc.redis, &bad, "GET %s", keys->element[k]->str);
-        if (!v) continue;
-        for (int i = 0; v->type == REDIS_REPLY_STRING && i < NSERVICES; i++) {
-            mc_edge_service *s = &hs->svcs[i];
-            char found[MC_EDGE_MAX_BACKENDS][MC_EDGE_ADDR_MAX];
-            int n = 0;
-            if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &bad) < 0) {
-                mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", keys->element[k]->str, "error", bad.msg,
-                          NULL);
-                break;
-            }
-            for (int j = 0; j < n; j++) mc_edge_backend_add(s, found[j]);
-        }
-        freeReplyObject(v);
+        if (v->type == REDIS_REPLY_STRING && mc_edge_backends_from_heartbeat(v->str, v->len, hs->svcs, NSERVICES, &bad) < 0)
+            mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", keys->element[k]->str, "error", bad.msg, NULL);
     }
+    freeReplyObject(values);
     return 0;
 }
 
@@ -297,7 +289,7 @@ static void log_change(const mc_edge_conf *c) {
 
 static int round_step(void *ctx) {
     edge *e = ctx;
-    static mc_edge_service cand[NSERVICES], chosen[NSERVICES];
+    static mc_edge_service cand[NSERVICES];
     static bool ok[NSERVICES][MC_EDGE_MAX_BACKENDS];
     mc_err err = {0};
     int rc = 0;
@@ -318,13 +310,11 @@ static int round_step(void *ctx) {
     probe_all(e, cand, ok);
     mc_edge_conf next = e->conf;
     for (int i = 0; i < NSERVICES; i++) {
-        chosen[i] = next.services[i];
-        choose(e, i, &cand[i], ok[i], &chosen[i]);
-        next.services[i] = chosen[i];
+        choose(e, i, &cand[i], ok[i], &next.services[i]);
         char labels[64];
         snprintf(labels, sizeof labels, "service=\"%s\"", SERVICES[i]);
         mc_gauge_set(mc_gauge("mcloud_edge_backends", "Ready instances in the edge's upstreams.", labels),
-                     chosen[i].n);
+                     next.services[i].n);
     }
     char *text = mc_edge_render(&next);
     if (!text) return -1;
