@@ -185,33 +185,49 @@ static int ensure_connected(mc_redis *r, mc_err *err) {
     return 0;
 }
 
-/* Sends one preformatted command, reconnecting first if needed and, when
- * may_resend, once more after a connection lost mid-command. */
-static redisReply *run_formatted(mc_redis *r, int may_resend, const char *cmd, size_t len, mc_err *err) {
-    redisReply *result = NULL;
+/* Sends n preformatted commands at once and reads their replies into
+ * replies[0..), reconnecting first if needed and, when may_resend, sending
+ * them all once more after a connection lost before any reply. Returns the
+ * number of replies read (n, or fewer with err filled). */
+static size_t run_pipeline(mc_redis *r, int may_resend, size_t n, char *const *cmds, const size_t *lens,
+                           redisReply **replies, mc_err *err) {
+    size_t got = 0;
     pthread_mutex_lock(&r->lock);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (ensure_connected(r, err) < 0) break;
-        void *reply = NULL;
-        if (redisAppendFormattedCommand(r->ctx, cmd, len) == REDIS_OK &&
-            redisGetReply(r->ctx, &reply) == REDIS_OK) {
-            result = reply;
-            break;
+        int ok = 1;
+        for (size_t i = 0; ok && i < n; i++) ok = redisAppendFormattedCommand(r->ctx, cmds[i], lens[i]) == REDIS_OK;
+        while (ok && got < n) {
+            void *reply = NULL;
+            ok = redisGetReply(r->ctx, &reply) == REDIS_OK;
+            if (ok) replies[got++] = reply;
         }
+        if (ok) break;
         context_error(err, r->ctx);
         mc_err_wrap(err, "redis %s", r->addr);
         drop_connection(r);
-        if (!may_resend) break;
+        if (!may_resend || got > 0) break;
         if (attempt == 0)
             mc_log_kv(MC_LOG_WARN, "redis connection lost during a command, reconnecting to retry once",
                       "addr", r->addr, "error", err ? err->msg : "", NULL);
     }
     /* A master demoted by a failover answers writes with READONLY: the
      * next command reconnects, and through Sentinel finds the new master. */
-    if (result && result->type == REDIS_REPLY_ERROR && strncmp(result->str, "READONLY", 8) == 0)
-        drop_connection(r);
+    for (size_t i = 0; i < got; i++)
+        if (replies[i]->type == REDIS_REPLY_ERROR && strncmp(replies[i]->str, "READONLY", 8) == 0) {
+            drop_connection(r);
+            break;
+        }
     pthread_mutex_unlock(&r->lock);
-    if (result && result->type == REDIS_REPLY_ERROR) {
+    return got;
+}
+
+/* Sends one preformatted command (run_pipeline of one); an error reply
+ * becomes NULL with err filled. */
+static redisReply *run_formatted(mc_redis *r, int may_resend, char *cmd, size_t len, mc_err *err) {
+    redisReply *result = NULL;
+    if (run_pipeline(r, may_resend, 1, &cmd, &len, &result, err) == 0) return NULL;
+    if (result->type == REDIS_REPLY_ERROR) {
         reply_error(err, result);
         mc_err_wrap(err, "redis %s", r->addr);
         freeReplyObject(result);
@@ -307,6 +323,65 @@ redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err) {
         return NULL;
     }
     return values;
+}
+
+int mc_redis_batch_add(mc_redis_batch *b, const char *fmt, ...) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        char **cmds = realloc(b->cmds, cap * sizeof *cmds);
+        if (cmds) b->cmds = cmds;
+        size_t *lens = cmds ? realloc(b->lens, cap * sizeof *lens) : NULL;
+        if (lens) b->lens = lens;
+        if (!lens) return b->failed = -1;
+        b->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) return b->failed = -1;
+    b->cmds[b->n] = cmd;
+    b->lens[b->n++] = (size_t)len;
+    return 0;
+}
+
+static void free_replies(mc_redis_batch *b) {
+    for (size_t i = 0; i < b->got; i++) freeReplyObject(b->replies[i]);
+    free(b->replies);
+    b->replies = NULL;
+    b->got = 0;
+}
+
+int mc_redis_batch_run(mc_redis *r, mc_redis_batch *b, int may_resend, mc_err *err) {
+    free_replies(b);
+    if (b->failed) return mc_err_set(err, MC_ERR_INTERNAL, "redis: a command could not be formatted");
+    if (b->n == 0) return 0;
+    b->replies = calloc(b->n, sizeof *b->replies);
+    if (!b->replies) return mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory");
+    b->got = run_pipeline(r, may_resend, b->n, b->cmds, b->lens, b->replies, err);
+    return b->got == b->n ? 0 : -1;
+}
+
+const redisReply *mc_redis_batch_reply(const mc_redis *r, const mc_redis_batch *b, size_t i, mc_err *err) {
+    if (i >= b->got) {
+        mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: no reply (the connection failed)", r->addr);
+        return NULL;
+    }
+    if (b->replies[i]->type == REDIS_REPLY_ERROR) {
+        reply_error(err, b->replies[i]);
+        mc_err_wrap(err, "redis %s", r->addr);
+        return NULL;
+    }
+    return b->replies[i];
+}
+
+void mc_redis_batch_free(mc_redis_batch *b) {
+    free_replies(b);
+    for (size_t i = 0; i < b->n; i++) redisFreeCommand(b->cmds[i]);
+    free(b->cmds);
+    free(b->lens);
+    *b = (mc_redis_batch){0};
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }

@@ -103,6 +103,38 @@ static void scan_visits_every_key_and_mget_reads_them(void **state) {
     mc_redis_close(r);
 }
 
+/* ---- pipelining ---- */
+
+static void batch_answers_every_command_in_order(void **state) {
+    (void)state;
+    mc_redis *r = connect_or_fail(NULL);
+    del_key(r, "test:batch:n");
+    del_key(r, "test:batch:h");
+    mc_redis_batch b = {0};
+    assert_int_equal(mc_redis_batch_add(&b, "INCRBY %s %d", "test:batch:n", 5), 0);
+    assert_int_equal(mc_redis_batch_add(&b, "HINCRBY %s %s %d", "test:batch:n", "f", 1), 0); /* WRONGTYPE */
+    assert_int_equal(mc_redis_batch_add(&b, "HSET %s %s %s", "test:batch:h", "a", "x"), 0);
+    assert_int_equal(mc_redis_batch_add(&b, "GET %s", "test:batch:n"), 0);
+    mc_err err = {0};
+    if (mc_redis_batch_run(r, &b, 0, &err) < 0) fail_msg("batch: %s", err.msg);
+    assert_int_equal(b.got, 4);
+    const redisReply *v = mc_redis_batch_reply(r, &b, 0, &err);
+    assert_non_null(v);
+    assert_int_equal(v->integer, 5);
+    assert_null(mc_redis_batch_reply(r, &b, 1, &err)); /* an error reply fails that command only */
+    assert_int_equal(err.kind, MC_ERR_REMOTE);
+    assert_string_equal(err.code, "WRONGTYPE");
+    assert_non_null(mc_redis_batch_reply(r, &b, 2, &err));
+    v = mc_redis_batch_reply(r, &b, 3, &err);
+    assert_non_null(v);
+    assert_string_equal(v->str, "5");
+    assert_null(mc_redis_batch_reply(r, &b, 4, &err)); /* past the last */
+    mc_redis_batch_free(&b);
+    del_key(r, "test:batch:n");
+    del_key(r, "test:batch:h");
+    mc_redis_close(r);
+}
+
 /* ---- registry ---- */
 
 static int listed(mc_redis *r, const char *service, const char *instance, const char *address) {
@@ -437,6 +469,7 @@ static void unreachable_server_is_unavailable(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scan_visits_every_key_and_mget_reads_them),
+        cmocka_unit_test(batch_answers_every_command_in_order),
         cmocka_unit_test(registry_entry_lives_while_heartbeating_and_expires_after),
         cmocka_unit_test(config_change_reaches_subscriber_even_after_its_connection_dies),
         cmocka_unit_test(lock_excludes_and_fences),
