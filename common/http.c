@@ -386,6 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
+    if (!mc_log_enabled(MC_LOG_DEBUG)) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);

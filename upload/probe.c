@@ -304,10 +304,12 @@ int mc_upload_probe_object(mc_upload_server *srv, const char *key, uint64_t size
     double started = mc_monotonic_seconds();
     int rc = run_probe(srv, slot, request, p, err);
     give_slot(slot);
-    char wait_ms[24], run_ms[24];
-    snprintf(wait_ms, sizeof wait_ms, "%.1f", (started - asked) * 1000);
-    snprintf(run_ms, sizeof run_ms, "%.1f", (mc_monotonic_seconds() - started) * 1000);
-    mc_log_kv(MC_LOG_DEBUG, "probe", "key", key, "slot_wait_ms", wait_ms, "run_ms", run_ms, NULL);
+    if (mc_log_enabled(MC_LOG_DEBUG)) {
+        char wait_ms[24], run_ms[24];
+        snprintf(wait_ms, sizeof wait_ms, "%.1f", (started - asked) * 1000);
+        snprintf(run_ms, sizeof run_ms, "%.1f", (mc_monotonic_seconds() - started) * 1000);
+        mc_log_kv(MC_LOG_DEBUG, "probe", "key", key, "slot_wait_ms", wait_ms, "run_ms", run_ms, NULL);
+    }
     free(request);
     if (rc < 0) return mc_err_wrap(err, "probing %s", key);
     if (!p->media) mc_log_kv(MC_LOG_INFO, "probe: not media", "key", key, "reason", p->failure_reason, NULL);
