@@ -172,7 +172,7 @@ static int probe(int port, const char *path, long timeout_ms) {
  * share is the CPU time's growth over windows of at least a second (the
  * rounds come every few hundred ms: shorter windows would only be noise). */
 static void read_usage(mc_agent_instance *i, double now) {
-    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->usage) < 0) return;
+    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->cgroup, &i->usage) < 0) return;
     if (i->cpu_mark_at <= 0 || i->usage.cpu_seconds < i->cpu_mark) {
         i->cpu_mark = i->usage.cpu_seconds, i->cpu_mark_at = now;
     } else if (now - i->cpu_mark_at >= 1.0) {
