@@ -7,7 +7,8 @@
  * (ratelimit.c; mcloud:api:usage:<tenant>:<YYYYMMDD>, a hash key id →
  * calls, kept 400 days), and playback: requests and bytes served, counted
  * by mcloud-stream (stream/usage.c; mcloud:stream:usage:<tenant>:<YYYYMMDD>,
- * a hash with "requests" and "bytes", flushed every second). */
+ * a hash with "requests" and "bytes", flushed every second); both hashes
+ * of every day asked for are read in one pipelined round trip. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +58,8 @@ static int add_rows(mc_api_ctx *c, json_t *days, const char *sql, const mc_api_u
     return 0;
 }
 
-static int api_calls(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
-    char day[11], key[160];
-    day_name(day_us, day, true);
-    if (mc_key_api_usage(key, sizeof key, c->caller.tenant, day) < 0)
-        return mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
-    redisReply *rep = mc_redis_command(c->srv->svc.redis, err, "HGETALL %s", key);
-    if (!rep) return -1;
+/* A day's API calls per key, from its hash's HGETALL. */
+static void api_calls(json_t *d, const redisReply *rep) {
     json_t *calls = json_object();
     long long total = 0;
     if (rep->type == REDIS_REPLY_ARRAY)
@@ -72,26 +68,49 @@ static int api_calls(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
             json_object_set_new(calls, rep->element[i]->str ? rep->element[i]->str : "", json_integer(n));
             total += n;
         }
-    freeReplyObject(rep);
     json_object_set_new(d, "api_calls", json_integer(total));
     json_object_set_new(d, "api_calls_by_key", calls);
-    return 0;
 }
 
-static int playback(mc_api_ctx *c, json_t *d, int64_t day_us, mc_err *err) {
-    char day[11], key[160];
-    day_name(day_us, day, true);
-    if (mc_key_stream_usage(key, sizeof key, c->caller.tenant, day) < 0)
-        return mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
-    redisReply *rep = mc_redis_command(c->srv->svc.redis, err, "HMGET %s requests bytes", key);
-    if (!rep) return -1;
+/* A day's playback, from its hash's HMGET requests bytes. */
+static void playback(json_t *d, const redisReply *rep) {
     long long v[2] = {0, 0};
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && i < 2; i++)
         if (rep->element[i]->type == REDIS_REPLY_STRING) v[i] = strtoll(rep->element[i]->str, NULL, 10);
-    freeReplyObject(rep);
     json_object_set_new(d, "playback_requests", json_integer(v[0]));
     json_object_set_new(d, "bytes_served", json_integer(v[1]));
-    return 0;
+}
+
+/* The Redis figures of every day (list[i]: day i from from_us): both
+ * hashes of all the days read in one pipelined round trip. */
+static int redis_figures(mc_api_ctx *c, json_t *list, const mc_api_usage_params *p, mc_err *err) {
+    const int64_t day_us = 86400LL * 1000000;
+    mc_redis_batch b = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < p->days; i++) {
+        char day[11], calls_key[160], played_key[160];
+        day_name(p->from_us + i * day_us, day, true);
+        if (mc_key_api_usage(calls_key, sizeof calls_key, c->caller.tenant, day) < 0 ||
+            mc_key_stream_usage(played_key, sizeof played_key, c->caller.tenant, day) < 0) {
+            rc = mc_err_set(err, MC_ERR_INTERNAL, "bad usage key");
+            break;
+        }
+        mc_redis_batch_add(&b, "HGETALL %s", calls_key); /* a failed add fails the run */
+        mc_redis_batch_add(&b, "HMGET %s requests bytes", played_key);
+    }
+    if (rc == 0) rc = mc_redis_batch_run(c->srv->svc.redis, &b, 1, err);
+    for (int i = 0; rc == 0 && i < p->days; i++) {
+        const redisReply *calls = mc_redis_batch_reply(c->srv->svc.redis, &b, 2 * (size_t)i, err);
+        const redisReply *played = calls ? mc_redis_batch_reply(c->srv->svc.redis, &b, 2 * (size_t)i + 1, err) : NULL;
+        if (!played) {
+            rc = -1;
+            break;
+        }
+        api_calls(json_array_get(list, (size_t)i), calls);
+        playback(json_array_get(list, (size_t)i), played);
+    }
+    mc_redis_batch_free(&b);
+    return rc;
 }
 
 int mc_api_usage(mc_api_ctx *c, mc_api_resp *r) {
@@ -135,10 +154,7 @@ int mc_api_usage(mc_api_ctx *c, mc_api_resp *r) {
                       "JOIN videos v ON v.id = j.video_id WHERE v.tenant_id = ? AND j.status = 'done' "
                       "AND j.updated_at >= ? AND j.updated_at < ? GROUP BY 1", &p, transcoded, yes, 1,
                       &err);
-    for (int i = 0; rc == 0 && i < p.days; i++) {
-        rc = api_calls(c, json_array_get(list, (size_t)i), p.from_us + i * day, &err);
-        if (rc == 0) rc = playback(c, json_array_get(list, (size_t)i), p.from_us + i * day, &err);
-    }
+    if (rc == 0) rc = redis_figures(c, list, &p, &err);
     mc_db_rows rows;
     if (rc == 0)
         rc = mc_db_query(c->srv->svc.db, MC_DB_MASTER,

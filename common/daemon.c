@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 static sigset_t stop_signals(void) {
     sigset_t set;
@@ -29,4 +30,10 @@ int mc_daemon_wait_for_stop(void) {
         if (sigwait(&set, &sig) != 0) continue;
         if (sig != SIGHUP) return sig;
     }
+}
+
+void mc_daemon_name_thread(const char *what, const char *suffix) {
+    char name[MC_THREAD_NAME_MAX];
+    snprintf(name, sizeof name, "%s%s%.10s", what, suffix ? "-" : "", suffix ? suffix : "");
+    pthread_setname_np(pthread_self(), name);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -33,12 +34,6 @@ struct mc_http_server {
     route **routes_tail;
     int port;
 };
-
-double mc_monotonic_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static enum MHD_Result handle_healthz(mc_http_req *req, const char *data, size_t *size);
 static enum MHD_Result handle_readyz(mc_http_req *req, const char *data, size_t *size);
@@ -391,6 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
+    if (!mc_log_enabled(MC_LOG_DEBUG)) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);

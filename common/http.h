@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/clock.h" /* mc_monotonic_seconds, which request timings use */
 #include "common/error.h"
 
 typedef struct mc_http_server mc_http_server;
@@ -109,7 +110,5 @@ struct MHD_Response *mc_http_error_response(unsigned int status, const char *fmt
  * answers 413): at once when Content-Length says so, else at the end. */
 int mc_http_collect_body(mc_http_req *req, const char *data, size_t *size, size_t max,
                          const char **out, size_t *out_len);
-
-double mc_monotonic_seconds(void);
 
 #endif

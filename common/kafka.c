@@ -1,6 +1,7 @@
 /* kafka.c — the idempotent Kafka producer, plus what all Kafka handles
  * share: configuration, librdkafka logs routed to our JSON log, and error
  * mapping (see kafka.h for the guarantees). */
+#include "common/clock.h"
 #include "common/kafka_internal.h"
 
 #include <stdarg.h>
@@ -292,12 +293,6 @@ int mc_kafka_produce(mc_kafka_producer *p, const char *topic, const void *key, s
     return 0;
 }
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int mc_kafka_produce_sync(mc_kafka_producer *p, const char *topic, const void *key, size_t keylen,
                           const void *value, size_t len, const mc_kafka_header *headers,
                           size_t nheaders, int timeout_ms, mc_kafka_delivery *out, mc_err *err) {
@@ -309,8 +304,8 @@ int mc_kafka_produce_sync(mc_kafka_producer *p, const char *topic, const void *k
         return -1;
     }
     /* Another thread polling may serve our report: poll in short slices. */
-    int64_t deadline = monotonic_ms() + timeout_ms;
-    for (int64_t left = timeout_ms; !atomic_load(&d->done) && left > 0; left = deadline - monotonic_ms())
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    for (int64_t left = timeout_ms; !atomic_load(&d->done) && left > 0; left = deadline - mc_monotonic_ms())
         rd_kafka_poll(p->rk, left < 100 ? (int)left : 100);
     int rc = 0;
     if (!atomic_load(&d->done))

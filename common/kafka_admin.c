@@ -1,6 +1,7 @@
 /* kafka_admin.c — creating and deleting topics through the Admin API, for
  * daemons that make sure their topics exist and for tests that want topics
  * of their own. */
+#include "common/clock.h"
 #include "common/kafka_internal.h"
 
 #include <stdio.h>
@@ -59,25 +60,19 @@ static int topic_result(const rd_kafka_topic_result_t **results, size_t cnt, rd_
     return 0;
 }
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The controller has created the topic, but brokers learn of it a moment
  * later; a consumer subscribing in that moment is told the topic does not
  * exist. Waits until the metadata brokers serve shows every partition led. */
 static int wait_until_visible(rd_kafka_t *rk, const char *topic, int timeout_ms, mc_err *err) {
-    int64_t deadline = monotonic_ms() + timeout_ms;
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - monotonic_ms();
+        int64_t left = deadline - mc_monotonic_ms();
         rd_kafka_topic_partition_list_t *list = mc_kafka_partitions_of(rk, topic, left > 0 ? (int)left : 1, err);
         if (list) {
             rd_kafka_topic_partition_list_destroy(list);
             return 0;
         }
-        if (monotonic_ms() >= deadline) return mc_err_wrap(err, "kafka: topic %s created but not visible", topic);
+        if (mc_monotonic_ms() >= deadline) return mc_err_wrap(err, "kafka: topic %s created but not visible", topic);
         struct timespec pause = {.tv_nsec = 100 * 1000000L};
         nanosleep(&pause, NULL);
     }

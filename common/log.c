@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include <unistd.h>
 
 static char log_service[64] = "mcloud";
-static mc_log_level log_min = MC_LOG_INFO;
+static _Atomic mc_log_level log_min = MC_LOG_INFO; /* set by the config watcher, read by every thread */
 static int log_fd = 2;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
@@ -24,6 +25,8 @@ void mc_log_init(const char *service, mc_log_level min_level) {
 
 void mc_log_set_level(mc_log_level min_level) { log_min = min_level; }
 void mc_log_set_fd(int fd) { log_fd = fd; }
+
+bool mc_log_enabled(mc_log_level level) { return level >= log_min; }
 
 int mc_log_level_parse(const char *name, mc_log_level *out) {
     for (int i = 0; i < 4; i++) {
@@ -73,7 +76,7 @@ static void emit(json_t *line) {
 }
 
 void mc_log(mc_log_level level, const char *fmt, ...) {
-    if (level < log_min) return;
+    if (!mc_log_enabled(level)) return;
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -83,7 +86,7 @@ void mc_log(mc_log_level level, const char *fmt, ...) {
 }
 
 void mc_log_kv(mc_log_level level, const char *msg, ...) {
-    if (level < log_min) return;
+    if (!mc_log_enabled(level)) return;
     json_t *line = new_line(level, msg);
     va_list ap;
     va_start(ap, msg);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "common/addr.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -68,12 +69,6 @@ static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_failed;
 
 static void library_init(void) { library_failed = mysql_library_init(0, NULL, NULL) != 0; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- Configuration ---------------------------------------------------------- */
 
@@ -416,7 +411,7 @@ static int conn_text_query(mc_db_conn *c, const char *sql, mc_err *err) {
 
 static void avoid_replica(mc_db *db, const char *why) {
     pthread_mutex_lock(&db->mu);
-    db->replica_avoid_until = now_s() + db->cfg.replica_recheck_s;
+    db->replica_avoid_until = mc_monotonic_seconds() + db->cfg.replica_recheck_s;
     pthread_mutex_unlock(&db->mu);
     mc_warn("mysql replica unusable, reading from the master for %d s: %s",
             db->cfg.replica_recheck_s, why);
@@ -451,7 +446,7 @@ static int replica_lag_ok(mc_db_conn *c, char *why, size_t whylen) {
 /* A replica connection, or NULL when reads should go to the master. */
 static mc_db_conn *acquire_replica(mc_db *db) {
     pthread_mutex_lock(&db->mu);
-    double now = now_s();
+    double now = mc_monotonic_seconds();
     int usable = db->replica.port && now >= db->replica_avoid_until;
     int check_lag = usable && db->cfg.replica_max_lag_s > 0 && now >= db->replica_lag_check_at;
     if (check_lag) db->replica_lag_check_at = now + db->cfg.replica_recheck_s;

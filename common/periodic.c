@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/daemon.h"
+
 struct mc_periodic {
     char name[16];
     long interval_ms;
@@ -49,7 +51,7 @@ static void wait_for_round(mc_periodic *p) {
 
 static void *periodic_main(void *arg) {
     mc_periodic *p = arg;
-    pthread_setname_np(pthread_self(), p->name);
+    mc_daemon_name_thread(p->name, NULL);
     while (!mc_periodic_stopping(p)) {
         while (p->step(p->ctx) > 0 && !mc_periodic_stopping(p)) continue;
         wait_for_round(p);

@@ -15,6 +15,7 @@
 
 #include "common/addr.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 struct mc_redis {
@@ -25,12 +26,6 @@ struct mc_redis {
     mc_backoff backoff;
     int64_t next_attempt_ms;   /* no reconnect attempt before this (monotonic) */
 };
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timeval ms_to_timeval(int ms) {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -176,7 +171,7 @@ static void drop_connection(mc_redis *r) {
 static int ensure_connected(mc_redis *r, mc_err *err) {
     if (r->ctx && !r->ctx->err && !peer_closed(r->ctx)) return 0;
     drop_connection(r);
-    int64_t now = monotonic_ms();
+    int64_t now = mc_monotonic_ms();
     if (now < r->next_attempt_ms)
         return mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: down, next reconnect attempt in %lld ms",
                           r->addr, (long long)(r->next_attempt_ms - now));
@@ -190,33 +185,49 @@ static int ensure_connected(mc_redis *r, mc_err *err) {
     return 0;
 }
 
-/* Sends one preformatted command, reconnecting first if needed and, when
- * may_resend, once more after a connection lost mid-command. */
-static redisReply *run_formatted(mc_redis *r, int may_resend, const char *cmd, size_t len, mc_err *err) {
-    redisReply *result = NULL;
+/* Sends n preformatted commands at once and reads their replies into
+ * replies[0..), reconnecting first if needed and, when may_resend, sending
+ * them all once more after a connection lost before any reply. Returns the
+ * number of replies read (n, or fewer with err filled). */
+static size_t run_pipeline(mc_redis *r, int may_resend, size_t n, char *const *cmds, const size_t *lens,
+                           redisReply **replies, mc_err *err) {
+    size_t got = 0;
     pthread_mutex_lock(&r->lock);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (ensure_connected(r, err) < 0) break;
-        void *reply = NULL;
-        if (redisAppendFormattedCommand(r->ctx, cmd, len) == REDIS_OK &&
-            redisGetReply(r->ctx, &reply) == REDIS_OK) {
-            result = reply;
-            break;
+        int ok = 1;
+        for (size_t i = 0; ok && i < n; i++) ok = redisAppendFormattedCommand(r->ctx, cmds[i], lens[i]) == REDIS_OK;
+        while (ok && got < n) {
+            void *reply = NULL;
+            ok = redisGetReply(r->ctx, &reply) == REDIS_OK;
+            if (ok) replies[got++] = reply;
         }
+        if (ok) break;
         context_error(err, r->ctx);
         mc_err_wrap(err, "redis %s", r->addr);
         drop_connection(r);
-        if (!may_resend) break;
+        if (!may_resend || got > 0) break;
         if (attempt == 0)
             mc_log_kv(MC_LOG_WARN, "redis connection lost during a command, reconnecting to retry once",
                       "addr", r->addr, "error", err ? err->msg : "", NULL);
     }
     /* A master demoted by a failover answers writes with READONLY: the
      * next command reconnects, and through Sentinel finds the new master. */
-    if (result && result->type == REDIS_REPLY_ERROR && strncmp(result->str, "READONLY", 8) == 0)
-        drop_connection(r);
+    for (size_t i = 0; i < got; i++)
+        if (replies[i]->type == REDIS_REPLY_ERROR && strncmp(replies[i]->str, "READONLY", 8) == 0) {
+            drop_connection(r);
+            break;
+        }
     pthread_mutex_unlock(&r->lock);
-    if (result && result->type == REDIS_REPLY_ERROR) {
+    return got;
+}
+
+/* Sends one preformatted command (run_pipeline of one); an error reply
+ * becomes NULL with err filled. */
+static redisReply *run_formatted(mc_redis *r, int may_resend, char *cmd, size_t len, mc_err *err) {
+    redisReply *result = NULL;
+    if (run_pipeline(r, may_resend, 1, &cmd, &len, &result, err) == 0) return NULL;
+    if (result->type == REDIS_REPLY_ERROR) {
         reply_error(err, result);
         mc_err_wrap(err, "redis %s", r->addr);
         freeReplyObject(result);
@@ -264,6 +275,113 @@ redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, cons
     redisReply *reply = run_formatted(r, 1, cmd, (size_t)len, err);
     redisFreeCommand(cmd);
     return reply;
+}
+
+/* A SCAN reply: the next cursor and an array of key strings. */
+static int scan_reply_valid(const redisReply *reply) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < reply->element[1]->elements; i++)
+        if (reply->element[1]->element[i]->type != REDIS_REPLY_STRING) return 0;
+    return 1;
+}
+
+/* COUNT is a hint of keys examined per call: bigger pages, fewer round trips. */
+#define SCAN_COUNT 500
+
+int mc_redis_scan(mc_redis *r, const char *pattern, mc_redis_scan_page page, void *ctx, mc_err *err) {
+    char cursor[32] = "0";
+    int rc = 0;
+    do {
+        redisReply *reply = mc_redis_command(r, err, "SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
+        if (!reply) return -1;
+        if (!scan_reply_valid(reply)) {
+            rc = mc_err_set(err, MC_ERR_REMOTE, "redis %s: unexpected SCAN reply", r->addr);
+        } else {
+            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+            if (reply->element[1]->elements > 0) rc = page(ctx, reply->element[1], err);
+        }
+        freeReplyObject(reply);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err) {
+    const char **argv = malloc((keys->elements + 1) * sizeof *argv);
+    if (!argv) {
+        mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory");
+        return NULL;
+    }
+    argv[0] = "MGET";
+    for (size_t i = 0; i < keys->elements; i++) argv[i + 1] = keys->element[i]->str;
+    redisReply *values = mc_redis_command_argv(r, (int)keys->elements + 1, argv, NULL, err);
+    free(argv);
+    if (values && (values->type != REDIS_REPLY_ARRAY || values->elements != keys->elements)) {
+        freeReplyObject(values);
+        mc_err_set(err, MC_ERR_REMOTE, "redis %s: unexpected MGET reply", r->addr);
+        return NULL;
+    }
+    return values;
+}
+
+int mc_redis_batch_add(mc_redis_batch *b, const char *fmt, ...) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        char **cmds = realloc(b->cmds, cap * sizeof *cmds);
+        if (cmds) b->cmds = cmds;
+        size_t *lens = cmds ? realloc(b->lens, cap * sizeof *lens) : NULL;
+        if (lens) b->lens = lens;
+        if (!lens) return b->failed = -1;
+        b->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) return b->failed = -1;
+    b->cmds[b->n] = cmd;
+    b->lens[b->n++] = (size_t)len;
+    return 0;
+}
+
+static void free_replies(mc_redis_batch *b) {
+    for (size_t i = 0; i < b->got; i++) freeReplyObject(b->replies[i]);
+    free(b->replies);
+    b->replies = NULL;
+    b->got = 0;
+}
+
+int mc_redis_batch_run(mc_redis *r, mc_redis_batch *b, int may_resend, mc_err *err) {
+    free_replies(b);
+    if (b->failed) return mc_err_set(err, MC_ERR_INTERNAL, "redis: a command could not be formatted");
+    if (b->n == 0) return 0;
+    b->replies = calloc(b->n, sizeof *b->replies);
+    if (!b->replies) return mc_err_set(err, MC_ERR_INTERNAL, "redis: out of memory");
+    b->got = run_pipeline(r, may_resend, b->n, b->cmds, b->lens, b->replies, err);
+    return b->got == b->n ? 0 : -1;
+}
+
+const redisReply *mc_redis_batch_reply(const mc_redis *r, const mc_redis_batch *b, size_t i, mc_err *err) {
+    if (i >= b->got) {
+        mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: no reply (the connection failed)", r->addr);
+        return NULL;
+    }
+    if (b->replies[i]->type == REDIS_REPLY_ERROR) {
+        reply_error(err, b->replies[i]);
+        mc_err_wrap(err, "redis %s", r->addr);
+        return NULL;
+    }
+    return b->replies[i];
+}
+
+void mc_redis_batch_free(mc_redis_batch *b) {
+    free_replies(b);
+    for (size_t i = 0; i < b->n; i++) redisFreeCommand(b->cmds[i]);
+    free(b->cmds);
+    free(b->lens);
+    *b = (mc_redis_batch){0};
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }

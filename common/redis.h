@@ -62,6 +62,44 @@ redisReply *mc_redis_command_once(mc_redis *r, mc_err *err, const char *fmt, ...
 redisReply *mc_redis_command_argv(mc_redis *r, int argc, const char **argv, const size_t *argvlen,
                                   mc_err *err);
 
+/* A pipeline: commands queued with mc_redis_batch_add, sent together and
+ * their replies read in one round trip by mc_redis_batch_run. */
+typedef struct mc_redis_batch {
+    char **cmds;             /* formatted commands */
+    size_t *lens;
+    size_t n, cap;
+    redisReply **replies;    /* after a run: replies[0..got) */
+    size_t got;
+    int failed;              /* an add failed: the run fails */
+} mc_redis_batch;
+
+/* Queues a command (hiredis format, as mc_redis_command). -1 (out of
+ * memory, a bad format) also makes the run fail. */
+int mc_redis_batch_add(mc_redis_batch *b, const char *fmt, ...);
+/* Sends every queued command at once and reads the replies. Returns 0 when
+ * every reply came, or -1 with err filled when the connection failed: then
+ * b->got replies came, and the commands after them may or may not have run.
+ * may_resend: when no reply at all came, reconnect and send the whole batch
+ * once more (idempotent commands only, as mc_redis_command). */
+int mc_redis_batch_run(mc_redis *r, mc_redis_batch *b, int may_resend, mc_err *err);
+/* Reply i of the last run, or NULL with err filled: it did not come, or it
+ * is an error reply (MC_ERR_REMOTE, code = its first word). Owned by b. */
+const redisReply *mc_redis_batch_reply(const mc_redis *r, const mc_redis_batch *b, size_t i, mc_err *err);
+/* Frees the commands and replies; b can be reused after. */
+void mc_redis_batch_free(mc_redis_batch *b);
+
+/* Called with one SCAN page of keys (a non-empty array reply of strings,
+ * valid during the call); < 0 (err filled) stops the scan. */
+typedef int (*mc_redis_scan_page)(void *ctx, const redisReply *keys, mc_err *err);
+/* Every key matching pattern, a page at a time: SCAN from cursor 0 until it
+ * comes back to 0. SCAN may give a key twice (in two pages) and misses none
+ * that existed throughout; a key may have expired by the time page reads it.
+ * Returns 0, or -1 with err filled (a failed command, a page's error). */
+int mc_redis_scan(mc_redis *r, const char *pattern, mc_redis_scan_page page, void *ctx, mc_err *err);
+/* MGET of a page of keys (as mc_redis_scan gives them): an array reply of
+ * as many values, nil for a key that is gone. */
+redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err);
+
 /* A new raw hiredis connection set up like a handle's (auth, db, name,
  * timeouts), for callers that need a connection of their own (subscribers).
  * Free it with redisFree(). */

@@ -147,36 +147,27 @@ static int list_add(instance_list *l, const char *instance, const char *address)
     return 0;
 }
 
+typedef struct list_scan {
+    mc_redis *r;
+    const char *service;
+    instance_list l;
+} list_scan;
+
 /* Reads the addresses of one SCAN page of keys; keys that expired since
  * the SCAN come back nil and are skipped. */
-static int add_page(mc_redis *r, const char *service, const redisReply *keys, instance_list *l,
-                    mc_err *err) {
-    if (keys->elements == 0) return 0;
-    const char **argv = malloc((keys->elements + 1) * sizeof *argv);
-    if (!argv) return mc_err_set(err, MC_ERR_INTERNAL, "registry: out of memory");
-    argv[0] = "MGET";
-    for (size_t i = 0; i < keys->elements; i++) argv[i + 1] = keys->element[i]->str;
-    redisReply *values = mc_redis_command_argv(r, (int)keys->elements + 1, argv, NULL, err);
-    free(argv);
+static int add_page(void *ctx, const redisReply *keys, mc_err *err) {
+    list_scan *s = ctx;
+    redisReply *values = mc_redis_mget(s->r, keys, err);
     if (!values) return -1;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < keys->elements && i < values->elements; i++) {
-        const char *instance = mc_key_service_instance(keys->element[i]->str, service);
+    for (size_t i = 0; rc == 0 && i < keys->elements; i++) {
+        const char *instance = mc_key_service_instance(keys->element[i]->str, s->service);
         if (instance && values->element[i]->type == REDIS_REPLY_STRING &&
-            list_add(l, instance, values->element[i]->str) < 0)
+            list_add(&s->l, instance, values->element[i]->str) < 0)
             rc = mc_err_set(err, MC_ERR_INTERNAL, "registry: out of memory");
     }
     freeReplyObject(values);
     return rc;
-}
-
-static int scan_reply_valid(const redisReply *reply) {
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY)
-        return 0;
-    for (size_t i = 0; i < reply->element[1]->elements; i++)
-        if (reply->element[1]->element[i]->type != REDIS_REPLY_STRING) return 0;
-    return 1;
 }
 
 int mc_registry_list(mc_redis *r, const char *service, mc_service_instance **out, size_t *n,
@@ -184,28 +175,12 @@ int mc_registry_list(mc_redis *r, const char *service, mc_service_instance **out
     char pattern[256];
     if (mc_key_service_pattern(pattern, sizeof pattern, service) < 0)
         return mc_err_set(err, MC_ERR_INVALID, "registry: invalid service \"%s\"", service ? service : "");
-    instance_list l = {0};
-    char cursor[32] = "0";
-    int rc = 0;
-    do {
-        redisReply *page = mc_redis_command(r, err, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
-        if (!page) {
-            rc = -1;
-            break;
-        }
-        if (!scan_reply_valid(page)) {
-            rc = mc_err_set(err, MC_ERR_INTERNAL, "registry: unexpected SCAN reply");
-        } else {
-            snprintf(cursor, sizeof cursor, "%s", page->element[0]->str);
-            rc = add_page(r, service, page->element[1], &l, err);
-        }
-        freeReplyObject(page);
-    } while (rc == 0 && strcmp(cursor, "0") != 0);
-    if (rc < 0) {
-        free(l.items);
+    list_scan s = {.r = r, .service = service};
+    if (mc_redis_scan(r, pattern, add_page, &s, err) < 0) {
+        free(s.l.items);
         return mc_err_wrap(err, "registry: list %s", service);
     }
-    *out = l.items;
-    *n = l.n;
+    *out = s.l.items;
+    *n = s.l.n;
     return 0;
 }

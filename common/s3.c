@@ -728,17 +728,23 @@ static int call(mc_s3 *s3, const s3_request *req, s3_response *resp, mc_err *err
     return 0;
 }
 
-/* Parses a 2xx XML result whose root must be root_name. */
-static xmlDocPtr result_document(const mc_s3 *s3, const s3_request *req, const s3_response *resp,
-                                 const char *root_name, mc_err *err) {
-    xmlDocPtr doc = xml_parse(resp);
-    if (!xml_is(xmlDocGetRootElement(doc), root_name)) {
-        char target[MC_S3_KEY_MAX + 80];
-        mc_err_set(err, MC_ERR_REMOTE, "s3 %s %s: response is not a %s document", req->op,
-                   target_name(s3, req, target, sizeof target), root_name);
-        xmlFreeDoc(doc);
-        return NULL;
+/* Performs the request and parses its 2xx XML result, whose root must be
+ * root_name: the document (xmlFreeDoc it), or NULL with err filled. The
+ * one call-and-parse of every request answered with a result document. */
+static xmlDocPtr call_document(mc_s3 *s3, const s3_request *req, const char *root_name, mc_err *err) {
+    s3_response resp = {0};
+    xmlDocPtr doc = NULL;
+    if (call(s3, req, &resp, err) == 0) {
+        doc = xml_parse(&resp);
+        if (!xml_is(xmlDocGetRootElement(doc), root_name)) {
+            char target[MC_S3_KEY_MAX + 80];
+            mc_err_set(err, MC_ERR_REMOTE, "s3 %s %s: response is not a %s document", req->op,
+                       target_name(s3, req, target, sizeof target), root_name);
+            xmlFreeDoc(doc);
+            doc = NULL;
+        }
     }
+    response_reset(&resp);
     return doc;
 }
 
@@ -922,17 +928,15 @@ int mc_s3_list_objects(mc_s3 *s3, const mc_s3_list_params *params, mc_s3_list_re
         snprintf(max_keys, sizeof max_keys, "%d", params->max_keys);
         add_query(&req, "max-keys", max_keys);
     }
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "ListBucketResult", err) : NULL;
-    if (rc == 0 && !doc) rc = -1;
-    if (doc && parse_listing(xmlDocGetRootElement(doc), out) < 0) {
+    xmlDocPtr doc = call_document(s3, &req, "ListBucketResult", err);
+    if (!doc) return -1;
+    int rc = 0;
+    if (parse_listing(xmlDocGetRootElement(doc), out) < 0) {
         mc_s3_list_result_free(out);
         rc = mc_err_set(err, MC_ERR_REMOTE, "s3 ListObjectsV2 %s: malformed listing",
                         s3->cfg.bucket);
     }
     xmlFreeDoc(doc);
-    response_reset(&resp);
     return rc;
 }
 
@@ -978,19 +982,12 @@ int mc_s3_create_multipart_upload(mc_s3 *s3, const char *key, const char *conten
     s3_request req = {.op = "CreateMultipartUpload", .method = "POST", .key = key};
     add_query(&req, "uploads", NULL);
     if (content_type && *content_type) add_header(&req, "content-type", content_type);
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc =
-        rc == 0 ? result_document(s3, &req, &resp, "InitiateMultipartUploadResult", err) : NULL;
-    if (doc) {
-        xml_child_copy(xmlDocGetRootElement(doc), "UploadId", upload_id, MC_S3_UPLOAD_ID_MAX);
-        if (!upload_id[0])
-            rc = mc_err_set(err, MC_ERR_REMOTE, "s3 CreateMultipartUpload %s: no UploadId", key);
-    } else if (rc == 0) {
-        rc = -1;
-    }
+    xmlDocPtr doc = call_document(s3, &req, "InitiateMultipartUploadResult", err);
+    if (!doc) return -1;
+    int rc = 0;
+    xml_child_copy(xmlDocGetRootElement(doc), "UploadId", upload_id, MC_S3_UPLOAD_ID_MAX);
+    if (!upload_id[0]) rc = mc_err_set(err, MC_ERR_REMOTE, "s3 CreateMultipartUpload %s: no UploadId", key);
     xmlFreeDoc(doc);
-    response_reset(&resp);
     return rc;
 }
 
@@ -1038,18 +1035,29 @@ int mc_s3_list_multipart_uploads(mc_s3 *s3, const char *prefix, const char *key_
     if (prefix) add_query(&req, "prefix", prefix);
     if (key_marker) add_query(&req, "key-marker", key_marker);
     if (upload_id_marker) add_query(&req, "upload-id-marker", upload_id_marker);
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "ListMultipartUploadsResult", err) : NULL;
-    if (rc == 0 && !doc) rc = -1;
-    if (doc && parse_multipart_list(xmlDocGetRootElement(doc), out) < 0) {
+    xmlDocPtr doc = call_document(s3, &req, "ListMultipartUploadsResult", err);
+    if (!doc) return -1;
+    int rc = 0;
+    if (parse_multipart_list(xmlDocGetRootElement(doc), out) < 0) {
         mc_s3_multipart_list_free(out);
         rc = mc_err_set(err, MC_ERR_REMOTE, "s3 ListMultipartUploads %s: malformed listing",
                         s3->cfg.bucket);
     }
     xmlFreeDoc(doc);
-    response_reset(&resp);
     return rc;
+}
+
+/* A result document's ETag into etag (NULL: not wanted), then frees it;
+ * -1 for no document (its call failed). */
+static int etag_of(xmlDocPtr doc, char *etag) {
+    if (!doc) return -1;
+    if (etag) {
+        char quoted[MC_S3_ETAG_MAX];
+        xml_child_copy(xmlDocGetRootElement(doc), "ETag", quoted, sizeof quoted);
+        copy_etag(etag, MC_S3_ETAG_MAX, quoted);
+    }
+    xmlFreeDoc(doc);
+    return 0;
 }
 
 static void part_query(s3_request *req, const char *upload_id, int part_number, char *buf,
@@ -1222,19 +1230,9 @@ int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, in
         format_range(range, sizeof range, source_range);
         add_header(&req, "x-amz-copy-source-range", range);
     }
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "CopyPartResult", err) : NULL;
-    if (doc && etag) {
-        char quoted[MC_S3_ETAG_MAX];
-        xml_child_copy(xmlDocGetRootElement(doc), "ETag", quoted, sizeof quoted);
-        copy_etag(etag, MC_S3_ETAG_MAX, quoted);
-    }
-    if (rc == 0 && !doc) rc = -1;
-    xmlFreeDoc(doc);
-    response_reset(&resp);
+    xmlDocPtr doc = call_document(s3, &req, "CopyPartResult", err);
     free(source);
-    return rc;
+    return etag_of(doc, etag);
 }
 
 void mc_s3_parts_result_free(mc_s3_parts_result *r) {
@@ -1275,16 +1273,14 @@ int mc_s3_list_parts(mc_s3 *s3, const char *key, const char *upload_id, int part
         snprintf(max, sizeof max, "%d", max_parts);
         add_query(&req, "max-parts", max);
     }
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc = rc == 0 ? result_document(s3, &req, &resp, "ListPartsResult", err) : NULL;
-    if (rc == 0 && !doc) rc = -1;
-    if (doc && parse_parts(xmlDocGetRootElement(doc), out) < 0) {
+    xmlDocPtr doc = call_document(s3, &req, "ListPartsResult", err);
+    if (!doc) return -1;
+    int rc = 0;
+    if (parse_parts(xmlDocGetRootElement(doc), out) < 0) {
         mc_s3_parts_result_free(out);
         rc = mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     }
     xmlFreeDoc(doc);
-    response_reset(&resp);
     return rc;
 }
 
@@ -1323,20 +1319,9 @@ int mc_s3_complete_multipart_upload(mc_s3 *s3, const char *key, const char *uplo
                       .error_in_ok_body = true};
     add_query(&req, "uploadId", upload_id);
     add_header(&req, "content-type", "application/xml");
-    s3_response resp = {0};
-    int rc = call(s3, &req, &resp, err);
-    xmlDocPtr doc =
-        rc == 0 ? result_document(s3, &req, &resp, "CompleteMultipartUploadResult", err) : NULL;
-    if (doc && etag) {
-        char quoted[MC_S3_ETAG_MAX];
-        xml_child_copy(xmlDocGetRootElement(doc), "ETag", quoted, sizeof quoted);
-        copy_etag(etag, MC_S3_ETAG_MAX, quoted);
-    }
-    if (rc == 0 && !doc) rc = -1;
-    xmlFreeDoc(doc);
+    xmlDocPtr doc = call_document(s3, &req, "CompleteMultipartUploadResult", err);
     xmlFree(body);
-    response_reset(&resp);
-    return rc;
+    return etag_of(doc, etag);
 }
 
 int mc_s3_abort_multipart_upload(mc_s3 *s3, const char *key, const char *upload_id,

@@ -58,6 +58,21 @@ static int format_backend(const char *host, int port, char *out, size_t cap, mc_
     return 0;
 }
 
+/* The host and port of the authority at a (after "http://", up to the
+ * first '/'): the one reading of an authority for registry entries and
+ * agent URLs. what names the input in messages. */
+static int parse_authority(const char *a, const char *what, char *host, size_t cap, int *port, int default_port,
+                           mc_err *err) {
+    size_t len = strcspn(a, "/");
+    char authority[MC_EDGE_ADDR_MAX];
+    if (len == 0 || len >= sizeof authority) return mc_err_set(err, MC_ERR_INVALID, "%s has no usable host:port", what);
+    memcpy(authority, a, len);
+    authority[len] = '\0';
+    if (strchr(authority, '@')) return mc_err_set(err, MC_ERR_INVALID, "%s carries user information", what);
+    if (mc_addr_parse(authority, host, cap, port, default_port, err) < 0) return mc_err_wrap(err, "%s", what);
+    return 0;
+}
+
 int mc_edge_backend_from_url(const char *url, char *out, size_t cap, mc_err *err) {
     if (!url) return mc_err_set(err, MC_ERR_INVALID, "no address");
     const char *a = url;
@@ -66,51 +81,47 @@ int mc_edge_backend_from_url(const char *url, char *out, size_t cap, mc_err *err
     size_t len = strcspn(a, "/");
     if (a[len] == '/' && a[len + 1] != '\0')
         return mc_err_set(err, MC_ERR_INVALID, "'%.80s' has a path (the edge proxies to the root)", url);
-    char authority[MC_EDGE_ADDR_MAX], host[MC_EDGE_ADDR_MAX];
-    if (len == 0 || len >= sizeof authority) return mc_err_set(err, MC_ERR_INVALID, "'%.80s' has no usable host:port", url);
-    memcpy(authority, a, len);
-    authority[len] = '\0';
-    if (strchr(authority, '@')) return mc_err_set(err, MC_ERR_INVALID, "'%.80s' carries user information", url);
+    char what[96], host[MC_EDGE_ADDR_MAX];
+    snprintf(what, sizeof what, "'%.80s'", url);
     int port = 0;
-    if (mc_addr_parse(authority, host, sizeof host, &port, 0, err) < 0)
-        return mc_err_wrap(err, "'%.80s'", url);
+    if (parse_authority(a, what, host, sizeof host, &port, 0, err) < 0) return -1;
     return format_backend(host, port, out, cap, err);
 }
 
-/* The host of an agent URL "http://host:port/..." (the heartbeat's parser
- * already required http://). */
-static int agent_host(const char *agent_url, char *host, size_t cap, mc_err *err) {
-    const char *a = agent_url + 7;
-    size_t len = strcspn(a, "/");
-    char authority[MC_EDGE_ADDR_MAX];
-    if (len == 0 || len >= sizeof authority) return mc_err_set(err, MC_ERR_INVALID, "field 'agent_url' has no host");
-    memcpy(authority, a, len);
-    authority[len] = '\0';
+/* The service of svcs an instance is a backend of, or NULL: running,
+ * healthy and ready, with a port. */
+static mc_edge_service *backend_of(const mc_report *r, mc_edge_service *svcs, int nsvcs) {
+    if (strcmp(r->state, "running") != 0 || !r->healthy || !r->ready || r->port <= 0) return NULL;
+    for (int k = 0; k < nsvcs; k++)
+        if (strcmp(r->service, svcs[k].name) == 0) return &svcs[k];
+    return NULL;
+}
+
+/* The backends of a parsed heartbeat: all checked (pass 0), then added
+ * (pass 1), so a heartbeat with one bad address adds none. */
+static int add_reports(const mc_node *node, const mc_report *reports, int count, mc_edge_service *svcs, int nsvcs,
+                       mc_err *err) {
+    char host[MC_EDGE_ADDR_MAX], addr[MC_EDGE_ADDR_MAX];
     int port;
-    if (mc_addr_parse(authority, host, cap, &port, 80, err) < 0) return mc_err_wrap(err, "field 'agent_url'");
+    /* the heartbeat's parser already required http:// */
+    if (parse_authority(node->agent_url + 7, "field 'agent_url'", host, sizeof host, &port, 80, err) < 0) return -1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < count; i++) {
+            mc_edge_service *s = backend_of(&reports[i], svcs, nsvcs);
+            if (!s) continue;
+            if (format_backend(host, reports[i].port, addr, sizeof addr, err) < 0)
+                return mc_err_wrap(err, "node %s", node->name);
+            if (pass == 1) mc_edge_backend_add(s, addr);
+        }
     return 0;
 }
 
-int mc_edge_backends_from_heartbeat(const char *json, size_t len, const char *service,
-                                    char (*out)[MC_EDGE_ADDR_MAX], int max, int *n, mc_err *err) {
+int mc_edge_backends_from_heartbeat(const char *json, size_t len, mc_edge_service *svcs, int nsvcs, mc_err *err) {
     mc_node node;
     mc_report *reports = calloc(MC_HEARTBEAT_MAX_INSTANCES, sizeof *reports);
     if (!reports) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     int count = 0, rc = mc_heartbeat_parse(json, len, &node, reports, MC_HEARTBEAT_MAX_INSTANCES, &count, err);
-    char host[MC_EDGE_ADDR_MAX];
-    if (rc == 0) rc = agent_host(node.agent_url, host, sizeof host, err);
-    for (int i = 0; rc == 0 && i < count; i++) {
-        const mc_report *r = &reports[i];
-        if (strcmp(r->service, service) != 0 || strcmp(r->state, "running") != 0 || !r->healthy ||
-            !r->ready || r->port <= 0)
-            continue;
-        if (*n >= max) break;
-        if (format_backend(host, r->port, out[*n], MC_EDGE_ADDR_MAX, err) < 0) {
-            rc = mc_err_wrap(err, "node %s", node.name);
-            break;
-        }
-        (*n)++;
-    }
+    if (rc == 0) rc = add_reports(&node, reports, count, svcs, nsvcs, err);
     free(reports);
     return rc;
 }

@@ -41,11 +41,12 @@ typedef struct mc_edge_conf {
  * characters outside [A-Za-z0-9.:-] and the brackets of an IPv6 host). */
 int mc_edge_backend_from_url(const char *url, char *out, size_t cap, mc_err *err);
 
-/* The backends a node heartbeat (the agent contract's JSON) offers for
- * service: instances in state running, healthy and ready, at the agent
- * URL's host and the instance's port. Appends to out[*n..max). */
-int mc_edge_backends_from_heartbeat(const char *json, size_t len, const char *service,
-                                    char (*out)[MC_EDGE_ADDR_MAX], int max, int *n, mc_err *err);
+/* Adds to svcs[0..nsvcs) the backends a node heartbeat (the agent
+ * contract's JSON, parsed once) offers for each: instances in state
+ * running, healthy and ready, at the agent URL's host and the instance's
+ * port (mc_edge_backend_add: a full list takes no more). A heartbeat that
+ * fails to parse, or names one unusable address, adds nothing. */
+int mc_edge_backends_from_heartbeat(const char *json, size_t len, mc_edge_service *svcs, int nsvcs, mc_err *err);
 
 /* Sorts and removes duplicates (a stable text whatever the listing order). */
 void mc_edge_backends_normalize(mc_edge_service *s);

@@ -30,12 +30,12 @@
 
 #include "common/daemon.h"
 #include "common/dirs.h"
+#include "common/fdio.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/periodic.h"
 #include "common/registry.h"
 #include "common/service.h"
-#include "common/textbuf.h"
 #include "edge/edge.h"
 #include "edge/nginx.h"
 
@@ -46,6 +46,8 @@ typedef struct tracked {          /* an instance in the upstreams and its failed
 
 static const char *const SERVICES[] = {"upload", "stream", "api"};
 #define NSERVICES 3
+/* The nginx.conf it writes is a few KiB; a larger file in its place is not its own. */
+#define EDGE_CONF_MAX (4 * 1024 * 1024)
 
 typedef struct edge {
     mc_service svc;
@@ -164,37 +166,33 @@ static int add_registry(edge *e, mc_edge_service *s, mc_err *err) {
     return 0;
 }
 
+typedef struct heartbeat_scan {
+    edge *e;
+    mc_edge_service *svcs;
+} heartbeat_scan;
+
+/* One SCAN page of node heartbeat keys: one MGET, each heartbeat parsed
+ * once for every service; a key that expired since the SCAN is nil. */
+static int add_heartbeat_page(void *ctx, const redisReply *keys, mc_err *err) {
+    heartbeat_scan *hs = ctx;
+    redisReply *values = mc_redis_mget(hs->e->svc.redis, keys, err);
+    if (!values) return -1;
+    for (size_t k = 0; k < keys->elements; k++) {
+        const redisReply *v = values->element[k];
+        mc_err bad = {0};
+        if (v->type == REDIS_REPLY_STRING && mc_edge_backends_from_heartbeat(v->str, v->len, hs->svcs, NSERVICES, &bad) < 0)
+            mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", keys->element[k]->str, "error", bad.msg, NULL);
+    }
+    freeReplyObject(values);
+    return 0;
+}
+
 /* Instances the agents report running, healthy and ready. */
 static int add_heartbeats(edge *e, mc_edge_service *svcs, mc_err *err) {
-    char pattern[96], cursor[32] = "0";
+    char pattern[96];
     snprintf(pattern, sizeof pattern, "%s:node:*", e->key_prefix);
-    do {
-        redisReply *r = mc_redis_command(e->svc.redis, err, "SCAN %s MATCH %s COUNT 200", cursor, pattern);
-        if (!r) return mc_err_wrap(err, "node heartbeats");
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            return mc_err_set(err, MC_ERR_REMOTE, "node heartbeats: unexpected SCAN reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t k = 0; k < r->element[1]->elements; k++) {
-            mc_err bad = {0};
-            redisReply *v = mc_redis_command(e->svc.redis, &bad, "GET %s", r->element[1]->element[k]->str);
-            if (!v) continue;
-            for (int i = 0; v->type == REDIS_REPLY_STRING && i < NSERVICES; i++) {
-                mc_edge_service *s = &svcs[i];
-                char found[MC_EDGE_MAX_BACKENDS][MC_EDGE_ADDR_MAX];
-                int n = 0;
-                if (mc_edge_backends_from_heartbeat(v->str, v->len, s->name, found, MC_EDGE_MAX_BACKENDS, &n, &bad) < 0) {
-                    mc_log_kv(MC_LOG_WARN, "ignoring a node heartbeat", "key", r->element[1]->element[k]->str,
-                              "error", bad.msg, NULL);
-                    break;
-                }
-                for (int j = 0; j < n; j++) mc_edge_backend_add(s, found[j]);
-            }
-            freeReplyObject(v);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    if (mc_redis_scan(e->svc.redis, pattern, add_heartbeat_page, &(heartbeat_scan){e, svcs}, err) < 0)
+        return mc_err_wrap(err, "node heartbeats");
     return 0;
 }
 
@@ -291,7 +289,7 @@ static void log_change(const mc_edge_conf *c) {
 
 static int round_step(void *ctx) {
     edge *e = ctx;
-    static mc_edge_service cand[NSERVICES], chosen[NSERVICES];
+    static mc_edge_service cand[NSERVICES];
     static bool ok[NSERVICES][MC_EDGE_MAX_BACKENDS];
     mc_err err = {0};
     int rc = 0;
@@ -312,13 +310,11 @@ static int round_step(void *ctx) {
     probe_all(e, cand, ok);
     mc_edge_conf next = e->conf;
     for (int i = 0; i < NSERVICES; i++) {
-        chosen[i] = next.services[i];
-        choose(e, i, &cand[i], ok[i], &chosen[i]);
-        next.services[i] = chosen[i];
+        choose(e, i, &cand[i], ok[i], &next.services[i]);
         char labels[64];
         snprintf(labels, sizeof labels, "service=\"%s\"", SERVICES[i]);
         mc_gauge_set(mc_gauge("mcloud_edge_backends", "Ready instances in the edge's upstreams.", labels),
-                     chosen[i].n);
+                     next.services[i].n);
     }
     char *text = mc_edge_render(&next);
     if (!text) return -1;
@@ -393,17 +389,9 @@ static int edge_ready(void *ctx, mc_err *err) {
  * the first round finds a different one. */
 static void adopt(edge *e) {
     if (mc_nginx_pid(e->conf.dir) <= 0) return;
-    FILE *f = fopen(e->conf_path, "r");
-    if (!f) return;
-    mc_textbuf tb = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf - 1, f)) > 0) {
-        buf[n] = '\0';
-        mc_textbuf_printf(&tb, "%s", buf);
-    }
-    fclose(f);
-    e->applied = mc_textbuf_finish(&tb);
+    size_t len;
+    e->applied = mc_read_file(e->conf_path, EDGE_CONF_MAX, &len, NULL);
+    if (!e->applied) return;
     mc_log_kv(MC_LOG_INFO, "adopting the running nginx", "dir", e->conf.dir, NULL);
 }
 

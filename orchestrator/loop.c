@@ -186,30 +186,30 @@ static void keep_silent_nodes(mc_orch *o, mc_orch_view *v) {
     }
 }
 
+typedef struct cluster_scan {
+    mc_orch *o;
+    mc_orch_view *v;
+} cluster_scan;
+
+static int read_nodes(void *ctx, const redisReply *keys, mc_err *err) {
+    (void)err;
+    cluster_scan *s = ctx;
+    for (size_t i = 0; i < keys->elements; i++) {
+        bool seen = false; /* SCAN may repeat a key */
+        const char *name = keys->element[i]->str + strlen(s->o->node_pattern) - 1;
+        for (int k = 0; k < s->v->nnodes; k++) seen |= strcmp(s->v->nodes[k].name, name) == 0;
+        if (!seen) read_node(s->o, s->v, keys->element[i]->str);
+    }
+    return 0;
+}
+
 static int read_cluster(mc_orch *o, mc_orch_view *v) {
     mc_err err = {0};
     v->nnodes = v->nreports = 0;
-    char cursor[32] = "0";
-    do {
-        redisReply *r = mc_redis_command(o->svc.redis, &err, "SCAN %s MATCH %s COUNT 200", cursor, o->node_pattern);
-        if (!r) {
-            mc_log_kv(MC_LOG_WARN, "reading node heartbeats", "error", err.msg, NULL);
-            return -1;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            freeReplyObject(r);
-            return -1;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            bool seen = false; /* SCAN may repeat a key */
-            const char *name = keys->element[i]->str + strlen(o->node_pattern) - 1;
-            for (int k = 0; k < v->nnodes; k++) seen |= strcmp(v->nodes[k].name, name) == 0;
-            if (!seen) read_node(o, v, keys->element[i]->str);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    if (mc_redis_scan(o->svc.redis, o->node_pattern, read_nodes, &(cluster_scan){o, v}, &err) < 0) {
+        mc_log_kv(MC_LOG_WARN, "reading node heartbeats", "error", err.msg, NULL);
+        return -1;
+    }
     keep_silent_nodes(o, v);
     redisReply *d = mc_redis_command(o->svc.redis, &err, "SMEMBERS %s", o->drain_key);
     if (d && d->type == REDIS_REPLY_ARRAY)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/daemon.h"
+#include "common/fdio.h"
 #include "common/log.h"
 #include "stream/stream.h"
 #include "stream/usage.h"
@@ -53,16 +54,10 @@ static int read_settings(mc_stream_server *srv, long *cache_mb, long *video_ttl_
 static int read_page_template(mc_stream_server *srv, mc_err *err) {
     char path[MC_STREAM_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/player.html", srv->web_dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return mc_err_set(err, MC_ERR_INVALID, "cannot read the player page %s", path);
-    char *buf = malloc(PAGE_TEMPLATE_MAX + 1);
-    size_t n = buf ? fread(buf, 1, PAGE_TEMPLATE_MAX + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > PAGE_TEMPLATE_MAX) {
-        free(buf);
-        return mc_err_set(err, MC_ERR_INVALID, "the player page %s is missing or over 1 MiB", path);
-    }
-    buf[n] = '\0';
+    size_t n;
+    mc_err why = {0};
+    char *buf = mc_read_file(path, PAGE_TEMPLATE_MAX, &n, &why);
+    if (!buf) return mc_err_set(err, MC_ERR_INVALID, "cannot read the player page (at most 1 MiB): %s", why.msg);
     const char *at = strstr(buf, MC_STREAM_PAGE_PLACEHOLDER);
     if (!at) {
         free(buf);

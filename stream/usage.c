@@ -15,7 +15,7 @@
 #define FLUSH_MS 1000
 #define MAX_TENANTS 256
 
-/* One round trip, all or nothing: both counters and the expiry. */
+/* One script per tenant, all or nothing: both counters and the expiry. */
 static const char FLUSH_SCRIPT[] =
     "redis.call('HINCRBY', KEYS[1], 'requests', ARGV[1]) "
     "redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[2]) "
@@ -62,22 +62,42 @@ void mc_stream_usage_add(mc_stream_usage *u, const char *tenant, uint64_t bytes)
     pthread_mutex_unlock(&u->lock);
 }
 
-/* Writes one tenant's counts; -1 when Redis did not take them. */
-static int write_one(mc_stream_usage *u, const tenant_count *c, const char *day, mc_err *err) {
+/* Queues one tenant's counts; false for a tenant whose name Redis keys do
+ * not take (its counts are dropped). */
+static bool queue_one(mc_redis_batch *b, const tenant_count *c, const char *day) {
     char key[160], requests[24], bytes[24], keep[16];
-    if (mc_key_stream_usage(key, sizeof key, c->tenant, day) < 0) return 0; /* not a name Redis keys take */
+    if (mc_key_stream_usage(key, sizeof key, c->tenant, day) < 0) return false;
     snprintf(requests, sizeof requests, "%llu", (unsigned long long)c->requests);
     snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)c->bytes);
     snprintf(keep, sizeof keep, "%ld", MC_USAGE_TTL_S);
-    redisReply *r = mc_redis_command_once(u->redis, err, "EVAL %s 1 %s %s %s %s", FLUSH_SCRIPT, key, requests,
-                                          bytes, keep);
-    if (!r) return -1;
-    freeReplyObject(r);
-    return 0;
+    mc_redis_batch_add(b, "EVAL %s 1 %s %s %s %s", FLUSH_SCRIPT, key, requests, bytes, keep);
+    return true;
 }
 
-/* Takes the counts out under the lock, then writes them without it; what
- * Redis did not take goes back for the next round. */
+/* Writes the taken counts in one pipelined round trip, never resent; a
+ * tenant whose script did not answer OK goes back for the next round. */
+static void write_taken(mc_stream_usage *u, int n, const char *day) {
+    mc_redis_batch b = {0};
+    int queued[MAX_TENANTS], nq = 0;
+    for (int i = 0; i < n; i++)
+        if (queue_one(&b, &u->taken[i], day)) queued[nq++] = i;
+    mc_err first = {0};
+    mc_redis_batch_run(u->redis, &b, 0, &first);
+    int kept = 0;
+    for (int q = 0; q < nq; q++) {
+        mc_err err = {0};
+        if (mc_redis_batch_reply(u->redis, &b, (size_t)q, &err)) continue;
+        if (kept++ == 0 && !first.msg[0]) first = err;
+        const tenant_count *c = &u->taken[queued[q]];
+        pthread_mutex_lock(&u->lock);
+        add_locked(u, c->tenant, c->requests, c->bytes);
+        pthread_mutex_unlock(&u->lock);
+    }
+    mc_redis_batch_free(&b);
+    if (kept) mc_log_kv(MC_LOG_WARN, "playback usage not written yet, kept for the next round", "error", first.msg, NULL);
+}
+
+/* Takes the counts out under the lock, then writes them without it. */
 static int flush(void *ctx) {
     mc_stream_usage *u = ctx;
     pthread_mutex_lock(&u->lock);
@@ -91,15 +111,7 @@ static int flush(void *ctx) {
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(day, sizeof day, "%Y%m%d", &tm);
-    for (int i = 0; i < n; i++) {
-        mc_err err = {0};
-        if (write_one(u, &u->taken[i], day, &err) == 0) continue;
-        mc_log_kv(MC_LOG_WARN, "playback usage not written yet, kept for the next round", "error", err.msg, NULL);
-        pthread_mutex_lock(&u->lock);
-        for (int k = i; k < n; k++) add_locked(u, u->taken[k].tenant, u->taken[k].requests, u->taken[k].bytes);
-        pthread_mutex_unlock(&u->lock);
-        break;
-    }
+    write_taken(u, n, day);
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 
+#include "common/daemon.h" /* mc_daemon_name_thread: naming the calling thread before opening a
+                              * decoder, encoder or filter graph names their workers (engine.h) */
 #include "common/log.h"
 #include "transcode/encoders.h"
 #include "transcode/fflog.h"
@@ -29,7 +31,6 @@
 #include "transcode/rung.h"
 
 #define RUNG_QUEUE_CAPACITY 8
-#define THREAD_NAME_MAX 16   /* Linux: 15 characters and the NUL */
 #define PROGRESS_INTERVAL_S 1.0
 #define HOLD_POLL_NS (50 * 1000000L)
 
@@ -97,15 +98,6 @@ static void report_progress(job *j, bool done) {
 }
 
 /* ---- set-up ---- */
-
-/* Threads a library starts inherit the name of the thread that starts them
- * (Linux copies it): naming the calling thread before opening a decoder, an
- * encoder or a filter graph names their worker threads (engine.h). */
-static void name_thread(const char *what, const char *rung) {
-    char name[THREAD_NAME_MAX];
-    snprintf(name, sizeof name, "%s%s%.10s", what, rung ? "-" : "", rung ? rung : "");
-    pthread_setname_np(pthread_self(), name);
-}
 
 static int make_tmp_dir(job *j, mc_err *err) {
     const char *base = j->opts->tmp_dir ? j->opts->tmp_dir : getenv("TMPDIR");
@@ -227,10 +219,10 @@ static int prepare(job *j, mc_err *err) {
     if (n == 0)
         return mc_err_set(err, MC_ERR_INVALID, "unusable video size %dx%d", j->in.display_w, j->in.display_h);
     for (int i = 0; i < n; i++) {
-        name_thread("x264", j->ladder[i].name);
+        mc_daemon_name_thread("x264", j->ladder[i].name);
         AVCodecContext *venc = mc_encoder_h264_open(j->preset, &j->ladder[i], j->in.frame_rate,
                                                     j->opts->encoder_threads, err);
-        name_thread("tc-main", NULL);
+        mc_daemon_name_thread("tc-main", NULL);
         if (!venc || open_rung(j, j->ladder[i].name, venc, err) != 0) return -1;
     }
     plan_thumbnails(j);
@@ -321,9 +313,9 @@ static int filter_video(job *j, AVFrame *f, mc_err *err) {
             .thumb_times = j->thumb_times,
             .n_thumb_times = j->n_thumbs,
         };
-        name_thread("tc-filter", NULL);
+        mc_daemon_name_thread("tc-filter", NULL);
         int rc = mc_video_graph_init(&j->vgraph, &spec, f, err);
-        name_thread("tc-main", NULL);
+        mc_daemon_name_thread("tc-main", NULL);
         if (rc != 0) return -1;
     }
     /* the end time lets the fps filter give the last frame its full duration */
@@ -370,9 +362,9 @@ static int encode_audio(job *j, AVFrame *f, mc_err *err) {
 static int filter_audio(job *j, AVFrame *f, mc_err *err) {
     if (!j->agraph.graph) {
         if (!f) return 0;
-        name_thread("tc-filter", NULL);
+        mc_daemon_name_thread("tc-filter", NULL);
         int rc = mc_audio_graph_init(&j->agraph, j->in.audio->time_base, f, j->aenc, err);
-        name_thread("tc-main", NULL);
+        mc_daemon_name_thread("tc-main", NULL);
         if (rc != 0) return -1;
     }
     int ret = av_buffersrc_add_frame(j->agraph.src, f);
@@ -587,11 +579,11 @@ int mc_transcode_run(const mc_transcode_input *in, const mc_sink *sink,
         return mc_err_set(err, MC_ERR_INVALID, "preset %s: %s", j.preset->name, why);
     if (j.progressive) mc_live_init(&j.live, sink, j.opts->on_playable, j.opts->playable_ud);
     mc_fflog_install();
-    char caller_name[THREAD_NAME_MAX] = "";
+    char caller_name[MC_THREAD_NAME_MAX] = "";
     pthread_getname_np(pthread_self(), caller_name, sizeof caller_name);
-    name_thread("tc-decode", NULL);
+    mc_daemon_name_thread("tc-decode", NULL);
     int rc = mc_input_open(&j.in, in, j.preset->max_fps, err);
-    name_thread("tc-main", NULL);
+    mc_daemon_name_thread("tc-main", NULL);
     if (rc != 0) {
         if (j.progressive) mc_live_destroy(&j.live);
         pthread_setname_np(pthread_self(), caller_name);

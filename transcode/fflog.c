@@ -22,6 +22,7 @@ static void trim_newline(char *s) {
 
 static void fflog_callback(void *avcl, int level, const char *fmt, va_list vl) {
     if (level > av_log_get_level()) return;
+    if (level > AV_LOG_ERROR && !mc_log_enabled(MC_LOG_DEBUG)) return; /* formatted for the DEBUG line only */
     char line[1024];
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
     trim_newline(line);

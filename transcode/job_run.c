@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/http.h" /* mc_monotonic_seconds */
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/s3_avio.h"

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 int mc_queue_init(mc_queue *q, int capacity) {
     *q = (mc_queue){.capacity = capacity};
     q->items = calloc((size_t)capacity, sizeof *q->items);
@@ -29,19 +31,13 @@ void mc_queue_destroy(mc_queue *q) {
     pthread_cond_destroy(&q->changed);
 }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int push(mc_queue *q, mc_queue_item item) {
     pthread_mutex_lock(&q->lock);
     if (q->count == q->capacity && !q->closed) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = mc_monotonic_ns();
         q->full_waits++;
         while (q->count == q->capacity && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
-        q->full_wait_ns += now_ns() - t0;
+        q->full_wait_ns += mc_monotonic_ns() - t0;
     }
     if (q->closed) {
         pthread_mutex_unlock(&q->lock);
@@ -86,10 +82,10 @@ mc_queue_item mc_queue_pop(mc_queue *q) {
     mc_queue_item item = {.kind = MC_QUEUE_CLOSED};
     pthread_mutex_lock(&q->lock);
     if (q->count == 0 && !q->ended && !q->closed) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = mc_monotonic_ns();
         q->empty_waits++;
         while (q->count == 0 && !q->ended && !q->closed) pthread_cond_wait(&q->changed, &q->lock);
-        q->empty_wait_ns += now_ns() - t0;
+        q->empty_wait_ns += mc_monotonic_ns() - t0;
     }
     if (q->closed) {
         item.kind = MC_QUEUE_CLOSED;

@@ -9,6 +9,7 @@
 
 #include <libavutil/opt.h>
 
+#include "common/daemon.h"
 #include "transcode/fflog.h"
 #include "transcode/hls.h"
 
@@ -279,9 +280,7 @@ static int finish(mc_rung_output *r, mc_err *err) {
 
 static void *rung_thread(void *arg) {
     mc_rung_output *r = arg;
-    char name[16];
-    snprintf(name, sizeof name, "rung-%.10s", r->name);
-    pthread_setname_np(pthread_self(), name);
+    mc_daemon_name_thread("rung", r->name);
     mc_err err = {0};
     int rc = process_items(r, &err);
     if (rc == 0) rc = finish(r, &err);

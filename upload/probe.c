@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fdio.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -85,12 +85,6 @@ int mc_upload_probe_init(mc_upload_server *srv, mc_err *err) {
                           "target %s next to mcloud-upload", srv->probe_bin, strerror(errno),
                           HELPER_NAME);
     return 0;
-}
-
-static long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
 /* ---- the probe server ----------------------------------------------------- */
@@ -181,29 +175,12 @@ void mc_upload_probe_stop(void) {
     pthread_mutex_unlock(&server_lock);
 }
 
-static bool recv_all(int fd, void *data, size_t len, long deadline) {
-    char *p = data;
-    while (len) {
-        long left = deadline - now_ms();
-        if (left <= 0) return false;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 typedef struct helper_io {
     int status;
-    char *buf;
+    char *buf; /* sized to the answer: a few KiB, not the MC_PROBE_RESULT_MAX bound */
     size_t len;
     bool timed_out, too_large;
+    bool no_memory; /* the answer could not be stored: not the server's fault */
 } helper_io;
 
 /* One request and its answer on the slot's socket; false when the server
@@ -212,11 +189,18 @@ static bool exchange(const mc_upload_server *srv, int sock, const char *request,
     size_t len = strlen(request);
     uint32_t len32 = (uint32_t)len;
     mc_probe_answer ans;
-    long deadline = now_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
+    int64_t deadline = mc_monotonic_ms() + (srv->set.probe_timeout_s + SERVER_MARGIN_S) * 1000L;
     if (!mc_write_all(sock, &len32, sizeof len32) || !mc_write_all(sock, request, len) ||
-        !recv_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX ||
-        !recv_all(sock, io->buf, ans.len, deadline))
+        !mc_read_all(sock, &ans, sizeof ans, deadline) || ans.len > MC_PROBE_RESULT_MAX)
         return false;
+    char *buf = realloc(io->buf, (size_t)ans.len + 1);
+    if (!buf) {
+        io->no_memory = true;
+        return false;
+    }
+    io->buf = buf;
+    if (!mc_read_all(sock, io->buf, ans.len, deadline)) return false;
+    io->buf[ans.len] = '\0';
     io->status = ans.status;
     io->len = ans.len;
     io->timed_out = ans.timed_out;
@@ -274,8 +258,7 @@ static int interpret(const mc_upload_server *srv, const helper_io *io, mc_upload
  * restarted and the probe retried once. */
 static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_upload_probe *p,
                      mc_err *err) {
-    helper_io io = {.buf = malloc(MC_PROBE_RESULT_MAX + 1)};
-    if (!io.buf) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    helper_io io = {0};
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         /* A copy of the slot's socket: a restart by another thread closes
@@ -291,6 +274,10 @@ static int run_probe(mc_upload_server *srv, int slot, const char *request, mc_up
         if (sock < 0) break;
         bool answered = exchange(srv, sock, request, &io);
         close(sock);
+        if (io.no_memory) {
+            mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+            break;
+        }
         if (answered) {
             rc = interpret(srv, &io, p, err);
             break;
@@ -317,10 +304,12 @@ int mc_upload_probe_object(mc_upload_server *srv, const char *key, uint64_t size
     double started = mc_monotonic_seconds();
     int rc = run_probe(srv, slot, request, p, err);
     give_slot(slot);
-    char wait_ms[24], run_ms[24];
-    snprintf(wait_ms, sizeof wait_ms, "%.1f", (started - asked) * 1000);
-    snprintf(run_ms, sizeof run_ms, "%.1f", (mc_monotonic_seconds() - started) * 1000);
-    mc_log_kv(MC_LOG_DEBUG, "probe", "key", key, "slot_wait_ms", wait_ms, "run_ms", run_ms, NULL);
+    if (mc_log_enabled(MC_LOG_DEBUG)) {
+        char wait_ms[24], run_ms[24];
+        snprintf(wait_ms, sizeof wait_ms, "%.1f", (started - asked) * 1000);
+        snprintf(run_ms, sizeof run_ms, "%.1f", (mc_monotonic_seconds() - started) * 1000);
+        mc_log_kv(MC_LOG_DEBUG, "probe", "key", key, "slot_wait_ms", wait_ms, "run_ms", run_ms, NULL);
+    }
     free(request);
     if (rc < 0) return mc_err_wrap(err, "probing %s", key);
     if (!p->media) mc_log_kv(MC_LOG_INFO, "probe: not media", "key", key, "reason", p->failure_reason, NULL);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fdio.h"
 #include "upload/probe.h"
 #include "upload/probe_server.h"
@@ -56,12 +57,6 @@ typedef struct limits {
 #ifndef LIMIT_ADDRESS_SPACE
 #define LIMIT_ADDRESS_SPACE 1
 #endif
-
-static long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000L + t.tv_nsec / 1000000;
-}
 
 /* The probe child: limits, then the one-shot probe on stdin/stdout. */
 static void run_child(const limits *l, int in, int out) {
@@ -89,7 +84,7 @@ typedef struct child_io {
 /* Reads the child's stdout until EOF, the deadline, or the size bound. */
 static void read_result(int fd, long deadline, child_io *io) {
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - mc_monotonic_ms();
         if (left <= 0) {
             io->timed_out = true;
             return;
@@ -115,7 +110,7 @@ static void supervise(const limits *l, int sock, const char *request, size_t len
     mc_probe_answer ans = {.status = 0};
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) _exit(1);
-    long deadline = now_ms() + l->timeout_s * 1000L;
+    long deadline = mc_monotonic_ms() + l->timeout_s * 1000L;
     pid_t pid = fork();
     if (pid == 0) run_child(l, in[0], out[1]);
     close(in[0]);
@@ -136,24 +131,11 @@ static void supervise(const limits *l, int sock, const char *request, size_t len
     _exit(0);
 }
 
-/* Reads exactly len bytes; false at EOF or on an error. */
-static bool read_all(int fd, void *data, size_t len) {
-    char *p = data;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* One request from slot socket fd; false when the daemon is gone. */
 static bool serve_one(const limits *l, int fd) {
     static char request[REQUEST_MAX];
     uint32_t len;
-    if (!read_all(fd, &len, sizeof len) || len > sizeof request || !read_all(fd, request, len))
+    if (!mc_read_all(fd, &len, sizeof len, -1) || len > sizeof request || !mc_read_all(fd, request, len, -1))
         return false;
     pid_t pid = fork();
     if (pid == 0) supervise(l, fd, request, len);

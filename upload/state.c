@@ -95,6 +95,25 @@ static void cache_drop(mc_upload_server *srv, const char *id) {
 
 void mc_upload_state_forget(mc_upload_server *srv, const char *id) { cache_drop(srv, id); }
 
+int mc_upload_state_end(mc_upload_server *srv, const mc_upload *u, const char *status, bool only_active,
+                        const char *reason, mc_err *err) {
+    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
+    int rc = c ? mc_db_begin(c, err) : -1;
+    if (rc == 0)
+        rc = mc_db_conn_exec(c, only_active ? "UPDATE uploads SET status = ? WHERE id = ? AND status = 'active'"
+                                            : "UPDATE uploads SET status = ? WHERE id = ?",
+                             MC_DB_ARGS(mc_db_str(status), mc_db_str(u->id)), NULL, err);
+    if (rc == 0 && u->video_id[0])
+        rc = mc_db_conn_exec(c,
+                             "UPDATE videos SET status = 'failed', failure_reason = ? WHERE id = ? AND "
+                             "status = 'uploading'",
+                             MC_DB_ARGS(mc_db_str(reason), mc_db_str(u->video_id)), NULL, err);
+    if (rc == 0) rc = mc_db_commit(c, err);
+    mc_db_release(c);
+    mc_upload_state_forget(srv, u->id);
+    return rc;
+}
+
 static void set_field(mc_upload *u, const char *f, const char *v) {
     if (strcmp(f, "tenant") == 0) copy(u->tenant, sizeof u->tenant, v);
     else if (strcmp(f, "video") == 0) copy(u->video_id, sizeof u->video_id, v);

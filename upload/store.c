@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "upload/upload.h"
 
@@ -52,12 +53,6 @@ struct mc_upload_writer {
     double last_extend;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The writer's own handle, borrowed on first use: a body that only streams
  * whole parts never needs it. */
 static mc_s3 *writer_s3(mc_upload_writer *w, mc_err *err) {
@@ -67,10 +62,10 @@ static mc_s3 *writer_s3(mc_upload_writer *w, mc_err *err) {
 
 /* Keeps the write lock while a long body streams; fails if it was lost. */
 static int keep_lock(mc_upload_writer *w, mc_err *err) {
-    if (now_s() - w->last_extend < w->srv->set.lock_ttl_ms / 3000.0) return 0;
+    if (mc_monotonic_seconds() - w->last_extend < w->srv->set.lock_ttl_ms / 3000.0) return 0;
     if (mc_upload_lock_extend(w->srv, w->lock, err) < 0)
         return mc_err_wrap(err, "upload %s: lost the write lock", w->u->id);
-    w->last_extend = now_s();
+    w->last_extend = mc_monotonic_seconds();
     return 0;
 }
 
@@ -174,7 +169,7 @@ mc_upload_writer *mc_upload_writer_new(mc_upload_server *srv, mc_upload *u, cons
     mc_upload_writer *w = calloc(1, sizeof *w);
     if (!w) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
     *w = (mc_upload_writer){.srv = srv, .u = u, .lock = lock, .declared = declared,
-                            .last_extend = now_s()};
+                            .last_extend = mc_monotonic_seconds()};
     if (begin_part(w, u->tail_bytes, err) < 0) {
         mc_upload_writer_free(w);
         return NULL;

@@ -25,19 +25,7 @@ typedef int (*sweep_fn)(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *
 static int expire(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *err) {
     if (u->status != MC_UPLOAD_ACTIVE || u->expires_at > time(NULL)) return 0;
     mc_upload_store_abort(s3, u);
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0)
-        rc = mc_db_conn_exec(c, "UPDATE uploads SET status = 'expired' WHERE id = ? AND status = 'active'",
-                             MC_DB_ARGS(mc_db_str(u->id)), NULL, err);
-    if (rc == 0 && u->video_id[0])
-        rc = mc_db_conn_exec(c,
-                             "UPDATE videos SET status = 'failed', failure_reason = 'upload "
-                             "expired before it was finished' WHERE id = ? AND status = 'uploading'",
-                             MC_DB_ARGS(mc_db_str(u->video_id)), NULL, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
-    mc_upload_state_forget(srv, u->id);
+    int rc = mc_upload_state_end(srv, u, "expired", true, "upload expired before it was finished", err);
     if (rc == 0) mc_log_kv(MC_LOG_INFO, "upload expired", "upload", u->id, NULL);
     return rc;
 }

@@ -398,23 +398,6 @@ static enum MHD_Result handle_get(mc_http_req *req, mc_tus_req *t) {
 
 /* ---- DELETE: termination ------------------------------------------------ */
 
-static int terminate_rows(mc_upload_server *srv, const mc_upload *u, mc_err *err) {
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0)
-        rc = mc_db_conn_exec(c, "UPDATE uploads SET status = 'terminated' WHERE id = ?",
-                             MC_DB_ARGS(mc_db_str(u->id)), NULL, err);
-    if (rc == 0 && u->video_id[0])
-        rc = mc_db_conn_exec(c,
-                             "UPDATE videos SET status = 'failed', failure_reason = 'upload "
-                             "terminated by the client' WHERE id = ? AND status = 'uploading'",
-                             MC_DB_ARGS(mc_db_str(u->video_id)), NULL, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
-    mc_upload_state_forget(srv, u->id);
-    return rc;
-}
-
 static enum MHD_Result handle_delete(mc_http_req *req, mc_tus_req *t) {
     enum MHD_Result rc;
     if (!mc_tus_load_upload(req, t, &rc)) return rc;
@@ -433,7 +416,7 @@ static enum MHD_Result handle_delete(mc_http_req *req, mc_tus_req *t) {
     if (t->u.status != MC_UPLOAD_COMPLETED) mc_upload_store_abort(s3, &t->u);
     else if (t->u.concat == MC_UPLOAD_CONCAT_PARTIAL) mc_s3_delete_object(s3, t->u.s3_key, &err);
     mc_s3_pool_put(t->srv->s3, s3);
-    if (terminate_rows(t->srv, &t->u, &err) < 0) return mc_tus_fail_err(req, &err);
+    if (mc_upload_state_end(t->srv, &t->u, "terminated", false, "upload terminated by the client", &err) < 0) return mc_tus_fail_err(req, &err);
     t->have_upload = false;
     mc_log_kv(MC_LOG_INFO, "upload terminated", "upload", t->u.id, NULL);
     return mc_tus_respond(req, NULL, 204, NULL);

@@ -162,6 +162,12 @@ int mc_upload_store_concat(mc_upload_server *srv, mc_s3 *s3, mc_upload *u,
 
 /* Drops the cached state so the next load reads MySQL. */
 void mc_upload_state_forget(mc_upload_server *srv, const char *id);
+/* Ends an upload that will not complete, in one transaction: its row to
+ * status ("expired", "terminated"; only_active: only from active) and its
+ * video, while still uploading, failed with reason; then its cached state
+ * dropped. The sweeper's expiry and the client's DELETE. */
+int mc_upload_state_end(mc_upload_server *srv, const mc_upload *u, const char *status, bool only_active,
+                        const char *reason, mc_err *err);
 
 /* ---- probe (probe.c): the helper process mcloud-probe, see probe.h ---- */
 /* Finds the helper next to this executable; an error names what is missing. */

@@ -43,6 +43,7 @@ typedef struct mc_agent_instance {
     size_t nschedule;
     char last_logs[4096];             /* the last lines of its previous container (a crash loop's cause) */
     mc_cgroup_usage usage;            /* from its cgroup, each round while running */
+    mc_cgroup_files cgroup;           /* where usage is read, located once per pid */
     double cpu_percent;               /* of one core, over the last window of >= 1 s */
     double cpu_mark, cpu_mark_at;     /* cpu_seconds and monotonic time where that window began */
 } mc_agent_instance;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
+
 static bool has_controller(const char *list, size_t len, const char *name) {
     size_t n = strlen(name);
     const char *p = list, *end = list + len;
@@ -67,43 +69,69 @@ int mc_cgroup_locate(char *out, size_t cap, const char *dir, const char *cg, con
     return -1;
 }
 
-int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out) {
+/* One controller's file under root/controller ("" controller: root). */
+static int locate_under(char *out, const char *root, const char *controller, const char *cg, const char *file) {
+    char dir[MC_CGROUP_FILE_MAX];
+    snprintf(dir, sizeof dir, "%s%s%s", root, controller[0] ? "/" : "", controller);
+    if (mc_cgroup_locate(out, MC_CGROUP_FILE_MAX, dir, cg, file) == 0) return 0;
+    out[0] = '\0';
+    return -1;
+}
+
+int mc_cgroup_find(const char *root, int pid, mc_cgroup_files *out) {
     memset(out, 0, sizeof *out);
-    char path[1200], text[4096];
+    char path[MC_CGROUP_FILE_MAX];
     snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
+    size_t len;
+    char *text = mc_read_file(path, 64 * 1024, &len, NULL);
+    if (!text) return -1;
     snprintf(path, sizeof path, "%s/cgroup.controllers", root);
     bool v2 = access(path, F_OK) == 0;
     mc_cgroup_paths p;
-    if (mc_cgroup_parse(text, v2, &p) < 0) return -1;
-    long long v;
-    char dir[600];
+    int rc = mc_cgroup_parse(text, v2, &p);
+    free(text);
+    if (rc < 0) return -1;
+    out->v2 = v2;
     if (v2) {
-        if (mc_cgroup_locate(path, sizeof path, root, p.unified, "memory.current") < 0 ||
-            read_ll(path, &out->memory_bytes) < 0)
-            return -1;
-        if (mc_cgroup_locate(path, sizeof path, root, p.unified, "pids.current") == 0) read_ll(path, &out->pids);
-        f = mc_cgroup_locate(path, sizeof path, root, p.unified, "cpu.stat") == 0 ? fopen(path, "r") : NULL;
-        if (f) {
-            char key[64];
-            while (fscanf(f, "%63s %lld", key, &v) == 2)
-                if (strcmp(key, "usage_usec") == 0) out->cpu_seconds = v / 1e6;
-            fclose(f);
-        }
-        return 0;
+        if (locate_under(out->memory, root, "", p.unified, "memory.current") < 0) return -1;
+        locate_under(out->pids, root, "", p.unified, "pids.current");
+        locate_under(out->cpu, root, "", p.unified, "cpu.stat");
+    } else {
+        if (locate_under(out->memory, root, "memory", p.memory, "memory.usage_in_bytes") < 0) return -1;
+        locate_under(out->pids, root, "pids", p.pids, "pids.current");
+        locate_under(out->cpu, root, "cpuacct", p.cpuacct, "cpuacct.usage");
     }
-    snprintf(dir, sizeof dir, "%s/memory", root);
-    if (mc_cgroup_locate(path, sizeof path, dir, p.memory, "memory.usage_in_bytes") < 0 ||
-        read_ll(path, &out->memory_bytes) < 0)
-        return -1;
-    snprintf(dir, sizeof dir, "%s/pids", root);
-    if (mc_cgroup_locate(path, sizeof path, dir, p.pids, "pids.current") == 0) read_ll(path, &out->pids);
-    snprintf(dir, sizeof dir, "%s/cpuacct", root);
-    if (mc_cgroup_locate(path, sizeof path, dir, p.cpuacct, "cpuacct.usage") == 0 && read_ll(path, &v) == 0)
-        out->cpu_seconds = v / 1e9;
+    out->pid = pid;
     return 0;
+}
+
+/* v2's cpu.stat: usage_usec among "key value" lines. */
+static void read_cpu_stat(const char *path, double *seconds) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char key[64];
+    long long v;
+    while (fscanf(f, "%63s %lld", key, &v) == 2)
+        if (strcmp(key, "usage_usec") == 0) *seconds = v / 1e6;
+    fclose(f);
+}
+
+int mc_cgroup_read_files(const mc_cgroup_files *files, mc_cgroup_usage *out) {
+    memset(out, 0, sizeof *out);
+    if (read_ll(files->memory, &out->memory_bytes) < 0) return -1;
+    if (files->pids[0]) read_ll(files->pids, &out->pids);
+    long long ns;
+    if (files->cpu[0] && files->v2) read_cpu_stat(files->cpu, &out->cpu_seconds);
+    else if (files->cpu[0] && read_ll(files->cpu, &ns) == 0) out->cpu_seconds = ns / 1e9;
+    return 0;
+}
+
+int mc_cgroup_read(const char *root, int pid, mc_cgroup_files *cache, mc_cgroup_usage *out) {
+    if (cache->pid == pid && mc_cgroup_read_files(cache, out) == 0) return 0;
+    if (mc_cgroup_find(root, pid, cache) < 0) {
+        cache->pid = 0;
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    return mc_cgroup_read_files(cache, out);
 }

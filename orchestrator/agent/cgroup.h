@@ -32,7 +32,25 @@ int mc_cgroup_parse(const char *text, bool v2, mc_cgroup_paths *out);
  * mount is the container's own cgroup and the path of a container it
  * started carries the outer container's first. */
 int mc_cgroup_locate(char *out, size_t cap, const char *dir, const char *cg, const char *file);
-/* Reads the usage of the process pid's cgroup under root ("/sys/fs/cgroup"). */
-int mc_cgroup_read(const char *root, int pid, mc_cgroup_usage *out);
+#define MC_CGROUP_FILE_MAX 640
+
+/* The files a container's usage is read from, located once for its pid. */
+typedef struct mc_cgroup_files {
+    int pid;                     /* located for this process; 0: not located */
+    bool v2;
+    char memory[MC_CGROUP_FILE_MAX];        /* required */
+    char cpu[MC_CGROUP_FILE_MAX];           /* cpu.stat (v2) or cpuacct.usage (v1); "": none */
+    char pids[MC_CGROUP_FILE_MAX];          /* "": none */
+} mc_cgroup_files;
+
+/* Locates the files of the process pid's cgroup under root ("/sys/fs/cgroup"). */
+int mc_cgroup_find(const char *root, int pid, mc_cgroup_files *out);
+/* Reads the usage from located files; -1 when the memory file cannot be read. */
+int mc_cgroup_read_files(const mc_cgroup_files *files, mc_cgroup_usage *out);
+/* Reads the usage of the process pid's cgroup under root, locating its
+ * files only when cache holds another pid's or reading them failed (the
+ * agent reads every container every round: /proc/<pid>/cgroup and the
+ * directory walk once per container, not once a second). */
+int mc_cgroup_read(const char *root, int pid, mc_cgroup_files *cache, mc_cgroup_usage *out);
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/http.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -66,16 +67,9 @@ void mc_agent_forget_order(mc_agent *a, const char *name) {
     unlink(path);
 }
 
-static char *read_small(const char *path, size_t *len) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = malloc(256 * 1024 + 1);
-    size_t n = buf ? fread(buf, 1, 256 * 1024, f) : 0;
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    *len = n;
-    return buf;
-}
+/* The state dir's files (an order, the fence) are small; one larger than
+ * this is not ours. */
+#define STATE_FILE_MAX (256 * 1024)
 
 /* ---- JSON of an instance (contract: heartbeat, GET /v1/instances) ---- */
 
@@ -178,7 +172,7 @@ static int probe(int port, const char *path, long timeout_ms) {
  * share is the CPU time's growth over windows of at least a second (the
  * rounds come every few hundred ms: shorter windows would only be noise). */
 static void read_usage(mc_agent_instance *i, double now) {
-    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->usage) < 0) return;
+    if (i->pid <= 0 || mc_cgroup_read("/sys/fs/cgroup", i->pid, &i->cgroup, &i->usage) < 0) return;
     if (i->cpu_mark_at <= 0 || i->usage.cpu_seconds < i->cpu_mark) {
         i->cpu_mark = i->usage.cpu_seconds, i->cpu_mark_at = now;
     } else if (now - i->cpu_mark_at >= 1.0) {
@@ -351,7 +345,7 @@ static void load_fence(mc_agent *a) {
     char path[600];
     size_t len;
     snprintf(path, sizeof path, "%s/fence", a->state_dir);
-    char *text = read_small(path, &len);
+    char *text = mc_read_file(path, STATE_FILE_MAX, &len, NULL);
     if (text) a->fence = strtoull(text, NULL, 10);
     free(text);
 }
@@ -371,7 +365,7 @@ static int adopt(mc_agent *a, mc_err *err) {
         char path[600];
         size_t len = 0;
         snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, name ? name : "-");
-        char *body = name && list[k].running ? read_small(path, &len) : NULL;
+        char *body = name && list[k].running ? mc_read_file(path, STATE_FILE_MAX, &len, NULL) : NULL;
         mc_agent_instance *i = NULL;
         for (int s = 0; s < MC_AGENT_MAX_INSTANCES && !i; s++)
             if (!a->inst[s].used) i = &a->inst[s];

@@ -46,11 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             __builtin_trap();
         }
     } else {
-        static char found[8][MC_EDGE_ADDR_MAX];
-        int n = 0;
-        if (mc_edge_backends_from_heartbeat(buf, size - 1, "stream", found, 8, &n, &err) == 0) {
-            if (n < 0 || n > 8) __builtin_trap();
-            for (int i = 0; i < n; i++) check_addr(found[i]);
+        static mc_edge_service svcs[3];
+        memset(svcs, 0, sizeof svcs);
+        snprintf(svcs[0].name, sizeof svcs[0].name, "upload");
+        snprintf(svcs[1].name, sizeof svcs[1].name, "stream");
+        snprintf(svcs[2].name, sizeof svcs[2].name, "api");
+        if (mc_edge_backends_from_heartbeat(buf, size - 1, svcs, 3, &err) == 0) {
+            for (int k = 0; k < 3; k++) {
+                if (svcs[k].n < 0 || svcs[k].n > MC_EDGE_MAX_BACKENDS) __builtin_trap();
+                for (int i = 0; i < svcs[k].n; i++) check_addr(svcs[k].backends[i]);
+            }
         } else if (!err.msg[0]) {
             __builtin_trap();
         }

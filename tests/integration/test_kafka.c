@@ -3,6 +3,7 @@
  * it consumes is exactly what it produced, and deletes it afterwards. */
 #include "itest.h"
 
+#include "common/clock.h"
 #include "common/kafka.h"
 
 #include <pthread.h>
@@ -17,12 +18,6 @@ typedef struct fixture {
     const char *topics[2];
     char group[128];
 } fixture;
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
@@ -93,13 +88,13 @@ static mc_kafka_consumer *consumer(fixture *f) {
 /* Polls until `value` was handled successfully, then `linger_ms` more so
  * anything that should not come has its chance to show up. */
 static void poll_until_seen(mc_kafka_consumer *c, seen *s, const char *value, int linger_ms) {
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (!count_of(s, value) && now_ms() < deadline) {
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (!count_of(s, value) && mc_monotonic_ms() < deadline) {
         mc_err err = {0};
         if (mc_kafka_consumer_poll(c, record, s, 200, &err) < 0) fail_msg("poll: %s", err.msg);
     }
     if (!count_of(s, value)) fail_msg("\"%s\" never arrived", value);
-    for (int64_t until = now_ms() + linger_ms; now_ms() < until;) {
+    for (int64_t until = mc_monotonic_ms() + linger_ms; mc_monotonic_ms() < until;) {
         mc_err err = {0};
         if (mc_kafka_consumer_poll(c, record, s, 200, &err) < 0) fail_msg("poll: %s", err.msg);
     }
@@ -153,8 +148,8 @@ static void committed_messages_are_not_redelivered(void **state) {
 
     mc_kafka_consumer *first = consumer(f);
     seen s1 = {0};
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (s1.n < N && now_ms() < deadline) {
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (s1.n < N && mc_monotonic_ms() < deadline) {
         int rc = mc_kafka_consumer_poll(first, record, &s1, 200, &err);
         if (rc < 0) fail_msg("poll: %s", err.msg);
         assert_true(rc == MC_KAFKA_POLL_IDLE || rc == MC_KAFKA_POLL_COMMITTED);
@@ -195,8 +190,8 @@ static void failed_message_is_redelivered_and_blocks_its_partition(void **state)
     seen s1 = {.failing = "a2"};
     mc_err err = {0};
     int rewound = 0;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (s1.failures < 3 && now_ms() < deadline) {
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (s1.failures < 3 && mc_monotonic_ms() < deadline) {
         int rc = mc_kafka_consumer_poll(first, record, &s1, 200, &err);
         if (rc < 0) fail_msg("poll: %s", err.msg);
         rewound += rc == MC_KAFKA_POLL_REWOUND;
@@ -244,7 +239,7 @@ static int owns(const member *m, int32_t partition) {
 
 /* Polls every member until each has partitions and together they hold all. */
 static void poll_until_balanced(member *members, int count) {
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
     for (;;) {
         size_t total = 0;
         int everyone = 1;
@@ -257,7 +252,7 @@ static void poll_until_balanced(member *members, int count) {
             everyone &= members[i].n > 0;
         }
         if (everyone && total == PARTITIONS) return;
-        if (now_ms() > deadline) fail_msg("the group never settled on %d members", count);
+        if (mc_monotonic_ms() > deadline) fail_msg("the group never settled on %d members", count);
     }
 }
 
@@ -316,8 +311,8 @@ static void members_of_a_group_split_the_partitions(void **state) {
         snprintf(value, sizeof value, "v%d", i);
         produce(p, f, key, value);
     }
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (m[0].s.n + m[1].s.n < N && now_ms() < deadline) {
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (m[0].s.n + m[1].s.n < N && mc_monotonic_ms() < deadline) {
         for (int i = 0; i < 2; i++) {
             mc_err err = {0};
             if (mc_kafka_consumer_poll(m[i].c, record, &m[i].s, 100, &err) < 0) fail_msg("poll: %s", err.msg);
@@ -418,8 +413,8 @@ static void headers_and_keys_reach_the_consumer(void **state) {
 
     mc_kafka_consumer *c = consumer(f);
     header_check h = {0};
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (h.with_trace + h.without_trace < 2 && now_ms() < deadline)
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (h.with_trace + h.without_trace < 2 && mc_monotonic_ms() < deadline)
         if (mc_kafka_consumer_poll(c, check_headers, &h, 200, &err) < 0) fail_msg("poll: %s", err.msg);
     assert_int_equal(h.with_trace, 1);
     assert_int_equal(h.without_trace, 1);

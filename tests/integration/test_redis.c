@@ -41,6 +41,100 @@ static long long integer_command(mc_redis *r, const char *fmt, const char *arg) 
 
 static void del_key(mc_redis *r, const char *key) { integer_command(r, "DEL %s", key); }
 
+/* ---- SCAN and MGET ---- */
+
+#define SCAN_KEYS 1200 /* more than one page (COUNT 500) */
+
+typedef struct scanned {
+    mc_redis *r;
+    unsigned char seen[SCAN_KEYS];
+    int pages;
+} scanned;
+
+static int note_page(void *ctx, const redisReply *keys, mc_err *err) {
+    scanned *s = ctx;
+    s->pages++;
+    redisReply *values = mc_redis_mget(s->r, keys, err);
+    if (!values) return -1;
+    for (size_t i = 0; i < keys->elements; i++) {
+        int k = atoi(strrchr(keys->element[i]->str, ':') + 1);
+        assert_true(k >= 0 && k < SCAN_KEYS);
+        assert_int_equal(values->element[i]->type, REDIS_REPLY_STRING);
+        assert_int_equal(atoi(values->element[i]->str), k * 7); /* the value of this key, in order */
+        s->seen[k] = 1;
+    }
+    freeReplyObject(values);
+    return 0;
+}
+
+static int stop_at_once(void *ctx, const redisReply *keys, mc_err *err) {
+    (void)keys;
+    (*(int *)ctx)++;
+    return mc_err_set(err, MC_ERR_CONFLICT, "stopped by the page");
+}
+
+static void scan_visits_every_key_and_mget_reads_them(void **state) {
+    (void)state;
+    mc_redis *r = connect_or_fail(NULL);
+    static scanned s;
+    memset(&s, 0, sizeof s);
+    s.r = r;
+    char key[64], value[32];
+    for (int k = 0; k < SCAN_KEYS; k++) {
+        snprintf(key, sizeof key, "test:scan:%d", k);
+        snprintf(value, sizeof value, "%d", k * 7);
+        redisReply *reply = mc_redis_command(r, NULL, "SET %s %s EX 60", key, value);
+        assert_non_null(reply);
+        freeReplyObject(reply);
+    }
+    mc_err err = {0};
+    if (mc_redis_scan(r, "test:scan:*", note_page, &s, &err) < 0) fail_msg("scan: %s", err.msg);
+    for (int k = 0; k < SCAN_KEYS; k++)
+        if (!s.seen[k]) fail_msg("SCAN missed test:scan:%d", k);
+    assert_true(s.pages > 1);
+    int calls = 0;
+    assert_int_equal(mc_redis_scan(r, "test:scan:*", stop_at_once, &calls, &err), -1);
+    assert_int_equal(calls, 1);
+    assert_int_equal(err.kind, MC_ERR_CONFLICT);
+    for (int k = 0; k < SCAN_KEYS; k++) {
+        snprintf(key, sizeof key, "test:scan:%d", k);
+        del_key(r, key);
+    }
+    mc_redis_close(r);
+}
+
+/* ---- pipelining ---- */
+
+static void batch_answers_every_command_in_order(void **state) {
+    (void)state;
+    mc_redis *r = connect_or_fail(NULL);
+    del_key(r, "test:batch:n");
+    del_key(r, "test:batch:h");
+    mc_redis_batch b = {0};
+    assert_int_equal(mc_redis_batch_add(&b, "INCRBY %s %d", "test:batch:n", 5), 0);
+    assert_int_equal(mc_redis_batch_add(&b, "HINCRBY %s %s %d", "test:batch:n", "f", 1), 0); /* WRONGTYPE */
+    assert_int_equal(mc_redis_batch_add(&b, "HSET %s %s %s", "test:batch:h", "a", "x"), 0);
+    assert_int_equal(mc_redis_batch_add(&b, "GET %s", "test:batch:n"), 0);
+    mc_err err = {0};
+    if (mc_redis_batch_run(r, &b, 0, &err) < 0) fail_msg("batch: %s", err.msg);
+    assert_int_equal(b.got, 4);
+    const redisReply *v = mc_redis_batch_reply(r, &b, 0, &err);
+    assert_non_null(v);
+    assert_int_equal(v->integer, 5);
+    assert_null(mc_redis_batch_reply(r, &b, 1, &err)); /* an error reply fails that command only */
+    assert_int_equal(err.kind, MC_ERR_REMOTE);
+    assert_string_equal(err.code, "WRONGTYPE");
+    assert_non_null(mc_redis_batch_reply(r, &b, 2, &err));
+    v = mc_redis_batch_reply(r, &b, 3, &err);
+    assert_non_null(v);
+    assert_string_equal(v->str, "5");
+    assert_null(mc_redis_batch_reply(r, &b, 4, &err)); /* past the last */
+    mc_redis_batch_free(&b);
+    del_key(r, "test:batch:n");
+    del_key(r, "test:batch:h");
+    mc_redis_close(r);
+}
+
 /* ---- registry ---- */
 
 static int listed(mc_redis *r, const char *service, const char *instance, const char *address) {
@@ -374,6 +468,8 @@ static void unreachable_server_is_unavailable(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scan_visits_every_key_and_mget_reads_them),
+        cmocka_unit_test(batch_answers_every_command_in_order),
         cmocka_unit_test(registry_entry_lives_while_heartbeating_and_expires_after),
         cmocka_unit_test(config_change_reaches_subscriber_even_after_its_connection_dies),
         cmocka_unit_test(lock_excludes_and_fences),

@@ -1,5 +1,6 @@
 /* Unit tests for the agent's /proc/<pid>/cgroup parser: cgroup v1 with
- * separate or joined controllers, and v2's unified line. */
+ * separate or joined controllers, and v2's unified line; locating the files
+ * once per pid and reading them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -82,6 +83,79 @@ static void locate_drops_leading_components(void **state) {
     rmdir(dir);
 }
 
+static void write_text(char *path, size_t cap, const char *dir, const char *name, const char *text) {
+    path[0] = '\0';
+    if (!text) return;
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Located files of pid in a new directory: each text written to its file
+ * (NULL: that file does not exist). */
+static mc_cgroup_files fake_files(char *dir, int pid, bool v2, const char *memory, const char *cpu,
+                                  const char *pids) {
+    assert_non_null(mkdtemp(dir));
+    mc_cgroup_files f = {.pid = pid, .v2 = v2};
+    write_text(f.memory, sizeof f.memory, dir, v2 ? "memory.current" : "memory.usage_in_bytes", memory);
+    write_text(f.cpu, sizeof f.cpu, dir, v2 ? "cpu.stat" : "cpuacct.usage", cpu);
+    write_text(f.pids, sizeof f.pids, dir, "pids.current", pids);
+    return f;
+}
+
+static void remove_files(const mc_cgroup_files *f, const char *dir) {
+    unlink(f->memory);
+    if (f->cpu[0]) unlink(f->cpu);
+    if (f->pids[0]) unlink(f->pids);
+    rmdir(dir);
+}
+
+/* The located files are read while they can be, without locating again
+ * (a root where nothing can be located proves it); a failed read, or
+ * another pid, locates again. */
+static void read_uses_the_located_files_until_they_fail(void **state) {
+    (void)state;
+    char dir[] = "/tmp/mcloud-cgroup-XXXXXX";
+    mc_cgroup_files cache = fake_files(dir, 4242, true, "4096\n", "usage_usec 2500000\nuser_usec 1\n", "7\n");
+    const mc_cgroup_files files = cache;
+    mc_cgroup_usage u;
+    assert_int_equal(mc_cgroup_read("/nonexistent", 4242, &cache, &u), 0);
+    assert_int_equal(u.memory_bytes, 4096);
+    assert_int_equal(u.pids, 7);
+    assert_true(u.cpu_seconds > 2.49 && u.cpu_seconds < 2.51);
+    FILE *m = fopen(cache.memory, "w");
+    assert_non_null(m);
+    fputs("8192\n", m);
+    fclose(m);
+    assert_int_equal(mc_cgroup_read("/nonexistent", 4242, &cache, &u), 0);
+    assert_int_equal(u.memory_bytes, 8192);
+    /* another pid: located again (and under this root, not found) */
+    assert_int_equal(mc_cgroup_read("/nonexistent", 4243, &cache, &u), -1);
+    assert_int_equal(cache.pid, 0);
+    assert_int_equal(u.memory_bytes, 0);
+    /* the same pid but its files gone: located again */
+    cache = files;
+    unlink(files.memory);
+    assert_int_equal(mc_cgroup_read("/nonexistent", 4242, &cache, &u), -1);
+    assert_int_equal(cache.pid, 0);
+    remove_files(&files, dir);
+}
+
+/* v1 reads cpuacct.usage in nanoseconds. */
+static void read_files_v1(void **state) {
+    (void)state;
+    char dir[] = "/tmp/mcloud-cgroup-XXXXXX";
+    mc_cgroup_files f = fake_files(dir, 1, false, "100\n", "3000000000\n", NULL);
+    mc_cgroup_usage u;
+    assert_int_equal(mc_cgroup_read_files(&f, &u), 0);
+    assert_int_equal(u.memory_bytes, 100);
+    assert_int_equal(u.pids, 0); /* no pids file */
+    assert_true(u.cpu_seconds > 2.99 && u.cpu_seconds < 3.01);
+    remove_files(&f, dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(v1_separate_controllers),
@@ -89,6 +163,8 @@ int main(void) {
         cmocka_unit_test(v2_unified),
         cmocka_unit_test(missing_controllers_or_garbage),
         cmocka_unit_test(locate_drops_leading_components),
+        cmocka_unit_test(read_uses_the_located_files_until_they_fail),
+        cmocka_unit_test(read_files_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,23 +67,25 @@ static const char HEARTBEAT[] =
 
 static void test_backends_from_heartbeat(void **state) {
     (void)state;
-    char out[8][MC_EDGE_ADDR_MAX];
-    int n = 0;
+    mc_edge_service s[3] = {{.name = "stream"}, {.name = "upload"}, {.name = "api"}};
     mc_err err = {0};
-    /* only running, healthy AND ready instances of the service */
-    assert_int_equal(mc_edge_backends_from_heartbeat(HEARTBEAT, strlen(HEARTBEAT), "stream", out, 8, &n, &err), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(out[0], "10.1.2.3:21200");
-    assert_int_equal(mc_edge_backends_from_heartbeat(HEARTBEAT, strlen(HEARTBEAT), "upload", out, 8, &n, &err), 0);
-    assert_int_equal(n, 2);
-    assert_string_equal(out[1], "10.1.2.3:21000");
-    n = 0;
-    assert_int_equal(mc_edge_backends_from_heartbeat(HEARTBEAT, strlen(HEARTBEAT), "api", out, 8, &n, &err), 0);
-    assert_int_equal(n, 0);
+    /* only running, healthy AND ready instances, each to its service, in one call */
+    assert_int_equal(mc_edge_backends_from_heartbeat(HEARTBEAT, strlen(HEARTBEAT), s, 3, &err), 0);
+    assert_int_equal(s[0].n, 1);
+    assert_string_equal(s[0].backends[0], "10.1.2.3:21200");
+    assert_int_equal(s[1].n, 1);
+    assert_string_equal(s[1].backends[0], "10.1.2.3:21000");
+    assert_int_equal(s[2].n, 0);
+    /* a service not asked for gets nothing, the others still theirs */
+    mc_edge_service only_upload = {.name = "upload"};
+    assert_int_equal(mc_edge_backends_from_heartbeat(HEARTBEAT, strlen(HEARTBEAT), &only_upload, 1, &err), 0);
+    assert_int_equal(only_upload.n, 1);
+    mc_edge_service none[3] = {{.name = "stream"}, {.name = "upload"}, {.name = "api"}};
     const char *bad = "{\"v\":1,\"node\":\"n\"}";
-    assert_int_equal(mc_edge_backends_from_heartbeat(bad, strlen(bad), "stream", out, 8, &n, &err), -1);
+    assert_int_equal(mc_edge_backends_from_heartbeat(bad, strlen(bad), none, 3, &err), -1);
     assert_true(err.msg[0] != '\0');
-    assert_int_equal(mc_edge_backends_from_heartbeat("{", 1, "stream", out, 8, &n, &err), -1);
+    assert_int_equal(mc_edge_backends_from_heartbeat("{", 1, none, 3, &err), -1);
+    assert_int_equal(none[0].n + none[1].n + none[2].n, 0);
 }
 
 static void test_normalize(void **state) {

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "common/clock.h"
 #include "common/s3.h"
 
 #define BLOCK_SIZE (16u << 20)
@@ -42,12 +43,6 @@ static int discard(void *ctx, const char *data, size_t len) {
     (void)data;
     *(uint64_t *)ctx += len;
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void report(const char *op, uint64_t bytes, uint64_t requests, double seconds) {
@@ -73,7 +68,7 @@ static int bench_upload(mc_s3 *s3, const char *key, uint64_t size, uint64_t part
     mc_err err = {0};
     source src = {.block = block};
 
-    double t0 = now_s();
+    double t0 = mc_monotonic_seconds();
     if (mc_s3_create_multipart_upload(s3, key, NULL, upload_id, &err) < 0)
         return fail("create multipart upload", &err);
     for (int i = 0; i < parts_count; i++) {
@@ -87,7 +82,7 @@ static int bench_upload(mc_s3 *s3, const char *key, uint64_t size, uint64_t part
     if (mc_s3_complete_multipart_upload(s3, key, upload_id, parts, (size_t)parts_count, NULL,
                                         &err) < 0)
         return fail("complete multipart upload", &err);
-    report("upload", size, (uint64_t)parts_count + 2, now_s() - t0);
+    report("upload", size, (uint64_t)parts_count + 2, mc_monotonic_seconds() - t0);
     free(parts);
     free(block);
     return 0;
@@ -101,7 +96,7 @@ static int bench_ranged(mc_s3 *s3, const char *key, uint64_t range_size, const c
     }
     uint64_t offset, bytes = 0, requests = 0;
     mc_err err = {0};
-    double t0 = now_s();
+    double t0 = mc_monotonic_seconds();
     while (fscanf(f, "%" SCNu64, &offset) == 1) {
         mc_s3_range range = {offset, offset + range_size - 1};
         if (mc_s3_get_object(s3, key, &range, discard, &bytes, NULL, &err) < 0) {
@@ -110,7 +105,7 @@ static int bench_ranged(mc_s3 *s3, const char *key, uint64_t range_size, const c
         }
         requests++;
     }
-    double seconds = now_s() - t0;
+    double seconds = mc_monotonic_seconds() - t0;
     fclose(f);
     report("ranged", bytes, requests, seconds);
     return 0;
@@ -119,18 +114,18 @@ static int bench_ranged(mc_s3 *s3, const char *key, uint64_t range_size, const c
 static int bench_get(mc_s3 *s3, const char *key) {
     uint64_t bytes = 0;
     mc_err err = {0};
-    double t0 = now_s();
+    double t0 = mc_monotonic_seconds();
     if (mc_s3_get_object(s3, key, NULL, discard, &bytes, NULL, &err) < 0)
         return fail("get", &err);
-    report("get", bytes, 1, now_s() - t0);
+    report("get", bytes, 1, mc_monotonic_seconds() - t0);
     return 0;
 }
 
 static int bench_delete(mc_s3 *s3, const char *key) {
     mc_err err = {0};
-    double t0 = now_s();
+    double t0 = mc_monotonic_seconds();
     if (mc_s3_delete_object(s3, key, &err) < 0) return fail("delete", &err);
-    report("delete", 0, 1, now_s() - t0);
+    report("delete", 0, 1, mc_monotonic_seconds() - t0);
     return 0;
 }
 

@@ -6,7 +6,9 @@ behind the edge; MySQL, S3 and Kafka are the stack's).
 Checks, in order:
   upstreams  both stream instances and the upload instance reach the
              upstreams; nothing changes -> no reload; a service without a
-             ready instance answers 503 naming it.
+             ready instance answers 503 naming it; an instance a node
+             heartbeat reports ready joins (and a not-ready one does not),
+             and leaves when the heartbeat is gone.
   range      a Range GET and HEAD through the edge: status, Content-Range,
              ETag and bytes as the instance itself answers them.
   tus        create (POST), PATCH half, HEAD resume, PATCH the rest through
@@ -380,6 +382,7 @@ def body(h, rep):
     r = st.request(edge.public("api"), "GET", "/v1/videos")
     rep.check(r.status == 503 and b"no ready instance of mcloud-api" in r.body,
               "a service without a ready instance: 503 naming it", f"{r.status} {r.body[:200]!r}")
+    heartbeat_backends(rep, edge, redis, s1)
 
     # ---- range ----
     rng = [("Range", "bytes=1000-5095")]
@@ -623,6 +626,27 @@ def body(h, rep):
     rep.check(r.status == 206 and r.body == data[1000:5096] and edge.backends("stream") == {hostport(s1.url)}
               and "cannot read the registry" in edge.text(),
               "Redis down: the edge keeps its upstreams and serves", f"{r.status} {edge.backends('stream')}")
+
+
+def heartbeat_backends(rep, edge, redis, s1):
+    """A node heartbeat (the agent contract) offering an api instance at
+    stream-1's port (its /readyz answers 200) and a not-ready one: the
+    ready one joins the api upstream, then leaves with the heartbeat."""
+    port = urlsplit(s1.url).port
+    inst = {"service": "api", "state": "running", "healthy": True, "spec_version": 1}
+    beat = {"v": 1, "node": "edge-node", "agent_url": "http://127.0.0.1:1", "labels": {},
+            "capacity": {"cpus": 2, "memory_bytes": 1000000000, "pids": 1000},
+            "free": {"cpus": 1, "memory_bytes": 500000000}, "fence": 1,
+            "instances": [{**inst, "name": "api-0", "index": 0, "ready": True, "port": port},
+                          {**inst, "name": "api-1", "index": 1, "ready": False, "port": 1}]}
+    key = f"{edge.env['MCLOUD_ORCHESTRATOR_KEY_PREFIX']}:node:edge-node"
+    cli = ["redis-cli", "-p", str(redis.port)]
+    subprocess.run(cli + ["SET", key, json.dumps(beat)], check=True, capture_output=True)
+    wait_for("the heartbeat's ready api instance in the edge", lambda: edge.backends("api") == {f"127.0.0.1:{port}"})
+    rep.check(True, "a node heartbeat's ready instance joins the upstream")
+    subprocess.run(cli + ["DEL", key], check=True, capture_output=True)
+    wait_for("the api upstream empty again once the heartbeat is gone", lambda: edge.backends("api") == set())
+    rep.check(True, "the heartbeat gone: its instance leaves the upstream")
 
 
 def main():
