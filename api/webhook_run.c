@@ -1,9 +1,9 @@
 /* webhook_run.c — where mcloud-api's webhooks happen: two background
  * threads of the daemon (common/periodic), with MySQL as the durable queue.
  *
- * ingest  a Kafka consumer (group webhooks.group) on the upload's transcode
- *         jobs (one per completed upload) and the transcoder's events (done,
- *         final failed). Each message becomes a video event: in one
+ * ingest  a Kafka consumer (group webhooks.group) on mcloud.video.events (the
+ *         upload's completed and failed, from its outbox) and the
+ *         transcoder's events (done, final failed). Each message becomes a video event: in one
  *         transaction the event row (its id derived from the job, so a
  *         redelivered message inserts nothing) and one delivery per enabled
  *         endpoint of the tenant whose filter wants it. The offset is
@@ -48,7 +48,7 @@
 
 struct mc_api_webhooks {
     mc_api_server *srv;
-    char kafka[512], group[128], jobs_topic[256], events_topic[256];
+    char kafka[512], group[128], video_topic[256], events_topic[256];
     long timeout_ms, retry_initial_ms, retry_max_ms, max_attempts, disable_after, poll_ms;
     mc_kafka_consumer *consumer;
     mc_periodic *ingest, *sender;
@@ -100,8 +100,8 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     mc_api_webhooks *w = ctx;
     mc_wh_event ev;
     mc_err err = {0};
-    mc_wh_source src = strcmp(m->topic, w->jobs_topic) == 0 ? MC_WH_SOURCE_JOBS
-                                                              : MC_WH_SOURCE_TRANSCODE;
+    mc_wh_source src = strcmp(m->topic, w->video_topic) == 0 ? MC_WH_SOURCE_VIDEO
+                                                               : MC_WH_SOURCE_TRANSCODE;
     int got = mc_wh_event_from_message(src, m->value, m->len, &ev, &err);
     if (got < 0) { /* never valid: retrying cannot help */
         char off[32];
@@ -112,9 +112,11 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     }
     if (got == 0) return 0;
     int64_t ts_us = m->timestamp_ms > 0 ? m->timestamp_ms * 1000 : (int64_t)time(NULL) * 1000000;
+    /* The transcoder's events imply the upload's completion (stored first). */
+    bool implied = src == MC_WH_SOURCE_TRANSCODE;
     mc_wh_event before;
-    if (ev.type != MC_WH_UPLOAD_COMPLETED) mc_wh_event_completed_of(&ev, &before);
-    if ((ev.type != MC_WH_UPLOAD_COMPLETED && mc_api_webhook_event(w->srv, &before, ts_us, &err) < 0) ||
+    if (implied) mc_wh_event_completed_of(&ev, &before);
+    if ((implied && mc_api_webhook_event(w->srv, &before, ts_us, &err) < 0) ||
         mc_api_webhook_event(w->srv, &ev, ts_us, &err) < 0) {
         mc_log_kv(MC_LOG_WARN, "webhooks: cannot store an event, retrying", "event", ev.id,
                   "error", err.msg, NULL);
@@ -132,20 +134,21 @@ static int ingest_step(void *ctx) {
                                             NULL};
         mc_kafka_config kc = {.bootstrap_servers = w->kafka, .client_id = w->srv->svc.instance,
                               .properties = props};
-        /* The same partition counts as the transcoder's (transcode/worker.c). */
-        if (mc_kafka_create_topic(&kc, w->jobs_topic, 6, 1, 10000, &err) < 0 ||
+        /* The transcoder's partition count (transcode/worker.c); the video
+         * events' as scripts/stack.sh makes them. */
+        if (mc_kafka_create_topic(&kc, w->video_topic, 6, 1, 10000, &err) < 0 ||
             mc_kafka_create_topic(&kc, w->events_topic, 3, 1, 10000, &err) < 0) {
             mc_log_kv(MC_LOG_WARN, "webhooks: Kafka topics unavailable, retrying", "error",
                       err.msg, NULL);
             return -1;
         }
-        const char *topics[] = {w->jobs_topic, w->events_topic, NULL};
+        const char *topics[] = {w->video_topic, w->events_topic, NULL};
         w->consumer = mc_kafka_consumer_new(&kc, w->group, topics, &err);
         if (!w->consumer) {
             mc_log_kv(MC_LOG_WARN, "webhooks: no Kafka consumer, retrying", "error", err.msg, NULL);
             return -1;
         }
-        mc_log_kv(MC_LOG_INFO, "webhooks: consuming", "group", w->group, "jobs", w->jobs_topic,
+        mc_log_kv(MC_LOG_INFO, "webhooks: consuming", "group", w->group, "video", w->video_topic,
                   "events", w->events_topic, NULL);
     }
     int rc = mc_kafka_consumer_poll(w->consumer, on_message, w, 200, &err);
@@ -343,7 +346,7 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
     mc_config *cfg = srv->svc.config;
     if (mc_config_copy(cfg, "kafka", w->kafka, sizeof w->kafka, err) < 0 ||
         mc_config_copy(cfg, "webhooks.group", w->group, sizeof w->group, err) < 0 ||
-        mc_config_copy(cfg, "transcode.jobs_topic", w->jobs_topic, sizeof w->jobs_topic, err) < 0 ||
+        mc_config_copy(cfg, "video.events_topic", w->video_topic, sizeof w->video_topic, err) < 0 ||
         mc_config_copy(cfg, "transcode.events_topic", w->events_topic, sizeof w->events_topic,
                        err) < 0 ||
         mc_config_int(cfg, "webhooks.timeout_ms", 100, 60000, &w->timeout_ms, err) < 0 ||

@@ -91,6 +91,7 @@ static const mc_setting settings[] = {
     {"agent.url", "", false, "URL the orchestrator reaches this agent at (empty: http://127.0.0.1:<agent.port>)."},
     {"agent.key_prefix", "mcloud", false, "Prefix of the node's heartbeat key <prefix>:node:<node> (the orchestrator's orchestrator.key_prefix; tests use their own)."},
     {"transcode.group", "mcloud-transcode", false, "Kafka consumer group the transcoding workers form."},
+    {"video.events_topic", "mcloud.video.events", false, "Topic of video events (key: video id): the upload's completed and failed, for mcloud-api's webhooks."},
     {"transcode.jobs_topic", "mcloud.transcode.jobs", false, "Topic of transcode jobs (key: video id)."},
     {"transcode.events_topic", "mcloud.transcode.events", false, "Topic of progress, done and failed events."},
     {"transcode.dlq_topic", "mcloud.transcode.dlq", false, "Dead-letter topic: jobs given up."},

@@ -39,7 +39,7 @@ MCLOUD_LOG_PREFIX=stack
 
 COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
 DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx' # what `down` may sweep up
-KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
+KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.video.events:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
 # writes wait for a replica rather than being acknowledged without a copy

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(s);
     } else {
         mc_wh_event ev;
-        mc_wh_source src = mode == 2 ? MC_WH_SOURCE_JOBS : MC_WH_SOURCE_TRANSCODE;
+        mc_wh_source src = mode == 2 ? MC_WH_SOURCE_VIDEO : MC_WH_SOURCE_TRANSCODE;
         int rc = mc_wh_event_from_message(src, in, len, &ev, &err);
         if (rc == 1) {
             if (strlen(ev.id) != MC_WH_EVENT_ID_LEN || !mc_wh_type_name(ev.type) || !ev.tenant[0] ||

@@ -8,6 +8,7 @@ event type, unknown field, wrong types → 400 naming the field; loopback
 and private URLs refused by an mcloud-api without webhooks.allow_private),
 the secret only in the create and rotate answers, tenancy (another tenant's
 endpoint and deliveries → 404, a key without the webhooks scope → 403), a
+non-media direct upload → video.failed (from the upload's outbox), a
 real direct upload through tus → transcode: video.upload.completed then
 video.ready, the receiver answering 500 to the first attempts (retried, in
 order: ready waits behind completed), the delivery log (attempts, response
@@ -291,6 +292,31 @@ def body(checks, scratch, build_dir, cleanups):
             break
         time.sleep(0.2)
     checks.check(rd and rd[0]["attempts"] == ready_d["attempts"] + 1, "replay: counted in the log", rd)
+
+    # ---- a video failed at upload (not a media file): video.failed from the upload ------
+    # (mcloud-upload's outbox → mcloud.video.events; on t2, whose usage is not counted)
+    r = call("POST", "/v1/webhooks", k2, json_body={"url": rx.url + "/b"}, expect=201, what="t2 endpoint")
+    secret_b = r.json()["secret"]
+    junk = os.path.join(scratch, "notes.txt")
+    with open(junk, "wb") as f:
+        f.write(b"these are not the frames you are looking for\n" * 200)
+    r = call("POST", "/v1/uploads", k2, json_body={"title": "not a video"}, expect=201, what="t2 reservation")
+    bad_vid, token = r.json()["video_id"], r.json()["upload"]["token"]
+    tc = tus_client.TusClient(r.json()["upload"]["endpoint"], headers={"Authorization": f"Bearer {token}"})
+    tc.uploader(junk, chunk_size=256 * 1024, metadata={"filename": "notes.txt"}).upload()
+    failed = rx.wait("/b", of("video.failed"), "video.failed on /b", timeout=60)
+    fb = json.loads(failed[0]["body"]) if failed else {}
+    checks.check(fb.get("data", {}).get("video_id") == bad_vid and fb["data"].get("status") == "failed"
+                 and fb["data"].get("failure_reason") and verifies(secret_b, failed[0]),
+                 "a non-media upload: video.failed with its reason, signed", fb)
+    r = call("GET", f"/v1/videos/{bad_vid}", k2, expect=200, what="the failed video")
+    checks.check(r.json()["status"] == "failed" and r.json()["failure_reason"] == fb.get("data", {}).get("failure_reason"),
+                 "the API's failure reason is the webhook's", r.text[:300])
+    time.sleep(0.5)  # anything else for /b would have come with it
+    checks.check([json.loads(q["body"])["type"] for q in rx.got("/b")] == ["video.failed"],
+                 "no video.upload.completed for a video that never became media",
+                 [q["body"][:80] for q in rx.got("/b")])
+    checks.check(not [q for q in rx.got("/a") if bad_vid.encode() in q["body"]], "t1's endpoint saw nothing of t2")
 
     # ---- playback counted for the usage: known requests through the stream ------------
     import requests
