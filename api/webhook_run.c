@@ -22,6 +22,9 @@
  *         after webhooks.max_attempts it is failed, and an endpoint whose
  *         attempts failed webhooks.disable_after_failures times in a row
  *         is disabled. At least once: receivers dedupe by webhook-id.
+ * sweeper every webhooks.sweep_interval_ms removes delivered and failed
+ *         deliveries older than webhooks.retention_s, then the events
+ *         no delivery names any more.
  *
  * Sending refuses loopback and private addresses unless
  * webhooks.allow_private is set, checked on the address curl actually
@@ -50,8 +53,9 @@ struct mc_api_webhooks {
     mc_api_server *srv;
     char kafka[512], group[128], video_topic[256], events_topic[256];
     long timeout_ms, retry_initial_ms, retry_max_ms, max_attempts, disable_after, poll_ms;
+    long retention_s, sweep_ms;
     mc_kafka_consumer *consumer;
-    mc_periodic *ingest, *sender;
+    mc_periodic *ingest, *sender, *sweeper;
     CURL *curl;
     atomic_bool stopping;  /* the sender leaves its batch at once */
 };
@@ -337,6 +341,61 @@ static int send_step(void *ctx) {
     return rc < 0 ? -1 : sent > 0 ? 1 : 0;
 }
 
+/* ---- retention ---------------------------------------------------------------- */
+
+#define SWEEP_BATCH "1000"
+#define SWEEP_ROUNDS 20 /* at most 20 000 rows of each kind per sweep */
+
+/* Deletes up to SWEEP_BATCH rows with sql (one ? = the retention): the count. */
+static long sweep_batch(mc_api_webhooks *w, const char *sql, mc_err *err) {
+    mc_db_info info = {0};
+    if (mc_db_exec(w->srv->svc.db, MC_DB_MASTER, sql, MC_DB_ARGS(mc_db_i64(w->retention_s)), &info,
+                   err) < 0)
+        return -1;
+    return (long)info.affected_rows;
+}
+
+/* Delivered and failed deliveries whose last attempt is older than the
+ * retention (for them next_attempt_at is that attempt, or a failure's
+ * unused retry time: the index webhook_deliveries_due finds them); then
+ * events older than the retention that no delivery names any more (looked
+ * up through the tenant's endpoints and the (endpoint, event) key).
+ * Pending deliveries and their events stay, however old. */
+static int sweep_step(void *ctx) {
+    mc_api_webhooks *w = ctx;
+    mc_err err = {0};
+    long deliveries = 0, events = 0, n = 0;
+    for (int i = 0; i < SWEEP_ROUNDS && !atomic_load(&w->stopping); i++) {
+        n = sweep_batch(w,
+                        "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND "
+                        "next_attempt_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND LIMIT " SWEEP_BATCH,
+                        &err);
+        if (n <= 0) break;
+        deliveries += n;
+    }
+    for (int i = 0; n >= 0 && i < SWEEP_ROUNDS && !atomic_load(&w->stopping); i++) {
+        n = sweep_batch(w,
+                        "DELETE FROM webhook_events WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL ? "
+                        "SECOND AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e JOIN "
+                        "webhook_deliveries d ON d.endpoint_id = e.id AND d.event_id = "
+                        "webhook_events.id WHERE e.tenant_id = webhook_events.tenant_id) LIMIT "
+                        SWEEP_BATCH, &err);
+        if (n <= 0) break;
+        events += n;
+    }
+    if (n < 0) {
+        mc_log_kv(MC_LOG_WARN, "webhooks: retention sweep failed, retrying", "error", err.msg, NULL);
+        return -1;
+    }
+    if (deliveries || events) {
+        char d[24], e[24];
+        snprintf(d, sizeof d, "%ld", deliveries);
+        snprintf(e, sizeof e, "%ld", events);
+        mc_log_kv(MC_LOG_INFO, "webhooks: old deliveries removed", "deliveries", d, "events", e, NULL);
+    }
+    return 0;
+}
+
 /* ---- life cycle --------------------------------------------------------------- */
 
 int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
@@ -354,7 +413,9 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
         mc_config_int(cfg, "webhooks.retry_max_ms", 10, 86400000, &w->retry_max_ms, err) < 0 ||
         mc_config_int(cfg, "webhooks.max_attempts", 1, 1000, &w->max_attempts, err) < 0 ||
         mc_config_int(cfg, "webhooks.disable_after_failures", 1, 1000000, &w->disable_after, err) < 0 ||
-        mc_config_int(cfg, "webhooks.poll_ms", 10, 60000, &w->poll_ms, err) < 0) {
+        mc_config_int(cfg, "webhooks.poll_ms", 10, 60000, &w->poll_ms, err) < 0 ||
+        mc_config_int(cfg, "webhooks.retention_s", 1, 3650L * 86400, &w->retention_s, err) < 0 ||
+        mc_config_int(cfg, "webhooks.sweep_interval_ms", 100, 86400000, &w->sweep_ms, err) < 0) {
         free(w);
         return -1;
     }
@@ -370,7 +431,8 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
     srv->webhooks = w;
     w->sender = mc_periodic_start("wh-send", w->poll_ms, send_step, w, err);
     if (w->sender) w->ingest = mc_periodic_start("wh-ingest", 500, ingest_step, w, err);
-    if (!w->ingest) {
+    if (w->ingest) w->sweeper = mc_periodic_start("wh-sweep", w->sweep_ms, sweep_step, w, err);
+    if (!w->sweeper) {
         mc_api_webhooks_stop(srv);
         return -1;
     }
@@ -385,6 +447,7 @@ void mc_api_webhooks_stop(mc_api_server *srv) {
     mc_api_webhooks *w = srv->webhooks;
     if (!w) return;
     atomic_store(&w->stopping, true);
+    mc_periodic_stop(w->sweeper);
     mc_periodic_stop(w->ingest);
     mc_periodic_stop(w->sender);
     if (w->consumer) mc_kafka_consumer_close(w->consumer);

@@ -81,6 +81,8 @@ static const mc_setting settings[] = {
     {"webhooks.retry_max_ms", "7200000", false, "Longest delay between two attempts of a webhook."},
     {"webhooks.max_attempts", "24", false, "Attempts of one webhook delivery before it is failed (24 with the defaults: about a day)."},
     {"webhooks.disable_after_failures", "100", false, "Failed attempts in a row after which a webhook endpoint is disabled."},
+    {"webhooks.retention_s", "2592000", false, "Age (seconds since the last attempt) after which delivered and failed webhook deliveries are removed, and their events once no delivery is left (30 days)."},
+    {"webhooks.sweep_interval_ms", "3600000", false, "Interval of the webhook retention sweep."},
     {"webhooks.poll_ms", "500", false, "Interval of the webhook sender's look for due deliveries (new events nudge it at once)."},
     {"webhooks.group", "mcloud-api-webhooks", false, "Kafka consumer group of mcloud-api's webhook ingest."},
     {"transcode.port", "18083", false, "HTTP port of mcloud-transcode (health and metrics only)."},

@@ -805,12 +805,13 @@ api_skip() {
 # The local stack is a development and test bed: webhook receivers run on
 # this machine (loopback allowed), failed deliveries come back within
 # seconds, not the production schedule, and 40 failed attempts in a row disable
-# an endpoint. tests/integration/api/apitest.py
+# an endpoint, and the retention sweep runs every second (old rows are
+# made by the tests backdating them). tests/integration/api/apitest.py
 # gives the tests' own mcloud-api the same values: any instance's sender may
 # take a delivery, so they must agree.
 API_WEBHOOK_ENV=(MCLOUD_WEBHOOKS_ALLOW_PRIVATE=true MCLOUD_WEBHOOKS_RETRY_INITIAL_MS=500
                  MCLOUD_WEBHOOKS_RETRY_MAX_MS=4000 MCLOUD_WEBHOOKS_POLL_MS=200
-                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=40)
+                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=40 MCLOUD_WEBHOOKS_SWEEP_INTERVAL_MS=1000)
 api_launch() {
   local -a vars
   mapfile -t vars < <(client_env)

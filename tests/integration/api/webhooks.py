@@ -14,7 +14,10 @@ video.ready, the receiver answering 500 to the first attempts (retried, in
 order: ready waits behind completed), the delivery log (attempts, response
 codes), replay (same webhook-id, signed again), rotation (the old secret no
 longer verifies), video.deleted after DELETE, a disabled endpoint (replay
-409), the endpoint's delete; and GET /v1/usage (the upload's known figures, a
+409), the endpoint's delete; a delivery answered 500 every time ends
+failed after webhooks.max_attempts (a private instance with 3) and replays;
+delivered and failed deliveries older than webhooks.retention_s go (rows
+backdated 31 days) with their events, a pending one stays; and GET /v1/usage (the upload's known figures, a
 fresh tenant's known API calls per key, bad parameters). Every answer is
 validated against api/openapi.yaml."""
 
@@ -31,7 +34,7 @@ import time
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tusclient import client as tus_client
 
-from apitest import Api, Spec, caller, free_port, log, main, make_clip, new_tenant
+from apitest import Api, Mysql, Spec, caller, free_port, log, main, make_clip, new_tenant
 
 WAIT_S = 180
 
@@ -431,6 +434,97 @@ def body(checks, scratch, build_dir, cleanups):
     call("GET", f"/v1/webhooks/{eid}", k1, expect=404, what="deleted endpoint")
     call("DELETE", f"/v1/webhooks/{eid}", k1, expect=404, what="delete twice")
     call("DELETE", f"/v1/webhooks/{eid_ready}", k1, expect=204, what="delete filtered endpoint")
+
+    # ---- max attempts: a receiver answering 500 forever → the delivery ends failed ----------
+    # This instance gives up at 3 attempts; the stack's and `api` keep 24, so
+    # whichever sender makes an attempt at or past the 3rd of a row here ends it.
+    short = Api(build_dir, scratch, name="api-max3", extra_env={"MCLOUD_WEBHOOKS_MAX_ATTEMPTS": "3"})
+    cleanups.append(short.stop)
+    t4, k4 = new_tenant(build_dir, "wh4")
+    r = call("POST", "/v1/webhooks", k4, json_body={"url": rx.url + "/always500"}, expect=201, on=short,
+             what="t4 endpoint")
+    eid4 = r.json()["id"]
+    with rx.lock:
+        rx.fail["/always500"] = 10 ** 6
+    r = call("POST", "/v1/uploads", k4, json_body={}, expect=201, on=short, what="t4 reservation")
+    call("DELETE", f"/v1/videos/{r.json()['video_id']}", k4, expect=204, on=short, what="t4 delete: an event")
+    deadline = time.monotonic() + 90
+    while True:
+        d4 = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short, what="t4 log").json()["data"]
+        if (d4 and d4[0]["status"] == "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    hits = rx.got("/always500")
+    checks.check(len(d4) == 1 and d4[0]["status"] == "failed" and d4[0]["attempts"] >= 3
+                 and d4[0]["response_code"] == 500, "a delivery answered 500 every time ends failed", d4)
+    if not d4:
+        return
+    checks.check(len(hits) == d4[0]["attempts"] and all(q["status"] == 500 for q in hits)
+                 and {q["headers"]["webhook-id"] for q in hits} == {d4[0]["event_id"]},
+                 "failed after exactly its logged attempts, all under one webhook-id",
+                 (len(hits), d4[0]["attempts"]))
+    time.sleep(1.0)
+    checks.check(len(rx.got("/always500")) == len(hits), "a failed delivery is not sent again by itself")
+    r = call("GET", f"/v1/webhooks/{eid4}/deliveries?status=failed", k4, expect=200, on=short,
+             what="log: failed filter")
+    checks.check([d["id"] for d in r.json()["data"]] == [d4[0]["id"]], "log: the failed filter finds it")
+    with rx.lock:
+        rx.fail["/always500"] = 0
+    r = call("POST", f"/v1/webhooks/{eid4}/deliveries/{d4[0]['id']}/retry", k4, expect=202, on=short,
+             what="replay a failed delivery")
+    checks.check(r.json()["status"] == "pending", "replay: the failed delivery is pending again", r.text[:200])
+    ok4 = rx.wait("/always500", lambda q: q["status"] == 200, "the replayed delivery", timeout=60)
+    checks.check(ok4 and ok4[0]["headers"]["webhook-id"] == d4[0]["event_id"],
+                 "replay: delivered under the same webhook-id")
+    deadline = time.monotonic() + 30
+    while True:
+        d4r = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short).json()["data"]
+        if d4r[0]["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    checks.check(d4r[0]["status"] == "delivered" and d4r[0]["attempts"] == d4[0]["attempts"] + 1
+                 and d4r[0]["response_code"] == 200, "replay: logged delivered, one attempt more", d4r)
+
+    # ---- retention: delivered and failed deliveries older than webhooks.retention_s
+    # (30 days by default) are removed with their events; a pending one stays ---------
+    db = Mysql()
+    r = call("POST", "/v1/webhooks", k4, json_body={"url": rx.url + "/held"}, expect=201, on=short,
+             what="t4 held endpoint")
+    eid_held = r.json()["id"]
+    with rx.lock:
+        rx.fail["/held"] = 10 ** 6
+    r = call("POST", "/v1/uploads", k4, json_body={}, expect=201, on=short, what="t4 second reservation")
+    v5 = r.json()["video_id"]
+    call("DELETE", f"/v1/videos/{v5}", k4, expect=204, on=short, what="t4 second delete")
+    # the DELETE stored the event and its deliveries; disabled now, /held's stays pending
+    call("PATCH", f"/v1/webhooks/{eid_held}", k4, json_body={"enabled": False}, expect=200, on=short)
+    rx.wait("/always500", lambda q: v5.encode() in q["body"] and q["status"] == 200, "v5's video.deleted")
+    deadline = time.monotonic() + 30
+    while True:
+        by_status = {d["status"] for d in call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200,
+                                               on=short).json()["data"]}
+        if by_status == {"delivered"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    checks.check(by_status == {"delivered"}, "before the sweep: two delivered deliveries", by_status)
+    n_before = int(db.query(f"SELECT COUNT(*) FROM webhook_events WHERE tenant_id = '{t4}'")[0][0])
+    checks.check(n_before == 2, "before the sweep: t4's two events", n_before)
+    old = "UTC_TIMESTAMP(6) - INTERVAL 31 DAY"
+    db.query(f"UPDATE webhook_deliveries SET created_at = {old}, last_attempt_at = {old}, "
+             f"next_attempt_at = {old} WHERE tenant_id = '{t4}'")
+    db.query(f"UPDATE webhook_events SET created_at = {old} WHERE tenant_id = '{t4}'")
+    deadline = time.monotonic() + 30
+    while True:
+        left = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short).json()["data"]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    checks.check(left == [], "the sweep removed the old delivered deliveries", left)
+    held = call("GET", f"/v1/webhooks/{eid_held}/deliveries", k4, expect=200, on=short).json()["data"]
+    checks.check(len(held) == 1 and held[0]["status"] == "pending" and held[0]["video_id"] == v5,
+                 "an old pending delivery stays", held)
+    ev_left = db.query(f"SELECT video_id FROM webhook_events WHERE tenant_id = '{t4}'")
+    checks.check(ev_left == [[v5]], "events go with their last delivery; the held one's stays", ev_left)
 
 
 if __name__ == "__main__":
