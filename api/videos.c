@@ -131,10 +131,19 @@ typedef struct video_row {
 #define FULL_COLUMNS                                                                        \
     SUMMARY_COLUMNS ", v.container, v.duration_ms, v.size_bytes, v.video_codec, "           \
                     "v.audio_codec, v.width, v.height, v.published_prefix, (SELECT j.progress " \
-                    "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1)"
+                    "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1), "   \
+                    "v.playable, v.playable_seconds"
 
 enum { C_CONTAINER = 8, C_DURATION, C_SIZE, C_VCODEC, C_ACODEC, C_WIDTH, C_HEIGHT, C_PREFIX,
-       C_PROGRESS };
+       C_PROGRESS, C_PLAYABLE, C_PLAYABLE_S };
+
+/* Whether the video plays: ready and published, or still transcoding with
+ * its growing HLS out (migration 0004: playable). */
+static bool plays(const mc_db_rows *rows, bool *ready) {
+    const char *st = mc_db_rows_get(rows, 0, 4), *pl = mc_db_rows_get(rows, 0, C_PLAYABLE);
+    *ready = strcmp(st, "ready") == 0 && mc_db_rows_get(rows, 0, C_PREFIX);
+    return *ready || (strcmp(st, "transcoding") == 0 && pl && strcmp(pl, "1") == 0);
+}
 
 /* The caller's live video id into vr (nrows 0: none). */
 static int load(mc_api_ctx *c, const char *id, video_row *vr, mc_err *err) {
@@ -197,6 +206,8 @@ static json_t *playback_json(mc_api_ctx *c, const char *id, const char *prefix, 
     json_t *doc = mc_playback_doc(c->srv->svc.db, MC_DB_MASTER, &s, c->caller.tenant, id, prefix,
                                   err);
     if (doc) json_object_del(doc, "video");
+    if (doc && !json_object_get(doc, "mp4")) /* still transcoding: no rung yet */
+        json_object_set_new(doc, "mp4", json_object());
     if (doc) {
         json_t *exp = json_object_get(doc, "expires_at");
         char iso[32], db[32];
@@ -222,6 +233,12 @@ static int render_full(mc_api_ctx *c, mc_api_resp *r, const char *id, int status
     bool ready = strcmp(st, "ready") == 0 && prefix;
     json_object_set_new(v, "progress", ready ? json_real(1.0)
                                              : prog ? json_real(strtod(prog, NULL)) : json_null());
+    bool ready_;
+    bool playable = plays(&vr.rows, &ready_);
+    const char *pl_s = mc_db_rows_get(&vr.rows, 0, C_PLAYABLE_S);
+    json_object_set_new(v, "playable", json_boolean(playable));
+    json_object_set_new(v, "playable_seconds",
+                        playable && pl_s ? json_real(strtod(pl_s, NULL)) : json_null());
     json_object_set_new(v, "source", source_json(&vr.rows));
     json_t *rend = renditions_json(c, id, ready ? prefix : NULL, &err);
     json_t *pb = rend && ready ? playback_json(c, id, prefix, c->srv->set.stream_url_ttl_s, &err)
@@ -381,15 +398,17 @@ int mc_api_video_playback(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     }
     const char *st = mc_db_rows_get(&vr.rows, 0, 4);
     const char *prefix = mc_db_rows_get(&vr.rows, 0, C_PREFIX);
-    if (strcmp(st, "ready") != 0 || !prefix) {
-        mc_api_fail(r, 409, "video_not_ready", "video %s is %s, not ready", id, st);
+    bool ready;
+    if (!plays(&vr.rows, &ready)) {
+        mc_api_fail(r, 409, "video_not_ready", "video %s is %s, not playable yet", id, st);
         mc_db_rows_free(&vr.rows);
         return -1;
     }
-    char pcopy[1024];
-    snprintf(pcopy, sizeof pcopy, "%s", prefix);
+    /* Still transcoding: the page and the growing HLS (no MP4 or poster yet). */
+    char pcopy[1024] = "";
+    if (ready) snprintf(pcopy, sizeof pcopy, "%s", prefix);
     mc_db_rows_free(&vr.rows);
-    json_t *doc = playback_json(c, id, pcopy, (long)ttl, &err);
+    json_t *doc = playback_json(c, id, ready ? pcopy : NULL, (long)ttl, &err);
     if (!doc) return mc_api_fail_err(c, r, &err);
     return mc_api_ok(r, 200, doc);
 }
