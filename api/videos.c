@@ -329,22 +329,36 @@ static int drop_objects(mc_api_ctx *c, const char *id, mc_err *err) {
     return rc;
 }
 
-/* The video.deleted webhook event, stored before the tombstone: a retried
- * DELETE stores it again under the same id (nothing twice). */
-static int deleted_event(mc_api_ctx *c, const char *id, mc_err *err) {
-    mc_wh_event ev;
-    mc_wh_event_deleted(c->caller.tenant, id, &ev);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return mc_api_webhook_event(c->srv, &ev, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
-                                err);
+/* The tombstone and, in the same transaction, the video.deleted event in
+ * the outbox (published on video.events_topic; the webhook ingest derives
+ * its id from the video id, so a message published twice counts once). */
+static int tombstone(mc_api_ctx *c, const char *id, mc_err *err) {
+    json_t *m = json_pack("{s:i,s:s,s:s,s:s}", "v", 1, "type", "video.deleted", "video_id", id,
+                          "tenant", c->caller.tenant);
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    mc_db_info info = {0};
+    mc_db_conn *conn = mc_db_acquire(c->srv->svc.db, MC_DB_MASTER, err);
+    int rc = conn ? mc_db_begin(conn, err) : -1;
+    if (rc == 0)
+        rc = mc_db_conn_exec(conn, "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? "
+                             "AND tenant_id = ? AND deleted_at IS NULL",
+                             MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), &info, err);
+    if (rc == 0 && info.affected_rows == 1) /* not when a concurrent DELETE won */
+        rc = mc_outbox_add(conn, c->srv->video_topic, id, text, err);
+    if (rc == 0) rc = mc_db_commit(conn, err);
+    mc_db_release(conn);
+    free(text);
+    if (rc == 0) mc_outbox_publisher_nudge(c->srv->outbox);
+    return rc;
 }
 
 /* Unpublished and its jobs stopped first (the stream service stops serving
  * it once its short cache expires, no worker publishes it again), then
  * every object removed, then the tombstone: a failure before the last step
  * leaves the video visible, so the client's retry of the DELETE finishes.
- * The video.deleted event is stored just before the tombstone. */
+ * The video.deleted event goes into the outbox with the tombstone. */
 int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     if (!mc_api_video_id_valid(id)) return not_found(r, id);
     mc_err err = {0};
@@ -369,10 +383,7 @@ int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
                    "UPDATE jobs SET status = 'failed', error = 'video deleted' WHERE video_id = ? "
                    "AND status IN ('queued', 'running')",
                    MC_DB_ARGS(mc_db_str(id)), NULL, &err) < 0 ||
-        drop_objects(c, id, &err) < 0 || deleted_event(c, id, &err) < 0 ||
-        mc_db_exec(db, MC_DB_MASTER,
-                   "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? AND tenant_id = ?",
-                   MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), NULL, &err) < 0)
+        drop_objects(c, id, &err) < 0 || tombstone(c, id, &err) < 0)
         return mc_api_fail_err(c, r, &err);
     mc_log_kv(MC_LOG_INFO, "video deleted", "request_id", c->request_id, "video", id, NULL);
     r->status = 204;

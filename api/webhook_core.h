@@ -10,8 +10,9 @@
  *                   "whsec_" + base64 of 24 random bytes; webhook-signature
  *                   "v1," + base64(HMAC-SHA256(key, id.timestamp.body))
  *   events          the Kafka messages the webhooks consume (mcloud.video.events:
- *                   the upload's completed and failed, written through its
- *                   outbox; the transcoder's done and final failed events)
+ *                   the upload's completed and failed and mcloud-api's
+ *                   deletes, written through their outboxes; the
+ *                   transcoder's done and final failed events)
  *                   mapped to video events with a deterministic id, and the
  *                   payload receivers get
  *   retries         the delay before attempt n (common/backoff)
@@ -111,7 +112,8 @@ int mc_wh_event_from_message(mc_wh_source src, const void *value, size_t len, mc
  * job, same id as the one the video events topic gives): stored first, so a video's
  * events keep their order even when the transcoder's topic is read first. */
 void mc_wh_event_completed_of(const mc_wh_event *ev, mc_wh_event *out);
-/* The event of a deleted video (its id derives from the video id). */
+/* The event of a deleted video (its id derives from the video id, as for a
+ * video.deleted message of the video events topic). */
 void mc_wh_event_deleted(const char *tenant, const char *video, mc_wh_event *ev);
 /* {"type", "timestamp" (RFC 3339 of ts_us), "data": {"video_id", ...}}. */
 json_t *mc_wh_event_payload(const mc_wh_event *ev, int64_t ts_us);

@@ -2,14 +2,15 @@
  * threads of the daemon (common/periodic), with MySQL as the durable queue.
  *
  * ingest  a Kafka consumer (group webhooks.group) on mcloud.video.events (the
- *         upload's completed and failed, from its outbox) and the
- *         transcoder's events (done, final failed). Each message becomes a video event: in one
+ *         upload's completed and failed, from its outbox; deletes, from
+ *         mcloud-api's outbox) and the transcoder's events (done, final
+ *         failed). Each message becomes a video event: in one
  *         transaction the event row (its id derived from the job, so a
  *         redelivered message inserts nothing) and one delivery per enabled
  *         endpoint of the tenant whose filter wants it. The offset is
  *         committed only after that commit, so an event is never lost while
  *         mcloud-api is down or killed: the group resumes from the last
- *         commit. Deletes store their event directly (mc_api_webhook_event).
+ *         commit.
  * sender  every webhooks.poll_ms (at once when nudged) the due deliveries:
  *         pending, next_attempt_at passed, endpoint enabled, and no earlier
  *         pending delivery of the same video to the same endpoint (a failing
@@ -62,7 +63,8 @@ struct mc_api_webhooks {
 
 /* ---- storing events --------------------------------------------------------- */
 
-int mc_api_webhook_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
+/* A video event and its deliveries, stored once (idempotent by ev->id). */
+static int store_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
     json_t *payload = mc_wh_event_payload(ev, ts_us);
     char *text = payload ? mc_json_dump(payload) : NULL;
     json_decref(payload);
@@ -120,8 +122,8 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     bool implied = src == MC_WH_SOURCE_TRANSCODE;
     mc_wh_event before;
     if (implied) mc_wh_event_completed_of(&ev, &before);
-    if ((implied && mc_api_webhook_event(w->srv, &before, ts_us, &err) < 0) ||
-        mc_api_webhook_event(w->srv, &ev, ts_us, &err) < 0) {
+    if ((implied && store_event(w->srv, &before, ts_us, &err) < 0) ||
+        store_event(w->srv, &ev, ts_us, &err) < 0) {
         mc_log_kv(MC_LOG_WARN, "webhooks: cannot store an event, retrying", "event", ev.id,
                   "error", err.msg, NULL);
         return -1; /* rewound: delivered again */
