@@ -12,6 +12,8 @@
 //   ready; its page plays it with hls.js past 2 s and switches rendition;
 //   a webhook endpoint to a receiver in this process: an event delivered,
 //   shown in its delivery log, replayed (same webhook-id, 2 attempts logged);
+//   API keys: one created (its secret once), working, revoked (then 401), a
+//   key without the admin scope told so;
 //   the webhooks and usage pages either work or say "not available" when the
 //   API answers 404; delete with confirmation, after which the API answers
 //   404 for it. axe-core runs on every page (no serious or critical
@@ -310,6 +312,45 @@ async function webhooksPage(page, consoleUrl) {
   }
 }
 
+// API keys: create one (its secret shown once; the API lists it and it
+// works), revoke it after confirming (the API then refuses it: 401); a
+// signed-in key without the admin scope is told so (the browser's view of a
+// 403).
+async function keysPage(page, consoleUrl) {
+  await page.goto(`${consoleUrl}#/keys`);
+  await page.waitForSelector('#keys');
+  check(await page.evaluate(() => Array.from(document.querySelectorAll('#keys tbody td:first-child'))
+    .some((td) => td.textContent.endsWith('(this session)'))), 'the keys table marks the signed-in key');
+  const name = `console e2e ${runId}`;
+  await page.fill('#key-name', name);
+  await page.click('#key-form button[type=submit]');
+  await page.waitForSelector('#key-secret input');
+  const secret = await page.inputValue('#key-secret input');
+  check(/^mck_[A-Za-z0-9_-]+$/.test(secret), 'creating a key shows its secret once (mck_…)', secret.slice(0, 8));
+  const listed = JSON.parse((await apiCall('GET', 'api-keys')).body).data.find((k) => k.name === name);
+  check(listed && listed.scopes.join(' ') === 'videos:read videos:write' && !listed.revoked_at && secret.startsWith(listed.prefix),
+    'the API lists the key with the two scopes checked by default', JSON.stringify(listed));
+  if (!listed) return;
+  const works = await fetch(`${apiUrl}/v1/videos?limit=1`, { headers: { Authorization: `Bearer ${secret}` } });
+  check(works.status === 200, `the new key works (${works.status})`);
+  const row = `#keys tr[data-key="${listed.id}"]`;
+  await page.waitForSelector(row);
+  await axe(page, 'API keys');
+  await shot(page, 'keys-1280');
+  page.once('dialog', (d) => d.accept());
+  await page.click(`${row} button:has-text("Revoke")`);
+  await waitFor('the key shown revoked', () => page.getAttribute(row, 'data-revoked'), (v) => v === 'true');
+  const refused = await fetch(`${apiUrl}/v1/videos?limit=1`, { headers: { Authorization: `Bearer ${secret}` } });
+  check(refused.status === 401, `revoking it (after a confirmation): the API refuses the key (${refused.status})`);
+  await page.route(/\/v1\/api-keys$/, (route) => route.fulfill({ status: 403, contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'about:blank', title: 'Forbidden', status: 403, code: 'insufficient_scope', detail: 'this key lacks the admin scope' }) }));
+  await page.goto(`${consoleUrl}#/videos`);
+  await page.goto(`${consoleUrl}#/keys`);
+  await page.waitForSelector('[data-forbidden]');
+  check(true, 'API keys: a key without the admin scope is told it needs it');
+  await page.unroute(/\/v1\/api-keys$/);
+}
+
 async function usagePage(page, consoleUrl) {
   await page.goto(`${consoleUrl}#/usage`);
   await page.waitForSelector('#usage-summary');
@@ -376,6 +417,7 @@ async function main() {
     await waitReadyInList(page, consoleUrl, videoId);
     await playOnVideoPage(page, videoId);
     await webhooksPage(page, consoleUrl);
+    await keysPage(page, consoleUrl);
     await usagePage(page, consoleUrl);
     await unavailablePages(page, consoleUrl);
     await page.setViewportSize({ width: 390, height: 844 });
@@ -394,7 +436,8 @@ async function main() {
   // expected: the wrong key's 401, the 404 of endpoints this server lacks
   // (checked above against the API), the held PATCH the test aborted (and
   // what the reload cancelled on the upload server); each logs a console line
-  const allowed = [/^GET \/v1\/videos 401$/, /^GET \/v1\/webhooks 404$/, /^GET \/v1\/usage 404$/]; // the last two: unavailablePages
+  const allowed = [/^GET \/v1\/videos 401$/, /^GET \/v1\/webhooks 404$/, /^GET \/v1\/usage 404$/, // the last two: unavailablePages
+    /^GET \/v1\/api-keys 403$/]; // keysPage's key without the admin scope
   const unexpectedAnswers = badAnswers.filter((a) => !allowed.some((re) => re.test(a)));
   const uploadOrigin = new URL(process.env.MCLOUD_UPLOAD_URL).origin;
   const unexpectedFailed = failedRequests.filter((f) => !(f.startsWith(`PATCH ${uploadOrigin}/`) ||
@@ -403,7 +446,7 @@ async function main() {
   check(badAnswers.length > 0 && unexpectedAnswers.length === 0, 'no answer >= 400 but the expected ones (the wrong key, absent endpoints)',
     JSON.stringify(unexpectedAnswers));
   check(unexpectedFailed.length === 0, 'no failed request but the held upload chunk', JSON.stringify(unexpectedFailed));
-  const scriptErrors = errors.filter((e) => !/^console: Failed to load resource: the server responded with a status of (401|404)/.test(e));
+  const scriptErrors = errors.filter((e) => !/^console: Failed to load resource: the server responded with a status of (401|403|404)/.test(e));
   check(scriptErrors.length === 0, 'no script or console error on any page', JSON.stringify(scriptErrors));
   await browser.close();
 }
