@@ -14,6 +14,8 @@
 
 #include "api/core.h"
 #include "api/webhook_core.h"
+#include "common/kafka.h"
+#include "common/outbox.h"
 #include "common/playback.h"
 #include "common/s3_pool.h"
 #include "common/service.h"
@@ -47,6 +49,8 @@ typedef struct mc_api_server {
     char *openapi_json;       /* the served document */
     size_t openapi_len;
     mc_api_webhooks *webhooks;
+    char video_topic[256];    /* video.events_topic: deletes go out on it */
+    mc_outbox_publisher *outbox; /* publishes the outbox (nudged by deletes) */
 } mc_api_server;
 
 /* Who is calling (from the API key). */
@@ -143,8 +147,6 @@ int mc_api_usage_key(mc_api_ctx *c, char *buf, size_t len);
 int mc_api_webhooks_start(mc_api_server *srv, mc_err *err);
 void mc_api_webhooks_nudge(mc_api_server *srv);
 void mc_api_webhooks_stop(mc_api_server *srv);
-/* Stores a video event and its deliveries (idempotent by ev->id). */
-int mc_api_webhook_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err);
 
 /* openapi.c: the YAML document as JSON text (malloc'd). */
 int mc_api_openapi_load(const char *path, char **json, size_t *len, mc_err *err);

@@ -2,8 +2,9 @@
  * service life cycle (common/service.h). Reads the api.* settings and those
  * of the services it hands clients to (upload and stream public URLs, the
  * token and playback keys), loads the OpenAPI document, opens the S3 handle
- * pool (deletes), starts the webhooks' threads (webhook_run.c), serves
- * until SIGTERM. */
+ * pool (deletes), the Kafka producer and outbox publisher (a delete's
+ * video.deleted goes out on video.events_topic through the outbox), starts
+ * the webhooks' threads (webhook_run.c), serves until SIGTERM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,20 @@ static int read_settings(mc_api_server *srv, mc_err *err) {
     return mc_api_openapi_load(path, &srv->openapi_json, &srv->openapi_len, err);
 }
 
+#define OUTBOX_INTERVAL_MS 5000 /* a delete nudges it at once */
+
+static int open_outbox(mc_api_server *srv, mc_err *err) {
+    if (mc_config_copy(srv->svc.config, "video.events_topic", srv->video_topic,
+                       sizeof srv->video_topic, err) < 0)
+        return -1;
+    mc_outbox_options oo = {.db = srv->svc.db,
+                            .kafka = {.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
+                                      .client_id = "mcloud-api"},
+                            .interval_ms = OUTBOX_INTERVAL_MS};
+    srv->outbox = mc_outbox_publisher_start(&oo, err);
+    return srv->outbox ? 0 : -1;
+}
+
 static int run(mc_api_server *srv, mc_err *err) {
     mc_service_options opt = {.name = "api", .port_setting = "api.port", .use_db = true};
     if (mc_service_init(&srv->svc, &opt, err) < 0) return -1;
@@ -73,6 +88,7 @@ static int run(mc_api_server *srv, mc_err *err) {
     if (mc_s3_config_from(srv->svc.config, &srv->s3cfg, err) < 0) return -1;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    if (open_outbox(srv, err) < 0) return -1;
     bool webhooks;
     if (mc_config_bool(srv->svc.config, "webhooks.enabled", &webhooks, err) < 0 ||
         (webhooks && mc_api_webhooks_start(srv, err) < 0))
@@ -91,6 +107,7 @@ int main(void) {
     if (rc < 0) mc_log_kv(MC_LOG_ERROR, "mcloud-api failed", "error", err.msg, NULL);
     if (srv.svc.http) mc_http_stop(srv.svc.http, 0);
     mc_api_webhooks_stop(&srv);
+    mc_outbox_publisher_stop(srv.outbox);
     mc_s3_pool_free(srv.s3);
     mc_service_free(&srv.svc);
     free(srv.openapi_json);

@@ -69,13 +69,16 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
     if (p.cursor && mc_api_cursor_decode(&c->srv->cursor_key, c->caller.tenant, p.cursor, &cur,
                                          &err) < 0)
         return mc_api_fail(r, 400, "invalid_cursor", "%s", err.msg);
-    char sql[1024], after[32], before[32], at[32];
+    char sql[1536], after[32], before[32], at[32];
     mc_db_param params[10];
     size_t n = 0;
     /* The index is forced: on a range of created_at MariaDB otherwise
      * prefers (tenant_id, created_at) and filters deleted_at row by row,
      * reading half a 100 000-video tenant for a page deep in the list. */
-    int len = snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLUMNS " FROM videos v FORCE INDEX (%s) "
+    /* The progress of a transcoding video: one indexed look-up per row shown. */
+    int len = snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLUMNS ", IF(v.status = 'transcoding', "
+                       "(SELECT j.progress FROM jobs j WHERE j.video_id = v.id ORDER BY "
+                       "j.updated_at DESC LIMIT 1), NULL) FROM videos v FORCE INDEX (%s) "
                        "WHERE v.tenant_id = ? AND v.deleted_at IS NULL",
                        p.status != MC_API_STATUS_ANY ? "videos_tenant_status" : "videos_tenant_list");
     params[n++] = mc_db_str(c->caller.tenant);
@@ -109,7 +112,12 @@ int mc_api_videos_list(mc_api_ctx *c, mc_api_resp *r) {
         return mc_api_fail_err(c, r, &err);
     json_t *data = json_array();
     size_t shown = rows.nrows > (size_t)p.limit ? (size_t)p.limit : rows.nrows;
-    for (size_t i = 0; i < shown; i++) json_array_append_new(data, summary_json(&rows, i));
+    for (size_t i = 0; i < shown; i++) {
+        json_t *v = summary_json(&rows, i);
+        const char *prog = mc_db_rows_get(&rows, i, 8);
+        json_object_set_new(v, "progress", prog ? json_real(strtod(prog, NULL)) : json_null());
+        json_array_append_new(data, v);
+    }
     mc_api_cursor last = {0};
     bool more = false;
     if (rows.nrows > (size_t)p.limit) {
@@ -131,10 +139,19 @@ typedef struct video_row {
 #define FULL_COLUMNS                                                                        \
     SUMMARY_COLUMNS ", v.container, v.duration_ms, v.size_bytes, v.video_codec, "           \
                     "v.audio_codec, v.width, v.height, v.published_prefix, (SELECT j.progress " \
-                    "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1)"
+                    "FROM jobs j WHERE j.video_id = v.id ORDER BY j.updated_at DESC LIMIT 1), "   \
+                    "v.playable, v.playable_seconds"
 
 enum { C_CONTAINER = 8, C_DURATION, C_SIZE, C_VCODEC, C_ACODEC, C_WIDTH, C_HEIGHT, C_PREFIX,
-       C_PROGRESS };
+       C_PROGRESS, C_PLAYABLE, C_PLAYABLE_S };
+
+/* Whether the video plays: ready and published, or still transcoding with
+ * its growing HLS out (migration 0004: playable). */
+static bool plays(const mc_db_rows *rows, bool *ready) {
+    const char *st = mc_db_rows_get(rows, 0, 4), *pl = mc_db_rows_get(rows, 0, C_PLAYABLE);
+    *ready = strcmp(st, "ready") == 0 && mc_db_rows_get(rows, 0, C_PREFIX);
+    return *ready || (strcmp(st, "transcoding") == 0 && pl && strcmp(pl, "1") == 0);
+}
 
 /* The caller's live video id into vr (nrows 0: none). */
 static int load(mc_api_ctx *c, const char *id, video_row *vr, mc_err *err) {
@@ -197,6 +214,8 @@ static json_t *playback_json(mc_api_ctx *c, const char *id, const char *prefix, 
     json_t *doc = mc_playback_doc(c->srv->svc.db, MC_DB_MASTER, &s, c->caller.tenant, id, prefix,
                                   err);
     if (doc) json_object_del(doc, "video");
+    if (doc && !json_object_get(doc, "mp4")) /* still transcoding: no rung yet */
+        json_object_set_new(doc, "mp4", json_object());
     if (doc) {
         json_t *exp = json_object_get(doc, "expires_at");
         char iso[32], db[32];
@@ -222,6 +241,12 @@ static int render_full(mc_api_ctx *c, mc_api_resp *r, const char *id, int status
     bool ready = strcmp(st, "ready") == 0 && prefix;
     json_object_set_new(v, "progress", ready ? json_real(1.0)
                                              : prog ? json_real(strtod(prog, NULL)) : json_null());
+    bool ready_;
+    bool playable = plays(&vr.rows, &ready_);
+    const char *pl_s = mc_db_rows_get(&vr.rows, 0, C_PLAYABLE_S);
+    json_object_set_new(v, "playable", json_boolean(playable));
+    json_object_set_new(v, "playable_seconds",
+                        playable && pl_s ? json_real(strtod(pl_s, NULL)) : json_null());
     json_object_set_new(v, "source", source_json(&vr.rows));
     json_t *rend = renditions_json(c, id, ready ? prefix : NULL, &err);
     json_t *pb = rend && ready ? playback_json(c, id, prefix, c->srv->set.stream_url_ttl_s, &err)
@@ -312,22 +337,36 @@ static int drop_objects(mc_api_ctx *c, const char *id, mc_err *err) {
     return rc;
 }
 
-/* The video.deleted webhook event, stored before the tombstone: a retried
- * DELETE stores it again under the same id (nothing twice). */
-static int deleted_event(mc_api_ctx *c, const char *id, mc_err *err) {
-    mc_wh_event ev;
-    mc_wh_event_deleted(c->caller.tenant, id, &ev);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return mc_api_webhook_event(c->srv, &ev, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
-                                err);
+/* The tombstone and, in the same transaction, the video.deleted event in
+ * the outbox (published on video.events_topic; the webhook ingest derives
+ * its id from the video id, so a message published twice counts once). */
+static int tombstone(mc_api_ctx *c, const char *id, mc_err *err) {
+    json_t *m = json_pack("{s:i,s:s,s:s,s:s}", "v", 1, "type", "video.deleted", "video_id", id,
+                          "tenant", c->caller.tenant);
+    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    mc_db_info info = {0};
+    mc_db_conn *conn = mc_db_acquire(c->srv->svc.db, MC_DB_MASTER, err);
+    int rc = conn ? mc_db_begin(conn, err) : -1;
+    if (rc == 0)
+        rc = mc_db_conn_exec(conn, "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? "
+                             "AND tenant_id = ? AND deleted_at IS NULL",
+                             MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), &info, err);
+    if (rc == 0 && info.affected_rows == 1) /* not when a concurrent DELETE won */
+        rc = mc_outbox_add(conn, c->srv->video_topic, id, text, err);
+    if (rc == 0) rc = mc_db_commit(conn, err);
+    mc_db_release(conn);
+    free(text);
+    if (rc == 0) mc_outbox_publisher_nudge(c->srv->outbox);
+    return rc;
 }
 
 /* Unpublished and its jobs stopped first (the stream service stops serving
  * it once its short cache expires, no worker publishes it again), then
  * every object removed, then the tombstone: a failure before the last step
  * leaves the video visible, so the client's retry of the DELETE finishes.
- * The video.deleted event is stored just before the tombstone. */
+ * The video.deleted event goes into the outbox with the tombstone. */
 int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     if (!mc_api_video_id_valid(id)) return not_found(r, id);
     mc_err err = {0};
@@ -352,10 +391,7 @@ int mc_api_video_delete(mc_api_ctx *c, mc_api_resp *r, const char *id) {
                    "UPDATE jobs SET status = 'failed', error = 'video deleted' WHERE video_id = ? "
                    "AND status IN ('queued', 'running')",
                    MC_DB_ARGS(mc_db_str(id)), NULL, &err) < 0 ||
-        drop_objects(c, id, &err) < 0 || deleted_event(c, id, &err) < 0 ||
-        mc_db_exec(db, MC_DB_MASTER,
-                   "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? AND tenant_id = ?",
-                   MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), NULL, &err) < 0)
+        drop_objects(c, id, &err) < 0 || tombstone(c, id, &err) < 0)
         return mc_api_fail_err(c, r, &err);
     mc_log_kv(MC_LOG_INFO, "video deleted", "request_id", c->request_id, "video", id, NULL);
     r->status = 204;
@@ -381,15 +417,17 @@ int mc_api_video_playback(mc_api_ctx *c, mc_api_resp *r, const char *id) {
     }
     const char *st = mc_db_rows_get(&vr.rows, 0, 4);
     const char *prefix = mc_db_rows_get(&vr.rows, 0, C_PREFIX);
-    if (strcmp(st, "ready") != 0 || !prefix) {
-        mc_api_fail(r, 409, "video_not_ready", "video %s is %s, not ready", id, st);
+    bool ready;
+    if (!plays(&vr.rows, &ready)) {
+        mc_api_fail(r, 409, "video_not_ready", "video %s is %s, not playable yet", id, st);
         mc_db_rows_free(&vr.rows);
         return -1;
     }
-    char pcopy[1024];
-    snprintf(pcopy, sizeof pcopy, "%s", prefix);
+    /* Still transcoding: the page and the growing HLS (no MP4 or poster yet). */
+    char pcopy[1024] = "";
+    if (ready) snprintf(pcopy, sizeof pcopy, "%s", prefix);
     mc_db_rows_free(&vr.rows);
-    json_t *doc = playback_json(c, id, pcopy, (long)ttl, &err);
+    json_t *doc = playback_json(c, id, ready ? pcopy : NULL, (long)ttl, &err);
     if (!doc) return mc_api_fail_err(c, r, &err);
     return mc_api_ok(r, 200, doc);
 }

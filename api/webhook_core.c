@@ -257,6 +257,35 @@ static int name_field(json_t *o, const char *field, char out[MC_WH_NAME_MAX + 1]
     return 0;
 }
 
+/* A mcloud.video.events message: {"type": "video.upload.completed" |
+ * "video.failed" | "video.ready" | "video.deleted", "video_id", "tenant",
+ * "job_id" (all but deletes: the upload's job id, which names the event),
+ * "reason" (failed, optional)}. */
+static int video_message(json_t *o, mc_wh_event *ev, mc_err *err) {
+    const char *type, *reason;
+    if (mc_json_get_string(o, "type", true, NULL, &type, err) < 0) return -1;
+    ev->type = mc_wh_type_bit(type);
+    if (!ev->type)
+        return mc_err_set(err, MC_ERR_INVALID, "field 'type' must be a video event type, not '%.64s'",
+                          type);
+    if (ev->type == MC_WH_DELETED) {
+        event_id("video.deleted", ev->video, ev->id);
+        return 1;
+    }
+    if (name_field(o, "job_id", ev->job, err) < 0) return -1;
+    if (ev->type == MC_WH_FAILED) {
+        if (mc_json_get_string(o, "reason", false, "", &reason, err) < 0) return -1;
+        snprintf(ev->reason, sizeof ev->reason, "%s", reason);
+    }
+    if (ev->type == MC_WH_READY) {
+        json_t *d = json_object_get(o, "duration_s");
+        ev->duration_s = json_is_number(d) && json_number_value(d) >= 0 &&
+                                 json_number_value(d) < 1e9 ? json_number_value(d) : 0;
+    }
+    event_id(mc_wh_type_name(ev->type), ev->job, ev->id);
+    return 1;
+}
+
 int mc_wh_event_from_message(mc_wh_source src, const void *value, size_t len, mc_wh_event *ev,
                              mc_err *err) {
     memset(ev, 0, sizeof *ev);
@@ -264,34 +293,34 @@ int mc_wh_event_from_message(mc_wh_source src, const void *value, size_t len, mc
     if (!o) return -1;
     int rc = -1;
     const char *type = NULL;
-    if (name_field(o, "job_id", ev->job, err) < 0 || name_field(o, "video_id", ev->video, err) < 0 ||
-        name_field(o, "tenant", ev->tenant, err) < 0)
+    if (name_field(o, "video_id", ev->video, err) < 0 || name_field(o, "tenant", ev->tenant, err) < 0)
         goto out;
-    if (src == MC_WH_SOURCE_JOBS) {
-        ev->type = MC_WH_UPLOAD_COMPLETED;
-    } else {
-        if (mc_json_get_string(o, "type", true, NULL, &type, err) < 0) goto out;
-        if (strcmp(type, "done") == 0) {
-            json_t *d = json_object_get(o, "duration_s");
-            ev->type = MC_WH_READY;
-            ev->duration_s = json_is_number(d) && json_number_value(d) >= 0 &&
-                                     json_number_value(d) < 1e9 ? json_number_value(d) : 0;
-        } else if (strcmp(type, "failed") == 0) {
-            bool final;
-            const char *reason;
-            if (mc_json_get_bool(o, "final", false, false, &final, err) < 0 ||
-                mc_json_get_string(o, "reason", false, "", &reason, err) < 0)
-                goto out;
-            if (!final) {
-                rc = 0;
-                goto out;
-            }
-            ev->type = MC_WH_FAILED;
-            snprintf(ev->reason, sizeof ev->reason, "%s", reason);
-        } else {
-            rc = 0; /* started, progress: no webhook */
+    if (src == MC_WH_SOURCE_VIDEO) {
+        rc = video_message(o, ev, err);
+        goto out;
+    }
+    if (name_field(o, "job_id", ev->job, err) < 0) goto out;
+    if (mc_json_get_string(o, "type", true, NULL, &type, err) < 0) goto out;
+    if (strcmp(type, "done") == 0) {
+        json_t *d = json_object_get(o, "duration_s");
+        ev->type = MC_WH_READY;
+        ev->duration_s = json_is_number(d) && json_number_value(d) >= 0 &&
+                                 json_number_value(d) < 1e9 ? json_number_value(d) : 0;
+    } else if (strcmp(type, "failed") == 0) {
+        bool final;
+        const char *reason;
+        if (mc_json_get_bool(o, "final", false, false, &final, err) < 0 ||
+            mc_json_get_string(o, "reason", false, "", &reason, err) < 0)
+            goto out;
+        if (!final) {
+            rc = 0;
             goto out;
         }
+        ev->type = MC_WH_FAILED;
+        snprintf(ev->reason, sizeof ev->reason, "%s", reason);
+    } else {
+        rc = 0; /* started, progress: no webhook */
+        goto out;
     }
     event_id(mc_wh_type_name(ev->type), ev->job, ev->id);
     rc = 1;

@@ -9,10 +9,12 @@
  *   signing         Standard Webhooks (www.standardwebhooks.com): secrets
  *                   "whsec_" + base64 of 24 random bytes; webhook-signature
  *                   "v1," + base64(HMAC-SHA256(key, id.timestamp.body))
- *   events          the Kafka messages the webhooks consume (the upload's
- *                   transcode job = upload completed; the transcoder's done
- *                   and final failed events) mapped to video events with a
- *                   deterministic id, and the payload receivers get
+ *   events          the Kafka messages the webhooks consume (mcloud.video.events:
+ *                   the upload's completed and failed and mcloud-api's
+ *                   deletes, written through their outboxes; the
+ *                   transcoder's done and final failed events)
+ *                   mapped to video events with a deterministic id, and the
+ *                   payload receivers get
  *   retries         the delay before attempt n (common/backoff)
  * Every parser rejects bad input with MC_ERR_INVALID and a message naming
  * the field. */
@@ -88,8 +90,8 @@ int mc_wh_sign(const char *secret, const char *msg_id, int64_t timestamp, const 
 #define MC_WH_NAME_MAX 64
 
 typedef enum mc_wh_source {
-    MC_WH_SOURCE_JOBS,      /* transcode.jobs_topic: one message per completed upload */
-    MC_WH_SOURCE_TRANSCODE  /* transcode.events_topic */
+    MC_WH_SOURCE_VIDEO,     /* video.events_topic: the upload's completed and failed */
+    MC_WH_SOURCE_TRANSCODE  /* transcode.events_topic: done and final failed */
 } mc_wh_source;
 
 typedef struct mc_wh_event {
@@ -107,10 +109,11 @@ typedef struct mc_wh_event {
 int mc_wh_event_from_message(mc_wh_source src, const void *value, size_t len, mc_wh_event *ev,
                              mc_err *err);
 /* The video.upload.completed event a ready or failed event implies (same
- * job, same id as the one the jobs topic gives): stored first, so a video's
+ * job, same id as the one the video events topic gives): stored first, so a video's
  * events keep their order even when the transcoder's topic is read first. */
 void mc_wh_event_completed_of(const mc_wh_event *ev, mc_wh_event *out);
-/* The event of a deleted video (its id derives from the video id). */
+/* The event of a deleted video (its id derives from the video id, as for a
+ * video.deleted message of the video events topic). */
 void mc_wh_event_deleted(const char *tenant, const char *video, mc_wh_event *ev);
 /* {"type", "timestamp" (RFC 3339 of ts_us), "data": {"video_id", ...}}. */
 json_t *mc_wh_event_payload(const mc_wh_event *ev, int64_t ts_us);

@@ -1,15 +1,16 @@
 /* webhook_run.c — where mcloud-api's webhooks happen: two background
  * threads of the daemon (common/periodic), with MySQL as the durable queue.
  *
- * ingest  a Kafka consumer (group webhooks.group) on the upload's transcode
- *         jobs (one per completed upload) and the transcoder's events (done,
- *         final failed). Each message becomes a video event: in one
+ * ingest  a Kafka consumer (group webhooks.group) on mcloud.video.events (the
+ *         upload's completed and failed, from its outbox; deletes, from
+ *         mcloud-api's outbox) and the transcoder's events (done, final
+ *         failed). Each message becomes a video event: in one
  *         transaction the event row (its id derived from the job, so a
  *         redelivered message inserts nothing) and one delivery per enabled
  *         endpoint of the tenant whose filter wants it. The offset is
  *         committed only after that commit, so an event is never lost while
  *         mcloud-api is down or killed: the group resumes from the last
- *         commit. Deletes store their event directly (mc_api_webhook_event).
+ *         commit.
  * sender  every webhooks.poll_ms (at once when nudged) the due deliveries:
  *         pending, next_attempt_at passed, endpoint enabled, and no earlier
  *         pending delivery of the same video to the same endpoint (a failing
@@ -22,6 +23,9 @@
  *         after webhooks.max_attempts it is failed, and an endpoint whose
  *         attempts failed webhooks.disable_after_failures times in a row
  *         is disabled. At least once: receivers dedupe by webhook-id.
+ * sweeper every webhooks.sweep_interval_ms removes delivered and failed
+ *         deliveries older than webhooks.retention_s, then the events
+ *         no delivery names any more.
  *
  * Sending refuses loopback and private addresses unless
  * webhooks.allow_private is set, checked on the address curl actually
@@ -48,17 +52,19 @@
 
 struct mc_api_webhooks {
     mc_api_server *srv;
-    char kafka[512], group[128], jobs_topic[256], events_topic[256];
+    char kafka[512], group[128], video_topic[256], events_topic[256];
     long timeout_ms, retry_initial_ms, retry_max_ms, max_attempts, disable_after, poll_ms;
+    long retention_s, sweep_ms;
     mc_kafka_consumer *consumer;
-    mc_periodic *ingest, *sender;
+    mc_periodic *ingest, *sender, *sweeper;
     CURL *curl;
     atomic_bool stopping;  /* the sender leaves its batch at once */
 };
 
 /* ---- storing events --------------------------------------------------------- */
 
-int mc_api_webhook_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
+/* A video event and its deliveries, stored once (idempotent by ev->id). */
+static int store_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
     json_t *payload = mc_wh_event_payload(ev, ts_us);
     char *text = payload ? mc_json_dump(payload) : NULL;
     json_decref(payload);
@@ -100,8 +106,8 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     mc_api_webhooks *w = ctx;
     mc_wh_event ev;
     mc_err err = {0};
-    mc_wh_source src = strcmp(m->topic, w->jobs_topic) == 0 ? MC_WH_SOURCE_JOBS
-                                                              : MC_WH_SOURCE_TRANSCODE;
+    mc_wh_source src = strcmp(m->topic, w->video_topic) == 0 ? MC_WH_SOURCE_VIDEO
+                                                               : MC_WH_SOURCE_TRANSCODE;
     int got = mc_wh_event_from_message(src, m->value, m->len, &ev, &err);
     if (got < 0) { /* never valid: retrying cannot help */
         char off[32];
@@ -112,10 +118,12 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
     }
     if (got == 0) return 0;
     int64_t ts_us = m->timestamp_ms > 0 ? m->timestamp_ms * 1000 : (int64_t)time(NULL) * 1000000;
+    /* The transcoder's events imply the upload's completion (stored first). */
+    bool implied = src == MC_WH_SOURCE_TRANSCODE;
     mc_wh_event before;
-    if (ev.type != MC_WH_UPLOAD_COMPLETED) mc_wh_event_completed_of(&ev, &before);
-    if ((ev.type != MC_WH_UPLOAD_COMPLETED && mc_api_webhook_event(w->srv, &before, ts_us, &err) < 0) ||
-        mc_api_webhook_event(w->srv, &ev, ts_us, &err) < 0) {
+    if (implied) mc_wh_event_completed_of(&ev, &before);
+    if ((implied && store_event(w->srv, &before, ts_us, &err) < 0) ||
+        store_event(w->srv, &ev, ts_us, &err) < 0) {
         mc_log_kv(MC_LOG_WARN, "webhooks: cannot store an event, retrying", "event", ev.id,
                   "error", err.msg, NULL);
         return -1; /* rewound: delivered again */
@@ -132,20 +140,21 @@ static int ingest_step(void *ctx) {
                                             NULL};
         mc_kafka_config kc = {.bootstrap_servers = w->kafka, .client_id = w->srv->svc.instance,
                               .properties = props};
-        /* The same partition counts as the transcoder's (transcode/worker.c). */
-        if (mc_kafka_create_topic(&kc, w->jobs_topic, 6, 1, 10000, &err) < 0 ||
+        /* The transcoder's partition count (transcode/worker.c); the video
+         * events' as scripts/stack.sh makes them. */
+        if (mc_kafka_create_topic(&kc, w->video_topic, 6, 1, 10000, &err) < 0 ||
             mc_kafka_create_topic(&kc, w->events_topic, 3, 1, 10000, &err) < 0) {
             mc_log_kv(MC_LOG_WARN, "webhooks: Kafka topics unavailable, retrying", "error",
                       err.msg, NULL);
             return -1;
         }
-        const char *topics[] = {w->jobs_topic, w->events_topic, NULL};
+        const char *topics[] = {w->video_topic, w->events_topic, NULL};
         w->consumer = mc_kafka_consumer_new(&kc, w->group, topics, &err);
         if (!w->consumer) {
             mc_log_kv(MC_LOG_WARN, "webhooks: no Kafka consumer, retrying", "error", err.msg, NULL);
             return -1;
         }
-        mc_log_kv(MC_LOG_INFO, "webhooks: consuming", "group", w->group, "jobs", w->jobs_topic,
+        mc_log_kv(MC_LOG_INFO, "webhooks: consuming", "group", w->group, "video", w->video_topic,
                   "events", w->events_topic, NULL);
     }
     int rc = mc_kafka_consumer_poll(w->consumer, on_message, w, 200, &err);
@@ -334,6 +343,61 @@ static int send_step(void *ctx) {
     return rc < 0 ? -1 : sent > 0 ? 1 : 0;
 }
 
+/* ---- retention ---------------------------------------------------------------- */
+
+#define SWEEP_BATCH "1000"
+#define SWEEP_ROUNDS 20 /* at most 20 000 rows of each kind per sweep */
+
+/* Deletes up to SWEEP_BATCH rows with sql (one ? = the retention): the count. */
+static long sweep_batch(mc_api_webhooks *w, const char *sql, mc_err *err) {
+    mc_db_info info = {0};
+    if (mc_db_exec(w->srv->svc.db, MC_DB_MASTER, sql, MC_DB_ARGS(mc_db_i64(w->retention_s)), &info,
+                   err) < 0)
+        return -1;
+    return (long)info.affected_rows;
+}
+
+/* Delivered and failed deliveries whose last attempt is older than the
+ * retention (for them next_attempt_at is that attempt, or a failure's
+ * unused retry time: the index webhook_deliveries_due finds them); then
+ * events older than the retention that no delivery names any more (looked
+ * up through the tenant's endpoints and the (endpoint, event) key).
+ * Pending deliveries and their events stay, however old. */
+static int sweep_step(void *ctx) {
+    mc_api_webhooks *w = ctx;
+    mc_err err = {0};
+    long deliveries = 0, events = 0, n = 0;
+    for (int i = 0; i < SWEEP_ROUNDS && !atomic_load(&w->stopping); i++) {
+        n = sweep_batch(w,
+                        "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND "
+                        "next_attempt_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND LIMIT " SWEEP_BATCH,
+                        &err);
+        if (n <= 0) break;
+        deliveries += n;
+    }
+    for (int i = 0; n >= 0 && i < SWEEP_ROUNDS && !atomic_load(&w->stopping); i++) {
+        n = sweep_batch(w,
+                        "DELETE FROM webhook_events WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL ? "
+                        "SECOND AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e JOIN "
+                        "webhook_deliveries d ON d.endpoint_id = e.id AND d.event_id = "
+                        "webhook_events.id WHERE e.tenant_id = webhook_events.tenant_id) LIMIT "
+                        SWEEP_BATCH, &err);
+        if (n <= 0) break;
+        events += n;
+    }
+    if (n < 0) {
+        mc_log_kv(MC_LOG_WARN, "webhooks: retention sweep failed, retrying", "error", err.msg, NULL);
+        return -1;
+    }
+    if (deliveries || events) {
+        char d[24], e[24];
+        snprintf(d, sizeof d, "%ld", deliveries);
+        snprintf(e, sizeof e, "%ld", events);
+        mc_log_kv(MC_LOG_INFO, "webhooks: old deliveries removed", "deliveries", d, "events", e, NULL);
+    }
+    return 0;
+}
+
 /* ---- life cycle --------------------------------------------------------------- */
 
 int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
@@ -343,7 +407,7 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
     mc_config *cfg = srv->svc.config;
     if (mc_config_copy(cfg, "kafka", w->kafka, sizeof w->kafka, err) < 0 ||
         mc_config_copy(cfg, "webhooks.group", w->group, sizeof w->group, err) < 0 ||
-        mc_config_copy(cfg, "transcode.jobs_topic", w->jobs_topic, sizeof w->jobs_topic, err) < 0 ||
+        mc_config_copy(cfg, "video.events_topic", w->video_topic, sizeof w->video_topic, err) < 0 ||
         mc_config_copy(cfg, "transcode.events_topic", w->events_topic, sizeof w->events_topic,
                        err) < 0 ||
         mc_config_int(cfg, "webhooks.timeout_ms", 100, 60000, &w->timeout_ms, err) < 0 ||
@@ -351,7 +415,9 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
         mc_config_int(cfg, "webhooks.retry_max_ms", 10, 86400000, &w->retry_max_ms, err) < 0 ||
         mc_config_int(cfg, "webhooks.max_attempts", 1, 1000, &w->max_attempts, err) < 0 ||
         mc_config_int(cfg, "webhooks.disable_after_failures", 1, 1000000, &w->disable_after, err) < 0 ||
-        mc_config_int(cfg, "webhooks.poll_ms", 10, 60000, &w->poll_ms, err) < 0) {
+        mc_config_int(cfg, "webhooks.poll_ms", 10, 60000, &w->poll_ms, err) < 0 ||
+        mc_config_int(cfg, "webhooks.retention_s", 1, 3650L * 86400, &w->retention_s, err) < 0 ||
+        mc_config_int(cfg, "webhooks.sweep_interval_ms", 100, 86400000, &w->sweep_ms, err) < 0) {
         free(w);
         return -1;
     }
@@ -367,7 +433,8 @@ int mc_api_webhooks_start(mc_api_server *srv, mc_err *err) {
     srv->webhooks = w;
     w->sender = mc_periodic_start("wh-send", w->poll_ms, send_step, w, err);
     if (w->sender) w->ingest = mc_periodic_start("wh-ingest", 500, ingest_step, w, err);
-    if (!w->ingest) {
+    if (w->ingest) w->sweeper = mc_periodic_start("wh-sweep", w->sweep_ms, sweep_step, w, err);
+    if (!w->sweeper) {
         mc_api_webhooks_stop(srv);
         return -1;
     }
@@ -382,6 +449,7 @@ void mc_api_webhooks_stop(mc_api_server *srv) {
     mc_api_webhooks *w = srv->webhooks;
     if (!w) return;
     atomic_store(&w->stopping, true);
+    mc_periodic_stop(w->sweeper);
     mc_periodic_stop(w->ingest);
     mc_periodic_stop(w->sender);
     if (w->consumer) mc_kafka_consumer_close(w->consumer);

@@ -7,9 +7,9 @@
  *                             the video's signed playback URLs (GET /v1/videos/{id}/playback)
  *   mcloud publish FILE       upload, wait and play: the end of the main job (`make run`)
  *   (these four talk to mcloud-api at MCLOUD_API_URL with the key MCLOUD_API_KEY;
- *    wait/play --local: the operator's way, from MySQL and this machine's
- *    playback key, for a test's own mcloud-stream; wait --playable: until its
- *    HLS plays while it transcodes, also from MySQL: the API has no such state)
+ *    wait --playable: until its HLS plays while it transcodes (the API's
+ *    `playable`); wait/play --local: the operator's way, from MySQL and this
+ *    machine's playback key, for a test's own mcloud-stream)
  *   mcloud tenant create NAME a tenant and its first admin key (cli/admin.h)
  *   mcloud apikey create|list|revoke   the tenant's API keys, through mcloud-api
  *   mcloud db switchover [HOST:PORT]
@@ -185,7 +185,7 @@ typedef struct play_options {
 
 static int cmd_wait(mc_config *cfg, const char *video_id, const play_options *po, mc_err *err) {
     bool until_playable = po->until_playable;
-    if (!po->local && !until_playable) return mc_cli_video_wait_api(video_id, WAIT_TIMEOUT_S, stderr, err);
+    if (!po->local) return mc_cli_video_wait_api(video_id, WAIT_TIMEOUT_S, until_playable, stderr, err);
     mc_db *db = open_db(cfg, err);
     if (!db) return -1;
     int rc = mc_cli_video_wait(db, video_id, WAIT_TIMEOUT_S, until_playable, stderr, err);

@@ -103,7 +103,8 @@ int mc_cli_video_wait(mc_db *db, const char *video_id, long timeout_s, bool unti
     }
 }
 
-int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_err *err) {
+int mc_cli_video_wait_api(const char *video_id, long timeout_s, bool until_playable, FILE *out,
+                          mc_err *err) {
     if (strlen(video_id) > 64) return mc_err_set(err, MC_ERR_INVALID, "not a video id: '%.64s...'", video_id);
     time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
     char path[128], last[96] = "";
@@ -123,6 +124,8 @@ int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_er
         st = json_string_value(json_object_get(v, "failure_reason"));
         snprintf(reason, sizeof reason, "%s", st ? st : "no reason given");
         double progress = json_number_value(json_object_get(v, "progress"));
+        bool playable = json_is_true(json_object_get(v, "playable"));
+        double playable_s = json_number_value(json_object_get(v, "playable_seconds"));
         json_decref(v);
         if (strcmp(status, "ready") == 0) {
             fprintf(out, "video %s: ready\n", video_id);
@@ -132,6 +135,13 @@ int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_er
             return mc_err_set(err, MC_ERR_INVALID, "video %s failed: %s", video_id, reason);
         char now[96];
         status_line(status, progress, now, sizeof now);
+        if (playable)
+            snprintf(now + strlen(now), sizeof now - strlen(now), ", playable (%.0f s published)",
+                     playable_s);
+        if (until_playable && playable) {
+            fprintf(out, "video %s: %s\n", video_id, now);
+            return 0;
+        }
         if (wait_turn(out, video_id, now, last, sizeof last, status, deadline, timeout_s, err) < 0) return -1;
     }
 }
@@ -187,12 +197,22 @@ int mc_cli_video_play_api(const char *video_id, long ttl_s, bool as_json, FILE *
     char path[160];
     int len = snprintf(path, sizeof path, "/v1/videos/%s/playback", video_id);
     if (ttl_s > 0) snprintf(path + len, sizeof path - (size_t)len, "?ttl=%ld", ttl_s);
-    json_t *pb = NULL;
+    json_t *pb = NULL, *v = NULL;
+    char vpath[128];
+    snprintf(vpath, sizeof vpath, "/v1/videos/%s", video_id);
     if (mc_cli_api_call("GET", path, NULL, &pb, err) < 0) return -1;
+    /* Its status: a video still transcoding plays its growing HLS. */
+    if (mc_cli_api_call("GET", vpath, NULL, &v, err) < 0) {
+        json_decref(pb);
+        return -1;
+    }
     json_t *doc = json_pack("{s:s}", "video", video_id);
     json_object_update(doc, pb);
     json_decref(pb);
-    json_object_set_new(doc, "status", json_string("ready"));
+    json_object_set(doc, "status", json_object_get(v, "status"));
+    json_object_set_new(doc, "playable_seconds",
+                        json_real(json_number_value(json_object_get(v, "playable_seconds"))));
+    json_decref(v);
     print_doc(doc, as_json, out);
     return 0;
 }

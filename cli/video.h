@@ -36,12 +36,15 @@ typedef struct mc_cli_playback {
 int mc_cli_video_play(mc_db *db, const mc_cli_playback *pb, const char *video_id, bool as_json,
                       FILE *out, mc_err *err);
 
-/* The same through mcloud-api: GET /v1/videos/{id} polled until ready (0)
+/* The same through mcloud-api: GET /v1/videos/{id} polled until ready (0),
+ * or with until_playable until it plays while transcoding (its `playable`),
  * or failed (-1 with the failure reason); 429/5xx answers are retried. */
-int mc_cli_video_wait_api(const char *video_id, long timeout_s, FILE *out, mc_err *err);
+int mc_cli_video_wait_api(const char *video_id, long timeout_s, bool until_playable, FILE *out,
+                          mc_err *err);
 
 /* GET /v1/videos/{id}/playback?ttl= printed like mc_cli_video_play (ttl_s
- * 0: the API's default). A video that is not ready: the API's 409. */
+ * 0: the API's default), with the video's status. A video that does not
+ * play yet: the API's 409. */
 int mc_cli_video_play_api(const char *video_id, long ttl_s, bool as_json, FILE *out, mc_err *err);
 
 #endif

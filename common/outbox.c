@@ -11,10 +11,10 @@
  * broker's ack and the commit, or gave up waiting for the delivery report.
  * Such a row is looked up on its topic (mc_kafka_find, from the attempt's
  * time minus a clock-skew margin) and only stamped when the message is
- * there; produced again only when it is not. The producer's own message
- * timeout must be shorter than OUTBOX_PRODUCE_TIMEOUT_MS (mcloud-upload sets
- * message.timeout.ms), so a message the publisher stopped waiting for can
- * never arrive after that lookup. */
+ * there; produced again only when it is not. The publisher's own producer
+ * gives a message up after OUTBOX_MESSAGE_TIMEOUT, shorter than its wait
+ * for the delivery report, so a message it stopped waiting for can never
+ * arrive after that lookup. */
 #include "common/outbox.h"
 
 #include <stdio.h>
@@ -27,12 +27,14 @@
 #include "common/periodic.h"
 
 #define OUTBOX_BATCH "50"
+#define OUTBOX_MESSAGE_TIMEOUT "10000" /* librdkafka's message.timeout.ms */
 #define OUTBOX_PRODUCE_TIMEOUT_MS 15000
 #define OUTBOX_LOOKUP_TIMEOUT_MS 10000
 #define OUTBOX_SKEW_MARGIN_MS (5 * 60 * 1000) /* between the attempting host and this one */
 
 struct mc_outbox_publisher {
     mc_outbox_options o;
+    mc_kafka_producer *kafka;
     mc_periodic *thread;
 };
 
@@ -62,7 +64,7 @@ static int64_t earlier_attempt(mc_outbox_publisher *p, const char *id, mc_err *e
 
 /* Whether an earlier attempt at r reached its topic: 1, 0, or -1. */
 static int already_on_topic(mc_outbox_publisher *p, const outbox_row *r, int64_t attempted_ms, mc_err *err) {
-    int found = mc_kafka_find(&p->o.kafka_config, r->topic, attempted_ms - OUTBOX_SKEW_MARGIN_MS, r->key,
+    int found = mc_kafka_find(&p->o.kafka, r->topic, attempted_ms - OUTBOX_SKEW_MARGIN_MS, r->key,
                               r->key ? strlen(r->key) : 0, r->payload, strlen(r->payload),
                               OUTBOX_LOOKUP_TIMEOUT_MS, err);
     if (found < 0) return mc_err_wrap(err, "looking up outbox row %s on %s (an earlier attempt is in doubt)",
@@ -103,7 +105,7 @@ static int publish_row(mc_outbox_publisher *p, mc_db_conn *c, const mc_db_rows *
     } else if (record_attempt(p, r.id, err) < 0) {
         return -1;
     }
-    if (mc_kafka_produce_sync(p->o.kafka, r.topic, r.key, r.key ? strlen(r.key) : 0, r.payload,
+    if (mc_kafka_produce_sync(p->kafka, r.topic, r.key, r.key ? strlen(r.key) : 0, r.payload,
                               strlen(r.payload), NULL, 0, OUTBOX_PRODUCE_TIMEOUT_MS, NULL, err) < 0)
         return mc_err_wrap(err, "publishing outbox row %s to %s", r.id, r.topic);
     return stamp(c, r.id, err);
@@ -151,11 +153,20 @@ static int publish_step(void *ctx) {
 }
 
 mc_outbox_publisher *mc_outbox_publisher_start(const mc_outbox_options *o, mc_err *err) {
+    static const char *const producer_props[] = {"message.timeout.ms=" OUTBOX_MESSAGE_TIMEOUT, NULL};
     mc_outbox_publisher *p = calloc(1, sizeof *p);
     if (!p) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory"), NULL;
     p->o = *o;
+    mc_kafka_config kc = o->kafka;
+    kc.properties = producer_props;
+    if (!(p->kafka = mc_kafka_producer_new(&kc, err))) {
+        mc_err_wrap(err, "outbox producer");
+        free(p);
+        return NULL;
+    }
     p->thread = mc_periodic_start("outbox", o->interval_ms, publish_step, p, err);
     if (!p->thread) {
+        mc_kafka_producer_free(p->kafka, 0);
         free(p);
         return NULL;
     }
@@ -169,5 +180,6 @@ void mc_outbox_publisher_nudge(mc_outbox_publisher *p) {
 void mc_outbox_publisher_stop(mc_outbox_publisher *p) {
     if (!p) return;
     mc_periodic_stop(p->thread);
+    mc_kafka_producer_free(p->kafka, 5000);
     free(p);
 }

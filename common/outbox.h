@@ -19,16 +19,16 @@ int mc_outbox_add(mc_db_conn *c, const char *topic, const char *key, const char 
 
 typedef struct mc_outbox_publisher mc_outbox_publisher;
 
-/* Starts the publisher thread: publishes unpublished rows at once (rows a
+/* Starts the publisher thread and its producer: publishes unpublished rows at once (rows a
  * crash left behind are replayed at start), then whenever nudged and every
  * interval_ms. Rows are claimed with FOR UPDATE SKIP LOCKED, so several
  * replicas publishing at once split the rows instead of doubling them. */
 typedef struct mc_outbox_options {
     mc_db *db;
-    mc_kafka_producer *kafka;    /* its message.timeout.ms must be below 15 s (outbox.c) */
-    mc_kafka_config kafka_config; /* for reading a topic back (strings outlive the publisher) */
+    mc_kafka_config kafka;  /* bootstrap servers and client id (strings outlive the publisher);
+                               the publisher makes its own producer and lookup consumers */
     long interval_ms;
-    int commit_delay_ms;          /* fault injection for tests: pause before the commit; 0 */
+    int commit_delay_ms;    /* fault injection for tests: pause before the commit; 0 */
 } mc_outbox_options;
 
 mc_outbox_publisher *mc_outbox_publisher_start(const mc_outbox_options *o, mc_err *err);

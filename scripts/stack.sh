@@ -39,7 +39,7 @@ MCLOUD_LOG_PREFIX=stack
 
 COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
 DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx' # what `down` may sweep up
-KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
+KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.video.events:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
 # writes wait for a replica rather than being acknowledged without a copy
@@ -805,12 +805,13 @@ api_skip() {
 # The local stack is a development and test bed: webhook receivers run on
 # this machine (loopback allowed), failed deliveries come back within
 # seconds, not the production schedule, and 40 failed attempts in a row disable
-# an endpoint. tests/integration/api/apitest.py
+# an endpoint, and the retention sweep runs every second (old rows are
+# made by the tests backdating them). tests/integration/api/apitest.py
 # gives the tests' own mcloud-api the same values: any instance's sender may
 # take a delivery, so they must agree.
 API_WEBHOOK_ENV=(MCLOUD_WEBHOOKS_ALLOW_PRIVATE=true MCLOUD_WEBHOOKS_RETRY_INITIAL_MS=500
                  MCLOUD_WEBHOOKS_RETRY_MAX_MS=4000 MCLOUD_WEBHOOKS_POLL_MS=200
-                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=40)
+                 MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES=40 MCLOUD_WEBHOOKS_SWEEP_INTERVAL_MS=1000)
 api_launch() {
   local -a vars
   mapfile -t vars < <(client_env)

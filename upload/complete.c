@@ -1,8 +1,9 @@
 /* complete.c — what happens once an upload's last byte is durable:
  * CompleteMultipartUpload, the probe, and one MySQL transaction that moves
  * the upload to `completed`, records the probe on the video (`uploaded`, or
- * `failed` with the reason) and, for a playable video, inserts the transcode
- * job into the outbox (common/outbox.c publishes it).
+ * `failed` with the reason) and inserts into the outbox (common/outbox.c
+ * publishes them) the transcode job of a playable video and the video's
+ * event for mcloud-api's webhooks (video.events_topic: completed or failed).
  *
  * Re-entrant by construction: Complete succeeds again when the object is
  * already there, probing reads only, and the transaction writes the outbox
@@ -62,6 +63,24 @@ static int insert_job(mc_db_conn *c, const mc_upload_server *srv, const mc_uploa
     return rc;
 }
 
+/* The video event (api/webhook_core.c reads it): the job id names it. */
+static int insert_event(mc_db_conn *c, mc_upload_server *srv, const mc_upload *u,
+                        const mc_upload_probe *p, mc_err *err) {
+    char job_id[MC_UPLOAD_UUID_LEN + 1];
+    mc_upload_job_id(u->id, job_id);
+    json_t *j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "v", 1, "type",
+                          p->media ? "video.upload.completed" : "video.failed", "job_id", job_id,
+                          "video_id", u->video_id, "tenant", u->tenant, "upload_id", u->id);
+    if (j && !p->media) json_object_set_new(j, "reason", json_string(p->failure_reason));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    const char *topic = mc_config_get(srv->svc.config, "video.events_topic");
+    int rc = mc_outbox_add(c, topic ? topic : "mcloud.video.events", u->video_id, text, err);
+    free(text);
+    return rc;
+}
+
 /* The transaction; *won is false when another run completed it first. */
 static int commit_completion(mc_upload_server *srv, const mc_upload *u,
                              const mc_upload_probe *p, bool *won, mc_err *err) {
@@ -76,6 +95,11 @@ static int commit_completion(mc_upload_server *srv, const mc_upload *u,
     *won = rc == 0 && info.affected_rows == 1;
     if (*won && u->video_id[0]) {
         rc = record_video(c, u, p, err);
+        /* The event first: the publisher sends rows in order and commits
+         * after the batch, so the job stays the last row acked before that
+         * commit (a kill in between repeats the event, deduplicated by its
+         * id, rather than widening the job's window). */
+        if (rc == 0) rc = insert_event(c, srv, u, p, err);
         if (rc == 0 && p->media) rc = insert_job(c, srv, u, err);
     }
     if (rc == 0) rc = mc_db_commit(c, err);
@@ -105,7 +129,7 @@ int mc_upload_complete(mc_upload_server *srv, mc_s3 *s3, mc_upload *u, mc_err *e
     ms_since(&t, commit_ms);
     if (rc == 0) {
         u->status = MC_UPLOAD_COMPLETED;
-        if (won && p.media) mc_outbox_publisher_nudge(srv->outbox);
+        if (won && u->video_id[0]) mc_outbox_publisher_nudge(srv->outbox);
         if (won)
             mc_log_kv(MC_LOG_INFO, "upload completed", "upload", u->id, "video", u->video_id,
                       "media", p.media ? "yes" : p.failure_reason, "s3_complete_ms", s3_ms,

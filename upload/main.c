@@ -62,15 +62,9 @@ static int open_clients(mc_upload_server *srv, mc_err *err) {
     srv->s3cfg.transfer_buffer = S3_TRANSFER_BUFFER;
     srv->s3 = mc_s3_pool_new(&srv->s3cfg);
     if (!srv->s3) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    /* The outbox (common/outbox.c) stops waiting for a delivery report
-     * after 15 s and may then look the message up on the topic: librdkafka
-     * must have given up on it by then, or it could land after the lookup. */
-    static const char *const producer_props[] = {"message.timeout.ms=10000", NULL};
     srv->kafka_config = (mc_kafka_config){.bootstrap_servers = mc_config_get(srv->svc.config, "kafka"),
-                                          .client_id = "mcloud-upload",
-                                          .properties = producer_props};
-    srv->kafka = mc_kafka_producer_new(&srv->kafka_config, err);
-    return srv->kafka ? 0 : mc_err_wrap(err, "kafka producer");
+                                          .client_id = "mcloud-upload"};
+    return 0;
 }
 
 static int run(mc_upload_server *srv, mc_err *err) {
@@ -81,8 +75,7 @@ static int run(mc_upload_server *srv, mc_err *err) {
         open_clients(srv, err) < 0 || mc_tus_routes(srv, err) < 0)
         return -1;
     mc_outbox_options oo = {.db = srv->svc.db,
-                            .kafka = srv->kafka,
-                            .kafka_config = srv->kafka_config,
+                            .kafka = srv->kafka_config,
                             .interval_ms = srv->set.sweep_interval_s * 1000L,
                             .commit_delay_ms = srv->set.outbox_commit_delay_ms};
     srv->outbox = mc_outbox_publisher_start(&oo, err);
@@ -97,7 +90,6 @@ static void shutdown_server(mc_upload_server *srv) {
     mc_outbox_publisher_stop(srv->outbox);
     mc_http_stop(srv->svc.http, 0);
     mc_upload_probe_stop();
-    if (srv->kafka) mc_kafka_producer_free(srv->kafka, 5000);
     mc_s3_pool_free(srv->s3);
     mc_service_free(&srv->svc);
 }

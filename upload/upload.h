@@ -52,8 +52,7 @@ typedef struct mc_upload_server {
     mc_upload_settings set;
     mc_s3_config s3cfg;
     mc_s3_pool *s3;             /* kept-alive S3 handles, one per user at a time */
-    mc_kafka_producer *kafka;
-    mc_kafka_config kafka_config; /* the producer's, also the outbox's for reading topics back */
+    mc_kafka_config kafka_config; /* the outbox publisher's (its producer and lookups) */
     mc_outbox_publisher *outbox; /* nudged when a completion wrote a job */
     mc_periodic *sweeper;
     char jobs_topic[64];

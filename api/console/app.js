@@ -1,5 +1,5 @@
 // app.js — the mcloud web console: a single page routed by the URL's hash
-// (#/videos, #/videos/<id>, #/upload, #/webhooks, #/usage), signed in with
+// (#/videos, #/videos/<id>, #/upload, #/webhooks, #/usage, #/keys), signed in with
 // an API key kept in sessionStorage. Everything it shows comes from
 // mcloud-api (/v1/...); uploads go straight to mcloud-upload (upload.js),
 // playback straight to mcloud-stream. The webhooks and usage pages say
@@ -460,6 +460,71 @@ async function pageUsage() {
   }
 }
 
+// ---- API keys -----------------------------------------------------------------
+
+const SCOPES = ['videos:read', 'videos:write', 'webhooks', 'admin'];
+
+// The tenant's keys (scope admin): create one (its secret shown this once),
+// list them, revoke one after confirming. A key without the admin scope is
+// told so instead of an error.
+async function pageKeys() {
+  const list = el('div');
+  const secret = el('div', { role: 'status', id: 'key-secret' });
+  const name = el('input', { id: 'key-name', type: 'text', maxlength: '255', placeholder: 'backend' });
+  const boxes = SCOPES.map((sc) => el('label', {}, el('input', { type: 'checkbox', name: 'scopes', value: sc, checked: sc.startsWith('videos') }), ` ${sc}`));
+  const form = el('form', { id: 'key-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const scopes = boxes.map((b) => $('input', b)).filter((i) => i.checked).map((i) => i.value);
+    if (!scopes.length) { secret.replaceChildren(el('p', { class: 'error', role: 'alert', text: 'Choose at least one scope.' })); return; }
+    try {
+      const made = await api('POST', 'api-keys', { name: name.value, scopes });
+      secret.replaceChildren(el('p', { text: `The new key ${made.name || made.prefix} (shown this once: only its hash is kept, store it now):` }),
+        copyField('API key', made.key));
+      name.value = '';
+      load();
+    } catch (err) { secret.replaceChildren(errorBox(err)); }
+  } }, el('label', { for: 'key-name', text: 'Name' }), name,
+  el('fieldset', {}, el('legend', { text: 'Scopes' }), boxes), el('button', { type: 'submit', class: 'primary', text: 'Create key' }));
+
+  async function load() {
+    let doc;
+    try { doc = await api('GET', 'api-keys'); } catch (e) {
+      if (e.status === 401) return signOut('The API key was refused.');
+      if (e.status === 403) {
+        view.replaceChildren(el('h2', { text: 'API keys' }), el('p', { class: 'unavailable', 'data-forbidden': '',
+          text: 'Managing API keys needs a key with the admin scope; the one you signed in with lacks it.' }));
+        return;
+      }
+      if (e.unavailable) { view.replaceChildren(el('h2', { text: 'API keys' }), unavailable('API keys')); return; }
+      list.replaceChildren(errorBox(e));
+      return;
+    }
+    const mine = apiKey.get() || '';
+    const keys = (doc && doc.data) || [];
+    list.replaceChildren(keys.length ? tableWrap('API keys', el('table', { id: 'keys' },
+      el('thead', {}, el('tr', {}, ['Name', 'Prefix', 'Scopes', 'Created', 'State', 'Actions'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', {}, keys.map((k) => el('tr', { 'data-key': k.id, 'data-revoked': k.revoked_at ? 'true' : 'false' },
+        el('td', { text: (k.name || '—') + (mine.startsWith(k.prefix) ? ' (this session)' : '') }),
+        el('td', {}, el('code', { text: k.prefix })),
+        el('td', { text: (k.scopes || []).join(', ') }),
+        el('td', { text: fmtTime(k.created_at) }),
+        el('td', { class: 'state', text: k.revoked_at ? `revoked ${fmtTime(k.revoked_at)}` : 'active' }),
+        el('td', {}, k.revoked_at ? null : el('button', { type: 'button', class: 'danger', 'aria-label': `Revoke the key ${k.name || k.prefix}`, text: 'Revoke', onclick: async () => {
+          const self = mine.startsWith(k.prefix);
+          if (!window.confirm(`Revoke the key ${k.name || k.prefix}? Every call with it is refused from now on.` +
+            (self ? ' It is the key of this session: you will be signed out.' : ''))) return;
+          try {
+            await api('DELETE', `api-keys/${encodeURIComponent(k.id)}`);
+            if (self) return signOut('You revoked the key of this session.');
+            toast('Key revoked');
+            load();
+          } catch (e) { list.append(errorBox(e)); }
+        } }))))))) : el('p', { class: 'muted', text: 'No keys.' }));
+  }
+  view.replaceChildren(el('h2', { text: 'API keys' }), form, secret, el('h3', { text: 'Keys' }), list);
+  await load();
+}
+
 // ---- shell ------------------------------------------------------------------
 
 function signOut(reason) {
@@ -487,6 +552,7 @@ async function route() {
   if (parts[0] === 'upload') return pageUpload();
   if (parts[0] === 'webhooks') return pageWebhooks();
   if (parts[0] === 'usage') return pageUsage();
+  if (parts[0] === 'keys') return pageKeys();
   return pageVideos(params);
 }
 

@@ -1,7 +1,7 @@
 /* Fuzz target: the webhook parsers of mcloud-api (api/webhook_core.h) — an
  * endpoint body (POST and PATCH, with and without private addresses), the
  * URL grammar on raw bytes, the Kafka messages mapped to video events (both
- * sources), and the whsec_ secret decoding of the signer. The first byte
+ * sources: mcloud.video.events and the transcoder's events), and the whsec_ secret decoding of the signer. The first byte
  * picks the parser. An accepted URL must be an absolute http(s) URL of at
  * most 2048 bytes; an accepted event a single known type with a 36-byte id;
  * every refusal MC_ERR_INVALID with a message. */
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(s);
     } else {
         mc_wh_event ev;
-        mc_wh_source src = mode == 2 ? MC_WH_SOURCE_JOBS : MC_WH_SOURCE_TRANSCODE;
+        mc_wh_source src = mode == 2 ? MC_WH_SOURCE_VIDEO : MC_WH_SOURCE_TRANSCODE;
         int rc = mc_wh_event_from_message(src, in, len, &ev, &err);
         if (rc == 1) {
             if (strlen(ev.id) != MC_WH_EVENT_ID_LEN || !mc_wh_type_name(ev.type) || !ev.tenant[0] ||

@@ -5,6 +5,9 @@
 # from the server's offset when the command is run again, and the object read
 # back through the upload URL has the source's sha256; a bad key, a missing
 # key or API, and an unknown video fail with a clear reason and exit status 1.
+# `wait --playable`, `play` and `wait` of a real clip go through the API alone
+# (MySQL pointed at a closed port): playable while transcoding or ready, its
+# HLS answers; on the random bytes (no media) --playable exits 1 with the reason.
 set -uo pipefail
 build=$1
 mcloud=$build/cli/mcloud
@@ -98,6 +101,38 @@ rc=$?
 rc=$?
 [ $rc = 1 ] && grep -q 'no video' "$tmp/unknown.err" && ok "an unknown video: exit 1, 'no video'" \
             || fail "an unknown video: exit $rc, stderr: $(cat "$tmp/unknown.err")"
+
+# wait --playable and play through the API alone: MySQL pointed at a closed port
+nodb=(env MCLOUD_MYSQL_MASTER=127.0.0.1:9 MCLOUD_MYSQL_REPLICA=127.0.0.1:9)
+"${nodb[@]}" "$mcloud" wait "$video" --playable > /dev/null 2> "$tmp/pfail.err"
+rc=$?
+[ $rc = 1 ] && grep -q "failed: not a playable media file" "$tmp/pfail.err" \
+    && ok "wait --playable on the random bytes: exit 1 with the upload's failure reason" \
+    || fail "wait --playable on a failed video: exit $rc, stderr: $(cat "$tmp/pfail.err")"
+ffmpeg -v error -y -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine=frequency=440 -t 6 \
+    -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$tmp/clip.mp4" || fail "ffmpeg could not make a clip"
+clip_video=$("${nodb[@]}" "$mcloud" upload "$tmp/clip.mp4" 2> "$tmp/clip.err")
+if "${nodb[@]}" "$mcloud" wait "$clip_video" --playable > /dev/null 2> "$tmp/playable.err" &&
+   grep -qE "playable \(|: ready$" "$tmp/playable.err"; then  # a short clip may be ready already
+    ok "wait --playable through the API: $(tail -n1 "$tmp/playable.err")"
+else
+    fail "wait --playable through the API: stderr $(cat "$tmp/clip.err" "$tmp/playable.err")"
+fi
+playable=$(curl -s -H "Authorization: Bearer $MCLOUD_API_KEY" "$MCLOUD_API_URL/v1/videos/$clip_video" |
+           python3 -c 'import json,sys; v=json.load(sys.stdin); print(v.get("playable"), v.get("status"))')
+case $playable in "True transcoding"|"True ready") ok "GET /v1/videos/$clip_video: playable ($playable)" ;;
+                  *) fail "GET /v1/videos/$clip_video after wait --playable: '$playable'" ;; esac
+"${nodb[@]}" "$mcloud" play "$clip_video" --json > "$tmp/play.json" 2> "$tmp/play.err"
+hls=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["hls"] if d["status"] in ("transcoding","ready") else "")' "$tmp/play.json" 2>/dev/null)
+if [ -n "$hls" ] && curl -sf "$hls" | grep -q '^#EXTM3U'; then
+    ok "play through the API right after: its HLS master answers"
+else
+    fail "play after wait --playable: $(cat "$tmp/play.json" "$tmp/play.err")"
+fi
+"${nodb[@]}" "$mcloud" wait "$clip_video" > /dev/null 2> "$tmp/ready.err" && grep -q ": ready" "$tmp/ready.err" \
+    && ok "wait through the API: ready" || fail "wait until ready: $(cat "$tmp/ready.err")"
+[ -n "$clip_video" ] && curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $MCLOUD_API_KEY" \
+    "$MCLOUD_API_URL/v1/videos/$clip_video"
 
 "$mcloud" frobnicate x > /dev/null 2>&1
 rc=$?

@@ -44,7 +44,7 @@ check "redis-cli PING answers PONG" \
     test "$(redis-cli -h "${MCLOUD_REDIS%:*}" -p "${MCLOUD_REDIS##*:}" PING)" = PONG
 
 topics=$(kcat -b "$MCLOUD_KAFKA" -L -m 10 2>&1)
-for t in mcloud.transcode.jobs mcloud.transcode.events mcloud.transcode.dlq; do
+for t in mcloud.transcode.jobs mcloud.video.events mcloud.transcode.events mcloud.transcode.dlq; do
     check "kcat -L lists topic $t" grep -q "topic \"$t\" with [1-9][0-9]* partitions" <<<"$topics"
 done
 

@@ -43,6 +43,10 @@
 #define EXPIRY_B_S 8                 /* daemon B's upload.expiry_s */
 #define WAIT_S 60                    /* bound of every wait for a condition */
 #define JOBS_TOPIC "mcloud.transcode.jobs"
+/* A video's rows in the outbox: its transcode job, its video events. */
+#define JOB_ROWS "SELECT COUNT(*) FROM outbox WHERE msg_key = ? AND topic = '" JOBS_TOPIC "'"
+#define EVENT_ROWS(type) "SELECT COUNT(*) FROM outbox WHERE msg_key = ? AND topic = " \
+                         "'mcloud.video.events' AND payload LIKE '%\"type\":\"" type "\"%'"
 
 typedef struct daemon_proc {
     pid_t pid;
@@ -1386,8 +1390,11 @@ static void test_non_media_fails_without_job(void **state) {
     sql_value("SELECT CONCAT(status, ': ', COALESCE(failure_reason, '')) FROM videos WHERE id = ?",
               video, status, sizeof status);
     if (strncmp(status, "failed: not a playable media file", 33) != 0) fail_msg("video: %s", status);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    assert_int_equal(sql_long(JOB_ROWS, video), 0);
     assert_int_equal(kafka_jobs_for(video, NULL, 0), 0);
+    /* ...but its video.failed event for the webhooks, and nothing else. */
+    assert_int_equal(sql_long(EVENT_ROWS("video.failed"), video), 1);
+    assert_int_equal(sql_long(EVENT_ROWS("video.upload.completed"), video), 0);
     assert_object_equals(path, data, len);
     free(data);
     /* Noise that libavformat takes for raw H.263 by a weak guess (score 25
@@ -1397,7 +1404,7 @@ static void test_non_media_fails_without_job(void **state) {
     sql_value("SELECT CONCAT(status, ': ', COALESCE(failure_reason, '')) FROM videos WHERE id = ?",
               video, status, sizeof status);
     if (strncmp(status, "failed: not a playable media file", 33) != 0) fail_msg("video: %s", status);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    assert_int_equal(sql_long(JOB_ROWS, video), 0);
     free(data);
 }
 
@@ -1449,17 +1456,18 @@ static void test_media_upload_probed_and_one_job(void **state) {
         if (jobs == 0) usleep(500 * 1000);
     }
     assert_int_equal(jobs, 1);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ? AND published_at IS "
-                              "NOT NULL", video), 1);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 1);
+    assert_int_equal(sql_long(JOB_ROWS " AND published_at IS NOT NULL", video), 1);
+    assert_int_equal(sql_long(JOB_ROWS, video), 1);
     assert_non_null(strstr(value, "\"video_id\":\""));
     assert_non_null(strstr(value, video));
     assert_non_null(strstr(value, "\"job_id\":\""));
     /* A HEAD or a repeated empty PATCH after completion adds no job. */
     assert_int_equal(patch_on(&A, path, (long)len, NULL, 0, NULL), 204);
     assert_int_equal(offset_on(&A, path), (long)len);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 1);
+    assert_int_equal(sql_long(JOB_ROWS, video), 1);
     assert_int_equal(kafka_jobs_for(video, NULL, 0), 1);
+    assert_int_equal(sql_long(EVENT_ROWS("video.upload.completed"), video), 1); /* once */
+    assert_int_equal(sql_long(EVENT_ROWS("video.failed"), video), 0);
     assert_object_equals(path, data, len);
     free(data);
 }
@@ -1522,7 +1530,7 @@ static void test_probe_rejects_a_corrupt_file(void **state) {
     upload_and_status(data, len / 2, video, status, sizeof status);
     if (!strstr(status, "failed: not a playable media file: unrecognised container"))
         fail_msg("video: %s", status);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    assert_int_equal(sql_long(JOB_ROWS, video), 0);
     /* The index (the last quarter: moov) scrambled. */
     uint64_t x = 88172645463325252ull;
     for (size_t i = len - len / 4; i < len - 8; i++) {
@@ -1570,7 +1578,7 @@ static void test_probe_survives_a_decompression_bomb(void **state) {
     if (strncmp(status, "failed: not a playable media file", 33) != 0 ||
         !strstr(status, "16000x16000") || !strstr(status, "limits"))
         fail_msg("video: %s", status);
-    assert_int_equal(sql_long("SELECT COUNT(*) FROM outbox WHERE msg_key = ?", video), 0);
+    assert_int_equal(sql_long(JOB_ROWS, video), 0);
     free(bomb);
     /* The daemon kept serving: the next upload is probed as media. */
     unsigned char *clip = make_clip(&len);

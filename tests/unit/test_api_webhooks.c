@@ -178,15 +178,15 @@ static int msg(mc_wh_source src, const char *s, mc_wh_event *ev) {
 static void test_events(void **state) {
     (void)state;
     mc_wh_event a, b;
-    const char *job = "{\"v\":1,\"job_id\":\"j-1\",\"video_id\":\"v-1\",\"tenant\":\"t1\","
-                      "\"source_key\":\"sources/t1/v-1/source\",\"attempt\":1}";
-    assert_int_equal(msg(MC_WH_SOURCE_JOBS, job, &a), 1);
+    const char *job = "{\"v\":1,\"type\":\"video.upload.completed\",\"job_id\":\"j-1\","
+                      "\"video_id\":\"v-1\",\"tenant\":\"t1\",\"upload_id\":\"u1\"}";
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, job, &a), 1);
     assert_int_equal(a.type, MC_WH_UPLOAD_COMPLETED);
     assert_string_equal(a.tenant, "t1");
     assert_string_equal(a.video, "v-1");
     assert_int_equal(strlen(a.id), MC_WH_EVENT_ID_LEN);
     assert_int_equal(strncmp(a.id, "evt_", 4), 0);
-    assert_int_equal(msg(MC_WH_SOURCE_JOBS, job, &b), 1); /* redelivered: the same id */
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, job, &b), 1); /* redelivered: the same id */
     assert_string_equal(a.id, b.id);
     assert_int_equal(msg(MC_WH_SOURCE_TRANSCODE, "{\"type\":\"done\",\"job_id\":\"j-1\",\"video_id\":"
                          "\"v-1\",\"tenant\":\"t1\",\"duration_s\":2.5}", &b), 1);
@@ -205,19 +205,34 @@ static void test_events(void **state) {
                          "{\"job_id\":\"j/../x\",\"video_id\":\"v\",\"tenant\":\"t\"}",
                          "{\"job_id\":\"j\",\"video_id\":7,\"tenant\":\"t\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(msg(MC_WH_SOURCE_JOBS, bad[i], &b), -1);
+        assert_int_equal(msg(MC_WH_SOURCE_VIDEO, bad[i], &b), -1);
+    /* The upload's failure (a non-media file): video.failed with its reason. */
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, "{\"type\":\"video.failed\",\"job_id\":\"j-2\","
+                         "\"video_id\":\"v-2\",\"tenant\":\"t1\",\"reason\":\"not a media file\"}",
+                         &b), 1);
+    assert_int_equal(b.type, MC_WH_FAILED);
+    assert_string_equal(b.reason, "not a media file");
+    assert_string_equal(b.video, "v-2");
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, "{\"type\":\"video.exploded\",\"job_id\":\"j\","
+                         "\"video_id\":\"v\",\"tenant\":\"t\"}", &b), -1); /* unknown type */
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, "{\"type\":\"video.failed\",\"video_id\":\"v\","
+                         "\"tenant\":\"t\"}", &b), -1); /* no job id */
+    mc_wh_event del;
+    assert_int_equal(msg(MC_WH_SOURCE_VIDEO, "{\"type\":\"video.deleted\",\"video_id\":\"v-1\","
+                         "\"tenant\":\"t1\"}", &del), 1);
     assert_int_equal(msg(MC_WH_SOURCE_TRANSCODE, "{\"job_id\":\"j\",\"video_id\":\"v\",\"tenant\":\"t\"}",
                          &b), -1); /* no type */
     mc_wh_event done, implied;
     assert_int_equal(msg(MC_WH_SOURCE_TRANSCODE, "{\"type\":\"done\",\"job_id\":\"j-1\",\"video_id\":"
                          "\"v-1\",\"tenant\":\"t1\"}", &done), 1);
     mc_wh_event_completed_of(&done, &implied);
-    assert_string_equal(implied.id, a.id); /* the jobs topic's event, the same id */
+    assert_string_equal(implied.id, a.id); /* the video events topic's, the same id */
     assert_int_equal(implied.type, MC_WH_UPLOAD_COMPLETED);
     mc_wh_event d1, d2;
     mc_wh_event_deleted("t1", "v-1", &d1);
     mc_wh_event_deleted("t1", "v-1", &d2);
     assert_string_equal(d1.id, d2.id);
+    assert_string_equal(d1.id, del.id); /* from the topic or the API itself: one event */
     assert_int_equal(d1.type, MC_WH_DELETED);
     json_t *p = mc_wh_event_payload(&a, 1700000000123456);
     assert_string_equal(json_string_value(json_object_get(p, "type")), "video.upload.completed");

@@ -35,7 +35,7 @@ def main():
     build_dir = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     run = uuid.uuid4().hex[:10]
-    env = {"MCLOUD_TRANSCODE_JOBS_TOPIC": f"wh.{run}.jobs", "MCLOUD_TRANSCODE_EVENTS_TOPIC": f"wh.{run}.events",
+    env = {"MCLOUD_VIDEO_EVENTS_TOPIC": f"wh.{run}.video", "MCLOUD_TRANSCODE_EVENTS_TOPIC": f"wh.{run}.events",
            "MCLOUD_WEBHOOKS_GROUP": f"wh.{run}"}
     scratch = tempfile.mkdtemp(prefix="mcloud-bench-wh-")
     rx = Receiver()

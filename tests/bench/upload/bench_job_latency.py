@@ -85,7 +85,7 @@ def wait_job(video, timeout_s):
         rows = sql("SELECT TIMESTAMPDIFF(MICROSECOND, u.completed_at, j.created_at), "
                    "TIMESTAMPDIFF(MICROSECOND, u.completed_at, o.published_at), j.status "
                    "FROM uploads u JOIN jobs j ON j.video_id = u.video_id "
-                   "JOIN outbox o ON o.msg_key = u.video_id "
+                   "JOIN outbox o ON o.msg_key = u.video_id AND o.topic = 'mcloud.transcode.jobs' "
                    f"WHERE u.video_id = '{video}'")
         if rows and rows[0][2] in ("done", "failed"):
             return int(rows[0][0]), int(rows[0][1])

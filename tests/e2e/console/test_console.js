@@ -10,6 +10,10 @@
 //   reload the page, give the file input the same file again and see it
 //   resume from the server's offset on the same video; progress reaches 100 %; the list shows it reach
 //   ready; its page plays it with hls.js past 2 s and switches rendition;
+//   a webhook endpoint to a receiver in this process: an event delivered,
+//   shown in its delivery log, replayed (same webhook-id, 2 attempts logged);
+//   API keys: one created (its secret once), working, revoked (then 401), a
+//   key without the admin scope told so;
 //   the webhooks and usage pages either work or say "not available" when the
 //   API answers 404; delete with confirmation, after which the API answers
 //   404 for it. axe-core runs on every page (no serious or critical
@@ -21,6 +25,7 @@
 
 const { execFileSync } = require('child_process');
 const fs = require('fs');
+const http = require('http');
 const path = require('path');
 const { chromium } = require('playwright-core');
 const { check, info, failures, exitWithSummary } = require('../report');
@@ -53,8 +58,10 @@ async function waitFor(what, probe, cond, timeoutMs = UI_TIMEOUT_MS) {
   }
 }
 
-async function apiCall(method, p) {
-  const r = await fetch(`${apiUrl}/v1/${p}`, { method, headers: { Authorization: `Bearer ${apiKey}` } });
+async function apiCall(method, p, body) {
+  const headers = { Authorization: `Bearer ${apiKey}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`${apiUrl}/v1/${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: r.status, body: await r.text() };
 }
 
@@ -243,32 +250,105 @@ async function playOnVideoPage(page, videoId) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
-// Webhooks: add an endpoint (a reserved .example name: never reached), see
-// its secret once, its (empty) delivery log, remove it after confirming.
+// Webhooks: add an endpoint (a receiver in this process), see its secret
+// once; an event for it (a reservation deleted: video.deleted) shows in its
+// delivery log as delivered; Replay sends it again under the same
+// webhook-id and the log counts the second attempt; remove it after
+// confirming.
 async function webhooksPage(page, consoleUrl) {
-  await page.goto(`${consoleUrl}#/webhooks`);
-  await page.waitForSelector('#hook-form');
-  const url = `https://hooks.example/mcloud-e2e/${runId}`;
-  await page.fill('#hook-url', url);
-  await page.fill('#hook-desc', 'console e2e');
-  await page.click('#hook-form button[type=submit]');
-  await page.waitForSelector('#hook-secret input');
-  const secret = await page.inputValue('#hook-secret input');
-  check(/^whsec_[A-Za-z0-9+/=]+$/.test(secret), 'adding an endpoint shows its signing secret once (whsec_…)', secret);
-  const row = await page.waitForSelector(`#webhooks tr:has-text("${url}")`);
-  const id = await row.getAttribute('data-webhook');
-  const listed = JSON.parse((await apiCall('GET', 'webhooks')).body).data.find((h) => h.id === id);
-  check(listed && listed.url === url && listed.events.length === 4 && listed.enabled, 'the API lists the endpoint with the four events, enabled');
-  await row.$('button:has-text("Deliveries")').then((b) => b.click());
-  await page.waitForSelector('#deliveries-h');
-  check(await page.evaluate(() => document.activeElement.id === 'deliveries-h'), 'the delivery log opens and takes the focus');
-  await axe(page, 'webhooks');
-  await shot(page, 'webhooks-1280');
+  const got = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { got.push({ id: req.headers['webhook-id'], body }); res.writeHead(204); res.end(); });
+  });
+  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    await page.goto(`${consoleUrl}#/webhooks`);
+    await page.waitForSelector('#hook-form');
+    const url = `http://127.0.0.1:${receiver.address().port}/mcloud-e2e/${runId}`;
+    await page.fill('#hook-url', url);
+    await page.fill('#hook-desc', 'console e2e');
+    await page.click('#hook-form button[type=submit]');
+    await page.waitForSelector('#hook-secret input');
+    const secret = await page.inputValue('#hook-secret input');
+    check(/^whsec_[A-Za-z0-9+/=]+$/.test(secret), 'adding an endpoint shows its signing secret once (whsec_…)', secret);
+    const row = await page.waitForSelector(`#webhooks tr:has-text("${url}")`);
+    const id = await row.getAttribute('data-webhook');
+    const listed = JSON.parse((await apiCall('GET', 'webhooks')).body).data.find((h) => h.id === id);
+    check(listed && listed.url === url && listed.events.length === 4 && listed.enabled, 'the API lists the endpoint with the four events, enabled');
+    // an event: a reservation made and deleted
+    const made = JSON.parse((await apiCall('POST', 'uploads', {})).body);
+    const del = await apiCall('DELETE', `videos/${made.video_id}`);
+    check(del.status === 204, `a reservation deleted for an event (${del.status})`);
+    const first = await waitFor('video.deleted at the receiver', () => Promise.resolve(got.filter((g) => g.body.includes(made.video_id))),
+      (g) => g.length > 0);
+    const deliveryRow = async () => {
+      await page.click(`#webhooks tr[data-webhook="${id}"] button:has-text("Deliveries")`);
+      await page.waitForSelector('#deliveries-h');
+      return page.evaluate(() => Array.from(document.querySelectorAll('#deliveries tbody tr'))
+        .map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+    };
+    // cells: event, video, status, attempts, response, last attempt, actions
+    const log1 = await waitFor('the delivery log showing it delivered', deliveryRow, (r) => r.length === 1 && r[0][2] === 'delivered');
+    check(log1[0][0] === 'video.deleted' && log1[0][3] === '1' && /^204/.test(log1[0][4]),
+      'the delivery log: video.deleted, delivered, 1 attempt, the receiver\'s 204', JSON.stringify(log1[0]));
+    check(await page.evaluate(() => document.activeElement.id === 'deliveries-h'), 'the delivery log opens and takes the focus');
+    await axe(page, 'webhooks');
+    await shot(page, 'webhooks-1280');
+    await page.click('#deliveries tbody tr button:has-text("Replay")');
+    const again = await waitFor('the replayed request at the receiver', () => Promise.resolve(got.filter((g) => g.body.includes(made.video_id))),
+      (g) => g.length > 1);
+    check(again.length === 2 && again[1].id === first[0].id, 'Replay sends the event again under the same webhook-id', JSON.stringify(again.map((g) => g.id)));
+    const log2 = await waitFor('the log counting the replay', deliveryRow, (r) => r.length === 1 && r[0][3] === '2');
+    check(log2[0][2] === 'delivered' && log2[0][3] === '2', 'the delivery log counts the replay: delivered, 2 attempts', JSON.stringify(log2[0]));
+    page.once('dialog', (d) => d.accept());
+    await page.click(`#webhooks tr[data-webhook="${id}"] button:has-text("Remove")`);
+    await waitFor('the endpoint gone from the page', () => page.$(`#webhooks tr[data-webhook="${id}"]`), (r) => r === null);
+    const after = JSON.parse((await apiCall('GET', 'webhooks')).body).data;
+    check(!after.some((h) => h.id === id), 'removing it (after a confirmation) deletes it in the API');
+  } finally {
+    receiver.close();
+  }
+}
+
+// API keys: create one (its secret shown once; the API lists it and it
+// works), revoke it after confirming (the API then refuses it: 401); a
+// signed-in key without the admin scope is told so (the browser's view of a
+// 403).
+async function keysPage(page, consoleUrl) {
+  await page.goto(`${consoleUrl}#/keys`);
+  await page.waitForSelector('#keys');
+  check(await page.evaluate(() => Array.from(document.querySelectorAll('#keys tbody td:first-child'))
+    .some((td) => td.textContent.endsWith('(this session)'))), 'the keys table marks the signed-in key');
+  const name = `console e2e ${runId}`;
+  await page.fill('#key-name', name);
+  await page.click('#key-form button[type=submit]');
+  await page.waitForSelector('#key-secret input');
+  const secret = await page.inputValue('#key-secret input');
+  check(/^mck_[A-Za-z0-9_-]+$/.test(secret), 'creating a key shows its secret once (mck_…)', secret.slice(0, 8));
+  const listed = JSON.parse((await apiCall('GET', 'api-keys')).body).data.find((k) => k.name === name);
+  check(listed && listed.scopes.join(' ') === 'videos:read videos:write' && !listed.revoked_at && secret.startsWith(listed.prefix),
+    'the API lists the key with the two scopes checked by default', JSON.stringify(listed));
+  if (!listed) return;
+  const works = await fetch(`${apiUrl}/v1/videos?limit=1`, { headers: { Authorization: `Bearer ${secret}` } });
+  check(works.status === 200, `the new key works (${works.status})`);
+  const row = `#keys tr[data-key="${listed.id}"]`;
+  await page.waitForSelector(row);
+  await axe(page, 'API keys');
+  await shot(page, 'keys-1280');
   page.once('dialog', (d) => d.accept());
-  await row.$('button:has-text("Remove")').then((b) => b.click());
-  await waitFor('the endpoint gone from the page', () => page.$(`#webhooks tr[data-webhook="${id}"]`), (r) => r === null);
-  const after = JSON.parse((await apiCall('GET', 'webhooks')).body).data;
-  check(!after.some((h) => h.id === id), 'removing it (after a confirmation) deletes it in the API');
+  await page.click(`${row} button:has-text("Revoke")`);
+  await waitFor('the key shown revoked', () => page.getAttribute(row, 'data-revoked'), (v) => v === 'true');
+  const refused = await fetch(`${apiUrl}/v1/videos?limit=1`, { headers: { Authorization: `Bearer ${secret}` } });
+  check(refused.status === 401, `revoking it (after a confirmation): the API refuses the key (${refused.status})`);
+  await page.route(/\/v1\/api-keys$/, (route) => route.fulfill({ status: 403, contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'about:blank', title: 'Forbidden', status: 403, code: 'insufficient_scope', detail: 'this key lacks the admin scope' }) }));
+  await page.goto(`${consoleUrl}#/videos`);
+  await page.goto(`${consoleUrl}#/keys`);
+  await page.waitForSelector('[data-forbidden]');
+  check(true, 'API keys: a key without the admin scope is told it needs it');
+  await page.unroute(/\/v1\/api-keys$/);
 }
 
 async function usagePage(page, consoleUrl) {
@@ -337,6 +417,7 @@ async function main() {
     await waitReadyInList(page, consoleUrl, videoId);
     await playOnVideoPage(page, videoId);
     await webhooksPage(page, consoleUrl);
+    await keysPage(page, consoleUrl);
     await usagePage(page, consoleUrl);
     await unavailablePages(page, consoleUrl);
     await page.setViewportSize({ width: 390, height: 844 });
@@ -355,7 +436,8 @@ async function main() {
   // expected: the wrong key's 401, the 404 of endpoints this server lacks
   // (checked above against the API), the held PATCH the test aborted (and
   // what the reload cancelled on the upload server); each logs a console line
-  const allowed = [/^GET \/v1\/videos 401$/, /^GET \/v1\/webhooks 404$/, /^GET \/v1\/usage 404$/]; // the last two: unavailablePages
+  const allowed = [/^GET \/v1\/videos 401$/, /^GET \/v1\/webhooks 404$/, /^GET \/v1\/usage 404$/, // the last two: unavailablePages
+    /^GET \/v1\/api-keys 403$/]; // keysPage's key without the admin scope
   const unexpectedAnswers = badAnswers.filter((a) => !allowed.some((re) => re.test(a)));
   const uploadOrigin = new URL(process.env.MCLOUD_UPLOAD_URL).origin;
   const unexpectedFailed = failedRequests.filter((f) => !(f.startsWith(`PATCH ${uploadOrigin}/`) ||
@@ -364,7 +446,7 @@ async function main() {
   check(badAnswers.length > 0 && unexpectedAnswers.length === 0, 'no answer >= 400 but the expected ones (the wrong key, absent endpoints)',
     JSON.stringify(unexpectedAnswers));
   check(unexpectedFailed.length === 0, 'no failed request but the held upload chunk', JSON.stringify(unexpectedFailed));
-  const scriptErrors = errors.filter((e) => !/^console: Failed to load resource: the server responded with a status of (401|404)/.test(e));
+  const scriptErrors = errors.filter((e) => !/^console: Failed to load resource: the server responded with a status of (401|403|404)/.test(e));
   check(scriptErrors.length === 0, 'no script or console error on any page', JSON.stringify(scriptErrors));
   await browser.close();
 }

@@ -161,7 +161,7 @@ class Api:
                     # instance's sender may take a delivery, so they must agree
                     "MCLOUD_WEBHOOKS_ALLOW_PRIVATE": "true", "MCLOUD_WEBHOOKS_RETRY_INITIAL_MS": "500",
                     "MCLOUD_WEBHOOKS_RETRY_MAX_MS": "4000", "MCLOUD_WEBHOOKS_POLL_MS": "200",
-                    "MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES": "40"})
+                    "MCLOUD_WEBHOOKS_DISABLE_AFTER_FAILURES": "40", "MCLOUD_WEBHOOKS_SWEEP_INTERVAL_MS": "1000"})
         env.update(extra_env or {})
         for k, v in settings.items():
             env[f"MCLOUD_API_{k.upper()}"] = str(v)

@@ -318,6 +318,31 @@ def body(checks, scratch, build_dir, cleanups):
                     ("limit=1&limit=2", "repeated parameter"), ("status=ready'%20OR%201=1", "SQL in status")]:
         r = call("GET", f"/v1/videos?{q}", k2, expect=400, what=f"list ?{q}: {what}")
 
+    # ---- a video transcoding and already playable (the transcoder's columns set in MySQL) -
+    tv, other = made[0], made[1]
+    db.query(f"UPDATE videos SET status = 'transcoding', playable = 1, playable_seconds = 4 WHERE id = '{tv}'")
+    db.query(f"INSERT INTO jobs (id, video_id, status, progress) VALUES ('contract-{tv[:8]}', '{tv}', 'running', 0.42)")
+    deadline = time.monotonic() + 30  # the list reads the replica
+    while True:
+        items = {v["id"]: v for v in call("GET", "/v1/videos?limit=100", k2, expect=200).json()["data"]}
+        if items.get(tv, {}).get("status") == "transcoding" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    checks.check(items.get(tv, {}).get("progress") == 0.42 and items.get(other, {}).get("progress", 0) is None,
+                 "list: a transcoding video's progress, null for the others", (items.get(tv), items.get(other)))
+    v = call("GET", f"/v1/videos/{tv}", k2, expect=200, what="a playable transcoding video").json()
+    checks.check(v["playable"] is True and v["playable_seconds"] == 4 and v["progress"] == 0.42 and v["playback"] is None,
+                 "get: playable while transcoding, seconds published, progress", v)
+    pb = call("GET", f"/v1/videos/{tv}/playback", k2, expect=200, what="playback while transcoding").json()
+    checks.check(pb["hls"].split("?")[0].endswith("hls/master.m3u8") and pb["mp4"] == {} and "poster" not in pb,
+                 "playback while transcoding: page and HLS, no MP4 or poster yet", pb)
+    v = call("GET", f"/v1/videos/{other}", k2, expect=200).json()
+    checks.check(v["playable"] is False and v["playable_seconds"] is None, "an uploading video is not playable", v)
+    r = call("GET", f"/v1/videos/{other}/playback", k2, expect=409, what="playback of an uploading video")
+    problem(r, "video_not_ready", "playback of an uploading video")
+    db.query(f"DELETE FROM jobs WHERE id = 'contract-{tv[:8]}'")  # no transcoder ever had it
+    db.query(f"UPDATE videos SET status = 'uploading', playable = 0, playable_seconds = NULL WHERE id = '{tv}'")
+
     # ---- idempotency -----------------------------------------------------------------
     idem = {"Idempotency-Key": "contract-order-1"}
     r1 = call("POST", "/v1/uploads", k2, json_body={"title": "idem"}, headers=idem, expect=201, what="idempotent first")

@@ -8,12 +8,16 @@ event type, unknown field, wrong types → 400 naming the field; loopback
 and private URLs refused by an mcloud-api without webhooks.allow_private),
 the secret only in the create and rotate answers, tenancy (another tenant's
 endpoint and deliveries → 404, a key without the webhooks scope → 403), a
+non-media direct upload → video.failed (from the upload's outbox), a
 real direct upload through tus → transcode: video.upload.completed then
 video.ready, the receiver answering 500 to the first attempts (retried, in
 order: ready waits behind completed), the delivery log (attempts, response
 codes), replay (same webhook-id, signed again), rotation (the old secret no
 longer verifies), video.deleted after DELETE, a disabled endpoint (replay
-409), the endpoint's delete; and GET /v1/usage (the upload's known figures, a
+409), the endpoint's delete; a delivery answered 500 every time ends
+failed after webhooks.max_attempts (a private instance with 3) and replays;
+delivered and failed deliveries older than webhooks.retention_s go (rows
+backdated 31 days) with their events, a pending one stays; and GET /v1/usage (the upload's known figures, a
 fresh tenant's known API calls per key, bad parameters). Every answer is
 validated against api/openapi.yaml."""
 
@@ -30,7 +34,7 @@ import time
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tusclient import client as tus_client
 
-from apitest import Api, Spec, caller, free_port, log, main, make_clip, new_tenant
+from apitest import Api, Mysql, Spec, caller, free_port, log, main, make_clip, new_tenant
 
 WAIT_S = 180
 
@@ -136,6 +140,7 @@ def body(checks, scratch, build_dir, cleanups):
                      f"{what}: problem {code} naming {field!r}", r.text[:300])
 
     # ---- bad bodies → 400 naming the field -------------------------------------
+    log("section: bad bodies → 400 naming the field")
     bad = [({"description": "x"}, "'url'", "no url"),
            ({"url": "ftp://example.com/x"}, "'url'", "ftp scheme"),
            ({"url": "example.com/hook"}, "'url'", "not absolute"),
@@ -160,6 +165,7 @@ def body(checks, scratch, build_dir, cleanups):
     checks.check(n == [], "refused bodies stored nothing", n)
 
     # ---- create, read, tenancy ---------------------------------------------------
+    log("section: create, read, tenancy")
     r = call("POST", "/v1/webhooks", k1, json_body={"url": rx.url + "/a", "description": "hooks of t1"},
              expect=201, what="create endpoint")
     ep = r.json()
@@ -199,6 +205,7 @@ def body(checks, scratch, build_dir, cleanups):
     checks.check(r.json()["events"] == ["video.ready"], "filtered endpoint's events", r.json()["events"])
 
     # ---- a real upload → transcode, the first two attempts answered 500 ---------
+    log("section: a real upload → transcode, the first two attempts answered 5")
     with rx.lock:
         rx.fail["/a"] = 2  # /a's first requests (video.upload.completed) fail twice
     clip = os.path.join(scratch, "clip.mp4")
@@ -237,6 +244,7 @@ def body(checks, scratch, build_dir, cleanups):
                  [q["body"][:60] for q in rx.got("/ready-only")])
 
     # ---- the delivery log ------------------------------------------------------------
+    log("section: the delivery log")
     # the receiver has the request a moment before the sender records its answer
     deadline = time.monotonic() + 30
     while True:
@@ -263,6 +271,7 @@ def body(checks, scratch, build_dir, cleanups):
     checks.check(r.json()["data"] == [], "log: no failed delivery", r.text[:200])
 
     # ---- replay, rotation --------------------------------------------------------------
+    log("section: replay, rotation")
     ready_d = log_["video.ready"]
     before = len(rx.got("/a"))
     r = call("POST", f"/v1/webhooks/{eid}/deliveries/{ready_d['id']}/retry", k2, expect=404,
@@ -292,7 +301,34 @@ def body(checks, scratch, build_dir, cleanups):
         time.sleep(0.2)
     checks.check(rd and rd[0]["attempts"] == ready_d["attempts"] + 1, "replay: counted in the log", rd)
 
+    # ---- a video failed at upload (not a media file): video.failed from the upload ------
+    log("section: a video failed at upload (not a media file): video.failed fr")
+    # (mcloud-upload's outbox → mcloud.video.events; on t2, whose usage is not counted)
+    r = call("POST", "/v1/webhooks", k2, json_body={"url": rx.url + "/b"}, expect=201, what="t2 endpoint")
+    secret_b = r.json()["secret"]
+    junk = os.path.join(scratch, "notes.txt")
+    with open(junk, "wb") as f:
+        f.write(b"these are not the frames you are looking for\n" * 200)
+    r = call("POST", "/v1/uploads", k2, json_body={"title": "not a video"}, expect=201, what="t2 reservation")
+    bad_vid, token = r.json()["video_id"], r.json()["upload"]["token"]
+    tc = tus_client.TusClient(r.json()["upload"]["endpoint"], headers={"Authorization": f"Bearer {token}"})
+    tc.uploader(junk, chunk_size=256 * 1024, metadata={"filename": "notes.txt"}).upload()
+    failed = rx.wait("/b", of("video.failed"), "video.failed on /b", timeout=60)
+    fb = json.loads(failed[0]["body"]) if failed else {}
+    checks.check(fb.get("data", {}).get("video_id") == bad_vid and fb["data"].get("status") == "failed"
+                 and fb["data"].get("failure_reason") and verifies(secret_b, failed[0]),
+                 "a non-media upload: video.failed with its reason, signed", fb)
+    r = call("GET", f"/v1/videos/{bad_vid}", k2, expect=200, what="the failed video")
+    checks.check(r.json()["status"] == "failed" and r.json()["failure_reason"] == fb.get("data", {}).get("failure_reason"),
+                 "the API's failure reason is the webhook's", r.text[:300])
+    time.sleep(0.5)  # anything else for /b would have come with it
+    checks.check([json.loads(q["body"])["type"] for q in rx.got("/b")] == ["video.failed"],
+                 "no video.upload.completed for a video that never became media",
+                 [q["body"][:80] for q in rx.got("/b")])
+    checks.check(not [q for q in rx.got("/a") if bad_vid.encode() in q["body"]], "t1's endpoint saw nothing of t2")
+
     # ---- playback counted for the usage: known requests through the stream ------------
+    log("section: playback counted for the usage: known requests through the s")
     import requests
     r = call("GET", f"/v1/videos/{vid}/playback?ttl=600", k1, expect=200, what="playback for the usage")
     pb = r.json()
@@ -307,6 +343,7 @@ def body(checks, scratch, build_dir, cleanups):
     played_bytes = len(master.content) + 1000
 
     # ---- delete the video: video.deleted ------------------------------------------------
+    log("section: delete the video: video.deleted")
     call("DELETE", f"/v1/videos/{vid}", k1, expect=204)
     gone = rx.wait("/a", of("video.deleted"), "video.deleted on /a", timeout=60)
     checks.check(gone and json.loads(gone[0]["body"])["data"]["video_id"] == vid
@@ -315,6 +352,7 @@ def body(checks, scratch, build_dir, cleanups):
                  "the filter keeps video.deleted from /ready-only")
 
     # ---- usage: t1's known media figures, t3's known API calls ---------------------
+    log("section: usage: t1's known media figures, t3's known API calls")
     today = time.strftime("%Y-%m-%d", time.gmtime())
     yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
 
@@ -356,6 +394,7 @@ def body(checks, scratch, build_dir, cleanups):
     call("GET", "/v1/usage", k1_videos, expect=200, what="usage needs videos:read only")
 
     # ---- an endpoint that keeps failing is disabled (40 failed attempts in a row on the
+    log("section: an endpoint that keeps failing is disabled (40 failed attemp")
     # stack: 8 deliveries failing in parallel, ~5 attempts each), then re-enabled
     r = call("POST", "/v1/webhooks", k3, json_body={"url": rx.url + "/down"}, expect=201, what="t3 endpoint")
     eid3 = r.json()["id"]
@@ -392,6 +431,7 @@ def body(checks, scratch, build_dir, cleanups):
                  "re-enabled: the 8 held events are delivered", len(ok3))
 
     # ---- disable, patch, delete -------------------------------------------------------------
+    log("section: disable, patch, delete")
     r = call("PATCH", f"/v1/webhooks/{eid}", k1, json_body={"enabled": False, "events": ["video.failed"]},
              expect=200, what="disable")
     checks.check(r.json()["enabled"] is False and r.json()["events"] == ["video.failed"]
@@ -405,6 +445,108 @@ def body(checks, scratch, build_dir, cleanups):
     call("GET", f"/v1/webhooks/{eid}", k1, expect=404, what="deleted endpoint")
     call("DELETE", f"/v1/webhooks/{eid}", k1, expect=404, what="delete twice")
     call("DELETE", f"/v1/webhooks/{eid_ready}", k1, expect=204, what="delete filtered endpoint")
+
+    # ---- max attempts: a receiver answering 500 forever → the delivery ends failed ----------
+    log("section: max attempts: a receiver answering 500 forever → the deliver")
+    # This instance gives up at 3 attempts; the stack's and `api` keep 24, so
+    # whichever sender makes an attempt at or past the 3rd of a row here ends it
+    # (this one looks every 20 ms, so it mostly takes a due row first).
+    short = Api(build_dir, scratch, name="api-max3",
+                extra_env={"MCLOUD_WEBHOOKS_MAX_ATTEMPTS": "3", "MCLOUD_WEBHOOKS_POLL_MS": "20"})
+    cleanups.append(short.stop)
+    t4, k4 = new_tenant(build_dir, "wh4")
+    r = call("POST", "/v1/webhooks", k4, json_body={"url": rx.url + "/always500"}, expect=201, on=short,
+             what="t4 endpoint")
+    eid4 = r.json()["id"]
+    with rx.lock:
+        rx.fail["/always500"] = 10 ** 6
+    r = call("POST", "/v1/uploads", k4, json_body={}, expect=201, on=short, what="t4 reservation")
+    call("DELETE", f"/v1/videos/{r.json()['video_id']}", k4, expect=204, on=short, what="t4 delete: an event")
+    deadline = time.monotonic() + 90
+    while True:
+        d4 = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short, what="t4 log").json()["data"]
+        if (d4 and d4[0]["status"] == "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    hits = rx.got("/always500")
+    checks.check(len(d4) == 1 and d4[0]["status"] == "failed" and d4[0]["attempts"] >= 3
+                 and d4[0]["response_code"] == 500, "a delivery answered 500 every time ends failed", d4)
+    if not d4:
+        return
+    checks.check(len(hits) == d4[0]["attempts"] and all(q["status"] == 500 for q in hits)
+                 and {q["headers"]["webhook-id"] for q in hits} == {d4[0]["event_id"]},
+                 "failed after exactly its logged attempts, all under one webhook-id",
+                 (len(hits), d4[0]["attempts"]))
+    time.sleep(1.0)
+    checks.check(len(rx.got("/always500")) == len(hits), "a failed delivery is not sent again by itself")
+    r = call("GET", f"/v1/webhooks/{eid4}/deliveries?status=failed", k4, expect=200, on=short,
+             what="log: failed filter")
+    checks.check([d["id"] for d in r.json()["data"]] == [d4[0]["id"]], "log: the failed filter finds it")
+    with rx.lock:
+        rx.fail["/always500"] = 0
+    r = call("POST", f"/v1/webhooks/{eid4}/deliveries/{d4[0]['id']}/retry", k4, expect=202, on=short,
+             what="replay a failed delivery")
+    checks.check(r.json()["status"] == "pending", "replay: the failed delivery is pending again", r.text[:200])
+    ok4 = rx.wait("/always500", lambda q: q["status"] == 200, "the replayed delivery", timeout=60)
+    checks.check(ok4 and ok4[0]["headers"]["webhook-id"] == d4[0]["event_id"],
+                 "replay: delivered under the same webhook-id")
+    deadline = time.monotonic() + 30
+    while True:
+        d4r = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short).json()["data"]
+        if d4r[0]["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    checks.check(d4r[0]["status"] == "delivered" and d4r[0]["attempts"] == d4[0]["attempts"] + 1
+                 and d4r[0]["response_code"] == 200, "replay: logged delivered, one attempt more", d4r)
+
+    cleanups.remove(short.stop)  # from here on every sender retries 24 times: /held's stays pending
+    problem_ = short.stop()
+    checks.check(not problem_, "api-max3 stopped cleanly", problem_)
+
+    # ---- retention: delivered and failed deliveries older than webhooks.retention_s
+    log("section: retention: delivered and failed deliveries older than webhoo")
+    # (30 days by default) are removed with their events; a pending one stays ---------
+    short = api
+    db = Mysql()
+    r = call("POST", "/v1/webhooks", k4, json_body={"url": rx.url + "/held"}, expect=201, on=short,
+             what="t4 held endpoint")
+    eid_held = r.json()["id"]
+    with rx.lock:
+        rx.fail["/held"] = 10 ** 6
+    r = call("POST", "/v1/uploads", k4, json_body={}, expect=201, on=short, what="t4 second reservation")
+    v5 = r.json()["video_id"]
+    call("DELETE", f"/v1/videos/{v5}", k4, expect=204, on=short, what="t4 second delete")
+    # the event reaches the endpoints through Kafka; once /held failed once,
+    # disabled: its delivery stays pending
+    rx.wait("/held", lambda q: v5.encode() in q["body"], "v5's video.deleted at /held")
+    call("PATCH", f"/v1/webhooks/{eid_held}", k4, json_body={"enabled": False}, expect=200, on=short)
+    rx.wait("/always500", lambda q: v5.encode() in q["body"] and q["status"] == 200, "v5's video.deleted")
+    deadline = time.monotonic() + 30
+    while True:
+        by_status = {d["status"] for d in call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200,
+                                               on=short).json()["data"]}
+        if by_status == {"delivered"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    checks.check(by_status == {"delivered"}, "before the sweep: two delivered deliveries", by_status)
+    n_before = int(db.query(f"SELECT COUNT(*) FROM webhook_events WHERE tenant_id = '{t4}'")[0][0])
+    checks.check(n_before == 2, "before the sweep: t4's two events", n_before)
+    old = "UTC_TIMESTAMP(6) - INTERVAL 31 DAY"
+    db.query(f"UPDATE webhook_deliveries SET created_at = {old}, last_attempt_at = {old}, "
+             f"next_attempt_at = {old} WHERE tenant_id = '{t4}'")
+    db.query(f"UPDATE webhook_events SET created_at = {old} WHERE tenant_id = '{t4}'")
+    deadline = time.monotonic() + 30
+    while True:
+        left = call("GET", f"/v1/webhooks/{eid4}/deliveries", k4, expect=200, on=short).json()["data"]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    checks.check(left == [], "the sweep removed the old delivered deliveries", left)
+    held = call("GET", f"/v1/webhooks/{eid_held}/deliveries", k4, expect=200, on=short).json()["data"]
+    checks.check(len(held) == 1 and held[0]["status"] == "pending" and held[0]["video_id"] == v5,
+                 "an old pending delivery stays", held)
+    ev_left = db.query(f"SELECT video_id FROM webhook_events WHERE tenant_id = '{t4}'")
+    checks.check(ev_left == [[v5]], "events go with their last delivery; the held one's stays", ev_left)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """webhooks_kill.py BUILD_DIR — no webhook event is lost when the receiver
 or mcloud-api dies.
 
-A private mcloud-api consumes private topics (wh.<id>.jobs / .events, its
+A private mcloud-api consumes private topics (wh.<id>.video / .events, its
 own consumer group); this test plays the upload service and the transcoder
-by producing job and done messages with kcat for 12 videos, in three
+by producing upload-completed and done messages with kcat for 12 videos, in three
 batches: the first while everything runs, the second while the receiver is
 down (connection refused: every attempt fails and is retried), the third
 after mcloud-api was SIGKILLed right after the second batch and started
@@ -53,8 +53,8 @@ def wait_log(api, needle, timeout=60):
 
 def body(checks, scratch, build_dir, cleanups):
     run = uuid.uuid4().hex[:10]
-    jobs, events = f"wh.{run}.jobs", f"wh.{run}.events"
-    env = {"MCLOUD_TRANSCODE_JOBS_TOPIC": jobs, "MCLOUD_TRANSCODE_EVENTS_TOPIC": events,
+    video_events, events = f"wh.{run}.video", f"wh.{run}.events"
+    env = {"MCLOUD_VIDEO_EVENTS_TOPIC": video_events, "MCLOUD_TRANSCODE_EVENTS_TOPIC": events,
            "MCLOUD_WEBHOOKS_GROUP": f"wh.{run}"}
     rx = Receiver()
     cleanups.append(rx.stop)
@@ -73,14 +73,13 @@ def body(checks, scratch, build_dir, cleanups):
     def batch(part):
         job_msgs, done_msgs = [], []
         for vid, job in part:
-            job_msgs.append((vid, json.dumps({"v": 1, "job_id": job, "video_id": vid, "tenant": tenant,
-                                              "source_key": f"sources/{tenant}/{vid}/source",
-                                              "preset": "default", "attempt": 1})))
+            job_msgs.append((vid, json.dumps({"v": 1, "type": "video.upload.completed", "job_id": job,
+                                              "video_id": vid, "tenant": tenant, "upload_id": "u" + job[:8]})))
             done_msgs.append((vid, json.dumps({"v": 1, "type": "done", "job_id": job, "video_id": vid,
                                                "tenant": tenant, "attempt": 1, "worker": "test",
                                                "ts_ms": int(time.time() * 1000), "prefix": "p",
                                                "master": "m", "duration_s": 2.0})))
-        produce(jobs, job_msgs)
+        produce(video_events, job_msgs)
         produce(events, done_msgs)
 
     third = VIDEOS // 3
