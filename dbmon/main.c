@@ -59,6 +59,7 @@ typedef struct dbmon {
     double unreachable_since;       /* 0: reachable */
     dbmon_verdict last_verdict;
     bool diverged_logged[DBMON_MAX_SERVERS];
+    bool stuck_logged[DBMON_MAX_SERVERS];
     mc_periodic *loop;
 } dbmon;
 
@@ -122,7 +123,9 @@ static void observe(dbmon *m, dbmon_server *s) {
     mc_err err = {0};
     mc_db *db = server_open(m, s->addr, 3, &err);
     mc_db_rows g = {0}, st = {0};
-    if (!db || mc_db_query(db, MC_DB_MASTER, "SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_current_pos",
+    if (!db || mc_db_query(db, MC_DB_MASTER, "SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_current_pos, "
+                           "(SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                           "WHERE STATE = 'Waiting for semi-sync ACK from slave')",
                            MC_DB_NO_ARGS, &g, &err) < 0 ||
         mc_db_query(db, MC_DB_MASTER, "SHOW SLAVE STATUS", MC_DB_NO_ARGS, &st, &err) < 0) {
         mc_debug("dbmon: %s unreachable: %s", s->addr, err.msg);
@@ -132,6 +135,8 @@ static void observe(dbmon *m, dbmon_server *s) {
     const char *ro = mc_db_rows_get(&g, 0, 0);
     s->read_only = ro && strcmp(ro, "1") == 0;
     copy_field(s->gtid_current, sizeof s->gtid_current, mc_db_rows_get(&g, 0, 1));
+    const char *waiting = mc_db_rows_get(&g, 0, 2);
+    s->acks_awaited = waiting ? atoi(waiting) : 0;
     if (st.nrows > 0) {
         const char *host = mc_db_rows_named(&st, 0, "Master_Host");
         const char *port = mc_db_rows_named(&st, 0, "Master_Port");
@@ -361,7 +366,28 @@ static void rejoin_others(dbmon *m, int master) {
             continue;
         }
         m->diverged_logged[i] = false;
-        if (!dbmon_needs_rejoin(s, maddr, &why)) continue;
+        if (!dbmon_needs_rejoin(s, maddr, &why)) {
+            m->stuck_logged[i] = false;
+            continue;
+        }
+        if (s->acks_awaited > 0) {
+            /* An old master cut off from its replicas: its commits wait for
+             * an ack that will never come and would hold read_only=ON (and
+             * this round) forever. They were never acknowledged; releasing
+             * them would commit what the new master never had. Only a
+             * restart truncates them (it comes back with
+             * --init-rpl-role=SLAVE): the operator's or supervisor's move. */
+            if (!m->stuck_logged[i]) {
+                char n[16];
+                snprintf(n, sizeof n, "%d", s->acks_awaited);
+                mc_log_kv(MC_LOG_ERROR, "dbmon: old master holds commits waiting for a semi-sync ack; not fenced "
+                          "live: kill and restart it (it comes back as a replica and truncates them)",
+                          "server", s->addr, "commits", n, "master", maddr, NULL);
+            }
+            m->stuck_logged[i] = true;
+            continue;
+        }
+        m->stuck_logged[i] = false;
         mc_log_kv(MC_LOG_WARN, "dbmon: fencing and re-attaching", "server", s->addr, "reason", why,
                   "master", maddr, NULL);
         mc_err err = {0};
