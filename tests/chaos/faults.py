@@ -294,7 +294,10 @@ class Scheduler:
             return sc.slave_field(old, "Slave_IO_Running") == "Yes" and new \
                 and sc.slave_field(old, "Master_Port") == new.rsplit(":", 1)[1] and now_ms()
         t_heal = now_ms()
-        rejoin = sc.wait_until(rejoined, 15, 0.5)
+        waiting = sc.try_sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                             "WHERE STATE = 'Waiting for semi-sync ACK from slave'", old)
+        stuck = bool(waiting) and waiting[0][0] != "0"   # then it cannot rejoin live: no point waiting
+        rejoin = None if stuck else sc.wait_until(rejoined, 15, 0.5)
         restarted = False
         if not rejoin and new:
             pid = sc.pid_of(comp)
@@ -308,7 +311,8 @@ class Scheduler:
         rec = self._record("partition mysql master (from replicas + monitors; services reach it)", hit, "any", t0,
                            t if not acked and rejoin else None, old=old, new=new, cut_master_acked_write=acked,
                            switched_ms=(t - t0) if t else None, rejoined_after_heal_ms=(rejoin - t_heal) if rejoin else None,
-                           restarted_to_truncate=restarted, unacked_write_visible_on=ghost)
+                           commits_awaiting_ack_after_heal=stuck, restarted_to_truncate=restarted,
+                           unacked_write_visible_on=ghost)
         if acked:
             rec["error"] = f"the cut-off master {old} acknowledged a write (semi-sync fell back to async?)"
         elif not rejoin:
