@@ -5,6 +5,7 @@
 #include "common/redis.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -396,7 +397,7 @@ static void *watch_switches(void *arg) {
 }
 
 static void start_watcher(mc_redis *r) {
-    if (pipe(r->wake) < 0) {
+    if (pipe2(r->wake, O_CLOEXEC) < 0) {
         r->wake[0] = r->wake[1] = -1;
         mc_warn("redis %s: no +switch-master watcher (pipe failed)", r->addr);
         return;
