@@ -270,6 +270,12 @@ class Scheduler:
             return self._record("partition mysql master", (0, 0), "any", now_ms(), None, error=f"no master ({old})")
         p = peers()
         host, port = old.rsplit(":", 1)
+        through = {c: sc.slave_field(v["addr"], "Master_Host") for c, v in p.items()
+                   if c.startswith("mysql-") and c != comp and sc.slave_field(v["addr"], "Master_Port") == port}
+        if not through or any(h != p[comp]["peer"] for h in through.values()):
+            return self._record("partition mysql master", hit, "any", now_ms(), None,
+                                error=f"precondition: the replicas of {old} must replicate through its peer address "
+                                      f"{p[comp]['peer']} (they use {through}; scripts/stack.sh restart them)")
         marker = -now_ms()
         t0 = now_ms()
         try:
@@ -318,6 +324,23 @@ class Scheduler:
         elif not rejoin:
             rec["error"] = f"{old} did not rejoin as a replica of {new}"
         return rec
+
+    def _restart_stuck_old_masters(self):
+        """A server that is not the published master but holds commits
+        waiting for a semi-sync ack (a partition interrupted after its
+        failover) is SIGKILLed and started: it comes back as a replica."""
+        master = sc.mysql_master()
+        for comp in ("mysql-master", "mysql-replica", "mysql-replica2"):
+            st = sc.status().get(comp)
+            if not st or st[0] != "up" or st[1] == master:
+                continue
+            w = sc.try_sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                           "WHERE STATE = 'Waiting for semi-sync ACK from slave'", st[1])
+            if w and w[0][0] != "0" and st[2]:
+                log(f"restore: {comp} holds commits waiting for an ack: SIGKILL and start")
+                os.kill(st[2], signal.SIGKILL)
+                time.sleep(1)
+                sc.start(comp)
 
     def partition_monitors(self, hold_s=12):
         """Both monitors cut from every MySQL server (their source addresses)
@@ -424,6 +447,7 @@ class Scheduler:
                 os.kill(pid, signal.SIGCONT)
             except OSError:
                 pass
+        self._restart_stuck_old_masters()
         now = sc.status()
         for c, s in self.initial.items():
             if s == "up" and now.get(c, ("down",))[0] != "up":
