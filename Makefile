@@ -18,11 +18,13 @@ bootstrap:
 	scripts/bootstrap.sh
 
 # the fault suite, full version (tests/chaos/): 100 videos, every fault twice,
-# against the stack (brought up first); the report is build/chaos-report.md
+# against the stack (brought up first); the report is build/chaos-report.md;
+# then the three-broker Kafka fault on its own KRaft cluster (kafka3.sh)
 chaos: build
 	scripts/stack.sh up
 	bash tests/e2e/upload/install.sh
 	bash tests/chaos/run.sh build --videos 100 --rounds 2
+	bash tests/chaos/kafka3.sh build
 
 # the service images (podman), cached: an unchanged tree rebuilds in seconds
 images:

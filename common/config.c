@@ -36,6 +36,11 @@ static const mc_setting settings[] = {
     {"dbmon.port", "18086", false, "HTTP port of mcloud-dbmon (health and metrics only)."},
     {"dbmon.servers", "127.0.0.1:13306,127.0.0.1:13307,127.0.0.1:13308", false,
      "Every MariaDB server mcloud-dbmon watches and may promote (comma-separated host:port)."},
+    {"dbmon.peer_hosts", "", false,
+     "Host the other servers replicate from, per dbmon.servers entry (comma-separated, same order; "
+     "empty: the entry's own host). A separate loopback address per server lets a fault cut replication alone."},
+    {"dbmon.source_addr", "", false,
+     "Local address mcloud-dbmon's MariaDB connections come from (empty: the kernel's choice)."},
     {"dbmon.interval_ms", "500", false, "Interval of mcloud-dbmon's rounds (observe every server, decide)."},
     {"dbmon.dead_after_ms", "3000", false,
      "How long the master must be unreachable (and lost by every replica's IO thread) before a failover."},

@@ -180,6 +180,7 @@ static MYSQL *connect_server(const mc_db_config *cfg, const char *role, const ch
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     /* Timestamps written with CURRENT_TIMESTAMP are UTC whatever the server zone. */
     mysql_optionsv(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (cfg->bind_addr[0]) mysql_optionsv(m, MYSQL_OPT_BIND, cfg->bind_addr);
     if (!mysql_real_connect(m, host, cfg->user, cfg->password, cfg->database, port, NULL, 0)) {
         db_error(err, mysql_errno(m), mysql_sqlstate(m), mysql_error(m));
         mysql_close(m);

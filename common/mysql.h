@@ -40,6 +40,9 @@ typedef struct mc_db_config {
     int replica_max_lag_s;        /* avoid a replica further behind; 0 = don't check */
     int replica_recheck_s;        /* how long an unreachable or lagging replica is
                                      avoided, and how often lag is checked; default 5 */
+    char bind_addr[64];           /* local address connections come from ("": the
+                                     kernel's choice); mcloud-dbmon sets its own so a
+                                     network fault can cut the monitor alone */
 } mc_db_config;
 
 /* Fills cfg with the defaults: master 127.0.0.1:13306 (the local stack), no

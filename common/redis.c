@@ -4,14 +4,18 @@
  * turning replies into mc_err values. */
 #include "common/redis.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/addr.h"
 #include "common/backoff.h"
@@ -25,6 +29,17 @@ struct mc_redis {
     char *addr, *password, *client_name;
     mc_backoff backoff;
     int64_t next_attempt_ms;   /* no reconnect attempt before this (monotonic) */
+    /* through Sentinel: a thread subscribed to +switch-master counts the
+     * switches of our master; a command seeing a new count reconnects at
+     * once (no failed command first, no backoff wait) */
+    pthread_t watcher;
+    int watching;              /* the thread runs */
+    int wake[2];               /* pipe: mc_redis_close wakes the thread */
+    atomic_uint switches;      /* +switch-master announcements seen */
+    pthread_mutex_t announced_lock;
+    char announced_host[256];  /* the new master the last announcement named */
+    int announced_port;
+    unsigned seen_switches;    /* count when the connection was last (re)made */
 };
 
 static struct timeval ms_to_timeval(int ms) {
@@ -68,17 +83,23 @@ static int setup_command(redisContext *c, mc_err *err, const char *fmt, ...) {
 
 /* Asks the Sentinels of "sentinel://NAME@H:P,H:P,..." (in order, first
  * answer wins) where master NAME is now. */
-static int sentinel_master(const char *spec, int timeout_ms, char *host, size_t hostlen, int *port,
-                           mc_err *err) {
+/* "NAME@H:P,H:P" -> name (128 bytes) and the list (1024 bytes). */
+static int sentinel_spec(const char *spec, char *name, char *sentinels, mc_err *err) {
     const char *list = strchr(spec, '@');
-    char name[128], sentinels[1024];
     size_t nlen = list ? (size_t)(list - spec) : 0;
-    if (!list || nlen == 0 || nlen >= sizeof name || strlen(list + 1) >= sizeof sentinels)
+    if (!list || nlen == 0 || nlen >= 128 || strlen(list + 1) >= 1024)
         return mc_err_set(err, MC_ERR_INVALID, "redis address sentinel://%s: expected sentinel://NAME@HOST:PORT[,...]",
                           spec);
     memcpy(name, spec, nlen);
     name[nlen] = '\0';
-    snprintf(sentinels, sizeof sentinels, "%s", list + 1);
+    snprintf(sentinels, 1024, "%s", list + 1);
+    return 0;
+}
+
+static int sentinel_master(const char *spec, int timeout_ms, char *host, size_t hostlen, int *port,
+                           mc_err *err) {
+    char name[128], sentinels[1024];
+    if (sentinel_spec(spec, name, sentinels, err) < 0) return -1;
     mc_err last = {0};
     mc_err_set(&last, MC_ERR_UNAVAILABLE, "no sentinel answered");
     char *save = NULL;
@@ -121,17 +142,8 @@ static int is_sentinel(const char *addr) {
     return addr && strncmp(addr, MC_REDIS_SENTINEL_SCHEME, strlen(MC_REDIS_SENTINEL_SCHEME)) == 0;
 }
 
-redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
-    char host[256];
-    int port;
-    int via_sentinel = is_sentinel(o->addr);
-    if (via_sentinel ? sentinel_master(o->addr + strlen(MC_REDIS_SENTINEL_SCHEME),
-                                       o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000, host,
-                                       sizeof host, &port, err) < 0
-                     : mc_addr_parse(o->addr, host, sizeof host, &port, 0, err) < 0) {
-        mc_err_wrap(err, "redis");
-        return NULL;
-    }
+/* Connects to host:port set up as o says; confirm: ROLE must say master. */
+static redisContext *open_at(const mc_redis_options *o, const char *host, int port, int confirm, mc_err *err) {
     redisContext *c = redisConnectWithTimeout(
         host, port, ms_to_timeval(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000));
     if (!c) {
@@ -147,13 +159,27 @@ redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
     if (rc == 0 && o->db) rc = setup_command(c, err, "SELECT %d", o->db);
     if (rc == 0 && o->client_name && *o->client_name)
         rc = setup_command(c, err, "CLIENT SETNAME %s", o->client_name);
-    if (rc == 0 && via_sentinel) rc = confirm_master(c, err);
+    if (rc == 0 && confirm) rc = confirm_master(c, err);
     if (rc < 0) {
         mc_err_wrap(err, "redis %s", o->addr);
         redisFree(c);
         return NULL;
     }
     return c;
+}
+
+redisContext *mc_redis_open(const mc_redis_options *o, mc_err *err) {
+    char host[256];
+    int port;
+    int via_sentinel = is_sentinel(o->addr);
+    if (via_sentinel ? sentinel_master(o->addr + strlen(MC_REDIS_SENTINEL_SCHEME),
+                                       o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000, host,
+                                       sizeof host, &port, err) < 0
+                     : mc_addr_parse(o->addr, host, sizeof host, &port, 0, err) < 0) {
+        mc_err_wrap(err, "redis");
+        return NULL;
+    }
+    return open_at(o, host, port, via_sentinel, err);
 }
 
 /* True when the server has closed an idle connection: on a request/reply
@@ -169,10 +195,30 @@ static void drop_connection(mc_redis *r) {
 }
 
 static int ensure_connected(mc_redis *r, mc_err *err) {
-    if (r->ctx && !r->ctx->err && !peer_closed(r->ctx)) return 0;
+    unsigned sw = atomic_load(&r->switches);
+    int switched = sw != r->seen_switches;
+    r->seen_switches = sw;
+    if (!switched && r->ctx && !r->ctx->err && !peer_closed(r->ctx)) return 0;
+    if (switched && r->ctx)
+        mc_log_kv(MC_LOG_INFO, "redis: Sentinel switched the master, reconnecting", "addr", r->addr, NULL);
     drop_connection(r);
+    if (switched) {
+        /* straight to the master announced (the Sentinel asked first may
+         * not know yet, and a cut-off old master still says "master") */
+        char host[256];
+        int port;
+        pthread_mutex_lock(&r->announced_lock);
+        snprintf(host, sizeof host, "%s", r->announced_host);
+        port = r->announced_port;
+        pthread_mutex_unlock(&r->announced_lock);
+        if (*host && (r->ctx = open_at(&r->opts, host, port, 1, NULL)) != NULL) {
+            mc_backoff_reset(&r->backoff);
+            r->next_attempt_ms = 0;
+            return 0;
+        }
+    }
     int64_t now = mc_monotonic_ms();
-    if (now < r->next_attempt_ms)
+    if (!switched && now < r->next_attempt_ms)
         return mc_err_set(err, MC_ERR_UNAVAILABLE, "redis %s: down, next reconnect attempt in %lld ms",
                           r->addr, (long long)(r->next_attempt_ms - now));
     r->ctx = mc_redis_open(&r->opts, err);
@@ -386,10 +432,121 @@ void mc_redis_batch_free(mc_redis_batch *b) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* ---- +switch-master ---------------------------------------------------------------- */
+
+/* Handles one pub/sub reply: "message" "+switch-master" "NAME OLDIP OLDPORT
+ * NEWIP NEWPORT"; counts it when NAME is ours. */
+static void on_switch_message(mc_redis *r, const char *name, const redisReply *m) {
+    if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 || m->element[2]->type != REDIS_REPLY_STRING ||
+        m->element[0]->type != REDIS_REPLY_STRING || strcmp(m->element[0]->str, "message") != 0)
+        return;
+    const char *v = m->element[2]->str;
+    size_t n = strlen(name);
+    if (strncmp(v, name, n) != 0 || v[n] != ' ') return;
+    char nm[128], oh[256], nh[256];
+    int op, np;
+    if (sscanf(v, "%127s %255s %d %255s %d", nm, oh, &op, nh, &np) == 5) {
+        pthread_mutex_lock(&r->announced_lock);
+        snprintf(r->announced_host, sizeof r->announced_host, "%s", nh);
+        r->announced_port = np;
+        pthread_mutex_unlock(&r->announced_lock);
+    }
+    atomic_fetch_add(&r->switches, 1);
+    mc_log_kv(MC_LOG_INFO, "redis: Sentinel announced +switch-master", "switch", v, NULL);
+}
+
+/* Waits up to ms for c's socket or the wake pipe: 1 readable, 0 nothing, -1 stop. */
+static int wait_readable(mc_redis *r, int fd, int ms) {
+    struct pollfd p[2] = {{.fd = r->wake[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+    int n = poll(p, fd >= 0 ? 2 : 1, ms);
+    if (n < 0 && errno == EINTR) return 0;
+    if (n < 0 || p[0].revents) return -1;
+    return n > 0 && p[1].revents ? 1 : 0;
+}
+
+/* Listens to one Sentinel until its connection fails or close wakes us;
+ * returns -1 when asked to stop. */
+static int watch_one(mc_redis *r, const char *name, const char *addr) {
+    char host[256];
+    int port, rc = 0;
+    mc_err err = {0};
+    if (mc_addr_parse(addr, host, sizeof host, &port, 26379, &err) < 0) return 0;
+    int tmo = r->opts.connect_timeout_ms > 0 ? r->opts.connect_timeout_ms : 2000;
+    redisContext *c = redisConnectWithTimeout(host, port, ms_to_timeval(tmo));
+    if (!c || c->err || redisAppendCommand(c, "SUBSCRIBE +switch-master") != REDIS_OK) goto out;
+    int done = 0;
+    while (!done && redisBufferWrite(c, &done) == REDIS_OK) {}
+    if (!done) goto out;
+    for (;;) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) break;
+        if (reply) {
+            on_switch_message(r, name, reply);
+            freeReplyObject(reply);
+            continue;
+        }
+        int w = wait_readable(r, c->fd, 60000);
+        if (w < 0) {
+            rc = -1;
+            break;
+        }
+        if (w > 0 && redisBufferRead(c) != REDIS_OK) break;
+    }
+out:
+    if (c) redisFree(c);
+    return rc;
+}
+
+/* The watcher thread: one Sentinel after the other, for as long as the
+ * handle lives. A switch missed while no Sentinel answered is still caught
+ * the old way (broken connection, READONLY). */
+static void *watch_switches(void *arg) {
+    mc_redis *r = arg;
+    char name[128], list[1024];
+    if (sentinel_spec(r->addr + strlen(MC_REDIS_SENTINEL_SCHEME), name, list, NULL) < 0) return NULL;
+    for (;;) {
+        char copy[1024], *save = NULL;
+        snprintf(copy, sizeof copy, "%s", list);
+        for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+            if (watch_one(r, name, a) < 0) return NULL;
+            if (wait_readable(r, -1, 200) < 0) return NULL;
+        }
+    }
+}
+
+static void start_watcher(mc_redis *r) {
+    if (pipe2(r->wake, O_CLOEXEC) < 0) {
+        r->wake[0] = r->wake[1] = -1;
+        mc_warn("redis %s: no +switch-master watcher (pipe failed)", r->addr);
+        return;
+    }
+    if (pthread_create(&r->watcher, NULL, watch_switches, r) != 0) {
+        mc_warn("redis %s: no +switch-master watcher (thread not started)", r->addr);
+        return;
+    }
+    r->watching = 1;
+}
+
+static void stop_watcher(mc_redis *r) {
+    if (r->watching) {
+        ssize_t w = write(r->wake[1], "x", 1);
+        (void)w;
+        pthread_join(r->watcher, NULL);
+        r->watching = 0;
+    }
+    if (r->wake[0] >= 0) close(r->wake[0]);
+    if (r->wake[1] >= 0) close(r->wake[1]);
+    r->wake[0] = r->wake[1] = -1;
+}
+
+unsigned mc_redis_switches_seen(mc_redis *r) { return atomic_load(&r->switches); }
+
 void mc_redis_close(mc_redis *r) {
     if (!r) return;
+    stop_watcher(r);
     drop_connection(r);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->announced_lock);
     free(r->addr);
     free(r->password);
     free(r->client_name);
@@ -403,6 +560,8 @@ mc_redis *mc_redis_connect(const mc_redis_options *opts, mc_err *err) {
         return NULL;
     }
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->announced_lock, NULL);
+    r->wake[0] = r->wake[1] = -1;
     r->opts = *opts;
     r->opts.addr = r->addr = dup_or_null(opts->addr);
     r->opts.password = r->password = dup_or_null(opts->password);
@@ -419,5 +578,6 @@ mc_redis *mc_redis_connect(const mc_redis_options *opts, mc_err *err) {
         mc_redis_close(r);
         return NULL;
     }
+    if (via_sentinel) start_watcher(r);
     return r;
 }

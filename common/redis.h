@@ -28,7 +28,11 @@
  * get-master-addr-by-name, then ROLE to confirm), so a handle follows a
  * Sentinel failover with no restart: a connection to a dead master breaks,
  * a demoted one answers READONLY, and either way the next command
- * reconnects to the master Sentinel names then. */
+ * reconnects to the master Sentinel names then. A handle also listens to
+ * Sentinel's +switch-master (one thread per handle, on one Sentinel after
+ * the other): the first command after a switch goes to the new master,
+ * even on a connection to the old one that still works (a master cut off
+ * from the Sentinels but not from us) and without waiting for a backoff. */
 #define MC_REDIS_SENTINEL_SCHEME "sentinel://"
 
 typedef struct mc_redis_options {
@@ -99,6 +103,11 @@ int mc_redis_scan(mc_redis *r, const char *pattern, mc_redis_scan_page page, voi
 /* MGET of a page of keys (as mc_redis_scan gives them): an array reply of
  * as many values, nil for a key that is gone. */
 redisReply *mc_redis_mget(mc_redis *r, const redisReply *keys, mc_err *err);
+
+/* Through Sentinel, how many +switch-master announcements of its master the
+ * handle has seen (a thread subscribed to a Sentinel); the next command
+ * after one reconnects to the new master at once. 0 for a plain address. */
+unsigned mc_redis_switches_seen(mc_redis *r);
 
 /* A new raw hiredis connection set up like a handle's (auth, db, name,
  * timeouts), for callers that need a connection of their own (subscribers).

@@ -49,6 +49,8 @@ typedef struct dbmon {
     mc_service svc;
     dbmon_server servers[DBMON_MAX_SERVERS];
     size_t n;
+    char peer_host[DBMON_MAX_SERVERS][DBMON_ADDR_MAX]; /* MASTER_HOST of its replicas ("": its host) */
+    char source_addr[64];           /* where our connections come from ("": any) */
     char admin_user[128], admin_password[128], repl_user[128], repl_password[128];
     long interval_ms, dead_after_ms, lock_ttl_ms;
     mc_lock lock;
@@ -57,6 +59,7 @@ typedef struct dbmon {
     double unreachable_since;       /* 0: reachable */
     dbmon_verdict last_verdict;
     bool diverged_logged[DBMON_MAX_SERVERS];
+    bool stuck_logged[DBMON_MAX_SERVERS];
     mc_periodic *loop;
 } dbmon;
 
@@ -70,6 +73,7 @@ static mc_db *server_open(dbmon *m, const char *addr, int read_timeout_s, mc_err
     snprintf(c.user, sizeof c.user, "%s", m->admin_user);
     snprintf(c.password, sizeof c.password, "%s", m->admin_password);
     c.database[0] = '\0';
+    snprintf(c.bind_addr, sizeof c.bind_addr, "%s", m->source_addr);
     c.pool_size = 1;
     c.connect_timeout_s = 1;
     c.read_timeout_s = read_timeout_s;
@@ -91,6 +95,26 @@ static int server_exec(dbmon *m, const char *addr, const char *const *stmts, mc_
 
 static void copy_field(char *dst, size_t len, const char *v) { snprintf(dst, len, "%s", v ? v : ""); }
 
+/* The dbmon.servers address of the server a replica's Master_Host:Port names
+ * (its peer host maps back to its address), else host:port as it is. */
+static void master_of(const dbmon *m, const char *host, const char *port, char *out, size_t len) {
+    snprintf(out, len, "%s:%s", host, port);
+    for (size_t i = 0; i < m->n; i++) {
+        const char *colon = strrchr(m->servers[i].addr, ':');
+        if (m->peer_host[i][0] && strcmp(m->peer_host[i], host) == 0 && colon && strcmp(colon + 1, port) == 0) {
+            snprintf(out, len, "%s", m->servers[i].addr);
+            return;
+        }
+    }
+}
+
+/* The host replicas of the server at addr connect to. */
+static const char *peer_host_of(const dbmon *m, const char *addr, const char *host) {
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->servers[i].addr, addr) == 0 && m->peer_host[i][0]) return m->peer_host[i];
+    return host;
+}
+
 static void observe(dbmon *m, dbmon_server *s) {
     char addr[DBMON_ADDR_MAX];
     memcpy(addr, s->addr, sizeof addr);
@@ -99,7 +123,9 @@ static void observe(dbmon *m, dbmon_server *s) {
     mc_err err = {0};
     mc_db *db = server_open(m, s->addr, 3, &err);
     mc_db_rows g = {0}, st = {0};
-    if (!db || mc_db_query(db, MC_DB_MASTER, "SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_current_pos",
+    if (!db || mc_db_query(db, MC_DB_MASTER, "SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_current_pos, "
+                           "(SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                           "WHERE STATE = 'Waiting for semi-sync ACK from slave')",
                            MC_DB_NO_ARGS, &g, &err) < 0 ||
         mc_db_query(db, MC_DB_MASTER, "SHOW SLAVE STATUS", MC_DB_NO_ARGS, &st, &err) < 0) {
         mc_debug("dbmon: %s unreachable: %s", s->addr, err.msg);
@@ -109,10 +135,12 @@ static void observe(dbmon *m, dbmon_server *s) {
     const char *ro = mc_db_rows_get(&g, 0, 0);
     s->read_only = ro && strcmp(ro, "1") == 0;
     copy_field(s->gtid_current, sizeof s->gtid_current, mc_db_rows_get(&g, 0, 1));
+    const char *waiting = mc_db_rows_get(&g, 0, 2);
+    s->acks_awaited = waiting ? atoi(waiting) : 0;
     if (st.nrows > 0) {
         const char *host = mc_db_rows_named(&st, 0, "Master_Host");
         const char *port = mc_db_rows_named(&st, 0, "Master_Port");
-        if (host && *host) snprintf(s->master_addr, sizeof s->master_addr, "%s:%s", host, port ? port : "3306");
+        if (host && *host) master_of(m, host, port ? port : "3306", s->master_addr, sizeof s->master_addr);
         const char *io = mc_db_rows_named(&st, 0, "Slave_IO_Running");
         const char *sql = mc_db_rows_named(&st, 0, "Slave_SQL_Running");
         const char *eno = mc_db_rows_named(&st, 0, "Last_IO_Errno");
@@ -147,7 +175,7 @@ static int attach(dbmon *m, const char *addr, const char *master, const char *gt
     snprintf(change, sizeof change,
              "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', "
              "MASTER_USE_GTID=%s, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1",
-             host, port, m->repl_user, m->repl_password, gtid_mode);
+             peer_host_of(m, master, host), port, m->repl_user, m->repl_password, gtid_mode);
     const char *stmts[] = {"SET GLOBAL read_only=ON", "STOP SLAVE", change, "START SLAVE", NULL};
     return server_exec(m, addr, stmts, err);
 }
@@ -338,7 +366,28 @@ static void rejoin_others(dbmon *m, int master) {
             continue;
         }
         m->diverged_logged[i] = false;
-        if (!dbmon_needs_rejoin(s, maddr, &why)) continue;
+        if (!dbmon_needs_rejoin(s, maddr, &why)) {
+            m->stuck_logged[i] = false;
+            continue;
+        }
+        if (s->acks_awaited > 0) {
+            /* An old master cut off from its replicas: its commits wait for
+             * an ack that will never come and would hold read_only=ON (and
+             * this round) forever. They were never acknowledged; releasing
+             * them would commit what the new master never had. Only a
+             * restart truncates them (it comes back with
+             * --init-rpl-role=SLAVE): the operator's or supervisor's move. */
+            if (!m->stuck_logged[i]) {
+                char n[16];
+                snprintf(n, sizeof n, "%d", s->acks_awaited);
+                mc_log_kv(MC_LOG_ERROR, "dbmon: old master holds commits waiting for a semi-sync ack; not fenced "
+                          "live: kill and restart it (it comes back as a replica and truncates them)",
+                          "server", s->addr, "commits", n, "master", maddr, NULL);
+            }
+            m->stuck_logged[i] = true;
+            continue;
+        }
+        m->stuck_logged[i] = false;
         mc_log_kv(MC_LOG_WARN, "dbmon: fencing and re-attaching", "server", s->addr, "reason", why,
                   "master", maddr, NULL);
         mc_err err = {0};
@@ -411,6 +460,24 @@ static int safe_sql_literal(const char *name, const char *v, mc_err *err) {
     return 0;
 }
 
+/* dbmon.peer_hosts: one host per dbmon.servers entry, or none at all. */
+static int read_peer_hosts(dbmon *m, mc_err *err) {
+    char hosts[DBMON_MAX_SERVERS * DBMON_ADDR_MAX], *save = NULL;
+    size_t n = 0;
+    if (mc_config_copy(m->svc.config, "dbmon.source_addr", m->source_addr, sizeof m->source_addr, err) < 0 ||
+        mc_config_copy(m->svc.config, "dbmon.peer_hosts", hosts, sizeof hosts, err) < 0)
+        return -1;
+    for (char *h = strtok_r(hosts, ", ", &save); h; h = strtok_r(NULL, ", ", &save)) {
+        if (n == m->n || strchr(h, ':') || strpbrk(h, "'\\"))
+            return mc_err_set(err, MC_ERR_INVALID, "setting dbmon.peer_hosts: one host (no port) per dbmon.servers "
+                                                   "entry, %zu of them", m->n);
+        snprintf(m->peer_host[n++], DBMON_ADDR_MAX, "%s", h);
+    }
+    if (n != 0 && n != m->n)
+        return mc_err_set(err, MC_ERR_INVALID, "setting dbmon.peer_hosts: %zu hosts for %zu dbmon.servers", n, m->n);
+    return 0;
+}
+
 static int read_settings(dbmon *m, mc_err *err) {
     mc_config *c = m->svc.config;
     char servers[DBMON_MAX_SERVERS * DBMON_ADDR_MAX];
@@ -436,7 +503,7 @@ static int read_settings(dbmon *m, mc_err *err) {
         snprintf(m->servers[m->n++].addr, DBMON_ADDR_MAX, "%s", a);
     }
     if (m->n < 2) return mc_err_set(err, MC_ERR_INVALID, "setting dbmon.servers: name at least two servers");
-    return 0;
+    return read_peer_hosts(m, err);
 }
 
 static int run(dbmon *m, mc_err *err) {

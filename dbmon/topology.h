@@ -31,6 +31,7 @@ typedef struct dbmon_server {
     int io_errno;                       /* Last_IO_Errno */
     char gtid_io[DBMON_GTID_MAX];       /* Gtid_IO_Pos: received into the relay log */
     char gtid_current[DBMON_GTID_MAX];  /* @@gtid_current_pos: applied or written */
+    int acks_awaited;                   /* commits waiting for a semi-sync ack */
 } dbmon_server;
 
 typedef enum dbmon_verdict {

@@ -13,6 +13,8 @@
 #        scripts/stack.sh env                   export lines for the clients (only those on stdout)
 #        scripts/stack.sh promote redis|redis-replica   make it the Redis master (Sentinel failover)
 #        scripts/stack.sh logs <component>      path of the component's log file
+#        scripts/stack.sh peers                 each MariaDB server's peer address (its replicas'
+#                                               MASTER_HOST) and each monitor's source address
 #        scripts/stack.sh edge up|down|status|env   opt-in: mcloud-edge + nginx in front of the
 #                                               stack's upload, stream and api (`edge env`: their URLs
 #                                               through the edge, to eval after `env`)
@@ -248,6 +250,51 @@ mysql_server_port() { # master|replica|replica2 -> port
   esac
 }
 mysql_server_addr() { echo "$MCLOUD_BIND:$(mysql_server_port "$1")"; }
+# Each server also listens on its own loopback address, its peer address:
+# the replicas replicate from the master's (MASTER_HOST), so an iptables
+# rule on that address and port cuts replication and leaves the services,
+# which reach every server at $MCLOUD_BIND, untouched. The monitors connect
+# from their own addresses (dbmon.source_addr) for the same reason: a fault
+# can cut one link and not the others (tests/chaos, `stack.sh peers`).
+# Linux routes all of 127/8 to lo; ports stay per stack, addresses may be shared.
+mysql_peer_host() { # master|replica|replica2 -> its peer address
+  case $1 in
+    master) echo "${MCLOUD_PEER_HOST_MYSQL_MASTER:-127.0.0.11}" ;;
+    replica) echo "${MCLOUD_PEER_HOST_MYSQL_REPLICA:-127.0.0.12}" ;;
+    replica2) echo "${MCLOUD_PEER_HOST_MYSQL_REPLICA2:-127.0.0.13}" ;;
+  esac
+}
+dbmon_source_host() { # dbmon|dbmon2 -> the address its MariaDB connections come from
+  case $1 in
+    dbmon) echo "${MCLOUD_PEER_HOST_DBMON:-127.0.0.21}" ;;
+    dbmon2) echo "${MCLOUD_PEER_HOST_DBMON2:-127.0.0.22}" ;;
+  esac
+}
+mysql_bind_addresses() { # the server's bind-address list
+  case $MCLOUD_BIND in
+    0.0.0.0|::|'*') echo "$MCLOUD_BIND" ;;  # every address already
+    *) echo "$MCLOUD_BIND,$(mysql_peer_host "$1")" ;;
+  esac
+}
+mysql_master_host_of() { # ADDR (a published master) -> the host its replicas connect to
+  local srv
+  for srv in master replica replica2; do
+    [[ $1 == "$(mysql_server_addr "$srv")" ]] && { mysql_peer_host "$srv"; return 0; }
+  done
+  echo "${1%:*}"
+}
+# the monitors' account on one server, from their own addresses; local to the
+# server (not binlogged: no semi-sync wait, no GTID of its own), so it is
+# made on each server at each start, also on a stack set up before it existed
+mysql_monitor_users() {
+  local name=$1 sql="SET SESSION sql_log_bin=0;" m h
+  for m in dbmon dbmon2; do
+    h=$(dbmon_source_host "$m")
+    sql+=" CREATE USER IF NOT EXISTS '$MCLOUD_MYSQL_ADMIN_USER'@'$h' IDENTIFIED BY '$MCLOUD_MYSQL_ADMIN_PASSWORD';"
+    sql+=" GRANT ALL ON *.* TO '$MCLOUD_MYSQL_ADMIN_USER'@'$h' WITH GRANT OPTION;"
+  done
+  mysql_root "$name" "$sql" || fail_with_log "mysql-$name" "monitor account setup failed"
+}
 
 # mysql_published_master: the master address the config service publishes
 # (empty before the first setup). Remembered in a file, so a server started
@@ -302,7 +349,7 @@ datadir                   = $dir/data
 socket                    = $dir/mysqld.sock
 pid-file                  = $dir/mysqld.pid
 port                      = $(mysql_server_port "$name")
-bind-address              = $MCLOUD_BIND
+bind-address              = $(mysql_bind_addresses "$name")
 skip-name-resolve
 server_id                 = $id
 log_bin                   = mysql-bin
@@ -311,7 +358,10 @@ binlog_format             = ROW
 log_slave_updates         = ON
 gtid_domain_id            = 0
 gtid_strict_mode          = ON
-slave_net_timeout         = 10
+# a replica gives a silent master up after this (heartbeats every 1 s):
+# the monitor fails over only once the replicas lost the master too, so
+# this bounds the failover after a partition (10 s gave 15-16 s)
+slave_net_timeout         = 5
 sync_binlog               = 1
 sync_relay_log            = 1
 sync_relay_log_info       = 1
@@ -382,8 +432,9 @@ mysql_app_users_sql() {
 # database and users and publishes mysql.master / mysql.replica; any other
 # server is attached to the published master and awaited until healthy.
 mysql_setup() {
-  local name=$1 stamp pub pos
+  local name=$1 stamp pub pos mhost
   stamp=$(cdir "mysql-$name")/.setup-done
+  mysql_monitor_users "$name"
   if [[ $(mysql_role "$name") == master ]]; then
     if [[ ! -f $stamp ]]; then
       log "mysql-$name: creating database '$MCLOUD_MYSQL_DATABASE' and users"
@@ -410,13 +461,21 @@ mysql_setup() {
     # master continues from its own binlog position (current_pos).
     pos=current_pos
     [[ -f $stamp ]] || pos=slave_pos
-    log "mysql-$name: replicating from $pub (GTID $pos, semi-sync)"
+    mhost=$(mysql_master_host_of "$pub")
+    log "mysql-$name: replicating from $pub through $mhost (GTID $pos, semi-sync)"
     mysql_root "$name" "STOP SLAVE; RESET SLAVE ALL; $([[ $pos == slave_pos ]] && echo "SET GLOBAL gtid_slave_pos='';")
-      CHANGE MASTER TO MASTER_HOST='${pub%:*}', MASTER_PORT=${pub##*:},
+      CHANGE MASTER TO MASTER_HOST='$mhost', MASTER_PORT=${pub##*:},
         MASTER_USER='$MCLOUD_MYSQL_REPL_USER', MASTER_PASSWORD='$MCLOUD_MYSQL_REPL_PASSWORD',
         MASTER_USE_GTID=$pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1;
       START SLAVE;" || fail_with_log "mysql-$name" "CHANGE MASTER failed"
     touch "$stamp"
+  elif [[ $(mysql_slave_field "$name" Master_Host) == "${pub%:*}" && $(mysql_slave_field "$name" Master_Port) == "${pub##*:}" \
+          && ${pub%:*} != "$(mysql_master_host_of "$pub")" ]]; then
+    # set up before the peer addresses: the same master, through its peer address
+    mhost=$(mysql_master_host_of "$pub")
+    log "mysql-$name: replicating from $pub through $mhost from now on"
+    mysql_root "$name" "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='$mhost', MASTER_PORT=${pub##*:}; START SLAVE;" \
+      || fail_with_log "mysql-$name" "CHANGE MASTER failed"
   fi
   # when the master answers, wait for replication to be healthy
   port_open "${pub##*:}" "${pub%:*}" || return 0
@@ -861,7 +920,8 @@ dbmon_launch_any() { # dbmon_launch_any COMPONENT PORT
   local -a vars
   mapfile -t vars < <(client_env)
   spawn "$1" "$(cdir "$1")" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_DBMON_PORT="$2" \
-    MCLOUD_DBMON_SERVERS="$(dbmon_servers)" \
+    MCLOUD_DBMON_SERVERS="$(dbmon_servers)" MCLOUD_DBMON_SOURCE_ADDR="$(dbmon_source_host "$1")" \
+    MCLOUD_DBMON_PEER_HOSTS="$(mysql_peer_host master),$(mysql_peer_host replica),$(mysql_peer_host replica2)" \
     MCLOUD_MYSQL_ADMIN_USER="$MCLOUD_MYSQL_ADMIN_USER" MCLOUD_MYSQL_ADMIN_PASSWORD="$MCLOUD_MYSQL_ADMIN_PASSWORD" \
     MCLOUD_MYSQL_REPL_USER="$MCLOUD_MYSQL_REPL_USER" MCLOUD_MYSQL_REPL_PASSWORD="$MCLOUD_MYSQL_REPL_PASSWORD" \
     "$(dbmon_bin)"
@@ -1063,6 +1123,14 @@ cmd_status_of() {
   return $rc
 }
 
+cmd_peers() { # the per-link loopback addresses a network fault matches on
+  local srv m
+  for srv in master replica replica2; do
+    printf 'mysql-%-9s %-16s peer %s\n' "$srv" "$(mysql_server_addr "$srv")" "$(mysql_peer_host "$srv")"
+  done
+  for m in dbmon dbmon2; do printf '%-15s %-16s source %s\n' "$m" "$(call "$m" addr)" "$(dbmon_source_host "$m")"; done
+}
+
 main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
@@ -1079,6 +1147,7 @@ main() {
              with_lock; redis_promote "$1" ;;
     logs)    [[ ${1:-} == edge ]] || check_components "$@"; logfile "$1" ;;
     edge)    cmd_edge "$@" ;;
+    peers)   cmd_peers ;;
     *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }

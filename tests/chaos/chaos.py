@@ -105,7 +105,8 @@ def main():
     ap.add_argument("--chunk", type=int, default=128 * 1024, help="PATCH size in bytes")
     ap.add_argument("--rounds", type=int, default=1, help="times each fault is injected")
     ap.add_argument("--only", help="comma-separated fault keys (upload,transcode,transcode2,stream,api,dbmon,"
-                                   "mysql,mysql2,redis,redis-partition,kafka,minio,sigstop; 'none' for no fault)")
+                                   "mysql,mysql2,mysql-partition,monitor-partition,redis,redis-partition,kafka,minio,sigstop; "
+                                   "'none' for no fault)")
     ap.add_argument("--settle", type=int, default=600, help="seconds to wait for the last videos to be ready")
     ap.add_argument("--report", help="where to keep the report (default: BUILD/chaos-report.md)")
     ap.add_argument("--keep", action="store_true", help="keep the run's videos (rows, objects) for inspection")

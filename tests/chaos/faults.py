@@ -12,7 +12,12 @@ Recovery, per fault (kill -> ...):
   mysql master          mysql.master names another server and a write on it succeeds
   redis master          the Sentinels name another master and an upload PATCH is acknowledged
                         (killed, or cut off by iptables: then it must come back demoted)
-  kafka                 the broker answers and a video turns ready again"""
+  mysql master cut off  (iptables: from its replicas and the monitors, the services still reach
+                        it) it acknowledges no write, mysql.master names another server and a
+                        write on it succeeds; once healed the old master rejoins as a replica
+  monitors cut off      (iptables: both dbmon instances from every server) no failover: the
+                        published master stays, writes never stop; recovery = the longest gap
+                        between two successful writes  kafka                 the broker answers and a video turns ready again"""
 
 import os
 import signal
@@ -20,6 +25,7 @@ import subprocess
 import time
 
 import stackctl as sc
+from netfault import Firewall, peers
 from stackctl import log, now_ms
 
 
@@ -62,7 +68,7 @@ class Scheduler:
         self.load, self.mon, self.w2, self.wait_s = load, monitor, worker2, wait_s
         self.records = []
         self.stopped = set()          # pids SIGSTOPped (SIGCONT in restore)
-        self.rules = []               # iptables rules in force (deleted in restore)
+        self.fw = Firewall()          # the suite's own iptables chain (closed in restore)
         self.initial = {}
 
     # ---- precondition and bookkeeping -------------------------------------------
@@ -221,9 +227,9 @@ class Scheduler:
                             new=sc.redis_master(), switched_ms=(sw - t0) if sw else None, restarted=back)
 
     def partition_redis_master(self):
-        """iptables drops every packet to the Redis master's port (the
-        Sentinels, the replica and the services all lose it; loopback has
-        one address, so cutting some peers and not others is not done here).
+        """iptables (the suite's chain) drops every packet to the Redis
+        master's address and port (the Sentinels, the replica and the
+        services all lose it).
         Sentinel promotes the replica, the services follow; once the rule is
         gone, the old master must come back as a replica (demoted), never as
         a second master."""
@@ -231,16 +237,14 @@ class Scheduler:
         old = sc.redis_master()
         if not old:
             return self._record("partition redis master", (0, 0), "upload", now_ms(), None, error="no master")
-        rule = ["INPUT", "-p", "tcp", "--dport", old.rsplit(":", 1)[1], "-j", "DROP"]
+        host, port = old.rsplit(":", 1)
         t0 = now_ms()
-        if subprocess.run(["iptables", "-I", *rule]).returncode != 0:
-            return self._record("partition redis master", hit, "upload", t0, None, error="iptables -I failed")
-        self.rules.append(rule)
         try:
+            self.fw.drop(host, port)
             sw = sc.wait_until(lambda: sc.redis_master() not in (None, old) and now_ms(), 120, 0.1)
             t = self._progress(sw, "upload") if sw else None
         finally:
-            self._unblock(rule)
+            self.fw.heal()
         demoted = sc.wait_until(lambda: (sc.redis_cli(old, "ROLE") or "").startswith("slave"), 90, 0.5)
         rec = self._record("partition redis master (iptables, all peers)", hit, "upload", t0,
                            t if demoted else None, old=old, new=sc.redis_master(),
@@ -249,11 +253,133 @@ class Scheduler:
             rec["error"] = f"{old} is not a replica after the partition healed"
         return rec
 
-    def _unblock(self, rule):
-        while subprocess.run(["iptables", "-D", *rule], stderr=subprocess.DEVNULL).returncode == 0:
-            pass
-        if rule in self.rules:
-            self.rules.remove(rule)
+    def partition_mysql_master(self):
+        """The MySQL master cut from its replicas (its peer address) and from
+        both monitors (their source addresses), while the services still
+        reach it at 127.0.0.1: with semi-sync waiting for an ack (no
+        fallback to async) it must acknowledge no write; the monitors, seeing
+        the replicas' IO threads lose it too, fail over. Once healed, its
+        commits still wait for an ack that will never come, so it cannot be
+        fenced live: if it did not rejoin by itself it is SIGKILLed and
+        started again (as a supervisor would), comes back as a replica and
+        truncates them (--init-rpl-role=SLAVE)."""
+        hit = self._await_work("any")
+        old = sc.mysql_master()
+        comp = sc.comp_at(old) if old else None
+        if not comp:
+            return self._record("partition mysql master", (0, 0), "any", now_ms(), None, error=f"no master ({old})")
+        p = peers()
+        host, port = old.rsplit(":", 1)
+        through = {c: sc.slave_field(v["addr"], "Master_Host") for c, v in p.items()
+                   if c.startswith("mysql-") and c != comp and sc.slave_field(v["addr"], "Master_Port") == port}
+        if not through or any(h != p[comp]["peer"] for h in through.values()):
+            return self._record("partition mysql master", hit, "any", now_ms(), None,
+                                error=f"precondition: the replicas of {old} must replicate through its peer address "
+                                      f"{p[comp]['peer']} (they use {through}; scripts/stack.sh restart them)")
+        marker = -now_ms()
+        t0 = now_ms()
+        try:
+            self.fw.drop(p[comp]["peer"], port)                  # its replicas
+            for mon in ("dbmon", "dbmon2"):                      # the monitors
+                self.fw.drop(host, port, src=p[mon]["source"])
+            time.sleep(1)
+            acked = sc.try_sql(f"INSERT INTO mcloud_chaos.probe (at) VALUES ({marker})", old, timeout=5) is not None
+
+            def writable():
+                new = sc.mysql_master()
+                if not new or new == old:
+                    return None
+                return sc.try_sql(f"INSERT INTO mcloud_chaos.probe (at) VALUES ({now_ms()})", new, timeout=5) \
+                    is not None and (new, now_ms())
+            got = sc.wait_until(writable, 120, 0.1)
+        finally:
+            self.fw.heal()
+        new, t = got if got else (None, None)
+
+        def rejoined():
+            return sc.slave_field(old, "Slave_IO_Running") == "Yes" and new \
+                and sc.slave_field(old, "Master_Port") == new.rsplit(":", 1)[1] and now_ms()
+        t_heal = now_ms()
+        waiting = sc.try_sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                             "WHERE STATE = 'Waiting for semi-sync ACK from slave'", old)
+        stuck = bool(waiting) and waiting[0][0] != "0"   # then it cannot rejoin live: no point waiting
+        rejoin = None if stuck else sc.wait_until(rejoined, 15, 0.5)
+        restarted = False
+        if not rejoin and new:
+            pid = sc.pid_of(comp)
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                time.sleep(1)
+            restarted = sc.start(comp)
+            rejoin = sc.wait_until(rejoined, 120, 0.5)
+        ghost = [a for a in filter(None, (new, old))
+                 if (sc.try_sql(f"SELECT COUNT(*) FROM mcloud_chaos.probe WHERE at = {marker}", a) or [["0"]])[0][0] != "0"]
+        rec = self._record("partition mysql master (from replicas + monitors; services reach it)", hit, "any", t0,
+                           t if not acked and rejoin else None, old=old, new=new, cut_master_acked_write=acked,
+                           switched_ms=(t - t0) if t else None, rejoined_after_heal_ms=(rejoin - t_heal) if rejoin else None,
+                           commits_awaiting_ack_after_heal=stuck, restarted_to_truncate=restarted,
+                           unacked_write_visible_on=ghost)
+        if acked:
+            rec["error"] = f"the cut-off master {old} acknowledged a write (semi-sync fell back to async?)"
+        elif not rejoin:
+            rec["error"] = f"{old} did not rejoin as a replica of {new}"
+        return rec
+
+    def _restart_stuck_old_masters(self):
+        """A server that is not the published master but holds commits
+        waiting for a semi-sync ack (a partition interrupted after its
+        failover) is SIGKILLed and started: it comes back as a replica."""
+        master = sc.mysql_master()
+        for comp in ("mysql-master", "mysql-replica", "mysql-replica2"):
+            st = sc.status().get(comp)
+            if not st or st[0] != "up" or st[1] == master:
+                continue
+            w = sc.try_sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                           "WHERE STATE = 'Waiting for semi-sync ACK from slave'", st[1])
+            if w and w[0][0] != "0" and st[2]:
+                log(f"restore: {comp} holds commits waiting for an ack: SIGKILL and start")
+                os.kill(st[2], signal.SIGKILL)
+                time.sleep(1)
+                sc.start(comp)
+
+    def partition_monitors(self, hold_s=12):
+        """Both monitors cut from every MySQL server (their source addresses)
+        for longer than dbmon.dead_after_ms, services untouched: the
+        monitors see every server unreachable but must not fail over —
+        the replicas' IO threads still see the master. Writes go on."""
+        hit = self._await_work("any")
+        old = sc.mysql_master()
+        if not old:
+            return self._record("partition monitors", (0, 0), "any", now_ms(), None, error="no master")
+        p = peers()
+        t0 = now_ms()
+        writes, failed, last_ok, gap, masters = 0, 0, t0, 0, set()
+        try:
+            for srv in ("mysql-master", "mysql-replica", "mysql-replica2"):
+                h, port = p[srv]["addr"].rsplit(":", 1)
+                for mon in ("dbmon", "dbmon2"):
+                    self.fw.drop(h, port, src=p[mon]["source"])
+            while now_ms() - t0 < hold_s * 1000:
+                masters.add(sc.mysql_master())
+                writes += 1
+                if sc.try_sql(f"INSERT INTO mcloud_chaos.probe (at) VALUES ({now_ms()})", old, timeout=5) is not None:
+                    gap, last_ok = max(gap, now_ms() - last_ok), now_ms()
+                else:
+                    failed += 1
+                time.sleep(0.5)
+        finally:
+            self.fw.heal()
+        time.sleep(3)        # a failover decided just before the heal would show now
+        masters.add(sc.mysql_master())
+        masters.discard(None)
+        rec = self._record("partition both monitors from every mysql server (no failover)", hit, "any", t0,
+                           t0 + gap if masters == {old} and failed == 0 else None, master=old,
+                           masters_seen=sorted(masters), writes=writes, writes_failed=failed, hold_s=hold_s)
+        if masters != {old}:
+            rec["error"] = f"a failover happened though only the monitors were cut off ({sorted(masters)})"
+        elif failed:
+            rec["error"] = f"{failed} of {writes} writes failed while only the monitors were cut off"
+        return rec
 
     def restart_server(self, comp, need, progress, label):
         hit = self._await_work(need)
@@ -281,6 +407,8 @@ class Scheduler:
             ("dbmon", lambda: self.kill_daemon("dbmon", "any")),
             ("mysql", lambda: self.kill_mysql_master("SIGKILL mysql master (dbmon failover)")),
             ("mysql2", lambda: self.kill_mysql_master("SIGKILL promoted mysql master (after the old rejoined)")),
+            ("mysql-partition", self.partition_mysql_master),
+            ("monitor-partition", self.partition_monitors),
             ("redis", self.kill_redis_master),
             ("redis-partition", self.partition_redis_master),
             ("kafka", lambda: self.restart_server("kafka", "any", "job", "Kafka broker SIGKILL + restart")),
@@ -311,13 +439,15 @@ class Scheduler:
         """Whatever happened: SIGCONT, the killed servers started, the original
         Redis and MySQL masters put back. Returns the problems left."""
         problems = []
-        for rule in list(self.rules):
-            self._unblock(rule)
+        self.fw.close()
+        if self.fw.leftover():
+            problems.append(f"iptables chain {self.fw.chain} is still there")
         for pid in list(self.stopped):
             try:
                 os.kill(pid, signal.SIGCONT)
             except OSError:
                 pass
+        self._restart_stuck_old_masters()
         now = sc.status()
         for c, s in self.initial.items():
             if s == "up" and now.get(c, ("down",))[0] != "up":
