@@ -303,7 +303,9 @@ mysql_published_master() {
   local v cache=$MCLOUD_STACK/mysql-published-master i
   if comp_pid redis >/dev/null || comp_pid redis-replica >/dev/null; then
     for i in $(seq 1 40); do redis_cli ping >/dev/null 2>&1 && break; sleep 0.25; done
-    if v=$(redis_cli --raw GET mcloud:config:mysql.master 2>/dev/null); then
+    # an error reply (a Redis still LOADING its data) is not an address:
+    # then the cached value, as when Redis is down
+    if v=$(redis_cli --raw GET mcloud:config:mysql.master 2>/dev/null) && [[ -z $v || $v =~ ^[^[:space:]]+:[0-9]+$ ]]; then
       [[ -n $v ]] && echo "$v" >"$cache"
       echo "$v"
       return 0
