@@ -8,7 +8,8 @@
 //   b2. the daemon SIGKILLed INSIDE the window between the broker's ack and
 //      the outbox commit (the daemon pauses there: upload.outbox_commit_delay_ms,
 //      a fault-injection setting), then started again: the restarted
-//      publisher finds the job already on the topic and only stamps its row.
+//      publisher (its own, or mcloud-api's: both publish the outbox) finds the
+//      job already on the topic and only stamps its row.
 //      The kill is proven to be in the window (job on the topic, row still
 //      unstamped after the kill), else the test fails;
 //   c. the daemon SIGKILLed while it handles the last PATCH (whole body sent,
@@ -51,11 +52,12 @@ function upload(d, token, src, extra = {}) {
 }
 const videoOf = (seen) => ((seen.videoIds || []).find((v) => v.method === 'POST') || {}).id;
 
-// The video's outbox rows: { unpublished, attempts } (attempt records left).
+// The video's job row in the outbox: { rows, unpublished, attempts } (attempt
+// records left). Its video events have rows of their own, on another topic.
 function outboxOf(videoId) {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(videoId)) throw new Error(`odd video id ${videoId}`);
   const [row] = h.sql(`SELECT COUNT(*), SUM(o.published_at IS NULL), COUNT(a.outbox_id) FROM outbox o
-    LEFT JOIN outbox_attempts a ON a.outbox_id = o.id WHERE o.msg_key = '${videoId}'`);
+    LEFT JOIN outbox_attempts a ON a.outbox_id = o.id WHERE o.msg_key = '${videoId}' AND o.topic = '${h.JOBS_TOPIC}'`);
   return { rows: Number(row[0]), unpublished: Number(row[1] || 0), attempts: Number(row[2]) };
 }
 
@@ -156,9 +158,6 @@ h.run(async () => {
       h.check(after.unpublished === 0 && after.attempts === 0,
         `b2: the restarted publisher stamped the row without producing it again (unstamped ${after.unpublished}, ` +
         `attempt records ${after.attempts})`);
-      const log = fs.readFileSync(d.log, 'utf8');
-      h.check(/already published by an interrupted attempt/.test(log),
-        'b2: the restarted daemon logged that it found the job on the topic');
     }
   }
 
