@@ -6,6 +6,7 @@
 #ifndef MCLOUD_AGENT_H
 #define MCLOUD_AGENT_H
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,6 +58,7 @@ typedef struct mc_agent {
     mc_agent_instance inst[MC_AGENT_MAX_INSTANCES];
     mc_docker *engine;                /* the supervisor's own client */
     mc_periodic *loop;
+    CURL *probe;                      /* the health probes' handle (the loop's thread only) */
     mc_docker *events_engine;         /* the event follower's own client */
     pthread_t events_thread;
     bool events_started;
