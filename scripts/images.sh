@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/images.sh — builds the mcloud service images with podman
 # (`make images`): localhost/mcloud-<service>:latest and :<git revision> for
-# upload, transcode and stream, from docker/Dockerfile on the local Debian base
+# upload, transcode, stream and api, from docker/Dockerfile on the local Debian base
 # image (scripts/base-image.sh). Debian is reached through this host's apt
 # configuration, mounted read-only for the build (docker/apt-install.sh).
 # Cached: each image carries org.mcloud.inputs = sha256 of what its build
@@ -14,7 +14,9 @@
 # The build's RUN steps get nproc 4096 explicitly: runc cannot set the
 # host's nproc (an older bootstrap wrote it into containers.conf).
 #
-# usage: scripts/images.sh [SERVICE...]      (default: upload transcode stream)
+# usage: scripts/images.sh [SERVICE...]      (default: upload transcode stream api)
+#        scripts/images.sh --tag             print the tag this tree's images get (the
+#                                            git revision, -dirty with local changes)
 #   BASE=image   base image (default localhost/mcloud-base:latest, made here)
 set -euo pipefail
 
@@ -22,28 +24,33 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=images
 root=$(cd "$MCLOUD_SCRIPTS/.." && pwd)
-ALL_SERVICES=(upload transcode stream)
+ALL_SERVICES=(upload transcode stream api)
+CONSOLE_FILES=(tus-js-client/dist/tus.min.js hls.js/dist/hls.min.js uplot/dist/uPlot.min.css uplot/dist/uPlot.iife.min.js)
+print_tag=0
+[[ ${1:-} == --tag ]] && { print_tag=1; shift; }
 services=("$@")
 [[ ${#services[@]} -gt 0 ]] || services=("${ALL_SERVICES[@]}")
 for s in "${services[@]}"; do
   [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL_SERVICES[*]})"
 done
-have podman || die "podman not installed: run scripts/bootstrap.sh"
-
-start=$SECONDS
-BASE=${BASE:-localhost/mcloud-base:latest}
-if [[ $BASE == localhost/mcloud-base:latest ]]; then
-  "$MCLOUD_SCRIPTS/base-image.sh" --minbase mcloud-base
-fi
-# the stream image serves the player page's hls.js (installed by npm ci)
-[[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
-
 version=$(sed -n 's/^project(mcloud VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
 revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 tag=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 if [[ $revision != unknown ]] && [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
   revision+=-dirty tag+=-dirty
 fi
+if [[ $print_tag == 1 ]]; then echo "$tag"; exit 0; fi
+have podman || die "podman not installed: run scripts/bootstrap.sh"
+start=$SECONDS
+BASE=${BASE:-localhost/mcloud-base:latest}
+if [[ $BASE == localhost/mcloud-base:latest ]]; then
+  "$MCLOUD_SCRIPTS/base-image.sh" --minbase mcloud-base
+fi
+# the stream image serves the player page's hls.js, the api image the
+# console's libraries (installed by npm ci)
+web_ok=1
+for f in "${CONSOLE_FILES[@]}"; do [[ -f $root/api/console/node_modules/$f ]] || web_ok=0; done
+[[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js && $web_ok == 1 ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
 
 # inputs_hash: sha256 over the build's inputs (paths and contents), the base
 # image's id and the build args that are not the revision.
@@ -54,9 +61,10 @@ inputs_hash() {
     echo "base=$base_id version=$version"
     cd "$root"
     {
-      git ls-files -co --exclude-standard -- CMakeLists.txt common upload transcode stream cli orchestrator \
+      git ls-files -co --exclude-standard -- CMakeLists.txt common upload transcode stream api cli orchestrator \
         docker .containerignore 2>/dev/null | grep -v '/node_modules/' || true
       echo stream/web/node_modules/hls.js/dist/hls.min.js
+      printf 'api/console/node_modules/%s\n' "${CONSOLE_FILES[@]}"
     } | sort -u | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done
   } | sha256sum | cut -c1-64
 }
@@ -64,9 +72,15 @@ inputs=$(inputs_hash)
 
 for s in "${services[@]}"; do
   t0=$SECONDS
-  have_inputs=$(podman image inspect --format '{{index .Labels "org.mcloud.inputs"}}' "localhost/mcloud-$s:latest" 2>/dev/null || true)
-  if [[ $have_inputs == "$inputs" ]]; then
-    podman tag "localhost/mcloud-$s:latest" "localhost/mcloud-$s:$tag"
+  # this tree's tag first (latest may have been built from another tree
+  # since, on a machine shared by several checkouts), then latest
+  have=
+  for t in "$tag" latest; do
+    have_inputs=$(podman image inspect --format '{{index .Labels "org.mcloud.inputs"}}' "localhost/mcloud-$s:$t" 2>/dev/null || true)
+    [[ $have_inputs == "$inputs" ]] && { have=$t; break; }
+  done
+  if [[ -n $have ]]; then
+    podman tag "localhost/mcloud-$s:$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
     log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
     continue
   fi
