@@ -72,15 +72,12 @@ inputs=$(inputs_hash)
 
 for s in "${services[@]}"; do
   t0=$SECONDS
-  # this tree's tag first (latest may have been built from another tree
-  # since, on a machine shared by several checkouts), then latest
-  have=
-  for t in "$tag" latest; do
-    have_inputs=$(podman image inspect --format '{{index .Labels "org.mcloud.inputs"}}' "localhost/mcloud-$s:$t" 2>/dev/null || true)
-    [[ $have_inputs == "$inputs" ]] && { have=$t; break; }
-  done
+  # any image of this service built from these inputs (latest may have
+  # been built from another tree since, on a machine shared by checkouts)
+  have=$(podman images --noheading --format '{{.ID}}' --filter "label=org.mcloud.service=$s" \
+         --filter "label=org.mcloud.inputs=$inputs" 2>/dev/null | head -1 || true)
   if [[ -n $have ]]; then
-    podman tag "localhost/mcloud-$s:$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
+    podman tag "$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
     log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
     continue
   fi
