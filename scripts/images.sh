@@ -74,8 +74,14 @@ for s in "${services[@]}"; do
   t0=$SECONDS
   # any image of this service built from these inputs (latest may have
   # been built from another tree since, on a machine shared by checkouts)
-  have=$(podman images --noheading --format '{{.ID}}' --filter "label=org.mcloud.service=$s" \
-         --filter "label=org.mcloud.inputs=$inputs" 2>/dev/null | head -1 || true)
+  # (two label filters are OR in podman 4.3: the service is checked apart)
+  have=
+  for id in $(podman images --noheading --format '{{.ID}}' --filter "label=org.mcloud.inputs=$inputs" 2>/dev/null | sort -u); do
+    if [[ $(podman image inspect --format '{{index .Labels "org.mcloud.service"}}' "$id" 2>/dev/null) == "$s" ]]; then
+      have=$id
+      break
+    fi
+  done
   if [[ -n $have ]]; then
     podman tag "$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
     log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
