@@ -6,7 +6,8 @@
 # configuration, mounted read-only for the build (docker/apt-install.sh).
 # Cached: each image carries org.mcloud.inputs = sha256 of what its build
 # reads (the build context minus .containerignore, the Dockerfile, the base
-# image's id); an image whose inputs are unchanged is not rebuilt at all, so an
+# image's id), and $MCLOUD_HOME/images/<service>-<inputs> names the image
+# those inputs gave; an image whose inputs are unchanged is not rebuilt at all, so an
 # unchanged tree takes seconds (podman's own layer cache still needs minutes
 # here: vfs storage copies every intermediate image it mounts). A changed tree
 # rebuilds through the layer cache: only the steps after the change run.
@@ -69,19 +70,27 @@ inputs_hash() {
   } | sha256sum | cut -c1-64
 }
 inputs=$(inputs_hash)
+stamps=${MCLOUD_HOME:-$HOME/.mcloud}/images
+mkdir -p "$stamps"
 
 for s in "${services[@]}"; do
   t0=$SECONDS
-  # any image of this service built from these inputs (latest may have
-  # been built from another tree since, on a machine shared by checkouts)
+  # the image this service's inputs last gave (latest may have been built
+  # from another tree since, on a machine shared by checkouts): recorded in
+  # a stamp file, since podman 4.3's layer cache may hand back an image built
+  # from other inputs, label included; else one labelled with these inputs
   # (two label filters are OR in podman 4.3: the service is checked apart)
-  have=
-  for id in $(podman images --noheading --format '{{.ID}}' --filter "label=org.mcloud.inputs=$inputs" 2>/dev/null | sort -u); do
-    if [[ $(podman image inspect --format '{{index .Labels "org.mcloud.service"}}' "$id" 2>/dev/null) == "$s" ]]; then
-      have=$id
-      break
-    fi
-  done
+  stamp=$stamps/$s-$inputs
+  have=$(cat "$stamp" 2>/dev/null || true)
+  [[ -n $have ]] && ! podman image exists "$have" && have=
+  if [[ -z $have ]]; then
+    for id in $(podman images --noheading --format '{{.ID}}' --filter "label=org.mcloud.inputs=$inputs" 2>/dev/null | sort -u); do
+      if [[ $(podman image inspect --format '{{index .Labels "org.mcloud.service"}}' "$id" 2>/dev/null) == "$s" ]]; then
+        have=$id
+        break
+      fi
+    done
+  fi
   if [[ -n $have ]]; then
     podman tag "$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
     log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
@@ -101,6 +110,7 @@ for s in "${services[@]}"; do
     -t "localhost/mcloud-$s:latest" -t "localhost/mcloud-$s:$tag" \
     "$root" >/dev/null || die "building the $s image failed (rerun without --quiet to see why: podman build -f docker/Dockerfile --target $s .)"
   size=$(podman image inspect --format '{{.Size}}' "localhost/mcloud-$s:latest")
+  podman image inspect --format '{{.Id}}' "localhost/mcloud-$s:latest" >"$stamp"
   log "localhost/mcloud-$s:$tag ready in $(elapsed "$t0") ($((size / 1048576)) MiB)"
 done
 log "images built in $(elapsed "$start")"
