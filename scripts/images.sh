@@ -17,7 +17,7 @@
 #
 # usage: scripts/images.sh [SERVICE...]      (default: upload transcode stream api)
 #        scripts/images.sh --tag             print the tag this tree's images get (the
-#                                            git revision, -dirty with local changes)
+#                                            git revision; with local changes -dirty-<inputs>)
 #   BASE=image   base image (default localhost/mcloud-base:latest, made here)
 set -euo pipefail
 
@@ -37,21 +37,22 @@ done
 version=$(sed -n 's/^project(mcloud VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
 revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 tag=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+dirty=0
 if [[ $revision != unknown ]] && [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-  revision+=-dirty tag+=-dirty
+  revision+=-dirty tag+=-dirty dirty=1
 fi
-if [[ $print_tag == 1 ]]; then echo "$tag"; exit 0; fi
 have podman || die "podman not installed: run scripts/bootstrap.sh"
 start=$SECONDS
 BASE=${BASE:-localhost/mcloud-base:latest}
-if [[ $BASE == localhost/mcloud-base:latest ]]; then
+# (--tag only reads: it names what the last build made of this tree)
+if [[ $BASE == localhost/mcloud-base:latest && $print_tag == 0 ]]; then
   "$MCLOUD_SCRIPTS/base-image.sh" --minbase mcloud-base
 fi
 # the stream image serves the player page's hls.js, the api image the
 # console's libraries (installed by npm ci)
 web_ok=1
 for f in "${CONSOLE_FILES[@]}"; do [[ -f $root/api/console/node_modules/$f ]] || web_ok=0; done
-[[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js && $web_ok == 1 ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
+[[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js && $web_ok == 1 || $print_tag == 1 ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
 
 # inputs_hash: sha256 over the build's inputs (paths and contents), the base
 # image's id and the build args that are not the revision.
@@ -70,6 +71,10 @@ inputs_hash() {
   } | sha256sum | cut -c1-64
 }
 inputs=$(inputs_hash)
+# a tree with local changes: the tag also names its inputs, so each change
+# gets a new tag (and a spec naming it rolls out), not the same -dirty one
+[[ $dirty == 1 ]] && tag+=-${inputs:0:8}
+if [[ $print_tag == 1 ]]; then echo "$tag"; exit 0; fi
 stamps=${MCLOUD_HOME:-$HOME/.mcloud}/images
 mkdir -p "$stamps"
 
@@ -92,6 +97,7 @@ for s in "${services[@]}"; do
     done
   fi
   if [[ -n $have ]]; then
+    echo "$have" >"$stamp"
     podman tag "$have" "localhost/mcloud-$s:$tag" "localhost/mcloud-$s:latest"
     log "localhost/mcloud-$s:$tag is up to date (inputs ${inputs:0:12} unchanged)"
     continue
