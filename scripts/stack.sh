@@ -5,7 +5,8 @@
 # 127.0.0.1 with non-default ports and all state under $MCLOUD_HOME/stack.
 # Binaries come from scripts/bootstrap.sh.
 #
-# usage: scripts/stack.sh up                    start whatever is not running, wait until it answers
+# usage: scripts/stack.sh up [--backing]        start whatever is not running, wait until it answers
+#                                               (--backing: the backing servers only, not the mcloud daemons)
 #        scripts/stack.sh down [--purge]        stop what this script started (--purge: wipe data)
 #        scripts/stack.sh reset                 same as down --purge
 #        scripts/stack.sh status [component]    up/down per component (exit 3 if any is down)
@@ -18,6 +19,10 @@
 #        scripts/stack.sh edge up|down|status|env   opt-in: mcloud-edge + nginx in front of the
 #                                               stack's upload, stream and api (`edge env`: their URLs
 #                                               through the edge, to eval after `env`)
+#        scripts/stack.sh platform up|down|status|env|spec   opt-in (`make run`): the podman service,
+#                                               one mcloud-agent, mcloud-orchestrator and the edge; the
+#                                               services run as containers (`mcloud deploy` of `platform
+#                                               spec`); `down` also removes this node's containers
 # components: sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2
 #
 # Daemons run from the build tree $MCLOUD_BUILD_DIR (default <repo>/build);
@@ -40,7 +45,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MCLOUD_LOG_PREFIX=stack
 
 COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
-DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx' # what `down` may sweep up
+DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx mcloud-agent mcloud-orchestrator podman' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.video.events:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
@@ -984,6 +989,199 @@ cmd_edge() {
   esac
 }
 
+# ============================================================================
+# the platform (opt-in: `stack.sh platform up|down|status|env|spec`): the
+# mcloud services as containers, placed by mcloud-orchestrator
+# ============================================================================
+# What `make run` starts on top of the backing servers (`up --backing`):
+# podman's Docker-API service (the engine the agent drives, its socket in
+# $MCLOUD_STACK/podman), one mcloud-agent (this machine is one node, named
+# after the stack: local-<dir name>, so two stacks on one machine never
+# touch each other's containers), mcloud-orchestrator and the edge. They are
+# host daemons like the others; the services themselves are the containers
+# `mcloud deploy` of `platform spec` places. `platform down` stops the
+# orchestrator first (no new orders), then the agent, removes the node's
+# containers (label mcloud.node), then the edge and the podman service.
+PLATFORM=(podman agent orchestrator edge)
+INSTANCE_PORTS_FROM=${MCLOUD_INSTANCE_PORTS_FROM:-18400}
+
+platform_node() {
+  local n
+  n=$(basename "$STACK_REAL" | tr 'A-Z_.' 'a-z--' | tr -cd 'a-z0-9-')
+  echo "${MCLOUD_AGENT_NODE:-local-${n:-stack}}"
+}
+
+podman_sock()   { echo "$(realpath -m "$(cdir podman)")/podman.sock"; }
+podman_addr()   { podman_sock; }
+podman_ready()  { curl -fsS -o /dev/null --max-time 2 --unix-socket "$(podman_sock)" http://d/_ping; }
+podman_skip() {
+  have podman && return 1
+  log "podman: not installed (scripts/bootstrap.sh podman), skipping it"
+  return 0
+}
+podman_launch() {
+  rm -f "$(podman_sock)"
+  spawn podman "$(cdir podman)" podman system service --time=0 "unix://$(podman_sock)"
+}
+
+agent_bin()   { echo "$MCLOUD_BUILD_DIR/orchestrator/agent/mcloud-agent"; }
+agent_port()  { echo "${MCLOUD_AGENT_PORT:-18090}"; }
+agent_addr()  { echo "$MCLOUD_BIND:$(agent_port)"; }
+agent_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(agent_addr)/readyz"; }
+agent_skip() {
+  [[ -x $(agent_bin) ]] && return 1
+  log "agent: $(agent_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+agent_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  mkdir -p "$(cdir agent)/state"
+  spawn agent "$(cdir agent)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_AGENT_PORT="$(agent_port)" \
+    MCLOUD_AGENT_NODE="$(platform_node)" MCLOUD_AGENT_ENGINE_SOCKET="$(podman_sock)" \
+    MCLOUD_AGENT_STATE_DIR="$(realpath -m "$(cdir agent)/state")" "$(agent_bin)"
+}
+
+orchestrator_bin()   { echo "$MCLOUD_BUILD_DIR/orchestrator/mcloud-orchestrator"; }
+orchestrator_port()  { echo "${MCLOUD_ORCHESTRATOR_PORT:-18084}"; }
+orchestrator_addr()  { echo "$MCLOUD_BIND:$(orchestrator_port)"; }
+orchestrator_ready() { curl -fsS -o /dev/null --max-time 2 "http://$(orchestrator_addr)/readyz"; }
+orchestrator_skip() {
+  [[ -x $(orchestrator_bin) ]] && return 1
+  log "orchestrator: $(orchestrator_bin) is not built (cmake --build build), skipping it"
+  return 0
+}
+orchestrator_launch() {
+  local -a vars
+  mapfile -t vars < <(client_env)
+  spawn orchestrator "$(cdir orchestrator)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
+    MCLOUD_ORCHESTRATOR_PORT="$(orchestrator_port)" "$(orchestrator_bin)"
+}
+# the orchestrator's start ran the migrations: the local tenant's API key
+# can be made now, before mcloud-api's containers answer
+orchestrator_setup() { mkdir -p "$(cdir api)"; api_setup; }
+orchestrator_env() {
+  local token_bin=$MCLOUD_BUILD_DIR/upload/mcloud-token
+  echo "export MCLOUD_ORCHESTRATOR_URL='http://$(orchestrator_addr)'"
+  [[ -x $token_bin ]] || return 0
+  echo "export MCLOUD_OPERATOR_TOKEN='$("$token_bin" --tenant local --scope operator --ttl $((86400 * 30)))'"
+}
+
+# platform_containers: names of the containers this stack's node runs
+platform_containers() {
+  have podman || return 0
+  podman ps -a --filter "label=mcloud.managed=true" --filter "label=mcloud.node=$(platform_node)" \
+    --format '{{.Names}}' 2>/dev/null || true
+}
+platform_remove_containers() {
+  local -a names
+  mapfile -t names < <(platform_containers)
+  [[ ${#names[@]} -gt 0 ]] || return 0
+  log "platform: removing ${#names[@]} containers of node $(platform_node): ${names[*]}"
+  podman rm -f -t 10 "${names[@]}" >/dev/null 2>&1 || true
+  mapfile -t names < <(platform_containers)
+  [[ ${#names[@]} -eq 0 ]] || warn "platform: containers left: ${names[*]}"
+}
+
+# platform_ports: the spec's instance_ports block, FIRST-LAST (400 ports:
+# 100 per service). MCLOUD_INSTANCE_PORTS if set; else the block chosen at
+# the first `spec` (kept in $MCLOUD_STACK/platform/instance_ports: the
+# containers listen there); else the first block from
+# MCLOUD_INSTANCE_PORTS_FROM (18400) on where nothing listens.
+platform_ports() {
+  local file first listening p
+  file=$(cdir platform)/instance_ports
+  if [[ -n ${MCLOUD_INSTANCE_PORTS:-} ]]; then echo "$MCLOUD_INSTANCE_PORTS"; return; fi
+  if [[ -s $file ]]; then cat "$file"; return; fi
+  listening=$(ss -Htln 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -un)
+  for ((first = INSTANCE_PORTS_FROM; first + 399 < 32768; first += 400)); do
+    p=$(awk -v a="$first" -v b=$((first + 399)) '$1 >= a && $1 <= b' <<<"$listening" | head -1)
+    if [[ -z $p ]]; then
+      mkdir -p "$(cdir platform)"
+      echo "$first-$((first + 399))" | tee "$file"
+      return
+    fi
+  done
+  die "platform: no free block of 400 ports from $INSTANCE_PORTS_FROM below 32768 (set MCLOUD_INSTANCE_PORTS=FIRST-LAST)"
+}
+
+# platform_spec: deploy/mcloud.yaml made concrete for this stack: the images
+# of this tree (scripts/images.sh --tag), its instance ports, the edge's
+# public ports, per-node volume names, and each service's env: what it needs
+# of the stack (the client settings without MCLOUD_HOME: the image has its
+# own) and the public URLs, which are the edge's.
+platform_spec() {
+  local root tag ports edge_up edge_st edge_api line svc env api_env= scale
+  root=$(realpath -m "$(dirname "${BASH_SOURCE[0]}")/..")
+  tag=$("$MCLOUD_SCRIPTS/images.sh" --tag)
+  ports=$(platform_ports)
+  edge_up="http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD" edge_st="http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM"
+  edge_api="http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API"
+  env="MCLOUD_HTTP_BIND: \"$MCLOUD_BIND\""
+  while IFS= read -r line; do
+    [[ $line == MCLOUD_HOME=* ]] && continue
+    env+=", ${line%%=*}: \"${line#*=}\""
+  done < <(client_env)
+  for line in "${API_WEBHOOK_ENV[@]}"; do api_env+=", ${line%%=*}: \"${line#*=}\""; done
+  env+=", MCLOUD_UPLOAD_PUBLIC_URL: \"$edge_up\", MCLOUD_STREAM_PUBLIC_URL: \"$edge_st\", MCLOUD_API_PUBLIC_URL: \"$edge_api\""
+  # CPUs: a node smaller than the spec's total reservation (count x cpus)
+  # gets every service's share scaled down in proportion, so all of it fits
+  scale=$(awk -v n="$(nproc)" '
+    function flush() { t += c * v; c = 1; v = 0 }
+    /^  [a-z0-9-]+: *$/ { flush() }
+    /^    count: *[0-9]+/ { c = $2 }
+    /cpus: *[0-9.]+/ { match($0, /cpus: *[0-9.]+/); v = substr($0, RSTART + 5, RLENGTH - 5) + 0 }
+    END { flush(); printf "%.4f", (t > n) ? n / t : 1 }' "$root/deploy/mcloud.yaml")
+  echo "# made by scripts/stack.sh platform spec from deploy/mcloud.yaml for $MCLOUD_STACK"
+  [[ $scale == 1.0000 ]] || echo "# CPUs scaled by $scale: the spec reserves more than this node's $(nproc)"
+  while IFS= read -r line; do
+    if [[ $line =~ ^instance_ports: ]]; then line="instance_ports: $ports"; fi
+    if [[ $line =~ ^\ \ ([a-z0-9-]+):\ *$ ]]; then svc=${BASH_REMATCH[1]}; fi
+    if [[ $line =~ ^(\ +image:\ *localhost/mcloud-[a-z0-9-]+):latest$ ]]; then line="${BASH_REMATCH[1]}:$tag"; fi
+    if [[ $line =~ public:\ *[0-9]+ ]]; then
+      case $svc in
+        upload) line=${line/${BASH_REMATCH[0]}/public: $MCLOUD_PORT_EDGE_UPLOAD} ;;
+        stream) line=${line/${BASH_REMATCH[0]}/public: $MCLOUD_PORT_EDGE_STREAM} ;;
+        api)    line=${line/${BASH_REMATCH[0]}/public: $MCLOUD_PORT_EDGE_API} ;;
+      esac
+    fi
+    if [[ $scale != 1.0000 && $line =~ cpus:\ *([0-9.]+) ]]; then
+      line=${line/${BASH_REMATCH[0]}/cpus: $(awk -v x="${BASH_REMATCH[1]}" -v f="$scale" 'BEGIN { printf "%.2f", int(x * f * 100) / 100 }')}
+    fi
+    if [[ $line =~ (volume:.*name:\ *)([a-z0-9-]+) ]]; then
+      line=${line/${BASH_REMATCH[0]}/${BASH_REMATCH[1]}${BASH_REMATCH[2]}-$(platform_node)}
+    fi
+    [[ $line =~ ^\ +env: ]] && die "platform spec: deploy/mcloud.yaml sets services.$svc.env; the local stack writes it (put it in $0's platform_spec)"
+    echo "$line"
+    if [[ $line =~ ^\ +image: ]]; then
+      if [[ $svc == api ]]; then echo "    env: {$env$api_env}"; else echo "    env: {$env}"; fi
+    fi
+  done <"$root/deploy/mcloud.yaml"
+}
+
+cmd_platform() {
+  local c
+  case ${1:-} in
+    up)     with_lock
+            for c in "${PLATFORM[@]}"; do launch "$c"; await "$c"; done
+            log "platform: node $(platform_node) (agent http://$(agent_addr)), orchestrator http://$(orchestrator_addr), edge: upload http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD stream http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM api http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API" ;;
+    down)   with_lock; platform_down ;;
+    status) local rc=0
+            cmd_status_of "${PLATFORM[@]}" || rc=$?
+            printf '%-14s %s\n' containers "$(platform_containers | tr '\n' ' ')"
+            return $rc ;;
+    env)    for c in "${PLATFORM[@]}"; do if has_fn "$c" env && comp_pid "$c" >/dev/null; then call "$c" env; fi; done ;;
+    spec)   platform_spec ;;
+    *)      die "usage: stack.sh platform up|down|status|env|spec" ;;
+  esac
+}
+platform_down() {
+  terminate orchestrator
+  terminate agent
+  platform_remove_containers
+  terminate edge podman
+}
+
 # A MariaDB server stopped through this script is in maintenance: the
 # monitor does not fail over while it is down (a SIGKILL is a failure, a
 # `stack.sh stop` is not). Starting it ends the maintenance.
@@ -1031,6 +1229,13 @@ MCLOUD_S3_SECRET_KEY=$MCLOUD_S3_SECRET_KEY
 EOF
 }
 
+# env_last: each variable once, where it first appears, with its last value
+# (with the edge up, its URLs come after the daemons' own and win)
+env_last() {
+  awk '{ k = $2; sub(/=.*/, "", k); if (!(k in v)) o[++n] = k; v[k] = $0 }
+       END { for (i = 1; i <= n; i++) print v[o[i]] }'
+}
+
 print_env() {
   local line c
   while IFS= read -r line; do
@@ -1047,6 +1252,9 @@ EOF
   for c in "${COMPONENTS[@]}"; do
     if has_fn "$c" env; then call "$c" env; fi
   done
+  # with the edge running, clients reach the public services through it
+  # (these lines come last: they win over the daemons' own addresses)
+  cmd_platform env
 }
 
 # ============================================================================
@@ -1059,8 +1267,9 @@ check_components() {
 }
 
 cmd_up() {
-  local t0=$SECONDS c
+  local t0=$SECONDS c only_backing=0
   local -a backing=() daemons=()
+  case ${1:-} in --backing) only_backing=1 ;; '') ;; *) die "usage: stack.sh up [--backing]" ;; esac
   with_lock
   for c in "${COMPONENTS[@]}"; do
     if has_fn "$c" bin; then daemons+=("$c"); else backing+=("$c"); fi
@@ -1071,6 +1280,7 @@ cmd_up() {
   # state directory a daemon started earlier finds no MySQL user and exits.
   for c in "${backing[@]}"; do launch "$c"; done
   for c in "${backing[@]}"; do await "$c"; done
+  [[ $only_backing == 1 ]] && daemons=()
   for c in "${daemons[@]}"; do launch "$c"; done
   for c in "${daemons[@]}"; do await "$c"; done
   log "stack up in $(elapsed "$t0") (state: $MCLOUD_STACK)"
@@ -1096,7 +1306,8 @@ cmd_down() {
   local purge=0
   case ${1:-} in --purge) purge=1 ;; '') ;; *) die "usage: stack.sh down [--purge]" ;; esac
   with_lock
-  terminate edge "${COMPONENTS[@]}"
+  platform_down
+  terminate "${COMPONENTS[@]}"
   sweep
   if [[ $purge -eq 1 ]]; then
     [[ -n $MCLOUD_STACK && $MCLOUD_STACK != / && -d $MCLOUD_STACK ]] || die "refusing to purge '$MCLOUD_STACK'"
@@ -1137,19 +1348,20 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    up)      cmd_up ;;
+    up)      cmd_up "$@" ;;
     down)    cmd_down "$@" ;;
     reset)   cmd_down --purge ;;
     status)  cmd_status "$@" ;;
     start)   cmd_start "$@" ;;
     stop)    cmd_stop "$@" ;;
     restart) cmd_stop "$@"; cmd_start "$@" ;;
-    env)     print_env ;;
+    env)     print_env | env_last ;;
     promote) [[ $# == 1 && ($1 == redis || $1 == redis-replica) ]] || die "usage: stack.sh promote redis|redis-replica"
              with_lock; redis_promote "$1" ;;
-    logs)    [[ ${1:-} == edge ]] || check_components "$@"; logfile "$1" ;;
+    logs)    [[ " ${PLATFORM[*]} " == *" ${1:-} "* ]] || check_components "$@"; logfile "$1" ;;
     edge)    cmd_edge "$@" ;;
     peers)   cmd_peers ;;
+    platform) cmd_platform "$@" ;;
     *)       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }

@@ -14,7 +14,7 @@
 #include "orchestrator/spec.h"
 
 static const char *const known[] = {"localhost/mcloud-upload", "localhost/mcloud-transcode",
-                                    "localhost/mcloud-stream", NULL};
+                                    "localhost/mcloud-stream", "localhost/mcloud-api", NULL};
 static const mc_spec_check check = {known};
 
 static char *read_file(const char *path, size_t *len) {
@@ -37,7 +37,7 @@ static void test_the_shipped_spec_parses(void **state) {
     int rc = mc_spec_parse(text, len, &check, spec, &errs);
     if (rc) fprintf(stderr, "%s\n", errs.msg[0]);
     assert_int_equal(rc, 0);
-    assert_int_equal(spec->service_count, 3);
+    assert_int_equal(spec->service_count, 4);
     const mc_spec_service *s = mc_spec_find(spec, "stream");
     assert_non_null(s);
     assert_int_equal(s->count, 2);
@@ -46,8 +46,8 @@ static void test_the_shipped_spec_parses(void **state) {
     assert_string_equal(s->port_env, "MCLOUD_STREAM_PORT");
     assert_string_equal(s->volume_target, "/var/cache/mcloud");
     assert_int_equal(s->stop_grace_ms, 30000);
-    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 0), 21201);
-    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 1), 21251);
+    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 0), 18601);
+    assert_int_equal(mc_spec_instance_port(spec, mc_spec_service_position(spec, "stream"), 1, 1), 18651);
     const mc_spec_service *t = mc_spec_find(spec, "transcode");
     assert_int_equal(t->memory_bytes, 1 << 30);
     assert_int_equal(t->stop_grace_ms, 120000);

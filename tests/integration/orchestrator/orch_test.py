@@ -343,8 +343,8 @@ def scenario_specs(h):
     v2 = open(os.path.join(ROOT, "deploy", "mcloud.yaml")).read().replace("mcloud-stream:latest", "mcloud-stream:v2")
     path = os.path.join(h.scratch, "v2.yaml")
     with open(path, "w") as f:
-        f.write(v2.replace("count: 2\n    resources: {cpus: 0.5, memory: 256M, pids: 256}\n    ports: {public: 18081",
-                           "count: 3\n    resources: {cpus: 0.5, memory: 256M, pids: 256}\n    ports: {public: 18081"))
+        f.write(v2.replace("count: 2\n    resources: {cpus: 0.25, memory: 256M, pids: 256}\n    ports: {public: 18081",
+                           "count: 3\n    resources: {cpus: 0.25, memory: 256M, pids: 256}\n    ports: {public: 18081"))
     r = h.cli_run(o, "deploy", path, "--no-wait")
     expect(r.returncode == 0 and "~ stream.image: localhost/mcloud-stream:latest -> localhost/mcloud-stream:v2"
            in r.stdout, f"deploy v2: {r.stdout} {r.stderr}")
