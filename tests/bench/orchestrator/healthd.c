@@ -1,5 +1,7 @@
 /* healthd.c — the orchestrator benchmark's minimal container: answers every
- * HTTP request with 200 "ok" on the port in $PORT, and exits 0 on SIGTERM.
+ * HTTP request with 200 "ok" on the port in $PORT, keeping connections open
+ * as the platform's own daemons (libmicrohttpd) do, and exits 0 on SIGTERM.
+ * One request per read is assumed: the agent's probes are small GETs.
  * Built static into a FROM-scratch image (localhost/mcloud-health:bench) so
  * 50 containers cost the engine and the control plane, not the backing
  * servers a real service would talk to. Not part of the platform. */
@@ -7,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +24,32 @@ static void on_term(int sig) {
     stopping = 1;
 }
 
-static void answer(int fd) {
-    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-                                "Connection: close\r\n\r\nok\n";
+#define MAX_CLIENTS 16
+
+/* Reads a request and answers it; 0 when the client is gone. */
+static int answer(int fd) {
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n";
     char buf[2048];
-    (void)read(fd, buf, sizeof buf); /* the request line is enough; the answer is always the same */
-    (void)write(fd, reply, sizeof reply - 1);
-    close(fd);
+    if (read(fd, buf, sizeof buf) <= 0) return 0;
+    return write(fd, reply, sizeof reply - 1) == (ssize_t)(sizeof reply - 1);
+}
+
+static void serve(int s) {
+    struct pollfd fds[1 + MAX_CLIENTS] = {{.fd = s, .events = POLLIN}};
+    int n = 1;
+    while (!stopping) {
+        if (poll(fds, (nfds_t)n, -1) < 0) continue; /* EINTR: look at stopping */
+        for (int i = n - 1; i >= 1; i--)
+            if (fds[i].revents && !answer(fds[i].fd)) {
+                close(fds[i].fd);
+                fds[i] = fds[--n];
+            }
+        if (fds[0].revents & POLLIN) {
+            int c = accept(s, NULL, NULL);
+            if (c >= 0 && n < 1 + MAX_CLIENTS) fds[n++] = (struct pollfd){.fd = c, .events = POLLIN};
+            else if (c >= 0) close(c);
+        }
+    }
 }
 
 int main(void) {
@@ -49,10 +71,7 @@ int main(void) {
         fprintf(stderr, "healthd: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
         return 1;
     }
-    while (!stopping) {
-        int c = accept(s, NULL, NULL);
-        if (c >= 0) answer(c);
-    }
+    serve(s);
     close(s);
     return 0;
 }
