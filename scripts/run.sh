@@ -61,7 +61,9 @@ else
     scripts/stack.sh start dbmon dbmon2
     eval "$(scripts/stack.sh env)"
     spec=$MCLOUD_STACK/platform/mcloud.yaml
-    scripts/stack.sh platform spec >"$spec.tmp" && mv "$spec.tmp" "$spec"
+    mkdir -p "${spec%/*}"
+    scripts/stack.sh platform spec >"$spec.tmp" || die "could not write the platform's spec"
+    mv "$spec.tmp" "$spec"
     step "deploying $spec through the orchestrator (the progress line follows each service to healthy)"
     build/cli/mcloud deploy "$spec" --timeout "$HEALTHY_LIMIT_S"
 
