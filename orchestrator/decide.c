@@ -76,8 +76,8 @@ static mc_rollout_status keep_reverting(const mc_spec_service *svc, mc_orch_roll
         target[i] = i < svc->count ? ro->to : 0;
         if (i < svc->count && (!insts[i].healthy || insts[i].version != ro->to)) ro->ordered_at[i] = now;
     }
-    char why[sizeof ro->why];
-    snprintf(why, sizeof why, "%s; not reverting to version %lld, which failed before: still rolling back",
+    char why[sizeof ro->why]; /* 70 + 87 at most: fits */
+    snprintf(why, sizeof why, "%.70s; not reverting to version %lld, which failed before: still rolling back",
              ro->why, (long long)ro->from);
     memcpy(ro->why, why, sizeof why);
     return MC_ROLLOUT_PROGRESS;
