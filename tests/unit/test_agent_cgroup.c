@@ -14,6 +14,10 @@
 
 #include "orchestrator/agent/cgroup.h"
 
+/* A parsed CPU time in whole microseconds (the files' own resolution or
+ * finer), so the parser's result is compared exactly. */
+static long long usec(double seconds) { return (long long)(seconds * 1e6 + 0.5); }
+
 static void v1_separate_controllers(void **state) {
     (void)state;
     const char *t = "12:pids:/libpod_parent/libpod-abc\n4:memory:/libpod_parent/libpod-abc\n"
@@ -124,7 +128,7 @@ static void read_uses_the_located_files_until_they_fail(void **state) {
     assert_int_equal(mc_cgroup_read("/nonexistent", 4242, &cache, &u), 0);
     assert_int_equal(u.memory_bytes, 4096);
     assert_int_equal(u.pids, 7);
-    assert_true(u.cpu_seconds > 2.49 && u.cpu_seconds < 2.51);
+    assert_int_equal(usec(u.cpu_seconds), 2500000); /* cpuacct.usage 2500000000 ns, parsed */
     FILE *m = fopen(cache.memory, "w");
     assert_non_null(m);
     fputs("8192\n", m);
@@ -152,7 +156,7 @@ static void read_files_v1(void **state) {
     assert_int_equal(mc_cgroup_read_files(&f, &u), 0);
     assert_int_equal(u.memory_bytes, 100);
     assert_int_equal(u.pids, 0); /* no pids file */
-    assert_true(u.cpu_seconds > 2.99 && u.cpu_seconds < 3.01);
+    assert_int_equal(usec(u.cpu_seconds), 3000000); /* usage_usec 3000000, parsed */
     remove_files(&f, dir);
 }
 
