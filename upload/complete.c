@@ -95,10 +95,9 @@ static int commit_completion(mc_upload_server *srv, const mc_upload *u,
     *won = rc == 0 && info.affected_rows == 1;
     if (*won && u->video_id[0]) {
         rc = record_video(c, u, p, err);
-        /* The event first: the publisher sends rows in order and commits
-         * after the batch, so the job stays the last row acked before that
-         * commit (a kill in between repeats the event, deduplicated by its
-         * id, rather than widening the job's window). */
+        /* The event, then the job: the publisher sends rows in id order,
+         * so a video's event is out before its job (common/outbox.c makes
+         * each exactly once, also across a kill before its commit). */
         if (rc == 0) rc = insert_event(c, srv, u, p, err);
         if (rc == 0 && p->media) rc = insert_job(c, srv, u, err);
     }
