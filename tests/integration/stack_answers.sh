@@ -31,7 +31,11 @@ check "mariadb master answers SELECT 1" test "$(sql "$MCLOUD_MYSQL_MASTER" 'SELE
 check "mariadb replica answers SELECT 1" test "$(sql "$MCLOUD_MYSQL_REPLICA" 'SELECT 1')" = 1
 check "replica Slave_IO_Running: Yes" test "$(slave_field Slave_IO_Running)" = Yes
 check "replica Slave_SQL_Running: Yes" test "$(slave_field Slave_SQL_Running)" = Yes
-check "replica replicates with GTID" test "$(slave_field Using_Gtid)" = Slave_Pos
+# Slave_Pos when stack.sh set the replica up, Current_Pos once mcloud-dbmon
+# re-attached it (a fence or a failover): both are GTID replication, No is not.
+using_gtid=$(slave_field Using_Gtid)
+check "replica replicates with GTID (Using_Gtid: ${using_gtid:-nothing})" \
+    grep -qxE 'Slave_Pos|Current_Pos' <<<"$using_gtid"
 check "master semi-sync on" test "$(status_value "$MCLOUD_MYSQL_MASTER" Rpl_semi_sync_master_status)" = ON
 check "replica semi-sync on" test "$(status_value "$MCLOUD_MYSQL_REPLICA" Rpl_semi_sync_slave_status)" = ON
 check "master has two semi-sync replicas" test "$(status_value "$MCLOUD_MYSQL_MASTER" Rpl_semi_sync_master_clients)" = 2
