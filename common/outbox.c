@@ -50,9 +50,19 @@ typedef struct outbox_row {
     const char *id, *topic, *key, *payload;
 } outbox_row;
 
-/* The time of an earlier attempt at row id (ms since the epoch), 0 when
- * there was none, or -1. Read on the pool (autocommit), outside the batch. */
-static int64_t earlier_attempt(mc_outbox_publisher *p, const char *id, mc_err *err) {
+/* Records this attempt at row id and returns 0, or the time of an earlier
+ * attempt that is still recorded (ms since the epoch), or -1. One INSERT in
+ * the common case; the earlier attempt is read only on its duplicate key.
+ * On the pool (autocommit), outside the batch's transaction. */
+static int64_t record_attempt(mc_outbox_publisher *p, const char *id, mc_err *err) {
+    mc_err dup = {0};
+    if (mc_db_exec(p->o.db, MC_DB_MASTER, "INSERT INTO outbox_attempts (outbox_id, attempted_ms) VALUES (?, ?)",
+                   MC_DB_ARGS(mc_db_str(id), mc_db_i64((int64_t)time(NULL) * 1000)), NULL, &dup) == 0)
+        return 0;
+    if (dup.kind != MC_ERR_CONFLICT) {
+        *err = dup;
+        return -1;
+    }
     mc_db_rows rows = {0};
     if (mc_db_query(p->o.db, MC_DB_MASTER, "SELECT attempted_ms FROM outbox_attempts WHERE outbox_id = ?",
                     MC_DB_ARGS(mc_db_str(id)), &rows, err) < 0)
@@ -76,13 +86,6 @@ static int already_on_topic(mc_outbox_publisher *p, const outbox_row *r, int64_t
     return found;
 }
 
-static int record_attempt(mc_outbox_publisher *p, const char *id, mc_err *err) {
-    return mc_db_exec(p->o.db, MC_DB_MASTER,
-                      "INSERT INTO outbox_attempts (outbox_id, attempted_ms) VALUES (?, ?) "
-                      "ON DUPLICATE KEY UPDATE outbox_id = outbox_id",
-                      MC_DB_ARGS(mc_db_str(id), mc_db_i64((int64_t)time(NULL) * 1000)), NULL, err);
-}
-
 /* In the batch's transaction: the row is published, its attempt done. */
 static int stamp(mc_db_conn *c, const char *id, mc_err *err) {
     if (mc_db_conn_exec(c, "UPDATE outbox SET published_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
@@ -96,14 +99,12 @@ static int publish_row(mc_outbox_publisher *p, mc_db_conn *c, const mc_db_rows *
                        mc_err *err) {
     outbox_row r = {mc_db_rows_get(rows, i, 0), mc_db_rows_get(rows, i, 1), mc_db_rows_get(rows, i, 2),
                     mc_db_rows_get(rows, i, 3)};
-    int64_t attempted = earlier_attempt(p, r.id, err);
+    int64_t attempted = record_attempt(p, r.id, err);
     if (attempted < 0) return -1;
     if (attempted > 0) {
         int found = already_on_topic(p, &r, attempted, err);
         if (found < 0) return -1;
         if (found) return stamp(c, r.id, err);
-    } else if (record_attempt(p, r.id, err) < 0) {
-        return -1;
     }
     if (mc_kafka_produce_sync(p->kafka, r.topic, r.key, r.key ? strlen(r.key) : 0, r.payload,
                               strlen(r.payload), NULL, 0, OUTBOX_PRODUCE_TIMEOUT_MS, NULL, err) < 0)
