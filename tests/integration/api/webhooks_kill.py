@@ -24,6 +24,7 @@ import uuid
 
 from apitest import ENV, Api, log, main, new_tenant
 from webhooks import Receiver, verifies
+from kafka_topics import delete_topics  # tests/support
 
 VIDEOS = 12
 WAIT_S = 120
@@ -56,6 +57,7 @@ def body(checks, scratch, build_dir, cleanups):
     video_events, events = f"wh.{run}.video", f"wh.{run}.events"
     env = {"MCLOUD_VIDEO_EVENTS_TOPIC": video_events, "MCLOUD_TRANSCODE_EVENTS_TOPIC": events,
            "MCLOUD_WEBHOOKS_GROUP": f"wh.{run}"}
+    cleanups.append(lambda: delete_topics([video_events, events], build_dir))  # runs last
     rx = Receiver()
     cleanups.append(rx.stop)
     api = Api(build_dir, scratch, name="api-1", extra_env=env)

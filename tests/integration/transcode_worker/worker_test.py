@@ -74,6 +74,7 @@ import transcode_corpus as corpus  # noqa: E402  (the media corpus: cases, gener
 from transcode_corpus import Failure, check, duration, top_level_boxes  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 from daemon_proc import stop_problem  # noqa: E402  (tests/support)
+from kafka_topics import delete_topics  # noqa: E402  (tests/support)
 
 ENV = os.environ
 TENANT = "local"
@@ -296,6 +297,9 @@ class Harness:
             delete_prefix(self.s3, f"videos/{TENANT}/{vid}/")
             delete_prefix(self.s3, f"sources/{TENANT}/{vid}/")
         self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
+        problem = delete_topics(list(self.topics.values()))
+        if problem:
+            errors.append(problem)
         if ok and not errors and not ENV.get("MCLOUD_TEST_KEEP"):
             shutil.rmtree(self.scratch, ignore_errors=True)
         else:
