@@ -116,21 +116,24 @@ def walk(node, keys, create=False):
     return node
 
 
+def apply_patch_path(obj, patch):
+    """Sets (or with delete: true removes) patch['path'] in obj: keys and
+    list indexes joined by '.'; '\\.' is a dot inside a key."""
+    keys = [k.replace("\\.", ".") for k in re.split(r"(?<!\\)\.", str(patch["path"]))]
+    parent = walk(obj, keys[:-1], create=True)
+    last = int(keys[-1]) if isinstance(parent, list) else keys[-1]
+    if patch.get("delete"):
+        del parent[last]
+    else:
+        parent[last] = patch["value"]
+
+
 def apply_patch(objects, patch):
     kind, name = patch["object"].split("/", 1)
     targets = [o for o in objects if o.get("kind") == kind and o["metadata"]["name"] == name]
     if not targets:
         raise SystemExit(f"FAIL: patch names {patch['object']}, which the chart does not render")
-    # path: keys and list indexes joined by '.'; '\.' is a dot inside a key
-    keys = [k.replace("\\.", ".") for k in re.split(r"(?<!\\)\.", str(patch["path"]))]
-    parent = walk(targets[0], keys[:-1], create=True)
-    last = keys[-1]
-    if patch.get("delete"):
-        del parent[int(last) if isinstance(parent, list) else last]
-    elif isinstance(parent, list):
-        parent[int(last)] = patch["value"]
-    else:
-        parent[last] = patch["value"]
+    apply_patch_path(targets[0], patch)
 
 
 # ---- schemas ------------------------------------------------------------------
