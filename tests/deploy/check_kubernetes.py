@@ -86,6 +86,18 @@ def config_settings():
 SETTINGS = config_settings()
 
 
+def mebibytes(quantity):
+    """A Kubernetes memory quantity (2Gi, 512Mi, 3G, 1000000) in MiB; None when unset."""
+    if quantity is None:
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(quantity))
+    if not m:
+        return None
+    scale = {None: 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4,
+             "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}[m.group(2)]
+    return float(m.group(1)) * scale / 1024**2
+
+
 def name_of(obj):
     return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
 
@@ -285,6 +297,16 @@ class Lint:
                     self.fail(w, f"{base}.env[MCLOUD_HTTP_BIND]",
                               f"'{env.get('MCLOUD_HTTP_BIND')}': the daemon would listen on loopback only, "
                               "unreachable by probes and Services (use 0.0.0.0)")
+                cache_mb = int(env.get("MCLOUD_STREAM_CACHE_MAX_MB", "0")) if service == "stream" else 0
+                for m in c.get("volumeMounts") or []:
+                    if service != "stream" or m["mountPath"] != env.get("MCLOUD_STREAM_CACHE_DIR"):
+                        continue
+                    vol = next((v for v in pod.get("volumes") or [] if v["name"] == m["name"]), None)
+                    limit = mebibytes(((vol or {}).get("emptyDir") or {}).get("sizeLimit"))
+                    if limit is not None and limit <= cache_mb:
+                        self.fail(w, f"spec.template.spec.volumes[{m['name']}].emptyDir.sizeLimit",
+                                  f"{vol['emptyDir']['sizeLimit']} is not above the disk cache's "
+                                  f"{cache_mb} MiB (MCLOUD_STREAM_CACHE_MAX_MB): a full cache would get the pod evicted")
                 if service == "transcode":
                     grace_ms = int(env.get("MCLOUD_TRANSCODE_GRACE_MS", "0"))
                     period = pod.get("terminationGracePeriodSeconds", 30)
@@ -430,6 +452,13 @@ def main():
         for p in problems:
             print(f"  {p}")
     else:
+        # the check is only worth something if the chart renders what it should
+        want = {"Deployment": 4, "Service": 3, "PodDisruptionBudget": 3, "ConfigMap": 1, "Secret": 1,
+                "Ingress": 1, "ScaledObject": 1}
+        have = {k: sum(1 for o in objects if o["kind"] == k) for k in want}
+        if have != want:
+            failed += 1
+            print(f"FAIL: the chart renders {have}, expected {want}")
         kinds = sorted({o['kind'] for o in objects})
         print(f"ok: the chart renders {len(objects)} objects ({', '.join(kinds)}), valid for Kubernetes "
               f"{args.kubernetes_version} (strict) and KEDA 2.18, cross-references consistent")
