@@ -5,36 +5,38 @@
 # server. Kafka's jars and the MinIO binary are the ones scripts/bootstrap.sh
 # fetched (Maven Central) and built (Go module proxy): compose mounts them
 # from $MCLOUD_CACHE read-only, as scripts/stack.sh runs them, so no image
-# registry is needed. Debian is reached as in docker/Dockerfile.
+# registry is needed. Debian is reached as in docker/Dockerfile. The build
+# context is docker/ itself (compose.yaml says so), so the service images'
+# context and its .containerignore stay as they are.
 ARG BASE=localhost/mcloud-base:latest
 
 FROM ${BASE} AS mariadb
-RUN --mount=type=bind,source=docker/apt-install.sh,target=/apt-install sh /apt-install mariadb-server
-COPY docker/backing/mariadb.sh /usr/local/bin/mcloud-mariadb
+RUN --mount=type=bind,source=apt-install.sh,target=/apt-install sh /apt-install mariadb-server
+COPY backing/mariadb.sh /usr/local/bin/mcloud-mariadb
 USER mysql
 VOLUME /var/lib/mysql
 ENTRYPOINT ["/bin/sh", "/usr/local/bin/mcloud-mariadb"]
 
 FROM ${BASE} AS redis
-RUN --mount=type=bind,source=docker/apt-install.sh,target=/apt-install sh /apt-install redis-server
+RUN --mount=type=bind,source=apt-install.sh,target=/apt-install sh /apt-install redis-server
 USER redis
 VOLUME /var/lib/redis
 ENTRYPOINT ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/var/lib/redis", "--appendonly", "yes"]
 
 FROM ${BASE} AS kafka
-RUN --mount=type=bind,source=docker/apt-install.sh,target=/apt-install sh /apt-install default-jre-headless \
+RUN --mount=type=bind,source=apt-install.sh,target=/apt-install sh /apt-install default-jre-headless \
  && useradd --system --uid 10002 --user-group --home-dir /var/lib/kafka kafka \
  && install -d -o kafka -g kafka /var/lib/kafka
-COPY docker/backing/kafka.sh /usr/local/bin/mcloud-kafka
+COPY backing/kafka.sh /usr/local/bin/mcloud-kafka
 USER kafka
 VOLUME /var/lib/kafka
 ENTRYPOINT ["/bin/sh", "/usr/local/bin/mcloud-kafka"]
 
 FROM ${BASE} AS minio
-RUN --mount=type=bind,source=docker/apt-install.sh,target=/apt-install sh /apt-install ca-certificates python3-boto3 \
+RUN --mount=type=bind,source=apt-install.sh,target=/apt-install sh /apt-install ca-certificates python3-boto3 \
  && useradd --system --uid 10003 --user-group --home-dir /var/lib/minio minio \
  && install -d -o minio -g minio /var/lib/minio
-COPY docker/backing/minio.sh /usr/local/bin/mcloud-minio
+COPY backing/minio.sh /usr/local/bin/mcloud-minio
 USER minio
 VOLUME /var/lib/minio
 ENTRYPOINT ["/bin/sh", "/usr/local/bin/mcloud-minio"]

@@ -84,7 +84,7 @@ def lint(cfg):
                 fail(name, "depends_on", f"'{dep}' is not a service of the file (services: {', '.join(sorted(services))})")
         b = s.get("build")
         if isinstance(b, dict) and b.get("target"):
-            df = os.path.join(ROOT, b.get("dockerfile", "Dockerfile"))
+            df = os.path.join(b.get("context") or ROOT, b.get("dockerfile", "Dockerfile"))
             if not os.path.exists(df):
                 fail(name, "build.dockerfile", f"{b.get('dockerfile')} does not exist")
             elif b["target"] not in dockerfile_targets(df):
