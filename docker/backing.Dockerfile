@@ -24,7 +24,10 @@ VOLUME /var/lib/redis
 ENTRYPOINT ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/var/lib/redis", "--appendonly", "yes"]
 
 FROM ${BASE} AS kafka
-RUN --mount=type=bind,source=apt-install.sh,target=/apt-install sh /apt-install default-jre-headless \
+# the JRE's postinst links its man page into /usr/share/man/man1, which a
+# minbase root filesystem does not have
+RUN --mount=type=bind,source=apt-install.sh,target=/apt-install mkdir -p /usr/share/man/man1 \
+ && sh /apt-install default-jre-headless \
  && useradd --system --uid 10002 --user-group --home-dir /var/lib/kafka kafka \
  && install -d -o kafka -g kafka /var/lib/kafka
 COPY backing/kafka.sh /usr/local/bin/mcloud-kafka
