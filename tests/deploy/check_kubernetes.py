@@ -411,6 +411,46 @@ class Lint:
 _default_render = None
 
 
+def duration_s(text):
+    """A spec duration (500ms, 2s, 1m, 1h) in seconds."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h)", str(text).strip())
+    if not m:
+        return None
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def check_against_spec(objects):
+    """The ScaledObject against the orchestrator's scaling policy of transcode
+    in deploy/mcloud.yaml: the two must scale alike. Returns (problems, note)."""
+    with open(os.path.join(ROOT, "deploy", "mcloud.yaml")) as f:
+        spec = yaml.safe_load(f)
+    policy = (((spec.get("services") or {}).get("transcode") or {}).get("scaling"))
+    if not policy:
+        return [], "deploy/mcloud.yaml has no scaling policy for transcode: nothing to compare the ScaledObject with"
+    so = next((o for o in objects if o["kind"] == "ScaledObject"), None)
+    if so is None:
+        return ["ScaledObject: missing, but deploy/mcloud.yaml autoscales transcode"], None
+    spec_ = so["spec"]
+    trig = next((t for t in spec_.get("triggers") or [] if t.get("type") == "kafka"), {}).get("metadata") or {}
+    behavior = ((spec_.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get("behavior") or {}
+    pairs = [("min", policy.get("min"), "spec.minReplicaCount", spec_.get("minReplicaCount")),
+             ("max", policy.get("max"), "spec.maxReplicaCount", spec_.get("maxReplicaCount")),
+             ("lag_per_instance", policy.get("lag_per_instance"), "spec.triggers[kafka].metadata.lagThreshold",
+              int(trig["lagThreshold"]) if str(trig.get("lagThreshold", "")).isdigit() else trig.get("lagThreshold")),
+             ("interval", duration_s(policy.get("interval", "")), "spec.pollingInterval", spec_.get("pollingInterval")),
+             ("up_window", duration_s(policy.get("up_window", "")),
+              "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.stabilizationWindowSeconds",
+              (behavior.get("scaleUp") or {}).get("stabilizationWindowSeconds")),
+             ("down_window", duration_s(policy.get("down_window", "")),
+              "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds",
+              (behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds")),
+             ("topic", policy.get("topic"), "spec.triggers[kafka].metadata.topic", trig.get("topic")),
+             ("group", policy.get("group"), "spec.triggers[kafka].metadata.consumerGroup", trig.get("consumerGroup"))]
+    problems = [f"{name_of(so)}: {field}: {have}, but deploy/mcloud.yaml's transcode scaling.{key} is {want}"
+                for key, want, field, have in pairs if key in policy and want != have]
+    return problems, f"the ScaledObject scales as deploy/mcloud.yaml's policy {policy}"
+
+
 def check(helm, kube_version, values=None, patches=()):
     global _default_render
     if values is None:  # the chart's own values: rendered once, patched in copies
@@ -446,6 +486,11 @@ def main():
     failed = 0
 
     objects, problems = check(helm, args.kubernetes_version)
+    if objects:
+        spec_problems, note = check_against_spec(objects)
+        problems += spec_problems
+        if note and not spec_problems:
+            print(f"note: {note}")
     if problems:
         failed += 1
         print(f"FAIL: the chart has {len(problems)} problem(s):")
