@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bootstrap.sh — installs everything mcloud needs on a Debian 12
 # machine: the C toolchain and libraries, the backing servers (MariaDB, Redis,
-# Kafka from Maven Central, MinIO built from the Go module proxy), nginx (the
+# Kafka from Maven Central, MinIO built from the Go module proxy), helm (the
+# Kubernetes chart check, also built from the Go module proxy), nginx (the
 # stream tests' reference peer, never run as a system service), a boto3
 # venv (bucket setup, reference S3 client), the Podman configuration and the
 # browser libraries of the player page and the web console (npm ci in
@@ -13,7 +14,7 @@
 # run takes seconds. CI runs it on fresh machines, so nothing may be assumed.
 #
 # usage: scripts/bootstrap.sh [step...]
-#        steps: apt services podman kafka go minio venv node web
+#        steps: apt services podman kafka go minio helm venv node web
 #        (no step = all, in that order)
 set -euo pipefail
 
@@ -277,16 +278,45 @@ step_minio() {
   log "minio: built in $(elapsed $t0)"
 }
 
+# ---- helm ----------------------------------------------------------------------
+# helm renders the Kubernetes chart (deploy/kubernetes/mcloud) for the offline
+# check tests/deploy/check_kubernetes.py; a released v3 built like MinIO.
+step_helm() {
+  if [[ -x $HELM_BIN ]] && "$HELM_BIN" version --short 2>/dev/null | grep -qF "$HELM_VERSION"; then
+    log "helm: $HELM_VERSION present ($HELM_BIN)"
+    return
+  fi
+  have go || die "go not found (run the go step)"
+  local t0=$SECONDS bindir log_file v toolchain=local
+  bindir=$(dirname "$HELM_BIN")
+  log_file=$MCLOUD_CACHE/helm-build.log
+  mkdir -p "$bindir"
+  v=$(go_version)
+  version_ge "$v" "$HELM_GO" || toolchain=go$HELM_GO
+  log "helm: go install $HELM_MODULE@$HELM_VERSION with go $v, GOTOOLCHAIN=$toolchain (first build takes minutes; log: $log_file)"
+  # helm's release builds stamp their version with -X; `go install` alone says only "v3.21"
+  if ! GOTOOLCHAIN=$toolchain GOBIN=$bindir go install \
+      -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      "$HELM_MODULE@$HELM_VERSION" >"$log_file" 2>&1; then
+    tail -40 "$log_file" >&2
+    die "helm build failed (log: $log_file)"
+  fi
+  "$HELM_BIN" version --short >/dev/null || die "built helm does not run"
+  log "helm: built in $(elapsed $t0)"
+}
+
 # ---- python venv -----------------------------------------------------------------
 step_venv() {
   local py=$MCLOUD_VENV/bin/python
   # boto3: the reference S3 client; the rest: mcloud-api's tests (OpenAPI
   # validation, the contract test's tus client, the property-based run,
-  # the webhook test's signature check with the Standard Webhooks library).
+  # the webhook test's signature check with the Standard Webhooks library;
+  # kubernetes-validate and podman-compose: the deploy checks (tests/deploy).
   local -a pins=("boto3==$BOTO3_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
                  "jsonschema==$JSONSCHEMA_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
                  "tuspy==$TUSPY_VERSION" "requests==$REQUESTS_VERSION"
-                 "standardwebhooks==$STANDARDWEBHOOKS_VERSION")
+                 "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+                 "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "podman-compose==$PODMAN_COMPOSE_VERSION")
   local frozen pin missing=0
   frozen=$([[ -x $py ]] && "$MCLOUD_VENV/bin/pip" freeze 2>/dev/null || true)
   for pin in "${pins[@]}"; do grep -qixF "$pin" <<<"$frozen" || missing=1; done
@@ -368,11 +398,11 @@ step_web() {
 
 main() {
   local steps=("$@") t0=$SECONDS s
-  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka go minio venv node web)
+  [[ ${#steps[@]} -gt 0 ]] || steps=(apt services podman kafka go minio helm venv node web)
   mkdir -p "$MCLOUD_CACHE" "$MCLOUD_STACK"
   log "MCLOUD_HOME=$MCLOUD_HOME"
   for s in "${steps[@]}"; do
-    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka go minio venv node web)"
+    declare -F "step_$s" >/dev/null || die "unknown step '$s' (apt services podman kafka go minio helm venv node web)"
     CURRENT_STEP=$s
     "step_$s"
   done

