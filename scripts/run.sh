@@ -30,7 +30,9 @@ HEALTHY_LIMIT_S=${MCLOUD_RUN_HEALTHY_LIMIT_S:-900} # a guard against a hang, not
 step() { log "[$(( $(date +%s) - started )) s] $*"; }
 
 step "bootstrap and build"
-scripts/bootstrap.sh
+# every step but helm: it only renders the Kubernetes chart for `make test`
+# (deploy.kubernetes) and its first build takes 6-10 minutes
+scripts/bootstrap.sh apt services podman kafka go minio venv node web
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
 
