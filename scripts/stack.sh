@@ -624,6 +624,21 @@ sentinel1_setup()  { sentinel_setup_any sentinel1; }
 sentinel2_setup()  { sentinel_setup_any sentinel2; }
 sentinel3_setup()  { sentinel_setup_any sentinel3; }
 sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
+# sentinels_check: after `up` (and before the platform daemons, which reach
+# Redis only through them): every Sentinel runs, answers and names a master;
+# a dead or silent one fails here with its log, not later in a daemon's start.
+sentinels_check() {
+  local s pid out
+  for s in sentinel1 sentinel2 sentinel3; do
+    skipped "$s" && continue
+    pid=$(comp_pid "$s") || fail_with_log "$s" "not running (it was started by stack.sh up: see its log for how it ended)"
+    # (timeout: a stopped Sentinel accepts the connection and never answers)
+    [[ $(timeout 5 redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" ping 2>/dev/null) == PONG ]] ||
+      fail_with_log "$s" "pid $pid does not answer PING on $MCLOUD_BIND:$(sentinel_port "$s") within 5 s"
+    out=$(timeout 5 redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>&1 | tr '\n' ' ')
+    [[ $out =~ ^[^\ ]+\ [0-9]+\ $ ]] || fail_with_log "$s" "pid $pid names no master '$REDIS_MASTER_NAME' (answered: ${out:-nothing})"
+  done
+}
 sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
 sentinel1_launch() { sentinel_launch_any sentinel1; }
 sentinel1_ready()  { sentinel_ready_any sentinel1; }
@@ -1163,6 +1178,7 @@ cmd_platform() {
   local c
   case ${1:-} in
     up)     with_lock
+            sentinels_check
             for c in "${PLATFORM[@]}"; do launch "$c"; await "$c"; done
             log "platform: node $(platform_node) (agent http://$(agent_addr)), orchestrator http://$(orchestrator_addr), edge: upload http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD stream http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM api http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API" ;;
     down)   with_lock; platform_down ;;
@@ -1283,6 +1299,7 @@ cmd_up() {
   [[ $only_backing == 1 ]] && daemons=()
   for c in "${daemons[@]}"; do launch "$c"; done
   for c in "${daemons[@]}"; do await "$c"; done
+  sentinels_check
   log "stack up in $(elapsed "$t0") (state: $MCLOUD_STACK)"
 }
 
