@@ -96,11 +96,19 @@ skipped() { has_fn "$1" skip && call "$1" skip; }
 
 is_component() { local c; for c in "${COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
 
-# ours PID: alive and running inside our state dir (every daemon's cwd is
-# under $MCLOUD_STACK), so a recycled pid after a reboot is not mistaken for ours.
+# ours PID: alive, in our pid namespace and running inside our state dir
+# (every daemon's cwd is under $MCLOUD_STACK), so a recycled pid after a
+# reboot is not mistaken for ours. The namespace matters: this host sees the
+# processes of its containers, and /proc/PID/cwd shows their paths as the
+# container sees them — the fresh-check container's stack is
+# /root/.mcloud/stack too, so a host `down` (its sweep) killed that
+# container's Sentinels, Redis and MariaDB (fresh-check8: mcloud-agent found
+# no Sentinel 7 minutes after they started).
+STACK_PIDNS=$(readlink /proc/self/ns/pid 2>/dev/null || true)
 ours() {
   local pid=$1 cwd
   kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(readlink "/proc/$pid/ns/pid" 2>/dev/null) == "$STACK_PIDNS" ]] || return 1
   cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
   [[ $cwd == "$STACK_REAL" || $cwd == "$STACK_REAL"/* ]]
 }
