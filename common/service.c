@@ -61,7 +61,7 @@ static mc_redis *connect_redis(mc_service *svc, mc_err *err) {
             return NULL;
         }
         if (waited >= (int64_t)svc->opt.start_wait_ms) {
-            mc_err_wrap(err, "redis %s: not answering at start after %u attempts in %.0f s (the last error)",
+            mc_err_wrap(err, "redis %s: not answering at start after %u attempts in %.1f s; the last error",
                         svc->redis_addr, attempt, (double)waited / 1000.0);
             return NULL;
         }
