@@ -100,8 +100,10 @@ static int sentinel_master(const char *spec, int timeout_ms, char *host, size_t 
                            mc_err *err) {
     char name[128], sentinels[1024];
     if (sentinel_spec(spec, name, sentinels, err) < 0) return -1;
-    mc_err last = {0};
-    mc_err_set(&last, MC_ERR_UNAVAILABLE, "no sentinel answered");
+    /* every Sentinel's failure is named: "the last one refused" would hide
+     * whether one or all of them are down */
+    char why[400] = "";
+    size_t wlen = 0;
     char *save = NULL;
     for (char *a = strtok_r(sentinels, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
         char shost[256];
@@ -116,15 +118,15 @@ static int sentinel_master(const char *spec, int timeout_ms, char *host, size_t 
             snprintf(host, hostlen, "%s", r->element[0]->str);
             *port = atoi(r->element[1]->str);
         } else {
-            mc_err_set(&last, MC_ERR_UNAVAILABLE, "sentinel %s: %s", a,
-                       c->err ? c->errstr : r && r->type == REDIS_REPLY_ERROR ? r->str : "master unknown");
+            int n = snprintf(why + wlen, sizeof why - wlen, "%s%s: %s", wlen ? "; " : "", a,
+                             c->err ? c->errstr : r && r->type == REDIS_REPLY_ERROR ? r->str : "master unknown");
+            if (n > 0) wlen = wlen + (size_t)n < sizeof why ? wlen + (size_t)n : sizeof why - 1;
         }
         if (r) freeReplyObject(r);
         redisFree(c);
         if (ok) return 0;
     }
-    if (err) *err = last;
-    return -1;
+    return mc_err_set(err, MC_ERR_UNAVAILABLE, "no sentinel answered (%s)", why);
 }
 
 /* Through Sentinel, the server found must say it is the master (ROLE):

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/migrate.h"
@@ -35,6 +37,48 @@ static int service_ready(void *ctx, mc_err *err) {
     return 0;
 }
 
+/* Redis not answering at start (its Sentinels restarting, a stack still coming
+ * up) is retried with backoff for opt.start_wait_ms, so a blip does not kill
+ * the daemon; each different error is logged once (not every attempt), and
+ * the start fails naming the address, the wait and the last error. Only
+ * "unreachable" is retried: a bad address or password fails at once. */
+static mc_redis *connect_redis(mc_service *svc, mc_err *err) {
+    int64_t t0 = mc_monotonic_ms();
+    mc_backoff b;
+    mc_backoff_init(&b, 200, 5000);
+    char logged[sizeof err->msg] = "";
+    for (unsigned attempt = 1;; attempt++) {
+        mc_redis *r = mc_redis_connect(&svc->redis_opts, err);
+        if (r) {
+            if (attempt > 1)
+                mc_log(MC_LOG_INFO, "redis %s answered after %u attempts (%.1f s)", svc->redis_addr,
+                       attempt, (double)(mc_monotonic_ms() - t0) / 1000.0);
+            return r;
+        }
+        int64_t waited = mc_monotonic_ms() - t0;
+        if (err->kind != MC_ERR_UNAVAILABLE || !svc->opt.start_wait_ms) {
+            mc_err_wrap(err, "redis %s", svc->redis_addr);
+            return NULL;
+        }
+        if (waited >= (int64_t)svc->opt.start_wait_ms) {
+            mc_err_wrap(err, "redis %s: not answering at start after %u attempts in %.1f s; the last error",
+                        svc->redis_addr, attempt, (double)waited / 1000.0);
+            return NULL;
+        }
+        if (strcmp(logged, err->msg) != 0) {
+            snprintf(logged, sizeof logged, "%s", err->msg);
+            char wait[32];
+            snprintf(wait, sizeof wait, "%u", svc->opt.start_wait_ms);
+            mc_log_kv(MC_LOG_WARN, "redis not answering at start, retrying", "redis", svc->redis_addr,
+                      "error", err->msg, "start_wait_ms", wait, NULL);
+        }
+        unsigned d = mc_backoff_next_ms(&b);
+        int64_t left = (int64_t)svc->opt.start_wait_ms - waited;
+        if ((int64_t)d > left) d = (unsigned)(left > 0 ? left : 0);
+        usleep((useconds_t)d * 1000);
+    }
+}
+
 static int load_settings(mc_service *svc, mc_err *err) {
     /* How to reach Redis is local-only: read it before asking Redis. */
     mc_config *local = mc_config_load(NULL, NULL);
@@ -47,8 +91,8 @@ static int load_settings(mc_service *svc, mc_err *err) {
     if (rc < 0) return -1;
     svc->redis_opts = (mc_redis_options){.addr = svc->redis_addr, .password = svc->redis_password,
                                          .client_name = svc->opt.name};
-    svc->redis = mc_redis_connect(&svc->redis_opts, err);
-    if (!svc->redis) return mc_err_wrap(err, "redis %s", svc->redis_addr);
+    svc->redis = connect_redis(svc, err);
+    if (!svc->redis) return -1;
     svc->config = mc_config_load(mc_config_redis_lookup, svc->redis);
     if (!svc->config) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     mc_log_level level;

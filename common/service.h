@@ -22,6 +22,10 @@
 #include "common/redis.h"
 #include "common/registry.h"
 
+/* How long the platform daemons (agent, orchestrator) wait at start for a
+ * Redis that does not answer yet: a blip, not a reason to exit. */
+#define MC_SERVICE_START_WAIT_MS 60000
+
 typedef void (*mc_service_setting_cb)(const char *name, void *ctx);
 
 typedef struct mc_service_options {
@@ -36,6 +40,8 @@ typedef struct mc_service_options {
     void *setting_ctx;
     unsigned int stop_grace_ms;   /* requests in flight get this long at stop; 0: 10 s */
     const char *const *response_headers; /* on every answer (mc_http_options) */
+    unsigned int start_wait_ms;   /* Redis (or its Sentinels) not answering at start is retried
+                                   * with backoff for this long, then the start fails; 0: fails at once */
 } mc_service_options;
 
 typedef struct mc_service {

@@ -37,7 +37,8 @@ static int read_settings(mc_orch *o, mc_err *err) {
 }
 
 static int run(mc_orch *o, mc_err *err) {
-    mc_service_options opt = {.name = "orchestrator", .port_setting = "orchestrator.port", .use_db = true};
+    mc_service_options opt = {.name = "orchestrator", .port_setting = "orchestrator.port", .use_db = true,
+                              .start_wait_ms = MC_SERVICE_START_WAIT_MS};
     if (mc_service_init(&o->svc, &opt, err) < 0) return -1;
     if (read_settings(o, err) < 0 || mc_orch_api_routes(o, err) < 0 || mc_orch_loop_start(o, err) < 0) return -1;
     return mc_service_serve(&o->svc, err);

@@ -9,6 +9,12 @@
 # java that scripts/bootstrap.sh installed.
 set -uo pipefail
 export HOME=/root LANG=C.UTF-8
+# The stack's state directory is named for this check: the host sees this
+# container's processes with the paths they see here, and a host whose
+# stack.sh predates the pid-namespace check in its ours() would take
+# /root/.mcloud/stack/... for its own default stack and kill them in its
+# `down` (fresh-check8 lost its Sentinels that way while the host ran CI).
+export MCLOUD_STACK=/root/.mcloud/stack-fresh-check
 phases=() failed=0
 say()  { printf '\n==> [fresh-check %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 fail() { printf 'FAIL - %s\n' "$*"; failed=1; }

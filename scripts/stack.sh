@@ -96,11 +96,19 @@ skipped() { has_fn "$1" skip && call "$1" skip; }
 
 is_component() { local c; for c in "${COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
 
-# ours PID: alive and running inside our state dir (every daemon's cwd is
-# under $MCLOUD_STACK), so a recycled pid after a reboot is not mistaken for ours.
+# ours PID: alive, in our pid namespace and running inside our state dir
+# (every daemon's cwd is under $MCLOUD_STACK), so a recycled pid after a
+# reboot is not mistaken for ours. The namespace matters: this host sees the
+# processes of its containers, and /proc/PID/cwd shows their paths as the
+# container sees them — the fresh-check container's stack is
+# /root/.mcloud/stack too, so a host `down` (its sweep) killed that
+# container's Sentinels, Redis and MariaDB (fresh-check8: mcloud-agent found
+# no Sentinel 7 minutes after they started).
+STACK_PIDNS=$(readlink /proc/self/ns/pid 2>/dev/null || true)
 ours() {
   local pid=$1 cwd
   kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(readlink "/proc/$pid/ns/pid" 2>/dev/null) == "$STACK_PIDNS" ]] || return 1
   cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
   [[ $cwd == "$STACK_REAL" || $cwd == "$STACK_REAL"/* ]]
 }
@@ -624,6 +632,21 @@ sentinel1_setup()  { sentinel_setup_any sentinel1; }
 sentinel2_setup()  { sentinel_setup_any sentinel2; }
 sentinel3_setup()  { sentinel_setup_any sentinel3; }
 sentinel_ready_any() { [[ $(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$1")" ping 2>/dev/null) == PONG ]]; }
+# sentinels_check: after `up` (and before the platform daemons, which reach
+# Redis only through them): every Sentinel runs, answers and names a master;
+# a dead or silent one fails here with its log, not later in a daemon's start.
+sentinels_check() {
+  local s pid out
+  for s in sentinel1 sentinel2 sentinel3; do
+    skipped "$s" && continue
+    pid=$(comp_pid "$s") || fail_with_log "$s" "not running (it was started by stack.sh up: see its log for how it ended)"
+    # (timeout: a stopped Sentinel accepts the connection and never answers)
+    [[ $(timeout 5 redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" ping 2>/dev/null) == PONG ]] ||
+      fail_with_log "$s" "pid $pid does not answer PING on $MCLOUD_BIND:$(sentinel_port "$s") within 5 s"
+    out=$(timeout 5 redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>&1 | tr '\n' ' ')
+    [[ $out =~ ^[^\ ]+\ [0-9]+\ $ ]] || fail_with_log "$s" "pid $pid names no master '$REDIS_MASTER_NAME' (answered: ${out:-nothing})"
+  done
+}
 sentinel1_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_SENTINEL1"; }
 sentinel1_launch() { sentinel_launch_any sentinel1; }
 sentinel1_ready()  { sentinel_ready_any sentinel1; }
@@ -1177,6 +1200,7 @@ cmd_platform() {
   local c
   case ${1:-} in
     up)     with_lock
+            sentinels_check
             for c in "${PLATFORM[@]}"; do launch "$c"; await "$c"; done
             log "platform: node $(platform_node) (agent http://$(agent_addr)), orchestrator http://$(orchestrator_addr), edge: upload http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD stream http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM api http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API" ;;
     down)   with_lock; platform_down ;;
@@ -1297,6 +1321,7 @@ cmd_up() {
   [[ $only_backing == 1 ]] && daemons=()
   for c in "${daemons[@]}"; do launch "$c"; done
   for c in "${daemons[@]}"; do await "$c"; done
+  sentinels_check
   log "stack up in $(elapsed "$t0") (state: $MCLOUD_STACK)"
 }
 

@@ -40,7 +40,8 @@ static int read_settings(mc_agent *a, mc_err *err) {
 
 static int run(mc_agent *a, mc_err *err) {
     mc_service_options opt = {.name = "agent", .port_setting = "agent.port", .ready = agent_ready,
-                              .ready_ctx = a, .stop_grace_ms = 1000};
+                              .ready_ctx = a, .stop_grace_ms = 1000,
+                              .start_wait_ms = MC_SERVICE_START_WAIT_MS};
     if (mc_service_init(&a->svc, &opt, err) < 0 || read_settings(a, err) < 0 ||
         mc_agent_api_routes(a, err) < 0 || mc_agent_supervise_start(a, err) < 0)
         return -1;
