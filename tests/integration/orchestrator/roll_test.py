@@ -45,10 +45,10 @@ MP4_SIZE = 1024 * 1024
 UPLOAD_SIZE = 384 * 1024
 CHUNK = 64 * 1024
 UPDATE = "{max_parallel: 1, min_healthy_time: 2s, healthy_deadline: 5m}"
-# a loaded machine (vfs container starts, the load clients) must not fail a
-# health check of a busy instance: generous timeout, half a core each
-SERVICE = {"update": UPDATE, "health": "{interval: 1s, timeout: 3s, failures: 5}",
-           "resources": "{cpus: 0.5, memory: 256M, pids: 256}"}
+# half a core each: the load clients keep the instances busy
+SERVICE = {"update": UPDATE, "resources": "{cpus: 0.5, memory: 256M, pids: 256}"}
+# hang guard of a rollout: a container start takes minutes on a loaded machine (vfs)
+ROLL_S = 900
 
 
 def log(msg):
@@ -222,7 +222,7 @@ def scenario_roll(c):
 
     def wait_at(what, versions):
         try:
-            return wait_for(what, lambda: at(versions))
+            return wait_for(what, lambda: at(versions), ROLL_S)
         except Failure as e:  # say where it stood
             said = [h.cli_run(o, *cmd).stdout for cmd in (("ps",), ("rollout", "status", "stream"),
                                                           ("rollout", "status", "upload"))]
