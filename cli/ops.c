@@ -418,8 +418,32 @@ static int cmd_status(ops *o) {
     return 0;
 }
 
-static const char *const commands[] = {"ps",   "nodes", "top",    "scale", "deploy",
-                                       "rollout", "drain", "logs", "status", NULL};
+/* The spec versions applied, newest first: who, when, why and each one's
+ * diff (what `mcloud rollout undo` goes back through). */
+static int cmd_history(ops *o) {
+    bool failed;
+    json_t *j = call(o, "GET", "/v1/spec/versions", NULL, NULL, &failed);
+    if (!j) return 1;
+    if (o->json) return print_json(j);
+    printf("%-8s %-28s %-12s %s\n", "VERSION", "APPLIED", "BY", "REASON");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "versions"), i, v) {
+        printf("%-8lld %-28s %-12s %s\n", num(v, "version"), str(v, "applied_at"), str(v, "applied_by"),
+               str(v, "reason"));
+        const char *d = str(v, "diff");
+        while (*d) {
+            size_t n = strcspn(d, "\n");
+            if (n) printf("    %.*s\n", (int)n, d);
+            d += n + (d[n] == '\n');
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static const char *const commands[] = {"ps",   "nodes", "top",    "scale", "deploy",  "rollout",
+                                       "drain", "logs", "status", "history", NULL};
 
 bool mc_cli_is_ops(const char *cmd) {
     for (int i = 0; commands[i]; i++)
@@ -435,6 +459,7 @@ void mc_cli_ops_usage(void) {
             "       mcloud deploy [FILE] [--dry-run]    apply a spec (default deploy/mcloud.yaml), follow the rollout\n"
             "       mcloud scale SERVICE N              run N instances of SERVICE\n"
             "       mcloud rollout status|promote|undo SERVICE\n"
+            "       mcloud history                      the spec versions applied: who, when, why, the diff\n"
             "       mcloud drain NODE [--undo]          move every instance off NODE (or take it back)\n"
             "       mcloud logs SERVICE|INSTANCE [--tail N]\n"
             "       options: --json (the API's JSON), --no-wait, --timeout SECONDS (default 600)\n");
@@ -485,6 +510,7 @@ int mc_cli_ops(int argc, char **argv) {
     else if (strcmp(c, "nodes") == 0) rc = cmd_nodes(&o);
     else if (strcmp(c, "top") == 0) rc = cmd_top(&o);
     else if (strcmp(c, "status") == 0) rc = cmd_status(&o);
+    else if (strcmp(c, "history") == 0) rc = cmd_history(&o);
     else if (strcmp(c, "deploy") == 0) rc = cmd_deploy(&o, nargs ? args[0] : "deploy/mcloud.yaml", dry_run);
     else if (strcmp(c, "scale") == 0) rc = cmd_scale(&o, args[0], args[1]);
     else if (strcmp(c, "rollout") == 0) {

@@ -163,6 +163,10 @@ class Cluster:
         wait_for("the podman service", lambda: subprocess.run(
             ["curl", "-fsS", "--unix-socket", self.sock, "-o", "/dev/null", "http://d/_ping"], capture_output=True).returncode == 0, 60)
         self.ports = port_block(200)  # the spec's instance_ports
+        # (name, fn -> problem or None) of a scenario, newest first: cleanups
+        # after the containers are gone (their volumes...), late ones after
+        # the harness too (a private Redis the orchestrators used)
+        self.cleanups, self.late = [], []
 
     def node(self, n):
         return f"{self.tag}-node-{n}"
@@ -251,10 +255,22 @@ class Cluster:
             time.sleep(2)
         if self.leftovers():
             problems.append(f"containers left behind: {self.leftovers()}")
-        return problems
+        return problems + run_cleanups(self.cleanups)
 
 
 C = None
+
+
+def run_cleanups(steps):
+    problems = []
+    for name, fn in reversed(steps):
+        try:
+            p = fn()
+        except Exception as e:  # cleanup goes on; the error is reported
+            p = f"{name}: {type(e).__name__}: {e}"
+        if p:
+            problems.append(p)
+    return problems
 
 
 def two_services(upload=2, ingest=1):
@@ -558,11 +574,16 @@ def scenario_canary(c):
     print(f"ok: a promote with nothing waiting is refused: {(r.stdout + r.stderr).strip().splitlines()[0]}")
 
 
+# scenario name -> function(cluster); other files add theirs (roll_test.py)
+SCENARIOS = {"heal": scenario_heal, "nodes": scenario_nodes, "crash": scenario_crash, "pending": scenario_pending,
+             "revert": scenario_revert, "canary": scenario_canary}
+
+
 def main():
     global C
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary"])
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
     args = ap.parse_args()
     problems = []
     h = None
@@ -570,7 +591,7 @@ def main():
     try:
         h = orch_test.H = Harness(os.path.abspath(args.build))
         C = Cluster(h)
-        globals()[f"scenario_{args.scenario}"](C)
+        SCENARIOS[args.scenario](C)
     except Failure as e:
         problems.append(str(e))
     except Exception as e:  # a bug of the test itself: still clean up, still fail
@@ -587,6 +608,8 @@ def main():
             if problems:
                 for o in h.started:
                     print(f"--- {o.name} log (last lines)\n{o.log()[-3000:]}", file=sys.stderr)
+        if C:
+            problems += run_cleanups(C.late)
     if problems:
         for p in problems:
             print(f"FAIL: {p}", file=sys.stderr)
