@@ -123,7 +123,7 @@ static void save(mc_orch *o, const char *service, const mc_scale_state *st, cons
         r = mc_redis_command(o->svc.redis, &err, "LTRIM %s:log 0 %d", key, LOG_KEEP - 1);
         if (r) freeReplyObject(r);
     }
-    if (err.msg[0]) mc_log_kv(MC_LOG_WARN, "saving the scaler's state", "service", service, "error", err.msg, NULL);
+    if (err.msg[0]) mc_log_kv(MC_LOG_WARN, "saving the scaler's state", "scaled", service, "error", err.msg, NULL);
     free(text);
     free(line);
     json_decref(eval);
@@ -179,7 +179,7 @@ static void evaluate(mc_orch *o, const mc_spec_service *svc, int64_t now) {
     if (r && r->type == REDIS_REPLY_STRING) was_unknown = strstr(r->str, "\"lag_known\":false") != NULL;
     if (r) freeReplyObject(r);
     if (!in.lag_known && !was_unknown)
-        mc_log_kv(MC_LOG_WARN, "autoscale: lag unknown, holding the count", "service", svc->name, "count", cur,
+        mc_log_kv(MC_LOG_WARN, "autoscale: lag unknown, holding the count", "scaled", svc->name, "count", cur,
                   "error", err.msg, NULL);
     if (d.change) {
         scale_ctx c = {svc->name, in.current, d.desired};
@@ -189,7 +189,7 @@ static void evaluate(mc_orch *o, const mc_spec_service *svc, int64_t now) {
         if (mc_orch_edit_latest(o, autoscale_edit, &c, "autoscaler", "autoscale", &version, &diff, &e) < 0) {
             free(diff);
             if (e.kind != MC_ERR_CONFLICT)
-                mc_log_kv(MC_LOG_WARN, "autoscale: applying the count failed", "service", svc->name, "error", e.msg,
+                mc_log_kv(MC_LOG_WARN, "autoscale: applying the count failed", "scaled", svc->name, "error", e.msg,
                           NULL);
             save(o, svc->name, &before, &in, &d, false); /* the windows stay as they were */
             return;
@@ -197,7 +197,7 @@ static void evaluate(mc_orch *o, const mc_spec_service *svc, int64_t now) {
         free(diff);
         char v[24];
         snprintf(v, sizeof v, "%" PRId64, version);
-        mc_log_kv(MC_LOG_INFO, "autoscale decision", "service", svc->name, "lag", lag, "partitions", parts, "from",
+        mc_log_kv(MC_LOG_INFO, "autoscale decision", "scaled", svc->name, "lag", lag, "partitions", parts, "from",
                   cur, "to", des, "reason", d.reason, "spec_version", v, NULL);
         mc_orch_nudge(o);
     }
