@@ -40,7 +40,7 @@ void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scal
     if (!in->lag_known) {
         reset_windows(st);
         int to = clamp(in->current, p->min, p->max);
-        snprintf(d->reason, sizeof d->reason, "lag unknown (Kafka unreadable): holding %d", to);
+        snprintf(d->reason, sizeof d->reason, "lag unknown (Kafka unreadable or no topic yet): holding %d", to);
         changed(st, in, d, to);
         return;
     }
