@@ -205,6 +205,8 @@ def scenario_burst(c):
                f"{r.stderr}")
         st = wait_for("the count at the new min 2", lambda: (s := autoscale(h, o))["desired"] == 2 and s, 60)
         expect(st["policy"]["max"] == 3, f"policy after --max 3: {st['policy']}")
+        # (and running: no container create is left in flight at the agent's stop)
+        wait_for("transcode-0/1 healthy", lambda: c.all_healthy(o, ["transcode-0", "transcode-1"]))
         print(f"ok: mcloud scale --min 2 --max 3 changed the policy: {r.stdout.strip().splitlines()[:3]}")
     finally:
         t.close()
@@ -242,6 +244,8 @@ def scenario_kafka(c):
         print(f"ok: Kafka back: scaling resumed up to {MAX}")
         wait_for("all 60 videos ready", lambda: t.done().get("ready") == 60, 600)
         t.check_exactly_once()
+        wait_for(f"the count back at min {MIN}",
+                 lambda: (s := autoscale(h, o))["desired"] == MIN and s["actual"] == MIN, 300)
         print("ok: every job done exactly once across the outage")
     finally:
         if stopped:
