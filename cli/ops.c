@@ -340,6 +340,61 @@ static int cmd_scale(ops *o, const char *service, const char *count) {
     return j ? applied(o, j) : 1;
 }
 
+/* `mcloud scale SERVICE --min A --max B`: an autoscaled service's bounds. */
+static int cmd_scale_bounds(ops *o, const char *service, long min, long max) {
+    char path[160], body[64];
+    snprintf(path, sizeof path, "/v1/services/%s/scale", service);
+    if (min >= 0 && max >= 0) snprintf(body, sizeof body, "{\"min\":%ld,\"max\":%ld}", min, max);
+    else if (min >= 0) snprintf(body, sizeof body, "{\"min\":%ld}", min);
+    else snprintf(body, sizeof body, "{\"max\":%ld}", max);
+    bool failed;
+    json_t *j = call(o, "POST", path, body, NULL, &failed);
+    return j ? applied(o, j) : 1;
+}
+
+/* `mcloud autoscale status`: each policy, its lag and counts, the last
+ * decisions (newest first) and why. */
+static int cmd_autoscale(ops *o, const char *action) {
+    if (strcmp(action, "status") != 0) {
+        fprintf(stderr, "mcloud autoscale: unknown action '%s' (status)\n", action);
+        return 2;
+    }
+    bool failed;
+    json_t *j = call(o, "GET", "/v1/autoscale", NULL, NULL, &failed);
+    if (!j) return 1;
+    if (o->json) return print_json(j);
+    json_t *list = json_object_get(j, "services");
+    if (json_array_size(list) == 0) printf("(no service has a scaling policy)\n");
+    else
+        printf("%-12s %-24s %-5s %-5s %-6s %-7s %-7s %-6s %s\n", "SERVICE", "TOPIC / GROUP", "MIN", "MAX", "LAG",
+               "TARGET", "DESIRED", "ACTUAL", "LAST EVALUATION");
+    size_t i, k;
+    json_t *s, *d;
+    json_array_foreach(list, i, s) {
+        json_t *p = json_object_get(s, "policy"), *last = json_object_get(s, "last");
+        char tg[80], lag[24];
+        snprintf(tg, sizeof tg, "%s/%s", str(p, "topic"), str(p, "group"));
+        if (!json_is_object(last)) snprintf(lag, sizeof lag, "-");
+        else if (json_is_true(json_object_get(last, "lag_known"))) snprintf(lag, sizeof lag, "%lld", num(last, "lag"));
+        else snprintf(lag, sizeof lag, "unknown");
+        printf("%-12s %-24s %-5lld %-5lld %-6s %-7lld %-7lld %-6lld %s\n", str(s, "service"), tg, num(p, "min"),
+               num(p, "max"), lag, num(p, "lag_per_instance"), num(s, "desired"), num(s, "actual"),
+               json_is_object(last) ? str(last, "reason") : "(not evaluated yet)");
+        json_t *log = json_object_get(s, "decisions");
+        if (json_array_size(log)) printf("  last decisions (newest first):\n");
+        json_array_foreach(log, k, d) {
+            time_t at = (time_t)(num(d, "at_ms") / 1000);
+            struct tm tm;
+            char when[32];
+            gmtime_r(&at, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("    %s  %lld -> %lld  %s\n", when, num(d, "current"), num(d, "desired"), str(d, "reason"));
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int cmd_rollout(ops *o, const char *action, const char *service) {
     char path[160];
     bool failed;
@@ -442,8 +497,8 @@ static int cmd_history(ops *o) {
     return 0;
 }
 
-static const char *const commands[] = {"ps",   "nodes", "top",    "scale", "deploy",  "rollout",
-                                       "drain", "logs", "status", "history", NULL};
+static const char *const commands[] = {"ps",      "nodes", "top",    "scale",   "deploy",    "rollout",
+                                       "drain",   "logs",  "status", "history", "autoscale", NULL};
 
 bool mc_cli_is_ops(const char *cmd) {
     for (int i = 0; commands[i]; i++)
@@ -458,6 +513,8 @@ void mc_cli_ops_usage(void) {
             "       mcloud top                          CPU and memory of every container (from its cgroup)\n"
             "       mcloud deploy [FILE] [--dry-run]    apply a spec (default deploy/mcloud.yaml), follow the rollout\n"
             "       mcloud scale SERVICE N              run N instances of SERVICE\n"
+            "       mcloud scale SERVICE --min A --max B  the bounds of an autoscaled SERVICE\n"
+            "       mcloud autoscale status             each scaling policy: lag, desired/actual, last decisions\n"
             "       mcloud rollout status|promote|undo SERVICE\n"
             "       mcloud history                      the spec versions applied: who, when, why, the diff\n"
             "       mcloud drain NODE [--undo]          move every instance off NODE (or take it back)\n"
@@ -470,9 +527,19 @@ int mc_cli_ops(int argc, char **argv) {
     const char *args[3] = {NULL, NULL, NULL};
     int nargs = 0;
     bool dry_run = false, undo = false;
+    long min = -1, max = -1;
     for (int i = 2; i < argc; i++) {
         char *end;
         if (strcmp(argv[i], "--json") == 0) o.json = true;
+        else if ((strcmp(argv[i], "--min") == 0 || strcmp(argv[i], "--max") == 0) && i + 1 < argc) {
+            long v = strtol(argv[i + 1], &end, 10);
+            if (!*argv[i + 1] || *end || v < 0 || v > 99) {
+                fprintf(stderr, "mcloud %s: %s must be 0-99, got '%s'\n", argv[1], argv[i], argv[i + 1]);
+                return 2;
+            }
+            *(strcmp(argv[i], "--min") == 0 ? &min : &max) = v;
+            i++;
+        }
         else if (strcmp(argv[i], "--no-wait") == 0) o.wait = false;
         else if (strcmp(argv[i], "--dry-run") == 0) dry_run = true;
         else if (strcmp(argv[i], "--undo") == 0) undo = true;
@@ -490,11 +557,13 @@ int mc_cli_ops(int argc, char **argv) {
         } else args[nargs++] = argv[i];
     }
     const char *c = o.cmd;
-    int want = strcmp(c, "scale") == 0 || strcmp(c, "rollout") == 0 ? 2
-               : strcmp(c, "drain") == 0 || strcmp(c, "logs") == 0 ? 1
+    bool bounds = min >= 0 || max >= 0;
+    int want = strcmp(c, "scale") == 0 ? (bounds ? 1 : 2)
+               : strcmp(c, "rollout") == 0 ? 2
+               : strcmp(c, "drain") == 0 || strcmp(c, "logs") == 0 || strcmp(c, "autoscale") == 0 ? 1
                : strcmp(c, "deploy") == 0 ? (nargs > 1 ? -1 : nargs)
                                            : 0;
-    if (nargs != want) {
+    if (nargs != want || (bounds && strcmp(c, "scale") != 0)) {
         mc_cli_ops_usage();
         return 2;
     }
@@ -512,7 +581,11 @@ int mc_cli_ops(int argc, char **argv) {
     else if (strcmp(c, "status") == 0) rc = cmd_status(&o);
     else if (strcmp(c, "history") == 0) rc = cmd_history(&o);
     else if (strcmp(c, "deploy") == 0) rc = cmd_deploy(&o, nargs ? args[0] : "deploy/mcloud.yaml", dry_run);
-    else if (strcmp(c, "scale") == 0) rc = cmd_scale(&o, args[0], args[1]);
+    else if (strcmp(c, "scale") == 0) rc = bounds ? cmd_scale_bounds(&o, args[0], min, max) : cmd_scale(&o, args[0], args[1]);
+    else if (strcmp(c, "autoscale") == 0) {
+        rc = cmd_autoscale(&o, args[0]);
+        if (rc == 2) mc_cli_ops_usage();
+    }
     else if (strcmp(c, "rollout") == 0) {
         rc = cmd_rollout(&o, args[0], args[1]);
         if (rc == 2) mc_cli_ops_usage();

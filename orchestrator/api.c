@@ -14,7 +14,9 @@
  *   GET  /v1/spec/versions               the history: who, when, why, the diff
  *   POST /v1/spec[?dry_run=true]         apply a spec (YAML body); answers the diff
  *   GET  /v1/services/<s>/rollout        the rollout's status
- *   POST /v1/services/<s>/scale          {"count": N}
+ *   POST /v1/services/<s>/scale          {"count": N}; refused (409) on an autoscaled
+ *                                        service, whose {"min": A, "max": B} it changes instead
+ *   GET  /v1/autoscale                   each scaling policy: lag, desired, actual, decisions
  *   POST /v1/services/<s>/promote        promote the canaries
  *   POST /v1/services/<s>/undo           back to the service's previous definition
  *   POST /v1/nodes/<n>/drain             {"drain": true|false}
@@ -270,8 +272,49 @@ static int scale_edit(mc_orch *o, mc_spec *spec, const mc_orch_version *h, int n
     const char *service = (const char *)(count + 1);
     int p = mc_spec_service_position(spec, service);
     if (p < 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "service '%s' is not in the spec", service);
+    const mc_spec_scaling *sc = &spec->services[p].scaling;
+    if (sc->enabled)
+        return mc_err_set(err, MC_ERR_CONFLICT,
+                          "'%s' is autoscaled by its scaling policy (min %d, max %d, %" PRId64
+                          " messages of %s per instance): change its bounds with `mcloud scale %s --min N --max M` "
+                          "or remove scaling: from the spec",
+                          service, sc->min, sc->max, sc->lag_per_instance, sc->topic, service);
     spec->services[p].count = *count;
     return 0;
+}
+
+typedef struct bounds_ctx {
+    int min, max;
+    char service[MC_SPEC_NAME_MAX + 1];
+} bounds_ctx;
+
+/* New min/max of an autoscaled service; the count is brought inside them. */
+static int bounds_edit(mc_orch *o, mc_spec *spec, const mc_orch_version *h, int n, void *ctx, mc_err *err) {
+    (void)h, (void)n;
+    const bounds_ctx *c = ctx;
+    int p = mc_spec_service_position(spec, c->service);
+    if (p < 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "service '%s' is not in the spec", c->service);
+    mc_spec_service *s = &spec->services[p];
+    if (!s->scaling.enabled)
+        return mc_err_set(err, MC_ERR_CONFLICT, "'%s' has no scaling policy: `mcloud scale %s N` sets its count",
+                          c->service, c->service);
+    if (c->min >= 0) s->scaling.min = c->min;
+    if (c->max >= 0) s->scaling.max = c->max;
+    if (s->scaling.min > s->scaling.max)
+        return mc_err_set(err, MC_ERR_INVALID, "min %d above max %d", s->scaling.min, s->scaling.max);
+    if (s->count < s->scaling.min) s->count = s->scaling.min;
+    if (s->count > s->scaling.max) s->count = s->scaling.max;
+    mc_spec_errors *errs = malloc(sizeof *errs);
+    if (!errs) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    memset(errs, 0, sizeof *errs);
+    int rc = 0;
+    if (mc_spec_validate(spec, &o->check, errs) < 0) {
+        char joined[1024];
+        mc_spec_errors_join(errs, joined, sizeof joined);
+        rc = mc_err_set(err, MC_ERR_INVALID, "%s", joined);
+    }
+    free(errs);
+    return rc;
 }
 
 /* The service's latest earlier definition that runs differently. */
@@ -305,7 +348,15 @@ static enum MHD_Result h_service_post(mc_http_req *req, const char *data, size_t
     char *diff = NULL;
     mc_err err = {0};
     int rc;
-    if (strcmp(action, "scale") == 0) {
+    bounds_ctx bounds;
+    int is_bounds = strcmp(action, "scale") == 0
+                        ? mc_api_parse_scale_bounds(body, len, &bounds.min, &bounds.max, &err)
+                        : 0;
+    if (is_bounds < 0) return problem_err(req, &err);
+    if (is_bounds) {
+        snprintf(bounds.service, sizeof bounds.service, "%s", service);
+        rc = mc_orch_edit_latest(o, bounds_edit, &bounds, who, "scale bounds", &version, &diff, &err);
+    } else if (strcmp(action, "scale") == 0) {
         struct {
             int count;
             char service[MC_SPEC_NAME_MAX + 1];
@@ -427,9 +478,22 @@ static enum MHD_Result h_logs(mc_http_req *req, const char *data, size_t *size) 
     return out;
 }
 
+static enum MHD_Result h_autoscale(mc_http_req *req, const char *data, size_t *size) {
+    (void)data, (void)size;
+    mc_orch *o = req->route_ctx;
+    char who[MC_TOKEN_NAME_MAX + 1];
+    enum MHD_Result res;
+    if (!authorize(req, false, who, &res)) return res;
+    mc_err err = {0};
+    json_t *j = mc_orch_autoscale_json(o, &err);
+    if (!j) return problem_err(req, &err);
+    return mc_http_send_json(req, 200, j);
+}
+
 int mc_orch_api_routes(mc_orch *o, mc_err *err) {
     mc_http_server *s = o->svc.http;
     if (mc_http_route(s, "GET", "/v1/status", h_status, o) < 0 ||
+        mc_http_route(s, "GET", "/v1/autoscale", h_autoscale, o) < 0 ||
         mc_http_route(s, "GET", "/v1/instances", h_instances, o) < 0 ||
         mc_http_route(s, "GET", "/v1/instances/*", h_logs, o) < 0 ||
         mc_http_route(s, "GET", "/v1/nodes", h_nodes, o) < 0 ||

@@ -40,7 +40,9 @@ static int run(mc_orch *o, mc_err *err) {
     mc_service_options opt = {.name = "orchestrator", .port_setting = "orchestrator.port", .use_db = true,
                               .start_wait_ms = MC_SERVICE_START_WAIT_MS};
     if (mc_service_init(&o->svc, &opt, err) < 0) return -1;
-    if (read_settings(o, err) < 0 || mc_orch_api_routes(o, err) < 0 || mc_orch_loop_start(o, err) < 0) return -1;
+    if (read_settings(o, err) < 0 || mc_orch_api_routes(o, err) < 0 || mc_orch_loop_start(o, err) < 0 ||
+        mc_orch_scaler_start(o, err) < 0)
+        return -1;
     return mc_service_serve(&o->svc, err);
 }
 
@@ -51,6 +53,7 @@ int main(void) {
     mc_err err = {0};
     int rc = run(&o, &err);
     if (rc < 0) mc_log_kv(MC_LOG_ERROR, "mcloud-orchestrator failed", "error", err.msg, NULL);
+    mc_orch_scaler_stop(&o);
     mc_orch_loop_stop(&o);
     mc_service_free(&o.svc);
     free(o.view);

@@ -1,8 +1,8 @@
 /* orchestrator.h — mcloud-orchestrator, the control plane: the state the
  * daemon's files share. loop.c owns leadership and the reconcile rounds
- * (their decisions are decide.c's, in the core library), versions.c the
- * spec versions in MySQL, agents.c the orders to agents, api.c the operator
- * HTTP API, main.c start-up. */
+ * (their decisions are decide.c's, in the core library), scaler.c the
+ * autoscaler, versions.c the spec versions in MySQL, agents.c the orders
+ * to agents, api.c the operator HTTP API, main.c start-up. */
 #ifndef MCLOUD_ORCHESTRATOR_H
 #define MCLOUD_ORCHESTRATOR_H
 
@@ -52,6 +52,7 @@ typedef struct mc_orch {
     mc_token_key token_key;
     mc_periodic *loop;
     mc_periodic *lease; /* extends the lock while active (loop.c) */
+    mc_periodic *scaler; /* the autoscaler (scaler.c) */
 
     pthread_mutex_t mu;              /* guards everything below */
     bool active;
@@ -89,6 +90,15 @@ int mc_orch_agent_call(mc_orch *o, const char *method, const char *base_url, con
 int mc_orch_loop_start(mc_orch *o, mc_err *err);
 void mc_orch_loop_stop(mc_orch *o);
 void mc_orch_nudge(mc_orch *o);
+
+/* scaler.c: the autoscaler; start also lets the spec check read topics'
+ * partition counts from Kafka. */
+int mc_orch_scaler_start(mc_orch *o, mc_err *err);
+void mc_orch_scaler_stop(mc_orch *o);
+/* The partition count of topic, -1 when unknown (mc_spec_check's callback). */
+int mc_orch_topic_partitions(void *ctx, const char *topic);
+/* GET /v1/autoscale: each policy, its last evaluation and decisions. */
+json_t *mc_orch_autoscale_json(mc_orch *o, mc_err *err);
 
 /* api.c */
 int mc_orch_api_routes(mc_orch *o, mc_err *err);

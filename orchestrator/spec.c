@@ -304,6 +304,34 @@ static void volume_field(walk *w, const char *path, const char *key, yaml_node_t
     else unknown(w, path, v);
 }
 
+static void scaling_field(walk *w, const char *path, const char *key, yaml_node_t *v, void *ctx) {
+    mc_spec_scaling *c = ctx;
+    if (strcmp(key, "topic") == 0) set_str(w, path, v, c->topic, sizeof c->topic);
+    else if (strcmp(key, "group") == 0) set_str(w, path, v, c->group, sizeof c->group);
+    else if (strcmp(key, "min") == 0) set_int(w, path, v, 0, MC_SPEC_MAX_COUNT, &c->min);
+    else if (strcmp(key, "max") == 0) set_int(w, path, v, 1, MC_SPEC_MAX_COUNT, &c->max);
+    else if (strcmp(key, "lag_per_instance") == 0) set_i64(w, path, v, 1, 1000000000, &c->lag_per_instance);
+    else if (strcmp(key, "interval") == 0) set_duration(w, path, v, &c->interval_ms);
+    else if (strcmp(key, "up_window") == 0) set_duration(w, path, v, &c->up_window_ms);
+    else if (strcmp(key, "down_window") == 0) set_duration(w, path, v, &c->down_window_ms);
+    else unknown(w, path, v);
+}
+
+/* scaling: {...}: its defaults, then the fields given. */
+static void scaling(walk *w, const char *path, yaml_node_t *v, mc_spec_service *s) {
+    mc_spec_scaling *c = &s->scaling;
+    memset(c, 0, sizeof *c);
+    c->enabled = true;
+    c->min = 1;
+    c->max = 0;                       /* required */
+    c->lag_per_instance = 10;
+    c->interval_ms = 5000;
+    c->up_window_ms = 0;
+    c->down_window_ms = 60000;
+    s->scaling_line = line_of(v);
+    each_pair(w, path, v, scaling_field, c);
+}
+
 static void service_field(walk *w, const char *path, const char *key, yaml_node_t *v, void *ctx) {
     mc_spec_service *s = ctx;
     if (strcmp(key, "image") == 0) set_str(w, path, v, s->image, sizeof s->image);
@@ -317,6 +345,7 @@ static void service_field(walk *w, const char *path, const char *key, yaml_node_
     else if (strcmp(key, "constraints") == 0) each_pair(w, path, v, constraint_field, s);
     else if (strcmp(key, "stop_grace") == 0) set_duration(w, path, v, &s->stop_grace_ms);
     else if (strcmp(key, "volume") == 0) each_pair(w, path, v, volume_field, s);
+    else if (strcmp(key, "scaling") == 0) scaling(w, path, v, s);
     else unknown(w, path, v);
 }
 
@@ -411,6 +440,46 @@ static bool image_ok(const char *image, const mc_spec_check *check) {
     return false;
 }
 
+static bool topic_name_ok(const char *t) {
+    if (!*t) return false;
+    for (; *t; t++)
+        if (!(isalnum((unsigned char)*t) || strchr("._-", *t))) return false;
+    return true;
+}
+
+/* The rules of services.<n>.scaling (line: where scaling: was). */
+static void validate_scaling(const mc_spec_service *s, const mc_spec_check *check, mc_spec_errors *errs) {
+    const mc_spec_scaling *c = &s->scaling;
+    const char *n = s->name;
+    int l = s->scaling_line;
+    if (!c->topic[0]) add_error(errs, "services.%s.scaling.topic: missing (line %d)", n, l);
+    else if (!topic_name_ok(c->topic))
+        add_error(errs, "services.%s.scaling.topic: \"%s\" is not a Kafka topic name (line %d)", n, c->topic, l);
+    if (!c->group[0]) add_error(errs, "services.%s.scaling.group: missing (line %d)", n, l);
+    else if (!topic_name_ok(c->group))
+        add_error(errs, "services.%s.scaling.group: \"%s\" is not a consumer group name (line %d)", n, c->group, l);
+    if (c->max < 1) {
+        add_error(errs, "services.%s.scaling.max: missing (line %d)", n, l);
+        return;
+    }
+    if (c->min > c->max)
+        add_error(errs, "services.%s.scaling.min: %d above max %d (line %d)", n, c->min, c->max, l);
+    else if (s->count < c->min || s->count > c->max)
+        add_error(errs, "services.%s.count: %d outside scaling min-max %d-%d (line %d)", n, s->count, c->min, c->max,
+                  l);
+    if (c->max + s->canary > MC_SPEC_MAX_COUNT)
+        add_error(errs, "services.%s.scaling.max: max + canary above %d (line %d)", n, MC_SPEC_MAX_COUNT, l);
+    if (c->interval_ms < 100)
+        add_error(errs, "services.%s.scaling.interval: below 100ms (line %d)", n, l);
+    int parts = c->topic[0] && check && check->topic_partitions ? check->topic_partitions(check->topic_ctx, c->topic)
+                                                                : -1;
+    if (parts > 0 && c->max > parts)
+        add_error(errs,
+                  "services.%s.scaling.max: %d is above the %d partitions of topic %s (consumers beyond them sit "
+                  "idle; add partitions with `mcloud kafka partitions %s N`) (line %d)",
+                  n, c->max, parts, c->topic, c->topic, l);
+}
+
 int mc_spec_validate(const mc_spec *spec, const mc_spec_check *check, mc_spec_errors *errs) {
     int before = errs->count;
     if (spec->service_count == 0) add_error(errs, "services: no service declared");
@@ -462,6 +531,7 @@ int mc_spec_validate(const mc_spec *spec, const mc_spec_check *check, mc_spec_er
                               s->volume_name, l);
                     break;
                 }
+        if (s->scaling.enabled) validate_scaling(s, check, errs);
     }
     return errs->count == before ? 0 : -1;
 }
@@ -594,7 +664,7 @@ static void flat_add(flat *f, const char *fmt, ...) {
 }
 
 static void flatten(const mc_spec_service *s, flat *f) {
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], c2[32];
     f->n = 0;
     flat_add(f, "image: %s", s->image);
     flat_add(f, "count: %d", s->count);
@@ -633,6 +703,20 @@ static void flatten(const mc_spec_service *s, flat *f) {
     if (s->volume_name[0]) {
         flat_add(f, "volume.name: %s", s->volume_name);
         flat_add(f, "volume.target: %s", s->volume_target);
+    }
+    const mc_spec_scaling *sc = &s->scaling;
+    if (sc->enabled) {
+        flat_add(f, "scaling.topic: %s", sc->topic);
+        flat_add(f, "scaling.group: %s", sc->group);
+        flat_add(f, "scaling.min: %d", sc->min);
+        flat_add(f, "scaling.max: %d", sc->max);
+        flat_add(f, "scaling.lag_per_instance: %" PRId64, sc->lag_per_instance);
+        fmt_duration(a, sizeof a, sc->interval_ms);
+        fmt_duration(b, sizeof b, sc->up_window_ms);
+        fmt_duration(c2, sizeof c2, sc->down_window_ms);
+        flat_add(f, "scaling.interval: %s", a);
+        flat_add(f, "scaling.up_window: %s", b);
+        flat_add(f, "scaling.down_window: %s", c2);
     }
 }
 
@@ -692,6 +776,19 @@ char *mc_spec_format(const mc_spec *spec) {
             mc_textbuf_printf(&b, "    volume: {name: %s, target: ", s->volume_name);
             quoted(&b, s->volume_target);
             mc_textbuf_printf(&b, "}\n");
+        }
+        const mc_spec_scaling *sc = &s->scaling;
+        if (sc->enabled) {
+            mc_textbuf_printf(&b, "    scaling: {topic: ");
+            quoted(&b, sc->topic);
+            mc_textbuf_printf(&b, ", group: ");
+            quoted(&b, sc->group);
+            fmt_duration(a, sizeof a, sc->interval_ms);
+            fmt_duration(c, sizeof c, sc->up_window_ms);
+            fmt_duration(d, sizeof d, sc->down_window_ms);
+            mc_textbuf_printf(&b, ", min: %d, max: %d, lag_per_instance: %" PRId64 ", interval: %s, up_window: %s, "
+                                  "down_window: %s}\n",
+                              sc->min, sc->max, sc->lag_per_instance, a, c, d);
         }
     }
     return mc_textbuf_finish(&b);
@@ -756,6 +853,9 @@ bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b) {
     x.min_healthy_ms = y.min_healthy_ms = 0;
     x.healthy_deadline_ms = y.healthy_deadline_ms = 0;
     x.auto_revert = y.auto_revert = false;
+    memset(&x.scaling, 0, sizeof x.scaling); /* the policy changes how many, never how one runs */
+    memset(&y.scaling, 0, sizeof y.scaling);
+    x.scaling_line = y.scaling_line = 0;
     flat *fa = malloc(sizeof *fa), *fb = malloc(sizeof *fb);
     bool same = false;
     if (fa && fb) {

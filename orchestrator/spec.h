@@ -25,6 +25,12 @@
  *       constraints: {disk: ssd}      # node labels that must match
  *       stop_grace: 30s
  *       volume: {name: cache, target: /var/cache/mcloud}
+ *       scaling: {topic: mcloud.transcode.jobs, group: mcloud-transcode, min: 1, max: 4,
+ *                 lag_per_instance: 5, interval: 5s, up_window: 0s, down_window: 60s}
+ * scaling makes the service autoscaled on the lag of a Kafka consumer group
+ * (orchestrator/autoscale.h): count is then the scaler's and stays within
+ * min..max; max may not exceed the topic's partition count (when the
+ * check knows it), as consumers beyond it sit idle.
  * Each instance `<service>-<index>` gets the port
  * instance_ports.first + 100 * (service's position) + 50 * slot + index:
  * slot 0, or slot 1 while a copy of it still runs on another node in slot
@@ -49,6 +55,15 @@ typedef struct mc_spec_kv {
     char key[64];
     char value[MC_SPEC_STR_MAX];
 } mc_spec_kv;
+
+typedef struct mc_spec_scaling {     /* enabled: the service is autoscaled */
+    bool enabled;
+    char topic[128], group[128];      /* the Kafka topic and the consumer group whose lag counts */
+    int min, max;                     /* instances */
+    int64_t lag_per_instance;         /* the target: messages waiting per instance */
+    int64_t interval_ms;              /* between evaluations */
+    int64_t up_window_ms, down_window_ms; /* stabilisation, per direction */
+} mc_spec_scaling;
 
 typedef struct mc_spec_service {
     char name[MC_SPEC_NAME_MAX + 1];
@@ -75,6 +90,8 @@ typedef struct mc_spec_service {
     int constraint_count;
     int64_t stop_grace_ms;
     char volume_name[64], volume_target[MC_SPEC_STR_MAX];
+    mc_spec_scaling scaling;
+    int scaling_line;                 /* where scaling: was (0: absent) */
 } mc_spec_service;
 
 typedef struct mc_spec {
@@ -93,6 +110,12 @@ typedef struct mc_spec_check {
     /* Image repositories (the part before ':') a service may name; NULL
      * terminated. NULL: any well-formed reference. */
     const char *const *known_images;
+    /* The partition count of a Kafka topic, or -1 when unknown (the topic
+     * does not exist yet, Kafka cannot be read): then scaling.max is not
+     * checked against it here, and the scaler caps it at run time. NULL:
+     * never known. */
+    int (*topic_partitions)(void *ctx, const char *topic);
+    void *topic_ctx;
 } mc_spec_check;
 
 /* Parses and validates text (len bytes). 0 and *out filled, or -1 with

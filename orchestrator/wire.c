@@ -220,6 +220,34 @@ int mc_api_parse_scale(const char *buf, size_t len, int *count, mc_err *err) {
     return rc;
 }
 
+int mc_api_parse_scale_bounds(const char *buf, size_t len, int *min, int *max, mc_err *err) {
+    json_t *root = mc_json_parse_object(buf, len, err);
+    if (!root) return -1;
+    *min = *max = -1;
+    int rc = 0;
+    if (json_object_get(root, "min") || json_object_get(root, "max")) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(root, k, v) {
+            (void)v;
+            if (strcmp(k, "min") != 0 && strcmp(k, "max") != 0) {
+                rc = mc_err_set(err, MC_ERR_INVALID, "field '%.40s' is unknown (min, max)", k);
+                break;
+            }
+        }
+        long long a = -1, b = -1;
+        if (rc == 0 && (mc_json_get_int(root, "min", false, -1, 0, MC_SPEC_MAX_COUNT, &a, err) < 0 ||
+                        mc_json_get_int(root, "max", false, -1, 1, MC_SPEC_MAX_COUNT, &b, err) < 0))
+            rc = -1;
+        if (rc == 0) {
+            *min = (int)a, *max = (int)b;
+            rc = 1;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
 int mc_api_parse_drain(const char *buf, size_t len, bool *drain, mc_err *err) {
     json_t *root = mc_json_parse_object(buf, len, err);
     if (!root) return -1;

@@ -26,6 +26,10 @@ json_t *mc_order_body(const mc_spec_service *s, int port, int index, int64_t ver
 
 /* Operator bodies: {"count": N} and {"drain": true|false}. */
 int mc_api_parse_scale(const char *buf, size_t len, int *count, mc_err *err);
+/* A scale body changing an autoscaled service's bounds, {"min": A, "max": B}
+ * (either may be left out: -1): 1 when it is one, 0 when the body names
+ * neither (a {"count": N} body), -1 with err when malformed. */
+int mc_api_parse_scale_bounds(const char *buf, size_t len, int *min, int *max, mc_err *err);
 int mc_api_parse_drain(const char *buf, size_t len, bool *drain, mc_err *err);
 /* Node and service names as they may appear in a URL path. */
 bool mc_api_name_valid(const char *s);

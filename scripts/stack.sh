@@ -753,16 +753,16 @@ kafka_topic_partitions() { # name -> partitions (empty when missing)
 }
 
 # Topics of test runs that died before their cleanup (the transcode worker
-# tests' tw.<run>.*, the webhook tests' wh.<run>.*): the broker loads every
+# tests' tw.<run>.*, the webhook tests' wh.<run>.*, the autoscaler's as.<run>.*): the broker loads every
 # partition it holds at each start, so thousands left by earlier runs turn a
 # restart of seconds into minutes (seen: 2.6 min with 3100 partitions).
 kafka_prune_test_topics() {
   local n
-  n=$(kcat -b "$(kafka_addr)" -L -J -m 10 2>/dev/null | jq -r '.topics[].topic' | grep -cE '^(tw|wh)\.' || true)
+  n=$(kcat -b "$(kafka_addr)" -L -J -m 10 2>/dev/null | jq -r '.topics[].topic' | grep -cE '^(tw|wh|as)\.' || true)
   [[ ${n:-0} -gt 0 ]] || return 0
-  log "kafka: deleting $n topics left by earlier test runs (tw.*, wh.*)"
+  log "kafka: deleting $n topics left by earlier test runs (tw.*, wh.*, as.*)"
   kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_addr)" --delete \
-    --topic '(tw|wh)\..*' >>"$(logfile kafka)" 2>&1 || warn "kafka: deleting old test topics failed (left as is)"
+    --topic '(tw|wh|as)\..*' >>"$(logfile kafka)" 2>&1 || warn "kafka: deleting old test topics failed (left as is)"
 }
 
 kafka_setup() {

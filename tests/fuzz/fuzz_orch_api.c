@@ -1,6 +1,6 @@
 /* Fuzz target: what reaches mcloud-orchestrator from other processes
  * (orchestrator/wire.h). The first byte picks the parser: 0 the node
- * heartbeat an agent writes to Redis, 1 the scale body, 2 the drain body,
+ * heartbeat an agent writes to Redis, 1 the scale body (count or bounds), 2 the drain body,
  * 3 a node or service name from a URL path. Refusals must name a field
  * (a non-empty message); accepted values must be in range. */
 #include <stddef.h>
@@ -36,6 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else if (!err.msg[0] || err.kind != MC_ERR_INVALID) {
             __builtin_trap();
         }
+        int min, max;
+        mc_err e2 = {0};
+        int b = mc_api_parse_scale_bounds(buf, len, &min, &max, &e2);
+        if (b == 1 && (min < -1 || min > MC_SPEC_MAX_COUNT || max < -1 || max > MC_SPEC_MAX_COUNT || max == 0 ||
+                       (min < 0 && max < 0)))
+            __builtin_trap();
+        if (b < 0 && (!e2.msg[0] || e2.kind != MC_ERR_INVALID)) __builtin_trap();
         break;
     }
     case 2: {

@@ -1,5 +1,5 @@
 /* Fuzz target: the orchestrator's spec parser and validator
- * (orchestrator/spec.h). Any input is either refused with at least one
+ * (orchestrator/spec.h), the scaling policy included. Any input is either refused with at least one
  * message, or accepted; an accepted spec's canonical form parses back to
  * the same spec (no diff) and formats identically. */
 #include <stddef.h>
@@ -12,10 +12,19 @@
 static const char *const known[] = {"localhost/mcloud-upload", "localhost/mcloud-stream",
                                     "localhost/mcloud-transcode", NULL};
 
+/* Some topics have a known partition count (scaling.max is checked against
+ * it), others none. */
+static int partitions(void *ctx, const char *topic) {
+    (void)ctx;
+    int n = (int)(strlen(topic) % 8);
+    return n ? n : -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static mc_spec a, b;
     static mc_spec_errors errs;
-    const mc_spec_check check = {size && data[0] & 1 ? known : NULL};
+    const mc_spec_check check = {.known_images = size && data[0] & 1 ? known : NULL,
+                                 .topic_partitions = size && data[0] & 2 ? partitions : NULL};
     if (mc_spec_parse((const char *)data, size, &check, &a, &errs) != 0) {
         if (errs.count < 1 || !errs.msg[0][0]) __builtin_trap();
         return 0;

@@ -15,7 +15,7 @@
 
 static const char *const known[] = {"localhost/mcloud-upload", "localhost/mcloud-transcode",
                                     "localhost/mcloud-stream", "localhost/mcloud-api", NULL};
-static const mc_spec_check check = {known};
+static const mc_spec_check check = {.known_images = known};
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -120,6 +120,21 @@ static const struct broken broken[] = {
     {"tabs", HEAD "\tt:\n", "YAML: "},
     {"count above max", HEAD "  t:\n" IMG "    count: 50\n", "services.t.count: \"50\" is not a whole number between 0 and 49"},
     {"pids too low", HEAD "  t:\n" IMG "    resources: {pids: 1}\n", "services.t.resources.pids: \"1\" is not a whole number between 16"},
+#define SC "    scaling:\n      topic: jobs\n      group: workers\n"
+    {"scaling without max", HEAD "  t:\n" IMG SC, "services.t.scaling.max: missing (line 6)"},
+    {"scaling without topic", HEAD "  t:\n" IMG "    scaling: {group: g, max: 2}\n", "services.t.scaling.topic: missing (line 5)"},
+    {"scaling min above max", HEAD "  t:\n" IMG SC "      min: 3\n      max: 2\n", "services.t.scaling.min: 3 above max 2 (line 6)"},
+    {"count outside the policy", HEAD "  t:\n" IMG "    count: 5\n" SC "      max: 4\n",
+     "services.t.count: 5 outside scaling min-max 1-4 (line 7)"},
+    {"scaling bad lag target", HEAD "  t:\n" IMG SC "      max: 2\n      lag_per_instance: 0\n",
+     "services.t.scaling.lag_per_instance: \"0\" is not a whole number between 1 and 1000000000 (line 9)"},
+    {"scaling bad window", HEAD "  t:\n" IMG SC "      max: 2\n      down_window: soon\n",
+     "services.t.scaling.down_window: \"soon\" is not a duration (e.g. 500ms, 10s, 5m) (line 9)"},
+    {"scaling unknown field", HEAD "  t:\n" IMG SC "      max: 2\n      cooldown: 1m\n",
+     "services.t.scaling.cooldown: unknown field (line 9)"},
+    {"scaling bad topic", HEAD "  t:\n" IMG "    scaling: {topic: 'a b', group: g, max: 2}\n",
+     "services.t.scaling.topic: \"a b\" is not a Kafka topic name (line 5)"},
+    {"scaling not a mapping", HEAD "  t:\n" IMG "    scaling: yes\n", "services.t.scaling: expected a mapping"},
 };
 
 static void test_broken_specs_are_refused_whole(void **state) {
@@ -244,8 +259,54 @@ static void test_diff_names_each_change(void **state) {
     assert_false(mc_spec_same_template(&a.services[0], &b.services[0]));
 }
 
+static int six_partitions(void *ctx, const char *topic) {
+    (void)ctx;
+    return strcmp(topic, "mcloud.transcode.jobs") == 0 ? 6 : -1;
+}
+
+static void test_scaling_policy(void **state) {
+    (void)state;
+    const mc_spec_check with_kafka = {known, six_partitions, NULL};
+    const char *y = HEAD "  t:\n" IMG "    scaling: {topic: mcloud.transcode.jobs, group: mcloud-transcode, max: 6}\n";
+    mc_spec spec, again;
+    mc_spec_errors errs;
+    assert_int_equal(mc_spec_parse(y, strlen(y), &with_kafka, &spec, &errs), 0);
+    const mc_spec_scaling *c = &spec.services[0].scaling;
+    assert_true(c->enabled);
+    assert_int_equal(c->min, 1); /* the defaults */
+    assert_int_equal(c->max, 6);
+    assert_int_equal(c->lag_per_instance, 10);
+    assert_int_equal(c->interval_ms, 5000);
+    assert_int_equal(c->up_window_ms, 0);
+    assert_int_equal(c->down_window_ms, 60000);
+    /* max above the partitions: refused naming both numbers */
+    const char *y7 = HEAD "  t:\n" IMG "    scaling: {topic: mcloud.transcode.jobs, group: mcloud-transcode, max: 7}\n";
+    assert_int_equal(mc_spec_parse(y7, strlen(y7), &with_kafka, &spec, &errs), -1);
+    assert_non_null(strstr(errs.msg[0], "services.t.scaling.max: 7 is above the 6 partitions of topic mcloud.transcode.jobs"));
+    assert_non_null(strstr(errs.msg[0], "mcloud kafka partitions mcloud.transcode.jobs N"));
+    assert_non_null(strstr(errs.msg[0], "(line 5)"));
+    /* a topic whose partitions are unknown is not checked here */
+    const char *yo = HEAD "  t:\n" IMG "    scaling: {topic: other, group: g, max: 40}\n";
+    assert_int_equal(mc_spec_parse(yo, strlen(yo), &with_kafka, &spec, &errs), 0);
+    /* the policy round-trips, shows in the diff and restarts nothing */
+    assert_int_equal(mc_spec_parse(y, strlen(y), &with_kafka, &spec, &errs), 0);
+    char *canon = mc_spec_format(&spec);
+    assert_non_null(strstr(canon, "scaling: {topic: \"mcloud.transcode.jobs\""));
+    assert_int_equal(mc_spec_parse(canon, strlen(canon), &with_kafka, &again, &errs), 0);
+    char *d = mc_spec_diff(&spec, &again);
+    assert_string_equal(d, "");
+    free(d);
+    again.services[0].scaling.max = 4;
+    d = mc_spec_diff(&spec, &again);
+    assert_non_null(strstr(d, "~ t.scaling.max: 6 -> 4\n"));
+    free(d);
+    assert_true(mc_spec_same_template(&spec.services[0], &again.services[0]));
+    free(canon);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scaling_policy),
         cmocka_unit_test(test_the_shipped_spec_parses),
         cmocka_unit_test(test_defaults_and_port_env),
         cmocka_unit_test(test_broken_specs_are_refused_whole),

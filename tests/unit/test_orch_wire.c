@@ -122,6 +122,18 @@ static void test_operator_bodies(void **state) {
     assert_int_equal(mc_api_parse_scale("{\"count\":1,\"x\":1}", 17, &count, &err), -1);
     assert_non_null(strstr(err.msg, "'x' is unknown"));
     assert_int_equal(mc_api_parse_scale("[1]", 3, &count, &err), -1);
+    int min, max;
+    assert_int_equal(mc_api_parse_scale_bounds("{\"count\":4}", 11, &min, &max, &err), 0);
+    assert_int_equal(mc_api_parse_scale_bounds("{\"min\":2,\"max\":4}", 17, &min, &max, &err), 1);
+    assert_int_equal(min, 2);
+    assert_int_equal(max, 4);
+    assert_int_equal(mc_api_parse_scale_bounds("{\"max\":3}", 9, &min, &max, &err), 1);
+    assert_int_equal(min, -1);
+    assert_int_equal(max, 3);
+    assert_int_equal(mc_api_parse_scale_bounds("{\"max\":0}", 9, &min, &max, &err), -1);
+    assert_non_null(strstr(err.msg, "max"));
+    assert_int_equal(mc_api_parse_scale_bounds("{\"min\":1,\"count\":2}", 19, &min, &max, &err), -1);
+    assert_non_null(strstr(err.msg, "'count' is unknown"));
     assert_int_equal(mc_api_parse_drain("{\"drain\":false}", 15, &drain, &err), 0);
     assert_false(drain);
     assert_int_equal(mc_api_parse_drain("{\"drain\":1}", 11, &drain, &err), -1);

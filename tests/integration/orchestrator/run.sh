@@ -2,11 +2,16 @@
 # run.sh BUILD_DIR SCENARIO — one scenario of the mcloud-orchestrator
 # integration test against the stack's real servers (the stack's environment
 # is loaded if unset): orch_test.py (orchestrators alone) or, for the
-# scenarios with real agents and containers, cluster_test.py.
+# scenarios with real agents and containers, cluster_test.py; the
+# autoscaler's with real transcoders, autoscale_test.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/support/stack_python.sh
 source "$here/../../support/stack_python.sh"
 test=orch_test.py
-case $2 in heal | nodes | crash | pending | revert | canary) test=cluster_test.py ;; roll) test=roll_test.py ;; esac
+case $2 in
+  heal | nodes | crash | pending | revert | canary) test=cluster_test.py ;;
+  roll) test=roll_test.py ;;
+  burst | kafka) test=autoscale_test.py ;;
+esac
 exec "$python" "$here/$test" --build "$1" "$2"

@@ -1,0 +1,91 @@
+/* autoscale.c — the scaling decision (see autoscale.h). Pure: no clock, no
+ * I/O; the time and the lag come in, the count and its reason go out. */
+#include "orchestrator/autoscale.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* The count the lag asks for, within the policy and the partitions. */
+static int wanted_count(const mc_spec_scaling *p, const mc_scale_input *in, int *cap) {
+    *cap = p->max;
+    if (in->partitions > 0 && in->partitions < *cap) *cap = in->partitions;
+    int64_t lag = in->lag < 0 ? 0 : in->lag;
+    int64_t raw = (lag + p->lag_per_instance - 1) / p->lag_per_instance;
+    int lo = p->min < *cap ? p->min : *cap;
+    return raw > *cap ? *cap : clamp((int)raw, lo, *cap);
+}
+
+static void reset_windows(mc_scale_state *st) {
+    st->high_since_ms = st->low_since_ms = 0;
+    st->high_min = st->low_max = 0;
+}
+
+static void changed(mc_scale_state *st, const mc_scale_input *in, mc_scale_decision *d, int to) {
+    d->desired = to;
+    d->change = to != in->current;
+    if (d->change) {
+        st->last_change_ms = in->now_ms;
+        reset_windows(st);
+    }
+}
+
+void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scale_input *in,
+                     mc_scale_decision *d) {
+    memset(d, 0, sizeof *d);
+    d->desired = in->current;
+    d->wanted = -1;
+    if (!in->lag_known) {
+        reset_windows(st);
+        int to = clamp(in->current, p->min, p->max);
+        snprintf(d->reason, sizeof d->reason, "lag unknown (Kafka unreadable or no topic yet): holding %d", to);
+        changed(st, in, d, to);
+        return;
+    }
+    int cap;
+    int want = wanted_count(p, in, &cap);
+    d->wanted = want;
+    int64_t now = in->now_ms;
+    if (in->current > p->max || in->current < p->min) {
+        int to = clamp(in->current, p->min, p->max);
+        snprintf(d->reason, sizeof d->reason, "count %d outside the policy's %d-%d", in->current, p->min, p->max);
+        changed(st, in, d, to);
+        return;
+    }
+    if (want > in->current) {
+        st->low_since_ms = 0, st->low_max = 0;
+        if (!st->high_since_ms || want < st->high_min) st->high_min = want;
+        if (!st->high_since_ms) st->high_since_ms = now;
+        if (now - st->high_since_ms >= p->up_window_ms) {
+            int to = st->high_min;
+            snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " > %d x %" PRId64 ": up to %d%s", in->lag,
+                     in->current, p->lag_per_instance, to, to == cap && cap < p->max ? " (the partition count)" : "");
+            changed(st, in, d, to);
+        } else {
+            snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " asks for %d: waiting for the up window", in->lag,
+                     want);
+        }
+        return;
+    }
+    if (want < in->current) {
+        st->high_since_ms = 0, st->high_min = 0;
+        if (!st->low_since_ms || want > st->low_max) st->low_max = want;
+        if (!st->low_since_ms) st->low_since_ms = now;
+        bool window = now - st->low_since_ms >= p->down_window_ms;
+        bool spaced = !st->last_change_ms || now - st->last_change_ms >= p->down_window_ms;
+        if (window && spaced) {
+            int to = st->low_max;
+            snprintf(d->reason, sizeof d->reason,
+                     "lag %" PRId64 " asked for at most %d over the down window: down to %d", in->lag, to, to);
+            changed(st, in, d, to);
+        } else {
+            snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " asks for %d: waiting for the down window",
+                     in->lag, want);
+        }
+        return;
+    }
+    reset_windows(st);
+    snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " fits %d instances", in->lag, in->current);
+}
