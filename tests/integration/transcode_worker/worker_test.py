@@ -297,7 +297,9 @@ class Harness:
             delete_prefix(self.s3, f"videos/{TENANT}/{vid}/")
             delete_prefix(self.s3, f"sources/{TENANT}/{vid}/")
         self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
-        problem = delete_topics(list(self.topics.values()))
+        # the tool is built beside the worker: BUILD/transcode/mcloud-transcode
+        build_dir = os.path.dirname(os.path.dirname(os.path.abspath(self.worker_bin)))
+        problem = delete_topics(list(self.topics.values()), build_dir)
         if problem:
             errors.append(problem)
         if ok and not errors and not ENV.get("MCLOUD_TEST_KEEP"):
