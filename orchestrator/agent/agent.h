@@ -39,6 +39,7 @@ typedef struct mc_agent_instance {
     int health_failures;
     double next_check, restart_at;    /* monotonic seconds */
     double quick_at;                  /* the next quick probe while "starting" (monotonic s) */
+    double started_mono;              /* when its container started (monotonic s): the first answer's delay is logged */
     double next_inspect;              /* inspect at the latest then (monotonic s); 0: next round */
     unsigned long events_seen;        /* the agent's event count at its last inspect */
     bool running;                     /* as the last inspect found it */

@@ -113,8 +113,10 @@ static void now_rfc3339(char *out, size_t cap) {
 }
 
 /* Creates and starts the order's container on engine; its id in id (also
- * when the start failed, for the caller to remove). */
-static int create_container(mc_agent *a, mc_docker *engine, const mc_agent_order *o, char *id, mc_err *err) {
+ * when the start failed, for the caller to remove), the create's and the
+ * start's durations in took (ms: the placement's breakdown, logged). */
+static int create_container(mc_agent *a, mc_docker *engine, const mc_agent_order *o, char *id, double took[2],
+                            mc_err *err) {
     char name[MC_DOCKER_NAME_MAX], version[32], index[16];
     if (mc_agent_container_name(a->node, o, name, sizeof name) < 0)
         return mc_err_set(err, MC_ERR_INVALID, "container name too long");
@@ -129,15 +131,20 @@ static int create_container(mc_agent *a, mc_docker *engine, const mc_agent_order
                            .nano_cpus = (int64_t)(o->cpus * 1e9), .pids_limit = o->pids,
                            .stop_timeout_s = (int)(o->stop_grace_ms / 1000)};
     mc_docker_remove(engine, name, true, NULL); /* a leftover of an earlier life */
+    double t0 = mc_monotonic_seconds();
     if (mc_docker_create(engine, name, &spec, id, err) < 0) return -1;
-    return mc_docker_start(engine, id, err);
+    double t1 = mc_monotonic_seconds();
+    int rc = mc_docker_start(engine, id, err);
+    took[0] = (t1 - t0) * 1000, took[1] = (mc_monotonic_seconds() - t1) * 1000;
+    return rc;
 }
 
 /* The instance's new container runs: probed at once, then every
  * QUICK_PROBE_MS until it first answers (failures still count at the
  * spec's interval only). Lock held. */
-static void container_started(mc_agent_instance *i) {
+static void container_started(mc_agent_instance *i, const char *create_ms, const char *start_ms) {
     double now = mc_monotonic_seconds();
+    i->started_mono = now;
     now_rfc3339(i->started_at, sizeof i->started_at);
     i->health_failures = 0;
     i->healthy = i->ready = false;
@@ -145,7 +152,8 @@ static void container_started(mc_agent_instance *i) {
     i->quick_at = now;
     i->next_inspect = 0; /* inspected next round */
     set_state(i, "starting");
-    mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, NULL);
+    mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, "create_ms",
+              create_ms, "start_ms", start_ms, NULL);
 }
 
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
@@ -273,9 +281,12 @@ static void *starter_main(void *arg) {
     starter *s = arg;
     mc_agent *a = s->a;
     mc_err err = {0};
-    char id[MC_DOCKER_ID_MAX] = "";
+    char id[MC_DOCKER_ID_MAX] = "", create_ms[32], start_ms[32];
+    double took[2] = {0, 0};
     mc_docker *engine = mc_docker_new(a->engine_socket, &err);
-    int rc = engine ? create_container(a, engine, &s->order, id, &err) : -1;
+    int rc = engine ? create_container(a, engine, &s->order, id, took, &err) : -1;
+    snprintf(create_ms, sizeof create_ms, "%.0f", took[0]);
+    snprintf(start_ms, sizeof start_ms, "%.0f", took[1]);
     if (rc < 0 && id[0]) mc_docker_remove(engine, id, true, NULL);
     mc_docker_free(engine);
     pthread_mutex_lock(&a->lock);
@@ -283,7 +294,7 @@ static void *starter_main(void *arg) {
     i->creating = false;
     if (rc == 0) {
         snprintf(i->container_id, sizeof i->container_id, "%s", id);
-        container_started(i);
+        container_started(i, create_ms, start_ms);
     } else {
         mc_log_kv(MC_LOG_ERROR, "container start failed", "instance", i->order.name, "error", err.msg, NULL);
         i->container_id[0] = '\0';
@@ -370,6 +381,12 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
      * the health path is asked when the ready path does not answer 200. */
     bool ready = probe(a, i->order.port, i->order.health.ready_path, i->order.health.timeout_ms);
     if (ready || probe(a, i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
+        if (strcmp(i->state, "starting") == 0 && i->started_mono > 0) {
+            char ms[32];
+            snprintf(ms, sizeof ms, "%.0f", (now - i->started_mono) * 1000);
+            mc_log_kv(MC_LOG_INFO, "container answers its health check", "instance", i->order.name,
+                      "after_start_ms", ms, "ready", ready ? "true" : "false", NULL);
+        }
         i->health_failures = 0;
         i->healthy = true;
         mc_backoff_reset(&i->backoff);
