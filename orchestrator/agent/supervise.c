@@ -156,13 +156,27 @@ static void container_started(mc_agent_instance *i, const char *create_ms, const
               create_ms, "start_ms", start_ms, NULL);
 }
 
+/* The supervisor's slow engine calls (a stop waits up to the grace period;
+ * an inspect waits for the engine's storage lock while others create) run
+ * with a->lock released, so orders are answered and the heartbeat built
+ * meanwhile. Safe: only this thread changes the container id of an
+ * instance that is not `creating`, and only it frees a slot; a PUT or a
+ * DELETE meanwhile only sets flags the next round acts on. */
+static void unlocked_begin(mc_agent *a) { pthread_mutex_unlock(&a->lock); }
+static void unlocked_end(mc_agent *a) { pthread_mutex_lock(&a->lock); }
+
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
+    char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX];
+    snprintf(id, sizeof id, "%s", i->container_id);
+    snprintf(name, sizeof name, "%s", i->order.name);
     int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
-    if (mc_docker_stop(a->engine, i->container_id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
-        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", i->order.name, "error", err.msg, NULL);
-    mc_docker_remove(a->engine, i->container_id, true, &err);
+    unlocked_begin(a);
+    if (mc_docker_stop(a->engine, id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
+        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", name, "error", err.msg, NULL);
+    mc_docker_remove(a->engine, id, true, &err);
+    unlocked_end(a);
     i->container_id[0] = '\0';
 }
 
@@ -231,8 +245,13 @@ static void read_usage(mc_agent_instance *i, double now) {
  * its restart scheduled. -1 when the engine could not answer. */
 static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     mc_docker_container c;
+    char id[MC_DOCKER_ID_MAX];
+    snprintf(id, sizeof id, "%s", i->container_id);
     i->next_inspect = now + INSPECT_S;
-    if (mc_docker_inspect(a->engine, i->container_id, &c, err) < 0) {
+    unlocked_begin(a);
+    int rc = mc_docker_inspect(a->engine, id, &c, err);
+    unlocked_end(a);
+    if (rc < 0) {
         if (err->kind == MC_ERR_NOT_FOUND) { /* removed behind our back */
             i->container_id[0] = '\0';
             i->running = false;
@@ -349,6 +368,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     if (i->creating) return; /* its starter's until the container runs */
     if (i->deleting) {
         stop_and_remove(a, i);
+        if (!i->deleting) return; /* ordered again while it stopped: started next round */
         mc_agent_forget_order(a, i->order.name);
         mc_log_kv(MC_LOG_INFO, "instance stopped", "instance", i->order.name, NULL);
         mc_agent_order_free(&i->order);
@@ -379,8 +399,14 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     bool was_healthy = i->healthy, was_ready = i->ready;
     /* A ready answer says alive too: one request per check while ready;
      * the health path is asked when the ready path does not answer 200. */
-    bool ready = probe(a, i->order.port, i->order.health.ready_path, i->order.health.timeout_ms);
-    if (ready || probe(a, i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
+    mc_agent_health h = i->order.health;
+    int port = i->order.port;
+    unlocked_begin(a); /* a probe may wait up to its timeout */
+    bool ready = probe(a, port, h.ready_path, h.timeout_ms);
+    bool alive = ready || probe(a, port, h.path, h.timeout_ms);
+    unlocked_end(a);
+    if (i->deleting || i->replacing) return; /* ordered otherwise meanwhile: the next round acts */
+    if (alive) {
         if (strcmp(i->state, "starting") == 0 && i->started_mono > 0) {
             char ms[32];
             snprintf(ms, sizeof ms, "%.0f", (now - i->started_mono) * 1000);
