@@ -75,6 +75,10 @@ static enum MHD_Result put_instance(mc_agent *a, mc_http_req *req, const char *n
         free(i->order_json);
         i->replacing = i->container_id[0] != '\0' || i->creating; /* what a starter makes is replaced too */
         i->deleting = false;
+        /* the new version has proven nothing yet: reported so at once (the
+         * old container's health must not count for it while it stops) */
+        i->healthy = i->ready = false;
+        snprintf(i->state, sizeof i->state, "starting");
     } else {
         for (int k = 0; k < MC_AGENT_MAX_INSTANCES && !i; k++)
             if (!a->inst[k].used) i = &a->inst[k];
