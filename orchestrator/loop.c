@@ -5,13 +5,15 @@
  *      holder is active and its fencing token goes with every order (the
  *      lock is extended by a lease thread, not by the round: see lease_step);
  *   2. reloads the desired spec when MySQL has a newer version;
- *   3. reads the nodes' heartbeats (<key_prefix>:node:*) and the drain set;
+ *   3. reads the nodes' heartbeats (<key_prefix>:node:*, one MGET per SCAN
+ *      page) and the drain set;
  *   4. decides: the rollout step per service, placement, the reconcile plan
  *      (orchestrator/plan.h) — a standby computes the same picture for
  *      `mcloud ps` but sends nothing;
  *   5. if active, sends the orders. An agent answering 409 stale_fence
  *      means another orchestrator took over while this one was paused: it
- *      steps down at once.
+ *      steps down at once. While what it ordered settles, the rounds come
+ *      every FOLLOW_MS instead (follow_up).
  * A restarted orchestrator adopts what runs: placement keeps every
  * reported instance where it is and the plan orders nothing for an
  * instance running the wanted version. */
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/json.h"
 #include "common/log.h"
@@ -29,6 +32,8 @@
 #include "orchestrator/wire.h"
 
 #define RESEND_AFTER_S 10.0
+#define FOLLOW_MS 100
+#define FOLLOW_S 60.0
 
 static double now_s(void) {
     struct timespec ts;
@@ -141,26 +146,23 @@ static void refresh_desired(mc_orch *o) {
 
 /* ---- 3. the cluster as the agents report it ---- */
 
-static void read_node(mc_orch *o, mc_orch_view *v, const char *key) {
+/* One node's heartbeat (value) under key into the view. */
+static void read_node(mc_orch *o, mc_orch_view *v, const char *key, const redisReply *value) {
     mc_err err = {0};
-    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s", key);
-    if (!r) return;
-    if (r->type == REDIS_REPLY_STRING && v->nnodes < MC_ORCH_MAX_NODES) {
-        mc_node *node = &v->nodes[v->nnodes];
-        int n = 0;
-        const char *key_node = key + strlen(o->node_pattern) - 1;
-        int rc = mc_heartbeat_parse(r->str, r->len, node, &v->reports[v->nreports], MC_ORCH_MAX_REPORTS - v->nreports,
-                                    &n, &err);
-        if (rc == 0 && strcmp(node->name, key_node) != 0) /* a node speaks for itself only */
-            rc = mc_err_set(&err, MC_ERR_INVALID, "names node '%s' under another node's key", node->name);
-        if (rc == 0) {
-            v->nnodes++;
-            v->nreports += n;
-        } else {
-            mc_log_kv(MC_LOG_WARN, "ignoring a malformed node heartbeat", "key", key, "error", err.msg, NULL);
-        }
+    if (value->type != REDIS_REPLY_STRING || v->nnodes >= MC_ORCH_MAX_NODES) return; /* nil: expired since the SCAN */
+    mc_node *node = &v->nodes[v->nnodes];
+    int n = 0;
+    const char *key_node = key + strlen(o->node_pattern) - 1;
+    int rc = mc_heartbeat_parse(value->str, value->len, node, &v->reports[v->nreports],
+                                MC_ORCH_MAX_REPORTS - v->nreports, &n, &err);
+    if (rc == 0 && strcmp(node->name, key_node) != 0) /* a node speaks for itself only */
+        rc = mc_err_set(&err, MC_ERR_INVALID, "names node '%s' under another node's key", node->name);
+    if (rc == 0) {
+        v->nnodes++;
+        v->nreports += n;
+    } else {
+        mc_log_kv(MC_LOG_WARN, "ignoring a malformed node heartbeat", "key", key, "error", err.msg, NULL);
     }
-    freeReplyObject(r);
 }
 
 /* A node whose heartbeat vanished less than orchestrator.node_grace_ms ago
@@ -191,15 +193,18 @@ typedef struct cluster_scan {
     mc_orch_view *v;
 } cluster_scan;
 
+/* One SCAN page of node keys: their heartbeats in one MGET. */
 static int read_nodes(void *ctx, const redisReply *keys, mc_err *err) {
-    (void)err;
     cluster_scan *s = ctx;
-    for (size_t i = 0; i < keys->elements; i++) {
+    redisReply *values = mc_redis_mget(s->o->svc.redis, keys, err);
+    if (!values) return -1;
+    for (size_t i = 0; i < keys->elements && i < values->elements; i++) {
         bool seen = false; /* SCAN may repeat a key */
         const char *name = keys->element[i]->str + strlen(s->o->node_pattern) - 1;
         for (int k = 0; k < s->v->nnodes; k++) seen |= strcmp(s->v->nodes[k].name, name) == 0;
-        if (!seen) read_node(s->o, s->v, keys->element[i]->str);
+        if (!seen) read_node(s->o, s->v, keys->element[i]->str, values->element[i]);
     }
+    freeReplyObject(values);
     return 0;
 }
 
@@ -291,16 +296,30 @@ static bool recently_sent(const char *key, double now) {
     return false;
 }
 
-static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, int64_t fence, double now) {
+/* One order of the round, its request ready for mc_orch_agent_calls. */
+typedef struct order_out {
+    const mc_order *ord;
+    int64_t version;
+    char path[160];
+    char *body;
+    mc_agent_call call;
+} order_out;
+
+/* Builds the request of an order; 0 when there is nothing to send (its node
+ * is gone, the same order went out less than RESEND_AFTER_S ago). */
+static int prepare_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, int64_t fence, double now,
+                         order_out *out) {
     const mc_node *node = NULL;
     for (int k = 0; k < v->nnodes; k++)
         if (strcmp(v->nodes[k].name, ord->node) == 0) node = &v->nodes[k];
     if (!node) return 0;
-    char path[160], key[160], *body = NULL;
+    char key[160];
     const char *method = ord->kind == MC_ORDER_STOP ? "DELETE" : "PUT";
-    snprintf(path, sizeof path, "/v1/instances/%s", ord->name);
-    int64_t version = ord->want >= 0 ? v->wants[ord->want].version : 0;
-    snprintf(key, sizeof key, "%s %s %s %" PRId64, method, ord->node, ord->name, version);
+    snprintf(out->path, sizeof out->path, "/v1/instances/%s", ord->name);
+    out->ord = ord;
+    out->version = ord->want >= 0 ? v->wants[ord->want].version : 0;
+    out->body = NULL;
+    snprintf(key, sizeof key, "%s %s %s %" PRId64, method, ord->node, ord->name, out->version);
     if (recently_sent(key, now)) return 0;
     if (ord->kind != MC_ORDER_STOP) {
         const mc_want *w = &v->wants[ord->want];
@@ -310,41 +329,103 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
             if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
                 def = mc_spec_find(o->history[h].spec, w->service);
         json_t *j = mc_order_body(def, w->port, w->index, w->version);
-        body = j ? mc_json_dump(j) : NULL;
+        out->body = j ? mc_json_dump(j) : NULL;
         json_decref(j);
-        if (!body) return 0;
+        if (!out->body) return 0;
     }
-    long status;
-    char *answer = NULL;
-    mc_err err = {0};
-    int rc = mc_orch_agent_call(o, method, node->agent_url, path, fence, body, &status, &answer, &err);
-    free(body);
+    out->call = (mc_agent_call){.method = method, .base_url = node->agent_url, .path = out->path,
+                                .body = out->body, .fence = fence};
+    return 1;
+}
+
+/* What the agent answered, logged and counted: 1 accepted, 0 not (logged),
+ * -1 when the agent refused the fencing token (this orchestrator steps down). */
+static int finish_order(mc_orch *o, order_out *out) {
+    const mc_order *ord = out->ord;
+    mc_agent_call *c = &out->call;
     char st[16], ver[32];
-    snprintf(st, sizeof st, "%ld", status);
-    snprintf(ver, sizeof ver, "%" PRId64, version);
+    snprintf(st, sizeof st, "%ld", c->status);
+    snprintf(ver, sizeof ver, "%" PRId64, out->version);
     static const char *const kinds[] = {"start", "replace", "stop"};
     char labels[80];
     snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kinds[ord->kind],
-             rc < 0 ? "undelivered" : status == 409 ? "stale_fence" : status >= 300 ? "refused" : "done");
+             c->rc < 0 ? "undelivered" : c->status == 409 ? "stale_fence" : c->status >= 300 ? "refused" : "done");
     mc_counter_inc(mc_counter("mcloud_orchestrator_orders_total", "Orders sent to agents, by kind and result.", labels));
-    if (rc < 0) {
+    int rc = 0;
+    if (c->rc < 0) {
         mc_log_kv(MC_LOG_WARN, "order not delivered", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
-                  "error", err.msg, NULL);
-    } else if (status == 409 && answer && strstr(answer, "stale_fence")) {
+                  "error", c->err.msg, NULL);
+    } else if (c->status == 409 && c->answer && strstr(c->answer, "stale_fence")) {
         o->orders_refused++;
-        free(answer);
         step_down(o, "an agent refused the fencing token (409 stale_fence)");
-        return -1;
-    } else if (status >= 300) {
+        rc = -1;
+    } else if (c->status >= 300) {
         mc_log_kv(MC_LOG_WARN, "order refused", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
-                  "status", st, "answer", answer ? answer : "", NULL);
+                  "status", st, "answer", c->answer ? c->answer : "", NULL);
     } else {
         o->orders_sent++;
         mc_log_kv(MC_LOG_INFO, "order", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node, "version",
                   ver, "status", st, NULL);
+        rc = 1;
     }
-    free(answer);
-    return 0;
+    return rc;
+}
+
+/* The round's orders, all sent at once (agents answer an order at once and
+ * create in the background; one slow agent holds up no other). A refused
+ * fencing token makes this orchestrator step down: what the other agents
+ * accepted of the same round was ordered under a token they still honour,
+ * as when orders went one by one. */
+static void send_orders(mc_orch *o, const mc_orch_view *v, const mc_order *orders, int n, int64_t fence, double now) {
+    order_out *out = calloc((size_t)(n > 0 ? n : 1), sizeof *out);
+    mc_agent_call *calls = calloc((size_t)(n > 0 ? n : 1), sizeof *calls);
+    if (!out || !calls) {
+        free(out);
+        free(calls);
+        return;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (prepare_order(o, v, &orders[i], fence, now, &out[m]) > 0) calls[m] = out[m].call, m++;
+    mc_orch_agent_calls(o, calls, m);
+    bool stale = false;
+    for (int i = 0; i < m; i++) {
+        out[i].call = calls[i];
+        int rc = stale ? 0 : finish_order(o, &out[i]);
+        stale |= rc < 0;
+        if (rc > 0) o->follow_until = mc_monotonic_seconds() + FOLLOW_S;
+        free(out[i].call.answer);
+        free(out[i].body);
+    }
+    /* the decisions learn what was ordered (as before, unless this one steps down) */
+    for (int i = 0; i < n && !stale; i++)
+        if (orders[i].want >= 0) {
+            pthread_mutex_lock(&o->mu);
+            mc_decide_ordered(&o->decide, o->spec, &v->wants[orders[i].want], now);
+            pthread_mutex_unlock(&o->mu);
+        }
+    free(out);
+    free(calls);
+}
+
+/* After an order the next rounds come every FOLLOW_MS, for at most
+ * FOLLOW_S, until the cluster settles (nothing left to order, every
+ * instance reported healthy and ready): an agent reports a new
+ * container's health the moment it changes, and the operator's `mcloud
+ * ps` (and the next rollout step) should not wait a whole interval for
+ * it. At rest the rounds keep orchestrator.interval_ms. The standby never
+ * follows (it sends no orders). */
+static int follow_up(mc_orch *o, const mc_orch_view *v, int norders) {
+    if (mc_monotonic_seconds() >= o->follow_until) return 0;
+    bool settled = norders == 0;
+    for (int r = 0; r < v->nreports && settled; r++)
+        settled = v->reports[r].healthy && v->reports[r].ready && strcmp(v->reports[r].state, "running") == 0;
+    if (settled) {
+        o->follow_until = 0;
+        return 0;
+    }
+    usleep(FOLLOW_MS * 1000);
+    return 1; /* the next round at once */
 }
 
 static int round_step(void *ctx) {
@@ -390,16 +471,9 @@ static int round_step(void *ctx) {
     /* v is the published view: read-only from here, o->spec only changes in this thread. */
     int n = mc_reconcile(v->wants, v->nwants, v->nodes, v->nnodes, v->reports, v->nreports, orders,
                          MC_ORCH_MAX_WANTS * 2);
-    for (int i = 0; i < n; i++) {
-        if (send_order(o, v, &orders[i], fence, now) < 0) break;
-        if (orders[i].want >= 0) {
-            pthread_mutex_lock(&o->mu);
-            mc_decide_ordered(&o->decide, o->spec, &v->wants[orders[i].want], now);
-            pthread_mutex_unlock(&o->mu);
-        }
-    }
+    send_orders(o, v, orders, n, fence, now);
     free(orders);
-    return 0;
+    return follow_up(o, v, n);
 }
 
 int mc_orch_loop_start(mc_orch *o, mc_err *err) {

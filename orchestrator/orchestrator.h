@@ -64,6 +64,7 @@ typedef struct mc_orch {
     int nhistory;
     mc_orch_view *view;
     int64_t orders_sent, orders_refused;
+    double follow_until;             /* rounds every FOLLOW_MS until then while a change settles (loop.c) */
 } mc_orch;
 
 /* versions.c */
@@ -85,6 +86,23 @@ json_t *mc_orch_versions_json(mc_orch *o, int limit, mc_err *err);
 /* agents.c: one order; *status is the agent's HTTP status (0: no answer). */
 int mc_orch_agent_call(mc_orch *o, const char *method, const char *base_url, const char *path, int64_t fence,
                        const char *body, long *status, char **answer, mc_err *err);
+
+/* One call of a batch: the request in, the outcome of mc_orch_agent_call out
+ * (rc, status, answer: the caller frees it, err). */
+typedef struct mc_agent_call {
+    const char *method, *base_url, *path, *body;
+    int64_t fence;
+    int rc;
+    long status;
+    char *answer;
+    mc_err err;
+} mc_agent_call;
+
+/* A round's orders at once: every call of calls in parallel (a thread each,
+ * at most MC_ORCH_CALLS_PARALLEL at a time); returns when all have
+ * answered or timed out. */
+#define MC_ORCH_CALLS_PARALLEL 16
+void mc_orch_agent_calls(mc_orch *o, mc_agent_call *calls, int n);
 
 /* loop.c */
 int mc_orch_loop_start(mc_orch *o, mc_err *err);

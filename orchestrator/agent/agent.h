@@ -1,8 +1,10 @@
 /* agent.h — the node agent's state, shared by its HTTP API (api.c) and its
  * supervisor (supervise.c). The API only records what the orchestrator wants
  * (under the lock) and nudges the supervisor; the supervisor alone talks to
- * the container engine: creates, health-checks, restarts with backoff, stops,
- * and heartbeats the node into Redis. */
+ * the container engine: health-checks, restarts with backoff, stops, and
+ * heartbeats the node into Redis; it hands each container create+start to a
+ * starter thread of its own that works off the lock (a create on vfs
+ * storage takes seconds; several run in parallel, as the engine allows). */
 #ifndef MCLOUD_AGENT_H
 #define MCLOUD_AGENT_H
 
@@ -30,11 +32,14 @@ typedef struct mc_agent_instance {
     char state[16];                   /* starting|running|unhealthy|exited|backoff|stopping */
     bool ready, healthy;
     bool deleting, replacing;
+    bool creating;                    /* a starter thread is creating its container (off the lock) */
     int restarts, last_exit_code;
     char started_at[40];
     int pid;
     int health_failures;
     double next_check, restart_at;    /* monotonic seconds */
+    double quick_at;                  /* the next quick probe while "starting" (monotonic s) */
+    double started_mono;              /* when its container started (monotonic s): the first answer's delay is logged */
     double next_inspect;              /* inspect at the latest then (monotonic s); 0: next round */
     unsigned long events_seen;        /* the agent's event count at its last inspect */
     bool running;                     /* as the last inspect found it */
@@ -66,6 +71,8 @@ typedef struct mc_agent {
     atomic_bool events_stop;
     mc_periodic *beat;                /* the heartbeat's own thread */
     char *beat_text;                  /* the last heartbeat built (only that thread) */
+    atomic_int starters;              /* starter threads running (creates off the lock) */
+    atomic_bool no_starters;          /* stopping: no new starter */
 } mc_agent;
 
 int mc_agent_api_routes(mc_agent *a, mc_err *err);

@@ -1,7 +1,10 @@
 /* api.c — the agent's HTTP API, the orchestrator's side of the contract:
  * PUT/DELETE/GET /v1/instances[/<name>[/logs]] behind the fencing check
  * (a stale X-Mcloud-Fence gets 409 stale_fence). Handlers record the wish
- * and nudge the supervisor; they never wait for the engine, except logs. */
+ * and nudge the supervisor; they never wait for the engine, except logs:
+ * an order is answered at once (201/200 accepted, 202 stopping) and the
+ * container is created in the background (the instance reports "starting",
+ * then its health, in GET /v1/instances and the node's heartbeat). */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +73,12 @@ static enum MHD_Result put_instance(mc_agent *a, mc_http_req *req, const char *n
         status = 200;
         mc_agent_order_free(&i->order);
         free(i->order_json);
-        i->replacing = i->container_id[0] != '\0';
+        i->replacing = i->container_id[0] != '\0' || i->creating; /* what a starter makes is replaced too */
         i->deleting = false;
+        /* the new version has proven nothing yet: reported so at once (the
+         * old container's health must not count for it while it stops) */
+        i->healthy = i->ready = false;
+        snprintf(i->state, sizeof i->state, "starting");
     } else {
         for (int k = 0; k < MC_AGENT_MAX_INSTANCES && !i; k++)
             if (!a->inst[k].used) i = &a->inst[k];

@@ -1,4 +1,4 @@
-/* supervise.c — the agent's supervisor: the one thread that talks to the
+/* supervise.c — the agent's supervisor: the thread that drives the
  * container engine. Each round it makes the engine match the orders (create,
  * replace, stop and remove), inspects every container, runs the health checks
  * itself (podman runs none without systemd): a failing health path restarts
@@ -11,9 +11,16 @@
  * TTL 10 s, every 2 s, never held up by an engine call); the supervisor,
  * at start, adopts the node's running containers without restarting them.
  * The engine is asked about a container only when its event stream (followed
- * by a thread of its own) said something happened on this node, or every
+ * by a thread of its own) said something happened to that container, or every
  * INSPECT_S as a safety net: polling every container four times a second
- * would make an idle node's agent cost grow with its containers. */
+ * would make an idle node's agent cost grow with its containers.
+ * Placement speed: a create+start runs on a starter thread, off the lock
+ * (vfs copies the image per container: seconds each; up to STARTERS_MAX in
+ * parallel, like a direct client would), so orders are answered at once and
+ * the other instances stay supervised; a new container is probed every
+ * QUICK_PROBE_MS until it first answers (the spec's interval after that,
+ * failures counted at that interval only); and every change of health or
+ * readiness nudges the heartbeat, so the orchestrator sees it at once. */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +41,8 @@
 #define ROUND_MS 250
 #define HEARTBEAT_S 2.0
 #define INSPECT_S 5.0
+#define STARTERS_MAX 8         /* container creates in parallel */
+#define QUICK_PROBE_MS 50      /* probes of a new container until it first answers */
 
 /* ---- state files: the fence and the accepted orders ---- */
 
@@ -91,6 +100,11 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i) {
 
 static void set_state(mc_agent_instance *i, const char *s) { snprintf(i->state, sizeof i->state, "%s", s); }
 
+/* A container that runs but has not answered a probe yet. */
+static bool starting_up(const mc_agent_instance *i) {
+    return !i->creating && !i->deleting && i->container_id[0] && i->running && strcmp(i->state, "starting") == 0;
+}
+
 static void now_rfc3339(char *out, size_t cap) {
     time_t t = time(NULL);
     struct tm tm;
@@ -98,39 +112,71 @@ static void now_rfc3339(char *out, size_t cap) {
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int start_container(mc_agent *a, mc_agent_instance *i, mc_err *err) {
+/* Creates and starts the order's container on engine; its id in id (also
+ * when the start failed, for the caller to remove), the create's and the
+ * start's durations in took (ms: the placement's breakdown, logged). */
+static int create_container(mc_agent *a, mc_docker *engine, const mc_agent_order *o, char *id, double took[2],
+                            mc_err *err) {
     char name[MC_DOCKER_NAME_MAX], version[32], index[16];
-    if (mc_agent_container_name(a->node, &i->order, name, sizeof name) < 0)
+    if (mc_agent_container_name(a->node, o, name, sizeof name) < 0)
         return mc_err_set(err, MC_ERR_INVALID, "container name too long");
-    snprintf(version, sizeof version, "%lld", i->order.spec_version);
-    snprintf(index, sizeof index, "%d", i->order.index);
-    mc_docker_kv labels[] = {{"mcloud.service", i->order.service}, {"mcloud.instance", i->order.name},
+    snprintf(version, sizeof version, "%lld", o->spec_version);
+    snprintf(index, sizeof index, "%d", o->index);
+    mc_docker_kv labels[] = {{"mcloud.service", o->service}, {"mcloud.instance", o->name},
                              {"mcloud.node", a->node}, {"mcloud.spec_version", version},
                              {"mcloud.managed", "true"}};
-    mc_docker_spec spec = {.image = i->order.image, .env = i->order.env, .nenv = i->order.nenv,
-                           .labels = labels, .nlabels = 5, .volumes = i->order.volumes,
-                           .nvolumes = i->order.nvolumes, .memory_bytes = i->order.memory_bytes,
-                           .nano_cpus = (int64_t)(i->order.cpus * 1e9), .pids_limit = i->order.pids,
-                           .stop_timeout_s = (int)(i->order.stop_grace_ms / 1000)};
-    mc_docker_remove(a->engine, name, true, NULL); /* a leftover of an earlier life */
-    if (mc_docker_create(a->engine, name, &spec, i->container_id, err) < 0) return -1;
-    if (mc_docker_start(a->engine, i->container_id, err) < 0) return -1;
+    mc_docker_spec spec = {.image = o->image, .env = o->env, .nenv = o->nenv,
+                           .labels = labels, .nlabels = 5, .volumes = o->volumes,
+                           .nvolumes = o->nvolumes, .memory_bytes = o->memory_bytes,
+                           .nano_cpus = (int64_t)(o->cpus * 1e9), .pids_limit = o->pids,
+                           .stop_timeout_s = (int)(o->stop_grace_ms / 1000)};
+    mc_docker_remove(engine, name, true, NULL); /* a leftover of an earlier life */
+    double t0 = mc_monotonic_seconds();
+    if (mc_docker_create(engine, name, &spec, id, err) < 0) return -1;
+    double t1 = mc_monotonic_seconds();
+    int rc = mc_docker_start(engine, id, err);
+    took[0] = (t1 - t0) * 1000, took[1] = (mc_monotonic_seconds() - t1) * 1000;
+    return rc;
+}
+
+/* The instance's new container runs: probed at once, then every
+ * QUICK_PROBE_MS until it first answers (failures still count at the
+ * spec's interval only). Lock held. */
+static void container_started(mc_agent_instance *i, const char *create_ms, const char *start_ms) {
+    double now = mc_monotonic_seconds();
+    i->started_mono = now;
     now_rfc3339(i->started_at, sizeof i->started_at);
     i->health_failures = 0;
     i->healthy = i->ready = false;
-    i->next_check = mc_monotonic_seconds() + i->order.health.interval_ms / 1000.0;
+    i->next_check = now + i->order.health.interval_ms / 1000.0;
+    i->quick_at = now;
+    i->next_inspect = 0; /* inspected next round */
     set_state(i, "starting");
-    mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, NULL);
-    return 0;
+    mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, "create_ms",
+              create_ms, "start_ms", start_ms, NULL);
 }
+
+/* The supervisor's slow engine calls (a stop waits up to the grace period;
+ * an inspect waits for the engine's storage lock while others create) run
+ * with a->lock released, so orders are answered and the heartbeat built
+ * meanwhile. Safe: only this thread changes the container id of an
+ * instance that is not `creating`, and only it frees a slot; a PUT or a
+ * DELETE meanwhile only sets flags the next round acts on. */
+static void unlocked_begin(mc_agent *a) { pthread_mutex_unlock(&a->lock); }
+static void unlocked_end(mc_agent *a) { pthread_mutex_lock(&a->lock); }
 
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
+    char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX];
+    snprintf(id, sizeof id, "%s", i->container_id);
+    snprintf(name, sizeof name, "%s", i->order.name);
     int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
-    if (mc_docker_stop(a->engine, i->container_id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
-        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", i->order.name, "error", err.msg, NULL);
-    mc_docker_remove(a->engine, i->container_id, true, &err);
+    unlocked_begin(a);
+    if (mc_docker_stop(a->engine, id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
+        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", name, "error", err.msg, NULL);
+    mc_docker_remove(a->engine, id, true, &err);
+    unlocked_end(a);
     i->container_id[0] = '\0';
 }
 
@@ -199,8 +245,13 @@ static void read_usage(mc_agent_instance *i, double now) {
  * its restart scheduled. -1 when the engine could not answer. */
 static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     mc_docker_container c;
+    char id[MC_DOCKER_ID_MAX];
+    snprintf(id, sizeof id, "%s", i->container_id);
     i->next_inspect = now + INSPECT_S;
-    if (mc_docker_inspect(a->engine, i->container_id, &c, err) < 0) {
+    unlocked_begin(a);
+    int rc = mc_docker_inspect(a->engine, id, &c, err);
+    unlocked_end(a);
+    if (rc < 0) {
         if (err->kind == MC_ERR_NOT_FOUND) { /* removed behind our back */
             i->container_id[0] = '\0';
             i->running = false;
@@ -215,6 +266,7 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
         i->restarts++;
         i->healthy = i->ready = false;
         mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
+        mc_periodic_nudge(a->beat);
         /* its last lines outlive it: `mcloud logs` of a crash loop shows why */
         mc_err lerr = {0};
         if (mc_docker_logs(a->engine, i->container_id, 20, i->last_logs, sizeof i->last_logs, &lerr) < 0)
@@ -231,13 +283,92 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     return 0;
 }
 
+/* ---- starters: container creates off the lock ---- */
+
+/* One container create+start, on a thread of its own with its own engine
+ * client and its own copy of the order (a PUT may replace the instance's
+ * meanwhile: it then marks it replacing, and the supervisor replaces what
+ * this made). The instance is `creating` until it ends, which the
+ * supervisor leaves alone, so its slot outlives the thread. */
+typedef struct starter {
+    mc_agent *a;
+    mc_agent_instance *i;
+    mc_agent_order order;
+} starter;
+
+static void *starter_main(void *arg) {
+    starter *s = arg;
+    mc_agent *a = s->a;
+    mc_err err = {0};
+    char id[MC_DOCKER_ID_MAX] = "", create_ms[32], start_ms[32];
+    double took[2] = {0, 0};
+    mc_docker *engine = mc_docker_new(a->engine_socket, &err);
+    int rc = engine ? create_container(a, engine, &s->order, id, took, &err) : -1;
+    snprintf(create_ms, sizeof create_ms, "%.0f", took[0]);
+    snprintf(start_ms, sizeof start_ms, "%.0f", took[1]);
+    if (rc < 0 && id[0]) mc_docker_remove(engine, id, true, NULL);
+    mc_docker_free(engine);
+    pthread_mutex_lock(&a->lock);
+    mc_agent_instance *i = s->i;
+    i->creating = false;
+    if (rc == 0) {
+        snprintf(i->container_id, sizeof i->container_id, "%s", id);
+        container_started(i, create_ms, start_ms);
+    } else {
+        mc_log_kv(MC_LOG_ERROR, "container start failed", "instance", i->order.name, "error", err.msg, NULL);
+        i->container_id[0] = '\0';
+        schedule_restart(i);
+    }
+    pthread_mutex_unlock(&a->lock);
+    mc_agent_order_free(&s->order);
+    free(s);
+    mc_periodic_nudge(a->loop);
+    mc_periodic_nudge(a->beat);
+    atomic_fetch_sub(&a->starters, 1); /* last: stop waits for this */
+    return NULL;
+}
+
+/* Hands the instance's container to a starter; at most STARTERS_MAX at a
+ * time (the others wait for a later round). Lock held. */
+static void start_in_background(mc_agent *a, mc_agent_instance *i) {
+    if (atomic_fetch_add(&a->starters, 1) >= STARTERS_MAX || atomic_load(&a->no_starters)) {
+        atomic_fetch_sub(&a->starters, 1);
+        return;
+    }
+    mc_err err = {0};
+    starter *s = calloc(1, sizeof *s);
+    pthread_attr_t attr;
+    pthread_t t;
+    bool ok = s && i->order_json &&
+              mc_agent_order_parse(i->order.name, i->order_json, strlen(i->order_json), &s->order, &err) == 0;
+    if (ok) {
+        s->a = a, s->i = i;
+        i->creating = true;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&t, &attr, starter_main, s) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok) {
+            i->creating = false;
+            mc_agent_order_free(&s->order);
+        }
+    }
+    if (!ok) {
+        mc_log_kv(MC_LOG_ERROR, "cannot start a container starter", "instance", i->order.name, "error", err.msg, NULL);
+        free(s);
+        atomic_fetch_sub(&a->starters, 1);
+    }
+}
+
 /* One instance, one round; called with the lock held, engine calls included
  * (the API threads only wait for the lock, never for each other). */
 static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     double now = mc_monotonic_seconds();
+    if (i->creating) return; /* its starter's until the container runs */
     if (i->deleting) {
         stop_and_remove(a, i);
+        if (!i->deleting) return; /* ordered again while it stopped: started next round */
         mc_agent_forget_order(a, i->order.name);
         mc_log_kv(MC_LOG_INFO, "instance stopped", "instance", i->order.name, NULL);
         mc_agent_order_free(&i->order);
@@ -250,14 +381,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->replacing = false;
     }
     if (!i->container_id[0]) {
-        if (now < i->restart_at) return;
-        i->next_inspect = 0; /* a new container: inspected next round */
-        if (start_container(a, i, &err) < 0) {
-            mc_log_kv(MC_LOG_ERROR, "container start failed", "instance", i->order.name, "error", err.msg, NULL);
-            if (i->container_id[0]) mc_docker_remove(a->engine, i->container_id, true, NULL);
-            i->container_id[0] = '\0';
-            schedule_restart(i);
-        }
+        if (now >= i->restart_at) start_in_background(a, i);
         return;
     }
     unsigned long events = atomic_load(&a->events);
@@ -267,17 +391,33 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     }
     bool running = i->running;
     if (running && now - i->cpu_mark_at >= 1.0) read_usage(i, now);
-    if (!running || now < i->next_check) return;
-    i->next_check = now + i->order.health.interval_ms / 1000.0;
+    bool due = now >= i->next_check;
+    bool quick = starting_up(i) && now >= i->quick_at;
+    if (!running || (!due && !quick)) return;
+    if (due) i->next_check = now + i->order.health.interval_ms / 1000.0;
+    i->quick_at = now + QUICK_PROBE_MS / 1000.0;
+    bool was_healthy = i->healthy, was_ready = i->ready;
     /* A ready answer says alive too: one request per check while ready;
      * the health path is asked when the ready path does not answer 200. */
-    bool ready = probe(a, i->order.port, i->order.health.ready_path, i->order.health.timeout_ms);
-    if (ready || probe(a, i->order.port, i->order.health.path, i->order.health.timeout_ms)) {
+    mc_agent_health h = i->order.health;
+    int port = i->order.port;
+    unlocked_begin(a); /* a probe may wait up to its timeout */
+    bool ready = probe(a, port, h.ready_path, h.timeout_ms);
+    bool alive = ready || probe(a, port, h.path, h.timeout_ms);
+    unlocked_end(a);
+    if (i->deleting || i->replacing) return; /* ordered otherwise meanwhile: the next round acts */
+    if (alive) {
+        if (strcmp(i->state, "starting") == 0 && i->started_mono > 0) {
+            char ms[32];
+            snprintf(ms, sizeof ms, "%.0f", (now - i->started_mono) * 1000);
+            mc_log_kv(MC_LOG_INFO, "container answers its health check", "instance", i->order.name,
+                      "after_start_ms", ms, "ready", ready ? "true" : "false", NULL);
+        }
         i->health_failures = 0;
         i->healthy = true;
         mc_backoff_reset(&i->backoff);
         set_state(i, "running");
-    } else if (++i->health_failures >= i->order.health.failures) {
+    } else if (due && ++i->health_failures >= i->order.health.failures) { /* quick probes never count */
         i->healthy = false;
         set_state(i, "unhealthy");
         mc_log_kv(MC_LOG_WARN, "health check failing: restarting", "instance", i->order.name, NULL);
@@ -285,6 +425,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->next_inspect = 0;
     }
     i->ready = i->healthy && ready;
+    if (i->healthy != was_healthy || i->ready != was_ready) mc_periodic_nudge(a->beat); /* told at once */
 }
 
 /* ---- the node heartbeat ---- */
@@ -339,13 +480,21 @@ static int heartbeat_step(void *ctx) {
     return 0;
 }
 
+/* A round every ROUND_MS; every QUICK_PROBE_MS while a new container has
+ * not answered its first probe yet (its quick probes). */
 static int round_step(void *ctx) {
     mc_agent *a = ctx;
+    bool quick = false;
     pthread_mutex_lock(&a->lock);
     for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
-        if (a->inst[k].used) supervise_one(a, &a->inst[k]);
+        if (a->inst[k].used) {
+            supervise_one(a, &a->inst[k]);
+            quick |= a->inst[k].used && starting_up(&a->inst[k]);
+        }
     pthread_mutex_unlock(&a->lock);
-    return 0;
+    if (!quick) return 0;
+    usleep(QUICK_PROBE_MS * 1000);
+    return 1;
 }
 
 /* ---- start: fence, adoption ---- */
@@ -405,10 +554,26 @@ static int adopt(mc_agent *a, mc_err *err) {
 
 /* ---- the engine's event stream ---- */
 
+/* An event of one of this node's containers makes the next round inspect
+ * that container only (with 50 containers starting, inspecting every one
+ * on every event kept the supervisor busy for minutes); an event that
+ * names no container we know of, all of them. */
 static int on_event(const mc_docker_event *ev, void *arg) {
     mc_agent *a = arg;
     if (ev) {
-        atomic_fetch_add(&a->events, 1);
+        bool known = false;
+        pthread_mutex_lock(&a->lock);
+        for (int k = 0; k < MC_AGENT_MAX_INSTANCES && ev->id[0] && !known; k++) {
+            mc_agent_instance *i = &a->inst[k];
+            if (i->used && i->container_id[0] && strcmp(i->container_id, ev->id) == 0) {
+                i->next_inspect = 0;
+                known = true;
+            }
+        }
+        pthread_mutex_unlock(&a->lock);
+        /* an id not recorded (yet) is a starter's container, which it
+         * hands over to be inspected anyway, or not ours */
+        if (!known && !ev->id[0]) atomic_fetch_add(&a->events, 1);
         mc_periodic_nudge(a->loop);
     }
     return atomic_load(&a->events_stop);
@@ -444,10 +609,10 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     if (!a->engine) return -1;
     if (mc_docker_ping(a->engine, err) < 0) return mc_err_wrap(err, "container engine");
     if (adopt(a, err) < 0) return -1;
-    a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
-    if (!a->loop) return -1;
     a->beat = mc_periodic_start("agent-heartbeat", (long)(HEARTBEAT_S * 1000), heartbeat_step, a, err);
     if (!a->beat) return -1;
+    a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
+    if (!a->loop) return -1;
     a->events_engine = mc_docker_new(a->engine_socket, err);
     if (!a->events_engine) return -1;
     atomic_store(&a->events_stop, false);
@@ -458,6 +623,8 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
 }
 
 void mc_agent_supervise_stop(mc_agent *a) {
+    atomic_store(&a->no_starters, true); /* the starters nudge the loop and the beat: they end first */
+    while (atomic_load(&a->starters) > 0) usleep(10 * 1000);
     mc_periodic_stop(a->beat);
     a->beat = NULL;
     free(a->beat_text);

@@ -10,7 +10,10 @@ database, lock and key prefix, every container removed at the end).
      ready, against the limit: N containers of the same image, settings and
      limits created and started directly through the same engine API, in
      parallel, each polled on /healthz and /readyz every 50 ms. Alternated,
-     --reps times; the ratio of the medians (target <= 1.2).
+     --reps times; the ratio of the medians (target <= 1.2). Each
+     orchestrated run's time is broken down from the daemons' own log lines
+     (order accepted, engine create, start, first health answer, seen in
+     `mcloud ps`).
   B. detection -> replacement: the container's process SIGKILLed, until
      `mcloud ps` shows a new container healthy and ready (polled every
      100 ms); p50 and p99 over --kills kills.
@@ -29,6 +32,7 @@ figures, never asserted.
 """
 
 import argparse
+import calendar
 import json
 import os
 import shutil
@@ -79,21 +83,67 @@ def build_health_image(scratch):
 # ---- A: start-to-healthy ------------------------------------------------------
 
 
-def orchestrated_start(c, o, n):
-    """`mcloud scale upload 1+n` until all 1+n are healthy and ready; then back to 1."""
+def log_lines(path, offset):
+    """The JSON log lines of a daemon's log written after offset."""
+    with open(path) as f:
+        f.seek(offset)
+        out = []
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+
+def ts(line):
+    t = line["ts"]
+    return calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + t[20:23])
+
+
+def breakdown(o, agent, offsets, t0_wall, took, n):
+    """Where the orchestrated start's time went, per new instance, from the
+    orchestrator's and the agent's own log lines (ms, max over instances):
+    order = `mcloud scale` -> the order accepted by the agent; create and
+    start = the engine's calls; answer = start -> first health answer;
+    seen = first answer (last instance) -> `mcloud ps` shows all healthy."""
+    orders = {l["instance"]: ts(l) for l in log_lines(o.log_path, offsets[0])
+              if l.get("msg") == "order" and l.get("order") == "start"}
+    started = {l["instance"]: l for l in log_lines(agent.log_path, offsets[1]) if l.get("msg") == "container started"}
+    answers = {l["instance"]: l for l in log_lines(agent.log_path, offsets[1])
+               if l.get("msg") == "container answers its health check"}
+    names = [f"upload-{i}" for i in range(1, n + 1)]
+    if not all(x in orders and x in started and x in answers for x in names):
+        return None
+    b = {"order_ms": max((orders[x] - t0_wall) * 1000 for x in names),
+         "create_ms": max(float(started[x]["create_ms"]) for x in names),
+         "start_ms": max(float(started[x]["start_ms"]) for x in names),
+         "answer_ms": max(float(answers[x]["after_start_ms"]) for x in names),
+         "last_answer_ms": max((ts(answers[x]) - t0_wall) * 1000 for x in names)}
+    b["seen_ms"] = took * 1000 - b["last_answer_ms"]
+    return {k: round(v) for k, v in b.items()}
+
+
+def orchestrated_start(c, o, n, agent=None):
+    """`mcloud scale upload 1+n` until all 1+n are healthy and ready; then back
+    to 1. The time, and where it went (breakdown) when agent is given."""
     names = [f"upload-{i}" for i in range(n + 1)]
-    t0 = time.monotonic()
+    offsets = (os.path.getsize(o.log_path), os.path.getsize(agent.log_path)) if agent else None
+    t0, t0_wall = time.monotonic(), time.time()
     r = c.h.cli_run(o, "scale", "upload", str(n + 1), "--no-wait")
     if r.returncode != 0:
         raise Failure(f"mcloud scale: {r.stdout} {r.stderr}")
     ct.wait_for(f"{n + 1} upload instances healthy", lambda: c.all_healthy(o, names))
     took = time.monotonic() - t0
+    parts = breakdown(o, agent, offsets, t0_wall, took, n) if agent else None
+    if parts:
+        benchlib.log(f"A breakdown (ms, max over the {n}): {parts}")
     r = c.h.cli_run(o, "scale", "upload", "1", "--no-wait")
     if r.returncode != 0:
         raise Failure(f"mcloud scale back: {r.stdout} {r.stderr}")
     ct.wait_for("back to 1 instance", lambda: c.all_healthy(o, ["upload-0"]))
     ct.wait_for("the stopped containers gone", lambda: len(c.containers()) == 1)
-    return took
+    return took, parts
 
 
 def engine(c, method, path, body=None):
@@ -157,21 +207,22 @@ def direct_start(c, n, env, first_port, tag):
     return took
 
 
-def part_a(c, o, n, reps, results):
+def part_a(c, o, agent, n, reps, results):
     env = {k: v for k, v in ct.ENV.items() if k in ct.STACK_ENV or k.startswith(ct.STACK_ENV_PREFIXES)}
     direct_ports = ct.port_block(n + 11)
-    orch, direct = [], []
+    orch, direct, parts = [], [], []
     for rep in range(reps):
         la = load()
-        t = orchestrated_start(c, o, n)
+        t, b = orchestrated_start(c, o, n, agent)
         orch.append((t, la))
+        parts.append(b)
         benchlib.log(f"A rep {rep + 1}: orchestrated {n} instances healthy in {t:.2f} s (load {la})")
         la = load()
         t = direct_start(c, n, env, direct_ports, c.tag)
         direct.append((t, la))
         benchlib.log(f"A rep {rep + 1}: direct {n} containers healthy in {t:.2f} s (load {la})")
     mo, md = statistics.median(t for t, _ in orch), statistics.median(t for t, _ in direct)
-    results["start_to_healthy"] = {"instances": n, "orchestrated_s": orch, "direct_s": direct,
+    results["start_to_healthy"] = {"instances": n, "orchestrated_s": orch, "direct_s": direct, "breakdown_ms": parts,
                                    "median_orchestrated_s": mo, "median_direct_s": md, "ratio": mo / md}
     benchlib.log(f"A: median orchestrated {mo:.2f} s / direct {md:.2f} s = {mo / md:.2f} (target <= 1.2)")
 
@@ -275,7 +326,7 @@ def main():
                                                       "restart": RESTART_FLAT})})
             ct.wait_for("upload-0 healthy", lambda: c.all_healthy(o, ["upload-0"]))
         if "a" in parts:
-            part_a(c, o, args.instances, args.reps, results)
+            part_a(c, o, agent, args.instances, args.reps, results)
         if "b" in parts:
             part_b(c, o, args.kills, results)
         if "c" in parts:
