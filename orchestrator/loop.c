@@ -340,8 +340,19 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
                   "status", st, "answer", answer ? answer : "", NULL);
     } else {
         o->orders_sent++;
+        const char *busy = "";
+        if (ord->kind == MC_ORDER_STOP) { /* the victim choice, as it was made (idle ones first) */
+            busy = "false";
+            for (int r = 0; r < v->nreports; r++)
+                if (strcmp(v->reports[r].name, ord->name) == 0 && strcmp(v->reports[r].node, ord->node) == 0 &&
+                    v->reports[r].busy)
+                    busy = "true";
+            pthread_mutex_lock(&o->mu);
+            mc_decide_stop_sent(&o->decide, ord->name, ord->node);
+            pthread_mutex_unlock(&o->mu);
+        }
         mc_log_kv(MC_LOG_INFO, "order", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node, "version",
-                  ver, "status", st, NULL);
+                  ver, "status", st, "busy", busy, NULL);
     }
     free(answer);
     return 0;
@@ -362,6 +373,7 @@ static int round_step(void *ctx) {
     int nreverts = 0;
     pthread_mutex_lock(&o->mu);
     int64_t fence = o->lock.token;
+    mc_decide_mark_stopping(&o->decide, v->reports, v->nreports);
     if (o->spec)
         v->nwants = mc_decide(o->spec, &o->decide, v->nodes, v->nnodes, v->reports, v->nreports, promoted, o, now,
                               v->wants, MC_ORCH_MAX_WANTS, reverts, &nreverts);

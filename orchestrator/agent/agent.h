@@ -29,6 +29,7 @@ typedef struct mc_agent_instance {
     char container_id[MC_DOCKER_ID_MAX];
     char state[16];                   /* starting|running|unhealthy|exited|backoff|stopping */
     bool ready, healthy;
+    bool busy;                        /* order.health.busy_metric > 0 at the last check */
     bool deleting, replacing;
     int restarts, last_exit_code;
     char started_at[40];

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/curl_body.h"
 #include "common/fdio.h"
 #include "common/http.h"
 #include "common/json.h"
@@ -79,9 +80,9 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *usage = json_pack("{s:f,s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "cpu_percent",
                               i->cpu_percent, "memory_bytes", (json_int_t)i->usage.memory_bytes, "pids",
                               (json_int_t)i->usage.pids);
-    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
+    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
-                     i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
+                     i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy, "busy", i->busy,
                      "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
                      (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
                      i->started_at, "restart_schedule_ms", sched, "usage", usage);
@@ -117,19 +118,32 @@ static int start_container(mc_agent *a, mc_agent_instance *i, mc_err *err) {
     if (mc_docker_start(a->engine, i->container_id, err) < 0) return -1;
     now_rfc3339(i->started_at, sizeof i->started_at);
     i->health_failures = 0;
-    i->healthy = i->ready = false;
+    i->healthy = i->ready = i->busy = false;
     i->next_check = mc_monotonic_seconds() + i->order.health.interval_ms / 1000.0;
     set_state(i, "starting");
     mc_log_kv(MC_LOG_INFO, "container started", "instance", i->order.name, "id", i->container_id, NULL);
     return 0;
 }
 
+/* SIGTERM, then SIGKILL after the order's stop grace (the engine does
+ * both); how it ended is logged: exit code 137 means the grace ran out. */
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
     int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
+    double t0 = mc_monotonic_seconds();
     if (mc_docker_stop(a->engine, i->container_id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
         mc_log_kv(MC_LOG_WARN, "stop failed", "instance", i->order.name, "error", err.msg, NULL);
+    mc_docker_container c;
+    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) == 0) {
+        char code[16], took[32], g[16];
+        snprintf(code, sizeof code, "%d", c.exit_code);
+        snprintf(took, sizeof took, "%.0f", (mc_monotonic_seconds() - t0) * 1000);
+        snprintf(g, sizeof g, "%d", grace);
+        mc_log_kv(MC_LOG_INFO, "container stopped", "instance", i->order.name, "busy", i->busy ? "true" : "false",
+                  "exit_code", code, "took_ms", took, "grace_s", g, NULL);
+        mc_docker_container_clear(&c);
+    }
     mc_docker_remove(a->engine, i->container_id, true, &err);
     i->container_id[0] = '\0';
 }
@@ -174,6 +188,29 @@ static int probe(mc_agent *a, int port, const char *path, long timeout_ms) {
     return status == 200;
 }
 
+/* Whether the instance works right now: its order's busy_metric read from
+ * its /metrics (> 0: busy), on the probes' handle. Unknown (no answer, no
+ * such sample) keeps the last verdict: a busy worker whose scrape timed
+ * out is not taken for idle. The orchestrator stops idle instances first
+ * on a scale-down (plan.h, mc_scale_victims). */
+static void read_busy(mc_agent *a, mc_agent_instance *i) {
+    char url[256];
+    mc_curl_body body = {.max = 1 << 20};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", i->order.port);
+    curl_easy_setopt(a->probe, CURLOPT_URL, url);
+    curl_easy_setopt(a->probe, CURLOPT_TIMEOUT_MS, i->order.health.timeout_ms);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEDATA, &body);
+    long status = 0;
+    if (curl_easy_perform(a->probe) == CURLE_OK) curl_easy_getinfo(a->probe, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEDATA, NULL);
+    double v;
+    if (status == 200 && body.p && mc_metrics_scan(body.p, body.len, i->order.health.busy_metric, &v) == 0)
+        i->busy = v > 0;
+    free(body.p);
+}
+
 /* The container's cgroup use, kept in the instance and on /metrics; the CPU
  * share is the CPU time's growth over windows of at least a second (the
  * rounds come every few hundred ms: shorter windows would only be noise). */
@@ -213,7 +250,7 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     if (!c.running) {
         i->last_exit_code = c.exit_code;
         i->restarts++;
-        i->healthy = i->ready = false;
+        i->healthy = i->ready = i->busy = false;
         mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
         /* its last lines outlive it: `mcloud logs` of a crash loop shows why */
         mc_err lerr = {0};
@@ -277,6 +314,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->healthy = true;
         mc_backoff_reset(&i->backoff);
         set_state(i, "running");
+        if (i->order.health.busy_metric[0]) read_busy(a, i);
     } else if (++i->health_failures >= i->order.health.failures) {
         i->healthy = false;
         set_state(i, "unhealthy");
