@@ -29,6 +29,21 @@ Scenarios (each its own ctest, label orchestrator):
             waits; nothing moves until `mcloud rollout promote`, then both roll
             and the canary stops; never fewer than 2 healthy and ready copies
             at once (mcloud ps polled throughout); a second promote -> refused.
+  scale     the real transcode image: `mcloud scale transcode 1 -> 4` while
+            real jobs (worker_test.py's: a video row, a source in S3, the job
+            message) run, each held after its first segment (the worker's
+            test hold) so which workers are busy stays put; `mcloud scale
+            transcode 1` -> the idle ones are stopped first, the kept one was
+            busy, the busy victim gets SIGTERM and finishes its job within the
+            grace (exit 0, its log: the signal, then "job done"); every video
+            ready with one published set, one "job done" and one ready event
+            per job across all workers.
+  standalone  upload x2 placed; then the orchestrator and the stack's Redis
+            (master, replica, the three Sentinels) stopped: the containers
+            keep answering /healthz and tus OPTIONS and HEAD of an upload
+            made before; everything started again, a new orchestrator adopts
+            every container (same ids and start times, no order). Whatever
+            it stopped is started again even when it fails.
 """
 
 import argparse
@@ -156,6 +171,7 @@ class Cluster:
                f"{IMAGE} missing: run make images (ctest's orchestrator.images fixture builds it)")
         self.tag = f"ot{h.id}"  # node names start with it: the containers' label filter
         self.agents = []
+        self.on_close = []  # a scenario's own cleanups, run first (last added first)
         self.sock = os.path.join(h.scratch, "podman.sock")
         self.podman_log = open(os.path.join(h.scratch, "podman.log"), "w")
         self.podman = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{self.sock}"],
@@ -227,6 +243,11 @@ class Cluster:
 
     def close(self):
         problems = []
+        for f in reversed(self.on_close):
+            try:
+                f()
+            except Exception as e:  # noqa: BLE001 (each cleanup runs, whatever the others did)
+                problems.append(f"cleanup: {type(e).__name__}: {e}")
         for a in self.agents:
             p = a.stop()
             if p:
@@ -470,6 +491,258 @@ def scenario_revert(c):
           f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
 
 
+# ---- scale -------------------------------------------------------------------
+
+TRANSCODE_IMAGE = "localhost/mcloud-transcode:latest"
+HOLD_RELEASE = "/tmp/mcloud-hold-release"  # inside each transcode container
+
+
+def need_image(image):
+    expect(subprocess.run(["podman", "image", "exists", image]).returncode == 0,
+           f"{image} missing: run make images (ctest's orchestrator.images fixture builds it)")
+
+
+class ContainerLogs:
+    """Follows every container of this run with `podman logs -f` into
+    scratch files (the agent removes a stopped container with its logs)."""
+
+    def __init__(self, c):
+        self.c, self.procs, self.files = c, {}, {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                for name, (cid, _) in self.c.containers().items():
+                    if cid not in self.procs:
+                        path = os.path.join(self.c.h.scratch, f"{name}.{cid[:12]}.log")
+                        self.files[cid] = (name, path)
+                        self.procs[cid] = subprocess.Popen(["podman", "logs", "-f", cid], stdout=open(path, "w"),
+                                                           stderr=subprocess.STDOUT)
+            except Failure:
+                pass  # a container removed while listed
+            self.stopping.wait(0.5)
+
+    def records(self, name):
+        """The JSON log records of every container named name, in order."""
+        out = []
+        for cid, (n, path) in list(self.files.items()):
+            if n != name:
+                continue
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if line.startswith("{"):
+                        try:
+                            out.append(json.loads(line))
+                        except ValueError:
+                            pass
+        return out
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+            p.wait()
+
+
+def transcode_spec(wh, count):
+    env = {k: v for k, v in wh.worker_env.items() if k not in ("MCLOUD_TRANSCODE_PORT", "MCLOUD_TRANSCODE_TMP_DIR")}
+    env.update({"MCLOUD_TRANSCODE_GRACE_MS": "120000", "MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS": "1",
+                "MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE": HOLD_RELEASE})
+    return {"transcode": (TRANSCODE_IMAGE, count, {
+        "env": env, "resources": "{cpus: 0.5, memory: 768M, pids: 512}",
+        "health": "{interval: 1s, timeout: 1s, failures: 3, busy_metric: mcloud_transcode_running}",
+        "stop_grace": "150s"})}
+
+
+def scenario_scale(c):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "transcode_worker"))
+    import worker_test as wt  # its job, video and output helpers
+
+    h = c.h
+    need_image(TRANSCODE_IMAGE)
+    wh = wt.Harness(None)  # its own database, topics and consumer group
+    c.on_close.append(lambda: wh.close(True))
+    logs = ContainerLogs(c)
+    c.on_close.append(logs.stop)
+    agent = Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    c.deploy(o, transcode_spec(wh, 1))
+    wait_for("transcode-0 healthy", lambda: c.all_healthy(o, ["transcode-0"]))
+    clip = os.path.join(h.scratch, "clip.mp4")
+    wt.make_clip(clip, 12, "426x240")
+    jobs = {}
+    for p in range(3):  # at most 3 held at once: of 4 workers one at least is idle
+        vid, key = wh.add_video(clip)
+        jobs[vid] = wh.publish_job(vid, key, partition=p)
+
+    def busy_of(ps):
+        return sorted(n for n, i in ps.items() if i["running"] and i["running"][0]["busy"])
+
+    wait_for("transcode-0 busy with a held job", lambda: busy_of(c.ps(o)) == ["transcode-0"])
+    print("ok: transcode-0 runs a job (busy in mcloud ps, from its mcloud_transcode_running gauge)")
+
+    r = h.cli_run(o, "scale", "transcode", "4", "--no-wait")
+    expect(r.returncode == 0 and "~ transcode.count: 1 -> 4" in r.stdout, f"scale 4: {r.stdout} {r.stderr}")
+    names = [f"transcode-{i}" for i in range(4)]
+    wait_for("transcode x4 healthy", lambda: c.all_healthy(o, names))
+    # the held jobs spread over the new workers' partitions; settle: the
+    # busy set stays the same over several heartbeats
+    seen = []
+
+    def settled():
+        ps = c.all_healthy(o, names)
+        seen.append(busy_of(ps) if ps else None)
+        return len(seen) >= 8 and seen[-8:] == [seen[-1]] * 8 and seen[-1] is not None and seen[-1]
+
+    busy = wait_for("a steady set of busy workers", lambda: (time.sleep(0.5), settled())[1])
+    expect(1 <= len(busy) <= 3, f"busy workers {busy}: the precondition (some busy, some idle) was not reached")
+    idle = sorted(set(names) - set(busy))
+    print(f"ok: scaled 1 -> 4 while jobs run: busy {busy}, idle {idle}")
+
+    r = h.cli_run(o, "scale", "transcode", "1", "--no-wait")
+    expect(r.returncode == 0 and "~ transcode.count: 4 -> 1" in r.stdout, f"scale 1: {r.stdout} {r.stderr}")
+    ps = wait_for("three instances stopping or gone", lambda: (p := c.ps(o)) and len(
+        [n for n, i in p.items() if i["running"] and i["running"][0]["state"] != "stopping"]) == 1 and p)
+    kept = [n for n, i in ps.items() if i["running"] and i["running"][0]["state"] != "stopping"]
+    expect(kept[0] in busy, f"kept {kept}, an idle one, while {busy} were busy")
+    stops = [json.loads(line) for line in o.log().splitlines() if line.startswith("{") and '"order":"stop"' in line]
+    order = [(s["instance"], s["busy"]) for s in stops]
+    expect(sorted(n for n, _ in order) == sorted(set(names) - set(kept)), f"stop orders {order}, kept {kept}")
+    flags = [b for _, b in order]
+    expect(flags == sorted(flags, key=lambda b: b == "true"), f"a busy one was stopped before an idle one: {order}")
+    for n in idle:
+        expect((n, "false") in order, f"idle {n} not stopped as idle: {order}")
+    print(f"ok: scale 4 -> 1 stopped {[n for n, _ in order]} in that order (busy: "
+          f"{[n for n, b in order if b == 'true']}), kept the busy {kept[0]}")
+
+    # let every held job go on: the busy victims finish theirs within the grace
+    for cname in c.containers():
+        subprocess.run(["podman", "exec", cname, "touch", HOLD_RELEASE], capture_output=True)
+
+    def released():  # a worker started after the first touch holds again: touch it too
+        for cname in c.containers():
+            subprocess.run(["podman", "exec", cname, "touch", HOLD_RELEASE], capture_output=True)
+        st = {v: wh.video(v)["status"] for v in jobs}
+        return all(s in ("ready", "failed") for s in st.values()) and st
+
+    st = wait_for("every video final", released)
+    expect(all(s == "ready" for s in st.values()), f"videos {st}")
+    wait_for("the victims gone", lambda: sorted(c.ps(o)) == kept and c.all_healthy(o, kept))
+    stopped = [json.loads(line) for line in agent.log().splitlines()
+               if line.startswith("{") and '"msg":"container stopped"' in line]
+    expect(sorted(s["instance"] for s in stopped) == sorted(set(names) - set(kept)), f"agent stopped {stopped}")
+    for s in stopped:
+        expect(s["exit_code"] == "0" and s["grace_s"] == "150",
+               f"{s['instance']} did not exit cleanly within its grace: {s}")
+    flags = [s["busy"] for s in stopped]
+    expect(flags == sorted(flags, key=lambda b: b == "true"), f"the agent stopped a busy one before an idle one: "
+           f"{[(s['instance'], s['busy'], s['took_ms']) for s in stopped]}")
+    for n, b in order:
+        recs = logs.records(n)
+        sig = [i for i, r in enumerate(recs) if "stopping gracefully" in r.get("msg", "")]
+        expect(sig, f"{n}'s log has no SIGTERM:\n{recs[-5:]}")
+        if b == "true":
+            done = [i for i, r in enumerate(recs) if r.get("msg") == "job done"]
+            expect(done and done[-1] > sig[0], f"busy {n} did not finish its job after SIGTERM: {recs[-8:]}")
+    print(f"ok: every victim got SIGTERM and exited 0 within its 150 s grace; the busy ones finished their job first")
+
+    for vid, job in jobs.items():  # one published set (no object outside it), its rows, playable outputs
+        wt.check_published(wh, vid, job, wt.duration(clip), ["240p"], attempt=int(wh.job(job)["attempt"]))
+    done = [r["job"] for n in names for r in logs.records(n) if r.get("msg") == "job done"]
+    expect(sorted(done) == sorted(jobs.values()), f"'job done' per job across the workers: {done}, jobs {jobs}")
+    events = wt.consume_all(wh.topics["events"])
+    for vid, job in jobs.items():
+        ev = [e for e in events if e.get("video_id") == vid and e.get("type") == "done"]
+        expect(len(ev) == 1, f"video {vid}: {len(ev)} done events: {[e for e in events if e.get('video_id') == vid]}")
+    print(f"ok: {len(jobs)} jobs, each done once and published once (one rendition set, one ready event)")
+
+
+# ---- standalone --------------------------------------------------------------
+
+REDIS_PARTS = ["sentinel1", "sentinel2", "sentinel3", "redis-replica", "redis"]
+
+
+def stack(*args):
+    r = subprocess.run(["bash", os.path.join(orch_test.ROOT, "scripts", "stack.sh"), *args], capture_output=True,
+                       text=True, env=ENV)
+    if r.returncode != 0:
+        raise Failure(f"scripts/stack.sh {' '.join(args)}: exit {r.returncode}: {(r.stdout + r.stderr)[-1500:]}")
+
+
+def scenario_standalone(c):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "edge"))
+    from edge_test import tus  # the tus client of the edge test
+
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    names = ["upload-0", "upload-1"]
+    c.deploy(o, {"upload": (IMAGE, 2, {})})
+    ps = wait_for("upload x2 healthy", lambda: c.all_healthy(o, names))
+    bases = [f"http://127.0.0.1:{ps[n]['running'][0]['port']}" for n in names]
+    auth = {"Authorization": f"Bearer {h.mint_token('local', 'upload')}"}  # the stack's tenant
+    st, hdr = tus(bases[0], "POST", "/files/", {**auth, "Upload-Length": "1000"})
+    expect(st == 201 and hdr.get("location"), f"tus create: {st} {hdr}")
+    path = "/files/" + hdr["location"].rstrip("/").rsplit("/", 1)[1]
+    st, hdr = tus(bases[0], "PATCH", path, {**auth, "Content-Type": "application/offset+octet-stream",
+                                            "Upload-Offset": "0"}, os.urandom(400))
+    expect(st == 204 and hdr.get("upload-offset") == "400", f"tus PATCH: {st} {hdr}")
+    before = c.containers()
+    expect(len(before) == 2, f"podman shows {sorted(before)}")
+
+    def answers(when):
+        for b in bases:
+            st, _, _ = http("GET", b + "/healthz")
+            expect(st == 200, f"{when}: {b}/healthz {st}")
+            st, hdr = tus(b, "OPTIONS", "/files/", {})
+            expect(st in (200, 204) and hdr.get("tus-version"), f"{when}: tus OPTIONS at {b}: {st} {hdr}")
+            st, hdr = tus(b, "HEAD", path, auth)
+            expect(st == 200 and hdr.get("upload-offset") == "400" and hdr.get("upload-length") == "1000",
+                   f"{when}: tus HEAD at {b}: {st} {hdr}")
+
+    answers("before")
+    o.kill()
+    stopped = []
+    try:
+        for part in REDIS_PARTS:
+            stack("stop", part)
+            stopped.append(part)
+        host, port = ENV["MCLOUD_REDIS"].rsplit(":", 1)
+        pong = subprocess.run(["redis-cli", "-h", host, "-p", port, "PING"], capture_output=True, text=True).stdout
+        expect("PONG" not in pong, f"Redis at {ENV['MCLOUD_REDIS']} still answers after stack.sh stop redis")
+        for k in range(10):  # over several health rounds of the agent
+            answers(f"orchestrator and Redis down (round {k + 1})")
+            time.sleep(1)
+        expect(c.containers() == before, f"containers changed while Redis was down:\n{before}\n{c.containers()}")
+        print(f"ok: orchestrator and Redis ({', '.join(REDIS_PARTS)}) stopped: both uploads answer /healthz, "
+              f"tus OPTIONS and HEAD (offset 400 of 1000) for 10 s, no container restarted")
+    finally:
+        problems = []
+        for part in reversed(stopped):
+            try:
+                stack("start", part)
+            except Failure as e:
+                problems.append(str(e))
+        if problems:
+            raise Failure("; ".join(problems))
+    o2 = Orchestrator(h, "orch-after")
+    wait_for("the new orchestrator to become active", lambda: o2.status()["role"] == "active", 120)
+    wait_for("the new orchestrator to see both instances healthy", lambda: c.all_healthy(o2, names))
+    time.sleep(3 * 0.2 + 2)
+    after = c.containers()
+    expect(after == before, f"containers changed:\n{before}\n{after}")
+    expect(o2.status()["orders_sent"] == 0, f"the new orchestrator sent orders: {o2.status()}")
+    answers("after")
+    print("ok: Redis and the orchestrator back: every container adopted (same ids and start times, no order)")
+
+
 # ---- canary ------------------------------------------------------------------
 
 
@@ -562,7 +835,8 @@ def main():
     global C
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary"])
+    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary", "scale",
+                                         "standalone"])
     args = ap.parse_args()
     problems = []
     h = None
