@@ -327,6 +327,12 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
     snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kinds[ord->kind],
              rc < 0 ? "undelivered" : status == 409 ? "stale_fence" : status >= 300 ? "refused" : "done");
     mc_counter_inc(mc_counter("mcloud_orchestrator_orders_total", "Orders sent to agents, by kind and result.", labels));
+    if (ord->kind == MC_ORDER_STOP && !(status == 409 && answer && strstr(answer, "stale_fence"))) {
+        /* delivered, or perhaps (no answer in time): the victim choice holds either way */
+        pthread_mutex_lock(&o->mu);
+        mc_decide_stop_sent(&o->decide, ord->name, ord->node);
+        pthread_mutex_unlock(&o->mu);
+    }
     if (rc < 0) {
         mc_log_kv(MC_LOG_WARN, "order not delivered", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
                   "error", err.msg, NULL);
@@ -347,9 +353,6 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
                 if (strcmp(v->reports[r].name, ord->name) == 0 && strcmp(v->reports[r].node, ord->node) == 0 &&
                     v->reports[r].busy)
                     busy = "true";
-            pthread_mutex_lock(&o->mu);
-            mc_decide_stop_sent(&o->decide, ord->name, ord->node);
-            pthread_mutex_unlock(&o->mu);
         }
         mc_log_kv(MC_LOG_INFO, "order", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node, "version",
                   ver, "status", st, "busy", busy, NULL);

@@ -31,6 +31,8 @@ typedef struct mc_agent_instance {
     bool ready, healthy;
     bool busy;                        /* order.health.busy_metric > 0 at the last check */
     bool deleting, replacing;
+    double term_at;                   /* monotonic s: SIGTERM sent for a delete (0: not yet) */
+    bool killed;                      /* ... and SIGKILL, its stop grace over */
     int restarts, last_exit_code;
     char started_at[40];
     int pid;

@@ -125,25 +125,12 @@ static int start_container(mc_agent *a, mc_agent_instance *i, mc_err *err) {
     return 0;
 }
 
-/* SIGTERM, then SIGKILL after the order's stop grace (the engine does
- * both); how it ended is logged: exit code 137 means the grace ran out. */
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
     int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
-    double t0 = mc_monotonic_seconds();
     if (mc_docker_stop(a->engine, i->container_id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
         mc_log_kv(MC_LOG_WARN, "stop failed", "instance", i->order.name, "error", err.msg, NULL);
-    mc_docker_container c;
-    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) == 0) {
-        char code[16], took[32], g[16];
-        snprintf(code, sizeof code, "%d", c.exit_code);
-        snprintf(took, sizeof took, "%.0f", (mc_monotonic_seconds() - t0) * 1000);
-        snprintf(g, sizeof g, "%d", grace);
-        mc_log_kv(MC_LOG_INFO, "container stopped", "instance", i->order.name, "busy", i->busy ? "true" : "false",
-                  "exit_code", code, "took_ms", took, "grace_s", g, NULL);
-        mc_docker_container_clear(&c);
-    }
     mc_docker_remove(a->engine, i->container_id, true, &err);
     i->container_id[0] = '\0';
 }
@@ -268,13 +255,58 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     return 0;
 }
 
+/* A deleted instance's stop, a step each round so the supervisor never
+ * waits out a grace period (a busy worker may take minutes to finish its
+ * job, and every other instance of the node goes on being checked and
+ * ordered meanwhile): SIGTERM, then once the container has exited its
+ * removal; SIGKILL when the order's stop grace ran out. True when gone. */
+static bool stopped(mc_agent *a, mc_agent_instance *i, double now) {
+    mc_err err = {0};
+    if (!i->container_id[0]) return true;
+    char code[16] = "-1", took[32], grace[24];
+    if (i->term_at <= 0) {
+        if (mc_docker_kill(a->engine, i->container_id, "TERM", &err) < 0 && err.kind != MC_ERR_NOT_FOUND) {
+            mc_log_kv(MC_LOG_WARN, "SIGTERM failed", "instance", i->order.name, "error", err.msg, NULL);
+            return false; /* tried again next round */
+        }
+        i->term_at = now;
+        snprintf(grace, sizeof grace, "%ld", (i->order.stop_grace_ms + 999) / 1000);
+        mc_log_kv(MC_LOG_INFO, "stopping: SIGTERM sent", "instance", i->order.name, "busy",
+                  i->busy ? "true" : "false", "grace_s", grace, NULL);
+        return false;
+    }
+    mc_docker_container c;
+    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) == 0) {
+        bool running = c.running;
+        snprintf(code, sizeof code, "%d", c.exit_code);
+        mc_docker_container_clear(&c);
+        if (running) {
+            if (!i->killed && now - i->term_at >= i->order.stop_grace_ms / 1000.0) {
+                mc_log_kv(MC_LOG_WARN, "stop grace over: SIGKILL", "instance", i->order.name, NULL);
+                mc_docker_kill(a->engine, i->container_id, "KILL", NULL);
+                i->killed = true; /* then wait for the exit */
+            }
+            return false;
+        }
+    } else if (err.kind != MC_ERR_NOT_FOUND) {
+        return false; /* the engine did not answer: next round */
+    }
+    snprintf(took, sizeof took, "%.0f", (now - i->term_at) * 1000);
+    snprintf(grace, sizeof grace, "%ld", (i->order.stop_grace_ms + 999) / 1000);
+    mc_log_kv(MC_LOG_INFO, "container stopped", "instance", i->order.name, "busy", i->busy ? "true" : "false",
+              "exit_code", code, "took_ms", took, "grace_s", grace, NULL);
+    mc_docker_remove(a->engine, i->container_id, true, NULL);
+    i->container_id[0] = '\0';
+    return true;
+}
+
 /* One instance, one round; called with the lock held, engine calls included
  * (the API threads only wait for the lock, never for each other). */
 static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     double now = mc_monotonic_seconds();
     if (i->deleting) {
-        stop_and_remove(a, i);
+        if (!stopped(a, i, now)) return;
         mc_agent_forget_order(a, i->order.name);
         mc_log_kv(MC_LOG_INFO, "instance stopped", "instance", i->order.name, NULL);
         mc_agent_order_free(&i->order);
@@ -285,6 +317,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     if (i->replacing) {
         stop_and_remove(a, i);
         i->replacing = false;
+        i->term_at = 0, i->killed = false;
     }
     if (!i->container_id[0]) {
         if (now < i->restart_at) return;
@@ -377,9 +410,13 @@ static int heartbeat_step(void *ctx) {
     return 0;
 }
 
+/* Idle instances to stop go first: a busy one's stop may take its whole
+ * grace (its job finishing), and the round waits for it. */
 static int round_step(void *ctx) {
     mc_agent *a = ctx;
     pthread_mutex_lock(&a->lock);
+    for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
+        if (a->inst[k].used && a->inst[k].deleting && !a->inst[k].busy) supervise_one(a, &a->inst[k]);
     for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
         if (a->inst[k].used) supervise_one(a, &a->inst[k]);
     pthread_mutex_unlock(&a->lock);
