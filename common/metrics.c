@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +237,40 @@ void mc_metrics_reset(void) {
     families = NULL;
     families_tail = &families;
     pthread_mutex_unlock(&registry_lock);
+}
+
+int mc_metrics_scan(const char *text, size_t len, const char *name, double *out) {
+    size_t nlen = strlen(name);
+    double sum = 0;
+    int found = 0;
+    for (size_t at = 0; at < len;) {
+        const char *line = text + at, *nl = memchr(line, '\n', len - at);
+        size_t llen = nl ? (size_t)(nl - line) : len - at;
+        at += llen + 1;
+        if (llen <= nlen || line[0] == '#' || memcmp(line, name, nlen) != 0) continue;
+        const char *p = line + nlen, *end = line + llen;
+        if (*p == '{') { /* labels: skip to the closing brace outside quotes */
+            bool quoted = false;
+            for (p++; p < end && (quoted || *p != '}'); p++) {
+                if (*p == '\\' && quoted) p++;
+                else if (*p == '"') quoted = !quoted;
+            }
+            if (p >= end) return -1;
+            p++;
+        }
+        if (p >= end || *p != ' ') continue; /* another metric sharing the prefix */
+        char num[64];
+        size_t vlen = 0;
+        while (p < end && *p == ' ') p++;
+        while (p < end && *p != ' ' && vlen < sizeof num - 1) num[vlen++] = *p++;
+        num[vlen] = '\0';
+        char *stop;
+        double v = strtod(num, &stop);
+        if (!vlen || *stop) return -1;
+        sum += v;
+        found = 1;
+    }
+    if (!found) return -1;
+    *out = sum;
+    return 0;
 }

@@ -33,6 +33,10 @@ extern const size_t mc_latency_buckets_count;
 
 /* The whole registry in exposition format; caller frees. */
 char *mc_metrics_render(void);
+/* Reads a scraped exposition (text, len bytes; another daemon's /metrics):
+ * the sum of every sample of `name` (any labels) into *out. 0 when at
+ * least one sample was found, -1 when none or a value was no number. */
+int mc_metrics_scan(const char *text, size_t len, const char *name, double *out);
 /* Drops every metric (tests only: invalidates pointers handed out). */
 void mc_metrics_reset(void);
 

@@ -100,9 +100,10 @@ static int body_of(mc_http_req *req, const char *data, size_t *size, size_t max,
 static json_t *report_json(const mc_report *r) {
     json_t *schedule = json_array();
     for (int i = 0; i < r->nschedule; i++) json_array_append_new(schedule, json_integer(r->schedule_ms[i]));
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:i, s:s, s:s, s:{s:f, s:f, s:I, s:I}, s:o}", "node",
-                     r->node,
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:i, s:s, s:s, s:{s:f, s:f, s:I, s:I}, s:o}",
+                     "node", r->node,
                      "container_id", r->container_id, "state", r->state, "ready", r->ready, "healthy", r->healthy,
+                     "busy", r->busy,
                      "restarts", r->restarts, "last_exit_code", r->last_exit_code, "spec_version",
                      (json_int_t)r->spec_version, "port", r->port, "started_at", r->started_at, "name", r->name,
                      "usage", "cpu_seconds", r->cpu_seconds, "cpu_percent", r->cpu_percent, "memory_bytes", (json_int_t)r->memory_bytes, "pids",

@@ -71,16 +71,58 @@ static void remember_failed(mc_decide_state *st, const char *service, int64_t ve
  * broken version and flip-flop. It keeps going to the good version
  * instead, every instance not yet there given a fresh deadline. */
 static mc_rollout_status keep_reverting(const mc_spec_service *svc, mc_orch_rollout *ro,
-                                        const mc_rollout_inst *insts, int total, double now, int64_t *target) {
+                                        const mc_rollout_inst *insts, const int *slot, int total, double now,
+                                        int64_t *target) {
     for (int i = 0; i < total; i++) {
         target[i] = i < svc->count ? ro->to : 0;
-        if (i < svc->count && (!insts[i].healthy || insts[i].version != ro->to)) ro->ordered_at[i] = now;
+        if (i < svc->count && (!insts[i].healthy || insts[i].version != ro->to)) ro->ordered_at[slot[i]] = now;
     }
     char why[sizeof ro->why]; /* 70 + 87 at most: fits */
     snprintf(why, sizeof why, "%.70s; not reverting to version %lld, which failed before: still rolling back",
              ro->why, (long long)ro->from);
     memcpy(ro->why, why, sizeof why);
     return MC_ROLLOUT_PROGRESS;
+}
+
+static bool has_index(const int *xs, int n, int x) {
+    for (int i = 0; i < n; i++)
+        if (xs[i] == x) return true;
+    return false;
+}
+
+/* The instance index behind each of the service's total slots (the
+ * rollout's positions): its live instances (all, or all but the
+ * victims of mc_scale_victims when it runs more than total) in ascending
+ * order, then the lowest free indices, those of no report first (an index
+ * still stopping is taken last). Instances 0..total-1 when nothing was
+ * ever scaled down around a busy one: slot i is index i. */
+static void service_slots(const mc_report *reports, int nreports, const char *service, int total, int *slot) {
+    int victims[MC_SPEC_MAX_COUNT * 2], nv = mc_scale_victims(reports, nreports, service, total, victims,
+                                                               MC_SPEC_MAX_COUNT * 2);
+    int n = 0;
+    for (int x = 0; x < MC_SPEC_MAX_COUNT && n < total; x++) {
+        if (has_index(victims, nv, x)) continue;
+        for (int r = 0; r < nreports; r++)
+            if (reports[r].index == x && strcmp(reports[r].service, service) == 0 &&
+                strcmp(reports[r].state, "stopping") != 0) {
+                slot[n++] = x;
+                break;
+            }
+    }
+    for (int pass = 0; pass < 2 && n < total; pass++)
+        for (int x = 0; x < MC_SPEC_MAX_COUNT && n < total; x++) {
+            if (has_index(slot, n, x) || (pass == 0 && has_index(victims, nv, x))) continue;
+            bool reported = false;
+            for (int r = 0; r < nreports && !reported; r++)
+                reported = reports[r].index == x && strcmp(reports[r].service, service) == 0;
+            if (pass == 1 || !reported) slot[n++] = x;
+        }
+    for (int i = 1; i < n; i++) /* ascending: the rollout's canaries are the highest */
+        for (int j = i; j > 0 && slot[j] < slot[j - 1]; j--) {
+            int t = slot[j];
+            slot[j] = slot[j - 1];
+            slot[j - 1] = t;
+        }
 }
 
 /* The rollout step of service p; its wants appended. */
@@ -92,22 +134,25 @@ static int service_wants(const mc_spec *spec, int p, mc_decide_state *st, const 
     int total = svc->count + svc->canary;
     mc_rollout_inst insts[MC_SPEC_MAX_COUNT * 2];
     int64_t target[MC_SPEC_MAX_COUNT * 2];
+    int slot[MC_SPEC_MAX_COUNT * 2];
     char name[MC_INSTANCE_NAME_MAX + 1];
+    service_slots(reports, nreports, svc->name, total, slot);
     for (int i = 0; i < total; i++) {
-        mc_instance_name(name, sizeof name, svc->name, i);
+        int x = slot[i];
+        mc_instance_name(name, sizeof name, svc->name, x);
         const mc_report *r = report_of(reports, nreports, name, mc_decide_placed(st, name));
         insts[i].version = r ? r->spec_version : 0;
         insts[i].healthy = r && r->healthy && r->ready;
-        if (!insts[i].healthy || insts[i].version != ro->to) ro->healthy_since[i] = 0;
-        else if (ro->healthy_since[i] == 0) ro->healthy_since[i] = now;
-        insts[i].healthy_since = ro->healthy_since[i];
-        insts[i].ordered_at = ro->ordered_at[i];
+        if (!insts[i].healthy || insts[i].version != ro->to) ro->healthy_since[x] = 0;
+        else if (ro->healthy_since[x] == 0) ro->healthy_since[x] = now;
+        insts[i].healthy_since = ro->healthy_since[x];
+        insts[i].ordered_at = ro->ordered_at[x];
         if (ro->from == 0 && r && i < svc->count && r->spec_version != ro->to) ro->from = r->spec_version;
     }
     bool is_promoted = ro->from && svc->canary && promoted && promoted(ctx, svc->name, ro->to);
     mc_rollout_status s = mc_rollout_step(svc, ro->from, ro->to, is_promoted, insts, now, target, ro->why, sizeof ro->why);
     if (s == MC_ROLLOUT_FAILED && ro->from == failed_version(st, svc->name))
-        s = keep_reverting(svc, ro, insts, total, now, target);
+        s = keep_reverting(svc, ro, insts, slot, total, now, target);
     if (s == MC_ROLLOUT_FAILED) {
         if (svc->auto_revert && ro->status != MC_ROLLOUT_FAILED && reverts) {
             mc_decide_revert *rv = &reverts[(*nreverts)++];
@@ -129,7 +174,7 @@ static int service_wants(const mc_spec *spec, int p, mc_decide_state *st, const 
         mc_want *w = &wants[n++];
         memset(w, 0, sizeof *w);
         snprintf(w->service, sizeof w->service, "%s", svc->name);
-        w->index = i;
+        w->index = slot[i];
         w->version = target[i];
     }
     return n;
@@ -177,4 +222,32 @@ void mc_decide_ordered(mc_decide_state *st, const mc_spec *spec, const mc_want *
     if (p < 0 || w->index < 0 || w->index >= MC_SPEC_MAX_COUNT * 2) return;
     mc_orch_rollout *ro = &st->rollouts[p];
     if (ro->from && w->version == ro->to && ro->ordered_at[w->index] == 0) ro->ordered_at[w->index] = now;
+}
+
+void mc_decide_stop_sent(mc_decide_state *st, const char *name, const char *node) {
+    for (int i = 0; i < st->nstopping; i++)
+        if (strcmp(st->stopping[i], name) == 0 && strcmp(st->stopping_node[i], node) == 0) return;
+    if (st->nstopping >= MC_DECIDE_MAX_WANTS) return;
+    snprintf(st->stopping[st->nstopping], sizeof st->stopping[0], "%s", name);
+    snprintf(st->stopping_node[st->nstopping], sizeof st->stopping_node[0], "%s", node);
+    st->nstopping++;
+}
+
+void mc_decide_mark_stopping(mc_decide_state *st, mc_report *reports, int nreports) {
+    int kept = 0;
+    for (int i = 0; i < st->nstopping; i++) {
+        bool seen = false;
+        for (int r = 0; r < nreports; r++)
+            if (strcmp(reports[r].name, st->stopping[i]) == 0 && strcmp(reports[r].node, st->stopping_node[i]) == 0) {
+                snprintf(reports[r].state, sizeof reports[r].state, "stopping");
+                seen = true;
+            }
+        if (!seen) continue; /* gone: stopped and removed */
+        if (kept != i) {
+            memcpy(st->stopping[kept], st->stopping[i], sizeof st->stopping[0]);
+            memcpy(st->stopping_node[kept], st->stopping_node[i], sizeof st->stopping_node[0]);
+        }
+        kept++;
+    }
+    st->nstopping = kept;
 }

@@ -29,6 +29,12 @@ typedef struct mc_decide_state {
      * the rollout back from it (the revert) never reverts to it again */
     char failed_service[MC_SPEC_MAX_SERVICES][MC_SPEC_NAME_MAX + 1];
     int64_t failed_version[MC_SPEC_MAX_SERVICES];
+    /* stop orders delivered whose instance still runs (its agent's next
+     * heartbeat has not said "stopping" yet): counted as stopping, so the
+     * next round's victim choice cannot pick another one in its place */
+    char stopping[MC_DECIDE_MAX_WANTS][MC_INSTANCE_NAME_MAX + 1];
+    char stopping_node[MC_DECIDE_MAX_WANTS][MC_NODE_NAME_MAX + 1];
+    int nstopping;
 } mc_decide_state;
 
 typedef struct mc_decide_revert {    /* a rollout that just failed with auto_revert */
@@ -53,6 +59,12 @@ int mc_decide(const mc_spec *spec, mc_decide_state *st, const mc_node *nodes, in
 
 /* An order for w went out at now (the rollout's healthy_deadline clock). */
 void mc_decide_ordered(mc_decide_state *st, const mc_spec *spec, const mc_want *w, double now);
+
+/* A stop order for name on node was delivered. */
+void mc_decide_stop_sent(mc_decide_state *st, const char *name, const char *node);
+/* Before mc_decide: the reports of instances whose stop was delivered read
+ * "stopping"; those no longer reported are forgotten. */
+void mc_decide_mark_stopping(mc_decide_state *st, mc_report *reports, int nreports);
 
 /* Where name was last ordered, or NULL. */
 const char *mc_decide_placed(const mc_decide_state *st, const char *name);

@@ -340,7 +340,7 @@ static int prepare_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord,
 
 /* What the agent answered, logged and counted: 1 accepted, 0 not (logged),
  * -1 when the agent refused the fencing token (this orchestrator steps down). */
-static int finish_order(mc_orch *o, order_out *out) {
+static int finish_order(mc_orch *o, const mc_orch_view *v, order_out *out) {
     const mc_order *ord = out->ord;
     mc_agent_call *c = &out->call;
     char st[16], ver[32];
@@ -352,6 +352,12 @@ static int finish_order(mc_orch *o, order_out *out) {
              c->rc < 0 ? "undelivered" : c->status == 409 ? "stale_fence" : c->status >= 300 ? "refused" : "done");
     mc_counter_inc(mc_counter("mcloud_orchestrator_orders_total", "Orders sent to agents, by kind and result.", labels));
     int rc = 0;
+    if (ord->kind == MC_ORDER_STOP && !(c->status == 409 && c->answer && strstr(c->answer, "stale_fence"))) {
+        /* delivered, or perhaps (no answer in time): the victim choice holds either way */
+        pthread_mutex_lock(&o->mu);
+        mc_decide_stop_sent(&o->decide, ord->name, ord->node);
+        pthread_mutex_unlock(&o->mu);
+    }
     if (c->rc < 0) {
         mc_log_kv(MC_LOG_WARN, "order not delivered", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node,
                   "error", c->err.msg, NULL);
@@ -364,8 +370,16 @@ static int finish_order(mc_orch *o, order_out *out) {
                   "status", st, "answer", c->answer ? c->answer : "", NULL);
     } else {
         o->orders_sent++;
+        const char *busy = "";
+        if (ord->kind == MC_ORDER_STOP) { /* the victim choice, as it was made (idle ones first) */
+            busy = "false";
+            for (int r = 0; r < v->nreports; r++)
+                if (strcmp(v->reports[r].name, ord->name) == 0 && strcmp(v->reports[r].node, ord->node) == 0 &&
+                    v->reports[r].busy)
+                    busy = "true";
+        }
         mc_log_kv(MC_LOG_INFO, "order", "order", kinds[ord->kind], "instance", ord->name, "node", ord->node, "version",
-                  ver, "status", st, NULL);
+                  ver, "status", st, "busy", busy, NULL);
         rc = 1;
     }
     return rc;
@@ -391,7 +405,7 @@ static void send_orders(mc_orch *o, const mc_orch_view *v, const mc_order *order
     bool stale = false;
     for (int i = 0; i < m; i++) {
         out[i].call = calls[i];
-        int rc = stale ? 0 : finish_order(o, &out[i]);
+        int rc = stale ? 0 : finish_order(o, v, &out[i]);
         stale |= rc < 0;
         if (rc > 0) o->follow_until = mc_monotonic_seconds() + FOLLOW_S;
         free(out[i].call.answer);
@@ -443,6 +457,7 @@ static int round_step(void *ctx) {
     int nreverts = 0;
     pthread_mutex_lock(&o->mu);
     int64_t fence = o->lock.token;
+    mc_decide_mark_stopping(&o->decide, v->reports, v->nreports);
     if (o->spec)
         v->nwants = mc_decide(o->spec, &o->decide, v->nodes, v->nnodes, v->reports, v->nreports, promoted, o, now,
                               v->wants, MC_ORCH_MAX_WANTS, reverts, &nreverts);

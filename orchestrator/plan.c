@@ -132,6 +132,45 @@ void mc_place(const mc_spec *spec, const mc_node *nodes, int nnodes, const mc_re
         if (!wants[i].node[0] && !wants[i].reason[0]) place_new(spec, nodes, nnodes, &wants[i], use);
 }
 
+typedef struct live_inst {
+    int index;
+    bool busy, ready;
+} live_inst;
+
+/* true when a should stop before b */
+static bool stops_first(const live_inst *a, const live_inst *b) {
+    if (a->busy != b->busy) return !a->busy;
+    if (a->ready != b->ready) return !a->ready;
+    return a->index > b->index;
+}
+
+int mc_scale_victims(const mc_report *reports, int nreports, const char *service, int count, int *victims,
+                     int max) {
+    live_inst live[MC_SPEC_MAX_COUNT * 2];
+    int n = 0;
+    for (int r = 0; r < nreports; r++) {
+        const mc_report *rep = &reports[r];
+        if (strcmp(rep->service, service) != 0 || strcmp(rep->state, "stopping") == 0) continue;
+        int k = 0;
+        while (k < n && live[k].index != rep->index) k++;
+        if (k == n) {
+            if (n == (int)(sizeof live / sizeof live[0])) continue;
+            live[n++] = (live_inst){.index = rep->index};
+        }
+        live[k].busy |= rep->busy;
+        live[k].ready |= rep->healthy && rep->ready;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: a few dozen at most */
+        for (int j = i; j > 0 && stops_first(&live[j], &live[j - 1]); j--) {
+            live_inst t = live[j];
+            live[j] = live[j - 1];
+            live[j - 1] = t;
+        }
+    int nv = 0;
+    for (int i = 0; i < n - count && nv < max; i++) victims[nv++] = live[i].index;
+    return nv;
+}
+
 static const mc_report *find_report(const mc_report *reports, int n, const char *name, const char *node) {
     for (int i = 0; i < n; i++)
         if (strcmp(reports[i].name, name) == 0 && (!node || strcmp(reports[i].node, node) == 0)) return &reports[i];
@@ -161,8 +200,10 @@ int mc_reconcile(const mc_want *wants, int nwants, const mc_node *nodes, int nno
         if (!r) count = add_order(orders, count, max, MC_ORDER_START, name, w->node, i);
         else if (r->spec_version != w->version) count = add_order(orders, count, max, MC_ORDER_REPLACE, name, w->node, i);
     }
-    for (int i = 0; i < nreports; i++) {
-        const mc_report *r = &reports[i];
+    /* stops of idle instances go out before those of busy ones */
+    for (int i = 0; i < 2 * nreports; i++) {
+        const mc_report *r = &reports[i % nreports];
+        if (r->busy != (i >= nreports)) continue;
         int k = node_index(nodes, nnodes, r->node);
         if (k < 0 || !nodes[k].alive || nodes[k].stale) continue; /* nobody to order */
         const mc_want *w = NULL;

@@ -56,6 +56,7 @@ typedef struct mc_report {       /* one instance as an agent reports it */
     char container_id[80];
     char state[16];              /* running|starting|unhealthy|exited|backoff|stopping */
     bool ready, healthy;
+    bool busy;                   /* its health.busy_metric was > 0 at the agent's last check */
     int restarts, last_exit_code;
     int64_t spec_version;
     int port;
@@ -82,6 +83,17 @@ void mc_instance_name(char *out, size_t len, const char *service, int index);
  * NULL or "") is where wants[i] was last ordered. */
 void mc_place(const mc_spec *spec, const mc_node *nodes, int nnodes, const mc_report *reports, int nreports,
               mc_want *wants, int n, const char *const *prev_node);
+
+/* Scale-down victim choice, the one place it is made: `mcloud scale`, a
+ * deploy with a lower count and an autoscaler changing the count all reach
+ * it through mc_decide. Of the live instances of `service` (reported and
+ * not already stopping; a copy on two nodes counts once), those beyond
+ * `count` stop, chosen in this order: idle before busy (mc_report.busy,
+ * the service's health.busy_metric), then not ready before ready, then the
+ * highest index first. Writes their indices to victims[] in that order (at
+ * most max) and returns how many (0 when it runs no more than count). */
+int mc_scale_victims(const mc_report *reports, int nreports, const char *service, int count, int *victims,
+                     int max);
 
 typedef enum mc_order_kind { MC_ORDER_START, MC_ORDER_REPLACE, MC_ORDER_STOP } mc_order_kind;
 

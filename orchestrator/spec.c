@@ -275,6 +275,7 @@ static void health_field(walk *w, const char *path, const char *key, yaml_node_t
     else if (strcmp(key, "interval") == 0) set_duration(w, path, v, &s->health_interval_ms);
     else if (strcmp(key, "timeout") == 0) set_duration(w, path, v, &s->health_timeout_ms);
     else if (strcmp(key, "failures") == 0) set_int(w, path, v, 1, 100, &s->health_failures);
+    else if (strcmp(key, "busy_metric") == 0) set_str(w, path, v, s->busy_metric, sizeof s->busy_metric);
     else unknown(w, path, v);
 }
 
@@ -377,6 +378,13 @@ static void service_defaults(mc_spec_service *s, const char *name) {
     s->healthy_deadline_ms = 300000;
     s->auto_revert = true;
     s->stop_grace_ms = 30000;
+}
+
+static bool metric_name_ok(const char *n) { /* [a-zA-Z_:][a-zA-Z0-9_:]* */
+    if (!(isalpha((unsigned char)*n) || *n == '_' || *n == ':')) return false;
+    for (; *n; n++)
+        if (!(isalnum((unsigned char)*n) || *n == '_' || *n == ':')) return false;
+    return true;
 }
 
 static bool service_name_ok(const char *n) {
@@ -510,6 +518,9 @@ int mc_spec_validate(const mc_spec *spec, const mc_spec_check *check, mc_spec_er
             add_error(errs, "services.%s.update.canary: count + canary above %d (line %d)", n, MC_SPEC_MAX_COUNT, l);
         if (s->health_path[0] != '/' || s->ready_path[0] != '/')
             add_error(errs, "services.%s.health: path and ready_path must start with '/' (line %d)", n, l);
+        if (s->busy_metric[0] && !metric_name_ok(s->busy_metric))
+            add_error(errs, "services.%s.health.busy_metric: \"%s\" is not a Prometheus metric name (line %d)", n,
+                      s->busy_metric, l);
         if (s->health_timeout_ms <= 0 || s->health_timeout_ms > s->health_interval_ms)
             add_error(errs, "services.%s.health.timeout: must be above 0 and at most the interval (line %d)", n, l);
         if (s->restart_delay_ms > s->restart_max_delay_ms)
@@ -682,6 +693,7 @@ static void flatten(const mc_spec_service *s, flat *f) {
     flat_add(f, "health.interval: %s", a);
     flat_add(f, "health.timeout: %s", b);
     flat_add(f, "health.failures: %d", s->health_failures);
+    if (s->busy_metric[0]) flat_add(f, "health.busy_metric: %s", s->busy_metric);
     fmt_duration(a, sizeof a, s->restart_interval_ms);
     fmt_duration(b, sizeof b, s->restart_delay_ms);
     fmt_duration(c, sizeof c, s->restart_max_delay_ms);
@@ -749,7 +761,9 @@ char *mc_spec_format(const mc_spec *spec) {
         quoted(&b, s->health_path);
         mc_textbuf_printf(&b, ", ready_path: ");
         quoted(&b, s->ready_path);
-        mc_textbuf_printf(&b, ", interval: %s, timeout: %s, failures: %d}\n", a, c, s->health_failures);
+        mc_textbuf_printf(&b, ", interval: %s, timeout: %s, failures: %d", a, c, s->health_failures);
+        if (s->busy_metric[0]) mc_textbuf_printf(&b, ", busy_metric: %s", s->busy_metric);
+        mc_textbuf_printf(&b, "}\n");
         fmt_duration(a, sizeof a, s->restart_interval_ms);
         fmt_duration(c, sizeof c, s->restart_delay_ms);
         fmt_duration(d, sizeof d, s->restart_max_delay_ms);

@@ -18,7 +18,9 @@
  *       resources: {cpus: 0.5, memory: 256M, pids: 256}
  *       env: {MCLOUD_LOG_LEVEL: info}
  *       ports: {public: 18081, env: MCLOUD_STREAM_PORT}
- *       health: {path: /healthz, ready_path: /readyz, interval: 2s, timeout: 1s, failures: 3}
+ *       health: {path: /healthz, ready_path: /readyz, interval: 2s, timeout: 1s, failures: 3,
+ *                busy_metric: mcloud_transcode_running}  # > 0 on /metrics: busy (scale-down
+ *                                                        # stops idle instances first)
  *       restart: {attempts: 10, interval: 60s, delay: 500ms, max_delay: 30s}
  *       update: {max_parallel: 1, min_healthy_time: 10s, healthy_deadline: 5m,
  *                auto_revert: true, canary: 0}
@@ -78,6 +80,7 @@ typedef struct mc_spec_service {
     int public_port;                  /* 0: not behind the edge */
     char port_env[64];                /* env var carrying the instance's port */
     char health_path[128], ready_path[128];
+    char busy_metric[64];             /* a gauge of its /metrics, > 0 while it works; "": none */
     int64_t health_interval_ms, health_timeout_ms;
     int health_failures;
     int restart_attempts;

@@ -78,6 +78,7 @@ static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err
         copy_str(o, "state", true, r->state, sizeof r->state, err) < 0 ||
         mc_json_get_bool(o, "ready", false, false, &r->ready, err) < 0 ||
         mc_json_get_bool(o, "healthy", false, false, &r->healthy, err) < 0 ||
+        mc_json_get_bool(o, "busy", false, false, &r->busy, err) < 0 ||
         mc_json_get_int(o, "restarts", false, 0, 0, INT32_MAX, &restarts, err) < 0 ||
         mc_json_get_int(o, "last_exit_code", false, 0, -1, 255, &exit_code, err) < 0 ||
         get_i64(o, "spec_version", true, &r->spec_version, err) < 0 ||
@@ -186,12 +187,12 @@ json_t *mc_order_body(const mc_spec_service *s, int port, int index, int64_t ver
         json_array_append_new(volumes, json_pack("{s:s, s:s}", "name", name, "target", s->volume_target));
     }
     return json_pack("{s:i, s:s, s:i, s:s, s:I, s:i, s:o, s:{s:f, s:I, s:I}, "
-                     "s:{s:s, s:s, s:I, s:I, s:i}, s:{s:i, s:I, s:I, s:I}, s:I, s:o}",
+                     "s:{s:s, s:s, s:I, s:I, s:i, s:s}, s:{s:i, s:I, s:I, s:I}, s:I, s:o}",
                      "v", 1, "service", s->name, "index", index, "image", s->image, "spec_version",
                      (json_int_t)version, "port", port, "env", env, "resources", "cpus", s->cpus, "memory_bytes",
                      (json_int_t)s->memory_bytes, "pids", (json_int_t)s->pids, "health", "path", s->health_path,
                      "ready_path", s->ready_path, "interval_ms", (json_int_t)s->health_interval_ms, "timeout_ms",
-                     (json_int_t)s->health_timeout_ms, "failures", s->health_failures, "restart", "attempts",
+                     (json_int_t)s->health_timeout_ms, "failures", s->health_failures, "busy_metric", s->busy_metric, "restart", "attempts",
                      s->restart_attempts, "interval_ms", (json_int_t)s->restart_interval_ms, "delay_ms",
                      (json_int_t)s->restart_delay_ms, "max_delay_ms", (json_int_t)s->restart_max_delay_ms,
                      "stop_grace_ms", (json_int_t)s->stop_grace_ms, "volumes", volumes);

@@ -72,9 +72,15 @@ run_suite() {
     step "ctest: $name (-j $ctest_jobs)"
     if ! (cd "$dir" && ctest --output-on-failure -j "$ctest_jobs" "$@"); then failed+=("$name"); fi
 }
-run_suite "plain" build
-run_suite "sanitizers" build-asan
-run_suite "fuzz" build-fuzz -L fuzz
+# Tests labelled "long" (minutes of container starts each, some stopping
+# shared servers) run with `make test-long` (MCLOUD_TEST_LONG=1), not here.
+if [ "${MCLOUD_TEST_LONG:-0}" = 1 ]; then
+    run_suite "long" build -L long
+else
+    run_suite "plain" build -LE long
+    run_suite "sanitizers" build-asan
+    run_suite "fuzz" build-fuzz -L fuzz
+fi
 
 if [ "$stack_was_up" = 0 ]; then
     trap - EXIT

@@ -212,11 +212,12 @@ static int db_load(mc_upload_server *srv, const char *id, mc_upload *u, mc_err *
 int mc_upload_state_load(mc_upload_server *srv, const char *id, mc_upload *out, mc_err *err) {
     if (!mc_tus_id_valid(id, strlen(id))) return mc_err_set(err, MC_ERR_NOT_FOUND, "no upload %s", id);
     int cached = cache_get(srv, id, out, err);
-    if (cached < 0) return -1;
-    if (cached) return 0;
+    if (cached > 0) return 0;
+    bool redis_down = cached < 0; /* the row is the record: a HEAD still answers while Redis is down */
+    if (redis_down) *err = (mc_err){0};
     if (db_load(srv, id, out, err) < 0) return -1;
     mc_err ignored = {0};
-    cache_put(srv, out, &ignored); /* a failed cache write only costs the next read */
+    if (!redis_down) cache_put(srv, out, &ignored); /* a failed cache write only costs the next read */
     return 0;
 }
 

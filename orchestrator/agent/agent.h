@@ -31,8 +31,11 @@ typedef struct mc_agent_instance {
     char container_id[MC_DOCKER_ID_MAX];
     char state[16];                   /* starting|running|unhealthy|exited|backoff|stopping */
     bool ready, healthy;
+    bool busy;                        /* order.health.busy_metric > 0 at the last check */
     bool deleting, replacing;
     bool creating;                    /* a starter thread is creating its container (off the lock) */
+    double term_at;                   /* monotonic s: SIGTERM sent for a delete (0: not yet) */
+    bool killed;                      /* ... and SIGKILL, its stop grace over */
     int restarts, last_exit_code;
     char started_at[40];
     int pid;

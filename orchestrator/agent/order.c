@@ -136,6 +136,8 @@ static int parse_body(json_t *b, mc_agent_order *o, size_t len, mc_err *err) {
     long long iv, to, fl;
     int rc = copy_field(h, "path", false, "/healthz", o->health.path, sizeof o->health.path, err);
     if (rc == 0) rc = copy_field(h, "ready_path", false, "/readyz", o->health.ready_path, sizeof o->health.ready_path, err);
+    if (rc == 0)
+        rc = copy_field(h, "busy_metric", false, "", o->health.busy_metric, sizeof o->health.busy_metric, err);
     if (rc == 0) rc = get_long(h, "health", "interval_ms", false, 2000, 100, 3600000, &iv, err);
     if (rc == 0) rc = get_long(h, "health", "timeout_ms", false, 1000, 10, 600000, &to, err);
     if (rc == 0) rc = get_long(h, "health", "failures", false, 3, 1, 100, &fl, err);

@@ -22,6 +22,7 @@ typedef struct mc_agent_health {
     char ready_path[128];    /* "/readyz": failing -> not ready, never restarted */
     long interval_ms, timeout_ms;
     int failures;            /* consecutive failures before unhealthy */
+    char busy_metric[64];    /* a gauge of its /metrics read at each check (> 0: busy); "": none */
 } mc_agent_health;
 
 typedef struct mc_agent_restart {

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/curl_body.h"
 #include "common/fdio.h"
 #include "common/http.h"
 #include "common/json.h"
@@ -88,9 +89,9 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *usage = json_pack("{s:f,s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "cpu_percent",
                               i->cpu_percent, "memory_bytes", (json_int_t)i->usage.memory_bytes, "pids",
                               (json_int_t)i->usage.pids);
-    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
+    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
-                     i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
+                     i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy, "busy", i->busy,
                      "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
                      (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
                      i->started_at, "restart_schedule_ms", sched, "usage", usage);
@@ -147,7 +148,7 @@ static void container_started(mc_agent_instance *i, const char *create_ms, const
     i->started_mono = now;
     now_rfc3339(i->started_at, sizeof i->started_at);
     i->health_failures = 0;
-    i->healthy = i->ready = false;
+    i->healthy = i->ready = i->busy = false;
     i->next_check = now + i->order.health.interval_ms / 1000.0;
     i->quick_at = now;
     i->next_inspect = 0; /* inspected next round */
@@ -220,6 +221,29 @@ static int probe(mc_agent *a, int port, const char *path, long timeout_ms) {
     return status == 200;
 }
 
+/* Whether the instance works right now: its order's busy_metric read from
+ * its /metrics (> 0: busy), on the probes' handle. Unknown (no answer, no
+ * such sample) keeps the last verdict: a busy worker whose scrape timed
+ * out is not taken for idle. The orchestrator stops idle instances first
+ * on a scale-down (plan.h, mc_scale_victims). */
+static int read_busy(mc_agent *a, int port, const char *metric, long timeout_ms) {
+    char url[256];
+    mc_curl_body body = {.max = 1 << 20};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    curl_easy_setopt(a->probe, CURLOPT_URL, url);
+    curl_easy_setopt(a->probe, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEFUNCTION, mc_curl_body_write);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEDATA, &body);
+    long status = 0;
+    if (curl_easy_perform(a->probe) == CURLE_OK) curl_easy_getinfo(a->probe, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(a->probe, CURLOPT_WRITEDATA, NULL);
+    double v;
+    int busy = status == 200 && body.p && mc_metrics_scan(body.p, body.len, metric, &v) == 0 ? v > 0 : -1;
+    free(body.p);
+    return busy;
+}
+
 /* The container's cgroup use, kept in the instance and on /metrics; the CPU
  * share is the CPU time's growth over windows of at least a second (the
  * rounds come every few hundred ms: shorter windows would only be noise). */
@@ -264,7 +288,7 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
     if (!c.running) {
         i->last_exit_code = c.exit_code;
         i->restarts++;
-        i->healthy = i->ready = false;
+        i->healthy = i->ready = i->busy = false;
         mc_log_kv(MC_LOG_WARN, "container exited", "instance", i->order.name, "state", c.state, NULL);
         mc_periodic_nudge(a->beat);
         /* its last lines outlive it: `mcloud logs` of a crash loop shows why */
@@ -360,6 +384,51 @@ static void start_in_background(mc_agent *a, mc_agent_instance *i) {
     }
 }
 
+/* A deleted instance's stop, a step each round so the supervisor never
+ * waits out a grace period (a busy worker may take minutes to finish its
+ * job, and every other instance of the node goes on being checked and
+ * ordered meanwhile): SIGTERM, then once the container has exited its
+ * removal; SIGKILL when the order's stop grace ran out. True when gone. */
+static bool stopped(mc_agent *a, mc_agent_instance *i, double now) {
+    mc_err err = {0};
+    if (!i->container_id[0]) return true;
+    char code[16] = "-1", took[32], grace[24];
+    if (i->term_at <= 0) {
+        if (mc_docker_kill(a->engine, i->container_id, "TERM", &err) < 0 && err.kind != MC_ERR_NOT_FOUND) {
+            mc_log_kv(MC_LOG_WARN, "SIGTERM failed", "instance", i->order.name, "error", err.msg, NULL);
+            return false; /* tried again next round */
+        }
+        i->term_at = now;
+        snprintf(grace, sizeof grace, "%ld", (i->order.stop_grace_ms + 999) / 1000);
+        mc_log_kv(MC_LOG_INFO, "stopping: SIGTERM sent", "instance", i->order.name, "busy",
+                  i->busy ? "true" : "false", "grace_s", grace, NULL);
+        return false;
+    }
+    mc_docker_container c;
+    if (mc_docker_inspect(a->engine, i->container_id, &c, &err) == 0) {
+        bool running = c.running;
+        snprintf(code, sizeof code, "%d", c.exit_code);
+        mc_docker_container_clear(&c);
+        if (running) {
+            if (!i->killed && now - i->term_at >= i->order.stop_grace_ms / 1000.0) {
+                mc_log_kv(MC_LOG_WARN, "stop grace over: SIGKILL", "instance", i->order.name, NULL);
+                mc_docker_kill(a->engine, i->container_id, "KILL", NULL);
+                i->killed = true; /* then wait for the exit */
+            }
+            return false;
+        }
+    } else if (err.kind != MC_ERR_NOT_FOUND) {
+        return false; /* the engine did not answer: next round */
+    }
+    snprintf(took, sizeof took, "%.0f", (now - i->term_at) * 1000);
+    snprintf(grace, sizeof grace, "%ld", (i->order.stop_grace_ms + 999) / 1000);
+    mc_log_kv(MC_LOG_INFO, "container stopped", "instance", i->order.name, "busy", i->busy ? "true" : "false",
+              "exit_code", code, "took_ms", took, "grace_s", grace, NULL);
+    mc_docker_remove(a->engine, i->container_id, true, NULL);
+    i->container_id[0] = '\0';
+    return true;
+}
+
 /* One instance, one round; called with the lock held, engine calls included
  * (the API threads only wait for the lock, never for each other). */
 static void supervise_one(mc_agent *a, mc_agent_instance *i) {
@@ -367,8 +436,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     double now = mc_monotonic_seconds();
     if (i->creating) return; /* its starter's until the container runs */
     if (i->deleting) {
-        stop_and_remove(a, i);
-        if (!i->deleting) return; /* ordered again while it stopped: started next round */
+        if (!stopped(a, i, now)) return;
         mc_agent_forget_order(a, i->order.name);
         mc_log_kv(MC_LOG_INFO, "instance stopped", "instance", i->order.name, NULL);
         mc_agent_order_free(&i->order);
@@ -379,6 +447,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     if (i->replacing) {
         stop_and_remove(a, i);
         i->replacing = false;
+        i->term_at = 0, i->killed = false;
     }
     if (!i->container_id[0]) {
         if (now >= i->restart_at) start_in_background(a, i);
@@ -404,6 +473,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
     unlocked_begin(a); /* a probe may wait up to its timeout */
     bool ready = probe(a, port, h.ready_path, h.timeout_ms);
     bool alive = ready || probe(a, port, h.path, h.timeout_ms);
+    int busy = alive && h.busy_metric[0] ? read_busy(a, port, h.busy_metric, h.timeout_ms) : -1;
     unlocked_end(a);
     if (i->deleting || i->replacing) return; /* ordered otherwise meanwhile: the next round acts */
     if (alive) {
@@ -417,6 +487,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->healthy = true;
         mc_backoff_reset(&i->backoff);
         set_state(i, "running");
+        if (busy >= 0) i->busy = busy;
     } else if (due && ++i->health_failures >= i->order.health.failures) { /* quick probes never count */
         i->healthy = false;
         set_state(i, "unhealthy");
@@ -481,11 +552,15 @@ static int heartbeat_step(void *ctx) {
 }
 
 /* A round every ROUND_MS; every QUICK_PROBE_MS while a new container has
- * not answered its first probe yet (its quick probes). */
+ * not answered its first probe yet (its quick probes). Idle instances to
+ * stop go first: a busy one's stop may take its whole grace (its job
+ * finishing). */
 static int round_step(void *ctx) {
     mc_agent *a = ctx;
     bool quick = false;
     pthread_mutex_lock(&a->lock);
+    for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
+        if (a->inst[k].used && a->inst[k].deleting && !a->inst[k].busy) supervise_one(a, &a->inst[k]);
     for (int k = 0; k < MC_AGENT_MAX_INSTANCES; k++)
         if (a->inst[k].used) {
             supervise_one(a, &a->inst[k]);

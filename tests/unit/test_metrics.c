@@ -73,11 +73,43 @@ static void test_series_share_one_family(void **state) {
     free(text);
 }
 
+/* Another daemon's /metrics read back (the agent reads a service's busy
+ * gauge): every sample of the name summed, labels (quotes and braces in
+ * values included) skipped, prefixes of longer names and comments ignored. */
+static void test_scan(void **state) {
+    (void)state;
+    const char *text = "# HELP mcloud_transcode_running Jobs running in this worker.\n"
+                       "# TYPE mcloud_transcode_running gauge\n"
+                       "mcloud_transcode_running_total 9\n"
+                       "mcloud_transcode_running 1\n"
+                       "x{a=\"}\\\" {\"} 2\n"
+                       "x{b=\"c\"} 0.5\n"
+                       "bad 1x\n";
+    double v = -1;
+    assert_int_equal(mc_metrics_scan(text, strlen(text), "mcloud_transcode_running", &v), 0);
+    assert_true(v == 1.0);
+    assert_int_equal(mc_metrics_scan(text, strlen(text), "x", &v), 0);
+    assert_true(v == 2.5);
+    assert_int_equal(mc_metrics_scan(text, strlen(text), "missing", &v), -1);
+    assert_int_equal(mc_metrics_scan(text, strlen(text), "bad", &v), -1);
+    /* the last line without its newline, and a truncated body */
+    assert_int_equal(mc_metrics_scan("g 0", 3, "g", &v), 0);
+    assert_true(v == 0.0);
+    assert_int_equal(mc_metrics_scan("g{a=\"b", 7, "g", &v), -1);
+    /* a rendered registry reads back */
+    mc_gauge_set(mc_gauge("mcloud_busy", "Busy.", NULL), 3);
+    char *mine = mc_metrics_render();
+    assert_int_equal(mc_metrics_scan(mine, strlen(mine), "mcloud_busy", &v), 0);
+    assert_true(v == 3.0);
+    free(mine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_counter_and_gauge, reset),
         cmocka_unit_test_setup(test_histogram, reset),
         cmocka_unit_test_setup(test_series_share_one_family, reset),
+        cmocka_unit_test_setup(test_scan, reset),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mc_metrics_reset();

@@ -310,6 +310,82 @@ static void test_canary_waits_for_promote(void **state) {
     free_sim(s);
 }
 
+static bool runs(const sim *s, const char *name) {
+    for (int i = 0; i < s->nreports; i++)
+        if (strcmp(s->reports[i].name, name) == 0) return true;
+    return false;
+}
+
+/* mcloud scale t 4 -> 1 while t-1 and t-2 are busy: the idle t-0 and t-3
+ * stop, then the busy t-2 (the highest); busy t-1 stays and nothing else
+ * moves in later rounds; scaling back up to 3 starts the lowest free
+ * indices (t-0, t-2) next to t-1, which gets no order. */
+static void test_scale_down_stops_idle_first(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    assert_int_equal(s->nreports, 4);
+    for (int i = 0; i < s->nreports; i++)
+        s->reports[i].busy = strcmp(s->reports[i].name, "t-1") == 0 || strcmp(s->reports[i].name, "t-2") == 0;
+    mc_spec old = s->spec;
+    set_spec(s, "services:\n  t:\n    image: x/t:1\n    count: 1\n"
+                "    update: {max_parallel: 1, min_healthy_time: 10s, healthy_deadline: 60s}\n", 2, &old);
+    tick(s);
+    assert_int_equal(s->orders, 3);
+    assert_int_equal(s->nreports, 1);
+    assert_true(runs(s, "t-1"));
+    for (int i = 0; i < s->nreports; i++) s->reports[i].busy = false; /* its job done: it stays */
+    settle(s, 3);
+    assert_int_equal(s->orders, 0);
+    assert_true(runs(s, "t-1"));
+    old = s->spec;
+    set_spec(s, V1, 3, &old);
+    s->spec.services[0].count = 3;
+    tick(s);
+    assert_int_equal(s->orders, 2);
+    assert_true(runs(s, "t-0") && runs(s, "t-1") && runs(s, "t-2") && !runs(s, "t-3"));
+    settle(s, 3);
+    assert_int_equal(s->orders, 0);
+    free_sim(s);
+}
+
+/* A stop delivered but not yet seen in a heartbeat: when the busy flags
+ * change meanwhile, the next round still keeps the same instance (the
+ * delivered victims count as stopping) instead of picking another. */
+static void test_delivered_stops_keep_the_choice(void **state) {
+    (void)state;
+    sim *s = new_sim(V1);
+    settle(s, 4);
+    for (int i = 0; i < s->nreports; i++) s->reports[i].busy = strcmp(s->reports[i].name, "t-2") == 0;
+    mc_spec old = s->spec;
+    set_spec(s, "services:\n  t:\n    image: x/t:1\n    count: 1\n"
+                "    update: {max_parallel: 1, min_healthy_time: 10s, healthy_deadline: 60s}\n", 2, &old);
+    static mc_want wants[MC_DECIDE_MAX_WANTS];
+    mc_decide_revert rev[MC_SPEC_MAX_SERVICES];
+    int nrev;
+    int n = mc_decide(&s->spec, s->st, s->nodes, s->nnodes, s->reports, s->nreports, is_promoted, s, 100, wants,
+                      MC_DECIDE_MAX_WANTS, rev, &nrev);
+    assert_int_equal(n, 1);
+    assert_int_equal(wants[0].index, 2);
+    mc_order o[8];
+    int k = mc_reconcile(wants, n, s->nodes, s->nnodes, s->reports, s->nreports, o, 8);
+    assert_int_equal(k, 3);
+    for (int i = 0; i < k; i++) mc_decide_stop_sent(s->st, o[i].name, o[i].node);
+    /* the agents still report all four running; t-2 finished its job and t-0 took one */
+    for (int i = 0; i < s->nreports; i++) s->reports[i].busy = strcmp(s->reports[i].name, "t-0") == 0;
+    mc_decide_mark_stopping(s->st, s->reports, s->nreports);
+    n = mc_decide(&s->spec, s->st, s->nodes, s->nnodes, s->reports, s->nreports, is_promoted, s, 101, wants,
+                  MC_DECIDE_MAX_WANTS, rev, &nrev);
+    assert_int_equal(n, 1);
+    assert_int_equal(wants[0].index, 2);
+    /* once they are gone, they are forgotten */
+    for (int i = 0; i < s->nreports; i++)
+        if (strcmp(s->reports[i].name, "t-2") != 0) remove_report(s, i--);
+    mc_decide_mark_stopping(s->st, s->reports, s->nreports);
+    assert_int_equal(s->st->nstopping, 0);
+    free_sim(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread_then_adoption_orders_nothing),
@@ -319,6 +395,8 @@ int main(void) {
         cmocka_unit_test(test_broken_version_is_reverted),
         cmocka_unit_test(test_slow_revert_never_goes_back_to_the_broken_version),
         cmocka_unit_test(test_canary_waits_for_promote),
+        cmocka_unit_test(test_scale_down_stops_idle_first),
+        cmocka_unit_test(test_delivered_stops_keep_the_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

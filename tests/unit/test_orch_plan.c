@@ -292,6 +292,34 @@ static void test_rollout_canary_then_promote(void **state) {
     assert_int_equal(t[2], 0); /* the canary is no longer wanted */
 }
 
+/* The scale-down victim choice: idle before busy, not ready before
+ * ready, then the highest index; a copy on two nodes counts once; an
+ * instance already stopping is no longer live; other services untouched. */
+static void test_scale_victims_idle_first(void **state) {
+    (void)state;
+    mc_report r[8] = {report("t", 0, "a", 1, true), report("t", 1, "a", 1, true), report("t", 2, "b", 1, true),
+                      report("t", 3, "b", 1, true), report("t", 4, "a", 1, false), report("t", 2, "a", 1, true),
+                      report("t", 5, "b", 1, true), report("u", 7, "a", 1, true)};
+    r[0].busy = r[2].busy = true;             /* t-0 and t-2 run a job */
+    snprintf(r[6].state, sizeof r[6].state, "stopping");
+    int v[8];
+    /* live: t-0..t-4 (5); to 1: t-4 (not ready), t-3, t-1 (idle), then t-2 (busy, higher) */
+    assert_int_equal(mc_scale_victims(r, 8, "t", 1, v, 8), 4);
+    assert_int_equal(v[0], 4);
+    assert_int_equal(v[1], 3);
+    assert_int_equal(v[2], 1);
+    assert_int_equal(v[3], 2);
+    /* to 3: only the idle ones go, both busy ones stay */
+    assert_int_equal(mc_scale_victims(r, 8, "t", 3, v, 8), 2);
+    assert_int_equal(v[0], 4);
+    assert_int_equal(v[1], 3);
+    assert_int_equal(mc_scale_victims(r, 8, "t", 5, v, 8), 0);
+    assert_int_equal(mc_scale_victims(r, 8, "t", 9, v, 8), 0);
+    assert_int_equal(mc_scale_victims(r, 8, "t", 0, v, 2), 2); /* bounded by max */
+    assert_int_equal(mc_scale_victims(r, 8, "u", 0, v, 8), 1);
+    assert_int_equal(v[0], 7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread_over_nodes),
@@ -302,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_a_silent_node_keeps_its_instances_for_the_grace),
         cmocka_unit_test(test_of_two_copies_the_healthy_one_stays),
         cmocka_unit_test(test_replace_and_scale_down),
+        cmocka_unit_test(test_scale_victims_idle_first),
         cmocka_unit_test(test_rollout_max_parallel_and_min_healthy),
         cmocka_unit_test(test_rollout_deadline_fails),
         cmocka_unit_test(test_rollout_canary_then_promote),

@@ -29,11 +29,27 @@ Scenarios (each its own ctest, label orchestrator):
             waits; nothing moves until `mcloud rollout promote`, then both roll
             and the canary stops; never fewer than 2 healthy and ready copies
             at once (mcloud ps polled throughout); a second promote -> refused.
+  scale     the real transcode image: `mcloud scale transcode 1 -> 4` while
+            real jobs (worker_test.py's: a video row, a source in S3, the job
+            message) run, each held after its first segment (the worker's
+            test hold) so which workers are busy stays put; `mcloud scale
+            transcode 1` -> the idle ones are stopped first, the kept one was
+            busy, the busy victim gets SIGTERM and finishes its job within the
+            grace (exit 0, its log: the signal, then "job done"); every video
+            ready with one published set, one "job done" and one ready event
+            per job across all workers.
+  standalone  upload x2 placed; then the orchestrator and the stack's Redis
+            (master, replica, the three Sentinels) stopped: the containers
+            keep answering /healthz and tus OPTIONS and HEAD of an upload
+            made before; everything started again, a new orchestrator adopts
+            every container (same ids and start times, no order). Whatever
+            it stopped is started again even when it fails.
 """
 
 import argparse
 import fcntl
 import json
+import re
 import os
 import shutil
 import signal
@@ -52,7 +68,10 @@ from daemon_proc import stop_problem  # noqa: E402
 # Hang guards only, never performance bounds (vfs storage makes a container
 # start take many seconds on a loaded machine).
 START_S = 300
-IMAGE = "localhost/mcloud-upload:latest"
+# the tag of the images run (MCLOUD_TEST_IMAGE_TAG: an image built apart
+# from a tree with changes, on a machine whose :latest others use)
+TAG = os.environ.get("MCLOUD_TEST_IMAGE_TAG", "latest")
+IMAGE = f"localhost/mcloud-upload:{TAG}"
 # what the containers need of the stack (the spec's env)
 STACK_ENV = ("MCLOUD_REDIS", "MCLOUD_KAFKA")
 STACK_ENV_PREFIXES = ("MCLOUD_MYSQL_", "MCLOUD_S3_")
@@ -156,6 +175,7 @@ class Cluster:
                f"{IMAGE} missing: run make images (ctest's orchestrator.images fixture builds it)")
         self.tag = f"ot{h.id}"  # node names start with it: the containers' label filter
         self.agents = []
+        self.on_close = []  # a scenario's own cleanups, run first (last added first)
         self.sock = os.path.join(h.scratch, "podman.sock")
         self.podman_log = open(os.path.join(h.scratch, "podman.log"), "w")
         self.podman = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{self.sock}"],
@@ -231,6 +251,11 @@ class Cluster:
 
     def close(self):
         problems = []
+        for f in reversed(self.on_close):
+            try:
+                f()
+            except Exception as e:  # noqa: BLE001 (each cleanup runs, whatever the others did)
+                problems.append(f"cleanup: {type(e).__name__}: {e}")
         for a in self.agents:
             p = a.stop()
             if p:
@@ -295,7 +320,7 @@ def scenario_heal(c):
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
     services = two_services()
     out = c.deploy(o, services)
-    expect("+ service upload (2 x localhost/mcloud-upload:latest)" in out, f"no diff printed: {out}")
+    expect(f"+ service upload (2 x {IMAGE})" in out, f"no diff printed: {out}")
     names = names_of(services)
     ps = wait_for("upload x2 and ingest x1 healthy in mcloud ps", lambda: c.all_healthy(o, names, c.node(1)))
     print(f"ok: deployed {', '.join(sorted(ps))}, all healthy on {c.node(1)}")
@@ -486,6 +511,287 @@ def scenario_revert(c):
           f"{[(v['version'], v['reason']) for v in sorted(hist, key=lambda v: v['version'])]}), upload-0 healthy again")
 
 
+# ---- scale -------------------------------------------------------------------
+
+TRANSCODE_IMAGE = f"localhost/mcloud-transcode:{TAG}"
+HOLD_RELEASE = "/tmp/mcloud-hold-release"  # inside each transcode container
+
+
+def need_image(image):
+    expect(subprocess.run(["podman", "image", "exists", image]).returncode == 0,
+           f"{image} missing: run make images (ctest's orchestrator.images fixture builds it)")
+
+
+class ContainerLogs:
+    """Follows every container of this run with `podman logs -f` into
+    scratch files (the agent removes a stopped container with its logs)."""
+
+    def __init__(self, c):
+        self.c, self.procs, self.files = c, {}, {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                for name, (cid, _) in self.c.containers().items():
+                    if cid not in self.procs:
+                        path = os.path.join(self.c.h.scratch, f"{name}.{cid[:12]}.log")
+                        self.files[cid] = (name, path)
+                        self.procs[cid] = subprocess.Popen(["podman", "logs", "-f", cid], stdout=open(path, "w"),
+                                                           stderr=subprocess.STDOUT)
+            except Failure:
+                pass  # a container removed while listed
+            self.stopping.wait(0.5)
+
+    def records(self, instance):
+        """The JSON log records of every container of instance (e.g.
+        transcode-1) in the order they started."""
+        out = []
+        for cid, (n, path) in list(self.files.items()):
+            if not n.endswith(f"-{instance}"):
+                continue
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if line.startswith("{"):
+                        try:
+                            out.append(json.loads(line))
+                        except ValueError:
+                            pass
+        return out
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+            p.wait()
+
+
+def transcode_spec(wh, count):
+    env = {k: v for k, v in wh.worker_env.items() if k not in ("MCLOUD_TRANSCODE_PORT", "MCLOUD_TRANSCODE_TMP_DIR")}
+    env.update({"MCLOUD_TRANSCODE_GRACE_MS": "120000", "MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS": "1",
+                "MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE": HOLD_RELEASE})
+    return {"transcode": (TRANSCODE_IMAGE, count, {
+        "env": env, "resources": "{cpus: 0.5, memory: 768M, pids: 512}",
+        "health": "{interval: 1s, timeout: 1s, failures: 3, busy_metric: mcloud_transcode_running}",
+        "stop_grace": "150s"})}
+
+
+def scenario_scale(c):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "transcode_worker"))
+    import worker_test as wt  # its job, video and output helpers
+
+    h = c.h
+    need_image(TRANSCODE_IMAGE)
+    wh = wt.Harness(None)  # its own database, topics and consumer group
+    c.on_close.append(lambda: wh.close(True))
+    logs = ContainerLogs(c)
+    c.on_close.append(logs.stop)
+    agent = Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    c.deploy(o, transcode_spec(wh, 1))
+    wait_for("transcode-0 healthy", lambda: c.all_healthy(o, ["transcode-0"]))
+    clip = os.path.join(h.scratch, "clip.mp4")
+    wt.make_clip(clip, 12, "426x240")
+    jobs = {}
+
+    def job():
+        vid, key = wh.add_video(clip)
+        return vid, key
+
+    def busy_of(ps):
+        return sorted(n for n, i in ps.items() if i["running"] and i["running"][0]["busy"])
+
+    def hold(cname, on):
+        cmd = ["touch", HOLD_RELEASE] if not on else ["rm", "-f", HOLD_RELEASE]
+        r = subprocess.run(["podman", "exec", cname, *cmd], capture_output=True, text=True)
+        expect(r.returncode == 0, f"podman exec {cname} {' '.join(cmd)}: {r.stderr}")
+
+    vid, key = job()
+    jobs[vid] = wh.publish_job(vid, key)
+    wait_for("transcode-0 busy with a held job", lambda: busy_of(c.ps(o)) == ["transcode-0"])
+    print("ok: transcode-0 runs a job (busy in mcloud ps, from its mcloud_transcode_running gauge)")
+
+    r = h.cli_run(o, "scale", "transcode", "4", "--no-wait")
+    expect(r.returncode == 0 and "~ transcode.count: 1 -> 4" in r.stdout, f"scale 4: {r.stdout} {r.stderr}")
+    names = [f"transcode-{i}" for i in range(4)]
+    wait_for("transcode x4 healthy while transcode-0's job runs", lambda: c.all_healthy(o, names))
+    # the group's rebalance waits for the member in its job: let it finish,
+    # then every worker holds partitions of its own
+    cname0 = f"mcloud-{c.node(1)}-transcode-0"
+    hold(cname0, False)
+    wait_for("the first job done", lambda: wh.video(vid)["status"] == "ready")
+    hold(cname0, True)
+
+    def assignment():
+        got = {}
+        for n in names:
+            cur = set()
+            for rec in logs.records(n):
+                parts = set(re.findall(r"\[(\d+)\]", rec.get("partitions", "")))
+                if rec.get("msg") == "kafka partitions assigned":
+                    cur |= parts
+                elif rec.get("msg", "").startswith("kafka partitions"):
+                    cur -= parts
+            if not cur:
+                return None
+            got[n] = sorted(int(p) for p in cur)
+        every = [p for ps in got.values() for p in ps]
+        return len(every) == len(set(every)) and got
+
+    owned = wait_for("each of the four workers owning partitions", assignment)
+    for n in ("transcode-1", "transcode-2"):  # two held jobs: two busy, two idle
+        vid, key = job()
+        jobs[vid] = wh.publish_job(vid, key, partition=owned[n][0])
+    print(f"ok: scaled 1 -> 4 while a job ran; partitions {owned}; two more jobs for transcode-1 and transcode-2")
+    seen = []
+
+    def settled():
+        time.sleep(0.5)
+        ps = c.all_healthy(o, names)
+        seen.append(busy_of(ps) if ps else None)
+        return len(seen) >= 6 and seen[-6:] == [seen[-1]] * 6 and seen[-1] == ["transcode-1", "transcode-2"]
+
+    wait_for("transcode-1 and transcode-2 busy, steady", settled)
+    busy, idle = ["transcode-1", "transcode-2"], ["transcode-0", "transcode-3"]
+
+    r = h.cli_run(o, "scale", "transcode", "1", "--no-wait")
+    expect(r.returncode == 0 and "~ transcode.count: 4 -> 1" in r.stdout, f"scale 1: {r.stdout} {r.stderr}")
+
+    def agent_says(msg):
+        return [json.loads(line) for line in agent.log().splitlines()
+                if line.startswith("{") and f'"msg":"{msg}"' in line]
+
+    terms = wait_for("SIGTERM sent to three instances", lambda: len(t := agent_says("stopping: SIGTERM sent")) >= 3 and t)
+    victims = [t["instance"] for t in terms]
+    kept = sorted(set(names) - set(victims))
+    expect(len(terms) == 3 and len(kept) == 1, f"SIGTERM to {victims}")
+    expect(kept[0] in busy, f"kept {kept[0]}, an idle one, while {busy} were busy")
+    expect(sorted(victims[:2]) == idle and [t["busy"] for t in terms] == ["false", "false", "true"],
+           f"SIGTERM order {[(t['instance'], t['busy']) for t in terms]}: not the idle {idle} first")
+    ordered = {json.loads(line)["instance"] for line in o.log().splitlines()
+               if line.startswith("{") and '"order":"stop"' in line}
+    expect(ordered == set(victims), f"the orchestrator ordered stops of {sorted(ordered)}, the agent stopped {victims}")
+    wait_for(f"the idle {idle} stopped", lambda: sorted(s["instance"] for s in agent_says("container stopped")) == idle)
+    time.sleep(5)  # the busy victim holds its job: it must still be running, in its grace
+    gone = sorted(s["instance"] for s in agent_says("container stopped"))
+    expect(gone == idle, f"stopped before its job could finish: {gone}")
+    print(f"ok: scale 4 -> 1 kept the busy {kept[0]}; SIGTERM went to the idle {idle} first (gone), then to the "
+          f"busy {victims[2:]}, still running its job in the grace")
+
+    # let every held job go on: the busy victims finish theirs within the grace
+    def released():  # a worker may take a queued job and hold again: touch again each time
+        for cname in c.containers():
+            subprocess.run(["podman", "exec", cname, "touch", HOLD_RELEASE], capture_output=True)
+        st = {v: wh.video(v)["status"] for v in jobs}
+        return all(x in ("ready", "failed") for x in st.values()) and st
+
+    st = wait_for("every video final", released)
+    expect(all(x == "ready" for x in st.values()), f"videos {st}")
+    wait_for("the victims gone", lambda: len(agent_says("container stopped")) == 3, 200)
+    wait_for(f"only {kept[0]} left, healthy", lambda: c.all_healthy(o, kept))
+    for s in agent_says("container stopped"):
+        expect(s["exit_code"] == "0" and s["grace_s"] == "150" and int(s["took_ms"]) < 150000,
+               f"{s['instance']} did not exit cleanly within its 150 s grace: {s}")
+    for n in victims[2:]:
+        recs = logs.records(n)
+        sig = [i for i, r in enumerate(recs) if "stopping gracefully" in r.get("msg", "")]
+        done = [i for i, r in enumerate(recs) if r.get("msg") == "job done"]
+        expect(sig and done and done[-1] > sig[0], f"busy {n} did not finish its job after SIGTERM: {recs[-8:]}")
+    print("ok: every victim exited 0 within its grace; the busy one finished its job after SIGTERM")
+
+    for vid, jid in jobs.items():  # one published set (no object outside it), its rows, playable outputs
+        wt.check_published(wh, vid, jid, wt.duration(clip), ["240p"], attempt=int(wh.job(jid)["attempt"]))
+    done = [r["job"] for n in names for r in logs.records(n) if r.get("msg") == "job done"]
+    expect(sorted(done) == sorted(jobs.values()), f"'job done' per job across the workers: {done}, jobs {jobs}")
+    events = wt.consume_all(wh.topics["events"])
+    for vid in jobs:
+        ev = [e for e in events if e.get("video_id") == vid and e.get("type") == "done"]
+        expect(len(ev) == 1, f"video {vid}: {len(ev)} done events: {[e for e in events if e.get('video_id') == vid]}")
+    print(f"ok: {len(jobs)} jobs, each done once and published once (one rendition set, one done event)")
+
+
+# ---- standalone --------------------------------------------------------------
+
+REDIS_PARTS = ["sentinel1", "sentinel2", "sentinel3", "redis-replica", "redis"]
+
+
+def stack(*args):
+    r = subprocess.run(["bash", os.path.join(orch_test.ROOT, "scripts", "stack.sh"), *args], capture_output=True,
+                       text=True, env=ENV)
+    if r.returncode != 0:
+        raise Failure(f"scripts/stack.sh {' '.join(args)}: exit {r.returncode}: {(r.stdout + r.stderr)[-1500:]}")
+
+
+def scenario_standalone(c):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "edge"))
+    from edge_test import tus  # the tus client of the edge test
+
+    h = c.h
+    Agent(c, c.node(1))
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    names = ["upload-0", "upload-1"]
+    c.deploy(o, {"upload": (IMAGE, 2, {})})
+    ps = wait_for("upload x2 healthy", lambda: c.all_healthy(o, names))
+    bases = [f"http://127.0.0.1:{ps[n]['running'][0]['port']}" for n in names]
+    auth = {"Authorization": f"Bearer {h.mint_token('local', 'upload')}"}  # the stack's tenant
+    st, hdr = tus(bases[0], "POST", "/files/", {**auth, "Upload-Length": "1000"})
+    expect(st == 201 and hdr.get("location"), f"tus create: {st} {hdr}")
+    path = "/files/" + hdr["location"].rstrip("/").rsplit("/", 1)[1]
+    st, hdr = tus(bases[0], "PATCH", path, {**auth, "Content-Type": "application/offset+octet-stream",
+                                            "Upload-Offset": "0"}, os.urandom(400))
+    expect(st == 204 and hdr.get("upload-offset") == "400", f"tus PATCH: {st} {hdr}")
+    before = c.containers()
+    expect(len(before) == 2, f"podman shows {sorted(before)}")
+
+    def answers(when):
+        for b in bases:
+            st, _, _ = http("GET", b + "/healthz")
+            expect(st == 200, f"{when}: {b}/healthz {st}")
+            st, hdr = tus(b, "OPTIONS", "/files/", {})
+            expect(st in (200, 204) and hdr.get("tus-version"), f"{when}: tus OPTIONS at {b}: {st} {hdr}")
+            st, hdr = tus(b, "HEAD", path, auth)
+            expect(st == 200 and hdr.get("upload-offset") == "400" and hdr.get("upload-length") == "1000",
+                   f"{when}: tus HEAD at {b}: {st} {hdr}")
+
+    answers("before")
+    t0 = time.monotonic()
+    print(f"ok: upload x2 placed and answering ({t0 - T0:.0f} s)")
+    o.kill()
+    stopped = False
+    try:
+        stopped = True  # also a stop that failed half-way is started again
+        stack("stop", *REDIS_PARTS)
+        host, port = ENV["MCLOUD_REDIS"].rsplit(":", 1)
+        pong = subprocess.run(["redis-cli", "-h", host, "-p", port, "PING"], capture_output=True, text=True).stdout
+        expect("PONG" not in pong, f"Redis at {ENV['MCLOUD_REDIS']} still answers after stack.sh stop redis")
+        for k in range(6):  # over several health rounds of the agent (interval 1 s, 3 failures: a restart)
+            answers(f"orchestrator and Redis down (round {k + 1})")
+            time.sleep(1)
+        expect(c.containers() == before, f"containers changed while Redis was down:\n{before}\n{c.containers()}")
+        print(f"ok: orchestrator and Redis ({', '.join(REDIS_PARTS)}) stopped: both uploads answer /healthz, "
+              f"tus OPTIONS and HEAD (offset 400 of 1000) for 6 s, no container restarted ({time.monotonic() - t0:.0f} s)")
+    finally:
+        if stopped:
+            stack("start", *reversed(REDIS_PARTS))
+    t0 = time.monotonic()
+    o2 = Orchestrator(h, "orch-after")
+    wait_for("the new orchestrator to become active", lambda: o2.status()["role"] == "active", 120)
+    wait_for("the new orchestrator to see both instances healthy", lambda: c.all_healthy(o2, names))
+    time.sleep(3 * 0.2 + 2)
+    after = c.containers()
+    expect(after == before, f"containers changed:\n{before}\n{after}")
+    expect(o2.status()["orders_sent"] == 0, f"the new orchestrator sent orders: {o2.status()}")
+    answers("after")
+    print(f"ok: Redis and the orchestrator back: every container adopted (same ids and start times, no order) "
+          f"({time.monotonic() - t0:.0f} s)")
+
+
 # ---- canary ------------------------------------------------------------------
 
 
@@ -576,7 +882,9 @@ def scenario_canary(c):
 
 # scenario name -> function(cluster); other files add theirs (roll_test.py)
 SCENARIOS = {"heal": scenario_heal, "nodes": scenario_nodes, "crash": scenario_crash, "pending": scenario_pending,
-             "revert": scenario_revert, "canary": scenario_canary}
+             "revert": scenario_revert, "canary": scenario_canary, "scale": scenario_scale,
+             "standalone": scenario_standalone}
+T0 = time.monotonic()
 
 
 def main():
