@@ -9,7 +9,8 @@
  *   4. decides: the rollout step per service, placement, the reconcile plan
  *      (orchestrator/plan.h) — a standby computes the same picture for
  *      `mcloud ps` but sends nothing;
- *   5. if active, sends the orders. An agent answering 409 stale_fence
+ *   5. if active, sends the orders (and new resource limits to running
+ *      instances, in place: resize.c). An agent answering 409 stale_fence
  *      means another orchestrator took over while this one was paused: it
  *      steps down at once.
  * A restarted orchestrator adopts what runs: placement keeps every
@@ -280,7 +281,7 @@ static sent recent[256];
 
 /* The same order to the same node is not repeated within RESEND_AFTER_S
  * (the agent's heartbeat shows it a few seconds later). */
-static bool recently_sent(const char *key, double now) {
+bool mc_orch_recently_sent(const char *key, double now) {
     for (size_t i = 0; i < sizeof recent / sizeof recent[0]; i++)
         if (strcmp(recent[i].key, key) == 0 && now - recent[i].at < RESEND_AFTER_S) return true;
     size_t oldest = 0;
@@ -301,15 +302,14 @@ static int send_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, in
     snprintf(path, sizeof path, "/v1/instances/%s", ord->name);
     int64_t version = ord->want >= 0 ? v->wants[ord->want].version : 0;
     snprintf(key, sizeof key, "%s %s %s %" PRId64, method, ord->node, ord->name, version);
-    if (recently_sent(key, now)) return 0;
+    if (mc_orch_recently_sent(key, now)) return 0;
     if (ord->kind != MC_ORDER_STOP) {
         const mc_want *w = &v->wants[ord->want];
-        int pos = mc_spec_service_position(o->spec, w->service);
-        const mc_spec_service *def = &o->spec->services[pos];
-        for (int h = 0; h < o->nhistory; h++) /* the definition of the version wanted (a canary's old ones) */
-            if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
-                def = mc_spec_find(o->history[h].spec, w->service);
-        json_t *j = mc_order_body(def, w->port, w->index, w->version);
+        mc_spec_service *def = malloc(sizeof *def); /* with the newest limits of its template (resize.c) */
+        json_t *j = def && mc_orch_definition(o, w->service, w->version, def)
+                        ? mc_order_body(def, w->port, w->index, w->version)
+                        : NULL;
+        free(def);
         body = j ? mc_json_dump(j) : NULL;
         json_decref(j);
         if (!body) return 0;
@@ -399,6 +399,7 @@ static int round_step(void *ctx) {
         }
     }
     free(orders);
+    mc_orch_limits_round(o, v, fence, now); /* new limits, in place (resize.c) */
     return 0;
 }
 

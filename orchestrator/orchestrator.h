@@ -90,6 +90,22 @@ int mc_orch_loop_start(mc_orch *o, mc_err *err);
 void mc_orch_loop_stop(mc_orch *o);
 void mc_orch_nudge(mc_orch *o);
 
+/* loop.c: true when the same order key went out within the last seconds
+ * (it is then not sent again); else remembers it. */
+bool mc_orch_recently_sent(const char *key, double now);
+
+/* resize.c: live resource limits (`mcloud resources`, orchestrator/limits.h) */
+/* The definition service's instances at template `version` are created
+ * from, with the newest limits recorded for that template; into out. */
+const mc_spec_service *mc_orch_definition(const mc_orch *o, const char *service, int64_t version,
+                                          mc_spec_service *out);
+/* Each reported instance whose agent holds other limits than its template's
+ * newest gets them (PUT /v1/instances/<name>/resources). The loop thread. */
+void mc_orch_limits_round(mc_orch *o, const mc_orch_view *v, int64_t fence, double now);
+/* POST /v1/services/<service>/resources: checks, records; *out the answer. */
+int mc_orch_resize(mc_orch *o, const char *service, const char *body, size_t len, const char *who, json_t **out,
+                   mc_err *err);
+
 /* api.c */
 int mc_orch_api_routes(mc_orch *o, mc_err *err);
 

@@ -756,6 +756,9 @@ bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b) {
     x.min_healthy_ms = y.min_healthy_ms = 0;
     x.healthy_deadline_ms = y.healthy_deadline_ms = 0;
     x.auto_revert = y.auto_revert = false;
+    x.cpus = y.cpus = 0; /* resources change in place (orchestrator/limits.h) */
+    x.memory_bytes = y.memory_bytes = 0;
+    x.pids = y.pids = 0;
     flat *fa = malloc(sizeof *fa), *fb = malloc(sizeof *fb);
     bool same = false;
     if (fa && fb) {

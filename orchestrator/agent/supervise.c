@@ -79,12 +79,14 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *usage = json_pack("{s:f,s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "cpu_percent",
                               i->cpu_percent, "memory_bytes", (json_int_t)i->usage.memory_bytes, "pids",
                               (json_int_t)i->usage.pids);
-    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
+    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
                      i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy,
                      "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
                      (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
                      i->started_at, "restart_schedule_ms", sched, "usage", usage);
+    if (j) mc_agent_limits_json(i, j);
+    return j;
 }
 
 /* ---- the engine side ---- */
@@ -266,6 +268,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->events_seen = events;
     }
     bool running = i->running;
+    mc_agent_limits_step(a, i, now);
     if (running && now - i->cpu_mark_at >= 1.0) read_usage(i, now);
     if (!running || now < i->next_check) return;
     i->next_check = now + i->order.health.interval_ms / 1000.0;
@@ -395,6 +398,7 @@ static int adopt(mc_agent *a, mc_err *err) {
             mc_docker_container_clear(&c);
         }
         i->last_exit_code = -1;
+        i->limits_pending = true; /* podman does not persist a live update: apply the order's limits again */
         mc_backoff_init(&i->backoff, (unsigned)i->order.restart.delay_ms, (unsigned)i->order.restart.max_delay_ms);
         set_state(i, "starting");
         mc_log_kv(MC_LOG_INFO, "adopted a running container", "instance", name, "id", list[k].id, NULL);
