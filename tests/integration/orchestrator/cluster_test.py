@@ -508,6 +508,11 @@ def cgroup_limits(pid):
 
 def scenario_limits(c):
     h = c.h
+    t0 = time.monotonic()
+
+    def at():  # seconds since the scenario began: where its time goes (each new container on vfs is slow)
+        return f"[{time.monotonic() - t0:.0f} s]"
+
     n1, n2 = c.node(1), c.node(2)
     a1 = Agent(c, n1)
     o = Orchestrator(h, "orch")
@@ -540,7 +545,7 @@ def scenario_limits(c):
     hist = json.loads(http("GET", o.url + "/v1/spec/versions", h.token)[2])["versions"]
     expect(hist[0]["reason"] == "resources" and hist[0]["version"] == version + 1 and hist[0]["applied_by"] == "ops",
            f"the change is not a spec version of its own: {hist[0]}")
-    print(f"ok: mcloud resources -> {cname}'s cgroup {old} -> {new} (memory bytes, CPU quota us, pids.max), same "
+    print(f"{at()} ok: mcloud resources -> {cname}'s cgroup {old} -> {new} (memory bytes, CPU quota us, pids.max), same "
           f"container and start time, no order to replace it, version {hist[0]['version']} (resources, by ops)")
     print("    " + "\n    ".join(r.stdout.strip().splitlines()))
 
@@ -556,7 +561,7 @@ def scenario_limits(c):
     expect(o.status()["spec_version"] == version + 1, f"a refused change was recorded: {o.status()}")
     time.sleep(2 + 0.5)  # a heartbeat and rounds: an order would have been sent by now
     expect(limits_of(cname) == new and c.containers() == before, f"the refused change touched {cname}: {limits_of(cname)}")
-    print(f"ok: a memory limit below the usage is refused, nothing changed: {said.strip()}")
+    print(f"{at()} ok: a memory limit below the usage is refused, nothing changed: {said.strip()}")
 
     pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", cname]).strip()
     os.kill(int(pid), signal.SIGKILL)
@@ -568,7 +573,7 @@ def scenario_limits(c):
 
     wait_for("upload-0 replaced after SIGKILL and healthy", restarted)
     expect(limits_of(cname) == new, f"after a restart {cname} has {limits_of(cname)}, not {new}")
-    print(f"ok: SIGKILL of upload-0's process -> a new container, with the new limits {new}")
+    print(f"{at()} ok: SIGKILL of upload-0's process -> a new container, with the new limits {new}")
 
     problem = a1.stop()
     expect(problem is None, f"agent {n1} did not stop cleanly: {problem}")
@@ -583,7 +588,7 @@ def scenario_limits(c):
     a1.start()
     wait_for("the restarted agent to apply the limits again", lambda: limits_of(cname) == new, 60)
     expect(run(["podman", "inspect", "-f", "{{.Id}}", cname]).strip() == cid, "the agent restart replaced the container")
-    print(f"ok: agent restart -> it adopts {cname} and applies {new} again (its cgroup was reset to {old} meanwhile)")
+    print(f"{at()} ok: agent restart -> it adopts {cname} and applies {new} again (its cgroup was reset to {old} meanwhile)")
 
     Agent(c, n2)
     wait_for(f"{n2} in mcloud nodes", lambda: n2 in
@@ -593,7 +598,7 @@ def scenario_limits(c):
     wait_for(f"upload-0 moved to {n2}", lambda: c.all_healthy(o, ["upload-0"], n2))
     moved = f"mcloud-{n2}-upload-0"
     expect(limits_of(moved) == new, f"after the drain {moved} has {limits_of(moved)}, not {new}")
-    print(f"ok: mcloud drain {n1} -> upload-0 rescheduled on {n2} with the new limits {new}")
+    print(f"{at()} ok: mcloud drain {n1} -> upload-0 rescheduled on {n2} with the new limits {new}")
 
 
 # ---- canary ------------------------------------------------------------------
