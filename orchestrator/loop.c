@@ -369,6 +369,7 @@ static int round_step(void *ctx) {
     o->view = v;
     pthread_mutex_unlock(&o->mu);
     free(old);
+    mc_orch_targets_write(o, v); /* Prometheus' file_sd list (scrape.c) */
     for (int i = 0; active && i < nreverts; i++) revert(o, reverts[i].service, reverts[i].to_version, reverts[i].why);
     if (!active || !o->spec || nreverts) return 0;
 

@@ -63,6 +63,8 @@ typedef struct mc_orch {
     int nhistory;
     mc_orch_view *view;
     int64_t orders_sent, orders_refused;
+    char sd_file[512];               /* orchestrator.prometheus_sd_file ("": none; scrape.c) */
+    char *sd_text;                   /* what was last written there (the loop thread only) */
 } mc_orch;
 
 /* versions.c */
@@ -105,6 +107,10 @@ void mc_orch_limits_round(mc_orch *o, const mc_orch_view *v, int64_t fence, doub
 /* POST /v1/services/<service>/resources: checks, records; *out the answer. */
 int mc_orch_resize(mc_orch *o, const char *service, const char *body, size_t len, const char *who, json_t **out,
                    mc_err *err);
+
+/* scrape.c: the Prometheus file_sd target list of v's instances, written
+ * to o->sd_file when it changed. The loop thread. */
+void mc_orch_targets_write(mc_orch *o, const mc_orch_view *v);
 
 /* api.c */
 int mc_orch_api_routes(mc_orch *o, mc_err *err);

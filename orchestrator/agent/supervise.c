@@ -37,28 +37,17 @@
 
 /* ---- state files: the fence and the accepted orders ---- */
 
-static int write_file(const char *path, const char *data, size_t len, mc_err *err) {
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) < 0) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s", path);
-    return 0;
-}
-
 int mc_agent_save_fence(mc_agent *a, mc_err *err) {
     char path[600], text[32];
     snprintf(path, sizeof path, "%s/fence", a->state_dir);
     int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)a->fence);
-    return write_file(path, text, (size_t)n, err);
+    return mc_write_file_atomic(path, text, (size_t)n, err);
 }
 
 int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err) {
     char path[600];
     snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, i->order.name);
-    return write_file(path, i->order_json ? i->order_json : "", i->order_json ? strlen(i->order_json) : 0, err);
+    return mc_write_file_atomic(path, i->order_json ? i->order_json : "", i->order_json ? strlen(i->order_json) : 0, err);
 }
 
 void mc_agent_forget_order(mc_agent *a, const char *name) {

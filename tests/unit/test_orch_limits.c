@@ -121,15 +121,9 @@ static void test_operator_body(void **state) {
 
 static void test_memory_below_usage_is_refused(void **state) {
     (void)state;
-    mc_report r[2];
-    memset(r, 0, sizeof r);
-    snprintf(r[0].name, sizeof r[0].name, "t-0");
-    snprintf(r[0].service, sizeof r[0].service, "t");
-    snprintf(r[0].node, sizeof r[0].node, "node-1");
-    r[0].memory_bytes = 40ll << 20;
-    r[1] = r[0];
-    snprintf(r[1].service, sizeof r[1].service, "other"); /* another service's usage does not count */
-    r[1].memory_bytes = 4ll << 30;
+    mc_report r[2] = {{.name = "t-0", .service = "t", .node = "node-1", .memory_bytes = 40ll << 20},
+                      /* another service's usage does not count */
+                      {.name = "o-0", .service = "other", .node = "node-1", .memory_bytes = 4ll << 30}};
     mc_limits want = {1, 32ll << 20, 256};
     mc_err err = {0};
     assert_int_equal(mc_limits_check("t", &want, r, 2, &err), -1);

@@ -33,6 +33,10 @@ Scenarios (each its own ctest, label orchestrator):
             its process (a new container), after the agent restarts (its
             cgroup reset behind its back first: the agent re-applies) and
             after a drain moves it to another node.
+  metrics   Debian's prometheus started first, following the orchestrator's
+            file_sd target list: an instance placed after it started is
+            scraped (up == 1 and its own mcloud_* metrics, with service,
+            instance and node labels); scaled to 0, it leaves the list.
   canary    a new version with canary: 1 starts upload-2 next to upload-0/1 and
             waits; nothing moves until `mcloud rollout promote`, then both roll
             and the canary stops; never fewer than 2 healthy and ready copies
@@ -51,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import orch_test  # noqa: E402
@@ -601,6 +606,62 @@ def scenario_limits(c):
     print(f"{at()} ok: mcloud drain {n1} -> upload-0 rescheduled on {n2} with the new limits {new}")
 
 
+# ---- metrics -----------------------------------------------------------------
+
+
+def scenario_metrics(c):
+    h = c.h
+    expect(shutil.which("prometheus"), "prometheus is not installed: run scripts/bootstrap.sh (Debian's prometheus)")
+    sd = os.path.join(h.scratch, "targets.json")
+    port = orch_test.free_port()
+    conf = os.path.join(h.scratch, "prometheus.yml")
+    with open(conf, "w") as f:
+        f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                "scrape_configs:\n  - job_name: mcloud\n"
+                f"    file_sd_configs: [{{files: [{json.dumps(sd)}], refresh_interval: 1s}}]\n")
+    log = open(os.path.join(h.scratch, "prometheus.log"), "w")
+    prom = subprocess.Popen(["prometheus", f"--config.file={conf}", f"--storage.tsdb.path={h.scratch}/prometheus",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("prometheus ready", lambda: http("GET", base + "/-/ready")[0] == 200, 120)
+        h.env["MCLOUD_ORCHESTRATOR_PROMETHEUS_SD_FILE"] = sd
+        Agent(c, c.node(1))
+        o = Orchestrator(h, "orch")
+        wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+        c.deploy(o, {"upload": (IMAGE, 1, {})})
+        ps = wait_for("upload-0 healthy", lambda: c.all_healthy(o, ["upload-0"], c.node(1)))
+        with open(sd) as f:
+            targets = json.load(f)
+        want = [{"targets": [f"127.0.0.1:{ps['upload-0']['running'][0]['port']}"],
+                 "labels": {"service": "upload", "instance": "upload-0", "node": c.node(1)}}]
+        expect(targets == want, f"the file_sd list is {targets}, not {want}")
+
+        def query(q):
+            st, _, body = http("GET", base + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
+            expect(st == 200, f"prometheus query {q}: {st} {body[:300]}")
+            return json.loads(body)["data"]["result"]
+
+        sel = f'service="upload",instance="upload-0",node="{c.node(1)}"'
+        up = wait_for("prometheus to scrape upload-0", lambda: (r := query(f"up{{{sel}}}")) and r[0]["value"][1] == "1" and r)
+        own = wait_for("a metric of upload-0 itself in prometheus",
+                       lambda: query(f'count({{{sel},__name__=~"mcloud_.+"}})'))
+        print(f"ok: prometheus (started before the container) scrapes upload-0 through the file_sd list: "
+              f"up {up[0]['metric']}, {own[0]['value'][1]} mcloud_* series of it")
+        r = h.cli_run(o, "scale", "upload", "0", "--no-wait")
+        expect(r.returncode == 0, f"mcloud scale upload 0: {r.stdout} {r.stderr}")
+        wait_for("upload-0 gone from the file_sd list", lambda: json.load(open(sd)) == [])
+        print("ok: scaled to 0, upload-0 left the file_sd list")
+    finally:
+        prom.terminate()
+        try:
+            prom.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()
+        log.close()
+
+
 # ---- canary ------------------------------------------------------------------
 
 
@@ -693,7 +754,7 @@ def main():
     global C
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary", "limits"])
+    ap.add_argument("scenario", choices=["heal", "nodes", "crash", "pending", "revert", "canary", "limits", "metrics"])
     args = ap.parse_args()
     problems = []
     h = None

@@ -8,5 +8,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/support/stack_python.sh
 source "$here/../../support/stack_python.sh"
 test=orch_test.py
-case $2 in heal | nodes | crash | pending | revert | canary | limits) test=cluster_test.py ;; esac
+case $2 in heal | nodes | crash | pending | revert | canary | limits | metrics) test=cluster_test.py ;; esac
 exec "$python" "$here/$test" --build "$1" "$2"
