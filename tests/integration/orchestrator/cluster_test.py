@@ -564,9 +564,20 @@ def scenario_limits(c):
     expect(r.returncode == 1 and "409" in said and "'memory'" in said and "upload-0" in said and n1 in said,
            f"a memory limit below the usage: exit {r.returncode}: {said}")
     expect(o.status()["spec_version"] == version + 1, f"a refused change was recorded: {o.status()}")
+    # the agent checks too, from the cgroup now (a heartbeat may be 2 s old)
+    fence = json.loads(http("GET", a1.url + "/v1/instances")[2])["fence"]
+    put = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", "-X", "PUT", "-H", f"X-Mcloud-Fence: {fence}",
+                          "--data-binary", json.dumps({"cpus": 0.5, "memory_bytes": 16 << 20, "pids": 300}),
+                          f"{a1.url}/v1/instances/upload-0/resources"], capture_output=True, text=True)
+    answer, code = put.stdout.rsplit("\n", 1)
+    expect(code == "409" and "memory_below_usage" in answer and "'memory_bytes'" in answer and "upload-0" in answer,
+           f"the agent took a memory limit below the usage: {code} {answer} {put.stderr}")
+    expect(a1.instances()["upload-0"]["resources"]["memory_bytes"] == 512 << 20,
+           f"the agent's refused change was recorded: {a1.instances()['upload-0']}")
     time.sleep(2 + 0.5)  # a heartbeat and rounds: an order would have been sent by now
     expect(limits_of(cname) == new and c.containers() == before, f"the refused change touched {cname}: {limits_of(cname)}")
-    print(f"{at()} ok: a memory limit below the usage is refused, nothing changed: {said.strip()}")
+    print(f"{at()} ok: a memory limit below the usage is refused, nothing changed: {said.strip()}; "
+          f"the agent refuses it too: {code} {json.loads(answer)['detail']}")
 
     pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", cname]).strip()
     os.kill(int(pid), signal.SIGKILL)
