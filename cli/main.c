@@ -14,7 +14,7 @@
  *   mcloud apikey create|list|revoke   the tenant's API keys, through mcloud-api
  *   mcloud db switchover [HOST:PORT]
  *                             move the MariaDB master (maintenance), done by mcloud-dbmon
- *   mcloud ps|nodes|scale|deploy|rollout|drain|logs|status|autoscale
+ *   mcloud ps|nodes|scale|resources|deploy|rollout|drain|logs|status|history|autoscale
  *                             operator commands (cli/ops.c, mcloud-orchestrator's API)
  *
  * Settings come from the same table as the daemons' (environment, then the

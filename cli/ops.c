@@ -4,7 +4,9 @@
  * and scope "operator" (the development set-up). Tables for people,
  * --json for scripts (the API's own JSON, unchanged). deploy and scale
  * print the diff, then follow the rollout with a progress line until every
- * instance is healthy, the rollout fails, or waits for a promote.
+ * instance is healthy, the rollout fails, or waits for a promote;
+ * resources prints the diff, then each instance as its agent applied the
+ * new limits in place.
  * A refused request prints the API's problem detail (and every spec error)
  * and exits 1. */
 #include "cli/ops.h"
@@ -395,6 +397,99 @@ static int cmd_autoscale(ops *o, const char *action) {
     return 0;
 }
 
+/* Whether every running copy of service holds and applied limits l
+ * (cpus, memory_bytes, pids); prints each one's line once (printed). */
+static int limits_applied(ops *o, const char *service, json_t *l, json_t *printed) {
+    bool failed;
+    json_t *j = call(o, "GET", "/v1/instances", NULL, NULL, &failed);
+    if (!j) return -1;
+    int pending = 0;
+    size_t i, k;
+    json_t *in, *r;
+    json_array_foreach(json_object_get(j, "instances"), i, in) {
+        if (strcmp(str(in, "service"), service) != 0) continue;
+        json_array_foreach(json_object_get(in, "running"), k, r) {
+            json_t *got = json_object_get(r, "resources");
+            bool same = got && json_is_true(json_object_get(got, "applied")) &&
+                        json_equal(json_object_get(got, "memory_bytes"), json_object_get(l, "memory_bytes")) &&
+                        json_equal(json_object_get(got, "pids"), json_object_get(l, "pids")) &&
+                        json_number_value(json_object_get(got, "cpus")) == json_number_value(json_object_get(l, "cpus"));
+            char key[200];
+            snprintf(key, sizeof key, "%s@%s", str(r, "name"), str(r, "node"));
+            if (!same) pending++;
+            else if (!json_object_get(printed, key)) {
+                printf("%s on %s: %g CPUs, %lld MiB memory, %lld pids applied in place (container %.12s, running "
+                       "since %s)\n", str(r, "name"), str(r, "node"), json_number_value(json_object_get(got, "cpus")),
+                       num(got, "memory_bytes") >> 20, num(got, "pids"), str(r, "container_id"), str(r, "started_at"));
+                json_object_set_new(printed, key, json_true());
+            }
+        }
+    }
+    json_decref(j);
+    return pending;
+}
+
+static int cmd_resources(ops *o, const char *service, const char *cpus, const char *memory, const char *pids) {
+    json_t *body = json_object();
+    char *end;
+    if (cpus) {
+        double v = strtod(cpus, &end);
+        if (!*cpus || *end) {
+            fprintf(stderr, "mcloud resources: --cpus must be a number (e.g. 1.5), got '%s'\n", cpus);
+            json_decref(body);
+            return 2;
+        }
+        json_object_set_new(body, "cpus", json_real(v));
+    }
+    if (memory) json_object_set_new(body, "memory", json_string(memory));
+    if (pids) {
+        long long v = strtoll(pids, &end, 10);
+        if (!*pids || *end) {
+            fprintf(stderr, "mcloud resources: --pids must be a whole number, got '%s'\n", pids);
+            json_decref(body);
+            return 2;
+        }
+        json_object_set_new(body, "pids", json_integer(v));
+    }
+    if (!json_object_size(body)) {
+        fprintf(stderr, "mcloud resources: give at least one of --cpus, --memory, --pids\n");
+        json_decref(body);
+        return 2;
+    }
+    char path[160], *text = mc_json_dump(body);
+    json_decref(body);
+    snprintf(path, sizeof path, "/v1/services/%s/resources", service);
+    bool failed;
+    json_t *j = text ? call(o, "POST", path, text, NULL, &failed) : NULL;
+    free(text);
+    if (!j) return 1;
+    if (o->json) return print_json(j);
+    if (!json_is_true(json_object_get(j, "changed"))) {
+        printf("nothing changed (version %lld)\n", num(j, "version"));
+        json_decref(j);
+        return 0;
+    }
+    printf("%sapplied as version %lld: in place, no restart and no rollout\n", str(j, "diff"), num(j, "version"));
+    int rc = 0;
+    if (o->wait) {
+        json_t *printed = json_object();
+        time_t until = time(NULL) + o->timeout_s;
+        int pending;
+        while ((pending = limits_applied(o, service, json_object_get(j, "resources"), printed)) > 0 &&
+               time(NULL) < until)
+            usleep(FOLLOW_POLL_US);
+        if (pending) {
+            if (pending > 0)
+                fprintf(stderr, "mcloud resources: %d instance(s) of %s without the new limits after %ld s "
+                        "(mcloud ps and the agent's log show why)\n", pending, service, o->timeout_s);
+            rc = 1;
+        }
+        json_decref(printed);
+    }
+    json_decref(j);
+    return rc;
+}
+
 static int cmd_rollout(ops *o, const char *action, const char *service) {
     char path[160];
     bool failed;
@@ -497,8 +592,9 @@ static int cmd_history(ops *o) {
     return 0;
 }
 
-static const char *const commands[] = {"ps",      "nodes", "top",    "scale",   "deploy",    "rollout",
-                                       "drain",   "logs",  "status", "history", "autoscale", NULL};
+static const char *const commands[] = {"ps",     "nodes",   "top",       "scale",    "deploy",
+                                       "rollout", "drain", "logs",    "status",    "history",  "autoscale",
+                                       "resources", NULL};
 
 bool mc_cli_is_ops(const char *cmd) {
     for (int i = 0; commands[i]; i++)
@@ -515,6 +611,8 @@ void mc_cli_ops_usage(void) {
             "       mcloud scale SERVICE N              run N instances of SERVICE\n"
             "       mcloud scale SERVICE --min A --max B  the bounds of an autoscaled SERVICE\n"
             "       mcloud autoscale status             each scaling policy: lag, desired/actual, last decisions\n"
+            "       mcloud resources SERVICE [--cpus N] [--memory SIZE] [--pids N]\n"
+            "                                           new limits for the running instances, in place\n"
             "       mcloud rollout status|promote|undo SERVICE\n"
             "       mcloud history                      the spec versions applied: who, when, why, the diff\n"
             "       mcloud drain NODE [--undo]          move every instance off NODE (or take it back)\n"
@@ -528,6 +626,7 @@ int mc_cli_ops(int argc, char **argv) {
     int nargs = 0;
     bool dry_run = false, undo = false;
     long min = -1, max = -1;
+    const char *cpus = NULL, *memory = NULL, *pids = NULL;
     for (int i = 2; i < argc; i++) {
         char *end;
         if (strcmp(argv[i], "--json") == 0) o.json = true;
@@ -540,6 +639,9 @@ int mc_cli_ops(int argc, char **argv) {
             *(strcmp(argv[i], "--min") == 0 ? &min : &max) = v;
             i++;
         }
+        else if (strcmp(argv[i], "--cpus") == 0 && i + 1 < argc) cpus = argv[++i];
+        else if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc) memory = argv[++i];
+        else if (strcmp(argv[i], "--pids") == 0 && i + 1 < argc) pids = argv[++i];
         else if (strcmp(argv[i], "--no-wait") == 0) o.wait = false;
         else if (strcmp(argv[i], "--dry-run") == 0) dry_run = true;
         else if (strcmp(argv[i], "--undo") == 0) undo = true;
@@ -560,7 +662,9 @@ int mc_cli_ops(int argc, char **argv) {
     bool bounds = min >= 0 || max >= 0;
     int want = strcmp(c, "scale") == 0 ? (bounds ? 1 : 2)
                : strcmp(c, "rollout") == 0 ? 2
-               : strcmp(c, "drain") == 0 || strcmp(c, "logs") == 0 || strcmp(c, "autoscale") == 0 ? 1
+               : strcmp(c, "drain") == 0 || strcmp(c, "logs") == 0 || strcmp(c, "autoscale") == 0 ||
+                         strcmp(c, "resources") == 0
+                     ? 1
                : strcmp(c, "deploy") == 0 ? (nargs > 1 ? -1 : nargs)
                                            : 0;
     if (nargs != want || (bounds && strcmp(c, "scale") != 0)) {
@@ -586,6 +690,7 @@ int mc_cli_ops(int argc, char **argv) {
         rc = cmd_autoscale(&o, args[0]);
         if (rc == 2) mc_cli_ops_usage();
     }
+    else if (strcmp(c, "resources") == 0) rc = cmd_resources(&o, args[0], cpus, memory, pids);
     else if (strcmp(c, "rollout") == 0) {
         rc = cmd_rollout(&o, args[0], args[1]);
         if (rc == 2) mc_cli_ops_usage();

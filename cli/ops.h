@@ -1,5 +1,5 @@
 /* ops.h — the operator commands of `mcloud` (ps, nodes, scale, deploy,
- * rollout, drain, logs, status), clients of mcloud-orchestrator's API. */
+ * rollout, drain, logs, status, resources), clients of mcloud-orchestrator's API. */
 #ifndef MCLOUD_CLI_OPS_H
 #define MCLOUD_CLI_OPS_H
 

@@ -126,6 +126,7 @@ static const mc_setting settings[] = {
     {"orchestrator.key_prefix", "mcloud", false, "Prefix of the Redis keys the orchestrator reads and writes: <prefix>:node:* heartbeats, <prefix>:orch:* (tests use their own)."},
     {"orchestrator.node_grace_ms", "15000", false, "How long a node whose heartbeat vanished keeps its instances before they are placed elsewhere."},
     {"orchestrator.order_timeout_ms", "5000", false, "Milliseconds an order to an agent may take."},
+    {"orchestrator.prometheus_sd_file", "", false, "Where the orchestrator writes the Prometheus file_sd target list of every instance's /metrics (empty: nowhere)."},
     {"edge.port", "18089", false, "HTTP port of mcloud-edge (health, metrics, GET /v1/upstreams)."},
     {"edge.dir", "", true, "mcloud-edge's nginx prefix: nginx.conf, pid, logs, temp files, tls/ (empty: $MCLOUD_HOME/edge)."},
     {"edge.bind", "127.0.0.1", true, "Address the edge's public ports listen on (0.0.0.0: every interface)."},

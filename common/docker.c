@@ -305,7 +305,9 @@ void mc_docker_free(mc_docker *d) {
 static int request(mc_docker *d, const char *method, const char *path, const json_t *body,
                    long timeout_ms, long *status, buf *resp, mc_err *err) {
     char url[1024];
-    if ((size_t)snprintf(url, sizeof url, "http://localhost/%s%s", MC_DOCKER_API_VERSION, path) >=
+    /* podman's own API (/libpod/...) has its own version line */
+    const char *version = strncmp(path, "/libpod/", 8) == 0 ? MC_DOCKER_LIBPOD_VERSION : MC_DOCKER_API_VERSION;
+    if ((size_t)snprintf(url, sizeof url, "http://localhost/%s%s", version, path) >=
         sizeof url)
         return mc_err_set(err, MC_ERR_INVALID, "engine request path too long");
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -434,6 +436,50 @@ int mc_docker_kill(mc_docker *d, const char *id, const char *signal, mc_err *err
 int mc_docker_remove(mc_docker *d, const char *id, bool force, mc_err *err) {
     return simple(d, "DELETE", "/containers/%s%s", id, force ? "?force=1&v=1" : "?v=1", 60000, 204,
                   204, "remove", err);
+}
+
+json_t *mc_docker_update_body(int64_t memory_bytes, int64_t nano_cpus, int64_t pids_limit) {
+    json_t *b = json_object();
+    if (memory_bytes > 0)
+        json_object_set_new(b, "memory", json_pack("{s:I,s:I}", "limit", (json_int_t)memory_bytes, "swap",
+                                                   (json_int_t)(memory_bytes * 2)));
+    if (nano_cpus > 0) /* quota per period, both in microseconds */
+        json_object_set_new(b, "cpu", json_pack("{s:I,s:I}", "quota", (json_int_t)(nano_cpus / 10000), "period",
+                                                (json_int_t)100000));
+    if (pids_limit > 0) json_object_set_new(b, "pids", json_pack("{s:I}", "limit", (json_int_t)pids_limit));
+    return b;
+}
+
+int mc_docker_update(mc_docker *d, const char *id, int64_t memory_bytes, int64_t nano_cpus, int64_t pids_limit,
+                     mc_err *err) {
+    char safe[MC_DOCKER_ID_MAX], path[MC_DOCKER_ID_MAX + 48];
+    if (escape_id(id, safe, sizeof safe, err) < 0) return -1;
+    json_t *body = mc_docker_update_body(memory_bytes, nano_cpus, pids_limit);
+    snprintf(path, sizeof path, "/libpod/containers/%s/update", safe);
+    buf resp = {0};
+    mc_err first = {0};
+    int rc = call(d, "POST", path, body, 60000, 201, 200, &resp, "update", &first);
+    json_decref(body);
+    free(resp.data);
+    bool no_libpod = rc < 0 && first.status == 404 && !strstr(first.msg, "no such container");
+    if (!no_libpod) {
+        if (rc < 0 && err) *err = first;
+        return rc;
+    }
+    /* a Docker engine: its own update (HostConfig resources) */
+    body = json_object();
+    if (memory_bytes > 0) {
+        json_object_set_new(body, "Memory", json_integer(memory_bytes));
+        json_object_set_new(body, "MemorySwap", json_integer(memory_bytes * 2));
+    }
+    if (nano_cpus > 0) json_object_set_new(body, "NanoCpus", json_integer(nano_cpus));
+    if (pids_limit > 0) json_object_set_new(body, "PidsLimit", json_integer(pids_limit));
+    snprintf(path, sizeof path, "/containers/%s/update", safe);
+    memset(&resp, 0, sizeof resp);
+    rc = call(d, "POST", path, body, 60000, 200, 200, &resp, "update", err);
+    json_decref(body);
+    free(resp.data);
+    return rc;
 }
 
 int mc_docker_inspect(mc_docker *d, const char *id, mc_docker_container *out, mc_err *err) {

@@ -4,8 +4,8 @@
  *
  * It owns what the node agent asks of a container engine: create a container
  * (labels, memory/NanoCpus/pids limits, host network, env, nproc ulimit,
- * named volumes), start, stop with a grace period, kill, inspect, list by
- * label, remove, read logs and follow the event stream. Request bodies and
+ * named volumes), start, stop with a grace period, kill, change its limits
+ * in place, inspect, list by label, remove, read logs and follow the event stream. Request bodies and
  * response parsing are pure functions (mc_docker_*_body, mc_docker_parse_*)
  * so unit tests and fuzz targets reach them without an engine. */
 #ifndef MCLOUD_DOCKER_H
@@ -19,6 +19,7 @@
 #include "common/error.h"
 
 #define MC_DOCKER_API_VERSION "v1.41"
+#define MC_DOCKER_LIBPOD_VERSION "v4.0.0" /* podman's own API, for what the compatible one lacks */
 #define MC_DOCKER_ID_MAX 80
 #define MC_DOCKER_NAME_MAX 128
 #define MC_DOCKER_NPROC 4096  /* what runc can set here (see docs/ARCHITECTURE.md) */
@@ -85,6 +86,10 @@ json_t *mc_docker_create_body(const mc_docker_spec *spec, mc_err *err);
 /* The url-encoded `filters` value selecting containers that carry every
  * label "k=v" (or "k" for any value) of labels[0..n). Caller frees. */
 char *mc_docker_label_filter(const char *const *labels, size_t n);
+/* The OCI resources body of podman's POST /libpod/containers/{id}/update:
+ * memory (and memory+swap at twice it, podman's own default at create),
+ * the CPU quota per 100 ms period, the pids limit. Zero: no limit. */
+json_t *mc_docker_update_body(int64_t memory_bytes, int64_t nano_cpus, int64_t pids_limit);
 int mc_docker_parse_inspect(const char *body, size_t len, mc_docker_container *out, mc_err *err);
 /* GET /containers/json: *out is a malloc'd array of *count containers
  * (state and labels filled, pid and times not: inspect for those). */
@@ -118,6 +123,16 @@ int mc_docker_kill(mc_docker *d, const char *id, const char *signal, mc_err *err
 /* Removes the container (force: also a running one) and its anonymous volumes. */
 int mc_docker_remove(mc_docker *d, const char *id, bool force, mc_err *err);
 int mc_docker_inspect(mc_docker *d, const char *id, mc_docker_container *out, mc_err *err);
+/* Changes the limits of a running container in place (its cgroup), through
+ * podman's own API: podman 4.3 answers the Docker-compatible
+ * POST /containers/{id}/update with 404, and its libpod update does not
+ * persist (a restart of that container by podman itself would drop it:
+ * the caller keeps the record). A Docker engine, which has no libpod API,
+ * is asked through the compatible endpoint instead. MC_ERR_NOT_FOUND when
+ * the container is gone; the engine's refusal (e.g. memory below what the
+ * container uses: the kernel cannot reclaim it) otherwise. */
+int mc_docker_update(mc_docker *d, const char *id, int64_t memory_bytes, int64_t nano_cpus, int64_t pids_limit,
+                     mc_err *err);
 /* Every container (running or not) carrying all the labels ("k=v" or "k"). */
 int mc_docker_list(mc_docker *d, const char *const *labels, size_t nlabels,
                    mc_docker_container **out, size_t *count, mc_err *err);

@@ -94,3 +94,15 @@ char *mc_read_file(const char *path, size_t max, size_t *len, mc_err *err) {
     fclose(f);
     return buf;
 }
+
+int mc_write_file_atomic(const char *path, const char *data, size_t len, mc_err *err) {
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return mc_err_set(err, MC_ERR_INVALID, "path too long: %s", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) < 0) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s", path);
+    return 0;
+}

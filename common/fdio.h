@@ -1,7 +1,7 @@
 /* fdio.h — writing and reading a whole buffer on a descriptor: the loops
  * every daemon that speaks over a socket or pipe needs (short writes and
- * reads, EINTR, no SIGPIPE when the peer is gone, an optional deadline), and
- * reading a small file whole. In common/ so every daemon and the tests share
+ * reads, EINTR, no SIGPIPE when the peer is gone, an optional deadline),
+ * reading a small file whole and replacing one atomically. In common/ so every daemon and the tests share
  * one. */
 #ifndef MCLOUD_FDIO_H
 #define MCLOUD_FDIO_H
@@ -25,5 +25,8 @@ bool mc_read_all(int fd, void *data, size_t len, int64_t deadline_ms);
  * NULL with err filled when it cannot be read (MC_ERR_NOT_FOUND: it does not
  * exist) or holds more than max bytes (MC_ERR_INVALID). */
 char *mc_read_file(const char *path, size_t max, size_t *len, mc_err *err);
+/* Replaces the file at path with data, atomically (path.tmp, fsync,
+ * rename): a reader sees the old content or the new, never a part. */
+int mc_write_file_atomic(const char *path, const char *data, size_t len, mc_err *err);
 
 #endif

@@ -17,6 +17,7 @@
  *   POST /v1/services/<s>/scale          {"count": N}; refused (409) on an autoscaled
  *                                        service, whose {"min": A, "max": B} it changes instead
  *   GET  /v1/autoscale                   each scaling policy: lag, desired, actual, decisions
+ *   POST /v1/services/<s>/resources      {"cpus","memory","pids"}: new limits, in place (resize.c)
  *   POST /v1/services/<s>/promote        promote the canaries
  *   POST /v1/services/<s>/undo           back to the service's previous definition
  *   POST /v1/nodes/<n>/drain             {"drain": true|false}
@@ -31,6 +32,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "orchestrator/limits.h"
 #include "orchestrator/orchestrator.h"
 #include "orchestrator/wire.h"
 
@@ -100,7 +102,7 @@ static int body_of(mc_http_req *req, const char *data, size_t *size, size_t max,
 static json_t *report_json(const mc_report *r) {
     json_t *schedule = json_array();
     for (int i = 0; i < r->nschedule; i++) json_array_append_new(schedule, json_integer(r->schedule_ms[i]));
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:i, s:s, s:s, s:{s:f, s:f, s:I, s:I}, s:o}",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:I, s:i, s:s, s:s, s:{s:f, s:f, s:I, s:I}, s:o}",
                      "node", r->node,
                      "container_id", r->container_id, "state", r->state, "ready", r->ready, "healthy", r->healthy,
                      "busy", r->busy,
@@ -108,6 +110,11 @@ static json_t *report_json(const mc_report *r) {
                      (json_int_t)r->spec_version, "port", r->port, "started_at", r->started_at, "name", r->name,
                      "usage", "cpu_seconds", r->cpu_seconds, "cpu_percent", r->cpu_percent, "memory_bytes", (json_int_t)r->memory_bytes, "pids",
                      (json_int_t)r->pids, "restart_schedule_ms", schedule);
+    if (j && r->has_limits) /* the limits its agent holds (limits.h) */
+        json_object_set_new(j, "resources", json_pack("{s:f, s:I, s:I, s:b}", "cpus", r->limit_cpus, "memory_bytes",
+                                                      (json_int_t)r->limit_memory_bytes, "pids",
+                                                      (json_int_t)r->limit_pids, "applied", r->limits_applied));
+    return j;
 }
 
 static enum MHD_Result h_status(mc_http_req *req, const char *data, size_t *size) {
@@ -326,7 +333,7 @@ static int undo_edit(mc_orch *o, mc_spec *spec, const mc_orch_version *h, int n,
     if (p < 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "service '%s' is not in the spec", service);
     for (int i = 1; i < n; i++) {
         const mc_spec_service *old = mc_spec_find(h[i].spec, service);
-        if (old && !mc_spec_same_template(old, &spec->services[p])) {
+        if (old && mc_spec_change(old, &spec->services[p]) != MC_CHANGE_NONE) {
             int count = spec->services[p].count;
             spec->services[p] = *old;
             spec->services[p].count = count;
@@ -365,6 +372,10 @@ static enum MHD_Result h_service_post(mc_http_req *req, const char *data, size_t
         if (mc_api_parse_scale(body, len, &ctx.count, &err) < 0) return problem_err(req, &err);
         snprintf(ctx.service, sizeof ctx.service, "%s", service);
         rc = mc_orch_edit_latest(o, scale_edit, &ctx, who, "scale", &version, &diff, &err);
+    } else if (strcmp(action, "resources") == 0) {
+        json_t *answer = NULL;
+        if (mc_orch_resize(o, service, body, len, who, &answer, &err) < 0) return problem_err(req, &err);
+        return mc_http_send_json(req, 200, answer);
     } else if (strcmp(action, "undo") == 0) {
         rc = mc_orch_edit_latest(o, undo_edit, service, who, "undo", &version, &diff, &err);
     } else if (strcmp(action, "promote") == 0) {
@@ -385,7 +396,7 @@ static enum MHD_Result h_service_post(mc_http_req *req, const char *data, size_t
         mc_orch_nudge(o);
         return mc_http_send_json(req, 200, json_pack("{s:s, s:I}", "promoted", service, "version", (json_int_t)to));
     } else {
-        return mc_http_send_problem(req, 404, "not_found", "Not found", NULL, "no action '%s' (scale, promote, undo)",
+        return mc_http_send_problem(req, 404, "not_found", "Not found", NULL, "no action '%s' (scale, resources, promote, undo)",
                                     action);
     }
     if (rc < 0) return problem_err(req, &err);

@@ -10,7 +10,8 @@
  *   4. decides: the rollout step per service, placement, the reconcile plan
  *      (orchestrator/plan.h) — a standby computes the same picture for
  *      `mcloud ps` but sends nothing;
- *   5. if active, sends the orders. An agent answering 409 stale_fence
+ *   5. if active, sends the orders (and new resource limits to running
+ *      instances, in place: resize.c). An agent answering 409 stale_fence
  *      means another orchestrator took over while this one was paused: it
  *      steps down at once. While what it ordered settles, the rounds come
  *      every FOLLOW_MS instead (follow_up).
@@ -285,7 +286,7 @@ static sent recent[256];
 
 /* The same order to the same node is not repeated within RESEND_AFTER_S
  * (the agent's heartbeat shows it a few seconds later). */
-static bool recently_sent(const char *key, double now) {
+bool mc_orch_recently_sent(const char *key, double now) {
     for (size_t i = 0; i < sizeof recent / sizeof recent[0]; i++)
         if (strcmp(recent[i].key, key) == 0 && now - recent[i].at < RESEND_AFTER_S) return true;
     size_t oldest = 0;
@@ -320,15 +321,14 @@ static int prepare_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord,
     out->version = ord->want >= 0 ? v->wants[ord->want].version : 0;
     out->body = NULL;
     snprintf(key, sizeof key, "%s %s %s %" PRId64, method, ord->node, ord->name, out->version);
-    if (recently_sent(key, now)) return 0;
+    if (mc_orch_recently_sent(key, now)) return 0;
     if (ord->kind != MC_ORDER_STOP) {
         const mc_want *w = &v->wants[ord->want];
-        int pos = mc_spec_service_position(o->spec, w->service);
-        const mc_spec_service *def = &o->spec->services[pos];
-        for (int h = 0; h < o->nhistory; h++) /* the definition of the version wanted (a canary's old ones) */
-            if (o->history[h].version == w->version && mc_spec_find(o->history[h].spec, w->service))
-                def = mc_spec_find(o->history[h].spec, w->service);
-        json_t *j = mc_order_body(def, w->port, w->index, w->version);
+        mc_spec_service *def = malloc(sizeof *def); /* with the newest limits of its template (resize.c) */
+        json_t *j = def && mc_orch_definition(o, w->service, w->version, def)
+                        ? mc_order_body(def, w->port, w->index, w->version)
+                        : NULL;
+        free(def);
         out->body = j ? mc_json_dump(j) : NULL;
         json_decref(j);
         if (!out->body) return 0;
@@ -465,6 +465,7 @@ static int round_step(void *ctx) {
     o->view = v;
     pthread_mutex_unlock(&o->mu);
     free(old);
+    mc_orch_targets_write(o, v); /* Prometheus' file_sd list (scrape.c) */
     for (int i = 0; active && i < nreverts; i++) revert(o, reverts[i].service, reverts[i].to_version, reverts[i].why);
     if (!active || !o->spec || nreverts) return 0;
 
@@ -488,6 +489,7 @@ static int round_step(void *ctx) {
                          MC_ORCH_MAX_WANTS * 2);
     send_orders(o, v, orders, n, fence, now);
     free(orders);
+    mc_orch_limits_round(o, v, fence, now); /* new limits, in place (resize.c) */
     return follow_up(o, v, n);
 }
 

@@ -20,6 +20,7 @@ static int read_settings(mc_orch *o, mc_err *err) {
         mc_config_copy(cfg, "orchestrator.lock_name", o->lock_name, sizeof o->lock_name, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.key_prefix", o->key_prefix, sizeof o->key_prefix, err) < 0 ||
         mc_config_copy(cfg, "orchestrator.images", o->images_buf, sizeof o->images_buf, err) < 0 ||
+        mc_config_copy(cfg, "orchestrator.prometheus_sd_file", o->sd_file, sizeof o->sd_file, err) < 0 ||
         mc_config_copy(cfg, "token.key_id", o->token_key_id, sizeof o->token_key_id, err) < 0 ||
         mc_config_copy(cfg, "token.secret", o->token_secret, sizeof o->token_secret, err) < 0)
         return -1;
@@ -59,5 +60,6 @@ int main(void) {
     free(o.view);
     free(o.spec);
     mc_orch_history_free(o.history, o.nhistory);
+    free(o.sd_text);
     return rc < 0 ? 1 : 0;
 }

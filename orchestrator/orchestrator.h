@@ -65,6 +65,8 @@ typedef struct mc_orch {
     mc_orch_view *view;
     int64_t orders_sent, orders_refused;
     double follow_until;             /* rounds every FOLLOW_MS until then while a change settles (loop.c) */
+    char sd_file[512];               /* orchestrator.prometheus_sd_file ("": none; scrape.c) */
+    char *sd_text;                   /* what was last written there (the loop thread only) */
 } mc_orch;
 
 /* versions.c */
@@ -117,6 +119,25 @@ void mc_orch_scaler_stop(mc_orch *o);
 int mc_orch_topic_partitions(void *ctx, const char *topic);
 /* GET /v1/autoscale: each policy, its last evaluation and decisions. */
 json_t *mc_orch_autoscale_json(mc_orch *o, mc_err *err);
+/* loop.c: true when the same order key went out within the last seconds
+ * (it is then not sent again); else remembers it. */
+bool mc_orch_recently_sent(const char *key, double now);
+
+/* resize.c: live resource limits (`mcloud resources`, orchestrator/limits.h) */
+/* The definition service's instances at template `version` are created
+ * from, with the newest limits recorded for that template; into out. */
+const mc_spec_service *mc_orch_definition(const mc_orch *o, const char *service, int64_t version,
+                                          mc_spec_service *out);
+/* Each reported instance whose agent holds other limits than its template's
+ * newest gets them (PUT /v1/instances/<name>/resources). The loop thread. */
+void mc_orch_limits_round(mc_orch *o, const mc_orch_view *v, int64_t fence, double now);
+/* POST /v1/services/<service>/resources: checks, records; *out the answer. */
+int mc_orch_resize(mc_orch *o, const char *service, const char *body, size_t len, const char *who, json_t **out,
+                   mc_err *err);
+
+/* scrape.c: the Prometheus file_sd target list of v's instances, written
+ * to o->sd_file when it changed. The loop thread. */
+void mc_orch_targets_write(mc_orch *o, const mc_orch_view *v);
 
 /* api.c */
 int mc_orch_api_routes(mc_orch *o, mc_err *err);

@@ -64,6 +64,10 @@ typedef struct mc_report {       /* one instance as an agent reports it */
     double cpu_seconds;          /* the container's cgroup: CPU time since it started, */
     double cpu_percent;          /* ... its share of one core over the agent's last second, */
     long long memory_bytes, pids; /* ... memory charged and tasks, now */
+    bool has_limits;             /* the limits its agent holds for it ("resources"; limits.h) */
+    bool limits_applied;         /* ... and has applied to the running container */
+    double limit_cpus;
+    long long limit_memory_bytes, limit_pids;
     unsigned schedule_ms[MC_REPORT_SCHEDULE_MAX]; /* the last restart delays the agent chose, in order */
     int nschedule;
 } mc_report;

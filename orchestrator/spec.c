@@ -870,6 +870,9 @@ bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b) {
     memset(&x.scaling, 0, sizeof x.scaling); /* the policy changes how many, never how one runs */
     memset(&y.scaling, 0, sizeof y.scaling);
     x.scaling_line = y.scaling_line = 0;
+    x.cpus = y.cpus = 0; /* resources change in place (orchestrator/limits.h) */
+    x.memory_bytes = y.memory_bytes = 0;
+    x.pids = y.pids = 0;
     flat *fa = malloc(sizeof *fa), *fb = malloc(sizeof *fb);
     bool same = false;
     if (fa && fb) {

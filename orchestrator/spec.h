@@ -134,8 +134,10 @@ char *mc_spec_format(const mc_spec *spec);
  * ("+ service x", "- service x", "~ x.count: 2 -> 4"); malloc'd, "" when equal. */
 char *mc_spec_diff(const mc_spec *a, const mc_spec *b);
 
-/* True when instances of a and b run the same way (only count or the
- * update strategy differ): a scale restarts nothing. */
+/* True when instances of a and b run the same way (only count, the
+ * update strategy or the resources differ): a scale restarts nothing, and
+ * new resources are applied to the running containers in place
+ * (orchestrator/limits.h). */
 bool mc_spec_same_template(const mc_spec_service *a, const mc_spec_service *b);
 const mc_spec_service *mc_spec_find(const mc_spec *spec, const char *name);
 int mc_spec_service_position(const mc_spec *spec, const char *name);

@@ -51,6 +51,21 @@ static int parse_usage(json_t *o, mc_report *r, mc_err *err) {
     return 0;
 }
 
+/* "resources": the limits the agent holds for the instance (optional: an
+ * agent from before live limits leaves them out). */
+static int parse_limits(json_t *o, mc_report *r, mc_err *err) {
+    json_t *l = json_object_get(o, "resources");
+    if (!l) return 0;
+    if (!json_is_object(l)) return mc_err_set(err, MC_ERR_INVALID, "field 'resources' must be an object");
+    if (get_number(l, "cpus", 0, 1024, &r->limit_cpus, err) < 0 ||
+        mc_json_get_int(l, "memory_bytes", true, 0, 0, INT64_MAX, &r->limit_memory_bytes, err) < 0 ||
+        mc_json_get_int(l, "pids", true, 0, 0, INT32_MAX, &r->limit_pids, err) < 0 ||
+        mc_json_get_bool(l, "applied", false, true, &r->limits_applied, err) < 0)
+        return mc_err_wrap(err, "resources");
+    r->has_limits = true;
+    return 0;
+}
+
 /* restart_schedule_ms (optional): whole milliseconds; the last
  * MC_REPORT_SCHEDULE_MAX are kept. */
 static int parse_schedule(json_t *o, mc_report *r, mc_err *err) {
@@ -84,7 +99,7 @@ static int parse_instance(json_t *o, const char *node, mc_report *r, mc_err *err
         get_i64(o, "spec_version", true, &r->spec_version, err) < 0 ||
         mc_json_get_int(o, "port", false, 0, 0, 65535, &port, err) < 0 ||
         copy_str(o, "started_at", false, r->started_at, sizeof r->started_at, err) < 0 ||
-        parse_usage(o, r, err) < 0 || parse_schedule(o, r, err) < 0)
+        parse_usage(o, r, err) < 0 || parse_schedule(o, r, err) < 0 || parse_limits(o, r, err) < 0)
         return mc_err_wrap(err, "instance");
     r->index = (int)index;
     r->restarts = (int)restarts;

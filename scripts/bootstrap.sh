@@ -46,6 +46,9 @@ APT_PACKAGES=(
 # It is also the edge's load balancer (mcloud-edge), whose self-signed
 # certificate for local use the openssl CLI makes.
 APT_PACKAGES+=(nginx openssl)
+# prometheus: the orchestrator's file_sd target list is checked by Debian's
+# own Prometheus scraping the platform's containers (orchestrator.metrics)
+APT_PACKAGES+=(prometheus)
 # Kafka runs on Java >= 17 and Maven resolves its jars: Debian's, unless the
 # machine has them (a newer JDK installed otherwise is kept).
 v=$(java_version)

@@ -55,6 +55,8 @@ typedef struct mc_agent_instance {
     mc_cgroup_files cgroup;           /* where usage is read, located once per pid */
     double cpu_percent;               /* of one core, over the last window of >= 1 s */
     double cpu_mark, cpu_mark_at;     /* cpu_seconds and monotonic time where that window began */
+    bool limits_pending;              /* order's limits not yet applied to the running container (resize.c) */
+    double limits_retry_at;           /* monotonic s: the next try after the engine refused */
 } mc_agent_instance;
 
 typedef struct mc_agent {
@@ -87,5 +89,12 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i);
 int mc_agent_save_fence(mc_agent *a, mc_err *err);
 int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err);
 void mc_agent_forget_order(mc_agent *a, const char *name);
+
+/* resize.c: live resource limits (orchestrator/agent/limits.h) */
+enum MHD_Result mc_agent_limits_put(mc_agent *a, mc_http_req *req, const char *name, const char *body, size_t len);
+/* Applies the instance's pending limits to its running container; lock held. */
+void mc_agent_limits_step(mc_agent *a, mc_agent_instance *i, double now);
+/* Adds "resources" (the limits held, "applied") to the instance's JSON. */
+void mc_agent_limits_json(const mc_agent_instance *i, json_t *instance);
 
 #endif

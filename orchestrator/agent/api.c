@@ -1,5 +1,6 @@
 /* api.c — the agent's HTTP API, the orchestrator's side of the contract:
- * PUT/DELETE/GET /v1/instances[/<name>[/logs]] behind the fencing check
+ * PUT/DELETE/GET /v1/instances[/<name>[/logs]] and
+ * PUT /v1/instances/<name>/resources (live limits, resize.c) behind the fencing check
  * (a stale X-Mcloud-Fence gets 409 stale_fence). Handlers record the wish
  * and nudge the supervisor; they never wait for the engine, except logs:
  * an order is answered at once (201/200 accepted, 202 stopping) and the
@@ -164,6 +165,16 @@ static enum MHD_Result handle_instances(mc_http_req *req, const char *data, size
     char *slash = strchr(name, '/');
     if (slash) {
         *slash = '\0';
+        if (strcmp(slash + 1, "resources") == 0 && strcmp(req->method, "PUT") == 0) {
+            const char *body;
+            size_t len;
+            int rc = mc_http_collect_body(req, data, size, ORDER_MAX_BYTES, &body, &len);
+            if (rc < 0) return problem(req, 413, "too_large", "body over 256 KiB");
+            if (rc == 0) return MHD_YES;
+            enum MHD_Result answer;
+            if (fence(a, req, &answer) < 0) return answer;
+            return mc_agent_limits_put(a, req, name, body, len);
+        }
         if (strcmp(slash + 1, "logs") != 0 || strcmp(req->method, "GET") != 0)
             return problem(req, 404, "not_found", "no such path");
         return instance_logs(a, req, name);

@@ -47,28 +47,17 @@
 
 /* ---- state files: the fence and the accepted orders ---- */
 
-static int write_file(const char *path, const char *data, size_t len, mc_err *err) {
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) < 0) return mc_err_set(err, MC_ERR_INTERNAL, "cannot write %s", path);
-    return 0;
-}
-
 int mc_agent_save_fence(mc_agent *a, mc_err *err) {
     char path[600], text[32];
     snprintf(path, sizeof path, "%s/fence", a->state_dir);
     int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)a->fence);
-    return write_file(path, text, (size_t)n, err);
+    return mc_write_file_atomic(path, text, (size_t)n, err);
 }
 
 int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err) {
     char path[600];
     snprintf(path, sizeof path, "%s/orders/%s.json", a->state_dir, i->order.name);
-    return write_file(path, i->order_json ? i->order_json : "", i->order_json ? strlen(i->order_json) : 0, err);
+    return mc_write_file_atomic(path, i->order_json ? i->order_json : "", i->order_json ? strlen(i->order_json) : 0, err);
 }
 
 void mc_agent_forget_order(mc_agent *a, const char *name) {
@@ -89,12 +78,14 @@ json_t *mc_agent_instance_json(const mc_agent_instance *i) {
     json_t *usage = json_pack("{s:f,s:f,s:I,s:I}", "cpu_seconds", i->usage.cpu_seconds, "cpu_percent",
                               i->cpu_percent, "memory_bytes", (json_int_t)i->usage.memory_bytes, "pids",
                               (json_int_t)i->usage.pids);
-    return json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
+    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:s,s:b,s:b,s:b,s:i,s:i,s:I,s:i,s:s,s:o,s:o}", "name", i->order.name,
                      "service", i->order.service, "index", i->order.index, "container_id",
                      i->container_id, "state", i->state, "ready", i->ready, "healthy", i->healthy, "busy", i->busy,
                      "restarts", i->restarts, "last_exit_code", i->last_exit_code, "spec_version",
                      (json_int_t)i->order.spec_version, "port", i->order.port, "started_at",
                      i->started_at, "restart_schedule_ms", sched, "usage", usage);
+    if (j) mc_agent_limits_json(i, j);
+    return j;
 }
 
 /* ---- the engine side ---- */
@@ -459,6 +450,7 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         i->events_seen = events;
     }
     bool running = i->running;
+    mc_agent_limits_step(a, i, now);
     if (running && now - i->cpu_mark_at >= 1.0) read_usage(i, now);
     bool due = now >= i->next_check;
     bool quick = starting_up(i) && now >= i->quick_at;
@@ -619,6 +611,7 @@ static int adopt(mc_agent *a, mc_err *err) {
             mc_docker_container_clear(&c);
         }
         i->last_exit_code = -1;
+        i->limits_pending = true; /* podman does not persist a live update: apply the order's limits again */
         mc_backoff_init(&i->backoff, (unsigned)i->order.restart.delay_ms, (unsigned)i->order.restart.max_delay_ms);
         set_state(i, "starting");
         mc_log_kv(MC_LOG_INFO, "adopted a running container", "instance", name, "id", list[k].id, NULL);

@@ -25,6 +25,18 @@ Scenarios (each its own ctest, label orchestrator):
   revert    a rolling update to a version that never gets healthy (a bad
             setting) is reverted automatically; the instance runs the old
             template again, the history lists the revert.
+  limits    `mcloud resources` on a running instance: its cgroup files
+            (memory limit, CPU quota, pids.max) change with the same
+            container id and start time and no order to replace it; a memory
+            limit below what it uses is refused naming the field and the
+            instance, nothing changed; the new limits hold after a SIGKILL of
+            its process (a new container), after the agent restarts (its
+            cgroup reset behind its back first: the agent re-applies) and
+            after a drain moves it to another node.
+  metrics   Debian's prometheus started first, following the orchestrator's
+            file_sd target list: an instance placed after it started is
+            scraped (up == 1 and its own mcloud_* metrics, with service,
+            instance and node labels); scaled to 0, it leaves the list.
   canary    a new version with canary: 1 starts upload-2 next to upload-0/1 and
             waits; nothing moves until `mcloud rollout promote`, then both roll
             and the canary stops; never fewer than 2 healthy and ready copies
@@ -59,6 +71,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import orch_test  # noqa: E402
@@ -792,6 +805,196 @@ def scenario_standalone(c):
           f"({time.monotonic() - t0:.0f} s)")
 
 
+# ---- limits ------------------------------------------------------------------
+
+
+def cgroup_limits(pid):
+    """(memory limit bytes, CPU quota per 100 ms period in us, pids.max) of
+    the process pid's cgroup, read from the files themselves (v1 here; v2 on
+    a stock Debian 12)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        paths = {}
+        for line in f.read().splitlines():
+            _, ctls, path = line.split(":", 2)
+            for ctl in (ctls.split(",") if ctls else [""]):
+                paths[ctl] = path
+
+    def read(*parts):
+        with open(os.path.join("/sys/fs/cgroup", *parts)) as f:
+            return f.read().strip()
+
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v2
+        d = paths[""].lstrip("/")
+        quota, period = read(d, "cpu.max").split()
+        return int(read(d, "memory.max")), int(quota) * 100000 // int(period), int(read(d, "pids.max"))
+    cpu = read("cpu", paths["cpu"].lstrip("/"), "cpu.cfs_quota_us")
+    period = read("cpu", paths["cpu"].lstrip("/"), "cpu.cfs_period_us")
+    return (int(read("memory", paths["memory"].lstrip("/"), "memory.limit_in_bytes")),
+            int(cpu) * 100000 // int(period), int(read("pids", paths["pids"].lstrip("/"), "pids.max")))
+
+
+def scenario_limits(c):
+    h = c.h
+    t0 = time.monotonic()
+
+    def at():  # seconds since the scenario began: where its time goes (each new container on vfs is slow)
+        return f"[{time.monotonic() - t0:.0f} s]"
+
+    n1, n2 = c.node(1), c.node(2)
+    a1 = Agent(c, n1)
+    o = Orchestrator(h, "orch")
+    wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+    c.deploy(o, {"upload": (IMAGE, 1, {})})  # resources {cpus: 0.25, memory: 256M, pids: 256}
+    wait_for("upload-0 healthy", lambda: c.all_healthy(o, ["upload-0"], n1))
+    cname = f"mcloud-{n1}-upload-0"
+
+    def limits_of(name):
+        pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", name]).strip()
+        expect(pid.isdigit() and int(pid) > 0, f"no pid for {name}: {pid!r}")
+        return cgroup_limits(int(pid))
+
+    old = (256 << 20, 25000, 256)
+    new = (512 << 20, 50000, 300)
+    expect(limits_of(cname) == old, f"{cname} starts with {limits_of(cname)}, not the spec's {old}")
+    before = c.containers()
+    sent = o.status()["orders_sent"]
+    version = o.status()["spec_version"]
+
+    r = h.cli_run(o, "resources", "upload", "--cpus", "0.5", "--memory", "512M", "--pids", "300", "--timeout", "120")
+    expect(r.returncode == 0, f"mcloud resources: exit {r.returncode}: {r.stdout} {r.stderr}")
+    for line in ("~ upload.resources.memory: 256M -> 512M", "~ upload.resources.cpus: 0.25 -> 0.5",
+                 "~ upload.resources.pids: 256 -> 300", "in place", f"upload-0 on {n1}: 0.5 CPUs, 512 MiB memory, 300 pids"):
+        expect(line in r.stdout, f"mcloud resources did not print {line!r}:\n{r.stdout}")
+    expect(limits_of(cname) == new, f"{cname}'s cgroup has {limits_of(cname)} after mcloud resources, not {new}")
+    after = c.containers()
+    expect(after == before, f"the container changed (a restart, not in place):\n{before}\n{after}")
+    expect(o.status()["orders_sent"] == sent, f"orders to replace containers went out: {o.status()} (before: {sent})")
+    hist = json.loads(http("GET", o.url + "/v1/spec/versions", h.token)[2])["versions"]
+    expect(hist[0]["reason"] == "resources" and hist[0]["version"] == version + 1 and hist[0]["applied_by"] == "ops",
+           f"the change is not a spec version of its own: {hist[0]}")
+    print(f"{at()} ok: mcloud resources -> {cname}'s cgroup {old} -> {new} (memory bytes, CPU quota us, pids.max), same "
+          f"container and start time, no order to replace it, version {hist[0]['version']} (resources, by ops)")
+    print("    " + "\n    ".join(r.stdout.strip().splitlines()))
+
+    # 40 MiB in the container's tmpfs, charged to its cgroup: a limit of 16M
+    # is then below its usage (an idle mcloud-upload uses only a few MiB)
+    run(["podman", "exec", cname, "sh", "-c", "head -c 40M /dev/zero > /dev/shm/mcloud-limits-fill"])
+    wait_for("the agent to report upload-0's usage above 32 MiB",
+             lambda: c.ps(o)["upload-0"]["running"][0]["usage"]["memory_bytes"] > 32 << 20, 60)
+    r = h.cli_run(o, "resources", "upload", "--memory", "16M")
+    said = r.stdout + r.stderr
+    expect(r.returncode == 1 and "409" in said and "'memory'" in said and "upload-0" in said and n1 in said,
+           f"a memory limit below the usage: exit {r.returncode}: {said}")
+    expect(o.status()["spec_version"] == version + 1, f"a refused change was recorded: {o.status()}")
+    # the agent checks too, from the cgroup now (a heartbeat may be 2 s old)
+    fence = json.loads(http("GET", a1.url + "/v1/instances")[2])["fence"]
+    put = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", "-X", "PUT", "-H", f"X-Mcloud-Fence: {fence}",
+                          "--data-binary", json.dumps({"cpus": 0.5, "memory_bytes": 16 << 20, "pids": 300}),
+                          f"{a1.url}/v1/instances/upload-0/resources"], capture_output=True, text=True)
+    answer, code = put.stdout.rsplit("\n", 1)
+    expect(code == "409" and "memory_below_usage" in answer and "'memory_bytes'" in answer and "upload-0" in answer,
+           f"the agent took a memory limit below the usage: {code} {answer} {put.stderr}")
+    expect(a1.instances()["upload-0"]["resources"]["memory_bytes"] == 512 << 20,
+           f"the agent's refused change was recorded: {a1.instances()['upload-0']}")
+    time.sleep(2 + 0.5)  # a heartbeat and rounds: an order would have been sent by now
+    expect(limits_of(cname) == new and c.containers() == before, f"the refused change touched {cname}: {limits_of(cname)}")
+    print(f"{at()} ok: a memory limit below the usage is refused, nothing changed: {said.strip()}; "
+          f"the agent refuses it too: {code} {json.loads(answer)['detail']}")
+
+    pid = run(["podman", "inspect", "-f", "{{.State.Pid}}", cname]).strip()
+    os.kill(int(pid), signal.SIGKILL)
+    first = before[cname][0]
+
+    def restarted():
+        ps = c.all_healthy(o, ["upload-0"], n1)
+        return ps and ps["upload-0"]["running"][0]["container_id"] != first and ps
+
+    wait_for("upload-0 replaced after SIGKILL and healthy", restarted)
+    expect(limits_of(cname) == new, f"after a restart {cname} has {limits_of(cname)}, not {new}")
+    print(f"{at()} ok: SIGKILL of upload-0's process -> a new container, with the new limits {new}")
+
+    problem = a1.stop()
+    expect(problem is None, f"agent {n1} did not stop cleanly: {problem}")
+    # what a restart of the container by podman itself would do: back to the
+    # limits podman persisted (the live update does not persist)
+    cid = run(["podman", "inspect", "-f", "{{.Id}}", cname]).strip()
+    reset = subprocess.run(["curl", "-fsS", "--unix-socket", c.sock, "-X", "POST", "-H", "Content-Type: application/json",
+                            "-d", json.dumps({"memory": {"limit": 256 << 20, "swap": 512 << 20},
+                                              "cpu": {"quota": 25000, "period": 100000}, "pids": {"limit": 256}}),
+                            f"http://d/v4.0.0/libpod/containers/{cid}/update"], capture_output=True, text=True)
+    expect(reset.returncode == 0 and limits_of(cname) == old, f"could not reset the cgroup: {reset.stderr} {limits_of(cname)}")
+    a1.start()
+    wait_for("the restarted agent to apply the limits again", lambda: limits_of(cname) == new, 60)
+    expect(run(["podman", "inspect", "-f", "{{.Id}}", cname]).strip() == cid, "the agent restart replaced the container")
+    print(f"{at()} ok: agent restart -> it adopts {cname} and applies {new} again (its cgroup was reset to {old} meanwhile)")
+
+    Agent(c, n2)
+    wait_for(f"{n2} in mcloud nodes", lambda: n2 in
+             [n["node"] for n in json.loads(h.cli_run(o, "nodes", "--json").stdout)["nodes"]], 60)
+    r = h.cli_run(o, "drain", n1)
+    expect(r.returncode == 0, f"mcloud drain {n1}: exit {r.returncode}: {r.stdout} {r.stderr}")
+    wait_for(f"upload-0 moved to {n2}", lambda: c.all_healthy(o, ["upload-0"], n2))
+    moved = f"mcloud-{n2}-upload-0"
+    expect(limits_of(moved) == new, f"after the drain {moved} has {limits_of(moved)}, not {new}")
+    print(f"{at()} ok: mcloud drain {n1} -> upload-0 rescheduled on {n2} with the new limits {new}")
+
+
+# ---- metrics -----------------------------------------------------------------
+
+
+def scenario_metrics(c):
+    h = c.h
+    expect(shutil.which("prometheus"), "prometheus is not installed: run scripts/bootstrap.sh (Debian's prometheus)")
+    sd = os.path.join(h.scratch, "targets.json")
+    port = orch_test.free_port()
+    conf = os.path.join(h.scratch, "prometheus.yml")
+    with open(conf, "w") as f:
+        f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                "scrape_configs:\n  - job_name: mcloud\n"
+                f"    file_sd_configs: [{{files: [{json.dumps(sd)}], refresh_interval: 1s}}]\n")
+    log = open(os.path.join(h.scratch, "prometheus.log"), "w")
+    prom = subprocess.Popen(["prometheus", f"--config.file={conf}", f"--storage.tsdb.path={h.scratch}/prometheus",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("prometheus ready", lambda: http("GET", base + "/-/ready")[0] == 200, 120)
+        h.env["MCLOUD_ORCHESTRATOR_PROMETHEUS_SD_FILE"] = sd
+        Agent(c, c.node(1))
+        o = Orchestrator(h, "orch")
+        wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
+        c.deploy(o, {"upload": (IMAGE, 1, {})})
+        ps = wait_for("upload-0 healthy", lambda: c.all_healthy(o, ["upload-0"], c.node(1)))
+        with open(sd) as f:
+            targets = json.load(f)
+        want = [{"targets": [f"127.0.0.1:{ps['upload-0']['running'][0]['port']}"],
+                 "labels": {"service": "upload", "instance": "upload-0", "node": c.node(1)}}]
+        expect(targets == want, f"the file_sd list is {targets}, not {want}")
+
+        def query(q):
+            st, _, body = http("GET", base + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
+            expect(st == 200, f"prometheus query {q}: {st} {body[:300]}")
+            return json.loads(body)["data"]["result"]
+
+        sel = f'service="upload",instance="upload-0",node="{c.node(1)}"'
+        up = wait_for("prometheus to scrape upload-0", lambda: (r := query(f"up{{{sel}}}")) and r[0]["value"][1] == "1" and r)
+        own = wait_for("a metric of upload-0 itself in prometheus",
+                       lambda: query(f'count({{{sel},__name__=~"mcloud_.+"}})'))
+        print(f"ok: prometheus (started before the container) scrapes upload-0 through the file_sd list: "
+              f"up {up[0]['metric']}, {own[0]['value'][1]} mcloud_* series of it")
+        r = h.cli_run(o, "scale", "upload", "0", "--no-wait")
+        expect(r.returncode == 0, f"mcloud scale upload 0: {r.stdout} {r.stderr}")
+        wait_for("upload-0 gone from the file_sd list", lambda: json.load(open(sd)) == [])
+        print("ok: scaled to 0, upload-0 left the file_sd list")
+    finally:
+        prom.terminate()
+        try:
+            prom.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+            prom.wait()
+        log.close()
+
+
 # ---- canary ------------------------------------------------------------------
 
 
@@ -883,7 +1086,7 @@ def scenario_canary(c):
 # scenario name -> function(cluster); other files add theirs (roll_test.py)
 SCENARIOS = {"heal": scenario_heal, "nodes": scenario_nodes, "crash": scenario_crash, "pending": scenario_pending,
              "revert": scenario_revert, "canary": scenario_canary, "scale": scenario_scale,
-             "standalone": scenario_standalone}
+             "standalone": scenario_standalone, "limits": scenario_limits, "metrics": scenario_metrics}
 T0 = time.monotonic()
 
 

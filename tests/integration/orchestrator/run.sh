@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../support/stack_python.sh"
 test=orch_test.py
 case $2 in
-  heal | nodes | crash | pending | revert | canary | scale | standalone) test=cluster_test.py ;;
+  heal | nodes | crash | pending | revert | canary | scale | standalone | limits | metrics) test=cluster_test.py ;;
   roll) test=roll_test.py ;;
   burst | kafka) test=autoscale_test.py ;;
 esac
