@@ -259,8 +259,12 @@ class Worker:
 
 
 class Harness:
-    def __init__(self, worker_bin):
+    def __init__(self, worker_bin, build_dir=None):
         self.worker_bin = worker_bin
+        # the build tree (its tests/mcloud-test-kafka-topics deletes the topics):
+        # given, else the worker's (BUILD/transcode/mcloud-transcode)
+        self.build_dir = build_dir or (os.path.dirname(os.path.dirname(os.path.abspath(worker_bin)))
+                                       if worker_bin else None)
         self.id = f"{os.getpid()}{int(time.time()) % 100000}"
         self.scratch = tempfile.mkdtemp(prefix=f"mcloud-tw-{self.id}-")
         self.db = Db(f"mcloud_tw_{self.id}")
@@ -297,9 +301,7 @@ class Harness:
             delete_prefix(self.s3, f"videos/{TENANT}/{vid}/")
             delete_prefix(self.s3, f"sources/{TENANT}/{vid}/")
         self.db.admin(f"DROP DATABASE IF EXISTS {self.db.name}")
-        # the tool is built beside the worker: BUILD/transcode/mcloud-transcode
-        build_dir = os.path.dirname(os.path.dirname(os.path.abspath(self.worker_bin)))
-        problem = delete_topics(list(self.topics.values()), build_dir)
+        problem = delete_topics(list(self.topics.values()), self.build_dir)
         if problem:
             errors.append(problem)
         if ok and not errors and not ENV.get("MCLOUD_TEST_KEEP"):
