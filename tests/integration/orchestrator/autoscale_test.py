@@ -294,9 +294,7 @@ def main():
         raise
     finally:
         if c:
-            if problems:
-                for a in c.agents:
-                    print(f"--- agent {a.node} log (last lines)\n{a.log()[-3000:]}", file=sys.stderr)
+            cluster_test.dump_agent_logs(c, problems)
             problems += c.close()
         if h:
             try:
@@ -304,13 +302,8 @@ def main():
             except Failure as e:
                 problems.append(str(e))
             problems += h.close()
-            if problems:
-                for o in h.started:
-                    print(f"--- {o.name} log (last lines)\n{o.log()[-4000:]}", file=sys.stderr)
-    if problems:
-        for p in problems:
-            print(f"FAIL: {p}", file=sys.stderr)
-        sys.exit(1)
+            orch_test.dump_logs(h.started, problems, tail=4000)
+    orch_test.exit_on(problems)
     shutil.rmtree(h.scratch, ignore_errors=True)
     print(f"PASS orchestrator autoscale {args.scenario} ({time.monotonic() - t0:.0f} s)")
 

@@ -1102,6 +1102,13 @@ SCENARIOS = {"heal": scenario_heal, "nodes": scenario_nodes, "crash": scenario_c
 T0 = time.monotonic()
 
 
+def dump_agent_logs(c, problems):
+    """When there were problems: the last lines of each agent's log."""
+    if problems:
+        for a in c.agents:
+            print(f"--- agent {a.node} log (last lines)\n{a.log()[-3000:]}", file=sys.stderr)
+
+
 def main():
     global C
     ap = argparse.ArgumentParser()
@@ -1122,21 +1129,14 @@ def main():
         raise
     finally:
         if C:
-            if problems:
-                for a in C.agents:
-                    print(f"--- agent {a.node} log (last lines)\n{a.log()[-3000:]}", file=sys.stderr)
+            dump_agent_logs(C, problems)
             problems += C.close()
         if h:
             problems += h.close()
-            if problems:
-                for o in h.started:
-                    print(f"--- {o.name} log (last lines)\n{o.log()[-3000:]}", file=sys.stderr)
+            orch_test.dump_logs(h.started, problems)
         if C:
             problems += run_cleanups(C.late)
-    if problems:
-        for p in problems:
-            print(f"FAIL: {p}", file=sys.stderr)
-        sys.exit(1)
+    orch_test.exit_on(problems)
     shutil.rmtree(h.scratch, ignore_errors=True)  # kept for a look when it failed
     print(f"PASS orchestrator cluster {args.scenario} ({time.monotonic() - t0:.0f} s)")
 

@@ -369,6 +369,21 @@ def scenario_specs(h):
     print("ok: a change made through the standby reaches the active orchestrator")
 
 
+def dump_logs(procs, problems, tail=3000):
+    """When there were problems: the last lines of each started daemon's log."""
+    if problems:
+        for o in procs:
+            print(f"--- {o.name} log (last lines)\n{o.log()[-tail:]}", file=sys.stderr)
+
+
+def exit_on(problems):
+    """Each problem as a FAIL line and exit 1; nothing when there is none."""
+    if problems:
+        for p in problems:
+            print(f"FAIL: {p}", file=sys.stderr)
+        sys.exit(1)
+
+
 def main():
     global H
     ap = argparse.ArgumentParser()
@@ -384,13 +399,8 @@ def main():
     finally:
         if H:
             problems += H.close()
-            if problems:
-                for o in H.started:
-                    print(f"--- {o.name} log (last lines)\n{o.log()[-3000:]}", file=sys.stderr)
-    if problems:
-        for p in problems:
-            print(f"FAIL: {p}", file=sys.stderr)
-        sys.exit(1)
+            dump_logs(H.started, problems)
+    exit_on(problems)
     print(f"PASS orchestrator {args.scenario}")
 
 
