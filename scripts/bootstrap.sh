@@ -258,27 +258,34 @@ step_go() {
   log "go: $v installed ($MCLOUD_TOOLS/go -> $goroot, $(elapsed $t0))"
 }
 
+# go_build NAME MODULE VERSION GO_MIN BIN [go install flags...] — builds a Go
+# program from the Go module proxy into BIN's directory; an older go fetches
+# go$GO_MIN (golang.org/toolchain) from the proxy first.
+go_build() {
+  local name=$1 module=$2 version=$3 go_min=$4 bin=$5; shift 5
+  have go || die "go not found (run the go step)"
+  local t0=$SECONDS bindir log_file v toolchain=local
+  bindir=$(dirname "$bin")
+  log_file=$MCLOUD_CACHE/$name-build.log
+  mkdir -p "$bindir"
+  v=$(go_version)
+  version_ge "$v" "$go_min" || toolchain=go$go_min
+  log "$name: go install $module@$version with go $v, GOTOOLCHAIN=$toolchain (first build takes minutes; log: $log_file)"
+  if ! GOTOOLCHAIN=$toolchain GOBIN=$bindir go install "$@" "$module@$version" >"$log_file" 2>&1; then
+    tail -40 "$log_file" >&2
+    die "$name build failed (log: $log_file)"
+  fi
+  log "$name: built in $(elapsed $t0)"
+}
+
 # ---- minio ---------------------------------------------------------------------
 step_minio() {
   if [[ -x $MINIO_BIN ]] && "$MINIO_BIN" --version >/dev/null 2>&1; then
     log "minio: $MINIO_VERSION present ($MINIO_BIN)"
     return
   fi
-  have go || die "go not found (run the go step)"
-  local t0=$SECONDS bindir log_file v toolchain=local
-  bindir=$(dirname "$MINIO_BIN")
-  log_file=$MCLOUD_CACHE/minio-build.log
-  mkdir -p "$bindir"
-  # an older go fetches go$MINIO_GO (golang.org/toolchain) from the Go module proxy
-  v=$(go_version)
-  version_ge "$v" "$MINIO_GO" || toolchain=go$MINIO_GO
-  log "minio: go install $MINIO_MODULE@$MINIO_VERSION with go $v, GOTOOLCHAIN=$toolchain (first build takes several minutes; log: $log_file)"
-  if ! GOTOOLCHAIN=$toolchain GOBIN=$bindir go install "$MINIO_MODULE@$MINIO_VERSION" >"$log_file" 2>&1; then
-    tail -40 "$log_file" >&2
-    die "minio build failed (log: $log_file)"
-  fi
+  go_build minio "$MINIO_MODULE" "$MINIO_VERSION" "$MINIO_GO" "$MINIO_BIN"
   "$MINIO_BIN" --version >/dev/null || die "built minio does not run"
-  log "minio: built in $(elapsed $t0)"
 }
 
 # ---- helm ----------------------------------------------------------------------
@@ -289,23 +296,10 @@ step_helm() {
     log "helm: $HELM_VERSION present ($HELM_BIN)"
     return
   fi
-  have go || die "go not found (run the go step)"
-  local t0=$SECONDS bindir log_file v toolchain=local
-  bindir=$(dirname "$HELM_BIN")
-  log_file=$MCLOUD_CACHE/helm-build.log
-  mkdir -p "$bindir"
-  v=$(go_version)
-  version_ge "$v" "$HELM_GO" || toolchain=go$HELM_GO
-  log "helm: go install $HELM_MODULE@$HELM_VERSION with go $v, GOTOOLCHAIN=$toolchain (first build takes minutes; log: $log_file)"
   # helm's release builds stamp their version with -X; `go install` alone says only "v3.21"
-  if ! GOTOOLCHAIN=$toolchain GOBIN=$bindir go install \
-      -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-      "$HELM_MODULE@$HELM_VERSION" >"$log_file" 2>&1; then
-    tail -40 "$log_file" >&2
-    die "helm build failed (log: $log_file)"
-  fi
+  go_build helm "$HELM_MODULE" "$HELM_VERSION" "$HELM_GO" "$HELM_BIN" \
+    -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   "$HELM_BIN" version --short >/dev/null || die "built helm does not run"
-  log "helm: built in $(elapsed $t0)"
 }
 
 # ---- python venv -----------------------------------------------------------------
