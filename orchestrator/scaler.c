@@ -112,8 +112,8 @@ static void save(mc_orch *o, const char *service, const mc_scale_state *st, cons
     json_t *j = json_pack("{s:I, s:I, s:i, s:i, s:I, s:O}", "high_since_ms", (json_int_t)st->high_since_ms,
                           "low_since_ms", (json_int_t)st->low_since_ms, "high_min", st->high_min, "low_max",
                           st->low_max, "last_change_ms", (json_int_t)st->last_change_ms, "last", eval);
-    char *text = json_dumps(j, JSON_COMPACT);
-    char *line = json_dumps(eval, JSON_COMPACT);
+    char *text = mc_json_dump(j);
+    char *line = mc_json_dump(eval);
     mc_err err = {0};
     redisReply *r = text ? mc_redis_command(o->svc.redis, &err, "SET %s %s", key, text) : NULL;
     if (r) freeReplyObject(r);

@@ -40,7 +40,7 @@ char *mc_agent_limits_rewrite(const char *order_json, const mc_agent_limits *l) 
     }
     json_object_set_new(o, "resources", json_pack("{s:f,s:I,s:I}", "cpus", l->cpus, "memory_bytes",
                                                   (json_int_t)l->memory_bytes, "pids", (json_int_t)l->pids));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = mc_json_dump(o);
     json_decref(o);
     return text;
 }
