@@ -158,8 +158,9 @@ def start(c):
     t = Transcoding(c)
     c.deploy(o, t.services())
     wait_for("transcode-0 healthy", lambda: c.all_healthy(o, ["transcode-0"]))
-    wait_for("the scaler's first evaluation", lambda: autoscale(c.h, o)["last"], 60)
-    st = autoscale(c.h, o)
+    # (its first evaluations may come before the worker created its topic: lag unknown)
+    st = wait_for("the scaler's first evaluation with the lag known",
+                  lambda: (s := autoscale(c.h, o))["last"] and s["last"]["lag_known"] and s, 60)
     expect(st["desired"] == MIN and st["last"]["lag"] == 0, f"an idle platform is not at min with no lag: {st}")
     return o, t
 
