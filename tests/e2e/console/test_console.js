@@ -124,11 +124,13 @@ const choosers = [];
 
 async function uploadWithReload(page, consoleUrl, sample, size) {
   await page.evaluate((c) => sessionStorage.setItem('mcloud.console.chunk_size', String(c)), CHUNK);
-  const uploadOrigin = new URL(process.env.MCLOUD_UPLOAD_URL).origin;
+  // the tus endpoint the API hands out: MCLOUD_UPLOAD_URL, or the edge's
+  // address when the platform runs behind it (make run, then make test)
+  const tusRequest = (u) => /\/files\//.test(u.pathname);
   const patches = [];
   const held = [];
   let holding = true;
-  await page.route((u) => u.origin === uploadOrigin, async (route) => {
+  await page.route(tusRequest, async (route) => {
     const req = route.request();
     if (req.method() === 'PATCH') {
       patches.push({ offset: Number(req.headers()['upload-offset']), holding });
@@ -286,8 +288,10 @@ async function webhooksPage(page, consoleUrl) {
     const deliveryRow = async () => {
       await page.click(`#webhooks tr[data-webhook="${id}"] button:has-text("Deliveries")`);
       await page.waitForSelector('#deliveries-h');
-      return page.evaluate(() => Array.from(document.querySelectorAll('#deliveries tbody tr'))
-        .map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+      // this video's rows only: the endpoint takes every event of the
+      // tenant, and tests running beside this one make videos fail or go
+      return page.evaluate((vid) => Array.from(document.querySelectorAll(`#deliveries tbody tr:has(a[href="#/videos/${vid}"])`))
+        .map((tr) => Array.from(tr.cells).map((c) => c.textContent)), made.video_id);
     };
     // cells: event, video, status, attempts, response, last attempt, actions
     const log1 = await waitFor('the delivery log showing it delivered', deliveryRow, (r) => r.length === 1 && r[0][2] === 'delivered');
@@ -296,7 +300,7 @@ async function webhooksPage(page, consoleUrl) {
     check(await page.evaluate(() => document.activeElement.id === 'deliveries-h'), 'the delivery log opens and takes the focus');
     await axe(page, 'webhooks');
     await shot(page, 'webhooks-1280');
-    await page.click('#deliveries tbody tr button:has-text("Replay")');
+    await page.click(`#deliveries tbody tr:has(a[href="#/videos/${made.video_id}"]) button:has-text("Replay")`);
     const again = await waitFor('the replayed request at the receiver', () => Promise.resolve(got.filter((g) => g.body.includes(made.video_id))),
       (g) => g.length > 1);
     check(again.length === 2 && again[1].id === first[0].id, 'Replay sends the event again under the same webhook-id', JSON.stringify(again.map((g) => g.id)));
@@ -439,8 +443,7 @@ async function main() {
   const allowed = [/^GET \/v1\/videos 401$/, /^GET \/v1\/webhooks 404$/, /^GET \/v1\/usage 404$/, // the last two: unavailablePages
     /^GET \/v1\/api-keys 403$/]; // keysPage's key without the admin scope
   const unexpectedAnswers = badAnswers.filter((a) => !allowed.some((re) => re.test(a)));
-  const uploadOrigin = new URL(process.env.MCLOUD_UPLOAD_URL).origin;
-  const unexpectedFailed = failedRequests.filter((f) => !(f.startsWith(`PATCH ${uploadOrigin}/`) ||
+  const unexpectedFailed = failedRequests.filter((f) => !(/^PATCH [^ ]+\/files\//.test(f) ||
     (/ERR_ABORTED$/.test(f) && /\/v\/[^ ]+\.(m4s|m3u8|mp4|jpg)/.test(f))));
   info(`answers >= 400: ${JSON.stringify(badAnswers)}; failed requests: ${JSON.stringify(failedRequests)}`);
   check(badAnswers.length > 0 && unexpectedAnswers.length === 0, 'no answer >= 400 but the expected ones (the wrong key, absent endpoints)',

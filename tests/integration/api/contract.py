@@ -322,10 +322,14 @@ def body(checks, scratch, build_dir, cleanups):
     tv, other = made[0], made[1]
     db.query(f"UPDATE videos SET status = 'transcoding', playable = 1, playable_seconds = 4 WHERE id = '{tv}'")
     db.query(f"INSERT INTO jobs (id, video_id, status, progress) VALUES ('contract-{tv[:8]}', '{tv}', 'running', 0.42)")
-    deadline = time.monotonic() + 30  # the list reads the replica
+    # The list reads the replica, which applies the two statements one after
+    # the other: wait (bounded) until it has both, the job row too.
+    deadline = time.monotonic() + 30
     while True:
         items = {v["id"]: v for v in call("GET", "/v1/videos?limit=100", k2, expect=200).json()["data"]}
-        if items.get(tv, {}).get("status") == "transcoding" or time.monotonic() > deadline:
+        seen_tv = items.get(tv, {})
+        if (seen_tv.get("status") == "transcoding" and seen_tv.get("progress") is not None) \
+                or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     checks.check(items.get(tv, {}).get("progress") == 0.42 and items.get(other, {}).get("progress", 0) is None,
