@@ -157,9 +157,21 @@ static void container_started(mc_agent_instance *i, const char *create_ms, const
 static void unlocked_begin(mc_agent *a) { pthread_mutex_unlock(&a->lock); }
 static void unlocked_end(mc_agent *a) { pthread_mutex_lock(&a->lock); }
 
+/* Closes the probes' kept-alive connections before a container is told to
+ * stop: a service drains on SIGTERM until its open connections are gone
+ * (common/http.c), and the probe handle's idle one to it kept every stop
+ * (each rollout step, each scale-down) waiting out the whole stop grace
+ * before the engine's SIGKILL. The other instances' probes reconnect once.
+ * Only the supervisor's thread uses the handle. */
+static void drop_probe_connections(mc_agent *a) {
+    if (a->probe) curl_easy_cleanup(a->probe);
+    a->probe = NULL;
+}
+
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
+    drop_probe_connections(a);
     char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX];
     snprintf(id, sizeof id, "%s", i->container_id);
     snprintf(name, sizeof name, "%s", i->order.name);
@@ -385,6 +397,7 @@ static bool stopped(mc_agent *a, mc_agent_instance *i, double now) {
     if (!i->container_id[0]) return true;
     char code[16] = "-1", took[32], grace[24];
     if (i->term_at <= 0) {
+        drop_probe_connections(a);
         if (mc_docker_kill(a->engine, i->container_id, "TERM", &err) < 0 && err.kind != MC_ERR_NOT_FOUND) {
             mc_log_kv(MC_LOG_WARN, "SIGTERM failed", "instance", i->order.name, "error", err.msg, NULL);
             return false; /* tried again next round */
@@ -708,6 +721,5 @@ void mc_agent_supervise_stop(mc_agent *a) {
     a->loop = NULL;
     mc_docker_free(a->engine);
     a->engine = NULL;
-    if (a->probe) curl_easy_cleanup(a->probe);
-    a->probe = NULL;
+    drop_probe_connections(a);
 }
