@@ -76,19 +76,29 @@ def wait_for(what, pred, limit=WAIT_S):
 
 
 class RedisServer:
-    """A private redis-server (real, no persistence) on a free port."""
+    """A private redis-server (real, no persistence) on a free port; stop()
+    then start() brings it back, empty, on the same port."""
 
     def __init__(self, scratch):
         self.port = st.free_port()
         self.dir = os.path.join(scratch, "redis")
         os.makedirs(self.dir)
-        self.logf = open(os.path.join(self.dir, "redis.log"), "w")
+        self.addr = f"127.0.0.1:{self.port}"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.logf = open(os.path.join(self.dir, "redis.log"), "a")
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", self.dir],
                                      stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=die_with_test)
-        wait_for("the private Redis", lambda: subprocess.run(
-            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG")
-        self.addr = f"127.0.0.1:{self.port}"
+
+        def pong():
+            if self.proc.poll() is not None:
+                raise st.Failure(f"redis-server on port {self.port} exited {self.proc.returncode} (see {self.dir}/redis.log)")
+            return subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                                  capture_output=True, text=True).stdout.strip() == "PONG"
+        wait_for("the private Redis", pong)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -98,7 +108,8 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.logf.close()
+        if not self.logf.closed:
+            self.logf.close()
 
 
 class TcpProxy:
