@@ -19,7 +19,9 @@ stack's. One scenario, roll:
             of the S3 object), every instance healthy on the new version at
             the end.
   undo      `mcloud rollout undo upload` -> upload back on the previous
-            template, the history (`mcloud history`) lists the versions.
+            template (its update strategy too: version 1 replaces both
+            copies at once), the history (`mcloud history`) lists the
+            versions.
 The two services roll in one deploy, not one after the other: the
 orchestrator rolls each service on its own (max_parallel is per service),
 so both rollouts run under the same clients and the scenario waits for
@@ -51,6 +53,10 @@ MP4_SIZE = 1024 * 1024
 UPLOAD_SIZE = 384 * 1024
 CHUNK = 64 * 1024
 UPDATE = "{max_parallel: 1, min_healthy_time: 2s, healthy_deadline: 5m}"
+# upload's first version replaces both copies at once: the undo back to it
+# (no client runs by then) takes one container replacement, not two in a
+# row; the version rolled under the clients keeps one copy serving
+UPDATE_BOTH = "{max_parallel: 2, min_healthy_time: 2s, healthy_deadline: 5m}"
 # half a core each: the load clients keep the instances busy
 SERVICE = {"update": UPDATE, "resources": "{cpus: 0.5, memory: 256M, pids: 256}"}
 # hang guard of a rollout: a container start takes minutes on a loaded machine (vfs)
@@ -212,11 +218,11 @@ def scenario_roll(c):
                   "MCLOUD_STREAM_PUBLIC_URL": edge.public("stream"), "MCLOUD_REDIS": redis.addr}
     upload_env = {"MCLOUD_UPLOAD_PUBLIC_URL": edge.public("upload"), "MCLOUD_REDIS": redis.addr}
 
-    def services(stream_extra=None, upload_extra=None):
+    def services(stream_extra=None, upload_extra=None, upload_update=UPDATE):
         return {"stream": (STREAM_IMAGE, 2, {"env": {**stream_env, **(stream_extra or {})}, **SERVICE,
                                               "ports": f"{{public: {edge.ports['stream']}, env: MCLOUD_STREAM_PORT}}",
                                               "volume": f"{{name: {volume}, target: /var/cache/mcloud}}"}),
-                "upload": (ct.IMAGE, 2, {"env": {**upload_env, **(upload_extra or {})}, **SERVICE,
+                "upload": (ct.IMAGE, 2, {"env": {**upload_env, **(upload_extra or {})}, **SERVICE, "update": upload_update,
                                          "ports": f"{{public: {edge.ports['upload']}, env: MCLOUD_UPLOAD_PORT}}"})}
 
     names = ["stream-0", "stream-1", "upload-0", "upload-1"]
@@ -238,7 +244,7 @@ def scenario_roll(c):
         want = {f"127.0.0.1:{ps[n]['running'][0]['port']}" for n in names if n.startswith(service)}
         return edge.backends(service) == want
 
-    c.deploy(o, services())
+    c.deploy(o, services(upload_update=UPDATE_BOTH))
     ps = wait_at("stream x2 and upload x2 healthy at version 1", {"stream": 1, "upload": 1})
     wait_for("every instance behind the edge", lambda: in_edge("stream", ps) and in_edge("upload", ps))
     # the published video (the containers' start migrated the stack's database)
@@ -264,11 +270,14 @@ def scenario_roll(c):
     mount = run(["podman", "volume", "inspect", "--format", "{{.Mountpoint}}", volumes[0]]).strip()
 
     def cached():
+        """The finished entries of the cache: each .data with its .meta (a
+        fill-* file is one still being written, renamed when done)."""
         files = {}
         for d, _, fs in os.walk(mount):
             for f in fs:
                 p = os.path.join(d, f)
-                files[os.path.relpath(p, mount)] = os.path.getsize(p)
+                if f.endswith(".data") and os.path.exists(p[:-len(".data")] + ".meta"):
+                    files[os.path.relpath(p, mount)] = os.path.getsize(p)
         return files
 
     def filled():
@@ -298,7 +307,7 @@ def scenario_roll(c):
         kept = {f: n for f, n in before.items() if after.get(f) == n}
         expect(ps["stream-0"]["running"][0]["container_id"] != victim, f"stream-0 kept container {victim}")
         expect(kept == before, f"stream-0's cache lost files across its new container: before {before}, after {after}")
-        log(f"ok: stream-0's disk cache survives the restart of its container ({len(before)} files, "
+        log(f"ok: stream-0's disk cache survives the restart of its container ({len(before)} entries, "
             f"{sum(before.values())} bytes on volume {volumes[0]}, container {victim[:12]} -> "
             f"{ps['stream-0']['running'][0]['container_id'][:12]})")
         log(f"stream and upload rolled to version 2 in {t_end - t_roll:.0f} s: {roll_gets} GETs meanwhile, "
@@ -340,7 +349,8 @@ def scenario_roll(c):
 
     # ---- undo: back to the previous version of upload, the history lists them
     r = h.cli_run(o, "rollout", "undo", "upload", "--no-wait")
-    expect(r.returncode == 0 and "upload.env" in r.stdout, f"mcloud rollout undo upload: {r.stdout} {r.stderr}")
+    expect(r.returncode == 0 and "upload.env" in r.stdout and "upload.update.max_parallel" in r.stdout,
+           f"mcloud rollout undo upload: {r.stdout} {r.stderr}")
     ps = wait_at("upload back on its previous template (that of version 1), healthy", {"stream": 2, "upload": 1})
     r = h.cli_run(o, "history", "--json")
     expect(r.returncode == 0, f"mcloud history --json: exit {r.returncode}: {r.stderr}")
