@@ -2,8 +2,8 @@
 #   make run   — the main job: bring the platform up on this machine (installs what it
 #                needs), upload a sample (or VIDEO=path), transcode it, print its URLs
 #   make test  — the whole test suite: plain, sanitizer and fuzz builds against the real stack
-#   make test-long — the tests labelled "long" (the orchestrator's rollout under load,
-#                its Redis outage, the autoscaler's Kafka outage), outside make test and CI
+#   make test-long — the tests labelled "long" (the autoscaler's Kafka outage: it stops
+#                the stack's Kafka), outside make test and CI
 #   make fresh-check — make run + make test in a fresh clone on a bare Debian 12 container
 .PHONY: run test test-long fresh-check build build-asan bootstrap stack-up stack-down clean images chaos
 

@@ -5,7 +5,10 @@
  * registry (mcloud:svc:<service>:* — every daemon registers itself, as a
  * plain process or inside a container) and from the node agents'
  * heartbeats (<prefix>:node:*, instances running, healthy and ready),
- * probes their /readyz in parallel, renders nginx.conf (edge/conf.c) and,
+ * probes their /readyz in parallel, reads the public ports the spec gives
+ * the services (<prefix>:orch:public_ports, kept there by the active
+ * orchestrator; a service without one listens on edge.<service>_port),
+ * renders nginx.conf (edge/conf.c) and,
  * only when the text changed, tests it with `nginx -t`, moves it in place
  * and reloads nginx (SIGHUP), or starts nginx when none runs. An instance
  * leaves the upstreams after edge.probe_failures failed probes in a row
@@ -64,6 +67,7 @@ typedef struct edge {
     tracked in[NSERVICES][MC_EDGE_MAX_BACKENDS]; /* per service, only the loop thread */
     int nin[NSERVICES];
     bool registry_down;           /* the last round could not read Redis */
+    int config_port[NSERVICES];   /* edge.<service>_port: where a service the spec gives no public port listens */
     mc_periodic *loop;
 } edge;
 
@@ -118,6 +122,7 @@ static int read_settings(edge *e, mc_err *err) {
         snprintf(s->name, sizeof s->name, "%s", SERVICES[i]);
         snprintf(name, sizeof name, "edge.%s_port", SERVICES[i]);
         if (read_port(cfg, name, &s->http_port, err) < 0) return -1;
+        e->config_port[i] = s->http_port;
         snprintf(name, sizeof name, "edge.%s_https_port", SERVICES[i]);
         if (read_port(cfg, name, &s->https_port, err) < 0) return -1;
     }
@@ -194,6 +199,44 @@ static int add_heartbeats(edge *e, mc_edge_service *svcs, mc_err *err) {
     if (mc_redis_scan(e->svc.redis, pattern, add_heartbeat_page, &(heartbeat_scan){e, svcs}, err) < 0)
         return mc_err_wrap(err, "node heartbeats");
     return 0;
+}
+
+/* The public ports the spec gives the services, which the active
+ * orchestrator keeps at <prefix>:orch:public_ports ({"v":1,"ports":
+ * {"upload":18081,...}}): a service the spec names listens on its port
+ * there, any other on its edge.<service>_port. A document that cannot be
+ * read leaves the ports as they are. */
+static void spec_ports(edge *e, mc_edge_conf *next) {
+    char key[128];
+    snprintf(key, sizeof key, "%s:orch:public_ports", e->key_prefix);
+    mc_err err = {0};
+    redisReply *r = mc_redis_command(e->svc.redis, &err, "GET %s", key);
+    if (!r) return; /* the next round tries again */
+    json_t *doc = NULL, *ports = NULL;
+    if (r->type == REDIS_REPLY_STRING) {
+        doc = json_loadb(r->str, r->len, 0, NULL);
+        ports = json_object_get(doc, "ports");
+        if (!json_is_object(ports)) {
+            mc_log_kv(MC_LOG_WARN, "the spec's public ports are not readable; the edge keeps its ports", "key", key, NULL);
+            freeReplyObject(r);
+            json_decref(doc);
+            return;
+        }
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < NSERVICES; i++) {
+        json_t *p = json_object_get(ports, SERVICES[i]);
+        json_int_t v = json_is_integer(p) ? json_integer_value(p) : 0;
+        int port = v >= 1 && v <= 65535 ? (int)v : e->config_port[i];
+        if (port != next->services[i].http_port) {
+            char text[16];
+            snprintf(text, sizeof text, "%d", port);
+            mc_log_kv(MC_LOG_INFO, "public port", "service", SERVICES[i], "port", text, "from",
+                      port == (int)v ? "the spec" : "edge settings", NULL);
+        }
+        next->services[i].http_port = port;
+    }
+    json_decref(doc);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ctx) {
@@ -309,6 +352,7 @@ static int round_step(void *ctx) {
     e->registry_down = false;
     probe_all(e, cand, ok);
     mc_edge_conf next = e->conf;
+    spec_ports(e, &next);
     for (int i = 0; i < NSERVICES; i++) {
         choose(e, i, &cand[i], ok[i], &next.services[i]);
         char labels[64];

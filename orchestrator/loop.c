@@ -10,8 +10,9 @@
  *   4. decides: the rollout step per service, placement, the reconcile plan
  *      (orchestrator/plan.h) — a standby computes the same picture for
  *      `mcloud ps` but sends nothing;
- *   5. if active, sends the orders (and new resource limits to running
- *      instances, in place: resize.c). An agent answering 409 stale_fence
+ *   5. if active, publishes the spec's public ports for the edge
+ *      (<key_prefix>:orch:public_ports) and sends the orders (and new
+ *      resource limits to running instances, in place: resize.c). An agent answering 409 stale_fence
  *      means another orchestrator took over while this one was paused: it
  *      steps down at once. While what it ordered settles, the rounds come
  *      every FOLLOW_MS instead (follow_up).
@@ -35,6 +36,7 @@
 #define RESEND_AFTER_S 10.0
 #define FOLLOW_MS 100
 #define FOLLOW_S 60.0
+#define PORTS_RESEND_S 10.0
 
 static double now_s(void) {
     struct timespec ts;
@@ -442,6 +444,33 @@ static int follow_up(mc_orch *o, const mc_orch_view *v, int norders) {
     return 1; /* the next round at once */
 }
 
+/* The desired spec's public ports for the edge (wire.h): SET when they
+ * change, and again every PORTS_RESEND_S (a Redis restarted empty gets
+ * them back). The edge listens on them (edge/main.c). Active only. */
+static void publish_public_ports(mc_orch *o, double now) {
+    char *text = mc_public_ports_json(o->spec);
+    if (!text) return;
+    if (o->ports_text && strcmp(o->ports_text, text) == 0 && now - o->ports_at < PORTS_RESEND_S) {
+        free(text);
+        return;
+    }
+    char key[128];
+    snprintf(key, sizeof key, "%s:orch:public_ports", o->key_prefix);
+    mc_err err = {0};
+    redisReply *r = mc_redis_command(o->svc.redis, &err, "SET %s %s", key, text);
+    if (!r) {
+        mc_log_kv(MC_LOG_WARN, "publishing the public ports", "error", err.msg, NULL);
+        free(text);
+        return;
+    }
+    freeReplyObject(r);
+    if (!o->ports_text || strcmp(o->ports_text, text) != 0)
+        mc_log_kv(MC_LOG_INFO, "public ports published for the edge", "ports", text, NULL);
+    free(o->ports_text);
+    o->ports_text = text;
+    o->ports_at = now;
+}
+
 static int round_step(void *ctx) {
     mc_orch *o = ctx;
     bool active = leadership(o);
@@ -467,6 +496,7 @@ static int round_step(void *ctx) {
     free(old);
     mc_orch_targets_write(o, v); /* Prometheus' file_sd list (scrape.c) */
     for (int i = 0; active && i < nreverts; i++) revert(o, reverts[i].service, reverts[i].to_version, reverts[i].why);
+    if (active && o->spec) publish_public_ports(o, now);
     if (!active || !o->spec || nreverts) return 0;
 
     /* A pause since leadership() (SIGSTOP, a long GC-like stall) may have

@@ -61,5 +61,6 @@ int main(void) {
     free(o.spec);
     mc_orch_history_free(o.history, o.nhistory);
     free(o.sd_text);
+    free(o.ports_text);
     return rc < 0 ? 1 : 0;
 }

@@ -67,6 +67,8 @@ typedef struct mc_orch {
     double follow_until;             /* rounds every FOLLOW_MS until then while a change settles (loop.c) */
     char sd_file[512];               /* orchestrator.prometheus_sd_file ("": none; scrape.c) */
     char *sd_text;                   /* what was last written there (the loop thread only) */
+    char *ports_text;                /* the public ports last published for the edge (loop.c; the loop thread only) */
+    double ports_at;                 /* when */
 } mc_orch;
 
 /* versions.c */

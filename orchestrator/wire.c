@@ -279,3 +279,14 @@ bool mc_api_name_valid(const char *s) {
         if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-')) return false;
     return true;
 }
+
+char *mc_public_ports_json(const mc_spec *spec) {
+    json_t *ports = json_object();
+    for (int i = 0; ports && i < spec->service_count; i++)
+        if (spec->services[i].public_port > 0)
+            json_object_set_new(ports, spec->services[i].name, json_integer(spec->services[i].public_port));
+    json_t *doc = ports ? json_pack("{s:i,s:o}", "v", 1, "ports", ports) : NULL;
+    char *text = doc ? mc_json_dump(doc) : NULL;
+    json_decref(doc);
+    return text;
+}

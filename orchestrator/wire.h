@@ -24,6 +24,12 @@ int mc_heartbeat_parse(const char *buf, size_t len, mc_node *node, mc_report *re
  * spec version `version` defines it) listening on port. */
 json_t *mc_order_body(const mc_spec_service *s, int port, int index, int64_t version);
 
+/* The desired spec's public ports, for the edge:
+ * {"v":1,"ports":{"<service>":<port>,...}} (services without one left out),
+ * which the active orchestrator keeps at <key_prefix>:orch:public_ports.
+ * Caller frees. */
+char *mc_public_ports_json(const mc_spec *spec);
+
 /* Operator bodies: {"count": N} and {"drain": true|false}. */
 int mc_api_parse_scale(const char *buf, size_t len, int *count, mc_err *err);
 /* A scale body changing an autoscaled service's bounds, {"min": A, "max": B}

@@ -218,3 +218,16 @@ int mc_agent_container_name(const char *node, const mc_agent_order *o, char *out
     int n = snprintf(out, cap, "mcloud-%s-%s-%d", node, o->service, o->index);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
+
+static bool label_is(const mc_docker_container *c, const char *key, const char *want) {
+    const char *v = json_string_value(json_object_get(c->labels, key));
+    return v && strcmp(v, want) == 0;
+}
+
+bool mc_agent_container_is_order(const mc_docker_container *c, const char *node, const mc_agent_order *o) {
+    char version[32];
+    snprintf(version, sizeof version, "%lld", o->spec_version);
+    bool alive = strcmp(c->state, "created") == 0 || strcmp(c->state, "running") == 0;
+    return alive && label_is(c, "mcloud.managed", "true") && label_is(c, "mcloud.node", node) &&
+           label_is(c, "mcloud.instance", o->name) && label_is(c, "mcloud.spec_version", version);
+}

@@ -76,4 +76,13 @@ int mc_agent_fence_check(const char *header, uint64_t *highest, mc_err *err);
 /* The container an order becomes: name mcloud-<node>-<service>-<index>. */
 int mc_agent_container_name(const char *node, const mc_agent_order *o, char *out, size_t cap);
 
+/* Whether the container found under the order's name on this node was made
+ * from this very order — its labels (instance, node, spec version, managed)
+ * say so and it is created or running, never a dead one — and is to be
+ * taken as the order's container: a create the agent gave up on (its
+ * timeout) may still happen in the engine; creating again would meet "name
+ * in use", removing it would throw away its copy of the image. Any other
+ * container under the name is an earlier life's, to be removed. */
+bool mc_agent_container_is_order(const mc_docker_container *c, const char *node, const mc_agent_order *o);
+
 #endif

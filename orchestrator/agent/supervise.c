@@ -16,8 +16,11 @@
  * would make an idle node's agent cost grow with its containers.
  * Placement speed: a create+start runs on a starter thread, off the lock
  * (vfs copies the image per container: seconds each; up to STARTERS_MAX in
- * parallel, like a direct client would), so orders are answered at once and
- * the other instances stay supervised; a new container is probed every
+ * parallel, like a direct client would), and so do a replaced container's
+ * stop and removal before it, so orders are answered at once and the other
+ * instances stay supervised; a container the engine made for the order
+ * although the agent's create gave up on it (a timeout under load) is taken,
+ * not met as "name in use"; a new container is probed every
  * QUICK_PROBE_MS until it first answers (the spec's interval after that,
  * failures counted at that interval only); and every change of health or
  * readiness nudges the heartbeat, so the orchestrator sees it at once. */
@@ -104,6 +107,23 @@ static void now_rfc3339(char *out, size_t cap) {
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The container already under the order's container name: one made from
+ * this very order (order.h, mc_agent_container_is_order) is taken, its id
+ * in id (1); any other is removed (0, also when there is none). */
+static int take_or_clear_name(mc_agent *a, mc_docker *engine, const mc_agent_order *o, const char *name,
+                              char *id) {
+    mc_docker_container c;
+    mc_err err = {0};
+    if (mc_docker_inspect(engine, name, &c, &err) < 0) return 0; /* none (or the engine will say so again) */
+    bool ours = mc_agent_container_is_order(&c, a->node, o);
+    if (ours) snprintf(id, MC_DOCKER_ID_MAX, "%s", c.id);
+    mc_log_kv(MC_LOG_INFO, ours ? "taking the container the engine made for this order" :
+              "removing an earlier container of the name", "instance", o->name, "id", c.id, "state", c.state, NULL);
+    if (!ours) mc_docker_remove(engine, c.id, true, NULL);
+    mc_docker_container_clear(&c);
+    return ours;
+}
+
 /* Creates and starts the order's container on engine; its id in id (also
  * when the start failed, for the caller to remove), the create's and the
  * start's durations in took (ms: the placement's breakdown, logged). */
@@ -122,9 +142,14 @@ static int create_container(mc_agent *a, mc_docker *engine, const mc_agent_order
                            .nvolumes = o->nvolumes, .memory_bytes = o->memory_bytes,
                            .nano_cpus = (int64_t)(o->cpus * 1e9), .pids_limit = o->pids,
                            .stop_timeout_s = (int)(o->stop_grace_ms / 1000)};
-    mc_docker_remove(engine, name, true, NULL); /* a leftover of an earlier life */
     double t0 = mc_monotonic_seconds();
-    if (mc_docker_create(engine, name, &spec, id, err) < 0) return -1;
+    int made = take_or_clear_name(a, engine, o, name, id);
+    if (made == 0 && mc_docker_create(engine, name, &spec, id, err) < 0) {
+        /* timed out, or "name in use": the engine may have made it anyway */
+        if (err->kind != MC_ERR_UNAVAILABLE && err->kind != MC_ERR_CONFLICT) return -1;
+        if (take_or_clear_name(a, engine, o, name, id) != 1) return -1;
+        mc_err_clear(err);
+    }
     double t1 = mc_monotonic_seconds();
     int rc = mc_docker_start(engine, id, err);
     took[0] = (t1 - t0) * 1000, took[1] = (mc_monotonic_seconds() - t1) * 1000;
@@ -157,19 +182,15 @@ static void container_started(mc_agent_instance *i, const char *create_ms, const
 static void unlocked_begin(mc_agent *a) { pthread_mutex_unlock(&a->lock); }
 static void unlocked_end(mc_agent *a) { pthread_mutex_lock(&a->lock); }
 
-static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
-    mc_err err = {0};
-    if (!i->container_id[0]) return;
-    char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX];
-    snprintf(id, sizeof id, "%s", i->container_id);
-    snprintf(name, sizeof name, "%s", i->order.name);
-    int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
-    unlocked_begin(a);
-    if (mc_docker_stop(a->engine, id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
-        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", name, "error", err.msg, NULL);
-    mc_docker_remove(a->engine, id, true, &err);
-    unlocked_end(a);
-    i->container_id[0] = '\0';
+/* Closes the probes' kept-alive connections before a container is told to
+ * stop: a service drains on SIGTERM until its open connections are gone
+ * (common/http.c), and the probe handle's idle one to it kept every stop
+ * (each rollout step, each scale-down) waiting out the whole stop grace
+ * before the engine's SIGKILL. The other instances' probes reconnect once.
+ * Only the supervisor's thread uses the handle. */
+static void drop_probe_connections(mc_agent *a) {
+    if (a->probe) curl_easy_cleanup(a->probe);
+    a->probe = NULL;
 }
 
 /* The next restart after a death or an unhealthy verdict. */
@@ -309,7 +330,21 @@ typedef struct starter {
     mc_agent *a;
     mc_agent_instance *i;
     mc_agent_order order;
+    char old_id[MC_DOCKER_ID_MAX]; /* a replaced container to stop and remove first, or "" */
+    int old_grace_s;
 } starter;
+
+/* A replaced container: SIGTERM, its grace, SIGKILL (the engine's stop),
+ * then its removal — on the starter, so the supervisor goes on probing the
+ * node's other instances meanwhile (on the supervisor's thread, two
+ * replacements at once were stopped one after the other and every health
+ * check of the node waited for them: a rollout's next step with it). */
+static void stop_replaced(mc_docker *engine, const starter *s) {
+    mc_err err = {0};
+    if (mc_docker_stop(engine, s->old_id, s->old_grace_s, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
+        mc_log_kv(MC_LOG_WARN, "stop failed", "instance", s->order.name, "error", err.msg, NULL);
+    mc_docker_remove(engine, s->old_id, true, NULL);
+}
 
 static void *starter_main(void *arg) {
     starter *s = arg;
@@ -318,6 +353,7 @@ static void *starter_main(void *arg) {
     char id[MC_DOCKER_ID_MAX] = "", create_ms[32], start_ms[32];
     double took[2] = {0, 0};
     mc_docker *engine = mc_docker_new(a->engine_socket, &err);
+    if (engine && s->old_id[0]) stop_replaced(engine, s);
     int rc = engine ? create_container(a, engine, &s->order, id, took, &err) : -1;
     snprintf(create_ms, sizeof create_ms, "%.0f", took[0]);
     snprintf(start_ms, sizeof start_ms, "%.0f", took[1]);
@@ -343,8 +379,9 @@ static void *starter_main(void *arg) {
     return NULL;
 }
 
-/* Hands the instance's container to a starter; at most STARTERS_MAX at a
- * time (the others wait for a later round). Lock held. */
+/* Hands the instance's container to a starter (with the container it
+ * replaces, if any: the starter stops and removes that one first); at most
+ * STARTERS_MAX at a time (the others wait for a later round). Lock held. */
 static void start_in_background(mc_agent *a, mc_agent_instance *i) {
     if (atomic_fetch_add(&a->starters, 1) >= STARTERS_MAX || atomic_load(&a->no_starters)) {
         atomic_fetch_sub(&a->starters, 1);
@@ -358,6 +395,11 @@ static void start_in_background(mc_agent *a, mc_agent_instance *i) {
               mc_agent_order_parse(i->order.name, i->order_json, strlen(i->order_json), &s->order, &err) == 0;
     if (ok) {
         s->a = a, s->i = i;
+        if (i->replacing && i->container_id[0]) {
+            drop_probe_connections(a); /* the old one drains at once on SIGTERM */
+            snprintf(s->old_id, sizeof s->old_id, "%s", i->container_id);
+            s->old_grace_s = (int)((i->order.stop_grace_ms + 999) / 1000);
+        }
         i->creating = true;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -366,6 +408,12 @@ static void start_in_background(mc_agent *a, mc_agent_instance *i) {
         if (!ok) {
             i->creating = false;
             mc_agent_order_free(&s->order);
+        } else if (i->replacing) { /* the old container is the starter's now */
+            i->replacing = false;
+            i->container_id[0] = '\0';
+            i->running = i->healthy = i->ready = i->busy = false;
+            i->term_at = 0, i->killed = false;
+            mc_periodic_nudge(a->beat);
         }
     }
     if (!ok) {
@@ -385,6 +433,7 @@ static bool stopped(mc_agent *a, mc_agent_instance *i, double now) {
     if (!i->container_id[0]) return true;
     char code[16] = "-1", took[32], grace[24];
     if (i->term_at <= 0) {
+        drop_probe_connections(a);
         if (mc_docker_kill(a->engine, i->container_id, "TERM", &err) < 0 && err.kind != MC_ERR_NOT_FOUND) {
             mc_log_kv(MC_LOG_WARN, "SIGTERM failed", "instance", i->order.name, "error", err.msg, NULL);
             return false; /* tried again next round */
@@ -435,10 +484,9 @@ static void supervise_one(mc_agent *a, mc_agent_instance *i) {
         memset(i, 0, sizeof *i);
         return;
     }
-    if (i->replacing) {
-        stop_and_remove(a, i);
-        i->replacing = false;
-        i->term_at = 0, i->killed = false;
+    if (i->replacing) { /* its starter stops the old container, then makes the new one */
+        start_in_background(a, i);
+        return;
     }
     if (!i->container_id[0]) {
         if (now >= i->restart_at) start_in_background(a, i);
@@ -708,6 +756,5 @@ void mc_agent_supervise_stop(mc_agent *a) {
     a->loop = NULL;
     mc_docker_free(a->engine);
     a->engine = NULL;
-    if (a->probe) curl_easy_cleanup(a->probe);
-    a->probe = NULL;
+    drop_probe_connections(a);
 }

@@ -1,11 +1,15 @@
 /* Unit tests for the node agent's orders (orchestrator/agent/order.c): the
- * contract's PUT body, errors naming the field, the fencing rule. */
+ * contract's PUT body, errors naming the field, the fencing rule, which
+ * container found under an order's name is taken as the order's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include "orchestrator/agent/order.h"
 
@@ -124,6 +128,45 @@ static void restarts_beyond_attempts_wait_max_delay_until_the_interval_passes(vo
     assert_int_equal(mc_agent_restart_delay(&none, &w0, t, 500), 5000);
 }
 
+/* A container as inspect reports it: state and labels. */
+static mc_docker_container container(const char *state, const char *instance, const char *node, const char *version) {
+    mc_docker_container c = {0};
+    snprintf(c.state, sizeof c.state, "%s", state);
+    c.labels = json_pack("{s:s,s:s,s:s,s:s}", "mcloud.managed", "true", "mcloud.instance", instance, "mcloud.node",
+                         node, "mcloud.spec_version", version);
+    return c;
+}
+
+static void a_created_or_running_container_of_the_same_order_is_taken(void **state) {
+    (void)state;
+    mc_agent_order o;
+    mc_err err = {0};
+    assert_int_equal(mc_agent_order_parse("stream-1", FULL, strlen(FULL), &o, &err), 0);
+    struct {
+        const char *state, *instance, *node, *version;
+        bool taken;
+    } cases[] = {
+        {"created", "stream-1", "node-1", "7", true},   /* a create that timed out here but happened */
+        {"running", "stream-1", "node-1", "7", true},   /* its start too */
+        {"exited", "stream-1", "node-1", "7", false},   /* dead: an earlier life, made anew */
+        {"created", "stream-1", "node-1", "6", false},  /* an older version's */
+        {"created", "stream-0", "node-1", "7", false},
+        {"running", "stream-1", "node-2", "7", false},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        mc_docker_container c = container(cases[k].state, cases[k].instance, cases[k].node, cases[k].version);
+        assert_int_equal(mc_agent_container_is_order(&c, "node-1", &o), cases[k].taken);
+        mc_docker_container_clear(&c);
+    }
+    mc_docker_container unmanaged = container("created", "stream-1", "node-1", "7");
+    json_object_del(unmanaged.labels, "mcloud.managed");
+    assert_false(mc_agent_container_is_order(&unmanaged, "node-1", &o));
+    mc_docker_container_clear(&unmanaged);
+    mc_docker_container none = {.state = "created"}; /* no labels at all */
+    assert_false(mc_agent_container_is_order(&none, "node-1", &o));
+    mc_agent_order_free(&o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_contract_example_parses),
@@ -131,6 +174,7 @@ int main(void) {
         cmocka_unit_test(bad_orders_name_the_field),
         cmocka_unit_test(fence_accepts_equal_or_higher_and_refuses_older),
         cmocka_unit_test(restarts_beyond_attempts_wait_max_delay_until_the_interval_passes),
+        cmocka_unit_test(a_created_or_running_container_of_the_same_order_is_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

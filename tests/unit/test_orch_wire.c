@@ -85,6 +85,20 @@ static void test_broken_heartbeats_name_the_field(void **state) {
     }
 }
 
+static void test_public_ports_for_the_edge(void **state) {
+    (void)state;
+    const char *y = "services:\n  up:\n    image: localhost/mcloud-upload:1\n    ports: {public: 18080}\n"
+                    "  work:\n    image: localhost/mcloud-transcode:1\n"
+                    "  st:\n    image: localhost/mcloud-stream:1\n    ports: {public: 18081, env: MCLOUD_STREAM_PORT}\n";
+    mc_spec spec;
+    mc_spec_errors errs;
+    assert_int_equal(mc_spec_parse(y, strlen(y), NULL, &spec, &errs), 0);
+    char *text = mc_public_ports_json(&spec);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"v\":1,\"ports\":{\"up\":18080,\"st\":18081}}"); /* work has none */
+    free(text);
+}
+
 static void test_order_body_follows_the_contract(void **state) {
     (void)state;
     const char *y = "services:\n  a:\n    image: localhost/mcloud-upload:1\n  stream:\n"
@@ -148,6 +162,7 @@ int main(void) {
         cmocka_unit_test(test_contract_heartbeat_parses),
         cmocka_unit_test(test_broken_heartbeats_name_the_field),
         cmocka_unit_test(test_order_body_follows_the_contract),
+        cmocka_unit_test(test_public_ports_for_the_edge),
         cmocka_unit_test(test_operator_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

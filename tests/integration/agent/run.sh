@@ -4,7 +4,10 @@
 # (`make images`): an ordered instance runs and is healthy; SIGKILL of the
 # process inside gets it restarted; a container exiting at start backs off
 # with growing delays, capped; an order with a stale fencing token gets 409;
-# a restarted agent adopts the running container (same id, same start time).
+# a restarted agent adopts the running container (same id, same start time);
+# a container the engine made for an order whose create the agent gave up
+# on (a timeout under load: made, never started) is taken, not met as
+# "name in use".
 # Everything it started (agent, podman service, containers with its node
 # label) is stopped and removed on exit, also on failure.
 set -euo pipefail
@@ -53,21 +56,28 @@ start_agent() {
 start_agent
 api=http://127.0.0.1:$agent_port
 
-# order NAME INDEX PORT FENCE [EXTRA_ENV_JSON]: prints the HTTP status
-order() {
-  local body
-  body=$(python3 - "$2" "$3" "${5:-{\}}" <<'PY'
+# order_body INDEX PORT [EXTRA_ENV_JSON [env]]: the order's JSON body (with
+# "env": its environment as KEY=VALUE lines, an --env-file)
+order_body() {
+  python3 - "$1" "$2" "${3:-{\}}" "${4:-}" <<'PY'
 import json, os, sys
 index, port, extra = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
 env = {k: v for k, v in os.environ.items() if k.startswith(("MCLOUD_MYSQL_", "MCLOUD_S3_")) or k in ("MCLOUD_REDIS", "MCLOUD_KAFKA")}
 env.update(MCLOUD_UPLOAD_PORT=str(port), MCLOUD_HTTP_BIND="127.0.0.1", MCLOUD_UPLOAD_PUBLIC_URL=f"http://127.0.0.1:{port}")
 env.update(extra)
+if sys.argv[4] == "env":
+    print("\n".join(f"{k}={v}" for k, v in sorted(env.items())))
+    sys.exit(0)
 print(json.dumps({"v": 1, "service": "upload", "index": index, "image": "localhost/mcloud-upload:latest",
   "spec_version": 1, "port": port, "env": env, "resources": {"cpus": 0.5, "memory_bytes": 268435456, "pids": 256},
   "health": {"interval_ms": 500, "timeout_ms": 1000, "failures": 3},
   "restart": {"delay_ms": 200, "max_delay_ms": 1600}, "stop_grace_ms": 5000}))
 PY
-)
+}
+# order NAME INDEX PORT FENCE [EXTRA_ENV_JSON]: prints the HTTP status
+order() {
+  local body
+  body=$(order_body "$2" "$3" "${5:-{\}}")
   curl -sS -o "$dir/answer" -w '%{http_code}' -X PUT -H "X-Mcloud-Fence: $4" --data-binary "$body" "$api/v1/instances/$1"
 }
 field() { curl -fsS "$api/v1/instances" | jq -r --arg n "$1" ".instances[] | select(.name == \$n) | $2"; }
@@ -111,6 +121,19 @@ wait_for 60 "upload-0 adopted and healthy" is upload-0 '.state + "/" + (.healthy
 [[ $(podman inspect -f '{{.State.StartedAt}}' "$id") == "$started" ]] || fail "the container was restarted"
 [[ $(curl -fsS "$api/v1/instances" | jq .fence) == 5 ]] || fail "the fence was not kept across the restart"
 [[ $(order upload-0 0 "$svc_port" 4) == 409 ]] || fail "stale fence accepted after an agent restart"
+
+echo "== a container the engine made for the order (a create given up on) is taken, not recreated"
+take_port=$(free_port)
+order_body 2 "$take_port" '{}' env >"$dir/take.env"
+made=$(podman create --name "mcloud-$node-upload-2" --network host --ulimit nproc=4096:4096 --ulimit nofile=16384:16384 --env-file "$dir/take.env" \
+  --label mcloud.managed=true --label "mcloud.node=$node" --label mcloud.instance=upload-2 \
+  --label mcloud.service=upload --label mcloud.spec_version=1 "$image") || fail "podman create upload-2"
+[[ $(order upload-2 2 "$take_port" 5) == 201 ]] || fail "PUT upload-2: $(cat "$dir/answer")"
+wait_for 120 "upload-2 running and healthy" is upload-2 '.state + "/" + (.healthy|tostring)' running/true
+[[ $(field upload-2 .container_id) == "$made" ]] || fail "upload-2 runs $(field upload-2 .container_id), not the container made for it ($made)"
+grep -q '"taking the container the engine made for this order".*"instance":"upload-2"' "$dir/agent.log" \
+  || fail "the agent did not say it took upload-2's container"
+echo "   upload-2 runs the container made before its order (${made:0:12})"
 
 echo "== a container exiting at start backs off: delays growing, capped"
 bad_port=$(free_port)

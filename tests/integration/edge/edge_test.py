@@ -9,6 +9,10 @@ Checks, in order:
              ready instance answers 503 naming it; an instance a node
              heartbeat reports ready joins (and a not-ready one does not),
              and leaves when the heartbeat is gone.
+  ports      the spec's public port of stream (what the active
+             orchestrator keeps at <prefix>:orch:public_ports): the edge
+             serves stream there and no longer on its configured port;
+             the key gone, back on the configured port.
   range      a Range GET and HEAD through the edge: status, Content-Range,
              ETag and bytes as the instance itself answers them.
   tus        create (POST), PATCH half, HEAD resume, PATCH the rest through
@@ -76,19 +80,29 @@ def wait_for(what, pred, limit=WAIT_S):
 
 
 class RedisServer:
-    """A private redis-server (real, no persistence) on a free port."""
+    """A private redis-server (real, no persistence) on a free port; stop()
+    then start() brings it back, empty, on the same port."""
 
     def __init__(self, scratch):
         self.port = st.free_port()
         self.dir = os.path.join(scratch, "redis")
         os.makedirs(self.dir)
-        self.logf = open(os.path.join(self.dir, "redis.log"), "w")
+        self.addr = f"127.0.0.1:{self.port}"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.logf = open(os.path.join(self.dir, "redis.log"), "a")
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", self.dir],
                                      stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=die_with_test)
-        wait_for("the private Redis", lambda: subprocess.run(
-            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG")
-        self.addr = f"127.0.0.1:{self.port}"
+
+        def pong():
+            if self.proc.poll() is not None:
+                raise st.Failure(f"redis-server on port {self.port} exited {self.proc.returncode} (see {self.dir}/redis.log)")
+            return subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                                  capture_output=True, text=True).stdout.strip() == "PONG"
+        wait_for("the private Redis", pong)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -98,7 +112,8 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.logf.close()
+        if not self.logf.closed:
+            self.logf.close()
 
 
 class TcpProxy:
@@ -383,6 +398,7 @@ def body(h, rep):
     rep.check(r.status == 503 and b"no ready instance of mcloud-api" in r.body,
               "a service without a ready instance: 503 naming it", f"{r.status} {r.body[:200]!r}")
     heartbeat_backends(rep, edge, redis, s1)
+    spec_ports(rep, edge, redis, target)
 
     # ---- range ----
     rng = [("Range", "bytes=1000-5095")]
@@ -647,6 +663,34 @@ def heartbeat_backends(rep, edge, redis, s1):
     subprocess.run(cli + ["DEL", key], check=True, capture_output=True)
     wait_for("the api upstream empty again once the heartbeat is gone", lambda: edge.backends("api") == set())
     rep.check(True, "the heartbeat gone: its instance leaves the upstream")
+
+
+def spec_ports(rep, edge, redis, target):
+    """The public ports the orchestrator publishes from the spec: stream
+    moves to the spec's port, then back to the configured one."""
+    port = st.free_port()
+    key = f"{edge.env['MCLOUD_ORCHESTRATOR_KEY_PREFIX']}:orch:public_ports"
+    cli = ["redis-cli", "-p", str(redis.port)]
+    configured = edge.ports["stream"]
+
+    def serves(p):
+        try:
+            return st.request(f"http://127.0.0.1:{p}", "GET", target, [("Range", "bytes=0-99")]).status == 206
+        except OSError:
+            return False
+
+    subprocess.run(cli + ["SET", key, json.dumps({"v": 1, "ports": {"stream": port}})], check=True, capture_output=True)
+    try:
+        wait_for(f"the edge serving stream on the spec's port {port}", lambda: edge.upstreams()["services"]["stream"][
+            "http_port"] == port and serves(port))
+        wait_for(f"the configured port {configured} closed", lambda: not serves(configured))
+        rep.check(True, f"stream served on the spec's port {port}, no longer on the configured {configured}")
+    finally:
+        subprocess.run(cli + ["DEL", key], check=True, capture_output=True)
+    wait_for(f"stream back on the configured port {configured}", lambda: edge.upstreams()["services"]["stream"][
+        "http_port"] == configured and serves(configured))
+    wait_for(f"the spec's port {port} closed", lambda: not serves(port))
+    rep.check(True, "the spec's port gone: stream back on the edge's configured port")
 
 
 def main():

@@ -12,8 +12,9 @@ Scenarios:
   api     the operator API: no or a bad token -> 401, a token without the
           right -> 403, malformed bodies -> 400, an oversized spec -> 413,
           all as application/problem+json {type,title,status,detail,code}.
-  specs   `mcloud deploy` of broken specs: each refused with a message naming
-          the field and line, nothing applied (the MySQL history and the
+  specs   the spec's public ports published for the edge
+          (<prefix>:orch:public_ports); `mcloud deploy` of broken specs: each
+          refused with a message naming the field and line, nothing applied (the MySQL history and the
           served spec unchanged); then deploy, scale, a new image and
           `mcloud rollout undo`, the history listing each with who and why; a
           change made through the standby reaches the active one.
@@ -183,7 +184,7 @@ class Harness:
         try:
             mariadb(f"DROP DATABASE IF EXISTS {self.db}")
             redis("DEL", f"mcloud:lock:{self.lock}", f"mcloud:lock:{self.lock}:fence",
-                  f"{self.prefix}:orch:draining")
+                  f"{self.prefix}:orch:draining", f"{self.prefix}:orch:public_ports")
         except Failure as e:
             problems.append(str(e))
         return problems
@@ -325,6 +326,11 @@ def scenario_specs(h):
     expect("+ service stream (2 x localhost/mcloud-stream:latest)" in r.stdout, f"no diff printed: {r.stdout}")
     wait_for("the orchestrator to load version 1", lambda: o.status()["spec_version"] == 1)
     served = json.loads(http("GET", o.url + "/v1/spec", h.token)[2])
+    # the spec's public ports, published for the edge (which listens there: edge_test.py's ports)
+    want = {"v": 1, "ports": {"upload": 18080, "stream": 18081, "api": 18082}}
+    wait_for("the public ports published for the edge", lambda: json.loads(
+        redis("GET", f"{h.prefix}:orch:public_ports").strip() or "null") == want)
+    print(f"ok: the active orchestrator publishes the spec's public ports for the edge: {want['ports']}")
     for why, text, message in BROKEN:
         path = os.path.join(h.scratch, "broken.yaml")
         with open(path, "w") as f:
