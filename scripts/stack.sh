@@ -770,7 +770,8 @@ kafka_prune_test_topics() {
 
 kafka_setup() {
   local spec name parts have_parts pids=() names=() i rc=0 out
-  kafka_prune_test_topics
+  # (a private broker's topics are its test's, kept across its restarts)
+  [[ -v MCLOUD_KAFKA_TOPICS ]] || kafka_prune_test_topics
   out=$(mktemp -d)
   for spec in "${KAFKA_TOPICS[@]}"; do
     name=${spec%:*} parts=${spec#*:}
