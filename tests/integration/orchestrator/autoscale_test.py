@@ -19,10 +19,10 @@ Scenarios (each its own ctest, label orchestrator):
           of the autoscaled service is refused pointing at the policy and
           `--min/--max` changes the policy instead.
   kafka   its own Kafka broker (a private stack.sh kafka on ports of its
-          own; the policy's down window 8 s) stopped during a burst (8 jobs,
+          own; the policy's down window 6 s) stopped during a burst (8 jobs,
           up to 2): the count holds past the down window, the status says the
           lag is unknown; the broker started again, the burst's second half
-          (24 jobs): scaling resumes (2 -> max); every job ran once (a done
+          (16 jobs): scaling resumes (2 -> max); every job ran once (a done
           event replayed after a redelivery, which events allow, is printed).
   trickle jobs topped up after each evaluation to lag_per_instance + 1, so
           the lag the scaler reads sits on the threshold (checked: near it
@@ -58,7 +58,7 @@ MIN, MAX, LAG_PER = 1, 4, 5
 DOWN_WINDOW_S = 15
 JOBS = 60
 TRICKLE_WINDOW_S, TRICKLE_WINDOWS = 10, 3
-KAFKA_WINDOW_S, KAFKA_JOBS = 8, (8, 24)  # a burst's halves: 8 ask for 2 workers, 24 for max
+KAFKA_WINDOW_S, KAFKA_JOBS = 6, (8, 16)  # a burst's halves: 8 ask for 2 workers, 16 (+ what is left) for max
 
 
 class Transcoding:
