@@ -9,6 +9,7 @@ close() stops it (its own pid file only) and removes its state.
     k = PrivateKafka(os.path.join(scratch, "kafka"), port, controller_port)
     k.start()            # waits until it answers (stack.sh's kafka_ready)
     k.addr               # 127.0.0.1:PORT, for MCLOUD_KAFKA
+    k.start(wait=False); ...; k.wait()   # its JVM's start beside other work
     k.stop(); k.start()  # an outage
     k.close()
 """
@@ -28,20 +29,33 @@ class PrivateKafka:
                     "MCLOUD_PORT_KAFKA": str(port), "MCLOUD_PORT_KAFKA_CONTROLLER": str(controller_port),
                     "MCLOUD_KAFKA_TOPICS": ""}
         self.started = False
+        self.starting = None
 
     def _stack(self, *args):
-        r = subprocess.run(["bash", STACK_SH, *args], env=self.env, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"private Kafka ({self.state_dir}): stack.sh {' '.join(args)} failed: "
-                               f"{r.stderr.strip()[-2000:]}")
+        return subprocess.Popen(["bash", STACK_SH, *args], env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
-    def start(self):
+    def _check(self, proc, what):
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"private Kafka ({self.state_dir}): stack.sh {what} failed: {err.strip()[-2000:]}")
+
+    def start(self, wait=True):
         self.started = True  # (a half-started broker is stopped by close() too)
-        self._stack("start", "kafka")
+        self.starting = self._stack("start", "kafka")
+        if wait:
+            self.wait()
         return self
 
+    def wait(self):
+        """Until a start(wait=False) is done (raises when it failed)."""
+        proc, self.starting = self.starting, None
+        if proc:
+            self._check(proc, "start kafka")
+
     def stop(self):
-        self._stack("stop", "kafka")
+        self.wait()
+        self._check(self._stack("stop", "kafka"), "stop kafka")
 
     def close(self):
         """Stops it (when started) and removes its state; None, or the problem."""

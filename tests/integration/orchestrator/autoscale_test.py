@@ -320,9 +320,12 @@ def scenario_kafka(c):
     c.late.append(("the private Kafka", k.close))  # after the containers and the orchestrator: no wait on it
     t, up = None, True
     try:
-        k.start()
+        # the broker's JVM starts beside the agent, the orchestrator and the
+        # first container (the scaler holds while it cannot read the lag)
+        k.start(wait=False)
         os.environ["MCLOUD_KAFKA"] = orch_test.ENV["MCLOUD_KAFKA"] = k.addr
         o, t = start(c, down_window=KAFKA_WINDOW_S)
+        k.wait()
         t.publish(KAFKA_JOBS[0])
         wait_for("the scaler to scale up", lambda: autoscale(h, o)["desired"] > MIN, 120)
         k.stop()
