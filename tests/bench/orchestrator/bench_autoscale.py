@@ -70,11 +70,13 @@ def configure(c, o, name, count, min_, max_):
     service `name` (the previous one stopped), count instances healthy and
     the scaler's first evaluation with the lag known."""
     t = at.Transcoding(c)
+    t.db.exec("DELETE FROM videos")  # (the run's own database: each configuration counts its own; jobs cascade)
     t.topics = {k: f"as.{c.h.id}.{name}.{k}" for k in t.topics}
     t.group = f"as-{c.h.id}-{name}"
     svc = t.services(count=count, max_=max_, down_window=DOWN_WINDOW_S, interval=INTERVAL)["transcode"]
     image, _, extra = svc
     extra["scaling"] = extra["scaling"].replace(f"min: {at.MIN},", f"min: {min_},")
+    extra["ports"] = "{env: MCLOUD_TRANSCODE_PORT}"  # (named after the service otherwise)
     c.deploy(o, {name: (image, count, extra)})
     names = [f"{name}-{i}" for i in range(count)]
     ct.wait_for(f"{count} {name} instances healthy", lambda: c.all_healthy(o, names))
