@@ -47,6 +47,9 @@ MCLOUD_LOG_PREFIX=stack
 COMPONENTS=(sentinel1 sentinel2 sentinel3 redis redis-replica mysql-master mysql-replica mysql-replica2 kafka s3 upload transcode stream api dbmon dbmon2)
 DAEMON_NAMES='mariadbd redis-server redis-sentinel java minio mcloud-upload mcloud-transcode mcloud-stream mcloud-api mcloud-dbmon mcloud-edge nginx mcloud-agent mcloud-orchestrator podman' # what `down` may sweep up
 KAFKA_TOPICS=(mcloud.transcode.jobs:6 mcloud.video.events:6 mcloud.transcode.events:3 mcloud.transcode.dlq:3 mcloud.test:6)
+# MCLOUD_KAFKA_TOPICS (NAME:PARTITIONS ..., may be empty) replaces that list:
+# a test's private broker (tests/support/private_kafka.py) makes none
+if [[ -v MCLOUD_KAFKA_TOPICS ]]; then read -ra KAFKA_TOPICS <<<"$MCLOUD_KAFKA_TOPICS"; fi
 # How long a master waits for a replica's ack before falling back to
 # asynchronous replication. The default (2^32-1 ms, ~49 days) means never:
 # writes wait for a replica rather than being acknowledged without a copy
@@ -738,7 +741,7 @@ kafka_launch() {
     log "kafka: formatting storage (cluster id $id)"
     mkdir -p "$dir/data"
     kafka_tool kafka.tools.StorageTool format --standalone --ignore-formatted \
-      --cluster-id "$id" --config "$dir/server.properties" >>"$(logfile kafka)" 2>&1 \
+      --cluster-id="$id" --config "$dir/server.properties" >>"$(logfile kafka)" 2>&1 \
       || fail_with_log kafka "storage format failed"
   fi
   spawn kafka "$dir" java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -767,7 +770,8 @@ kafka_prune_test_topics() {
 
 kafka_setup() {
   local spec name parts have_parts pids=() names=() i rc=0 out
-  kafka_prune_test_topics
+  # (a private broker's topics are its test's, kept across its restarts)
+  [[ -v MCLOUD_KAFKA_TOPICS ]] || kafka_prune_test_topics
   out=$(mktemp -d)
   for spec in "${KAFKA_TOPICS[@]}"; do
     name=${spec%:*} parts=${spec#*:}

@@ -18,11 +18,17 @@ Scenarios (each its own ctest, label orchestrator):
           and the orchestrator's log with their lag figures; `mcloud scale`
           of the autoscaled service is refused pointing at the policy and
           `--min/--max` changes the policy instead.
-  kafka   Kafka stopped during a burst (scripts/stack.sh stop kafka: the
-          ctest runs alone): the count holds, the status says the lag is
-          unknown; Kafka started again: scaling resumes (up to max), every
-          job ran once (a done event replayed after a redelivery, which
-          events allow, is printed).
+  kafka   its own Kafka broker (a private stack.sh kafka on ports of its
+          own; the policy's down window 6 s) stopped during a burst (8 jobs,
+          up to 2): the count holds past the down window, the status says the
+          lag is unknown; the broker started again, the burst's second half
+          (16 jobs): scaling resumes (2 -> max); every job ran once (a done
+          event replayed after a redelivery, which events allow, is printed).
+  trickle jobs topped up after each evaluation to lag_per_instance + 1, so
+          the lag the scaler reads sits on the threshold (checked: near it
+          and crossing it, else the test fails; the figures are printed) for
+          3 down windows of 10 s: at most one scale change per window, the
+          count never goes back and forth (and it did scale up once).
 """
 
 import argparse
@@ -30,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -41,12 +48,17 @@ import cluster_test  # noqa: E402
 import orch_test  # noqa: E402
 import worker_test as wt  # noqa: E402  (sources, jobs, kcat, the database)
 from cluster_test import Agent, Cluster, wait_for  # noqa: E402
-from orch_test import ROOT, Failure, Harness, Orchestrator, expect, redis  # noqa: E402
+from orch_test import Failure, Harness, Orchestrator, expect, redis  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
+from private_kafka import PrivateKafka  # noqa: E402
 
 IMAGE = "localhost/mcloud-transcode:latest"
 MIN, MAX, LAG_PER = 1, 4, 5
 DOWN_WINDOW_S = 15
 JOBS = 60
+TRICKLE_WINDOW_S, TRICKLE_WINDOWS = 10, 3
+KAFKA_WINDOW_S, KAFKA_JOBS = 6, (8, 16)  # a burst's halves: 8 ask for 2 workers, 16 (+ what is left) for max
 
 
 class Transcoding:
@@ -65,7 +77,7 @@ class Transcoding:
         self.key = f"sources/{wt.TENANT}/as-{self.h.id}/source"
         self.s3.upload_file(self.clip, wt.BUCKET, self.key)
 
-    def services(self, count=1, max_=MAX):
+    def services(self, count=1, max_=MAX, down_window=DOWN_WINDOW_S, interval="1s"):
         env = {"MCLOUD_MYSQL_DATABASE": self.h.db, "MCLOUD_TRANSCODE_GROUP": self.group,
                "MCLOUD_TRANSCODE_JOBS_TOPIC": self.topics["jobs"],
                "MCLOUD_TRANSCODE_EVENTS_TOPIC": self.topics["events"],
@@ -73,7 +85,7 @@ class Transcoding:
                "MCLOUD_TRANSCODE_SESSION_TIMEOUT_MS": "6000", "MCLOUD_TRANSCODE_ENCODER_THREADS": "1",
                "MCLOUD_TRANSCODE_GRACE_MS": "20000", "MCLOUD_LOG_LEVEL": "info"}
         policy = (f"{{topic: {self.topics['jobs']}, group: {self.group}, min: {MIN}, max: {max_}, "
-                  f"lag_per_instance: {LAG_PER}, interval: 1s, up_window: 0s, down_window: {DOWN_WINDOW_S}s}}")
+                  f"lag_per_instance: {LAG_PER}, interval: {interval}, up_window: 0s, down_window: {down_window}s}}")
         return {"transcode": (IMAGE, count, {"env": env, "resources": "{cpus: 0.4, memory: 512M, pids: 256}",
                                              "stop_grace": "25s", "scaling": policy})}
 
@@ -124,11 +136,11 @@ class Transcoding:
         expect(statuses.get("ready") == len(self.videos), f"videos by status: {statuses}")
         return sorted(j for j in self.jobs if len(done.get(j, [])) > 1)
 
-    def close(self):
+    def close(self, topics=True):
         for vid in self.videos:
             wt.delete_prefix(self.s3, f"videos/{wt.TENANT}/{vid}/")
         wt.delete_prefix(self.s3, f"sources/{wt.TENANT}/as-{self.h.id}/")
-        problem = wt.delete_topics(list(self.topics.values()))
+        problem = wt.delete_topics(list(self.topics.values())) if topics else None
         expect(problem is None, problem)
 
 
@@ -151,12 +163,12 @@ class Watch:
         return st
 
 
-def start(c):
+def start(c, down_window=DOWN_WINDOW_S):
     Agent(c, c.node(1))
     o = Orchestrator(c.h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
     t = Transcoding(c)
-    c.deploy(o, t.services())
+    c.deploy(o, t.services(down_window=down_window))
     wait_for("transcode-0 healthy", lambda: c.all_healthy(o, ["transcode-0"]))
     # (its first evaluations may come before the worker created its topic: lag unknown)
     st = wait_for("the scaler's first evaluation with the lag known",
@@ -231,53 +243,130 @@ def scenario_burst(c):
         t.close()
 
 
-def stack(*args):
-    r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "stack.sh"), *args], capture_output=True, text=True)
-    expect(r.returncode == 0, f"stack.sh {' '.join(args)}: {r.stderr[-2000:]}")
+def lag_figures(lags):
+    """min/median/max and how often the lag went over/under lag_per_instance."""
+    crossings = sum((a > LAG_PER) != (b > LAG_PER) for a, b in zip(lags, lags[1:]))
+    hist = {v: lags.count(v) for v in sorted(set(lags))}
+    return (f"{len(lags)} evaluations, lag min {min(lags)} median {statistics.median(lags)} max {max(lags)}, "
+            f"{crossings} crossings of {LAG_PER}, by value {hist}")
+
+
+def scenario_trickle(c):
+    """Jobs topped up after each evaluation of the scaler to lag_per_instance
+    + 1: the lag the scaler reads sits on the threshold (over it right after
+    a top-up, at or under it when a job ended meanwhile) for TRICKLE_WINDOWS
+    down windows. A scaler that followed each reading would go 1 -> 2 -> 1
+    -> 2; the windows must keep it to one change per window, never back and
+    forth."""
+    h = c.h
+    o, t = start(c, down_window=TRICKLE_WINDOW_S)
+    try:
+        w = Watch()
+        seen = []  # (at_ms, lag, current, desired) of each evaluation during the trickle
+        last_at, near_since = 0, None
+        want_ms = TRICKLE_WINDOWS * TRICKLE_WINDOW_S * 1000
+        end = time.monotonic() + 300  # hang guard
+        while True:
+            st = w.look(autoscale(h, o))
+            last = st["last"]
+            if last and last["at_ms"] != last_at:
+                last_at = last["at_ms"]
+                expect(last["lag_known"], f"the lag became unknown during the trickle: {last}")
+                if near_since is None and abs(last["lag"] - LAG_PER) <= 1:
+                    near_since = last_at  # the trickle is at the threshold from here on
+                if near_since is not None:
+                    seen.append((last_at, last["lag"], last["current"], last["desired"]))
+                    if last_at - near_since >= want_ms:
+                        break
+                if last["lag"] <= LAG_PER:
+                    t.publish(LAG_PER + 1 - last["lag"])
+            expect(time.monotonic() < end, f"the trickle never held the lag near {LAG_PER} for {want_ms} ms "
+                   f"(readings: {[x[1] for x in seen] or 'none near it'})")
+            time.sleep(0.2)
+        lags = [x[1] for x in seen]
+        figures = lag_figures(lags)
+        # the precondition: the lag was near the threshold, on both sides of it, all along
+        near = sum(abs(x - LAG_PER) <= 2 for x in lags)
+        crossings = sum((a > LAG_PER) != (b > LAG_PER) for a, b in zip(lags, lags[1:]))
+        expect(near >= 0.8 * len(lags) and crossings >= 2 * TRICKLE_WINDOWS,
+               f"precondition not reached: the lag was not near {LAG_PER} on both sides for "
+               f"{TRICKLE_WINDOWS} windows: {figures}")
+        print(f"ok: a trickle of {len(t.jobs)} jobs kept the lag near {LAG_PER} for {TRICKLE_WINDOWS} x "
+              f"{TRICKLE_WINDOW_S} s: {figures}")
+        st = autoscale(h, o)
+        changes = sorted((d["at_ms"], d["current"], d["desired"]) for d in st["decisions"] if d["desired"] !=
+                         d["current"])
+        gaps = [b[0] - a[0] for a, b in zip(changes, changes[1:])]
+        expect(all(g >= TRICKLE_WINDOW_S * 1000 for g in gaps),
+               f"two scale changes within one {TRICKLE_WINDOW_S} s window: {changes}")
+        counts = [changes[0][1]] + [x[2] for x in changes] if changes else [MIN]
+        expect(len(set(counts)) == len(counts) and len(set(w.counts)) == len(w.counts),
+               f"the count went back and forth: decisions {counts}, seen by status {w.counts}")
+        expect(changes and changes[0][2] > MIN, f"never scaled up with the lag over {LAG_PER}: {changes} ({figures})")
+        print(f"ok: {len(changes)} scale change(s) in {(seen[-1][0] - seen[0][0]) / 1000:.0f} s of trickle, "
+              f"{min(gaps) / 1000 if gaps else '-'} s apart at least; the count went {' -> '.join(map(str, counts))} "
+              f"(status saw {' -> '.join(map(str, w.counts))}), never back")
+    finally:
+        t.close()
 
 
 def scenario_kafka(c):
+    """Its own Kafka broker (tests/support/private_kafka.py, stack.sh's kafka
+    in the test's scratch directory), so stopping it touches nothing else:
+    the orchestrator, the transcoders and the test's clients use it alone."""
     h = c.h
-    o, t = start(c)
-    stopped = False
+    port = cluster_test.port_block(2)
+    k = PrivateKafka(os.path.join(h.scratch, "kafka"), port, port + 1)
+    c.late.append(("the private Kafka", k.close))  # after the containers and the orchestrator: no wait on it
+    t, up = None, True
     try:
-        t.publish(30)
+        # the broker's JVM starts beside the agent, the orchestrator and the
+        # first container (the scaler holds while it cannot read the lag)
+        k.start(wait=False)
+        os.environ["MCLOUD_KAFKA"] = orch_test.ENV["MCLOUD_KAFKA"] = k.addr
+        o, t = start(c, down_window=KAFKA_WINDOW_S)
+        k.wait()
+        t.publish(KAFKA_JOBS[0])
         wait_for("the scaler to scale up", lambda: autoscale(h, o)["desired"] > MIN, 120)
-        stack("stop", "kafka")
-        stopped = True
+        k.stop()
+        up = False
         st = wait_for("the scaler to see the lag as unknown",
                       lambda: (s := autoscale(h, o))["last"] and not s["last"]["lag_known"] and s, 120)
-        held = st["desired"]
-        time.sleep(DOWN_WINDOW_S + 5)  # longer than the down window: a scale-down would have come
+        held, t0 = st["desired"], time.monotonic()
+        # longer than the down window: a scaler taking no answer for no lag would step down meanwhile
+        time.sleep(KAFKA_WINDOW_S + 3)
         st = autoscale(h, o)
         expect(st["desired"] == held and not st["last"]["lag_known"],
                f"the count moved while Kafka was down: {held} -> {st['desired']} ({st['last']})")
         holds = [d for d in st["decisions"] if not d["lag_known"]]
         expect(holds and "holding" in holds[0]["reason"], f"no hold decision recorded: {st['decisions']}")
-        print(f"ok: Kafka stopped: the count holds at {held} for {DOWN_WINDOW_S + 5} s ({holds[0]['reason']})")
-        stack("start", "kafka")
-        stopped = False
-        t.publish(30)
-        wait_for("the scaler to read the lag again and reach max",
-                 lambda: (s := autoscale(h, o))["last"]["lag_known"] and s["desired"] == MAX, 300)
-        print(f"ok: Kafka back: scaling resumed up to {MAX}")
-        wait_for("all 60 videos ready", lambda: t.done().get("ready") == 60, 600)
+        print(f"ok: Kafka stopped: the count holds at {held} for {time.monotonic() - t0:.0f} s, longer than the "
+              f"{KAFKA_WINDOW_S} s down window ({holds[0]['reason']})")
+        k.start()
+        up = True
+        # (the workers drained what they had fetched meanwhile: the burst's second half asks for max)
+        wait_for("the scaler to read the lag again", lambda: autoscale(h, o)["last"]["lag_known"], 120)
+        t.publish(KAFKA_JOBS[1])
+        st = wait_for("the scaler to reach max", lambda: (s := autoscale(h, o))["desired"] == MAX and s, 300)
+        ups = sorted((d["at_ms"], d["current"], d["desired"], d["lag"]) for d in st["decisions"]
+                     if d["lag_known"] and d["desired"] > d["current"] and d["at_ms"] > holds[0]["at_ms"])
+        expect(ups and ups[0][1] == held and ups[-1][2] == MAX,
+               f"no scale-up from the held {held} to {MAX} with the lag known: {st['decisions']}")
+        print(f"ok: Kafka back: scaling resumed, {' then '.join(f'{a} -> {b} (lag {lag})' for _, a, b, lag in ups)}")
+        wait_for(f"all {sum(KAFKA_JOBS)} videos ready", lambda: t.done().get("ready") == sum(KAFKA_JOBS), 600)
         twice = t.check_exactly_once()
         if twice:
             print(f"note: {len(twice)} job(s) whose done event was replayed after a redelivery: {twice}")
-        wait_for(f"the count back at min {MIN}",
-                 lambda: (s := autoscale(h, o))["desired"] == MIN and s["actual"] == MIN, 300)
-        print("ok: every job ran once (attempt 1, its video ready) across the outage")
+        print(f"ok: all {sum(KAFKA_JOBS)} jobs ran once (attempt 1, their videos ready) across the outage")
     finally:
-        if stopped:
-            stack("start", "kafka")
-        t.close()
+        if t:
+            t.close(topics=up)  # (the topics go with the broker's state)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("scenario", choices=["burst", "kafka"])
+    ap.add_argument("scenario", choices=["burst", "kafka", "trickle"])
     args = ap.parse_args()
     problems = []
     h = c = None
@@ -304,6 +393,8 @@ def main():
                 problems.append(str(e))
             problems += h.close()
             orch_test.dump_logs(h.started, problems, tail=4000)
+        if c:
+            problems += cluster_test.run_cleanups(c.late)
     orch_test.exit_on(problems)
     shutil.rmtree(h.scratch, ignore_errors=True)
     print(f"PASS orchestrator autoscale {args.scenario} ({time.monotonic() - t0:.0f} s)")

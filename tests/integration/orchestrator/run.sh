@@ -12,6 +12,6 @@ test=orch_test.py
 case $2 in
   heal | nodes | crash | pending | revert | canary | scale | standalone | limits | metrics) test=cluster_test.py ;;
   roll) test=roll_test.py ;;
-  burst | kafka) test=autoscale_test.py ;;
+  burst | kafka | trickle) test=autoscale_test.py ;;
 esac
 exec "$python" "$here/$test" --build "$1" "$2"
