@@ -846,8 +846,18 @@ def cgroup_limits(pid):
                 paths[ctl] = path
 
     def read(*parts):
-        with open(os.path.join("/sys/fs/cgroup", *parts)) as f:
-            return f.read().strip()
+        # /proc/PID/cgroup names the path from the root of the hierarchy; in
+        # a container (make fresh-check runs podman nested) /sys/fs/cgroup is
+        # mounted at the container's own cgroup, so that path's outer part is
+        # not there: the longest tail of it that is names the same directory.
+        *base, rel, name = parts
+        comps = [p for p in rel.split("/") if p]
+        for k in range(len(comps)):  # never the mount root itself: the container's own
+            path = os.path.join("/sys/fs/cgroup", *base, *comps[k:], name)
+            if os.path.exists(path):
+                with open(path) as f:
+                    return f.read().strip()
+        raise Failure(f"no cgroup file {name} for {rel} under /sys/fs/cgroup/{'/'.join(base)}")
 
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v2
         d = paths[""].lstrip("/")
