@@ -24,6 +24,11 @@ redis_port=${MCLOUD_REDIS##*:}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 node=itest-$$
+# its own heartbeat key prefix: under the default one ("mcloud") the
+# platform's orchestrator, when one runs on this Redis (make run before make
+# test, as make fresh-check does), takes the node for its own and stops the
+# instance it never ordered
+prefix=mcloud-agent-test-$$
 dir=$(mktemp -d /tmp/mcloud-agent-test.XXXXXX)
 agent_port=$(free_port) svc_port=$(free_port)
 agent_pid= podman_pid=
@@ -31,7 +36,7 @@ cleanup() {
   [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
   podman rm -f --filter "label=mcloud.node=$node" >/dev/null 2>&1 || true
   [[ -n $podman_pid ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
-  redis-cli -p "$redis_port" del "mcloud:node:$node" >/dev/null 2>&1 || true
+  redis-cli -p "$redis_port" del "$prefix:node:$node" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -48,7 +53,7 @@ podman_pid=$!
 wait_for 60 "the podman service" curl -fsS --unix-socket "$dir/podman.sock" -o /dev/null http://d/_ping
 
 start_agent() {
-  MCLOUD_AGENT_PORT=$agent_port MCLOUD_AGENT_NODE=$node MCLOUD_AGENT_ENGINE_SOCKET=$dir/podman.sock \
+  MCLOUD_AGENT_PORT=$agent_port MCLOUD_AGENT_NODE=$node MCLOUD_AGENT_ENGINE_SOCKET=$dir/podman.sock MCLOUD_AGENT_KEY_PREFIX=$prefix \
     MCLOUD_AGENT_STATE_DIR=$dir/state "$agent_bin" >>"$dir/agent.log" 2>&1 &
   agent_pid=$!
   wait_for 60 "the agent's /readyz" curl -fsS -o /dev/null "http://127.0.0.1:$agent_port/readyz"
@@ -88,7 +93,7 @@ echo "== an ordered instance runs and is healthy"
 wait_for 120 "upload-0 running and healthy" is upload-0 '.state + "/" + (.healthy|tostring)' running/true
 curl -fsS "http://127.0.0.1:$svc_port/healthz" >/dev/null || fail "the container's /healthz does not answer"
 [[ $(order upload-0 0 "$svc_port" 5) == 200 ]] || fail "the same order again is not 200 (idempotent)"
-wait_for 10 "the node heartbeat in Redis" bash -c "redis-cli -p $redis_port get mcloud:node:$node | jq -e '.instances[0].name == \"upload-0\" and .fence == 5' >/dev/null"
+wait_for 10 "the node heartbeat in Redis" bash -c "redis-cli -p $redis_port get $prefix:node:$node | jq -e '.instances[0].name == \"upload-0\" and .fence == 5' >/dev/null"
 wait_for 30 "upload-0's cgroup use in its instance" bash -c "curl -fsS $api/v1/instances | jq -e '.instances[0].usage | .memory_bytes > 0 and .pids >= 1 and .cpu_percent >= 0' >/dev/null"
 curl -fsS "$api/metrics" | grep -q '^mcloud_agent_container_memory_bytes{instance="upload-0"} [1-9]' \
   || fail "no container memory on /metrics"
