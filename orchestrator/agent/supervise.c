@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "orchestrator/agent/agent.h"
+#include "orchestrator/agent/logship.h"
 
 #define ROUND_MS 250
 #define HEARTBEAT_S 2.0
@@ -160,13 +161,15 @@ static void unlocked_end(mc_agent *a) { pthread_mutex_lock(&a->lock); }
 static void stop_and_remove(mc_agent *a, mc_agent_instance *i) {
     mc_err err = {0};
     if (!i->container_id[0]) return;
-    char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX];
+    char id[MC_DOCKER_ID_MAX], name[MC_AGENT_NAME_MAX], service[MC_AGENT_NAME_MAX];
     snprintf(id, sizeof id, "%s", i->container_id);
     snprintf(name, sizeof name, "%s", i->order.name);
+    snprintf(service, sizeof service, "%s", i->order.service);
     int grace = (int)((i->order.stop_grace_ms + 999) / 1000);
     unlocked_begin(a);
     if (mc_docker_stop(a->engine, id, grace, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
         mc_log_kv(MC_LOG_WARN, "stop failed", "instance", name, "error", err.msg, NULL);
+    mc_logship_drain(a->logship, a->engine, id, service, name); /* its last lines, before they go with it */
     mc_docker_remove(a->engine, id, true, &err);
     unlocked_end(a);
     i->container_id[0] = '\0';
@@ -286,6 +289,7 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
         mc_err lerr = {0};
         if (mc_docker_logs(a->engine, i->container_id, 20, i->last_logs, sizeof i->last_logs, &lerr) < 0)
             i->last_logs[0] = '\0';
+        mc_logship_drain(a->logship, a->engine, i->container_id, i->order.service, i->order.name);
         mc_docker_remove(a->engine, i->container_id, true, NULL);
         i->container_id[0] = '\0';
         memset(&i->usage, 0, sizeof i->usage);
@@ -677,6 +681,7 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     if (!a->engine) return -1;
     if (mc_docker_ping(a->engine, err) < 0) return mc_err_wrap(err, "container engine");
     if (adopt(a, err) < 0) return -1;
+    if (!(a->logship = mc_logship_start(a, err))) return -1;
     a->beat = mc_periodic_start("agent-heartbeat", (long)(HEARTBEAT_S * 1000), heartbeat_step, a, err);
     if (!a->beat) return -1;
     a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
@@ -706,6 +711,8 @@ void mc_agent_supervise_stop(mc_agent *a) {
     a->events_engine = NULL;
     mc_periodic_stop(a->loop);
     a->loop = NULL;
+    mc_logship_stop(a->logship); /* after the loop: it drains containers it removes */
+    a->logship = NULL;
     mc_docker_free(a->engine);
     a->engine = NULL;
     if (a->probe) curl_easy_cleanup(a->probe);
