@@ -127,6 +127,7 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
     char key[2 * MC_AGENT_NAME_MAX + 2];
     snprintf(key, sizeof key, "%s/%s", t->service, t->instance);
     mc_logline_meta m = {ls->a->node, t->service, t->instance, t->id};
+    int64_t shipped = c->last_ns; /* lines of one engine read may share a timestamp: only earlier reads' are skipped */
     for (size_t i = 0; i < len;) {
         const char *line = text + i;
         const char *nl = memchr(line, '\n', len - i);
@@ -136,8 +137,8 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
         const char *body;
         size_t blen;
         if (mc_logline_split_ts(line, n, &ts, &body, &blen) < 0) continue; /* not a line of the engine's */
-        if (ts <= c->last_ns) continue;                                    /* shipped already */
-        c->last_ns = ts;
+        if (ts <= shipped) continue;                                       /* shipped already */
+        if (ts > c->last_ns) c->last_ns = ts;
         ship_line(ls, key, body, blen, ts, &m);
     }
     free(text);
