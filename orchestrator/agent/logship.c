@@ -5,12 +5,15 @@
  * place, also those of a container, or a node, that is gone.
  *
  * How lines are read: a thread of its own asks the engine, once a second,
- * for each running container's lines since the last one shipped
- * (GET /containers/{id}/logs?timestamps=1&since=S, lines at or before the
- * last shipped timestamp skipped). Chosen over following each container's
- * log stream because it needs no connection (nor thread) per container, a
- * broken or slow engine answer costs one round instead of a lost stream to
- * re-sync, and the cursor (the last timestamp) says exactly where to go on.
+ * for each running container's lines since the last second shipped
+ * (GET /containers/{id}/logs?timestamps=1&since=S-1). Chosen over following
+ * each container's log stream because it needs no connection (nor thread)
+ * per container, a broken or slow engine answer costs one round instead of
+ * a lost stream to re-sync, and the cursor says exactly where to go on.
+ * The cursor is (second S, n lines of S shipped), not a timestamp: podman
+ * 4.3 prints whole seconds (its `since` filter is finer), so lines of one
+ * second cannot be told apart by time; the log is append-only, so the
+ * first n lines of second S in a later read are exactly those shipped.
  * The supervisor drains a container the same way right before removing it
  * (mc_logship_drain), so a line written just before a SIGKILL is shipped.
  * An adopted container (after an agent restart) is shipped from the
@@ -46,7 +49,8 @@
 
 typedef struct cursor {
     char id[MC_DOCKER_ID_MAX];
-    int64_t last_ns;  /* the last line's timestamp shipped (or dropped) */
+    int64_t sec;      /* the last second of which lines were shipped (or dropped) */
+    long in_sec;      /* ... and how many of its lines */
     bool live;        /* seen in this round */
 } cursor;
 
@@ -92,7 +96,8 @@ static cursor *cursor_of(mc_logship *ls, const char *id, int64_t start_ns) {
     }
     if (!free_slot) return NULL;
     snprintf(free_slot->id, sizeof free_slot->id, "%s", id);
-    free_slot->last_ns = start_ns;
+    free_slot->sec = start_ns / 1000000000LL;
+    free_slot->in_sec = 0;
     return free_slot;
 }
 
@@ -118,7 +123,7 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
     char *text = NULL;
     size_t len = 0;
     mc_err err = {0};
-    if (mc_docker_logs_since(engine, t->id, c->last_ns / 1000000000LL, &text, &len, &err) < 0) {
+    if (mc_docker_logs_since(engine, t->id, c->sec > 0 ? c->sec - 1 : 0, &text, &len, &err) < 0) {
         if (err.kind != MC_ERR_NOT_FOUND)
             mc_log_kv(MC_LOG_DEBUG, "reading a container's logs failed", "instance", t->instance, "error", err.msg, NULL);
         free(text);
@@ -127,7 +132,8 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
     char key[2 * MC_AGENT_NAME_MAX + 2];
     snprintf(key, sizeof key, "%s/%s", t->service, t->instance);
     mc_logline_meta m = {ls->a->node, t->service, t->instance, t->id};
-    int64_t shipped = c->last_ns; /* lines of one engine read may share a timestamp: only earlier reads' are skipped */
+    int64_t sec = c->sec;
+    long skip = c->in_sec, seen = 0; /* lines of second `sec` shipped before, and seen in this read */
     for (size_t i = 0; i < len;) {
         const char *line = text + i;
         const char *nl = memchr(line, '\n', len - i);
@@ -137,8 +143,11 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
         const char *body;
         size_t blen;
         if (mc_logline_split_ts(line, n, &ts, &body, &blen) < 0) continue; /* not a line of the engine's */
-        if (ts <= shipped) continue;                                       /* shipped already */
-        if (ts > c->last_ns) c->last_ns = ts;
+        int64_t s = ts / 1000000000LL;
+        if (s < sec) continue; /* shipped already */
+        if (s > sec) sec = s, seen = 0, skip = 0;
+        if (++seen <= skip) continue;
+        c->sec = sec, c->in_sec = seen;
         ship_line(ls, key, body, blen, ts, &m);
     }
     free(text);

@@ -147,7 +147,8 @@ def scenario_logs(c):
            "another service/instance selected upload-0's lines")
     seen_at = time.time()  # the marks were in Kafka by now
     time.sleep(3)
-    ps = wait_for("upload-0 replaced and healthy", lambda: c.all_healthy(o, ["upload-0"], node))
+    wait_for("upload-0 replaced and healthy", lambda: (c.all_healthy(o, ["upload-0"], node) or {}).get(
+        "upload-0", {"running": [{"container_id": victim}]})["running"][0]["container_id"] != victim)
     later = f"LATER{h.id}"
     write_lines(f"mcloud-{node}-upload-0", json.dumps({"level": "info", "msg": later}))
     wait_for("the later line in mcloud logs", lambda: logs.with_text(later, "upload"), 120)
