@@ -112,6 +112,7 @@ def scenario_logs(c):
     expect(all(x["node"] == node and x["instance"] == "upload-0" and x["service"] == "upload" for x in started),
            f"lines without their node/instance: {started[:2]}")
     print(f"ok: upload-0's own lines are in Kafka ({len(started)}), with node {node} and instance upload-0")
+    print("$ mcloud logs upload --tail 3\n" + logs.run("upload", "--tail", "3").stdout.rstrip())
 
     # lines written right before a SIGKILL
     victim = ps["upload-0"]["running"][0]["container_id"]
@@ -194,6 +195,7 @@ def scenario_logs(c):
     # mcloud kafka partitions
     r = h.cli_run(o, "kafka", "partitions", topic, "8")
     expect(r.returncode == 0 and f"{topic}: 6 -> 8 partitions" in r.stdout, f"grow: {r.returncode} {r.stdout} {r.stderr}")
+    print(f"$ mcloud kafka partitions {topic} 8\n{r.stdout.rstrip()}")
     for n in ("4", "8"):
         r = h.cli_run(o, "kafka", "partitions", topic, n)
         expect(r.returncode == 1 and "has 8 partitions" in r.stderr and f"{n} would not grow it" in r.stderr,
