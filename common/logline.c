@@ -74,9 +74,21 @@ char *mc_logline_enrich(const char *text, size_t len, const mc_logline_meta *m, 
         o = NULL;
     }
     if (!o) {
+        /* a NUL would come out as \u0000, which JSON readers refuse: shown as U+FFFD instead */
+        char *clean = NULL;
+        if (memchr(text, '\0', len)) {
+            if (!(clean = malloc(len * 3 + 1))) return NULL;
+            size_t k = 0;
+            for (size_t i = 0; i < len; i++) {
+                if (text[i]) clean[k++] = text[i];
+                else memcpy(clean + k, "\xef\xbf\xbd", 3), k += 3;
+            }
+            text = clean, len = k;
+        }
         o = json_object();
+        if (o) json_object_set_new(o, "msg", mc_json_string_lossy(text, len));
+        free(clean);
         if (!o) return NULL;
-        json_object_set_new(o, "msg", mc_json_string_lossy(text, len));
     }
     if (!json_is_string(json_object_get(o, "ts")) && ts_ns > 0) {
         char ts[40];

@@ -52,9 +52,10 @@ static void enriches_json_lines(void **state) {
 
 static void wraps_other_lines(void **state) {
     (void)state;
-    const char *in[] = {"panic: \xff oops", "[1,2]", "{\"broken\":"};
-    for (size_t i = 0; i < 3; i++) {
-        char *out = mc_logline_enrich(in[i], strlen(in[i]), &meta, 1796574600123456789LL);
+    const char *in[] = {"panic: \xff oops", "[1,2]", "{\"broken\":", "nul\0byte"};
+    size_t lens[] = {strlen(in[0]), strlen(in[1]), strlen(in[2]), 8};
+    for (size_t i = 0; i < 4; i++) {
+        char *out = mc_logline_enrich(in[i], lens[i], &meta, 1796574600123456789LL);
         json_t *o = json_loads(out, 0, NULL);
         assert_non_null(o);
         assert_non_null(json_string_value(json_object_get(o, "msg")));
