@@ -18,8 +18,9 @@ upload image, the stack's Kafka), scenario `logs`:
   - `mcloud kafka partitions` grows the test's topic (6 -> 8, printed) and
     refuses a shrink and an equal count naming both numbers.
 
-The log topic is the test's own (MCLOUD_LOGS_TOPIC), deleted at the end
-(tests/support/kafka_topics.py); the containers are cluster_test's (removed
+The log topic is the run's own (cluster_test's harness sets
+MCLOUD_LOGS_TOPIC and deletes it at the end through
+tests/support/kafka_topics.py); the containers are cluster_test's (removed
 by their node label)."""
 
 import json
@@ -31,10 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
 import cluster_test as ct  # noqa: E402
 from cluster_test import ENV, IMAGE, Agent, Failure, Orchestrator, expect, http, run, wait_for  # noqa: E402
-import kafka_topics  # noqa: E402
 
 BUFFER_LINES = 20
 
@@ -94,10 +93,8 @@ def block_kafka(c):
 
 def scenario_logs(c):
     h = c.h
-    topic = f"mcloud-test-logs-{h.id}"
-    ENV["MCLOUD_LOGS_TOPIC"] = topic  # the agent's, the CLI's
+    topic = c.log_topic  # the run's own (the agents' and the CLI's), deleted by the harness
     ENV["MCLOUD_LOGS_BUFFER_LINES"] = str(BUFFER_LINES)
-    c.late.append(("the log topic", lambda: kafka_topics.delete_topics([topic], h.build)))
     node = c.node(1)
     a = Agent(c, node)
     o = Orchestrator(h, "orch")
