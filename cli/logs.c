@@ -36,7 +36,7 @@ typedef struct line {
 
 typedef struct reader {
     mc_logline_query q;
-    bool json, caught_up;
+    bool json, caught_up, follow;
     long tail;          /* -1: all */
     line *lines;
     size_t n, cap;
@@ -81,6 +81,7 @@ static int on_message(const mc_kafka_message *m, void *ctx) {
         for (size_t i = from; i < r->n; i++) print_line(r, r->lines[i].value, r->lines[i].len);
         fflush(stdout);
         r->caught_up = true;
+        if (r->follow) fprintf(stderr, "mcloud logs: caught up; following new lines (Ctrl-C to stop)\n");
         return 0;
     }
     if (!mc_logline_match(&r->q, m->key, m->keylen, m->value, m->len, m->timestamp_ms)) return 0;
@@ -167,6 +168,7 @@ int mc_cli_logs(int argc, char **argv) {
         return mc_cli_ops(argc, argv);
     }
     r.q.target = target;
+    r.follow = follow;
     mc_config *cfg = mc_config_load(NULL, NULL);
     if (!cfg) return 1;
     const char *topic = mc_config_get(cfg, "logs.topic");

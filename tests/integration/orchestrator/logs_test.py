@@ -29,6 +29,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -67,6 +68,42 @@ class Logs:
 
     def with_text(self, text, *args):
         return [x for x in self.lines(*args) if text in x.get("msg", "")]
+
+
+class Follower:
+    """`mcloud logs ... -f` running, its output collected by threads."""
+
+    def __init__(self, c, orch, *args):
+        env = {**ENV, "MCLOUD_ORCHESTRATOR_URL": orch.url, "MCLOUD_OPERATOR_TOKEN": c.h.token}
+        self.proc = subprocess.Popen([c.h.cli, "logs", *args, "-f"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env)
+        self.lines, self.errors = [], []
+        self.threads = [threading.Thread(target=self.read, args=(f, out), daemon=True)
+                        for f, out in ((self.proc.stdout, self.lines), (self.proc.stderr, self.errors))]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def read(f, out):
+        for line in f:
+            out.append(line.rstrip("\n"))
+
+    def caught_up(self):
+        """Once it has read the topic to its end (it says so), new lines only."""
+        if self.proc.poll() is not None:
+            raise Failure(f"mcloud logs -f exited {self.proc.returncode}: {self.errors}")
+        return any("caught up" in e for e in self.errors)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for t in self.threads:
+            t.join(timeout=10)
 
 
 def block_kafka(c):
@@ -185,9 +222,16 @@ def scenario_logs(c):
              lambda: metric(a, "mcloud_agent_log_lines_shipped_total") > shipped
              and metric(a, "mcloud_agent_log_lines_buffered") < BUFFER_LINES, 300)
     back = f"BACK{h.id}"
-    write_lines(f"mcloud-{node}-upload-1", json.dumps({"level": "info", "msg": back}))
-    wait_for("a line written after Kafka came back in mcloud logs", lambda: logs.with_text(back, "upload-1"), 300)
-    print("ok: Kafka back: shipping goes on")
+    follower = Follower(c, o, "upload-1", "--grep", back)
+    try:
+        wait_for("mcloud logs -f caught up", follower.caught_up, 120)
+        expect(not [x for x in follower.lines if back in x], f"{back} printed before it was written")
+        write_lines(f"mcloud-{node}-upload-1", json.dumps({"level": "info", "msg": back}))
+        wait_for("a line written after Kafka came back in mcloud logs", lambda: logs.with_text(back, "upload-1"), 300)
+        wait_for("the line printed by a running mcloud logs -f", lambda: [x for x in follower.lines if back in x], 60)
+    finally:
+        follower.stop()
+    print(f"ok: Kafka back: the buffer delivered, shipping goes on; mcloud logs -f printed it: {follower.lines[-1]}")
 
     # mcloud kafka partitions
     r = h.cli_run(o, "kafka", "partitions", topic, "8")
