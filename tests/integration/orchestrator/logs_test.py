@@ -11,7 +11,7 @@ upload image, the stack's Kafka), scenario `logs`:
     and keeps one written after; bad flags are refused naming the flag;
   - Kafka unreachable (iptables DROP on the stack's Kafka port, removed
     also on failure): the agent keeps answering, a container still starts
-    (`mcloud scale upload 2`), and once the buffer bound
+    (`mcloud scale upload 3`), and once the buffer bound
     (MCLOUD_LOGS_BUFFER_LINES=20) is reached its drop counter
     mcloud_agent_log_lines_dropped_total rises; Kafka back, the buffered lines
     are delivered and shipping goes on;
@@ -136,16 +136,16 @@ def scenario_logs(c):
     a = Agent(c, node)
     o = Orchestrator(h, "orch")
     wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
-    c.deploy(o, {"upload": (IMAGE, 1, {})})
-    ps = wait_for("upload-0 healthy", lambda: c.all_healthy(o, ["upload-0"], node))
+    c.deploy(o, {"upload": (IMAGE, 2, {})})  # created in parallel; upload-1 lives on after upload-0's SIGKILL
+    ps = wait_for("upload-0 and upload-1 healthy", lambda: c.all_healthy(o, ["upload-0", "upload-1"], node))
     logs = Logs(c, o)
 
     # the service's own lines arrive, enriched
-    started = wait_for("upload-0's own start lines in mcloud logs",
+    started = wait_for("the instances' own start lines in mcloud logs",
                        lambda: [x for x in logs.lines("upload") if x.get("program", "upload") == "upload"], 120)
-    expect(all(x["node"] == node and x["instance"] == "upload-0" and x["service"] == "upload" for x in started),
-           f"lines without their node/instance: {started[:2]}")
-    print(f"ok: upload-0's own lines are in Kafka ({len(started)}), with node {node} and instance upload-0")
+    expect(all(x["node"] == node and x["instance"] in ("upload-0", "upload-1") and x["service"] == "upload"
+               for x in started), f"lines without their node/instance: {started[:2]}")
+    print(f"ok: the instances' own lines are in Kafka ({len(started)}), with node {node} and their instance")
     print("$ mcloud logs upload --tail 3\n" + logs.run("upload", "--tail", "3").stdout.rstrip())
 
     # lines written right before a SIGKILL
@@ -182,10 +182,8 @@ def scenario_logs(c):
            "another service/instance selected upload-0's lines")
     seen_at = time.time()  # the marks were in Kafka by now
     time.sleep(3)
-    wait_for("upload-0 replaced and healthy", lambda: (c.all_healthy(o, ["upload-0"], node) or {}).get(
-        "upload-0", {"running": [{"container_id": victim}]})["running"][0]["container_id"] != victim)
     later = f"LATER{h.id}"
-    write_lines(f"mcloud-{node}-upload-0", json.dumps({"level": "info", "msg": later}))
+    write_lines(f"mcloud-{node}-upload-1", json.dumps({"level": "info", "msg": later}))
     wait_for("the later line in mcloud logs", lambda: logs.with_text(later, "upload"), 120)
     window = int(time.time() - seen_at) - 1  # begins after the marks were shipped, before the later line was written
     recent = logs.lines("upload", "--since", f"{window}s")
@@ -201,18 +199,18 @@ def scenario_logs(c):
     unblock = block_kafka(c)
     dropped0 = metric(a, "mcloud_agent_log_lines_dropped_total")
     burst = [f"FLOOD{h.id} {i}" for i in range(4 * BUFFER_LINES)]
-    write_lines(f"mcloud-{node}-upload-0", *burst)
-    r = h.cli_run(o, "scale", "upload", "2", "--no-wait")
-    expect(r.returncode == 0, f"mcloud scale upload 2: {r.stdout} {r.stderr}")
+    write_lines(f"mcloud-{node}-upload-1", *burst)
+    r = h.cli_run(o, "scale", "upload", "3", "--no-wait")
+    expect(r.returncode == 0, f"mcloud scale upload 3: {r.stdout} {r.stderr}")
     wait_for("the agent's drop counter to rise past the buffer bound",
              lambda: metric(a, "mcloud_agent_log_lines_dropped_total") - dropped0 >= 2 * BUFFER_LINES, 120)
     buffered = metric(a, "mcloud_agent_log_lines_buffered")
     expect(0 < buffered <= BUFFER_LINES, f"buffered gauge {buffered} (bound {BUFFER_LINES})")
-    wait_for("upload-1 started and healthy with Kafka unreachable",
-             lambda: c.all_healthy(o, ["upload-0", "upload-1"], node))
+    wait_for("upload-2 started and healthy with Kafka unreachable",
+             lambda: c.all_healthy(o, ["upload-0", "upload-1", "upload-2"], node))
     expect(a.ready(), "the agent stopped answering")
     dropped = metric(a, "mcloud_agent_log_lines_dropped_total") - dropped0
-    print(f"ok: Kafka unreachable: the agent answers, upload-1 started and healthy, {dropped:.0f} lines dropped "
+    print(f"ok: Kafka unreachable: the agent answers, upload-2 started and healthy, {dropped:.0f} lines dropped "
           f"past the bound of {BUFFER_LINES} ({buffered:.0f} buffered)")
     shipped = metric(a, "mcloud_agent_log_lines_shipped_total")
     problem = unblock()
