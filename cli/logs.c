@@ -76,7 +76,7 @@ static int by_time(const void *x, const void *y) {
 static int on_message(const mc_kafka_message *m, void *ctx) {
     reader *r = ctx;
     if (!m) {
-        qsort(r->lines, r->n, sizeof *r->lines, by_time);
+        if (r->n) qsort(r->lines, r->n, sizeof *r->lines, by_time);
         size_t from = r->tail >= 0 && (size_t)r->tail < r->n ? r->n - (size_t)r->tail : 0;
         for (size_t i = from; i < r->n; i++) print_line(r, r->lines[i].value, r->lines[i].len);
         fflush(stdout);
