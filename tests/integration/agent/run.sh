@@ -21,6 +21,9 @@ redis_port=${MCLOUD_REDIS##*:}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 node=itest-$$
+# the containers' lines go to a log topic of this run's own (logs.topic), deleted at the end
+export MCLOUD_LOGS_TOPIC=mcloud-test-logs-$node
+topics_tool=${MCLOUD_TEST_KAFKA_TOPICS:-$(dirname "$1")/../../tests/mcloud-test-kafka-topics}
 dir=$(mktemp -d /tmp/mcloud-agent-test.XXXXXX)
 agent_port=$(free_port) svc_port=$(free_port)
 agent_pid= podman_pid=
@@ -29,6 +32,7 @@ cleanup() {
   podman rm -f --filter "label=mcloud.node=$node" >/dev/null 2>&1 || true
   [[ -n $podman_pid ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
   redis-cli -p "$redis_port" del "mcloud:node:$node" >/dev/null 2>&1 || true
+  "$topics_tool" delete "$MCLOUD_LOGS_TOPIC" >/dev/null || echo "WARN: log topic $MCLOUD_LOGS_TOPIC not deleted" >&2
   rm -rf "$dir"
 }
 trap cleanup EXIT
