@@ -52,6 +52,7 @@ typedef struct cursor {
     int64_t sec;      /* the last second of which lines were shipped (or dropped) */
     long in_sec;      /* ... and how many of its lines */
     bool live;        /* seen in this round */
+    bool drained;     /* its container is being removed: read for the last time */
 } cursor;
 
 typedef struct target {
@@ -95,6 +96,7 @@ static cursor *cursor_of(mc_logship *ls, const char *id, int64_t start_ns) {
         if (!ls->cur[k].id[0] && !free_slot) free_slot = &ls->cur[k];
     }
     if (!free_slot) return NULL;
+    memset(free_slot, 0, sizeof *free_slot);
     snprintf(free_slot->id, sizeof free_slot->id, "%s", id);
     free_slot->sec = start_ns / 1000000000LL;
     free_slot->in_sec = 0;
@@ -120,6 +122,7 @@ static void ship_container(mc_logship *ls, mc_docker *engine, const target *t) {
     cursor *c = cursor_of(ls, t->id, t->started_ns >= ls->start_ns - 1000000000LL ? 0 : ls->start_ns);
     if (!c) return;
     c->live = true;
+    if (c->drained) return; /* a round's stale list: read again from 0 it would ship duplicates */
     char *text = NULL;
     size_t len = 0;
     mc_err err = {0};
@@ -163,8 +166,9 @@ void mc_logship_drain(mc_logship *ls, mc_docker *engine, const char *container_i
     pthread_mutex_lock(&ls->lock);
     /* a container never seen by a round: all its lines */
     ship_container(ls, engine, &t);
+    /* kept (forgotten by the first round that no longer lists the container) */
     for (int k = 0; k < CURSORS; k++)
-        if (strcmp(ls->cur[k].id, container_id) == 0) memset(&ls->cur[k], 0, sizeof ls->cur[k]);
+        if (strcmp(ls->cur[k].id, container_id) == 0) ls->cur[k].drained = true;
     pthread_mutex_unlock(&ls->lock);
     mc_kafka_producer_poll(ls->producer, 0);
 }
@@ -208,7 +212,15 @@ static int round_step(void *ctx) {
     pthread_mutex_unlock(&a->lock);
     pthread_mutex_lock(&ls->lock);
     for (int k = 0; k < CURSORS; k++) ls->cur[k].live = false;
-    for (int k = 0; k < n && !mc_periodic_stopping(ls->loop); k++) ship_container(ls, ls->engine, &t[k]);
+    pthread_mutex_unlock(&ls->lock);
+    /* one container at a time under the lock: a drain (the supervisor,
+     * holding the agent's lock) waits for one engine read at most */
+    for (int k = 0; k < n && !mc_periodic_stopping(ls->loop); k++) {
+        pthread_mutex_lock(&ls->lock);
+        ship_container(ls, ls->engine, &t[k]);
+        pthread_mutex_unlock(&ls->lock);
+    }
+    pthread_mutex_lock(&ls->lock);
     for (int k = 0; k < CURSORS; k++)
         if (ls->cur[k].id[0] && !ls->cur[k].live) memset(&ls->cur[k], 0, sizeof ls->cur[k]);
     pthread_mutex_unlock(&ls->lock);

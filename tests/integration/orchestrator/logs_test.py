@@ -231,6 +231,10 @@ def scenario_logs(c):
         follower.stop()
     print(f"ok: Kafka back: the buffer delivered, shipping goes on; mcloud logs -f printed it: {follower.lines[-1]}")
 
+    # shipped once each: the drain before the removal and the rounds do not overlap
+    counts = {m: len(logs.with_text(m, "upload")) for m in (f"{mark} last words", f"plain {mark} text", later, back)}
+    expect(set(counts.values()) == {1}, f"lines shipped other than once: {counts}")
+
     # mcloud kafka partitions
     r = h.cli_run(o, "kafka", "partitions", topic, "8")
     expect(r.returncode == 0 and f"{topic}: 6 -> 8 partitions" in r.stdout, f"grow: {r.returncode} {r.stdout} {r.stderr}")
