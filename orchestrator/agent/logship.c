@@ -164,7 +164,7 @@ void mc_logship_drain(mc_logship *ls, mc_docker *engine, const char *container_i
     snprintf(t.service, sizeof t.service, "%s", service);
     snprintf(t.instance, sizeof t.instance, "%s", instance);
     pthread_mutex_lock(&ls->lock);
-    /* a container never seen by a round: all its lines */
+    /* a container no round has seen yet: its lines since the agent started */
     ship_container(ls, engine, &t);
     /* kept (forgotten by the first round that no longer lists the container) */
     for (int k = 0; k < CURSORS; k++)
