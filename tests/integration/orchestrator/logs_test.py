@@ -16,7 +16,9 @@ upload image, the stack's Kafka), scenario `logs`:
     mcloud_agent_log_lines_dropped_total rises; Kafka back, the buffered lines
     are delivered and shipping goes on;
   - `mcloud kafka partitions` grows the test's topic (6 -> 8, printed) and
-    refuses a shrink and an equal count naming both numbers.
+    refuses a shrink and an equal count naming both numbers;
+  - the node gone (agent SIGKILLed, its containers removed): the dead
+    container's last lines are still in `mcloud logs`.
 
 The log topic is the run's own (cluster_test's harness sets
 MCLOUD_LOGS_TOPIC and deletes it at the end through
@@ -244,6 +246,14 @@ def scenario_logs(c):
         expect(r.returncode == 1 and "has 8 partitions" in r.stderr and f"{n} would not grow it" in r.stderr,
                f"kafka partitions {n}: {r.returncode} {r.stdout} {r.stderr}")
     print(f"ok: mcloud kafka partitions: {r.stderr.strip()} / grow 6 -> 8 printed")
+
+    # the node gone (its agent SIGKILLed, its containers removed): the lines are still there
+    a.kill()
+    subprocess.run(["podman", "rm", "-f", "-t", "0", "--filter", f"label=mcloud.node={node}"], capture_output=True)
+    expect(not [n for n in c.containers() if n.startswith(f"mcloud-{node}-")], f"{node}'s containers still run")
+    gone = logs.with_text(mark, "upload-0")
+    expect(len(gone) == 2 and all(x["node"] == node for x in gone), f"after {node} went away: {gone}")
+    print(f"ok: {node} gone (agent SIGKILLed, containers removed): upload-0's last lines still in mcloud logs")
 
 
 if __name__ == "__main__":
