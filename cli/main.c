@@ -32,6 +32,7 @@
 
 #include "cli/admin.h"
 #include "cli/api.h"
+#include "cli/logs.h"
 #include "cli/ops.h"
 #include "cli/tus_client.h"
 #include "cli/video.h"
@@ -64,6 +65,7 @@ static int usage(void) {
             "                               move the MariaDB master to HOST:PORT (default: a healthy replica)\n"
             "Reads MCLOUD_* settings from the environment (scripts/stack.sh env prints them).\n");
     mc_cli_ops_usage();
+    mc_cli_logs_usage();
     return 2;
 }
 
@@ -284,6 +286,8 @@ int main(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "tenant") == 0 || strcmp(argv[1], "apikey") == 0))
         return admin(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "db") == 0) return cmd_db(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "logs") == 0) return mc_cli_logs(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "kafka") == 0) return mc_cli_kafka(argc, argv);
     if (argc >= 2 && mc_cli_is_ops(argv[1])) return mc_cli_ops(argc, argv);
     if (argc < 3) return usage();
     const char *cmd = argv[1];

@@ -616,7 +616,6 @@ void mc_cli_ops_usage(void) {
             "       mcloud rollout status|promote|undo SERVICE\n"
             "       mcloud history                      the spec versions applied: who, when, why, the diff\n"
             "       mcloud drain NODE [--undo]          move every instance off NODE (or take it back)\n"
-            "       mcloud logs SERVICE|INSTANCE [--tail N]\n"
             "       options: --json (the API's JSON), --no-wait, --timeout SECONDS (default 600)\n");
 }
 
@@ -645,6 +644,7 @@ int mc_cli_ops(int argc, char **argv) {
         else if (strcmp(argv[i], "--no-wait") == 0) o.wait = false;
         else if (strcmp(argv[i], "--dry-run") == 0) dry_run = true;
         else if (strcmp(argv[i], "--undo") == 0) undo = true;
+        else if (strcmp(argv[i], "--engine") == 0 && strcmp(argv[1], "logs") == 0) continue; /* logs.c sends it here */
         else if ((strcmp(argv[i], "--timeout") == 0 || strcmp(argv[i], "--tail") == 0) && i + 1 < argc) {
             long v = strtol(argv[i + 1], &end, 10);
             if (*end || v < 1 || v > 100000) {

@@ -529,6 +529,24 @@ int mc_docker_logs(mc_docker *d, const char *id, int tail, char *out, size_t cap
     return rc;
 }
 
+int mc_docker_logs_since(mc_docker *d, const char *id, long long since_s, char **out, size_t *len, mc_err *err) {
+    char safe[MC_DOCKER_NAME_MAX], path[MC_DOCKER_NAME_MAX + 128];
+    *out = NULL;
+    *len = 0;
+    if (escape_id(id, safe, sizeof safe, err) < 0) return -1;
+    snprintf(path, sizeof path, "/containers/%s/logs?stdout=1&stderr=1&timestamps=1&since=%lld", safe,
+             since_s < 0 ? 0 : since_s);
+    buf resp = {.max = 16 * 1024 * 1024};
+    int rc = call(d, "GET", path, NULL, 30000, 200, 200, &resp, "logs", err);
+    if (rc == 0) {
+        size_t cap = resp.len + 1;
+        if (!(*out = malloc(cap))) rc = mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+        else *len = mc_docker_demux_logs((const unsigned char *)(resp.data ? resp.data : ""), resp.len, *out, cap);
+    }
+    free(resp.data);
+    return rc;
+}
+
 /* ---- the event stream ---- */
 
 typedef struct event_ctx {

@@ -138,6 +138,10 @@ int mc_docker_list(mc_docker *d, const char *const *labels, size_t nlabels,
                    mc_docker_container **out, size_t *count, mc_err *err);
 /* The last `tail` lines of stdout and stderr, unframed, into out. */
 int mc_docker_logs(mc_docker *d, const char *id, int tail, char *out, size_t cap, mc_err *err);
+/* Every line of stdout and stderr since the second since_s (0: all),
+ * unframed, each prefixed with the engine's RFC 3339 nano timestamp and a
+ * space (timestamps=1): *out is malloc'd (*len bytes, NUL-terminated). */
+int mc_docker_logs_since(mc_docker *d, const char *id, long long since_s, char **out, size_t *len, mc_err *err);
 
 /* Follows the event stream of containers carrying the labels, calling fn for
  * each event until fn returns non-zero or timeout_ms passes (0: no limit).

@@ -26,6 +26,7 @@
 #ifndef MCLOUD_KAFKA_H
 #define MCLOUD_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -170,6 +171,17 @@ int mc_kafka_group_lag(const mc_kafka_config *cfg, const char *group, const char
 int mc_kafka_find(const mc_kafka_config *cfg, const char *topic, int64_t since_ms, const void *key,
                   size_t keylen, const void *value, size_t len, int timeout_ms, mc_err *err);
 
+/* Reads every partition of topic from the first message timestamped at or
+ * after since_ms (0: the beginning) up to the high watermarks seen at the
+ * start, handing each message to fn (any order across partitions); then
+ * calls fn(NULL) once ("caught up") and, with follow, goes on with new
+ * messages until fn returns non-zero. Non-zero from fn stops the read
+ * (returns 1). 0 when read to the end, -1 with err on failure or when the
+ * catch-up takes longer than timeout_ms. Assign-only: joins no group. */
+typedef int (*mc_kafka_scan_fn)(const mc_kafka_message *m, void *ctx);
+int mc_kafka_scan(const mc_kafka_config *cfg, const char *topic, int64_t since_ms, bool follow, int timeout_ms,
+                  mc_kafka_scan_fn fn, void *ctx, mc_err *err);
+
 /* ---- admin ---- */
 
 /* Creates topic with the given partitions and replication factor unless it
@@ -177,6 +189,16 @@ int mc_kafka_find(const mc_kafka_config *cfg, const char *topic, int64_t since_m
  * once brokers serve it, so a consumer may subscribe right away. */
 int mc_kafka_create_topic(const mc_kafka_config *cfg, const char *topic, int partitions,
                           int replication_factor, int timeout_ms, mc_err *err);
+/* The same with topic configs ("retention.ms=86400000", NULL-terminated),
+ * applied only when the topic is created here. */
+int mc_kafka_create_topic_with(const mc_kafka_config *cfg, const char *topic, int partitions, int replication_factor,
+                               const char *const *configs, int timeout_ms, mc_err *err);
+/* The topic's partition count per the cluster's metadata, or -1 with err
+ * (MC_ERR_NOT_FOUND-like kinds from librdkafka when it does not exist). */
+int mc_kafka_partition_count(const mc_kafka_config *cfg, const char *topic, int timeout_ms, mc_err *err);
+/* Grows topic to `total` partitions (CreatePartitions) and waits until
+ * brokers serve them. Kafka refuses a total not above the current one. */
+int mc_kafka_create_partitions(const mc_kafka_config *cfg, const char *topic, int total, int timeout_ms, mc_err *err);
 /* Deletes topic; succeeds if it does not exist. */
 int mc_kafka_delete_topic(const mc_kafka_config *cfg, const char *topic, int timeout_ms, mc_err *err);
 

@@ -1,21 +1,21 @@
-/* kafka_admin.c — creating and deleting topics through the Admin API, for
- * daemons that make sure their topics exist and for tests that want topics
- * of their own. */
+/* kafka_admin.c — creating and deleting topics and growing their partitions
+ * through the Admin API, for daemons that make sure their topics exist, for
+ * `mcloud kafka partitions` and for tests that want topics of their own. */
 #include "common/clock.h"
 #include "common/kafka_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
-typedef enum admin_op { CREATE_TOPIC, DELETE_TOPIC } admin_op;
+typedef enum admin_op { CREATE_TOPIC, DELETE_TOPIC, CREATE_PARTITIONS } admin_op;
 
 /* Sends one admin request and waits for its result event. */
-static rd_kafka_event_t *run_admin(rd_kafka_t *rk, admin_op op, rd_kafka_NewTopic_t *new_topic,
-                                   rd_kafka_DeleteTopic_t *old_topic, int timeout_ms, mc_err *err) {
+static rd_kafka_event_t *run_admin(rd_kafka_t *rk, admin_op op, void *what, int timeout_ms, mc_err *err) {
     char errstr[256];
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(rk, op == CREATE_TOPIC ? RD_KAFKA_ADMIN_OP_CREATETOPICS
-                                                         : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(
+        rk, op == CREATE_TOPIC ? RD_KAFKA_ADMIN_OP_CREATETOPICS
+            : op == DELETE_TOPIC ? RD_KAFKA_ADMIN_OP_DELETETOPICS : RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
     /* The broker answers once the change is done, not merely accepted. */
     if (rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, errstr, sizeof errstr) ||
         rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr)) {
@@ -24,10 +24,16 @@ static rd_kafka_event_t *run_admin(rd_kafka_t *rk, admin_op op, rd_kafka_NewTopi
         return NULL;
     }
     rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    if (op == CREATE_TOPIC)
-        rd_kafka_CreateTopics(rk, &new_topic, 1, opts, queue);
-    else
-        rd_kafka_DeleteTopics(rk, &old_topic, 1, opts, queue);
+    if (op == CREATE_TOPIC) {
+        rd_kafka_NewTopic_t *nt = what;
+        rd_kafka_CreateTopics(rk, &nt, 1, opts, queue);
+    } else if (op == DELETE_TOPIC) {
+        rd_kafka_DeleteTopic_t *dt = what;
+        rd_kafka_DeleteTopics(rk, &dt, 1, opts, queue);
+    } else {
+        rd_kafka_NewPartitions_t *np = what;
+        rd_kafka_CreatePartitions(rk, &np, 1, opts, queue);
+    }
     rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
     rd_kafka_queue_destroy(queue);
     rd_kafka_AdminOptions_destroy(opts);
@@ -80,11 +86,27 @@ static int wait_until_visible(rd_kafka_t *rk, const char *topic, int timeout_ms,
 
 int mc_kafka_create_topic(const mc_kafka_config *cfg, const char *topic, int partitions,
                           int replication_factor, int timeout_ms, mc_err *err) {
+    return mc_kafka_create_topic_with(cfg, topic, partitions, replication_factor, NULL, timeout_ms, err);
+}
+
+int mc_kafka_create_topic_with(const mc_kafka_config *cfg, const char *topic, int partitions, int replication_factor,
+                               const char *const *configs, int timeout_ms, mc_err *err) {
     char errstr[256];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, errstr, sizeof errstr);
     if (!nt) return mc_err_set(err, MC_ERR_INVALID, "kafka: create topic %s: %s", topic, errstr);
+    for (size_t i = 0; configs && configs[i]; i++) {
+        char name[128];
+        const char *eq = strchr(configs[i], '=');
+        if (!eq || (size_t)(eq - configs[i]) >= sizeof name) {
+            rd_kafka_NewTopic_destroy(nt);
+            return mc_err_set(err, MC_ERR_INVALID, "kafka: create topic %s: config '%s' is not name=value", topic,
+                              configs[i]);
+        }
+        snprintf(name, sizeof name, "%.*s", (int)(eq - configs[i]), configs[i]);
+        rd_kafka_NewTopic_set_config(nt, name, eq + 1);
+    }
     rd_kafka_t *rk = admin_handle(cfg, err);
-    rd_kafka_event_t *ev = rk ? run_admin(rk, CREATE_TOPIC, nt, NULL, timeout_ms, err) : NULL;
+    rd_kafka_event_t *ev = rk ? run_admin(rk, CREATE_TOPIC, nt, timeout_ms, err) : NULL;
     int rc = -1;
     if (ev) {
         size_t cnt;
@@ -102,7 +124,7 @@ int mc_kafka_create_topic(const mc_kafka_config *cfg, const char *topic, int par
 int mc_kafka_delete_topic(const mc_kafka_config *cfg, const char *topic, int timeout_ms, mc_err *err) {
     rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
     rd_kafka_t *rk = admin_handle(cfg, err);
-    rd_kafka_event_t *ev = rk ? run_admin(rk, DELETE_TOPIC, NULL, dt, timeout_ms, err) : NULL;
+    rd_kafka_event_t *ev = rk ? run_admin(rk, DELETE_TOPIC, dt, timeout_ms, err) : NULL;
     int rc = -1;
     if (ev) {
         size_t cnt;
@@ -112,6 +134,49 @@ int mc_kafka_delete_topic(const mc_kafka_config *cfg, const char *topic, int tim
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_DeleteTopic_destroy(dt);
+    if (rk) rd_kafka_destroy(rk);
+    return rc;
+}
+
+int mc_kafka_partition_count(const mc_kafka_config *cfg, const char *topic, int timeout_ms, mc_err *err) {
+    rd_kafka_t *rk = admin_handle(cfg, err);
+    if (!rk) return -1;
+    rd_kafka_topic_partition_list_t *list = mc_kafka_partitions_of(rk, topic, timeout_ms, err);
+    int n = list ? list->cnt : -1;
+    if (list) rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+int mc_kafka_create_partitions(const mc_kafka_config *cfg, const char *topic, int total, int timeout_ms, mc_err *err) {
+    char errstr[256];
+    rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(topic, (size_t)total, errstr, sizeof errstr);
+    if (!np) return mc_err_set(err, MC_ERR_INVALID, "kafka: partitions of %s: %s", topic, errstr);
+    rd_kafka_t *rk = admin_handle(cfg, err);
+    rd_kafka_event_t *ev = rk ? run_admin(rk, CREATE_PARTITIONS, np, timeout_ms, err) : NULL;
+    int rc = -1;
+    if (ev) {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &cnt);
+        rc = topic_result(res, cnt, RD_KAFKA_RESP_ERR_NO_ERROR, "grow the partitions of", topic, err);
+        rd_kafka_event_destroy(ev);
+    }
+    /* brokers serve the new partitions a moment after the controller made them */
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    while (rc == 0) {
+        rd_kafka_topic_partition_list_t *list = mc_kafka_partitions_of(rk, topic, timeout_ms, NULL);
+        int n = list ? list->cnt : -1;
+        if (list) rd_kafka_topic_partition_list_destroy(list);
+        if (n >= total) break;
+        if (mc_monotonic_ms() >= deadline) {
+            rc = mc_err_set(err, MC_ERR_UNAVAILABLE, "kafka: %s grown to %d partitions but not served yet", topic, total);
+            break;
+        }
+        struct timespec pause = {.tv_nsec = 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    rd_kafka_NewPartitions_destroy(np);
     if (rk) rd_kafka_destroy(rk);
     return rc;
 }

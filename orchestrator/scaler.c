@@ -60,17 +60,13 @@ static int read_lag(mc_orch *o, const mc_spec_scaling *p, int64_t *lag, int *par
 
 int mc_orch_topic_partitions(void *ctx, const char *topic) {
     mc_orch *o = ctx;
-    mc_spec_scaling p = {0};
-    snprintf(p.topic, sizeof p.topic, "%s", topic);
-    snprintf(p.group, sizeof p.group, "mcloud-orchestrator-check");
-    int64_t lag;
-    int n;
+    mc_kafka_config kc = {.bootstrap_servers = mc_config_get(o->svc.config, "kafka"),
+                          .client_id = "mcloud-orchestrator-scaler"};
     mc_err err = {0};
-    if (read_lag(o, &p, &lag, &n, &err) < 0) {
+    int n = mc_kafka_partition_count(&kc, topic, LAG_TIMEOUT_MS, &err);
+    if (n < 0)
         mc_log_kv(MC_LOG_WARN, "partitions of a scaling topic unknown: max not checked", "topic", topic, "error",
                   err.msg, NULL);
-        return -1;
-    }
     return n;
 }
 

@@ -78,6 +78,7 @@ typedef struct mc_agent {
     char *beat_text;                  /* the last heartbeat built (only that thread) */
     atomic_int starters;              /* starter threads running (creates off the lock) */
     atomic_bool no_starters;          /* stopping: no new starter */
+    struct mc_logship *logship;       /* containers' lines to Kafka (logship.c) */
 } mc_agent;
 
 int mc_agent_api_routes(mc_agent *a, mc_err *err);

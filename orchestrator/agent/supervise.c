@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "orchestrator/agent/agent.h"
+#include "orchestrator/agent/logship.h"
 
 #define ROUND_MS 250
 #define HEARTBEAT_S 2.0
@@ -307,6 +308,7 @@ static int inspect(mc_agent *a, mc_agent_instance *i, double now, mc_err *err) {
         mc_err lerr = {0};
         if (mc_docker_logs(a->engine, i->container_id, 20, i->last_logs, sizeof i->last_logs, &lerr) < 0)
             i->last_logs[0] = '\0';
+        mc_logship_drain(a->logship, a->engine, i->container_id, i->order.service, i->order.name);
         mc_docker_remove(a->engine, i->container_id, true, NULL);
         i->container_id[0] = '\0';
         memset(&i->usage, 0, sizeof i->usage);
@@ -343,6 +345,8 @@ static void stop_replaced(mc_docker *engine, const starter *s) {
     mc_err err = {0};
     if (mc_docker_stop(engine, s->old_id, s->old_grace_s, &err) < 0 && err.kind != MC_ERR_NOT_FOUND)
         mc_log_kv(MC_LOG_WARN, "stop failed", "instance", s->order.name, "error", err.msg, NULL);
+    /* its last lines, before they go with it */
+    mc_logship_drain(s->a->logship, engine, s->old_id, s->order.service, s->order.name);
     mc_docker_remove(engine, s->old_id, true, NULL);
 }
 
@@ -464,6 +468,8 @@ static bool stopped(mc_agent *a, mc_agent_instance *i, double now) {
     snprintf(grace, sizeof grace, "%ld", (i->order.stop_grace_ms + 999) / 1000);
     mc_log_kv(MC_LOG_INFO, "container stopped", "instance", i->order.name, "busy", i->busy ? "true" : "false",
               "exit_code", code, "took_ms", took, "grace_s", grace, NULL);
+    /* what it said while it drained, before it goes with it */
+    mc_logship_drain(a->logship, a->engine, i->container_id, i->order.service, i->order.name);
     mc_docker_remove(a->engine, i->container_id, true, NULL);
     i->container_id[0] = '\0';
     return true;
@@ -725,6 +731,7 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err) {
     if (!a->engine) return -1;
     if (mc_docker_ping(a->engine, err) < 0) return mc_err_wrap(err, "container engine");
     if (adopt(a, err) < 0) return -1;
+    if (!(a->logship = mc_logship_start(a, err))) return -1;
     a->beat = mc_periodic_start("agent-heartbeat", (long)(HEARTBEAT_S * 1000), heartbeat_step, a, err);
     if (!a->beat) return -1;
     a->loop = mc_periodic_start("agent-supervise", ROUND_MS, round_step, a, err);
@@ -754,6 +761,8 @@ void mc_agent_supervise_stop(mc_agent *a) {
     a->events_engine = NULL;
     mc_periodic_stop(a->loop);
     a->loop = NULL;
+    mc_logship_stop(a->logship); /* after the loop: it drains containers it removes */
+    a->logship = NULL;
     mc_docker_free(a->engine);
     a->engine = NULL;
     drop_probe_connections(a);

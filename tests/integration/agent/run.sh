@@ -29,6 +29,9 @@ node=itest-$$
 # test, as make fresh-check does), takes the node for its own and stops the
 # instance it never ordered
 prefix=mcloud-agent-test-$$
+# the containers' lines go to a log topic of this run's own (logs.topic), deleted at the end
+export MCLOUD_LOGS_TOPIC=mcloud-test-logs-$node
+topics_tool=${MCLOUD_TEST_KAFKA_TOPICS:-$(dirname "$1")/../../tests/mcloud-test-kafka-topics}
 dir=$(mktemp -d /tmp/mcloud-agent-test.XXXXXX)
 agent_port=$(free_port) svc_port=$(free_port)
 agent_pid= podman_pid=
@@ -37,6 +40,7 @@ cleanup() {
   podman rm -f --filter "label=mcloud.node=$node" >/dev/null 2>&1 || true
   [[ -n $podman_pid ]] && kill "$podman_pid" 2>/dev/null && wait "$podman_pid" 2>/dev/null
   redis-cli -p "$redis_port" del "$prefix:node:$node" >/dev/null 2>&1 || true
+  "$topics_tool" delete "$MCLOUD_LOGS_TOPIC" >/dev/null || echo "WARN: log topic $MCLOUD_LOGS_TOPIC not deleted" >&2
   rm -rf "$dir"
 }
 trap cleanup EXIT

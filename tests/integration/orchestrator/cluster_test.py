@@ -79,6 +79,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import orch_test  # noqa: E402
 from orch_test import ENV, Failure, Harness, Orchestrator, expect, http, redis, run  # noqa: E402
 from daemon_proc import stop_problem  # noqa: E402
+import kafka_topics  # noqa: E402
 
 # Hang guards only, never performance bounds (vfs storage makes a container
 # start take many seconds on a loaded machine).
@@ -202,6 +203,11 @@ class Cluster:
         # after the containers are gone (their volumes...), late ones after
         # the harness too (a private Redis the orchestrators used)
         self.cleanups, self.late = [], []
+        # the agents ship their containers' lines to a log topic of this run's
+        # own (logs.topic; `mcloud logs` reads it), deleted at the end
+        self.log_topic = f"mcloud-test-logs-{h.id}"
+        ENV["MCLOUD_LOGS_TOPIC"] = self.log_topic
+        self.late.append(("the log topic", lambda: kafka_topics.delete_topics([self.log_topic], h.build)))
 
     def node(self, n):
         return f"{self.tag}-node-{n}"
