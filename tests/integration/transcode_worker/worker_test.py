@@ -241,6 +241,18 @@ class Worker:
     def partitions_assigned(self):
         return [rec for rec in self.records() if rec.get("msg") == "kafka partitions assigned"]
 
+    def owned(self):
+        """The partitions this worker holds now, from its log: the
+        cooperative assignor's increments (assigned, then revoked or lost)."""
+        cur = set()
+        for rec in self.records():
+            parts = {int(p) for p in re.findall(r"\[(\d+)\]", rec.get("partitions", ""))}
+            if rec.get("msg") == "kafka partitions assigned":
+                cur |= parts
+            elif rec.get("msg", "").startswith("kafka partitions"):
+                cur -= parts
+        return cur
+
     def signal_stop(self):
         """SIGTERM, then wait for the exit (checked later by stop())."""
         self.proc.send_signal(signal.SIGTERM)
@@ -629,9 +641,14 @@ def scenario_rebalance(h):
     make_clip(clip, 3, "426x240")
     src = duration(clip)
     w1, w2 = h.worker("w1"), h.worker("w2")
-    # Both members hold partitions before jobs are sent.
+    # Both members hold partitions before jobs are sent, the group settled
+    # (w1 may hold all six until w2's join moves some: see below).
     for w in (w1, w2):
         w.wait_for("kafka partitions assigned")
+    owners = settled(lambda: [w.owned() for w in (w1, w2)],
+                     lambda o: o[0] and o[1] and sorted(p for ps in o for p in ps) == list(range(6)), 120)
+    check(owners[0] and owners[1] and sorted(p for ps in owners for p in ps) == list(range(6)),
+          f"the group of two never settled: w1 {owners[0]}, w2 {owners[1]}")
 
     def batch():
         jobs = {}
@@ -649,7 +666,15 @@ def scenario_rebalance(h):
 
     w3 = h.worker("w3")
     w3.wait_for("kafka partitions assigned")
-    log(f"w3 assigned: {[r['partitions'] for r in w3.partitions_assigned()]}")
+    # The cooperative rebalance moves partitions in two rounds: jobs sent
+    # before it settles may land on a partition being revoked, and its next
+    # owner runs them again (attempt 2). Send the second batch to a settled
+    # group: the six partitions held once each, some of them by w3.
+    owners = settled(lambda: [w.owned() for w in (w1, w2, w3)],
+                     lambda o: o[2] and sorted(p for ps in o for p in ps) == list(range(6)), 120)
+    check(owners[2] and sorted(p for ps in owners for p in ps) == list(range(6)),
+          f"the group never settled with w3 in it: w1 {owners[0]}, w2 {owners[1]}, w3 {owners[2]}")
+    log(f"settled: w1 {sorted(owners[0])}, w2 {sorted(owners[1])}, w3 {sorted(owners[2])}")
     second = batch()
     ran = {h.job(j)["worker"] for j in second}
     check(w3.instance in ran, f"the third worker ran none of the second batch ({ran})")
