@@ -2,7 +2,8 @@
 started as a child: SIGTERM, a bounded wait (SIGKILL past it), then its
 stderr read for sanitizer reports and its exit status checked. Callers
 raise their own failure with the problem this returns. Also the one
-polling wait the tests share (wait_for)."""
+polling wait the tests share (wait_for), and a plain bounded stop of a
+helper child (terminate)."""
 
 import signal
 import subprocess
@@ -12,6 +13,21 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "ERROR: ThreadSanitizer")
 # A hang guard for a graceful stop, not a performance bound (sanitizer builds are slow).
 STOP_TIMEOUT_S = 120
+
+
+def terminate(proc, timeout=30):
+    """SIGTERM to a child, a bounded wait, SIGKILL past it. True when it
+    exited by itself (or had already)."""
+    if proc.poll() is not None:
+        return True
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
 
 
 def stop_problem(proc, logf, name, read_log):

@@ -105,13 +105,7 @@ class RedisServer:
         wait_for("the private Redis", pong)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        daemon_proc.terminate(self.proc)
         if not self.logf.closed:
             self.logf.close()
 

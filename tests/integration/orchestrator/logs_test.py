@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import cluster_test as ct  # noqa: E402
 from cluster_test import ENV, IMAGE, Agent, Failure, Orchestrator, expect, http, run, wait_for  # noqa: E402
+import daemon_proc  # noqa: E402  (tests/support, on the path through orch_test)
 
 BUFFER_LINES = 20
 
@@ -97,13 +98,7 @@ class Follower:
         return any("caught up" in e for e in self.errors)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        daemon_proc.terminate(self.proc)
         for t in self.threads:
             t.join(timeout=10)
 
