@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cli/ops.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/kafka.h"
 #include "common/logline.h"
@@ -109,12 +110,6 @@ static int bad_flag(const char *flag, const char *why) {
     return 2;
 }
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int mc_cli_logs(int argc, char **argv) {
     reader r = {.tail = DEFAULT_TAIL};
     bool follow = false, engine = false, engine_only_ok = true;
@@ -133,7 +128,7 @@ int mc_cli_logs(int argc, char **argv) {
             if (strcmp(a, "--since") == 0) {
                 int64_t ms;
                 if (mc_logline_parse_duration(v, &ms, &err) < 0) return bad_flag(a, err.msg);
-                r.q.since_ms = now_ms() - ms;
+                r.q.since_ms = mc_realtime_ms() - ms;
                 engine_only_ok = false;
             } else if (strcmp(a, "--grep") == 0) {
                 if (!v[0]) return bad_flag(a, "empty text");

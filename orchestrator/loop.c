@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -37,12 +38,6 @@
 #define FOLLOW_MS 100
 #define FOLLOW_S 60.0
 #define PORTS_RESEND_S 10.0
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- 1. leadership ---- */
 
@@ -481,7 +476,7 @@ static int round_step(void *ctx) {
         free(v);
         return -1;
     }
-    double now = now_s();
+    double now = mc_realtime_seconds();
     mc_decide_revert reverts[MC_SPEC_MAX_SERVICES];
     int nreverts = 0;
     pthread_mutex_lock(&o->mu);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -31,12 +32,6 @@
 #define SCALER_TICK_MS 1000
 #define LAG_TIMEOUT_MS 3000
 #define LOG_KEEP 20
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void state_key(const mc_orch *o, const char *service, char *buf, size_t len) {
     snprintf(buf, len, "%s:orch:scale:%s", o->key_prefix, service);
@@ -210,7 +205,7 @@ static int scaler_step(void *ctx) {
     bool have = o->spec != NULL;
     if (have) *spec = *o->spec;
     pthread_mutex_unlock(&o->mu);
-    int64_t now = now_ms();
+    int64_t now = mc_realtime_ms();
     for (int i = 0; have && i < spec->service_count; i++) {
         const mc_spec_service *s = &spec->services[i];
         if (!s->scaling.enabled || now - last_eval[i] < s->scaling.interval_ms) continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/token.h"
 #include "transcode/ladder.h"
@@ -78,9 +79,7 @@ int mc_transcode_attempt_prefix(const mc_transcode_job *job, long attempt, char 
 }
 
 static void set_time(json_t *j) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    json_object_set_new(j, "ts_ms", json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    json_object_set_new(j, "ts_ms", json_integer((json_int_t)mc_realtime_ms()));
 }
 
 static char *dump(json_t *j) {

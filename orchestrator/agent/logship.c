@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/kafka.h"
 #include "common/log.h"
 #include "common/logline.h"
@@ -75,12 +76,6 @@ struct mc_logship {
     atomic_long buffered;       /* queued, not yet reported */
     mc_metric *shipped, *dropped, *gauge;
 };
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void delivered(const mc_kafka_delivery *d, const mc_err *err, void *opaque) {
     (void)d;
@@ -257,7 +252,7 @@ mc_logship *mc_logship_start(mc_agent *a, mc_err *err) {
                              "Container log lines dropped: the buffer was full or Kafka did not take them in time.",
                              NULL);
     ls->gauge = mc_gauge("mcloud_agent_log_lines_buffered", "Container log lines waiting for Kafka.", NULL);
-    ls->start_ns = now_ns();
+    ls->start_ns = mc_realtime_ns();
     if (!(ls->producer = mc_kafka_producer_new(&kc, err)) || !(ls->engine = mc_docker_new(a->engine_socket, err)) ||
         !(ls->loop = mc_periodic_start("agent-logs", ROUND_MS, round_step, ls, err)))
         goto fail;
