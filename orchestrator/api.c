@@ -470,10 +470,10 @@ static enum MHD_Result h_logs(mc_http_req *req, const char *data, size_t *size) 
         return mc_http_send_problem(req, 400, "invalid", "Bad request", NULL, "tail must be 1-10000");
     pthread_mutex_lock(&o->mu);
     for (int r = 0; o->view && r < o->view->nreports; r++)
-        if (strcmp(o->view->reports[r].name, name) == 0)
-            for (int k = 0; k < o->view->nnodes; k++)
-                if (strcmp(o->view->nodes[k].name, o->view->reports[r].node) == 0)
-                    snprintf(url, sizeof url, "%s", o->view->nodes[k].agent_url);
+        if (strcmp(o->view->reports[r].name, name) == 0) {
+            const mc_node *node = mc_node_find(o->view->nodes, o->view->nnodes, o->view->reports[r].node);
+            if (node) snprintf(url, sizeof url, "%s", node->agent_url);
+        }
     int64_t fence = o->lock.token;
     pthread_mutex_unlock(&o->mu);
     if (!url[0]) return mc_http_send_problem(req, 404, "not_found", "Not found", NULL, "no instance '%s' runs", name);

@@ -174,8 +174,7 @@ static void keep_silent_nodes(mc_orch *o, mc_orch_view *v) {
     const mc_orch_view *prev = o->view;
     for (int k = 0; prev && k < prev->nnodes && v->nnodes < MC_ORCH_MAX_NODES; k++) {
         const mc_node *old = &prev->nodes[k];
-        bool present = false;
-        for (int j = 0; j < v->nnodes && !present; j++) present = strcmp(v->nodes[j].name, old->name) == 0;
+        bool present = mc_node_find(v->nodes, v->nnodes, old->name) != NULL;
         if (present || now - old->seen_at > o->node_grace_ms / 1000.0) continue;
         if (!old->stale) mc_log_kv(MC_LOG_WARN, "node heartbeat missing; keeping its last one for the grace", "node", old->name, NULL);
         v->nodes[v->nnodes] = *old;
@@ -197,10 +196,9 @@ static int read_nodes(void *ctx, const redisReply *keys, mc_err *err) {
     redisReply *values = mc_redis_mget(s->o->svc.redis, keys, err);
     if (!values) return -1;
     for (size_t i = 0; i < keys->elements && i < values->elements; i++) {
-        bool seen = false; /* SCAN may repeat a key */
         const char *name = keys->element[i]->str + strlen(s->o->node_pattern) - 1;
-        for (int k = 0; k < s->v->nnodes; k++) seen |= strcmp(s->v->nodes[k].name, name) == 0;
-        if (!seen) read_node(s->o, s->v, keys->element[i]->str, values->element[i]);
+        /* SCAN may repeat a key */
+        if (!mc_node_find(s->v->nodes, s->v->nnodes, name)) read_node(s->o, s->v, keys->element[i]->str, values->element[i]);
     }
     freeReplyObject(values);
     return 0;
@@ -307,9 +305,7 @@ typedef struct order_out {
  * is gone, the same order went out less than RESEND_AFTER_S ago). */
 static int prepare_order(mc_orch *o, const mc_orch_view *v, const mc_order *ord, int64_t fence, double now,
                          order_out *out) {
-    const mc_node *node = NULL;
-    for (int k = 0; k < v->nnodes; k++)
-        if (strcmp(v->nodes[k].name, ord->node) == 0) node = &v->nodes[k];
+    const mc_node *node = mc_node_find(v->nodes, v->nnodes, ord->node);
     if (!node) return 0;
     char key[160];
     const char *method = ord->kind == MC_ORDER_STOP ? "DELETE" : "PUT";

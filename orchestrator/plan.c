@@ -30,6 +30,11 @@ static int node_index(const mc_node *nodes, int n, const char *name) {
     return -1;
 }
 
+const mc_node *mc_node_find(const mc_node *nodes, int n, const char *name) {
+    int k = node_index(nodes, n, name);
+    return k < 0 ? NULL : &nodes[k];
+}
+
 typedef struct usage {
     double cpus;
     int64_t memory, pids;

@@ -46,6 +46,9 @@ typedef struct mc_node {
     double seen_at;              /* when its heartbeat was last read (the daemon's clock) */
 } mc_node;
 
+/* The node of that name among nodes[0..n), or NULL. */
+const mc_node *mc_node_find(const mc_node *nodes, int n, const char *name);
+
 #define MC_REPORT_SCHEDULE_MAX 8 /* restart delays kept of a report: enough to show a crash loop */
 
 typedef struct mc_report {       /* one instance as an agent reports it */

@@ -83,9 +83,7 @@ void mc_orch_limits_round(mc_orch *o, const mc_orch_view *v, int64_t fence, doub
     int n = history_of(o, hist, MC_ORCH_HISTORY);
     for (int i = 0; i < v->nreports; i++) {
         const mc_report *r = &v->reports[i];
-        const mc_node *node = NULL;
-        for (int k = 0; k < v->nnodes; k++)
-            if (strcmp(v->nodes[k].name, r->node) == 0) node = &v->nodes[k];
+        const mc_node *node = mc_node_find(v->nodes, v->nnodes, r->node);
         mc_limits want;
         if (!r->has_limits || !node || !node->alive || node->stale ||
             mc_limits_for(hist, n, r->service, r->spec_version, &want) < 0)

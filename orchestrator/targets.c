@@ -33,9 +33,7 @@ char *mc_targets_file_sd(const mc_node *nodes, int nnodes, const mc_report *repo
     qsort(order, (size_t)nreports, sizeof *order, by_name);
     for (int i = 0; i < nreports; i++) {
         const mc_report *r = order[i];
-        const mc_node *node = NULL;
-        for (int k = 0; k < nnodes && !node; k++)
-            if (strcmp(nodes[k].name, r->node) == 0) node = &nodes[k];
+        const mc_node *node = mc_node_find(nodes, nnodes, r->node);
         if (!node || r->port <= 0) continue;
         char host[300], target[320];
         url_host(node->agent_url, host, sizeof host);
