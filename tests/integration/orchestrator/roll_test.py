@@ -318,10 +318,13 @@ def scenario_roll(c):
     finally:
         player.stop()
         uploader.stop()
+    # every instance healthy on version 2 is not yet the rollout done: the
+    # last new one must stay healthy for min_healthy_time first (bounded wait)
     for service in ("stream", "upload"):
-        r = c.h.cli_run(o, "rollout", "status", service, "--json")
-        expect(r.returncode == 0 and json.loads(r.stdout)["status"] == "done",
-               f"rollout status {service}: {r.stdout} {r.stderr}")
+        def done(service=service):
+            r = c.h.cli_run(o, "rollout", "status", service, "--json")
+            return r.returncode == 0 and json.loads(r.stdout)["status"] == "done"
+        wait_for(f"rollout status {service}: done", done, 120)
     across = [u for u in uploader.done if u[2] < t_end and u[3] > t_roll]
     expect(roll_gets >= 20, f"precondition: only {roll_gets} GETs while stream rolled")
     expect(len(across) >= 2 and len(uploader.done) - done0 >= 2,
