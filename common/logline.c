@@ -53,6 +53,8 @@ int mc_logline_split_ts(const char *line, size_t len, int64_t *ts_ns, const char
     if (i < len && line[i] != ' ') return -1;
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = s};
     int64_t secs = (int64_t)timegm(&tm) - offset_s;
+    /* nanoseconds since the epoch fit int64_t from 1970 to 2262 only */
+    if (secs < 0 || secs > (INT64_MAX - 999999999LL) / 1000000000LL) return -1;
     *ts_ns = secs * 1000000000LL + frac;
     if (i < len) i++; /* the space */
     *text = line + i;

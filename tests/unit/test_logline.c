@@ -26,7 +26,9 @@ static void splits_engine_timestamps(void **state) {
     assert_int_equal(mc_logline_split_ts(offset, strlen(offset), &ns, &text, &n), 0);
     assert_true(ns == 1796574600500000000LL);
     assert_int_equal(n, 1);
-    const char *bad[] = {"", "hello world", "2026-13-06T16:30:00Z x", "2026-12-06T16:30:00 x", "2026-12-06T16:30:00Zx"};
+    /* ... and times whose nanoseconds since 1970 do not fit int64_t (found by fuzz_logline) */
+    const char *bad[] = {"", "hello world", "2026-13-06T16:30:00Z x", "2026-12-06T16:30:00 x", "2026-12-06T16:30:00Zx",
+                         "6026-12-06T16:30:00Z x", "0000-01-01T00:00:00Z x", "1969-12-31T23:59:59Z x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(mc_logline_split_ts(bad[i], strlen(bad[i]), &ns, &text, &n), -1);
 }
