@@ -51,7 +51,7 @@ import benchlib  # noqa: E402
 import cluster_test as ct  # noqa: E402
 import kafka_topics  # noqa: E402  (tests/support, on the path through autoscale_test)
 import orch_test  # noqa: E402
-from bench_orch import load  # noqa: E402
+from bench_orch import finish, load  # noqa: E402
 from orch_test import Failure, Harness, Orchestrator, expect  # noqa: E402
 
 DOWN_WINDOW_S = 5
@@ -227,15 +227,7 @@ def main():
             for name in ("transcode", "burst", "single", "quad"):
                 orch_test.redis("DEL", f"{h.prefix}:orch:scale:{name}", f"{h.prefix}:orch:scale:{name}:log")
             problems += h.close()
-    results["load_end"] = load()
-    print(json.dumps(results, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if problems:
-        sys.exit("bench_autoscale: " + "; ".join(problems))
-    if h:
-        shutil.rmtree(h.scratch, ignore_errors=True)
+    finish("bench_autoscale", results, args.json, problems, h)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,20 @@ def load():
     return round(os.getloadavg()[0], 1)
 
 
+def finish(name, results, json_path, problems, h):
+    """A bench's end: the results printed (and written to json_path), exit
+    non-zero with what went wrong, else the harness's scratch removed."""
+    results["load_end"] = load()
+    print(json.dumps(results, indent=1))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1)
+    if problems:
+        sys.exit(f"{name}: " + "; ".join(problems))
+    if h:
+        shutil.rmtree(h.scratch, ignore_errors=True)
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs) + 0.5)) - 1))]
@@ -339,15 +353,7 @@ def main():
         if h:
             problems += h.close()
         subprocess.run(["podman", "rmi", "-f", HEALTH_IMAGE], capture_output=True)
-    results["load_end"] = load()
-    print(json.dumps(results, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if problems:
-        sys.exit("bench_orch: " + "; ".join(problems))
-    if h:
-        shutil.rmtree(h.scratch, ignore_errors=True)
+    finish("bench_orch", results, args.json, problems, h)
 
 
 if __name__ == "__main__":
