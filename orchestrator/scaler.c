@@ -70,15 +70,18 @@ static int64_t get_i64(json_t *j, const char *k) {
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
-/* The windows' state as the last active orchestrator left it (zero: none). */
-static void load_state(mc_orch *o, const char *service, mc_scale_state *st) {
+/* The windows' state as the last active orchestrator left it (zero: none),
+ * and whether its last evaluation had the lag unknown (*was_unknown). */
+static void load_state(mc_orch *o, const char *service, mc_scale_state *st, bool *was_unknown) {
     char key[160];
     state_key(o, service, key, sizeof key);
     memset(st, 0, sizeof *st);
+    *was_unknown = false;
     mc_err err = {0};
     redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s", key);
     if (!r) return;
     if (r->type == REDIS_REPLY_STRING) {
+        *was_unknown = strstr(r->str, "\"lag_known\":false") != NULL;
         json_t *j = json_loadb(r->str, r->len, 0, NULL);
         if (j) {
             st->high_since_ms = get_i64(j, "high_since_ms");
@@ -152,7 +155,8 @@ static void evaluate(mc_orch *o, const mc_spec_service *svc, int64_t now) {
     mc_err err = {0};
     in.lag_known = read_lag(o, p, &in.lag, &in.partitions, &err) == 0;
     mc_scale_state st, before;
-    load_state(o, svc->name, &st);
+    bool was_unknown;
+    load_state(o, svc->name, &st, &was_unknown);
     before = st;
     mc_scale_decision d;
     mc_scale_decide(p, &st, &in, &d);
@@ -163,12 +167,6 @@ static void evaluate(mc_orch *o, const mc_spec_service *svc, int64_t now) {
     snprintf(parts, sizeof parts, "%d", in.partitions);
     if (!still_active(o)) return;
     /* a hold for missing data is logged when it starts, not every interval */
-    char key[160];
-    state_key(o, svc->name, key, sizeof key);
-    bool was_unknown = false;
-    redisReply *r = mc_redis_command(o->svc.redis, &err, "GET %s", key);
-    if (r && r->type == REDIS_REPLY_STRING) was_unknown = strstr(r->str, "\"lag_known\":false") != NULL;
-    if (r) freeReplyObject(r);
     if (!in.lag_known && !was_unknown)
         mc_log_kv(MC_LOG_WARN, "autoscale: lag unknown, holding the count", "scaled", svc->name, "count", cur,
                   "error", err.msg, NULL);
