@@ -619,12 +619,32 @@ redis_promote() {
   local c=$1 want i j
   want="$MCLOUD_BIND $(redis_server_port "$c")"
   for i in $(seq 1 20); do
-    [[ $(redis_sentinel_master) == "$want" ]] && { log "$c: is the Redis master"; return 0; }
-    redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_SENTINEL1" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null 2>&1 || true
-    for j in $(seq 1 25); do [[ $(redis_sentinel_master) == "$want" ]] && break; sleep 0.2; done
+    redis_is_master "$want" && { log "$c: is the Redis master"; return 0; }
+    [[ $(redis_sentinel_master) == "$want" ]] ||
+      redis-cli -h "$MCLOUD_BIND" -p "$MCLOUD_PORT_SENTINEL1" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null 2>&1 || true
+    for j in $(seq 1 25); do redis_is_master "$want" && break; sleep 0.2; done
   done
-  [[ $(redis_sentinel_master) == "$want" ]] || die "$c: could not make it the Redis master (Sentinel names $(redis_sentinel_master))"
+  redis_is_master "$want" || die "$c: could not make it the Redis master (Sentinels name: $(redis_sentinel_masters))"
   log "$c: is the Redis master"
+}
+# redis_is_master "HOST PORT": every running Sentinel names it, and it says
+# it is the master (a failover is over only then: one Sentinel may have
+# switched before the others, and clients ask any of them)
+redis_is_master() {
+  local s out
+  for s in sentinel1 sentinel2 sentinel3; do
+    comp_pid "$s" >/dev/null || continue
+    out=$(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tr '\n' ' ')
+    [[ ${out% } == "$1" ]] || return 1
+  done
+  [[ $(redis-cli -h "${1% *}" -p "${1#* }" --raw ROLE 2>/dev/null | head -1) == master ]]
+}
+redis_sentinel_masters() {
+  local s
+  for s in sentinel1 sentinel2 sentinel3; do
+    comp_pid "$s" >/dev/null || continue
+    printf '%s: %s; ' "$s" "$(redis-cli -h "$MCLOUD_BIND" -p "$(sentinel_port "$s")" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" 2>&1 | tr '\n' ' ')"
+  done
 }
 # the file is written once, so the tunable is applied at every start
 sentinel_setup_any() {
