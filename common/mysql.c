@@ -846,6 +846,34 @@ int mc_db_rollback(mc_db_conn *c, mc_err *err) {
     return 0;
 }
 
+int mc_db_err_is_tx_conflict(const mc_err *err) {
+    return err && (err->status == ER_LOCK_DEADLOCK || err->status == ER_LOCK_WAIT_TIMEOUT);
+}
+
+/* 20-80 ms, growing with the attempt: the winner of the lock finishes first */
+static void tx_pause(int attempt) {
+    unsigned ms = 20u * (unsigned)attempt + (unsigned)(mc_monotonic_ns() % 40);
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int mc_db_transaction(mc_db *db, mc_db_target target, mc_db_tx_body body, void *arg, mc_err *err) {
+    for (int attempt = 1;; attempt++) {
+        mc_db_conn *c = mc_db_acquire(db, target, err);
+        if (!c) return -1;
+        int rc = mc_db_begin(c, err);
+        if (rc == 0) rc = body(c, arg, err);
+        if (rc == 0) rc = mc_db_commit(c, err);
+        mc_db_release(c); /* rolls back what is still open */
+        if (rc == 0 || !mc_db_err_is_tx_conflict(err) || attempt == MC_DB_TX_ATTEMPTS) return rc;
+        char next[16];
+        snprintf(next, sizeof next, "%d", attempt + 1);
+        mc_log_kv(MC_LOG_INFO, "mysql transaction conflict: running it again", "error", err->msg,
+                  "attempt", next, NULL);
+        tx_pause(attempt);
+    }
+}
+
 /* ---- GTID --------------------------------------------------------------------------------- */
 
 static int copy_single_value(const mc_db_rows *rows, char *dst, size_t cap, const char *what,

@@ -215,6 +215,21 @@ int mc_db_begin(mc_db_conn *conn, mc_err *err);
 int mc_db_commit(mc_db_conn *conn, mc_err *err);
 int mc_db_rollback(mc_db_conn *conn, mc_err *err);
 
+/* One transaction, retried when the server chose it as a deadlock victim
+ * (1213) or a lock wait timed out (1205): both are normal under concurrent
+ * writers (InnoDB's own advice is to retry), and the server kept nothing of
+ * the victim. body runs on a fresh transaction on a connection of target; on
+ * 0 the transaction is committed. On a deadlock or lock wait timeout (from
+ * body or the commit) it is rolled back and body runs again, up to
+ * MC_DB_TX_ATTEMPTS times with a short jittered pause; any other error rolls
+ * back and is returned as is. body may run more than once: it must only
+ * touch the database, and reset its outputs at its start. */
+#define MC_DB_TX_ATTEMPTS 5
+typedef int (*mc_db_tx_body)(mc_db_conn *conn, void *arg, mc_err *err);
+int mc_db_transaction(mc_db *db, mc_db_target target, mc_db_tx_body body, void *arg, mc_err *err);
+/* The error is a deadlock or lock wait timeout (what mc_db_transaction retries). */
+int mc_db_err_is_tx_conflict(const mc_err *err);
+
 /* ---- Read-your-writes through the replica ------------------------------------
  *
  * After a write: mc_db_master_gtid() (or mc_db_conn_last_gtid() on the

@@ -1,5 +1,8 @@
 /* job_state.c — the worker's MySQL transactions on jobs, videos and
- * renditions (see job_state.h for the state machine). */
+ * renditions (see job_state.h for the state machine). Each runs through
+ * mc_db_transaction: workers claiming and publishing different videos at
+ * once take gap locks on the same indexes, and the deadlock victim is run
+ * again rather than counted as a failed attempt. */
 #include "transcode/job_state.h"
 
 #include <stdio.h>
@@ -63,17 +66,25 @@ static int claim_video(mc_db_conn *c, const mc_transcode_job *job, mc_job_claim_
                            MC_DB_ARGS(mc_db_str(job->video_id)), NULL, err);
 }
 
+struct claim_tx {
+    const mc_transcode_job *job;
+    const char *worker;
+    mc_job_claim_result *out;
+};
+
+static int claim_body(mc_db_conn *c, void *arg, mc_err *err) {
+    struct claim_tx *t = arg;
+    memset(t->out, 0, sizeof *t->out);
+    /* The video first: its row lock orders concurrent claims of one video. */
+    int rc = claim_video(c, t->job, t->out, err);
+    if (rc == 0 && t->out->outcome == MC_JOB_CLAIMED) rc = claim_job(c, t->job, t->worker, t->out, err);
+    return rc;
+}
+
 int mc_job_claim_run(mc_db *db, const mc_transcode_job *job, const char *worker,
                      mc_job_claim_result *out, mc_err *err) {
-    memset(out, 0, sizeof *out);
-    mc_db_conn *c = mc_db_acquire(db, MC_DB_MASTER, err);
-    if (!c) return -1;
-    int rc = mc_db_begin(c, err);
-    /* The video first: its row lock orders concurrent claims of one video. */
-    if (rc == 0) rc = claim_video(c, job, out, err);
-    if (rc == 0 && out->outcome == MC_JOB_CLAIMED) rc = claim_job(c, job, worker, out, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+    struct claim_tx t = {job, worker, out};
+    int rc = mc_db_transaction(db, MC_DB_MASTER, claim_body, &t, err);
     return rc < 0 ? mc_err_wrap(err, "claiming job %s", job->job_id) : 0;
 }
 
@@ -146,50 +157,67 @@ static int mark_ready(mc_db_conn *c, const mc_transcode_job *job, const char *pr
                            NULL, err);
 }
 
+struct publish_tx {
+    const mc_transcode_job *job;
+    long attempt;
+    const char *prefix;
+    const mc_transcode_result *res;
+    bool won;
+};
+
+static int publish_body(mc_db_conn *c, void *arg, mc_err *err) {
+    struct publish_tx *t = arg;
+    mc_db_info info = {0};
+    t->won = false;
+    if (mc_db_conn_exec(c,
+                        "UPDATE jobs SET status = 'done', progress = 1, error = NULL, "
+                        "heartbeat_at = CURRENT_TIMESTAMP(6), attempt = ? WHERE id = ? AND "
+                        "status NOT IN ('done', 'failed')",
+                        MC_DB_ARGS(mc_db_i64(t->attempt), mc_db_str(t->job->job_id)), &info, err) < 0)
+        return -1;
+    t->won = info.affected_rows == 1;
+    if (!t->won) return 0;
+    if (replace_renditions(c, t->job, t->prefix, t->res, err) < 0) return -1;
+    return mark_ready(c, t->job, t->prefix, t->res, err);
+}
+
 int mc_job_publish(mc_db *db, const mc_transcode_job *job, long attempt, const char *prefix,
                    const mc_transcode_result *res, bool *won, mc_err *err) {
-    *won = false;
-    mc_db_info info = {0};
-    mc_db_conn *c = mc_db_acquire(db, MC_DB_MASTER, err);
-    if (!c) return -1;
-    int rc = mc_db_begin(c, err);
-    if (rc == 0)
-        rc = mc_db_conn_exec(c,
-                             "UPDATE jobs SET status = 'done', progress = 1, error = NULL, "
-                             "heartbeat_at = CURRENT_TIMESTAMP(6), attempt = ? WHERE id = ? AND "
-                             "status NOT IN ('done', 'failed')",
-                             MC_DB_ARGS(mc_db_i64(attempt), mc_db_str(job->job_id)), &info, err);
-    *won = rc == 0 && info.affected_rows == 1;
-    if (*won) rc = replace_renditions(c, job, prefix, res, err);
-    if (*won && rc == 0) rc = mark_ready(c, job, prefix, res, err);
-    if (*won && rc == 0) rc = mc_db_commit(c, err);
-    if (rc < 0) *won = false;
-    mc_db_release(c);
+    struct publish_tx t = {job, attempt, prefix, res, false};
+    int rc = mc_db_transaction(db, MC_DB_MASTER, publish_body, &t, err);
+    *won = rc == 0 && t.won;
     return rc < 0 ? mc_err_wrap(err, "publishing job %s", job->job_id) : 0;
+}
+
+struct fail_tx {
+    const mc_transcode_job *job;
+    long attempt;
+    const char *reason;
+};
+
+static int fail_body(mc_db_conn *c, void *arg, mc_err *err) {
+    struct fail_tx *t = arg;
+    mc_db_info info = {0};
+    if (mc_db_conn_exec(c,
+                        "UPDATE jobs SET status = 'failed', error = ?, attempt = ?, "
+                        "heartbeat_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status NOT IN "
+                        "('done', 'failed')",
+                        MC_DB_ARGS(mc_db_str(t->reason), mc_db_i64(t->attempt),
+                                   mc_db_str(t->job->job_id)),
+                        &info, err) < 0)
+        return -1;
+    /* A job another attempt finished meanwhile keeps its ready video. */
+    if (info.affected_rows != 1) return 0;
+    return mc_db_conn_exec(c,
+                           "UPDATE videos SET status = 'failed', failure_reason = ?, playable = 0, "
+                           "playable_prefix = NULL, playable_seconds = NULL WHERE id = ?",
+                           MC_DB_ARGS(mc_db_str(t->reason), mc_db_str(t->job->video_id)), NULL, err);
 }
 
 int mc_job_fail(mc_db *db, const mc_transcode_job *job, long attempt, const char *reason,
                 mc_err *err) {
-    mc_db_conn *c = mc_db_acquire(db, MC_DB_MASTER, err);
-    if (!c) return -1;
-    mc_db_info info = {0};
-    int rc = mc_db_begin(c, err);
-    if (rc == 0)
-        rc = mc_db_conn_exec(c,
-                             "UPDATE jobs SET status = 'failed', error = ?, attempt = ?, "
-                             "heartbeat_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND status NOT IN "
-                             "('done', 'failed')",
-                             MC_DB_ARGS(mc_db_str(reason), mc_db_i64(attempt),
-                                        mc_db_str(job->job_id)),
-                             &info, err);
-    /* A job another attempt finished meanwhile keeps its ready video. */
-    if (rc == 0 && info.affected_rows == 1)
-        rc = mc_db_conn_exec(c,
-                             "UPDATE videos SET status = 'failed', failure_reason = ?, playable = 0, "
-                             "playable_prefix = NULL, playable_seconds = NULL WHERE id = ?",
-                             MC_DB_ARGS(mc_db_str(reason), mc_db_str(job->video_id)), NULL, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+    struct fail_tx t = {job, attempt, reason};
+    int rc = mc_db_transaction(db, MC_DB_MASTER, fail_body, &t, err);
     return rc < 0 ? mc_err_wrap(err, "failing job %s", job->job_id) : 0;
 }
 

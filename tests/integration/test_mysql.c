@@ -596,6 +596,84 @@ static void committed_transaction_writes_all_rows(void **state) {
     delete_tenant(id);
 }
 
+/* Two transactions update the same two rows in opposite orders, each
+ * waiting for the other's first update (a barrier, first attempt only): the
+ * server picks one as the deadlock victim (1213); mc_db_transaction runs the
+ * victim again, so both commit and the body ran three times in all. */
+typedef struct crossing {
+    const char *first, *second;
+    pthread_barrier_t *barrier;
+    int runs;
+    int rc;
+    mc_err err;
+} crossing;
+
+static int crossing_body(mc_db_conn *c, void *arg, mc_err *err) {
+    crossing *x = arg;
+    x->runs++;
+    if (mc_db_conn_exec(c, "UPDATE tenants SET name = ? WHERE id = ?",
+                        MC_DB_ARGS(mc_db_str(x->first), mc_db_str(x->first)), NULL, err) < 0)
+        return -1;
+    if (x->runs == 1) pthread_barrier_wait(x->barrier);
+    return mc_db_conn_exec(c, "UPDATE tenants SET name = ? WHERE id = ?",
+                           MC_DB_ARGS(mc_db_str(x->first), mc_db_str(x->second)), NULL, err);
+}
+
+static void *crossing_main(void *arg) {
+    crossing *x = arg;
+    x->rc = mc_db_transaction(db, MC_DB_MASTER, crossing_body, x, &x->err);
+    return NULL;
+}
+
+static void deadlock_victim_transaction_runs_again(void **state) {
+    (void)state;
+    char a[64], b[64];
+    itest_unique(a, sizeof a, "dlka");
+    itest_unique(b, sizeof b, "dlkb");
+    exec_ok(db, "INSERT INTO tenants (id, name) VALUES (?, 'a'), (?, 'b')",
+            MC_DB_ARGS(mc_db_str(a), mc_db_str(b)), NULL);
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, 2);
+    crossing x = {a, b, &barrier, 0, 0, {0}}, y = {b, a, &barrier, 0, 0, {0}};
+    pthread_t tx, ty;
+    assert_int_equal(pthread_create(&tx, NULL, crossing_main, &x), 0);
+    assert_int_equal(pthread_create(&ty, NULL, crossing_main, &y), 0);
+    pthread_join(tx, NULL);
+    pthread_join(ty, NULL);
+    pthread_barrier_destroy(&barrier);
+    if (x.rc < 0) fail_msg("first transaction: %s", x.err.msg);
+    if (y.rc < 0) fail_msg("second transaction: %s", y.err.msg);
+    /* the precondition: one of them really was a deadlock victim */
+    assert_int_equal(x.runs + y.runs, 3);
+    /* the one run again committed last: both rows carry its name */
+    const char *last = x.runs == 2 ? a : b;
+    mc_db_rows rows;
+    mc_err err = {0};
+    assert_int_equal(mc_db_query(db, MC_DB_MASTER, "SELECT COUNT(*) FROM tenants WHERE id IN (?, ?) AND name = ?",
+                                 MC_DB_ARGS(mc_db_str(a), mc_db_str(b), mc_db_str(last)), &rows, &err), 0);
+    assert_string_equal(mc_db_rows_get(&rows, 0, 0), "2");
+    mc_db_rows_free(&rows);
+    delete_tenant(a);
+    delete_tenant(b);
+}
+
+/* Any other error is returned at once, rolled back, never run again. */
+static int failing_body(mc_db_conn *c, void *arg, mc_err *err) {
+    int *runs = arg;
+    (*runs)++;
+    return mc_db_conn_exec(c, "SELECT * FROM no_such_table_here", MC_DB_NO_ARGS, NULL, err);
+}
+
+static void transaction_error_is_not_retried(void **state) {
+    (void)state;
+    int runs = 0;
+    mc_err err = {0};
+    assert_int_equal(mc_db_transaction(db, MC_DB_MASTER, failing_body, &runs, &err), -1);
+    assert_int_equal(runs, 1);
+    assert_false(mc_db_err_is_tx_conflict(&err));
+    assert_int_equal(err.status, 1146); /* ER_NO_SUCH_TABLE */
+}
+
 /* ---- Broken connections and the pool ------------------------------------------------------ */
 
 static void killed_pooled_connection_is_replaced(void **state) {
@@ -708,6 +786,8 @@ int main(void) {
         cmocka_unit_test(errors_map_to_kinds),
         cmocka_unit_test(rollback_and_abandoned_transaction_leave_no_row),
         cmocka_unit_test(committed_transaction_writes_all_rows),
+        cmocka_unit_test(deadlock_victim_transaction_runs_again),
+        cmocka_unit_test(transaction_error_is_not_retried),
         cmocka_unit_test(killed_pooled_connection_is_replaced),
         cmocka_unit_test(pool_serves_concurrent_threads_within_its_bound),
     };
