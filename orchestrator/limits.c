@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "common/json.h"
-
-#define MEMORY_MIN (4ll << 20)
-#define PIDS_MIN 16
-#define PIDS_MAX (1 << 22)
+#include "orchestrator/resources.h"
 
 mc_spec_change_kind mc_spec_change(const mc_spec_service *a, const mc_spec_service *b) {
     if (!mc_spec_same_template(a, b)) return MC_CHANGE_ROLLOUT;
@@ -41,8 +38,8 @@ static int parse_memory(json_t *v, int64_t *out, mc_err *err) {
     if (bytes < 0)
         return mc_err_set(err, MC_ERR_INVALID, "field 'memory': \"%.40s\" is not a size (K/M/G/T, e.g. \"2G\")",
                           json_string_value(v));
-    if (bytes < MEMORY_MIN) return mc_err_set(err, MC_ERR_INVALID, "field 'memory' is below 4M");
-    if (bytes > (int64_t)1 << 50) return mc_err_set(err, MC_ERR_INVALID, "field 'memory' is above 1P");
+    if (bytes < MC_RES_MEMORY_MIN) return mc_err_set(err, MC_ERR_INVALID, "field 'memory' is below 4M");
+    if (bytes > MC_RES_MEMORY_MAX) return mc_err_set(err, MC_ERR_INVALID, "field 'memory' is above 1P");
     *out = bytes;
     return 0;
 }
@@ -58,15 +55,15 @@ int mc_api_parse_resources(const char *buf, size_t len, const mc_limits *cur, mc
         given++;
         if (strcmp(k, "cpus") == 0) {
             double d = json_is_number(v) ? json_number_value(v) : -1;
-            if (!isfinite(d) || d < 0.01 || d > 1024)
+            if (!isfinite(d) || d < MC_RES_CPUS_MIN || d > MC_RES_CPUS_MAX)
                 rc = mc_err_set(err, MC_ERR_INVALID, "field 'cpus' must be a number of CPUs between 0.01 and 1024");
             else l.cpus = d;
         } else if (strcmp(k, "memory") == 0) {
             rc = parse_memory(v, &l.memory_bytes, err);
         } else if (strcmp(k, "pids") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < PIDS_MIN || json_integer_value(v) > PIDS_MAX)
-                rc = mc_err_set(err, MC_ERR_INVALID, "field 'pids' must be a whole number from %d to %d", PIDS_MIN,
-                                PIDS_MAX);
+            if (!json_is_integer(v) || json_integer_value(v) < MC_RES_PIDS_MIN || json_integer_value(v) > MC_RES_PIDS_MAX)
+                rc = mc_err_set(err, MC_ERR_INVALID, "field 'pids' must be a whole number from %d to %d",
+                                MC_RES_PIDS_MIN, MC_RES_PIDS_MAX);
             else l.pids = json_integer_value(v);
         } else {
             rc = mc_err_set(err, MC_ERR_INVALID, "field '%.40s' is unknown (cpus, memory, pids)", k);

@@ -6,6 +6,7 @@
  * checks the rules between fields. Errors are collected, never returned at
  * the first one, so an operator fixes a spec in one round. */
 #include "orchestrator/spec.h"
+#include "orchestrator/resources.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,7 +164,7 @@ static void set_cpus(walk *w, const char *path, yaml_node_t *n, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || v < 0.01 || v > 1024) {
+    if (!*s || *end || errno || !isfinite(v) || v < MC_RES_CPUS_MIN || v > MC_RES_CPUS_MAX) {
         add_error(w->errs, "%s: \"%s\" is not a number of CPUs between 0.01 and 1024 (line %d)", path, s,
                   line_of(n));
         return;
@@ -215,7 +216,7 @@ static void resources_field(walk *w, const char *path, const char *key, yaml_nod
     mc_spec_service *s = ctx;
     if (strcmp(key, "cpus") == 0) set_cpus(w, path, v, &s->cpus);
     else if (strcmp(key, "memory") == 0) set_size(w, path, v, &s->memory_bytes);
-    else if (strcmp(key, "pids") == 0) set_i64(w, path, v, 16, 1 << 22, &s->pids);
+    else if (strcmp(key, "pids") == 0) set_i64(w, path, v, MC_RES_PIDS_MIN, MC_RES_PIDS_MAX, &s->pids);
     else unknown(w, path, v);
 }
 
@@ -528,8 +529,10 @@ int mc_spec_validate(const mc_spec *spec, const mc_spec_check *check, mc_spec_er
         if (s->min_healthy_ms >= s->healthy_deadline_ms)
             add_error(errs, "services.%s.update.healthy_deadline: must be longer than min_healthy_time (line %d)",
                       n, l);
-        if (s->memory_bytes < (4ll << 20))
+        if (s->memory_bytes < MC_RES_MEMORY_MIN)
             add_error(errs, "services.%s.resources.memory: below 4M (line %d)", n, l);
+        else if (s->memory_bytes > MC_RES_MEMORY_MAX)
+            add_error(errs, "services.%s.resources.memory: above 1P (line %d)", n, l);
         if ((s->volume_name[0] != '\0') != (s->volume_target[0] != '\0'))
             add_error(errs, "services.%s.volume: needs both name and target (line %d)", n, l);
         else if (s->volume_target[0] && s->volume_target[0] != '/')

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "orchestrator/resources.h"
 
 int mc_agent_limits_parse(const char *body, size_t len, mc_agent_limits *out, mc_err *err) {
     json_t *b = mc_json_parse_object(body, len, err);
@@ -19,13 +20,13 @@ int mc_agent_limits_parse(const char *body, size_t len, mc_agent_limits *out, mc
             break;
         }
     }
-    if (rc == 0 && (!json_is_number(cpus) || !isfinite(json_number_value(cpus)) || json_number_value(cpus) < 0.01 ||
-                    json_number_value(cpus) > 1024))
+    if (rc == 0 && (!json_is_number(cpus) || !isfinite(json_number_value(cpus)) || json_number_value(cpus) < MC_RES_CPUS_MIN ||
+                    json_number_value(cpus) > MC_RES_CPUS_MAX))
         rc = mc_err_set(err, MC_ERR_INVALID, "field 'cpus' must be a number from 0.01 to 1024");
     if (rc == 0) {
         out->cpus = json_number_value(cpus);
-        if (mc_json_get_int(b, "memory_bytes", true, 0, 4ll << 20, INT64_MAX / 4, &out->memory_bytes, err) < 0 ||
-            mc_json_get_int(b, "pids", true, 0, 16, 1 << 22, &out->pids, err) < 0)
+        if (mc_json_get_int(b, "memory_bytes", true, 0, MC_RES_MEMORY_MIN, MC_RES_MEMORY_MAX, &out->memory_bytes, err) < 0 ||
+            mc_json_get_int(b, "pids", true, 0, MC_RES_PIDS_MIN, MC_RES_PIDS_MAX, &out->pids, err) < 0)
             rc = -1;
     }
     json_decref(b);
