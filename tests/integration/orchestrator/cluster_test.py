@@ -806,7 +806,7 @@ def scenario_scale(c):
 
     for vid, jid in jobs.items():  # one published set (no object outside it), its rows, playable outputs
         wt.check_published(wh, vid, jid, wt.duration(clip), ["240p"], attempt=int(wh.job(jid)["attempt"]))
-    done = [r["job"] for n in names for r in logs.records(n) if r.get("msg") == "job done"]
+    done = [r["job"] for n in names for r in victim_records(c, o, logs, n) if r.get("msg") == "job done"]
     expect(sorted(done) == sorted(jobs.values()), f"'job done' per job across the workers: {done}, jobs {jobs}")
     events = wt.consume_all(wh.topics["events"])
     replays = 0
