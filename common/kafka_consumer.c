@@ -33,13 +33,28 @@ static void describe_partitions(const rd_kafka_topic_partition_list_t *parts, ch
 }
 
 /* Applies the group's decision to this member: incremental (cooperative)
- * or whole-assignment (eager) depending on the negotiated protocol. */
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque) {
+ * or whole-assignment (eager) depending on the negotiated protocol.
+ *
+ * A member busy in its handler does not poll, so a rebalance of its group
+ * meanwhile (other members leaving) waits in its queue; when it is closed
+ * right after (a worker's graceful stop), rd_kafka_consumer_close serves
+ * that event, possibly once the group sub-system has already terminated.
+ * rd_kafka_rebalance_protocol() is NULL then (as on any error): there is no
+ * group left to apply anything to. (strcmp on that NULL killed
+ * mcloud-transcode with SIGSEGV at the end of a graceful stop.) */
+void mc_kafka_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
+                           void *opaque) {
     (void)opaque;
-    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     char list[1024];
     describe_partitions(parts, list, sizeof list);
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    if (!protocol) {
+        mc_log_kv(MC_LOG_INFO, "kafka rebalance after the group was left: nothing to apply", "component",
+                  "kafka", "client", rd_kafka_name(rk), "event", rd_kafka_err2name(event), "partitions", list,
+                  NULL);
+        return;
+    }
+    int cooperative = !strcmp(protocol, "COOPERATIVE");
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
     int lost;
@@ -101,7 +116,7 @@ mc_kafka_consumer *mc_kafka_consumer_new(const mc_kafka_config *cfg, const char 
         mc_err_set(err, MC_ERR_INVALID, "kafka: group.id: %s", errstr);
         return NULL;
     }
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_rebalance_cb(conf, mc_kafka_on_rebalance);
     mc_kafka_consumer *c = calloc(1, sizeof *c);
     if (!c) {
         rd_kafka_conf_destroy(conf);

@@ -1,7 +1,7 @@
 /* kafka_internal.h — what kafka.c, kafka_consumer.c and kafka_admin.c
  * share: building librdkafka configurations (with our log and error
  * callbacks) and turning librdkafka errors into mc_err values. Not for use
- * outside those files. */
+ * outside those files (but for the test named below). */
 #ifndef MCLOUD_KAFKA_INTERNAL_H
 #define MCLOUD_KAFKA_INTERNAL_H
 
@@ -21,6 +21,12 @@ rd_kafka_t *mc_kafka_handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, mc_
  * while some partition has no leader. */
 rd_kafka_topic_partition_list_t *mc_kafka_partitions_of(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                                         mc_err *err);
+
+/* The consumer's rebalance callback (kafka_consumer.c); tests/integration/
+ * test_kafka.c calls it directly for the case no broker can be made to
+ * produce on demand: an event served after the group was left. */
+void mc_kafka_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
+                           void *opaque);
 
 /* Fills err from a librdkafka error code (kind by class, code = its name,
  * status = its number) with a context message. Returns -1. */

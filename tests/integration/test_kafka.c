@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/kafka.h"
+#include "common/kafka_internal.h" /* mc_kafka_on_rebalance */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -439,6 +440,55 @@ static void bad_configuration_is_refused(void **state) {
     assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
 }
 
+/* A rebalance event served after the member left its group: a busy
+ * worker's queued rebalance that rd_kafka_consumer_close serves at its
+ * graceful stop, once the group sub-system may have terminated. The
+ * protocol is unknown (NULL) then; the callback must apply nothing and
+ * return (it dereferenced the NULL: mcloud-transcode exited 139 after
+ * finishing its job at a scale-down). The race that gets there in a real
+ * close cannot be forced, so the closed member's own callback is called
+ * with the events close would have served. */
+static void rebalance_after_the_group_was_left_applies_nothing(void **state) {
+    fixture *f = *state;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *settings[][2] = {{"bootstrap.servers", f->cfg.bootstrap_servers}, {"group.id", f->group},
+                                 {"partition.assignment.strategy", "cooperative-sticky"},
+                                 {"auto.offset.reset", "earliest"}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        assert_int_equal(rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof errstr),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_rebalance_cb(conf, mc_kafka_on_rebalance);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, f->topic, RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(topics);
+
+    /* a member of the group, its partitions assigned through the callback */
+    rd_kafka_topic_partition_list_t *owned = NULL;
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (mc_monotonic_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m) rd_kafka_message_destroy(m);
+        assert_int_equal(rd_kafka_assignment(rk, &owned), RD_KAFKA_RESP_ERR_NO_ERROR);
+        if (owned->cnt == PARTITIONS) break;
+        rd_kafka_topic_partition_list_destroy(owned);
+        owned = NULL;
+    }
+    if (!owned) fail_msg("the member never got the %d partitions of %s", PARTITIONS, f->topic);
+    assert_string_equal(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+    assert_int_equal(rd_kafka_consumer_close(rk), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_null(rd_kafka_rebalance_protocol(rk)); /* the precondition: no group to ask */
+    mc_kafka_on_rebalance(rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, owned, NULL);
+    mc_kafka_on_rebalance(rk, RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS, owned, NULL);
+    rd_kafka_topic_partition_list_destroy(owned);
+    rd_kafka_destroy(rk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(committed_messages_are_not_redelivered, setup, teardown),
@@ -447,6 +497,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(producer_reports_each_delivery_with_its_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(headers_and_keys_reach_the_consumer, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_configuration_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(rebalance_after_the_group_was_left_applies_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,9 @@ Scenarios (each its own ctest, label orchestrator):
             test hold) so which workers are busy stays put; `mcloud scale
             transcode 1` -> the idle ones are stopped first, the kept one was
             busy, the busy victim gets SIGTERM and finishes its job within the
-            grace (exit 0, its log: the signal, then "job done"); every video
+            grace (exit 0, its log: the signal, then "job done", read from
+            `podman logs -f` and the central log; a victim that fails the
+            check has its last log lines printed); every video
             ready with one published set, one "job done" and one ready event
             per job across all workers.
   standalone  upload x2 placed, everything of the run (orchestrator,
@@ -553,7 +555,9 @@ def need_image(image):
 
 class ContainerLogs:
     """Follows every container of this run with `podman logs -f` into
-    scratch files (the agent removes a stopped container with its logs)."""
+    scratch files (the agent removes a stopped container with its logs).
+    The follower may end when the container is stopped, before the lines
+    written after the signal: victim_records adds the central log's."""
 
     def __init__(self, c):
         self.c, self.procs, self.files = c, {}, {}
@@ -597,6 +601,50 @@ class ContainerLogs:
             if p.poll() is None:
                 p.terminate()
             p.wait()
+
+
+def central_records(c, o, instance):
+    """instance's log records from the central log (`mcloud logs`): what the
+    agent shipped to Kafka, drained from the engine right before it removed
+    the container, so a removed container's last lines are there."""
+    r = c.h.cli_run(o, "logs", instance, "--json", "--tail", "all")
+    if r.returncode != 0:
+        print(f"mcloud logs {instance}: exit {r.returncode}: {r.stderr.strip()[-300:]}", file=sys.stderr)
+        return []
+    out = []
+    for line in r.stdout.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def victim_records(c, o, logs, instance):
+    """instance's records from both sources, once each, in time order:
+    `podman logs -f` (ContainerLogs) may end when the container is stopped
+    and miss every line written after SIGTERM (a victim that exited 0 after
+    finishing its job looked as if it had not), so the central log's lines
+    are added."""
+    seen, out = set(), []
+    for rec in logs.records(instance) + central_records(c, o, instance):
+        key = (rec.get("ts"), rec.get("msg"), rec.get("job"), rec.get("partitions"))
+        if key not in seen:
+            seen.add(key)
+            out.append(rec)
+    return sorted(out, key=lambda r: r.get("ts", ""))
+
+
+def show_victim_log(c, o, logs, instance, last=60):
+    """A scale-down victim's own log (it is removed with the container):
+    its last lines, for a failure to say why."""
+    recs = victim_records(c, o, logs, instance)
+    keep = ("ts", "level", "msg", "job", "error", "reason", "partitions", "event")
+    lines = [json.dumps({k: r[k] for k in keep if k in r}) for r in recs[-last:]]
+    print(f"--- {instance}: its last {len(lines)} of {len(recs)} log records (podman logs -f and mcloud logs)\n"
+          + "\n".join(lines), file=sys.stderr)
 
 
 def transcode_spec(wh, count):
@@ -731,19 +779,34 @@ def scenario_scale(c):
     expect(all(x == "ready" for x in st.values()), f"videos {st}")
     wait_for("the victims gone", lambda: len(agent_says("container stopped")) == 3, 200)
     wait_for(f"only {kept[0]} left, healthy", lambda: c.all_healthy(o, kept))
-    for s in agent_says("container stopped"):
-        expect(s["exit_code"] == "0" and s["grace_s"] == "150" and int(s["took_ms"]) < 150000,
-               f"{s['instance']} did not exit cleanly within its 150 s grace: {s}")
-    for n in [kept_busy_victim(busy, kept)]:
-        recs = logs.records(n)
+
+    def finished_after_term(recs):
         sig = [i for i, r in enumerate(recs) if "stopping gracefully" in r.get("msg", "")]
         done = [i for i, r in enumerate(recs) if r.get("msg") == "job done"]
-        expect(sig and done and done[-1] > sig[0], f"busy {n} did not finish its job after SIGTERM: {recs[-8:]}")
-    print("ok: every victim exited 0 within its grace; the busy one finished its job after SIGTERM")
+        return bool(sig and done and done[-1] > sig[0])
+
+    victim = kept_busy_victim(busy, kept)
+    # the victim's own lines, also those `podman logs -f` missed (see victim_records); the
+    # central log gets them shortly after the agent drained them
+    bounded = time.monotonic() + 60
+    while not finished_after_term(recs := victim_records(c, o, logs, victim)) and time.monotonic() < bounded:
+        time.sleep(1)
+    problems = []
+    for s in agent_says("container stopped"):
+        if not (s["exit_code"] == "0" and s["grace_s"] == "150" and int(s["took_ms"]) < 150000):
+            problems.append((s["instance"], f"{s['instance']} did not exit cleanly within its 150 s grace: {s}"))
+    if not finished_after_term(recs):
+        problems.append((victim, f"busy {victim} did not finish its job after SIGTERM: {recs[-8:]}"))
+    for n, _ in problems:  # the evidence of why, before the failure
+        show_victim_log(c, o, logs, n)
+    expect(not problems, "; ".join(p for _, p in problems))
+    print(f"ok: every victim exited 0 within its grace; the busy one finished its job after SIGTERM (its log: "
+          f"{len(logs.records(victim))} records from podman logs -f, {len(central_records(c, o, victim))} from "
+          f"mcloud logs)")
 
     for vid, jid in jobs.items():  # one published set (no object outside it), its rows, playable outputs
         wt.check_published(wh, vid, jid, wt.duration(clip), ["240p"], attempt=int(wh.job(jid)["attempt"]))
-    done = [r["job"] for n in names for r in logs.records(n) if r.get("msg") == "job done"]
+    done = [r["job"] for n in names for r in victim_records(c, o, logs, n) if r.get("msg") == "job done"]
     expect(sorted(done) == sorted(jobs.values()), f"'job done' per job across the workers: {done}, jobs {jobs}")
     events = wt.consume_all(wh.topics["events"])
     replays = 0

@@ -2,8 +2,8 @@
 integration).
 
   worker_test.py --worker BIN SCENARIO
-      SCENARIO: outcomes | kill | sigterm | transient | rebalance | corpus | playable
-                | playable_retry
+      SCENARIO: outcomes | kill | sigterm | sigterm_held | transient | rebalance | corpus
+                | playable | playable_retry
 
 Each run is isolated from everything else on the shared stack: its own
 MariaDB database (mcloud_tw_<id>, migrated by the worker itself), its own
@@ -24,6 +24,12 @@ ffprobe), the events topic and the dead-letter topic with kcat.
   sigterm    SIGTERM mid-job with a short grace: the run is handed back
              uncommitted (and not counted as an attempt); SIGTERM mid-job
              with a long grace: the job finishes first; nothing runs twice.
+  sigterm_held  the scale-down of a busy worker: w1 holds a job (test-only
+             hold) in a group with an idle w2; both get SIGTERM while it is
+             held and w2 leaves the group (a rebalance w1 can only serve when
+             its job is over, at its close); released, w1 finishes the job
+             after the signal, publishes it exactly once (one done event, one
+             set of outputs) and exits 0 with no sanitizer report.
   transient  S3 unreachable for the worker: the job is retried, then given
              up after transcode.max_attempts with a dead letter.
   rebalance  two workers share the six partitions; a third joins, gets
@@ -618,6 +624,48 @@ def scenario_sigterm(h):
     check(len(done) == 1, f"done events: {done}")
 
 
+def scenario_sigterm_held(h):
+    clip = os.path.join(h.scratch, "clip.mp4")
+    make_clip(clip, 12, "426x240")
+    release = os.path.join(h.scratch, "release")
+    held = dict(MCLOUD_TRANSCODE_GRACE_MS="600000", MCLOUD_TRANSCODE_TEST_HOLD_AFTER_SEGMENTS="1",
+                MCLOUD_TRANSCODE_TEST_HOLD_RELEASE_FILE=release)
+    busy, idle = h.worker("w1", **held), h.worker("w2", **held)
+    owners = settled(lambda: [w.owned() for w in (busy, idle)],
+                     lambda o: o[0] and o[1] and sorted(p for ps in o for p in ps) == list(range(6)), 120)
+    check(owners[0] and owners[1] and sorted(p for ps in owners for p in ps) == list(range(6)),
+          f"the group of two never settled: w1 {owners[0]}, w2 {owners[1]}")
+    vid, key = h.add_video(clip)
+    job_id = h.publish_job(vid, key, partition=min(owners[0]))
+    busy.wait_for("TEST ONLY: transcode held", lambda rec: True)
+    check(h.job(job_id)["status"] == "running", f"the held job is not running: {h.job(job_id)}")
+    for w in (busy, idle):
+        w.proc.send_signal(signal.SIGTERM)
+    idle.proc.wait(timeout=300)
+    idle.stopped = True
+    check(idle.proc.returncode == 0, f"the idle w2 exited {idle.proc.returncode}:\n{idle.text()[-3000:]}")
+    busy.wait_for("signal 15: stopping gracefully")
+    # the precondition: SIGTERM came while the job was held, the group changed meanwhile
+    check(busy.proc.poll() is None and h.job(job_id)["status"] == "running",
+          f"w1 did not hold its job through SIGTERM: exit {busy.proc.poll()}, job {h.job(job_id)}")
+    log(f"w1 holds job {job_id} after SIGTERM; w2 left the group; releasing")
+    with open(release, "w"):
+        pass
+    busy.proc.wait(timeout=300)
+    busy.stopped = True
+    busy.stop()  # exit 0, no sanitizer report
+    h.workers.remove(busy)
+    recs = busy.records()
+    sig = [i for i, r in enumerate(recs) if "stopping gracefully" in r.get("msg", "")]
+    done = [i for i, r in enumerate(recs) if r.get("msg") == "job done" and r.get("job") == job_id]
+    check(sig and len(done) == 1 and done[0] > sig[0], f"w1 did not finish its job after SIGTERM: {recs[-10:]}")
+    check_published(h, vid, job_id, duration(clip), ["240p"])
+    ev = settled(lambda: [e for e in events_of(h, vid) if e["type"] == "done"], len)
+    check(len(ev) == 1 and ev[0]["attempt"] == 1, f"done events: {ev}")
+    after = [r.get("msg") for r in recs[done[0] + 1:] if r.get("component") == "kafka"]
+    log(f"w1 finished after SIGTERM, published once, exited 0; its consumer's close then served: {after}")
+
+
 def scenario_transient(h):
     clip = os.path.join(h.scratch, "clip.mp4")
     make_clip(clip, 2, "426x240")
@@ -930,7 +978,7 @@ def scenario_playable_retry(h):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", required=True)
-    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "transient", "rebalance", "corpus",
+    ap.add_argument("scenario", choices=("outcomes", "kill", "sigterm", "sigterm_held", "transient", "rebalance", "corpus",
                                          "playable", "playable_retry"))
     args = ap.parse_args()
     for tool in ("ffmpeg", "ffprobe", "kcat", "mariadb"):
