@@ -61,10 +61,12 @@ static int create_topics(mc_transcode_worker *w, const mc_kafka_config *kc, mc_e
 
 /* The group heartbeat paces a rebalance: a member learns that one began
  * (a worker joined or left) at its next heartbeat, and a cooperative
- * rebalance takes two rounds, each waiting for the busy members' beat.
- * 500 ms (transcode.group_heartbeat_ms) puts a joining worker to work
- * about a second sooner than librdkafka's 3 s or the former 1 s, for one
- * small request a second more per worker. */
+ * rebalance takes two rounds. 500 ms (transcode.group_heartbeat_ms) cuts
+ * up to half a second off a joining worker's wait against the former 1 s
+ * (librdkafka's default is 3 s), for one small request a second more per
+ * worker. Measured (docs/BENCHMARKS.md, bench_autoscale A): most of that
+ * wait is the busy worker's current job, since it runs inside the poll
+ * loop and the revoke is only served at the next poll. */
 static int open_consumer(mc_transcode_worker *w, const char *servers, mc_err *err) {
     char session[64], poll[64], beat[64];
     snprintf(session, sizeof session, "session.timeout.ms=%ld", w->set.session_timeout_ms);
