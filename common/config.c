@@ -113,6 +113,7 @@ static const mc_setting settings[] = {
     {"transcode.retry_backoff_ms", "2000", false, "Pause before a failed job is taken again."},
     {"transcode.part_size_mb", "8", false, "S3 part size of outputs in MiB; smaller objects are one PutObject."},
     {"transcode.session_timeout_ms", "10000", false, "Kafka session timeout: how soon a dead worker's partitions move."},
+    {"transcode.group_heartbeat_ms", "500", false, "Kafka group heartbeat (at most a third of the session timeout): how soon a worker takes part in a rebalance (a busy worker only between jobs)."},
     {"transcode.job_timeout_ms", "3600000", false, "Longest job (Kafka max.poll.interval.ms); a worker past it leaves the group."},
     {"transcode.encoder_threads", "0", false, "x264 threads per rung (0: automatic)."},
     {"transcode.queue_frames", "0", false, "Frames each rung's queue holds: how far decoding may run ahead of the slowest rung (0: the engine's default)."},

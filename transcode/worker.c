@@ -31,6 +31,7 @@ int mc_transcode_worker_read_settings(mc_transcode_worker *w, mc_err *err) {
         mc_config_int(cfg, "transcode.retry_backoff_ms", 0, 600000, &s->retry_backoff_ms, err) < 0 ||
         mc_config_int(cfg, "transcode.part_size_mb", 5, 1024, &part_mb, err) < 0 ||
         mc_config_int(cfg, "transcode.session_timeout_ms", 6000, 300000, &s->session_timeout_ms, err) < 0 ||
+        mc_config_int(cfg, "transcode.group_heartbeat_ms", 100, 100000, &s->group_heartbeat_ms, err) < 0 ||
         mc_config_int(cfg, "transcode.job_timeout_ms", 60000, 86400000, &s->job_timeout_ms, err) < 0 ||
         mc_config_int(cfg, "transcode.encoder_threads", 0, 64, &s->encoder_threads, err) < 0 ||
         mc_config_int(cfg, "transcode.queue_frames", 0, 1024, &s->queue_frames, err) < 0 ||
@@ -41,6 +42,12 @@ int mc_transcode_worker_read_settings(mc_transcode_worker *w, mc_err *err) {
         mc_config_copy(cfg, "transcode.tmp_dir", s->tmp_dir, sizeof s->tmp_dir, err) < 0)
         return -1;
     s->part_size = part_mb * 1024 * 1024;
+    /* Kafka's rule: a member beats at most a third of its session, so one
+     * lost heartbeat never costs it its partitions */
+    if (s->group_heartbeat_ms * 3 > s->session_timeout_ms)
+        return mc_err_set(err, MC_ERR_INVALID,
+                          "transcode.group_heartbeat_ms (%ld) must be at most a third of transcode.session_timeout_ms (%ld)",
+                          s->group_heartbeat_ms, s->session_timeout_ms);
     return 0;
 }
 
@@ -52,11 +59,20 @@ static int create_topics(mc_transcode_worker *w, const mc_kafka_config *kc, mc_e
     return 0;
 }
 
+/* The group heartbeat paces a rebalance: a member learns that one began
+ * (a worker joined or left) at its next heartbeat, and a cooperative
+ * rebalance takes two rounds. 500 ms (transcode.group_heartbeat_ms) cuts
+ * up to half a second off a joining worker's wait against the former 1 s
+ * (librdkafka's default is 3 s), for one small request a second more per
+ * worker. Measured (docs/BENCHMARKS.md, bench_autoscale A): most of that
+ * wait is the busy worker's current job, since it runs inside the poll
+ * loop and the revoke is only served at the next poll. */
 static int open_consumer(mc_transcode_worker *w, const char *servers, mc_err *err) {
-    char session[64], poll[64];
+    char session[64], poll[64], beat[64];
     snprintf(session, sizeof session, "session.timeout.ms=%ld", w->set.session_timeout_ms);
     snprintf(poll, sizeof poll, "max.poll.interval.ms=%ld", w->set.job_timeout_ms);
-    const char *props[] = {session, poll, "heartbeat.interval.ms=1000", NULL};
+    snprintf(beat, sizeof beat, "heartbeat.interval.ms=%ld", w->set.group_heartbeat_ms);
+    const char *props[] = {session, poll, beat, NULL};
     mc_kafka_config kc = {.bootstrap_servers = servers, .client_id = w->svc.instance,
                           .properties = props};
     const char *topics[] = {w->set.jobs_topic, NULL};

@@ -30,6 +30,7 @@ typedef struct mc_transcode_settings {
     long retry_backoff_ms;    /* pause before a failed job is redelivered */
     long part_size;           /* S3 multipart part size, bytes */
     long session_timeout_ms;  /* Kafka: how soon a dead worker's partitions move */
+    long group_heartbeat_ms;  /* Kafka: how soon a member learns a rebalance began (<= session / 3) */
     long job_timeout_ms;      /* Kafka max.poll.interval.ms: the longest job */
     long encoder_threads;
     long queue_frames;        /* per rung queue; 0: the engine's default */

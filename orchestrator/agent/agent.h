@@ -4,7 +4,8 @@
  * the container engine: health-checks, restarts with backoff, stops, and
  * heartbeats the node into Redis; it hands each container create+start to a
  * starter thread of its own that works off the lock (a create on vfs
- * storage takes seconds; several run in parallel, as the engine allows). */
+ * storage takes seconds; several run in parallel, as the engine allows).
+ * A new instance's starter is started by its order itself (the API). */
 #ifndef MCLOUD_AGENT_H
 #define MCLOUD_AGENT_H
 
@@ -87,6 +88,12 @@ int mc_agent_supervise_start(mc_agent *a, mc_err *err);
 void mc_agent_supervise_stop(mc_agent *a);
 /* The instance as JSON (contract: heartbeat and GET /v1/instances). Lock held. */
 json_t *mc_agent_instance_json(const mc_agent_instance *i);
+/* A new instance's container create+start handed to a starter at once
+ * (the order's own thread), not at the supervisor's next round: a round
+ * may be seconds long while the engine is slow to answer an inspect or a
+ * container its probe (15 s seen under load 14 before an autoscaled
+ * transcoder's create began). Nothing when no starter is free. Lock held. */
+void mc_agent_start_now(mc_agent *a, mc_agent_instance *i);
 int mc_agent_save_fence(mc_agent *a, mc_err *err);
 int mc_agent_save_order(mc_agent *a, const mc_agent_instance *i, mc_err *err);
 void mc_agent_forget_order(mc_agent *a, const char *name);

@@ -100,6 +100,7 @@ static enum MHD_Result put_instance(mc_agent *a, mc_http_req *req, const char *n
     i->restart_at = 0;
     if (mc_agent_save_order(a, i, &err) < 0)
         mc_log_kv(MC_LOG_WARN, "saving an order failed", "instance", name, "error", err.msg, NULL);
+    if (status == 201) mc_agent_start_now(a, i); /* a new instance's create begins now, not next round */
     pthread_mutex_unlock(&a->lock);
     mc_periodic_nudge(a->loop);
     return mc_http_send_json(req, status, json_pack("{s:s,s:s}", "name", name, "status",

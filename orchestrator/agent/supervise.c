@@ -427,6 +427,10 @@ static void start_in_background(mc_agent *a, mc_agent_instance *i) {
     }
 }
 
+void mc_agent_start_now(mc_agent *a, mc_agent_instance *i) {
+    if (!i->creating && !i->deleting && !i->replacing && !i->container_id[0]) start_in_background(a, i);
+}
+
 /* A deleted instance's stop, a step each round so the supervisor never
  * waits out a grace period (a busy worker may take minutes to finish its
  * job, and every other instance of the node goes on being checked and

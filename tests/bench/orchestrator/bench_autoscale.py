@@ -10,7 +10,8 @@ a 5 s down window so the repetitions end (min 1, max 4, lag_per_instance 5,
 interval 2 s, up at once).
 
   A. reaction time: on an idle platform (one transcoder, lag 0) --jobs
-     jobs published at once; until a second transcoder has consumed its
+     jobs (each a --clip-s source, long enough that one worker cannot
+     drain them first) published at once; until a second transcoder has consumed its
      first message (the first "job started" line of a container that was
      not running at the publish; its container's create and start, the
      group's rebalance and the fetch included). Broken down into publish -> the
@@ -20,7 +21,9 @@ interval 2 s, up at once).
      (pollingInterval 30 s) behind the HPA (sync period 15 s): up to 45 s
      before a scale-up is even asked for, 30 s + 15 s / 2 on average
      without the pod's start. Target: <= 10 s here, container start
-     included.
+     included. Each run's steps from the agent's and the new worker's
+     logs: the engine's create and start, decision -> running, running ->
+     consuming -> partitions assigned -> first job.
   B. drain time of a burst of --burst jobs: autoscaled (1 -> max) against
      the bounds, in the same run: a fixed single worker and a fixed `max`
      (4 workers healthy before the burst). Each configuration its own
@@ -90,8 +93,9 @@ def iso_ms(ts):
 
 
 def first_job_of_new(logs, before):
-    """(ts_ms, container) of the first "job started" line of a container not
-    in before (the workers share one host name: containers tell them apart)."""
+    """(ts_ms, container name, id) of the first "job started" line of a
+    container not in before (the workers share one host name: containers
+    tell them apart; a name comes back in each repetition, an id never)."""
     firsts = []
     for cid, (name, path) in list(logs.files.items()):
         if cid in before:
@@ -99,14 +103,58 @@ def first_job_of_new(logs, before):
         with open(path, errors="replace") as f:
             for line in f:
                 if '"job started"' in line:
-                    firsts.append((iso_ms(json.loads(line)["ts"]), name))
+                    firsts.append((iso_ms(json.loads(line)["ts"]), name, cid))
                     break
     return min(firsts) if firsts else None
 
 
-def part_a(c, o, reps, jobs, results):
+def records(path, after_ms):
+    """The JSON log lines of a log file written at or after after_ms."""
+    out = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("{"):
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if "ts" in r and iso_ms(r["ts"]) >= after_ms:
+                    out.append(r)
+    return out
+
+
+def breakdown(agent, logs, cid, t0, decided_ms):
+    """Where one reaction's time went, from the agent's log (its "container
+    started" line: the engine's create and start) and the new worker's own
+    (consuming, partitions assigned, first job): seconds of each step."""
+    path = logs.files[cid][1]
+    started = [r for r in records(agent.log_path, t0)
+               if r.get("msg") == "container started" and r.get("id") == cid]
+    mine = records(path, t0)
+
+    def first(msg):
+        return next((iso_ms(r["ts"]) for r in mine if r.get("msg") == msg), None)
+
+    consuming, assigned, job = first("transcode worker consuming"), first("kafka partitions assigned"), first("job started")
+    run_ms = iso_ms(started[0]["ts"]) if started else None
+
+    def span(a, b):
+        return round((b - a) / 1000, 2) if a is not None and b is not None else None
+    return {"create_s": round(float(started[0]["create_ms"]) / 1000, 2) if started else None,
+            "start_s": round(float(started[0]["start_ms"]) / 1000, 2) if started else None,
+            "decision_to_running_s": span(decided_ms, run_ms), "running_to_consuming_s": span(run_ms, consuming),
+            "consuming_to_assigned_s": span(consuming, assigned), "assigned_to_job_s": span(assigned, job)}
+
+
+def part_a(c, o, agent, reps, jobs, clip_s, results):
     h = c.h
     t = configure(c, o, "transcode", 1, 1, at.MAX)
+    # jobs long enough that one worker cannot drain them before a second
+    # one starts: else the new worker never gets a message and the run
+    # measures nothing (the tests' 8 s clip took 1.5 s a job at load 1; 10
+    # jobs of a 16 s one were done before a new worker's create of 13 s at
+    # load 19)
+    at.wt.make_clip(t.clip, clip_s, "426x240")
     logs = ct.ContainerLogs(c)
     runs = []
     try:
@@ -126,12 +174,13 @@ def part_a(c, o, reps, jobs, results):
                 d["desired"] > d["current"] and d["at_ms"] >= t0 for d in s["decisions"]) and s, 60)
             ups = sorted(d["at_ms"] for d in st["decisions"] if d["desired"] > d["current"] and d["at_ms"] >= t0)
             decided = (ups[0] - t0) / 1000 if ups else None
-            run = {"reaction_s": round((second[0] - t0) / 1000, 2),
+            run = {"reaction_s": round((second[0] - t0) / 1000, 2), "clip_s": clip_s,
                    "decision_s": round(decided, 2) if decided is not None else None,
-                   "container": second[1], "load": la}
+                   "container": second[1], "load": la,
+                   "steps": breakdown(agent, logs, second[2], t0, ups[0] if ups else None)}
             runs.append(run)
             benchlib.log(f"A rep {rep + 1}/{reps}: second transcoder's first job {run['reaction_s']} s after the "
-                         f"publish (the scaler decided at {run['decision_s']} s) (load {la})")
+                         f"publish (the scaler decided at {run['decision_s']} s; then {run['steps']}) (load {la})")
             ct.wait_for(f"the {len(t.jobs)} videos ready", lambda: t.done().get("ready") == len(t.videos), 600)
     finally:
         logs.stop()
@@ -193,6 +242,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=10, help="jobs of each reaction run (lag 10: two workers)")
+    ap.add_argument("--clip-s", type=int, default=40, help="length of each reaction job's source (A)")
     ap.add_argument("--burst", type=int, default=at.JOBS)
     ap.add_argument("--only", choices=["a", "b"], action="append")
     ap.add_argument("--json")
@@ -211,11 +261,11 @@ def main():
         # the defaults users get, not the tests' faster rounds
         h.env.update({"MCLOUD_ORCHESTRATOR_INTERVAL_MS": "1000", "MCLOUD_ORCHESTRATOR_LOCK_TTL_MS": "5000"})
         c = ct.Cluster(h)
-        ct.Agent(c, c.node(1))
+        agent = ct.Agent(c, c.node(1))
         o = Orchestrator(h, "orch")
         ct.wait_for("the orchestrator to become active", lambda: o.status()["role"] == "active", 60)
         if "a" in parts:
-            part_a(c, o, args.reps, args.jobs, results)
+            part_a(c, o, agent, args.reps, args.jobs, args.clip_s, results)
         if "b" in parts:
             part_b(c, o, args.burst, results)
     except Failure as e:

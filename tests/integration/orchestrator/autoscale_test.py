@@ -53,7 +53,9 @@ from orch_test import Failure, Harness, Orchestrator, expect, redis  # noqa: E40
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
 from private_kafka import PrivateKafka  # noqa: E402
 
-IMAGE = "localhost/mcloud-transcode:latest"
+# the tag of the image run (MCLOUD_TEST_IMAGE_TAG: an image built apart,
+# as cluster_test.py)
+IMAGE = f"localhost/mcloud-transcode:{os.environ.get('MCLOUD_TEST_IMAGE_TAG', 'latest')}"
 MIN, MAX, LAG_PER = 1, 4, 5
 DOWN_WINDOW_S = 15
 JOBS = 60

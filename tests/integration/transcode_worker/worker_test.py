@@ -684,7 +684,20 @@ def scenario_transient(h):
     check([e["final"] for e in failed] == [False, False, True], f"failed events {failed}")
 
 
+def refuses_slow_group_heartbeat(h):
+    """A group heartbeat above a third of the session timeout (Kafka's
+    rule) is refused at start, the message naming both settings."""
+    env = {**ENV, **h.worker_env, "MCLOUD_TRANSCODE_GROUP_HEARTBEAT_MS": "2001"}  # session 6000
+    r = subprocess.run([h.worker_bin], env=env, capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and "transcode.group_heartbeat_ms (2001)" in out and
+          "transcode.session_timeout_ms (6000)" in out, f"a heartbeat of 2001 ms with a 6 s session: rc "
+          f"{r.returncode}, {out[-1000:]}")
+    log("ok: transcode.group_heartbeat_ms above a third of the session refused, naming both")
+
+
 def scenario_rebalance(h):
+    refuses_slow_group_heartbeat(h)
     clip = os.path.join(h.scratch, "small.mp4")
     make_clip(clip, 3, "426x240")
     src = duration(clip)
