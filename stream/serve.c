@@ -591,6 +591,10 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
     if (!t->path[0]) return answer_page(srv, req, t, &video);
 
     bool attempt_path = strncmp(t->path, "hls/a/", 6) == 0;
+    /* Seen transcoding a moment ago (or on a lagging replica), maybe ready by
+     * now: another instance may have handed the player its final playlists. */
+    if (!video.ready && !attempt_path && mc_stream_videos_reread(srv->videos, t->video, &video, &err) < 0)
+        return answer_lookup_failure(req, t, &err);
     if (!video.ready && !attempt_path) {
         if (strcmp(t->path, "hls/master.m3u8") == 0) return answer_to_attempt(req, t, &video);
         return answer_error(req, 404,

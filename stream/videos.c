@@ -123,6 +123,14 @@ int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video
     return 0;
 }
 
+int mc_stream_videos_reread(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err) {
+    int found = query_ready(v->db, MC_DB_MASTER, id, out, err);
+    if (found >= 0) remember(v, id, found > 0 ? out : NULL);
+    if (found < 0) return -1;
+    if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not playable yet", id);
+    return 0;
+}
+
 json_t *mc_stream_videos_rungs(mc_stream_videos *v, const char *id, const mc_stream_video *video,
                                mc_err *err) {
     mc_db_rows rows;

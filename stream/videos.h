@@ -35,6 +35,12 @@ void mc_stream_videos_free(mc_stream_videos *v);
  * following a fresh publish is not turned away by replication lag. */
 int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err);
 
+/* The row read again now, from the master, and remembered: for a request the
+ * remembered row (or a lagging replica) would refuse as "still processing",
+ * since another instance behind the same edge may already have given the
+ * player the video's final playlists. Errors as mc_stream_videos_lookup. */
+int mc_stream_videos_reread(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err);
+
 /* The video's progressive rungs for the player page, largest first:
  * [{"name","url","width","height"}] with url relative to the page. */
 json_t *mc_stream_videos_rungs(mc_stream_videos *v, const char *id, const mc_stream_video *video,

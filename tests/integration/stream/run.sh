@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR TEST — one mcloud-stream integration test (TEST.py beside
-# this file: range_table, hostile, ffmpeg_http, cache_daemon) with the stack's venv python
+# this file: range_table, hostile, ffmpeg_http, cache_daemon,
+# lifecycle) with the stack's venv python
 # (boto3), against the mcloud-stream and mcloud binaries of BUILD_DIR; the
 # stack's environment is loaded if unset.
 set -euo pipefail
