@@ -84,11 +84,13 @@ function recordNetwork(page, net) {
   });
   page.on('pageerror', (err) => net.pageErrors.push(String(err)));
   page.on('requestfailed', (req) => {
+    net.failedRequests.add(req);
     net.failed.push({ url: req.url(), type: req.resourceType(), error: (req.failure() || {}).errorText });
   });
   page.on('response', async (res) => {
     const req = res.request();
     const entry = { url: res.url(), method: req.method(), type: req.resourceType(), status: res.status() };
+    Object.defineProperty(entry, 'request', { value: req, enumerable: false });
     net.responses.push(entry);
     try {
       entry.requestHeaders = await req.allHeaders();
@@ -202,6 +204,7 @@ async function playInBrowser(urls, page, net) {
 
   await checkCrossOrigin(page, urls);
   checkNetwork(net, urls, videoPrefix);
+  await checkRangesAgain(net, urls);
 }
 
 // A page on another origin (localhost instead of 127.0.0.1) fetches a rung
@@ -229,6 +232,40 @@ async function checkCrossOrigin(page, urls) {
   JSON.stringify(got));
 }
 
+// The progressive player's ranged loads of an MP4 rung, each marked when the
+// player gave it up before its end.
+function progressiveRanges(net, ours, urls) {
+  const rungs = Object.values(urls.mp4).map(outputOf);
+  return ours.filter((r) => rungs.includes(outputOf(r.url)) && r.requestHeaders && r.requestHeaders.range)
+    .map((r) => Object.assign(r, { aborted: net.failedRequests.has(r.request) }));
+}
+
+// Every range the progressive player asked for, asked again of the server
+// outside the browser: 206 with exactly that range in Content-Range and as
+// many bytes as it names (what the browser's record of an aborted load cannot
+// show).
+async function checkRangesAgain(net, urls) {
+  const origin = new URL(urls.page).origin;
+  const ours = net.responses.filter((r) => r.url.startsWith(origin));
+  const ranged = progressiveRanges(net, ours, urls);
+  const bad = [];
+  for (const r of ranged) {
+    const m = /^bytes=(\d+)-(\d*)$/.exec(r.requestHeaders.range);
+    if (!m) { bad.push(`${r.requestHeaders.range}: not a single range`); continue; }
+    const res = await fetch(r.url, { headers: { Range: r.requestHeaders.range } });
+    const body = Buffer.from(await res.arrayBuffer());
+    const cr = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') || '');
+    const ok = res.status === 206 && cr && cr[1] === m[1] &&
+      (m[2] === '' ? Number(cr[2]) === Number(cr[3]) - 1 : Math.min(Number(m[2]), Number(cr[3]) - 1) === Number(cr[2])) &&
+      body.length === Number(cr[2]) - Number(cr[1]) + 1;
+    info(`again ${r.requestHeaders.range} -> ${res.status} ${res.headers.get('content-range')} (${body.length} bytes)`);
+    if (!ok) bad.push(`${r.requestHeaders.range} -> ${res.status} ${res.headers.get('content-range')} ${body.length} bytes`);
+  }
+  check(ranged.length > 0 && bad.length === 0,
+    `each range the progressive player asked for, asked again, is answered 206 with that Content-Range and its bytes (${ranged.length})`,
+    bad.join('; '));
+}
+
 function checkNetwork(net, urls, videoPrefix) {
   const origin = new URL(urls.page).origin;
   const ours = net.responses.filter((r) => r.url.startsWith(origin) && pathOf(r.url) !== '/favicon.ico');
@@ -241,15 +278,18 @@ function checkNetwork(net, urls, videoPrefix) {
   const hlsJs = ours.find((r) => pathOf(r.url) === '/static/hls.min.js');
   check(hlsJs && hlsJs.status === 200, 'hls.js was served by the platform from /static/hls.min.js', hlsJs && hlsJs.status);
 
-  const rungs = Object.values(urls.mp4).map(outputOf);
-  const ranged = ours.filter((r) => rungs.includes(outputOf(r.url)) && r.requestHeaders && r.requestHeaders.range);
-  // an answer whose load the player aborted may have no headers left to read
-  const answered = ranged.filter((r) => r.headers);
-  info(`progressive range requests: ${ranged.map((r) => `${r.requestHeaders.range} -> ${r.status} ${r.headers ? r.headers['content-range'] : '(aborted)'}`).join(', ')}`);
-  check(ranged.length > 0 && ranged.every((r) => r.status === 206) && answered.length > 0 &&
+  const ranged = progressiveRanges(net, ours, urls);
+  // An answer whose load the player aborted (a seek) may reach Playwright
+  // without all the headers the server sent (seen once in CI: a 206 without
+  // Content-Range in the browser's record, where the server sends one); the
+  // server's own answers to the same ranges are checked in checkRangesAgain.
+  const answered = ranged.filter((r) => r.headers && !r.aborted);
+  info(`progressive range requests: ${ranged.map((r) => `${r.requestHeaders.range} -> ${r.status} ${r.headers ? r.headers['content-range'] : '(no headers)'}${r.aborted ? ' (aborted by the player)' : ''}`).join(', ')}`);
+  check(ranged.length > 0 && ranged.every((r) => r.status === 206) &&
         answered.every((r) => /^bytes \d+-\d+\/\d+$/.test(r.headers['content-range'] || '')),
-  `the progressive <video> fetched its bytes with Range and got 206 with Content-Range (${ranged.length} request(s))`);
-  check(answered.length > 0 && answered.every((r) => r.headers['accept-ranges'] === 'bytes'),
+  `the progressive <video> fetched its bytes with Range and got 206, with Content-Range on every load it finished (${ranged.length} request(s), ${ranged.length - answered.length} aborted)`);
+  check(ranged.some((r) => r.headers && r.headers['accept-ranges'] === 'bytes') &&
+        answered.every((r) => r.headers['accept-ranges'] === 'bytes'),
     'the MP4 answers say Accept-Ranges: bytes');
 
   const master = ours.find((r) => outputOf(r.url) === outputOf(urls.hls));
@@ -298,8 +338,14 @@ async function main() {
   const browser = await chromium.launch({ executablePath: chromiumBin,
     args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
   const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
-  const net = { responses: [], failed: [], consoleErrors: [], pageErrors: [] };
+  const net = { responses: [], failed: [], failedRequests: new Set(), consoleErrors: [], pageErrors: [] };
   recordNetwork(page, net);
+  // Chrome may answer a media range from its own HTTP cache, with headers it
+  // made itself: with the cache off, every load the test judges is the
+  // server's answer.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
   try {
     await playInBrowser(urls, page, net);
   } catch (e) {
