@@ -20,7 +20,6 @@ serve the ready video:
 
 import os
 import sys
-import time
 
 import streamtest as st
 from streamtest import q, sign_cred
@@ -59,7 +58,7 @@ def run(h, rep):
               f"{r.status} {r.body[:200]!r}")
 
     h.db.exec(f"UPDATE videos SET status = 'ready', published_prefix = {q(v.prefix)} WHERE id = {q(v.id)};")
-    wait_ready_on_replica(h, v.id)
+    h.wait_replicated(v.id, status="ready")
     r = st.request(d.url, "GET", f"{base}/360p/seg_00001.m4s")
     rep.check(r.status == 200 and r.body == segment,
               "ready: the same daemon, its row remembered as transcoding, serves the segment at once (200, its bytes)",
@@ -68,16 +67,6 @@ def run(h, rep):
     rep.check(r.status == 200 and r.body == MASTER,
               "ready: hls/master.m3u8 is the final playlist (200), no redirect to the attempt",
               f"{r.status} Location {r.header('Location')!r} {r.body[:200]!r}")
-
-
-def wait_ready_on_replica(h, video):
-    """The replica has the ready row too: the daemon reads there first."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if h.replica.exec(f"SELECT 1 FROM videos WHERE id = {q(video)} AND status = 'ready'"):
-            return
-        time.sleep(0.1)
-    raise st.Failure(f"video {video} not ready on the replica after 30 s")
 
 
 if __name__ == "__main__":

@@ -293,14 +293,16 @@ class Harness:
         self.nginxes.append(ng)
         return ng
 
-    def wait_replicated(self, video):
-        """The row on the replica too (the daemon may read there)."""
+    def wait_replicated(self, video, status=None):
+        """The row on the replica too, with that status when given (the daemon
+        may read there)."""
+        cond = f" AND status = {q(status)}" if status else ""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.replica.exec(f"SELECT 1 FROM videos WHERE id = {q(video)}"):
+            if self.replica.exec(f"SELECT 1 FROM videos WHERE id = {q(video)}{cond}"):
                 return
             time.sleep(0.1)
-        raise Failure(f"video {video} not on the replica after 30 s")
+        raise Failure(f"video {video} not on the replica{' as ' + status if status else ''} after 30 s")
 
     def close(self, ok):
         """Stops daemons (their exit and stderr are checked) and nginx, deletes rows and objects."""
