@@ -150,6 +150,7 @@ static const mc_setting settings[] = {
     {"edge.openssl", "openssl", true, "The openssl binary that makes the self-signed certificate."},
     {"edge.stop_nginx", "true", false, "mcloud-edge stops nginx when it stops (SIGTERM); a crash leaves nginx serving."},
     {"registry.ttl_ms", "10000", false, "Service registry entry TTL; heartbeats every third of it."},
+    {"registry.publish", "true", false, "false: the daemon does not enter the service registry, so no edge routes players to it (a test's private instance with its own keys)."},
     {"token.key_id", "dev", false, "Key id of the secret that signs bearer tokens (common/token.h)."},
     {"token.secret", "mcloud-dev-token-secret", true, "HMAC secret signing bearer tokens; at least 16 bytes."},
     {"playback.key_id", "dev", false, "Key id of the secret that signs playback URLs (common/playback.h)."},

@@ -144,12 +144,18 @@ int mc_service_serve(mc_service *svc, mc_err *err) {
     snprintf(address, sizeof address, "http://%s:%d", mc_config_get(svc->config, "http.bind"),
              mc_http_port(svc->http));
     long ttl;
-    if (mc_config_int(svc->config, "registry.ttl_ms", 300, 3600000, &ttl, err) < 0) return -1;
-    svc->registration = mc_registry_register(svc->redis, svc->opt.name, svc->instance, address,
-                                             (int)ttl, err);
-    if (!svc->registration || mc_registry_start_heartbeat(svc->registration, err) < 0)
-        return mc_err_wrap(err, "service registry");
-    mc_log_kv(MC_LOG_INFO, "ready", "instance", svc->instance, "address", address, NULL);
+    bool publish;
+    if (mc_config_int(svc->config, "registry.ttl_ms", 300, 3600000, &ttl, err) < 0 ||
+        mc_config_bool(svc->config, "registry.publish", &publish, err) < 0)
+        return -1;
+    if (publish) {
+        svc->registration = mc_registry_register(svc->redis, svc->opt.name, svc->instance, address,
+                                                 (int)ttl, err);
+        if (!svc->registration || mc_registry_start_heartbeat(svc->registration, err) < 0)
+            return mc_err_wrap(err, "service registry");
+    }
+    mc_log_kv(MC_LOG_INFO, publish ? "ready" : "ready, not in the service registry (registry.publish=false)",
+              "instance", svc->instance, "address", address, NULL);
     int sig = mc_daemon_wait_for_stop();
     mc_log(MC_LOG_INFO, "signal %d: stopping gracefully", sig);
     mc_err ignored = {0};

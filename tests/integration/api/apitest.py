@@ -152,7 +152,10 @@ class Api:
         self.log_path = os.path.join(scratch, f"{name}.log")
         env = dict(ENV)
         upload = ENV.get("MCLOUD_UPLOAD_URL", "http://127.0.0.1:18080/files/")
+        # REGISTRY_PUBLISH off: an edge running beside (make run's, in make
+        # fresh-check) must not route the platform's players to this instance
         env.update({"MCLOUD_API_PORT": str(self.port), "MCLOUD_HTTP_BIND": "127.0.0.1",
+                    "MCLOUD_REGISTRY_PUBLISH": "false",
                     "MCLOUD_API_PUBLIC_URL": self.url,
                     "MCLOUD_UPLOAD_PUBLIC_URL": upload[: -len("/files/")] if upload.endswith("/files/") else upload,
                     "MCLOUD_STREAM_PUBLIC_URL": ENV.get("MCLOUD_STREAM_URL", "http://127.0.0.1:18081"),

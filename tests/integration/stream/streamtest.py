@@ -173,6 +173,10 @@ class StreamDaemon:
                     "MCLOUD_STREAM_CACHE_DIR": self.cache_dir,
                     "MCLOUD_STREAM_PUBLIC_URL": self.url,
                     "MCLOUD_HTTP_BIND": "127.0.0.1",
+                    # not in the registry: an edge running beside (make run's,
+                    # in make fresh-check) must not send players, whose URLs
+                    # this daemon's test keys cannot verify, to it
+                    "MCLOUD_REGISTRY_PUBLISH": "false",
                     "MCLOUD_PLAYBACK_KEY_ID": KEY_ID,
                     "MCLOUD_PLAYBACK_SECRET": SECRET,
                     "MCLOUD_PLAYBACK_PREVIOUS_KEY_ID": OLD_KEY_ID,
