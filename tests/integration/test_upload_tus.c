@@ -461,6 +461,9 @@ static void start_daemon(daemon_proc *d, const char *name, const char *const *en
         setenv("MCLOUD_SERVICE_INSTANCE", instance, 1);
         setenv("MCLOUD_UPLOAD_PART_SIZE_MB", "5", 1);
         setenv("MCLOUD_LOG_LEVEL", "info", 1);
+        /* out of the registry: an edge running beside (make fresh-check's) must
+         * not route the platform's uploads to a daemon this test kills */
+        setenv("MCLOUD_REGISTRY_PUBLISH", "false", 1);
         for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
         execl(MCLOUD_UPLOAD_BIN, "mcloud-upload", (char *)NULL);
         _exit(127);
