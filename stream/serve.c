@@ -592,9 +592,16 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
 
     bool attempt_path = strncmp(t->path, "hls/a/", 6) == 0;
     /* Seen transcoding a moment ago (or on a lagging replica), maybe ready by
-     * now: another instance may have handed the player its final playlists. */
-    if (!video.ready && !attempt_path && mc_stream_videos_reread(srv->videos, t->video, &video, &err) < 0)
-        return answer_lookup_failure(req, t, &err);
+     * now: another instance may have handed the player its final playlists.
+     * While the master cannot answer, the row in hand does. */
+    if (!video.ready && !attempt_path) {
+        mc_stream_video now;
+        mc_err reread = {0};
+        if (mc_stream_videos_reread(srv->videos, t->video, &now, &reread) == 0)
+            video = now;
+        else if (reread.kind == MC_ERR_NOT_FOUND)
+            return answer_lookup_failure(req, t, &reread);
+    }
     if (!video.ready && !attempt_path) {
         if (strcmp(t->path, "hls/master.m3u8") == 0) return answer_to_attempt(req, t, &video);
         return answer_error(req, 404,

@@ -38,7 +38,8 @@ int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video
 /* The row read again now, from the master, and remembered: for a request the
  * remembered row (or a lagging replica) would refuse as "still processing",
  * since another instance behind the same edge may already have given the
- * player the video's final playlists. Errors as mc_stream_videos_lookup. */
+ * player the video's final playlists. Errors as mc_stream_videos_lookup; on
+ * MC_ERR_UNAVAILABLE the caller goes on with the row it has. */
 int mc_stream_videos_reread(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err);
 
 /* The video's progressive rungs for the player page, largest first:
