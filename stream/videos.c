@@ -113,22 +113,25 @@ static int query_ready(mc_db *db, mc_db_target target, const char *id, mc_stream
     return found;
 }
 
-int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err) {
-    if (remembered(v, id, out)) return 0;
-    int found = query_ready(v->db, MC_DB_REPLICA, id, out, err);
-    if (found == 0) found = query_ready(v->db, MC_DB_MASTER, id, out, err);
-    remember(v, id, found > 0 ? out : NULL); /* also ends a refresh that failed */
+/* query_ready's answer as the lookups return it. */
+static int lookup_result(int found, const char *id, mc_err *err) {
     if (found < 0) return -1;
     if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not playable yet", id);
     return 0;
 }
 
+int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err) {
+    if (remembered(v, id, out)) return 0;
+    int found = query_ready(v->db, MC_DB_REPLICA, id, out, err);
+    if (found == 0) found = query_ready(v->db, MC_DB_MASTER, id, out, err);
+    remember(v, id, found > 0 ? out : NULL); /* also ends a refresh that failed */
+    return lookup_result(found, id, err);
+}
+
 int mc_stream_videos_reread(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err) {
     int found = query_ready(v->db, MC_DB_MASTER, id, out, err);
     if (found >= 0) remember(v, id, found > 0 ? out : NULL);
-    if (found < 0) return -1;
-    if (found == 0) return mc_err_set(err, MC_ERR_NOT_FOUND, "video %s is unknown or not playable yet", id);
-    return 0;
+    return lookup_result(found, id, err);
 }
 
 json_t *mc_stream_videos_rungs(mc_stream_videos *v, const char *id, const mc_stream_video *video,
