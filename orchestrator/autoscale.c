@@ -8,14 +8,36 @@
 
 static int clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* The count the lag asks for, within the policy and the partitions. */
-static int wanted_count(const mc_spec_scaling *p, const mc_scale_input *in, int *cap) {
+/* n within the policy and the partitions (cap: the highest allowed). */
+static int bounded(const mc_spec_scaling *p, const mc_scale_input *in, int64_t n, int *cap) {
     *cap = p->max;
     if (in->partitions > 0 && in->partitions < *cap) *cap = in->partitions;
-    int64_t lag = in->lag < 0 ? 0 : in->lag;
-    int64_t raw = (lag + p->lag_per_instance - 1) / p->lag_per_instance;
     int lo = p->min < *cap ? p->min : *cap;
-    return raw > *cap ? *cap : clamp((int)raw, lo, *cap);
+    return n > *cap ? *cap : clamp((int)n, lo, *cap);
+}
+
+/* The lag as counted here: never negative, small enough for the sums below. */
+static int64_t lag_of(const mc_scale_input *in) {
+    return in->lag < 0 ? 0 : in->lag > INT64_MAX / 100 ? INT64_MAX / 100 : in->lag;
+}
+
+/* The count the lag asks for: ceil(lag / lag_per_instance). */
+static int wanted_count(const mc_spec_scaling *p, const mc_scale_input *in, int *cap) {
+    int64_t lag = lag_of(in);
+    return bounded(p, in, (lag + p->lag_per_instance - 1) / p->lag_per_instance, cap);
+}
+
+/* The count a step down may go to: the smallest n that carries the lag with
+ * MC_SCALE_DOWN_HEADROOM_PCT to spare (lag <= n x lag_per_instance x 0.9).
+ * A lag sitting right on n x lag_per_instance asks for n, but stepping down
+ * to n would put the next message over the line and scale straight back up
+ * (the flip-flop orchestrator.autoscale_trickle caught: 2 -> 1 at lag 5,
+ * 1 -> 2 at lag 6 three seconds later). The HPA keeps the same 10 % band. */
+static int down_count(const mc_spec_scaling *p, const mc_scale_input *in) {
+    int64_t lag = lag_of(in);
+    int64_t room = p->lag_per_instance * (100 - MC_SCALE_DOWN_HEADROOM_PCT); /* <= 1e9 x 90 (spec.c) */
+    int cap;
+    return bounded(p, in, (lag * 100 + room - 1) / room, &cap);
 }
 
 static void reset_windows(mc_scale_state *st) {
@@ -69,9 +91,10 @@ void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scal
         }
         return;
     }
-    if (want < in->current) {
+    int down = down_count(p, in);
+    if (down < in->current) {
         st->high_since_ms = 0, st->high_min = 0;
-        if (!st->low_since_ms || want > st->low_max) st->low_max = want;
+        if (!st->low_since_ms || down > st->low_max) st->low_max = down;
         if (!st->low_since_ms) st->low_since_ms = now;
         bool window = now - st->low_since_ms >= p->down_window_ms;
         bool spaced = !st->last_change_ms || now - st->last_change_ms >= p->down_window_ms;
@@ -82,10 +105,15 @@ void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scal
             changed(st, in, d, to);
         } else {
             snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " asks for %d: waiting for the down window",
-                     in->lag, want);
+                     in->lag, down);
         }
         return;
     }
     reset_windows(st);
-    snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " fits %d instances", in->lag, in->current);
+    if (want < in->current)
+        snprintf(d->reason, sizeof d->reason,
+                 "lag %" PRId64 " fits %d instances only without %d%% headroom: holding %d", in->lag, want,
+                 MC_SCALE_DOWN_HEADROOM_PCT, in->current);
+    else
+        snprintf(d->reason, sizeof d->reason, "lag %" PRId64 " fits %d instances", in->lag, in->current);
 }

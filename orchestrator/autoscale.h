@@ -10,8 +10,10 @@
  *   - up: as soon as the wanted count has been above the current one for
  *     up_window (0: at the first evaluation), to the lowest wanted count
  *     seen over that window;
- *   - down: only once the wanted count has stayed below the current one for
- *     down_window, to the highest wanted count seen over that window, and
+ *   - down: only once the count that carries the lag with
+ *     MC_SCALE_DOWN_HEADROOM_PCT to spare (lag <= n x lag_per_instance x
+ *     0.9) has stayed below the current one for down_window, to the highest
+ *     such count seen over that window, and
  *     never sooner than down_window after the previous change: one step
  *     down per window, no flip-flop;
  *   - lag unreadable (Kafka down): hold the current count and forget the
@@ -24,6 +26,11 @@
 #include <stdint.h>
 
 #include "orchestrator/spec.h"
+
+/* The headroom a step down keeps (the HPA's default tolerance is the same
+ * 10 %): without it a lag sitting on the threshold steps down and the next
+ * message scales straight back up. */
+#define MC_SCALE_DOWN_HEADROOM_PCT 10
 
 typedef struct mc_scale_state {      /* kept between evaluations (Redis) */
     int64_t high_since_ms, low_since_ms; /* 0: not above / not below now */

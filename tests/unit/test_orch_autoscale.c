@@ -103,6 +103,31 @@ static void test_no_flip_flop_on_a_trickle(void **state) {
     assert_int_equal(downs, 0);
 }
 
+static void test_no_step_down_onto_the_threshold(void **state) {
+    (void)state;
+    mc_spec_scaling p = policy();
+    mc_scale_state st = {0};
+    assert_int_equal(eval(&p, &st, 0, 6, 1).desired, 2);
+    /* the lag sits on 1 x 5 (and under) for two windows: 1 would carry it with
+     * no headroom, the next message would scale straight back up; 2 holds */
+    int64_t t = 0;
+    for (int i = 0; i < 60; i++) {
+        mc_scale_decision d = eval(&p, &st, t += 1000, i % 2 ? 5 : 3, 2);
+        assert_false(d.change);
+        if (i % 2) assert_non_null(strstr(d.reason, "headroom: holding 2"));
+    }
+    /* at 4 (under 5 x 0.9) for a window: down to 1 */
+    for (int i = 0; i < 30; i++) assert_false(eval(&p, &st, t += 1000, 4, 2).change);
+    assert_int_equal(eval(&p, &st, t += 1000, 4, 2).desired, 1);
+    /* 15 waiting on 4: 3 carry 15 only at the limit (10 % under: 13.5), 4 hold */
+    st = (mc_scale_state){0};
+    for (t = 0; t < 40000; t += 1000) assert_false(eval(&p, &st, t, 15, 4).change);
+    /* 13 for a window: down to 3 */
+    int64_t low = t;
+    for (; t < low + 30000; t += 1000) assert_false(eval(&p, &st, t, 13, 4).change);
+    assert_int_equal(eval(&p, &st, t, 13, 4).desired, 3);
+}
+
 static void test_at_most_one_step_down_per_window(void **state) {
     (void)state;
     mc_spec_scaling p = policy();
@@ -192,6 +217,7 @@ int main(void) {
         cmocka_unit_test(test_scale_down_only_after_the_window),
         cmocka_unit_test(test_scale_down_goes_to_the_highest_wanted_over_the_window),
         cmocka_unit_test(test_no_flip_flop_on_a_trickle),
+        cmocka_unit_test(test_no_step_down_onto_the_threshold),
         cmocka_unit_test(test_at_most_one_step_down_per_window),
         cmocka_unit_test(test_hold_on_missing_data),
         cmocka_unit_test(test_bounds_and_partitions),

@@ -63,7 +63,8 @@ def main():
         video.put("720p.mp4", os.urandom(1 << 20), "video/mp4")
         video.insert([("720p", 1280, 720, 1_000_000)])
         target = f"/v/{video.id}/{st.sign_cred(video.id)}/720p.mp4"
-        s = h.daemon("stream", MCLOUD_REDIS=redis.addr)
+        s = h.daemon("stream", MCLOUD_REDIS=redis.addr,
+                     MCLOUD_REGISTRY_PUBLISH="true")  # private Redis: the edge must find it
         edge = et.Edge(os.path.join(args.build_dir, "edge", "mcloud-edge"), h.scratch, redis.addr)
         stops.insert(0, edge.stop)
         et.wait_for("the instance in the edge", lambda: edge.backends("stream") == {et.hostport(s.url)})

@@ -61,6 +61,10 @@ import streamtest as st  # noqa: E402  (the stream tests' harness: daemons, vide
 import daemon_proc  # noqa: E402  (tests/support, on the path through streamtest)
 
 ENV = os.environ
+# The harness keeps its stream daemons out of the registry (another edge may
+# watch the shared Redis); here they talk to this test's private Redis and
+# the edge under test must find them there.
+PUBLISH = {"MCLOUD_REGISTRY_PUBLISH": "true"}
 WAIT_S = 60  # hang guard, never a performance bound
 SIZE = 256 * 1024
 
@@ -370,8 +374,8 @@ def body(h, rep):
     video.insert([("720p", 1280, 720, 1_000_000)])
     target = f"/v/{video.id}/{st.sign_cred(video.id)}/720p.mp4"
 
-    s1 = h.daemon("stream-1", MCLOUD_REDIS=redis.addr)
-    s2 = h.daemon("stream-2", MCLOUD_REDIS=f"127.0.0.1:{proxy.port}", MCLOUD_REGISTRY_TTL_MS="120000")
+    s1 = h.daemon("stream-1", MCLOUD_REDIS=redis.addr, **PUBLISH)
+    s2 = h.daemon("stream-2", MCLOUD_REDIS=f"127.0.0.1:{proxy.port}", MCLOUD_REGISTRY_TTL_MS="120000", **PUBLISH)
     up = UploadDaemon(upload_bin, h.scratch, redis.addr)
     h.extra_stops.append(("mcloud-upload", up.stop))
     edge = Edge(edge_bin, h.scratch, redis.addr)
@@ -615,7 +619,7 @@ def body(h, rep):
     rep.check(not res["failed"] and res["resumed"] == 0,
               f"SIGTERM of one of two stream instances under GET load: no failed GET ({res['ok']} answered, "
               f"{res['after']} after the stop)", str(res["failed"][:5]))
-    s3 = h.daemon("stream-3", MCLOUD_REDIS=redis.addr)
+    s3 = h.daemon("stream-3", MCLOUD_REDIS=redis.addr, **PUBLISH)
     wait_for("stream-3 in the edge", lambda: edge.backends("stream") == {hostport(s1.url), hostport(s3.url)})
     res = under_load(s3, signal.SIGKILL)
     rep.check(not res["failed"], f"SIGKILL of one of two stream instances under GET load: no failed GET "
