@@ -99,7 +99,21 @@ cd /root/mcloud || exit 1
 run_phase "make run" make run || failed=1
 run_phase "toolchain check" used_tools
 run_phase "nested podman" nested_podman || failed=1
-[[ $failed -eq 0 ]] || { say "make run or a check failed: make test not run"; exit 1; }
-run_phase "make test" make test || failed=1
+# What a failure needs to be understood, kept on the host (/mcloud-keep, a
+# directory fresh-check.sh mounts) before the container and its files go:
+# ctest's logs, the fault suite's reports, the stack's and the tests' daemon
+# logs (text only, files under 50 MB).
+keep_logs() {
+  [[ -d /mcloud-keep && -w /mcloud-keep ]] || { fail "no /mcloud-keep to keep the logs in"; return 1; }
+  (cd / && { find root/mcloud/build/Testing/Temporary root/mcloud/build -maxdepth 1 \
+               \( -name 'LastTest*.log' -o -name 'chaos-report*.md' \) -print
+             find "${MCLOUD_STACK#/}" tmp -maxdepth 4 -type f \( -name '*.log' -o -name '*.md' \) \
+               -size -50M -print
+           } 2>/dev/null | tar -czf /mcloud-keep/logs.tar.gz -T -) &&
+    ok "logs kept: $(tar -tzf /mcloud-keep/logs.tar.gz | wc -l) files in logs.tar.gz ($MCLOUD_FRESH_KEEP on the host)"
+}
+
+[[ $failed -eq 0 ]] || { say "make run or a check failed: make test not run"; keep_logs; exit 1; }
+run_phase "make test" make test || { failed=1; keep_logs; }
 if [[ $failed -ne 0 ]]; then say "fresh-check FAILED"; exit 1; fi
 say "fresh-check passed"

@@ -46,6 +46,9 @@ phases=()
 phase_done() { phases+=("$(printf '%-28s %6ss' "$1" "$2")"); log "phase '$1' took $2 s"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcloud-fresh.XXXXXX")
+# where a failed make test leaves its logs (the container goes with the check)
+keep=${MCLOUD_FRESH_KEEP:-$HOME/.mcloud/fresh-check-logs/$(date -u +%Y%m%d-%H%M%S)-$$}
+mkdir -p "$keep"
 cleanup() {
   podman rm -f -t 10 "$container" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -124,14 +127,17 @@ esac
 log "running the fresh clone's make run and make test in $container (this takes about an hour)"
 rc=0 t0=$SECONDS
 podman run --rm --name "$container" --privileged "${netopt[@]}" "${limits[@]}" --shm-size=1g \
-  "${mounts[@]}" "${envs[@]}" -v "$work:/mcloud-fresh:ro" -e MCLOUD_FRESH_BRANCH="$branch" \
+  "${mounts[@]}" "${envs[@]}" -v "$work:/mcloud-fresh:ro" -v "$keep:/mcloud-keep" \
+  -e MCLOUD_FRESH_BRANCH="$branch" -e MCLOUD_FRESH_KEEP="$keep" \
   "$image" bash /mcloud-fresh/inside.sh || rc=$?
 
 phase_done "container (clone, run, test)" $((SECONDS - t0))
 printf '\n==> fresh-check phases (host side)\n'
 printf '  %s\n' "${phases[@]}"
 if [[ $rc -ne 0 ]]; then
+  [[ -s $keep/logs.tar.gz ]] && printf '==> logs of the failed run: %s/logs.tar.gz\n' "$keep"
   printf '==> fresh-check FAILED (exit %s)\n' "$rc"
   exit "$rc"
 fi
+rmdir "$keep" 2>/dev/null || true
 printf '==> fresh-check passed in %s s: a bare Debian 12 ran make run and make test\n' $((SECONDS - started))
