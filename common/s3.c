@@ -1210,6 +1210,26 @@ void mc_s3_push_abort(mc_s3_push *p) {
     if (p) push_free(p);
 }
 
+/* "/<bucket>/<source key, URI-encoded>", the value of x-amz-copy-source. */
+static char *copy_source(mc_s3 *s3, const char *source_key) {
+    char *encoded = mc_sigv4_uri_encode(source_key, true);
+    char *source = encoded ? strf("/%s/%s", s3->cfg.bucket, encoded) : NULL;
+    free(encoded);
+    return source;
+}
+
+int mc_s3_copy_object(mc_s3 *s3, const char *key, const char *source_key, char etag[MC_S3_ETAG_MAX],
+                      mc_err *err) {
+    if (check_key(key, err) < 0 || check_key(source_key, err) < 0) return -1;
+    s3_request req = {.op = "CopyObject", .method = "PUT", .key = key, .error_in_ok_body = true};
+    char *source = copy_source(s3, source_key);
+    if (!source) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    add_header(&req, "x-amz-copy-source", source);
+    xmlDocPtr doc = call_document(s3, &req, "CopyObjectResult", err);
+    free(source);
+    return etag_of(doc, etag);
+}
+
 int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, int part_number,
                            const char *source_key, const mc_s3_range *source_range,
                            char etag[MC_S3_ETAG_MAX], mc_err *err) {
@@ -1220,9 +1240,7 @@ int mc_s3_upload_part_copy(mc_s3 *s3, const char *key, const char *upload_id, in
         return mc_err_set(err, MC_ERR_INVALID, "s3 UploadPartCopy needs an explicit last byte");
     s3_request req = {.op = "UploadPartCopy", .method = "PUT", .key = key,
                       .error_in_ok_body = true};
-    char number[16], range[64], *encoded = mc_sigv4_uri_encode(source_key, true);
-    char *source = encoded ? strf("/%s/%s", s3->cfg.bucket, encoded) : NULL;
-    free(encoded);
+    char number[16], range[64], *source = copy_source(s3, source_key);
     if (!source) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
     part_query(&req, upload_id, part_number, number, sizeof number);
     add_header(&req, "x-amz-copy-source", source);

@@ -165,6 +165,10 @@ int mc_s3_put_object_stream(mc_s3 *s3, const char *key, uint64_t len, mc_s3_read
 int mc_s3_get_object(mc_s3 *s3, const char *key, const mc_s3_range *range, mc_s3_write_fn write,
                      void *ctx, mc_s3_object_info *info, mc_err *err);
 int mc_s3_head_object(mc_s3 *s3, const char *key, mc_s3_object_info *info, mc_err *err);
+/* key becomes a server-side copy of source_key (same bucket, its content type
+ * kept; up to 5 GiB, S3's limit for one CopyObject). etag may be NULL. */
+int mc_s3_copy_object(mc_s3 *s3, const char *key, const char *source_key, char etag[MC_S3_ETAG_MAX],
+                      mc_err *err);
 /* Succeeds whether or not the key existed (S3 semantics). */
 int mc_s3_delete_object(mc_s3 *s3, const char *key, mc_err *err);
 /* Deletes every object under prefix except those under keep (NULL: none

@@ -15,6 +15,17 @@
  * before the write returns, so the client waits while S3 is slow (no
  * thread, no pipe, no copy of ours).
  *
+ * An upload that fits in one part never becomes a multipart part: its bytes
+ * stay in the staged tail, and completion makes the object with one
+ * server-side CopyObject of the tail. Why: MinIO's CompleteMultipartUpload
+ * is not crash-safe. It deletes every part's metadata (part.N.meta) before
+ * it moves the data into place, so a MinIO killed in between leaves an
+ * upload that lists 0 parts, or none at all, and no object: 10 of 60
+ * completions killed at a random moment in the first 30 ms ended so
+ * (tests/chaos found it, "S3 lists 0 of 1 parts"). A copy leaves its
+ * source alone and can be repeated. A larger upload still completes its
+ * multipart upload; see docs/ARCHITECTURE.md for that window.
+ *
  * Memory per request: libcurl's send buffer while a full part streams,
  * otherwise at most one part of buffered remainder. */
 #include <inttypes.h>
@@ -103,6 +114,11 @@ static void mark_durable(mc_upload_writer *w) {
     w->durable = true;
 }
 
+/* Whether the upload is one part long: it then stays in the staged tail. */
+static bool one_part(const mc_upload *u) {
+    return u->next_part == 1 && u->length >= 0 && (uint64_t)u->length <= u->part_size;
+}
+
 static int start_stream(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) {
     mc_s3 *s3 = mc_s3_pool_get(w->srv->s3, err);
     mc_s3_push *p = s3 ? mc_s3_upload_part_push(s3, w->u->s3_key, w->u->s3_upload_id,
@@ -147,7 +163,7 @@ static int flush_buffer_part(mc_upload_writer *w, mc_err *err) {
 /* At the start of a part: stream it when the body still to come guarantees
  * it fills up, else buffer. pending_in_s3: committed tail bytes not yet read. */
 static int begin_part(mc_upload_writer *w, uint64_t pending_in_s3, mc_err *err) {
-    if (w->declared >= 0) {
+    if (w->declared >= 0 && !one_part(w->u)) {
         uint64_t rest = (uint64_t)w->declared - w->received;
         if (pending_in_s3 + rest >= w->u->part_size) {
             if (start_stream(w, pending_in_s3, err) < 0) return -1;
@@ -200,7 +216,7 @@ int mc_upload_writer_write(mc_upload_writer *w, const char *data, size_t len, mc
         if (w->stream && w->stream_left == 0) {
             if (end_stream(w, err) < 0) return -1;
             if (begin_part(w, 0, err) < 0) return -1;
-        } else if (!w->stream && w->buf_len == w->u->part_size) {
+        } else if (!w->stream && w->buf_len == w->u->part_size && !one_part(w->u)) {
             if (flush_buffer_part(w, err) < 0) return -1;
         }
     }
@@ -225,13 +241,16 @@ int mc_upload_writer_finish(mc_upload_writer *w, mc_err *err) {
     uint64_t committed = (uint64_t)(w->u->next_part - 1) * w->u->part_size;
     int64_t offset = (int64_t)(committed + w->buf_len);
     bool last = w->u->length >= 0 && offset == w->u->length;
-    if (last && (w->buf_len > 0 || w->u->next_part == 1)) {
+    /* the last of several parts goes up now; anything else (a remainder, or
+     * all of a one-part upload) is staged as the tail */
+    bool last_part = last && w->u->next_part > 1;
+    if (last_part && w->buf_len > 0) {
         if (flush_buffer_part(w, err) < 0) return -1;
-    } else if (!last && w->buf_len > 0 && stage_tail(w, err) < 0) {
+    } else if (!last_part && w->buf_len > 0 && stage_tail(w, err) < 0) {
         return -1;
     }
     w->u->offset = offset;
-    w->u->tail_bytes = last ? 0 : w->buf_len;
+    w->u->tail_bytes = last_part ? 0 : w->buf_len;
     return 0;
 }
 
@@ -282,31 +301,48 @@ static int committed_parts(mc_s3 *s3, const mc_upload *u, mc_s3_part **out, size
     return 0;
 }
 
-/* A committed state whose last bytes are still the staged tail, or with no
- * part at all (an empty upload, or state written before empty bodies went
- * through the writer, cut short by a crash): the tail becomes the last part,
- * copied server-side (or an empty part). Rewriting the same part number
- * makes it safe to repeat. *last then lists that part too. */
+/* A committed state of several parts whose last bytes are still the staged
+ * tail (a length declared once the bytes were there): the tail becomes the
+ * last part, copied server-side. Rewriting the same part number makes it
+ * safe to repeat. *last then lists that part too. */
 static int upload_tail_as_last_part(mc_s3 *s3, const mc_upload *u, mc_upload *last, mc_err *err) {
     *last = *u;
-    if (u->tail_bytes == 0 && u->next_part > 1) return 0;
+    if (u->tail_bytes == 0) return 0;
     char etag[MC_S3_ETAG_MAX], key[MC_S3_KEY_MAX];
-    int rc;
-    if (u->tail_bytes == 0) {
-        rc = mc_s3_upload_part(s3, u->s3_key, u->s3_upload_id, u->next_part, "", 0, etag, err);
-    } else {
-        mc_upload_tail_key(u, u->next_part, key);
-        mc_s3_range range = {.first = 0, .last = u->tail_bytes - 1};
-        rc = mc_s3_upload_part_copy(s3, u->s3_key, u->s3_upload_id, u->next_part, key, &range,
-                                    etag, err);
-    }
+    mc_upload_tail_key(u, u->next_part, key);
+    mc_s3_range range = {.first = 0, .last = u->tail_bytes - 1};
+    int rc = mc_s3_upload_part_copy(s3, u->s3_key, u->s3_upload_id, u->next_part, key, &range, etag,
+                                    err);
     last->next_part++;
     last->tail_bytes = 0;
     return rc;
 }
 
-int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *u, mc_err *err) {
-    (void)srv;
+/* An upload with no part (one part long, or empty): the object is a copy of
+ * the staged tail, or empty; its multipart upload is dropped. Repeatable:
+ * the tail stays until the completion is committed. */
+static int complete_as_one_object(mc_s3 *s3, const mc_upload *u, mc_err *err) {
+    if (u->tail_bytes != (uint64_t)u->length)
+        return mc_err_set(err, MC_ERR_INTERNAL, "upload %s: the staged tail holds %" PRIu64
+                          " of its %" PRId64 " bytes", u->id, u->tail_bytes, u->length);
+    char key[MC_S3_KEY_MAX];
+    mc_upload_tail_key(u, 1, key);
+    int rc = u->tail_bytes ? mc_s3_copy_object(s3, u->s3_key, key, NULL, err)
+                           : mc_s3_put_object(s3, u->s3_key, "", 0, "application/octet-stream", NULL,
+                                              err);
+    mc_s3_object_info info;
+    if (rc == 0 && mc_s3_head_object(s3, u->s3_key, &info, err) == 0 &&
+        (int64_t)info.content_length != u->length) /* a tail only ever grows up to the length */
+        rc = mc_err_set(err, MC_ERR_INTERNAL, "upload %s: the copy holds %" PRIu64 " of %" PRId64
+                        " bytes", u->id, (uint64_t)info.content_length, u->length);
+    mc_err ignored = {0};
+    if (rc == 0 && u->s3_upload_id[0])
+        mc_s3_abort_multipart_upload(s3, u->s3_key, u->s3_upload_id, &ignored);
+    return rc;
+}
+
+/* Parts 1..n: the last staged part uploaded (by copy), then Complete. */
+static int complete_multipart(mc_s3 *s3, const mc_upload *u, mc_err *err) {
     mc_s3_part *parts = NULL;
     size_t n = 0;
     mc_upload last;
@@ -315,6 +351,12 @@ int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *
     if (rc == 0) rc = mc_s3_complete_multipart_upload(s3, u->s3_key, u->s3_upload_id, parts, n,
                                                       NULL, err);
     free(parts);
+    return rc;
+}
+
+int mc_upload_store_complete(mc_upload_server *srv, mc_s3 *s3, const mc_upload *u, mc_err *err) {
+    (void)srv;
+    int rc = u->next_part == 1 ? complete_as_one_object(s3, u, err) : complete_multipart(s3, u, err);
     if (rc < 0 && err->kind == MC_ERR_NOT_FOUND) {
         /* Completed before (a crash between Complete and our commit)? */
         mc_s3_object_info info;

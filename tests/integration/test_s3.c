@@ -568,6 +568,43 @@ static void test_upload_part_copy_from_range(void **state) {
     free(source);
 }
 
+static void test_copy_object(void **state) {
+    fixture *f = *state;
+    char source_key[256], key[256], missing[256];
+    key_of(source_key, sizeof source_key, f, "copyobj/source with space");
+    key_of(key, sizeof key, f, "copyobj/copy");
+    key_of(missing, sizeof missing, f, "copyobj/missing");
+    const size_t len = 3 * MiB + 17;
+    char *source = generate(7, len);
+    mc_err err = {0};
+    if (mc_s3_put_object(f->s3, source_key, source, len, "video/mp4", NULL, &err) < 0)
+        fail_msg("PUT source: %s", err.msg);
+    char etag[MC_S3_ETAG_MAX], md5[33];
+    if (mc_s3_copy_object(f->s3, key, source_key, etag, &err) < 0) fail_msg("copy: %s", err.msg);
+    md5_hex(source, len, md5);
+    assert_string_equal(etag, md5);
+    sink s = {.keep = true};
+    mc_s3_object_info info;
+    get_whole(f, key, &s, &info);
+    assert_int_equal(s.len, len);
+    assert_memory_equal(s.data, source, len);
+    assert_string_equal(info.content_type, "video/mp4"); /* the source's metadata kept */
+    free(s.data);
+    /* the source is untouched, and copying again gives the same object */
+    assert_int_equal(mc_s3_head_object(f->s3, source_key, &info, &err), 0);
+    assert_int_equal(info.content_length, len);
+    assert_int_equal(mc_s3_copy_object(f->s3, key, source_key, NULL, &err), 0);
+    /* a copy of a missing source is NoSuchKey, and the target stays */
+    assert_int_equal(mc_s3_copy_object(f->s3, key, missing, NULL, &err), -1);
+    assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
+    assert_string_equal(err.code, "NoSuchKey");
+    assert_int_equal(mc_s3_head_object(f->s3, key, &info, &err), 0);
+    assert_int_equal(info.content_length, len);
+    delete_or_fail(f, key);
+    delete_or_fail(f, source_key);
+    free(source);
+}
+
 static void test_abort_removes_upload(void **state) {
     fixture *f = *state;
     char key[256], upload_id[MC_S3_UPLOAD_ID_MAX], etag[MC_S3_ETAG_MAX];
@@ -733,6 +770,7 @@ int main(void) {
         cmocka_unit_test(test_multipart_roundtrip_50mib),
         cmocka_unit_test(test_push_part_in_pieces),
         cmocka_unit_test(test_upload_part_copy_from_range),
+        cmocka_unit_test(test_copy_object),
         cmocka_unit_test(test_abort_removes_upload),
         cmocka_unit_test(test_complete_with_wrong_etag_fails),
         cmocka_unit_test(test_presigned_get),

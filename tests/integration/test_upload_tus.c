@@ -1275,6 +1275,39 @@ static void test_tiny_interrupted_patches_keep_part_numbers(void **state) {
     free(data);
 }
 
+/* An upload one part long never becomes a multipart part: its bytes stay in
+ * the staged tail and completion copies them to the source key. So it
+ * completes even with its multipart upload gone, which is how MinIO killed
+ * inside CompleteMultipartUpload can leave it (tests/chaos/minio_complete.py;
+ * "S3 lists 0 of 1 parts" in chaos.short before). A part exactly PART long,
+ * which the writer would otherwise stream, takes the same route. */
+static void test_one_part_upload_needs_no_multipart(void **state) {
+    (void)state;
+    size_t sizes[] = {483712, PART};
+    for (size_t k = 0; k < 2; k++) {
+        size_t len = sizes[k];
+        unsigned char *data = random_bytes(len);
+        char path[128], v[32], key[512], upload_id[1100];
+        create_sized(&A, (long)len, path, NULL);
+        assert_int_equal(patch_on(&A, path, 0, data, 131072, NULL), 204);
+        assert_int_equal(s3_part_count(path), 0);
+        assert_int_equal(staging_objects(path), 1);
+        /* the multipart upload disappears behind the daemon's back */
+        upload_field(path, "s3_key", key, sizeof key);
+        upload_field(path, "s3_upload_id", upload_id, sizeof upload_id);
+        mc_err err = {0};
+        assert_int_equal(mc_s3_abort_multipart_upload(s3, key, upload_id, &err), 0);
+        assert_int_equal(patch_on(&A, path, 131072, data + 131072, len - 131072, NULL), 204);
+        upload_field(path, "status", v, sizeof v);
+        assert_string_equal(v, "completed");
+        upload_field(path, "next_part", v, sizeof v);
+        assert_string_equal(v, "1"); /* no part was ever uploaded */
+        assert_object_equals(path, data, len);
+        assert_int_equal(staging_objects(path), 0);
+        free(data);
+    }
+}
+
 static void test_part_size_bounds_the_part_count(void **state) {
     (void)state;
     const long gib = 1024 * MIB;
@@ -1714,6 +1747,7 @@ int main(void) {
         cmocka_unit_test(test_concatenation),
         cmocka_unit_test(test_concurrent_patch_gets_423),
         cmocka_unit_test(test_tiny_interrupted_patches_keep_part_numbers),
+        cmocka_unit_test(test_one_part_upload_needs_no_multipart),
         cmocka_unit_test(test_part_size_bounds_the_part_count),
         cmocka_unit_test(test_resume_on_another_replica_after_kill9),
         cmocka_unit_test(test_expiry_and_sweeper),
