@@ -331,8 +331,8 @@ static int complete_as_one_object(mc_s3 *s3, const mc_upload *u, mc_err *err) {
                            : mc_s3_put_object(s3, u->s3_key, "", 0, "application/octet-stream", NULL,
                                               err);
     mc_s3_object_info info;
-    if (rc == 0 && mc_s3_head_object(s3, u->s3_key, &info, err) == 0 &&
-        (int64_t)info.content_length != u->length) /* a tail only ever grows up to the length */
+    if (rc == 0) rc = mc_s3_head_object(s3, u->s3_key, &info, err);
+    if (rc == 0 && (int64_t)info.content_length != u->length) /* a tail only grows up to the length */
         rc = mc_err_set(err, MC_ERR_INTERNAL, "upload %s: the copy holds %" PRIu64 " of %" PRId64
                         " bytes", u->id, (uint64_t)info.content_length, u->length);
     mc_err ignored = {0};
