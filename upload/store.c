@@ -293,8 +293,9 @@ static int committed_parts(mc_s3 *s3, const mc_upload *u, mc_s3_part **out, size
     }
     if (have != want) {
         free(parts);
-        return mc_err_set(err, MC_ERR_INTERNAL, "upload %s: S3 lists %zu of %zu parts", u->id,
-                          have, want);
+        return mc_err_set(err, MC_ERR_INTERNAL, "upload %s: S3 lists %zu of %zu parts: the storage "
+                          "lost the rest (MinIO killed inside CompleteMultipartUpload does that; "
+                          "see docs/ARCHITECTURE.md, upload)", u->id, have, want);
     }
     *out = parts;
     *n = have;
