@@ -81,28 +81,40 @@ static int insert_event(mc_db_conn *c, mc_upload_server *srv, const mc_upload *u
     return rc;
 }
 
-/* The transaction; *won is false when another run completed it first. */
-static int commit_completion(mc_upload_server *srv, const mc_upload *u,
-                             const mc_upload_probe *p, bool *won, mc_err *err) {
+typedef struct completion_tx {
+    mc_upload_server *srv;
+    const mc_upload *u;
+    const mc_upload_probe *p;
+    bool won;                   /* false when another run completed it first */
+} completion_tx;
+
+static int completion_body(mc_db_conn *c, void *arg, mc_err *err) {
+    completion_tx *t = arg;
     mc_db_info info = {0};
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0)
-        rc = mc_db_conn_exec(c,
+    int rc = mc_db_conn_exec(c,
                              "UPDATE uploads SET status = 'completed', completed_at = "
                              "CURRENT_TIMESTAMP(6) WHERE id = ? AND status = 'active'",
-                             MC_DB_ARGS(mc_db_str(u->id)), &info, err);
-    *won = rc == 0 && info.affected_rows == 1;
-    if (*won && u->video_id[0]) {
-        rc = record_video(c, u, p, err);
+                             MC_DB_ARGS(mc_db_str(t->u->id)), &info, err);
+    t->won = rc == 0 && info.affected_rows == 1;
+    if (t->won && t->u->video_id[0]) {
+        rc = record_video(c, t->u, t->p, err);
         /* The event, then the job: the publisher sends rows in id order,
          * so a video's event is out before its job (common/outbox.c makes
          * each exactly once, also across a kill before its commit). */
-        if (rc == 0) rc = insert_event(c, srv, u, p, err);
-        if (rc == 0 && p->media) rc = insert_job(c, srv, u, err);
+        if (rc == 0) rc = insert_event(c, t->srv, t->u, t->p, err);
+        if (rc == 0 && t->p->media) rc = insert_job(c, t->srv, t->u, err);
     }
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+    return rc;
+}
+
+/* The transaction, run again after a deadlock or lock wait timeout (the
+ * outbox publisher and the API touch the same rows); *won is false when
+ * another run completed it first. */
+static int commit_completion(mc_upload_server *srv, const mc_upload *u,
+                             const mc_upload_probe *p, bool *won, mc_err *err) {
+    completion_tx t = {.srv = srv, .u = u, .p = p};
+    int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, completion_body, &t, err);
+    *won = rc == 0 && t.won;
     return rc;
 }
 
