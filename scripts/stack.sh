@@ -861,11 +861,29 @@ upload_skip() {
   log "upload: $(upload_bin) is not built (cmake --build build), skipping it"
   return 0
 }
+# public_url upload|stream|api: the address a daemon hands out for a public
+# service. With the edge running (make run's platform), every instance
+# registers behind it, whether the orchestrator or this script started it, so
+# each hands out the edge's address: a client gets the same URLs whichever
+# instance the edge picked (make test after make run met this host's mcloud-api
+# answering with the stream daemon's own port while the containers' gave the
+# edge's: e2e.stream.player in the fresh-check on a1e92ad). Else its own.
+public_url() {
+  if comp_pid edge >/dev/null; then
+    case $1 in
+      upload) echo "http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_UPLOAD" ;;
+      stream) echo "http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_STREAM" ;;
+      api)    echo "http://$MCLOUD_BIND:$MCLOUD_PORT_EDGE_API" ;;
+    esac
+  else
+    echo "http://$("${1}_addr")"
+  fi
+}
 upload_launch() {
   local -a vars
   mapfile -t vars < <(client_env)
   spawn upload "$(cdir upload)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
-    MCLOUD_UPLOAD_PORT="$MCLOUD_PORT_UPLOAD" MCLOUD_UPLOAD_PUBLIC_URL="http://$(upload_addr)" \
+    MCLOUD_UPLOAD_PORT="$MCLOUD_PORT_UPLOAD" MCLOUD_UPLOAD_PUBLIC_URL="$(public_url upload)" \
     "$(upload_bin)"
 }
 upload_env() {
@@ -912,7 +930,7 @@ stream_launch() {
   mapfile -t vars < <(client_env)
   mkdir -p "$(cdir stream)/cache"
   spawn stream "$(cdir stream)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
-    MCLOUD_STREAM_PORT="$MCLOUD_PORT_STREAM" MCLOUD_STREAM_PUBLIC_URL="http://$(stream_addr)" \
+    MCLOUD_STREAM_PORT="$MCLOUD_PORT_STREAM" MCLOUD_STREAM_PUBLIC_URL="$(public_url stream)" \
     MCLOUD_STREAM_CACHE_DIR="$(cdir stream)/cache" "$(stream_bin)"
 }
 stream_env() { echo "export MCLOUD_STREAM_URL='http://$(stream_addr)'"; }
@@ -943,8 +961,8 @@ api_launch() {
   local -a vars
   mapfile -t vars < <(client_env)
   spawn api "$(cdir api)" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" \
-    MCLOUD_API_PORT="$MCLOUD_PORT_API" MCLOUD_API_PUBLIC_URL="http://$(api_addr)" \
-    MCLOUD_UPLOAD_PUBLIC_URL="http://$(upload_addr)" MCLOUD_STREAM_PUBLIC_URL="http://$(stream_addr)" \
+    MCLOUD_API_PORT="$MCLOUD_PORT_API" MCLOUD_API_PUBLIC_URL="$(public_url api)" \
+    MCLOUD_UPLOAD_PUBLIC_URL="$(public_url upload)" MCLOUD_STREAM_PUBLIC_URL="$(public_url stream)" \
     "${API_WEBHOOK_ENV[@]}" "$(api_bin)"
 }
 # The local tenant's admin key: made once (random, only its SHA-256 in
