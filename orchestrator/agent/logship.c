@@ -28,7 +28,6 @@
 #include "orchestrator/agent/logship.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +72,13 @@ struct mc_logship {
     time_t topic_next;
     pthread_mutex_t lock;       /* the cursors; held while a container's lines are read and queued */
     cursor cur[CURSORS];
-    atomic_long buffered;       /* queued, not yet reported */
     mc_metric *shipped, *dropped, *gauge;
 };
 
 static void delivered(const mc_kafka_delivery *d, const mc_err *err, void *opaque) {
     (void)d;
     mc_logship *ls = opaque;
-    atomic_fetch_sub(&ls->buffered, 1);
+    mc_gauge_add(ls->gauge, -1); /* the gauge moves with each line, as the counters do */
     mc_counter_inc(err ? ls->dropped : ls->shipped);
 }
 
@@ -104,11 +102,12 @@ static void ship_line(mc_logship *ls, const char *key, const char *text, size_t 
                       const mc_logline_meta *m) {
     char *value = mc_logline_enrich(text, len, m, ts_ns);
     mc_err err = {0};
+    mc_gauge_add(ls->gauge, 1); /* before the produce: its delivery may be reported at once */
     if (!value || mc_kafka_produce(ls->producer, ls->topic, key, strlen(key), value, strlen(value), NULL, 0,
-                                   delivered, ls, &err) < 0)
+                                   delivered, ls, &err) < 0) {
+        mc_gauge_add(ls->gauge, -1);
         mc_counter_inc(ls->dropped);
-    else
-        atomic_fetch_add(&ls->buffered, 1);
+    }
     free(value);
 }
 
@@ -220,7 +219,6 @@ static int round_step(void *ctx) {
         if (ls->cur[k].id[0] && !ls->cur[k].live) memset(&ls->cur[k], 0, sizeof ls->cur[k]);
     pthread_mutex_unlock(&ls->lock);
     mc_kafka_producer_poll(ls->producer, 0);
-    mc_gauge_set(ls->gauge, (double)atomic_load(&ls->buffered));
     return 0;
 }
 
