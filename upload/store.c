@@ -20,9 +20,10 @@
  * server-side CopyObject of the tail. Why: MinIO's CompleteMultipartUpload
  * is not crash-safe. It deletes every part's metadata (part.N.meta) before
  * it moves the data into place, so a MinIO killed in between leaves an
- * upload that lists 0 parts, or none at all, and no object: 10 of 60
- * completions killed at a random moment in the first 30 ms ended so
- * (tests/chaos found it, "S3 lists 0 of 1 parts"). A copy leaves its
+ * upload that lists 0 parts, or none at all, and no object: 7 and 10 of 60
+ * completions killed at a random moment in their first 30 ms ended so (two
+ * runs of tests/chaos/minio_complete.py; chaos.short had met it as "S3 lists
+ * 0 of 1 parts"). A copy leaves its
  * source alone and can be repeated. A larger upload still completes its
  * multipart upload; see docs/ARCHITECTURE.md for that window.
  *
