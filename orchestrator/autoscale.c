@@ -18,26 +18,20 @@ static int bounded(const mc_spec_scaling *p, const mc_scale_input *in, int64_t n
 
 /* The lag as counted here: never negative, small enough for the sums below. */
 static int64_t lag_of(const mc_scale_input *in) {
-    return in->lag < 0 ? 0 : in->lag > INT64_MAX / 100 ? INT64_MAX / 100 : in->lag;
+    return in->lag < 0 ? 0 : in->lag > INT64_MAX / 200 ? INT64_MAX / 200 : in->lag; /* x 100 + room fits */
 }
 
-/* The count the lag asks for: ceil(lag / lag_per_instance). */
-static int wanted_count(const mc_spec_scaling *p, const mc_scale_input *in, int *cap) {
-    int64_t lag = lag_of(in);
-    return bounded(p, in, (lag + p->lag_per_instance - 1) / p->lag_per_instance, cap);
-}
-
-/* The count a step down may go to: the smallest n that carries the lag with
- * MC_SCALE_DOWN_HEADROOM_PCT to spare (lag <= n x lag_per_instance x 0.9).
- * A lag sitting right on n x lag_per_instance asks for n, but stepping down
- * to n would put the next message over the line and scale straight back up
- * (the flip-flop orchestrator.autoscale_trickle caught: 2 -> 1 at lag 5,
- * 1 -> 2 at lag 6 three seconds later). The HPA keeps the same 10 % band. */
-static int down_count(const mc_spec_scaling *p, const mc_scale_input *in) {
-    int64_t lag = lag_of(in);
-    int64_t room = p->lag_per_instance * (100 - MC_SCALE_DOWN_HEADROOM_PCT); /* <= 1e9 x 90 (spec.c) */
-    int cap;
-    return bounded(p, in, (lag * 100 + room - 1) / room, &cap);
+/* The smallest count whose instances carry the lag at pct % of
+ * lag_per_instance each: ceil(lag x 100 / (lag_per_instance x pct)). At 100
+ * it is the count the lag asks for; a step down uses
+ * 100 - MC_SCALE_DOWN_HEADROOM_PCT, so a lag sitting right on n x
+ * lag_per_instance does not step down to n, where the next message would
+ * scale straight back up (the flip-flop orchestrator.autoscale_trickle
+ * caught: 2 -> 1 at lag 5, 1 -> 2 at lag 6 three seconds later). The HPA
+ * keeps the same 10 % band. */
+static int count_at(const mc_spec_scaling *p, const mc_scale_input *in, int pct, int *cap) {
+    int64_t room = p->lag_per_instance * pct; /* <= 1e9 x 100 (spec.c) */
+    return bounded(p, in, (lag_of(in) * 100 + room - 1) / room, cap);
 }
 
 static void reset_windows(mc_scale_state *st) {
@@ -67,7 +61,7 @@ void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scal
         return;
     }
     int cap;
-    int want = wanted_count(p, in, &cap);
+    int want = count_at(p, in, 100, &cap);
     d->wanted = want;
     int64_t now = in->now_ms;
     if (in->current > p->max || in->current < p->min) {
@@ -91,7 +85,7 @@ void mc_scale_decide(const mc_spec_scaling *p, mc_scale_state *st, const mc_scal
         }
         return;
     }
-    int down = down_count(p, in);
+    int down_cap, down = count_at(p, in, 100 - MC_SCALE_DOWN_HEADROOM_PCT, &down_cap);
     if (down < in->current) {
         st->high_since_ms = 0, st->high_min = 0;
         if (!st->low_since_ms || down > st->low_max) st->low_max = down;
