@@ -601,12 +601,12 @@ static enum MHD_Result serve_target(mc_stream_server *srv, mc_http_req *req,
             video = now;
         else if (reread.kind == MC_ERR_NOT_FOUND)
             return answer_lookup_failure(req, t, &reread);
-    }
-    if (!video.ready && !attempt_path) {
-        if (strcmp(t->path, "hls/master.m3u8") == 0) return answer_to_attempt(req, t, &video);
-        return answer_error(req, 404,
-                            "video %s is still processing: only its HLS plays until it is ready",
-                            t->video);
+        if (!video.ready && strcmp(t->path, "hls/master.m3u8") == 0)
+            return answer_to_attempt(req, t, &video);
+        if (!video.ready)
+            return answer_error(req, 404,
+                                "video %s is still processing: only its HLS plays until it is ready",
+                                t->video);
     }
     char key[MC_S3_KEY_MAX];
     bool growing;

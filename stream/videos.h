@@ -39,7 +39,8 @@ int mc_stream_videos_lookup(mc_stream_videos *v, const char *id, mc_stream_video
  * remembered row (or a lagging replica) would refuse as "still processing",
  * since another instance behind the same edge may already have given the
  * player the video's final playlists. Errors as mc_stream_videos_lookup; on
- * MC_ERR_UNAVAILABLE the caller goes on with the row it has. */
+ * any but MC_ERR_NOT_FOUND (the master unreachable) serve.c goes on with the
+ * row it has. */
 int mc_stream_videos_reread(mc_stream_videos *v, const char *id, mc_stream_video *out, mc_err *err);
 
 /* The video's progressive rungs for the player page, largest first:
