@@ -1002,12 +1002,14 @@ dbmon_skip_any() {
   log "$1: $(dbmon_bin) is not built (cmake --build build), skipping it"
   return 0
 }
+# the MASTER_HOST each server's replicas use, in dbmon_servers' order
+dbmon_peer_hosts() { echo "$(mysql_peer_host master),$(mysql_peer_host replica),$(mysql_peer_host replica2)"; }
 dbmon_launch_any() { # dbmon_launch_any COMPONENT PORT
   local -a vars
   mapfile -t vars < <(client_env)
   spawn "$1" "$(cdir "$1")" env "${vars[@]}" MCLOUD_HTTP_BIND="$MCLOUD_BIND" MCLOUD_DBMON_PORT="$2" \
     MCLOUD_DBMON_SERVERS="$(dbmon_servers)" MCLOUD_DBMON_SOURCE_ADDR="$(dbmon_source_host "$1")" \
-    MCLOUD_DBMON_PEER_HOSTS="$(mysql_peer_host master),$(mysql_peer_host replica),$(mysql_peer_host replica2)" \
+    MCLOUD_DBMON_PEER_HOSTS="$(dbmon_peer_hosts)" \
     MCLOUD_MYSQL_ADMIN_USER="$MCLOUD_MYSQL_ADMIN_USER" MCLOUD_MYSQL_ADMIN_PASSWORD="$MCLOUD_MYSQL_ADMIN_PASSWORD" \
     MCLOUD_MYSQL_REPL_USER="$MCLOUD_MYSQL_REPL_USER" MCLOUD_MYSQL_REPL_PASSWORD="$MCLOUD_MYSQL_REPL_PASSWORD" \
     "$(dbmon_bin)"
@@ -1016,6 +1018,13 @@ dbmon_addr()    { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON"; }
 dbmon_ready()   { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon_addr)/readyz"; }
 dbmon_skip()    { dbmon_skip_any dbmon; }
 dbmon_launch()  { dbmon_launch_any dbmon "$MCLOUD_PORT_DBMON"; }
+# a monitor started by hand on the stack (tests/integration/dbmon) must see
+# replication through the peer hosts as replication from the master, as the
+# stack's own monitors do, or it re-attaches every replica stack.sh attached
+dbmon_env() {
+  echo "export MCLOUD_DBMON_SERVERS='$(dbmon_servers)'"
+  echo "export MCLOUD_DBMON_PEER_HOSTS='$(dbmon_peer_hosts)'"
+}
 dbmon2_bin()    { dbmon_bin; }
 dbmon2_addr()   { echo "$MCLOUD_BIND:$MCLOUD_PORT_DBMON2"; }
 dbmon2_ready()  { curl -fsS -o /dev/null --max-time 2 "http://$(dbmon2_addr)/readyz"; }

@@ -33,7 +33,7 @@ fail() { echo "FAIL - $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 die()  { fail "$*"; exit 1; }
 
-for v in MCLOUD_REDIS MCLOUD_MYSQL_ADMIN_USER MCLOUD_MYSQL_ADMIN_PASSWORD; do
+for v in MCLOUD_REDIS MCLOUD_MYSQL_ADMIN_USER MCLOUD_MYSQL_ADMIN_PASSWORD MCLOUD_DBMON_SERVERS MCLOUD_DBMON_PEER_HOSTS; do
     [ -n "${!v:-}" ] || die "$v is not set: eval \"\$(scripts/stack.sh env)\""
 done
 [ -x "$dbmon" ] && [ -x "$dbload" ] && [ -x "$mcloud" ] || die "build first: cmake --build $build ($dbmon, $dbload, $mcloud)"
@@ -46,6 +46,10 @@ while read -r name _ addr _; do
     comp_of[$addr]=$name; servers+=("$addr")
 done < <("$stack" status mysql-master mysql-replica mysql-replica2 2>/dev/null)
 [ ${#servers[@]} = 3 ] || die "stack.sh status lists no three MariaDB servers"
+# the monitors get the stack's servers and peer hosts (stack.sh env), as the
+# stack's own monitors do: replication through a peer host is from the master
+[ "$MCLOUD_DBMON_SERVERS" = "$(IFS=,; echo "${servers[*]}")" ] \
+    || die "MCLOUD_DBMON_SERVERS=$MCLOUD_DBMON_SERVERS is not this stack's servers (${servers[*]}): eval \"\$(scripts/stack.sh env)\""
 redis() { redis-cli -h "${MCLOUD_REDIS%:*}" -p "${MCLOUD_REDIS##*:}" --raw "$@"; }
 published() { redis GET mcloud:config:mysql.master; }
 sql() { # sql ADDR STATEMENT
@@ -73,8 +77,6 @@ done
 # ---- processes started here, and the clean-up that stops them -------------
 port0=${MCLOUD_DBMON_TEST_PORT:-18186}
 mon_pids=() load_pid= rule=
-export MCLOUD_DBMON_SERVERS
-MCLOUD_DBMON_SERVERS=$(IFS=,; echo "${servers[*]}")
 export MCLOUD_DBMON_DEAD_AFTER_MS=2000 MCLOUD_DBMON_INTERVAL_MS=300 MCLOUD_DBMON_LOCK_TTL_MS=2000
 start_monitor() { # start_monitor N
     MCLOUD_DBMON_PORT=$((port0 + $1)) "$dbmon" >>"$work/mon$1.log" 2>&1 &
@@ -170,9 +172,9 @@ check "the other replica ($other) replicates from the new master" [ "$(slave_fie
 # ---- 2. the old master rejoins ------------------------------------------------
 "$stack" start "${comp_of[$old]}" >"$work/restart.log" 2>&1
 check "restarted old master is read-only" [ "$(sql "$old" 'SELECT @@read_only')" = 1 ]
-for i in $(seq 1 100); do [ "$(slave_field "$old" Slave_IO_Running)" = Yes ] && break; sleep 0.2; done
-check "restarted old master replicates from the new master" \
-    [ "$(slave_field "$old" Slave_IO_Running)/$(slave_field "$old" Master_Port)" = "Yes/${new##*:}" ]
+replicating() { [ "$(slave_field "$1" Slave_IO_Running)/$(slave_field "$1" Master_Port)" = "Yes/$2" ]; }
+for i in $(seq 1 100); do replicating "$old" "${new##*:}" && break; sleep 0.2; done
+check "restarted old master replicates from the new master" replicating "$old" "${new##*:}"
 
 # ---- 3. no failover on a monitor-side blip or a stopped monitor -----------------
 rule="-p tcp --dport ${new##*:} --syn -j DROP"
