@@ -38,18 +38,18 @@ import urllib.request
 import boto3
 from botocore.config import Config
 
-HOME = os.environ.get("MCLOUD_HOME", os.path.expanduser("~/.mcloud"))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def minio_binary():
-    """The MinIO bootstrap built (scripts/lib.sh: $MCLOUD_CACHE/minio-<version>/bin/minio)."""
-    cache = os.path.join(HOME, "cache")
-    found = sorted(d for d in os.listdir(cache) if d.startswith("minio-")) if os.path.isdir(cache) else []
-    for d in reversed(found):
-        path = os.path.join(cache, d, "bin", "minio")
-        if os.access(path, os.X_OK):
-            return path
-    sys.exit(f"FAIL - no MinIO under {cache}: run scripts/bootstrap.sh (it builds MinIO)")
+    """The MinIO the bootstrap built: scripts/lib.sh's $MINIO_BIN (the pinned
+    version, under $MCLOUD_CACHE), asked of lib.sh itself so the two never differ."""
+    path = subprocess.run(["bash", "-c", '. "$1" >/dev/null && printf %s "$MINIO_BIN"', "lib.sh",
+                           os.path.join(ROOT, "scripts", "lib.sh")],
+                          check=True, capture_output=True, text=True).stdout
+    if not os.access(path, os.X_OK):
+        sys.exit(f"FAIL - no MinIO at {path} (scripts/lib.sh MINIO_BIN): run scripts/bootstrap.sh (it builds MinIO)")
+    return path
 
 
 def free_port():
