@@ -340,23 +340,30 @@ static int drop_objects(mc_api_ctx *c, const char *id, mc_err *err) {
 /* The tombstone and, in the same transaction, the video.deleted event in
  * the outbox (published on video.events_topic; the webhook ingest derives
  * its id from the video id, so a message published twice counts once). */
+typedef struct {
+    mc_api_ctx *c;
+    const char *id, *event;
+} tombstone_tx;
+
+static int tombstone_body(mc_db_conn *conn, void *arg, mc_err *err) {
+    const tombstone_tx *t = arg;
+    mc_db_info info = {0};
+    int rc = mc_db_conn_exec(conn, "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? "
+                             "AND tenant_id = ? AND deleted_at IS NULL",
+                             MC_DB_ARGS(mc_db_str(t->id), mc_db_str(t->c->caller.tenant)), &info, err);
+    if (rc == 0 && info.affected_rows == 1) /* not when a concurrent DELETE won */
+        rc = mc_outbox_add(conn, t->c->srv->video_topic, t->id, t->event, err);
+    return rc;
+}
+
 static int tombstone(mc_api_ctx *c, const char *id, mc_err *err) {
     json_t *m = json_pack("{s:i,s:s,s:s,s:s}", "v", 1, "type", "video.deleted", "video_id", id,
                           "tenant", c->caller.tenant);
     char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
     if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    mc_db_info info = {0};
-    mc_db_conn *conn = mc_db_acquire(c->srv->svc.db, MC_DB_MASTER, err);
-    int rc = conn ? mc_db_begin(conn, err) : -1;
-    if (rc == 0)
-        rc = mc_db_conn_exec(conn, "UPDATE videos SET deleted_at = UTC_TIMESTAMP(6) WHERE id = ? "
-                             "AND tenant_id = ? AND deleted_at IS NULL",
-                             MC_DB_ARGS(mc_db_str(id), mc_db_str(c->caller.tenant)), &info, err);
-    if (rc == 0 && info.affected_rows == 1) /* not when a concurrent DELETE won */
-        rc = mc_outbox_add(conn, c->srv->video_topic, id, text, err);
-    if (rc == 0) rc = mc_db_commit(conn, err);
-    mc_db_release(conn);
+    tombstone_tx t = {.c = c, .id = id, .event = text};
+    int rc = mc_db_transaction(c->srv->svc.db, MC_DB_MASTER, tombstone_body, &t, err);
     free(text);
     if (rc == 0) mc_outbox_publisher_nudge(c->srv->outbox);
     return rc;

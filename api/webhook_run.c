@@ -63,21 +63,19 @@ struct mc_api_webhooks {
 
 /* ---- storing events --------------------------------------------------------- */
 
-/* A video event and its deliveries, stored once (idempotent by ev->id). */
-static int store_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
-    json_t *payload = mc_wh_event_payload(ev, ts_us);
-    char *text = payload ? mc_json_dump(payload) : NULL;
-    json_decref(payload);
-    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    const char *type = mc_wh_type_name(ev->type);
-    mc_db_conn *conn = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = conn ? mc_db_begin(conn, err) : -1;
+typedef struct {
+    const mc_wh_event *ev;
+    const char *type, *payload;
+} event_tx;
+
+static int store_event_body(mc_db_conn *conn, void *arg, mc_err *err) {
+    const event_tx *t = arg;
+    const mc_wh_event *ev = t->ev;
     mc_db_info info = {0};
-    if (rc == 0)
-        rc = mc_db_conn_exec(conn, "INSERT IGNORE INTO webhook_events (id, tenant_id, video_id, "
+    int rc = mc_db_conn_exec(conn, "INSERT IGNORE INTO webhook_events (id, tenant_id, video_id, "
                              "type, payload) VALUES (?, ?, ?, ?, ?)",
                              MC_DB_ARGS(mc_db_str(ev->id), mc_db_str(ev->tenant),
-                                        mc_db_str(ev->video), mc_db_str(type), mc_db_str(text)),
+                                        mc_db_str(ev->video), mc_db_str(t->type), mc_db_str(t->payload)),
                              &info, err);
     if (rc == 0 && info.affected_rows == 1) /* a new event: its fan-out */
         rc = mc_db_conn_exec(
@@ -87,10 +85,20 @@ static int store_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us,
             "FROM webhook_endpoints e WHERE e.tenant_id = ? AND e.deleted_at IS NULL AND "
             "e.enabled = 1 AND (e.events = '' OR FIND_IN_SET(?, REPLACE(e.events, ' ', ',')) > 0)",
             MC_DB_ARGS(mc_db_str(ev->id), mc_db_str(ev->id), mc_db_str(ev->tenant),
-                       mc_db_str(ev->video), mc_db_str(ev->tenant), mc_db_str(type)),
+                       mc_db_str(ev->video), mc_db_str(ev->tenant), mc_db_str(t->type)),
             NULL, err);
-    if (rc == 0) rc = mc_db_commit(conn, err);
-    mc_db_release(conn);
+    return rc;
+}
+
+/* A video event and its deliveries, stored once (idempotent by ev->id). */
+static int store_event(mc_api_server *srv, const mc_wh_event *ev, int64_t ts_us, mc_err *err) {
+    json_t *payload = mc_wh_event_payload(ev, ts_us);
+    char *text = payload ? mc_json_dump(payload) : NULL;
+    json_decref(payload);
+    if (!text) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
+    const char *type = mc_wh_type_name(ev->type);
+    event_tx t = {.ev = ev, .type = type, .payload = text};
+    int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, store_event_body, &t, err);
     free(text);
     if (rc == 0) {
         mc_log_kv(MC_LOG_INFO, "webhook event", "event", ev->id, "type", type, "video", ev->video,

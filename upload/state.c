@@ -95,21 +95,32 @@ static void cache_drop(mc_upload_server *srv, const char *id) {
 
 void mc_upload_state_forget(mc_upload_server *srv, const char *id) { cache_drop(srv, id); }
 
-int mc_upload_state_end(mc_upload_server *srv, const mc_upload *u, const char *status, bool only_active,
-                        const char *reason, mc_err *err) {
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0)
-        rc = mc_db_conn_exec(c, only_active ? "UPDATE uploads SET status = ? WHERE id = ? AND status = 'active'"
-                                            : "UPDATE uploads SET status = ? WHERE id = ?",
-                             MC_DB_ARGS(mc_db_str(status), mc_db_str(u->id)), NULL, err);
-    if (rc == 0 && u->video_id[0])
+/* The transactions below go through mc_db_transaction: a deadlock or lock
+ * wait timeout (another replica's commit on the same rows) is run again. */
+typedef struct {
+    const mc_upload *u;
+    const char *status, *reason, *title, *meta;
+    bool only_active;
+    int64_t prev_offset, token;
+} state_tx;
+
+static int end_body(mc_db_conn *c, void *arg, mc_err *err) {
+    const state_tx *t = arg;
+    int rc = mc_db_conn_exec(c, t->only_active ? "UPDATE uploads SET status = ? WHERE id = ? AND status = 'active'"
+                                               : "UPDATE uploads SET status = ? WHERE id = ?",
+                             MC_DB_ARGS(mc_db_str(t->status), mc_db_str(t->u->id)), NULL, err);
+    if (rc == 0 && t->u->video_id[0])
         rc = mc_db_conn_exec(c,
                              "UPDATE videos SET status = 'failed', failure_reason = ? WHERE id = ? AND "
                              "status = 'uploading'",
-                             MC_DB_ARGS(mc_db_str(reason), mc_db_str(u->video_id)), NULL, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+                             MC_DB_ARGS(mc_db_str(t->reason), mc_db_str(t->u->video_id)), NULL, err);
+    return rc;
+}
+
+int mc_upload_state_end(mc_upload_server *srv, const mc_upload *u, const char *status, bool only_active,
+                        const char *reason, mc_err *err) {
+    state_tx t = {.u = u, .status = status, .reason = reason, .only_active = only_active};
+    int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, end_body, &t, err);
     mc_upload_state_forget(srv, u->id);
     return rc;
 }
@@ -266,15 +277,17 @@ static int insert_rows(mc_db_conn *c, const mc_upload *u, const char *title, con
         NULL, err);
 }
 
+static int create_body(mc_db_conn *c, void *arg, mc_err *err) {
+    const state_tx *t = arg;
+    return insert_rows(c, t->u, t->title, t->meta, err);
+}
+
 int mc_upload_state_create(mc_upload_server *srv, const mc_upload *u, const char *title,
                            mc_err *err) {
     char *meta = metadata_json(u->metadata);
     if (!meta) return mc_err_set(err, MC_ERR_INTERNAL, "out of memory");
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0) rc = insert_rows(c, u, title, meta, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+    state_tx t = {.u = u, .title = title, .meta = meta};
+    int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, create_body, &t, err);
     free(meta);
     if (rc < 0) return mc_err_wrap(err, "creating upload %s", u->id);
     mc_err ignored = {0};
@@ -312,17 +325,19 @@ static int update_row(mc_db_conn *c, const mc_upload *u, mc_err *err) {
         NULL, err);
 }
 
+static int commit_body(mc_db_conn *c, void *arg, mc_err *err) {
+    const state_tx *t = arg;
+    int rc = check_fence(c, t->u, t->prev_offset, t->token, err);
+    return rc == 0 ? update_row(c, t->u, err) : rc;
+}
+
 int mc_upload_state_commit(mc_upload_server *srv, mc_upload *u, int64_t prev_offset,
                            const mc_lock *lock, mc_err *err) {
     if (mc_lock_validate(srv->svc.redis, lock->name, lock->token, err) < 0)
         return mc_err_wrap(err, "upload %s: lost the write lock", u->id);
     u->fence = lock->token;
-    mc_db_conn *c = mc_db_acquire(srv->svc.db, MC_DB_MASTER, err);
-    int rc = c ? mc_db_begin(c, err) : -1;
-    if (rc == 0) rc = check_fence(c, u, prev_offset, lock->token, err);
-    if (rc == 0) rc = update_row(c, u, err);
-    if (rc == 0) rc = mc_db_commit(c, err);
-    mc_db_release(c);
+    state_tx t = {.u = u, .prev_offset = prev_offset, .token = lock->token};
+    int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, commit_body, &t, err);
     mc_err cache_err = {0};
     if (rc < 0 || cache_put(srv, u, &cache_err) < 0) cache_drop(srv, u->id);
     return rc;
