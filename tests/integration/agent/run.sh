@@ -44,7 +44,14 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- agent log (tail)"; tail -20 "$dir/agent.log" >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in agent podman; do
+    [[ -f $dir/$f.log ]] && { echo "--- $f log (tail)"; tail -20 "$dir/$f.log" >&2; }
+  done
+  exit 1
+}
 # wait_for SECONDS DESCRIPTION COMMAND...: generous limits against hangs only
 wait_for() {
   local limit=$1 what=$2; shift 2
@@ -54,7 +61,9 @@ wait_for() {
 
 podman system service --time=0 "unix://$dir/podman.sock" >"$dir/podman.log" 2>&1 &
 podman_pid=$!
-wait_for 60 "the podman service" curl -fsS --unix-socket "$dir/podman.sock" -o /dev/null http://d/_ping
+# 180 s: podman waits for its storage lock, which another podman user on the
+# machine (a container removal in vfs, an image build) can hold for minutes
+wait_for 180 "the podman service" curl -fsS --unix-socket "$dir/podman.sock" -o /dev/null http://d/_ping
 
 start_agent() {
   MCLOUD_AGENT_PORT=$agent_port MCLOUD_AGENT_NODE=$node MCLOUD_AGENT_ENGINE_SOCKET=$dir/podman.sock MCLOUD_AGENT_KEY_PREFIX=$prefix \

@@ -198,8 +198,10 @@ class Cluster:
         self.podman_log = open(os.path.join(h.scratch, "podman.log"), "w")
         self.podman = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{self.sock}"],
                                        stdout=self.podman_log, stderr=subprocess.STDOUT)
+        # 180 s: podman waits for its storage lock, which another podman user on
+        # the machine (a container removal in vfs, an image build) can hold for minutes
         wait_for("the podman service", lambda: subprocess.run(
-            ["curl", "-fsS", "--unix-socket", self.sock, "-o", "/dev/null", "http://d/_ping"], capture_output=True).returncode == 0, 60)
+            ["curl", "-fsS", "--unix-socket", self.sock, "-o", "/dev/null", "http://d/_ping"], capture_output=True).returncode == 0, 180)
         self.ports = port_block(200)  # the spec's instance_ports
         # (name, fn -> problem or None) of a scenario, newest first: cleanups
         # after the containers are gone (their volumes...), late ones after
