@@ -170,10 +170,19 @@ static int commit_message(mc_kafka_consumer *c, const rd_kafka_message_t *m, mc_
     return MC_KAFKA_POLL_COMMITTED;
 }
 
+/* librdkafka before 2.1.0 (Debian 12 ships 2.0.2) waits for a seek's
+ * timeout_ms in microseconds (fixed by librdkafka PR #4230): 10000 "ms" was
+ * 10 ms, which a loaded machine missed ("Timed out waiting for 1 remaining
+ * partition seek(s)"), leaving the failed message's rewind unconfirmed. */
+#define SEEK_TIMEOUT_MS 10000
+static int seek_timeout(void) {
+    return rd_kafka_version() < 0x02010000 ? SEEK_TIMEOUT_MS * 1000 : SEEK_TIMEOUT_MS;
+}
+
 /* Rewinds the partition so the failed message is fetched again. */
 static int rewind_to_message(mc_kafka_consumer *c, const rd_kafka_message_t *m, mc_err *err) {
     rd_kafka_topic_partition_list_t *list = position_of(m, m->offset);
-    rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, list, 10000);
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, list, seek_timeout());
     rd_kafka_resp_err_t code = error ? RD_KAFKA_RESP_ERR_NO_ERROR : list->elems[0].err;
     rd_kafka_topic_partition_list_destroy(list);
     char context[512];
