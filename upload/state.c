@@ -101,7 +101,7 @@ typedef struct {
     const mc_upload *u;
     const char *status, *reason, *title, *meta;
     bool only_active;
-    int64_t prev_offset, token;
+    int64_t prev_offset;
 } state_tx;
 
 static int end_body(mc_db_conn *c, void *arg, mc_err *err) {
@@ -295,16 +295,16 @@ int mc_upload_state_create(mc_upload_server *srv, const mc_upload *u, const char
     return 0;
 }
 
-/* Inside the commit's transaction: the row must still be ours to change. */
-static int check_fence(mc_db_conn *c, const mc_upload *u, int64_t prev_offset, int64_t token,
-                       mc_err *err) {
+/* Inside the commit's transaction: the row must still be ours to change
+ * (u->fence is the token of the lock we hold). */
+static int check_fence(mc_db_conn *c, const mc_upload *u, int64_t prev_offset, mc_err *err) {
     mc_db_rows rows;
     if (mc_db_conn_query(c, "SELECT offset_bytes, fence FROM uploads WHERE id = ? FOR UPDATE",
                          MC_DB_ARGS(mc_db_str(u->id)), &rows, err) < 0)
         return -1;
     int rc = 0;
     if (rows.nrows != 1) rc = mc_err_set(err, MC_ERR_NOT_FOUND, "no upload %s", u->id);
-    else if (num(mc_db_rows_get(&rows, 0, 1)) > token)
+    else if (num(mc_db_rows_get(&rows, 0, 1)) > u->fence)
         rc = mc_err_set(err, MC_ERR_CONFLICT, "upload %s: a newer lock holder committed", u->id);
     else if (num(mc_db_rows_get(&rows, 0, 0)) != prev_offset)
         rc = mc_err_set(err, MC_ERR_CONFLICT, "upload %s: offset moved under us", u->id);
@@ -327,7 +327,7 @@ static int update_row(mc_db_conn *c, const mc_upload *u, mc_err *err) {
 
 static int commit_body(mc_db_conn *c, void *arg, mc_err *err) {
     const state_tx *t = arg;
-    int rc = check_fence(c, t->u, t->prev_offset, t->token, err);
+    int rc = check_fence(c, t->u, t->prev_offset, err);
     return rc == 0 ? update_row(c, t->u, err) : rc;
 }
 
@@ -336,7 +336,7 @@ int mc_upload_state_commit(mc_upload_server *srv, mc_upload *u, int64_t prev_off
     if (mc_lock_validate(srv->svc.redis, lock->name, lock->token, err) < 0)
         return mc_err_wrap(err, "upload %s: lost the write lock", u->id);
     u->fence = lock->token;
-    state_tx t = {.u = u, .prev_offset = prev_offset, .token = lock->token};
+    state_tx t = {.u = u, .prev_offset = prev_offset};
     int rc = mc_db_transaction(srv->svc.db, MC_DB_MASTER, commit_body, &t, err);
     mc_err cache_err = {0};
     if (rc < 0 || cache_put(srv, u, &cache_err) < 0) cache_drop(srv, u->id);
