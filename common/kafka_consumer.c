@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+
+#define LEAVE_TIMEOUT_MS 10000 /* for the revoke to be served before close */
 
 struct mc_kafka_consumer {
     rd_kafka_t *rk;
@@ -140,12 +143,68 @@ mc_kafka_consumer *mc_kafka_consumer_new(const mc_kafka_config *cfg, const char 
     return c;
 }
 
+/* Nothing assigned and no member id: librdkafka clears the id as it sends
+ * LeaveGroup, once the revoke was applied. */
+static int group_left(rd_kafka_t *rk) {
+    rd_kafka_topic_partition_list_t *owned = NULL;
+    if (rd_kafka_assignment(rk, &owned)) return 1; /* no group to leave */
+    int assigned = owned->cnt;
+    rd_kafka_topic_partition_list_destroy(owned);
+    char *member = rd_kafka_memberid(rk);
+    int joined = member && *member;
+    if (member) rd_kafka_mem_free(rk, member);
+    return !assigned && !joined;
+}
+
+/* Leaves the group before rd_kafka_consumer_close, serving what is queued.
+ *
+ * librdkafka before 2.4.0 (Debian 12 ships 2.0.2; issue #4527, fixed by PR
+ * #4528) can hang for ever in rd_kafka_consumer_close when the close has
+ * to serve a cooperative assignment: the terminating group turns the
+ * assign into an unassign but stays in WAIT_ASSIGN_CALL, so it never
+ * terminates. A busy worker meets that at a scale-down that stops other
+ * members while its job runs: the group hands it their partitions, the
+ * event waits in its queue unpolled, and its graceful stop served it inside
+ * the close. In one CI run mcloud-transcode logged the assign and the
+ * revoke there, left the group (the kept worker got its partitions), and
+ * never returned from the close: it sat out its grace and was SIGKILLed.
+ * Unsubscribing first serves those events as an ordinary rebalance, not a
+ * terminating one, and waits until the member has left; close then has no
+ * rebalance left to serve. A message fetched meanwhile is dropped
+ * uncommitted: the partition's next owner gets it. */
+void mc_kafka_leave_group(rd_kafka_t *rk, int timeout_ms) {
+    rd_kafka_resp_err_t code = rd_kafka_unsubscribe(rk);
+    if (code) {
+        mc_log_kv(MC_LOG_WARN, "kafka unsubscribe failed; closing anyway", "component", "kafka", "client",
+                  rd_kafka_name(rk), "error", rd_kafka_err2name(code), NULL);
+        return;
+    }
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    while (mc_monotonic_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m) { /* a message or an error event: neither is handled now */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (group_left(rk)) return; /* and quiet for a poll */
+    }
+    mc_log_kv(MC_LOG_WARN, "kafka group not left in time; closing anyway", "component", "kafka", "client",
+              rd_kafka_name(rk), NULL);
+}
+
 void mc_kafka_consumer_close(mc_kafka_consumer *c) {
     if (!c) return;
+    int64_t start = mc_monotonic_ms();
+    mc_kafka_leave_group(c->rk, LEAVE_TIMEOUT_MS);
+    int64_t left = mc_monotonic_ms();
     rd_kafka_resp_err_t code = rd_kafka_consumer_close(c->rk);
-    if (code)
-        mc_log_kv(MC_LOG_WARN, "kafka consumer did not leave its group cleanly", "component", "kafka",
-                  "client", rd_kafka_name(c->rk), "error", rd_kafka_err2name(code), NULL);
+    char leave_ms[24], close_ms[24];
+    snprintf(leave_ms, sizeof leave_ms, "%lld", (long long)(left - start));
+    snprintf(close_ms, sizeof close_ms, "%lld", (long long)(mc_monotonic_ms() - left));
+    mc_log_kv(code ? MC_LOG_WARN : MC_LOG_INFO,
+              code ? "kafka consumer did not leave its group cleanly" : "kafka consumer closed", "component",
+              "kafka", "client", rd_kafka_name(c->rk), "error", code ? rd_kafka_err2name(code) : "none",
+              "leave_ms", leave_ms, "close_ms", close_ms, NULL);
     rd_kafka_destroy(c->rk);
     free(c);
 }

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #define PARTITIONS 6
 #define WAIT_MS 60000  /* upper bound for anything to arrive; never a timing assertion */
@@ -440,6 +441,41 @@ static void bad_configuration_is_refused(void **state) {
     assert_int_equal(err.kind, MC_ERR_NOT_FOUND);
 }
 
+/* A member of f's group built on librdkafka directly, as
+ * mc_kafka_consumer_new would build it but with the rebalance callback
+ * given, so a test can watch the events or call close's parts itself. */
+static rd_kafka_t *raw_member(fixture *f,
+                              void (*on_rebalance)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                                   rd_kafka_topic_partition_list_t *, void *),
+                              void *opaque) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *settings[][2] = {{"bootstrap.servers", f->cfg.bootstrap_servers}, {"group.id", f->group},
+                                 {"partition.assignment.strategy", "cooperative-sticky"},
+                                 {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        assert_int_equal(rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof errstr),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, f->topic, RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(topics);
+    return rk;
+}
+
+static int raw_assigned(rd_kafka_t *rk) {
+    rd_kafka_topic_partition_list_t *owned = NULL;
+    assert_int_equal(rd_kafka_assignment(rk, &owned), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int n = owned->cnt;
+    rd_kafka_topic_partition_list_destroy(owned);
+    return n;
+}
+
 /* A rebalance event served after the member left its group: a busy
  * worker's queued rebalance that rd_kafka_consumer_close serves at its
  * graceful stop, once the group sub-system may have terminated. The
@@ -450,22 +486,7 @@ static void bad_configuration_is_refused(void **state) {
  * with the events close would have served. */
 static void rebalance_after_the_group_was_left_applies_nothing(void **state) {
     fixture *f = *state;
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *settings[][2] = {{"bootstrap.servers", f->cfg.bootstrap_servers}, {"group.id", f->group},
-                                 {"partition.assignment.strategy", "cooperative-sticky"},
-                                 {"auto.offset.reset", "earliest"}};
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        assert_int_equal(rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof errstr),
-                         RD_KAFKA_CONF_OK);
-    rd_kafka_conf_set_rebalance_cb(conf, mc_kafka_on_rebalance);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, f->topic, RD_KAFKA_PARTITION_UA);
-    assert_int_equal(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(topics);
+    rd_kafka_t *rk = raw_member(f, mc_kafka_on_rebalance, NULL);
 
     /* a member of the group, its partitions assigned through the callback */
     rd_kafka_topic_partition_list_t *owned = NULL;
@@ -489,6 +510,148 @@ static void rebalance_after_the_group_was_left_applies_nothing(void **state) {
     rd_kafka_destroy(rk);
 }
 
+/* What a member's rebalance callback saw, before it passed each event on. */
+typedef struct rebalances {
+    atomic_int events;   /* rebalance events served */
+    atomic_int assigned; /* partitions handed over by assign events */
+} rebalances;
+
+static void recording_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
+                                void *opaque) {
+    rebalances *r = opaque;
+    atomic_fetch_add(&r->events, 1);
+    if (event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) atomic_fetch_add(&r->assigned, parts->cnt);
+    mc_kafka_on_rebalance(rk, event, parts, NULL);
+}
+
+typedef struct raw_closing {
+    rd_kafka_t *rk;
+    rebalances *r;
+    int assigned_in_leave, events_in_close;
+    int left; /* no assignment and no member id once the leave returned */
+    atomic_int done;
+} raw_closing;
+
+/* What mc_kafka_consumer_close does, on a raw member, counting what each
+ * step served. */
+static void *close_raw_member(void *arg) {
+    raw_closing *cl = arg;
+    int assigned = atomic_load(&cl->r->assigned);
+    mc_kafka_leave_group(cl->rk, 10000);
+    cl->assigned_in_leave = atomic_load(&cl->r->assigned) - assigned;
+    rd_kafka_topic_partition_list_t *owned = NULL;
+    char *member = rd_kafka_memberid(cl->rk);
+    cl->left = !rd_kafka_assignment(cl->rk, &owned) && owned->cnt == 0 && member && !*member;
+    if (owned) rd_kafka_topic_partition_list_destroy(owned);
+    if (member) rd_kafka_mem_free(cl->rk, member);
+    int events = atomic_load(&cl->r->events);
+    rd_kafka_consumer_close(cl->rk);
+    cl->events_in_close = atomic_load(&cl->r->events) - events;
+    atomic_store(&cl->done, 1);
+    return NULL;
+}
+
+/* The partitions the group coordinator lists for the only member of f's
+ * group, or -1 while the group is not stable with exactly one member. */
+static int sole_member_partitions(fixture *f) {
+    mc_err err = {0};
+    rd_kafka_conf_t *conf = mc_kafka_conf_new(&f->cfg, NULL, &err);
+    rd_kafka_t *admin = conf ? mc_kafka_handle_new(RD_KAFKA_PRODUCER, conf, &err) : NULL;
+    if (!admin) fail_msg("admin client: %s", err.msg);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
+    const char *groups[] = {f->group};
+    rd_kafka_DescribeConsumerGroups(admin, groups, 1, NULL, queue);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 10000);
+    const rd_kafka_DescribeConsumerGroups_result_t *res = ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t **desc = res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &count)
+                                                           : NULL;
+    int n = -1;
+    if (count == 1 && !rd_kafka_ConsumerGroupDescription_error(desc[0]) &&
+        rd_kafka_ConsumerGroupDescription_state(desc[0]) == RD_KAFKA_CONSUMER_GROUP_STATE_STABLE &&
+        rd_kafka_ConsumerGroupDescription_member_count(desc[0]) == 1) {
+        const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(desc[0], 0);
+        n = rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m))->cnt;
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(admin);
+    return n;
+}
+
+/* A member busy in its handler does not poll; when another member leaves
+ * meanwhile, the group hands it the leaver's partitions as an event that
+ * waits in its queue. librdkafka 2.0.2's rd_kafka_consumer_close can hang
+ * for ever serving such an assignment (librdkafka #4527): mcloud-transcode,
+ * stopped with a job running at a scale-down, sat out its grace and was
+ * SIGKILLed. So the close leaves the group first: the waiting assignment
+ * and the revoke are served there, and rd_kafka_consumer_close serves no
+ * rebalance at all. (The hang itself is rare: 118 runs of a four-member
+ * replay of that scale-down never hung here, so the test checks that close
+ * never meets the events, not that it hangs without the fix.) */
+static void close_with_an_assignment_waiting_leaves_first(void **state) {
+    fixture *f = *state;
+    /* The leaver joins first and owns every partition, then hands half to
+     * the busy member. (Joined the other way round, the busy member, after
+     * giving up half, did not rejoin the next rebalance without polling in
+     * one run of six under load: the coordinator waited for it.) */
+    member leaver = {.c = consumer(f)};
+    int64_t deadline = mc_monotonic_ms() + WAIT_MS;
+    while (refresh_assignment(&leaver), leaver.n != PARTITIONS) {
+        mc_err err = {0};
+        if (mc_kafka_consumer_poll(leaver.c, record, &leaver.s, 100, &err) < 0) fail_msg("poll: %s", err.msg);
+        if (mc_monotonic_ms() > deadline) fail_msg("the first member never got the %d partitions", PARTITIONS);
+    }
+    rebalances r = {0};
+    rd_kafka_t *busy = raw_member(f, recording_rebalance, &r);
+    /* both members poll until they split the partitions and the busy one
+     * saw no rebalance event for 1.5 s: a cooperative round that assigns
+     * nothing may follow the split, and must not be what waits below */
+    deadline = mc_monotonic_ms() + WAIT_MS;
+    int64_t quiet_since = mc_monotonic_ms();
+    int events = atomic_load(&r.events);
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(busy, 100);
+        if (m) rd_kafka_message_destroy(m);
+        mc_err err = {0};
+        if (mc_kafka_consumer_poll(leaver.c, record, &leaver.s, 100, &err) < 0) fail_msg("poll: %s", err.msg);
+        if (atomic_load(&r.events) != events) {
+            events = atomic_load(&r.events);
+            quiet_since = mc_monotonic_ms();
+        }
+        refresh_assignment(&leaver);
+        int mine = raw_assigned(busy);
+        if (mine > 0 && leaver.n > 0 && mine + (int)leaver.n == PARTITIONS && mc_monotonic_ms() - quiet_since > 1500)
+            break;
+        if (mc_monotonic_ms() > deadline) fail_msg("the two members never settled on the %d partitions", PARTITIONS);
+    }
+    size_t handed_over = leaver.n;
+
+    /* the leaver goes; the busy member does not poll */
+    mc_kafka_consumer_close(leaver.c);
+    free(leaver.parts);
+    deadline = mc_monotonic_ms() + WAIT_MS;
+    while (sole_member_partitions(f) != PARTITIONS && mc_monotonic_ms() < deadline) usleep(100 * 1000);
+    if (sole_member_partitions(f) != PARTITIONS)
+        fail_msg("the coordinator never handed all %d partitions to the busy member", PARTITIONS);
+    sleep(1); /* for its answer to reach the member's queue (checked below) */
+
+    raw_closing cl = {.rk = busy, .r = &r};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, close_raw_member, &cl), 0);
+    deadline = mc_monotonic_ms() + WAIT_MS;
+    while (!atomic_load(&cl.done) && mc_monotonic_ms() < deadline) usleep(100 * 1000);
+    if (!atomic_load(&cl.done)) fail_msg("close hung with the leaver's partitions waiting in the queue");
+    pthread_join(t, NULL);
+    print_message("leaving served an assignment of %d partition(s) (the leaver had %zu); close served %d "
+                  "rebalance event(s)\n",
+                  cl.assigned_in_leave, handed_over, cl.events_in_close);
+    assert_true(cl.assigned_in_leave > 0); /* the precondition: the hand-over was what waited */
+    assert_true(cl.left);
+    assert_int_equal(cl.events_in_close, 0);
+    rd_kafka_destroy(busy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(committed_messages_are_not_redelivered, setup, teardown),
@@ -498,6 +661,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(headers_and_keys_reach_the_consumer, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_configuration_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(rebalance_after_the_group_was_left_applies_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_with_an_assignment_waiting_leaves_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

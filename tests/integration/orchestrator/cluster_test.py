@@ -802,9 +802,11 @@ def scenario_scale(c):
     for n, _ in problems:  # the evidence of why, before the failure
         show_victim_log(c, o, logs, n)
     expect(not problems, "; ".join(p for _, p in problems))
+    closed = [r for r in recs if r.get("msg") == "kafka consumer closed"]
     print(f"ok: every victim exited 0 within its grace; the busy one finished its job after SIGTERM (its log: "
           f"{len(logs.records(victim))} records from podman logs -f, {len(central_records(c, o, victim))} from "
-          f"mcloud logs)")
+          f"mcloud logs; its consumer left the group in {closed[-1]['leave_ms'] if closed else '?'} ms and "
+          f"closed in {closed[-1]['close_ms'] if closed else '?'} ms)")
 
     for vid, jid in jobs.items():  # one published set (no object outside it), its rows, playable outputs
         wt.check_published(wh, vid, jid, wt.duration(clip), ["240p"], attempt=int(wh.job(jid)["attempt"]))
