@@ -1,6 +1,7 @@
 /* kafka_consumer.c — the consumer-group consumer that commits a message
- * only once its handler succeeded, its rebalance handling, and lag (see
- * kafka.h for the delivery policy). */
+ * only once its handler succeeded, its rebalance handling, its close
+ * (leaving the group first), and lag (see kafka.h for the delivery
+ * policy). */
 #include "common/kafka_internal.h"
 
 #include <stdio.h>
@@ -40,10 +41,11 @@ static void describe_partitions(const rd_kafka_topic_partition_list_t *parts, ch
  *
  * A member busy in its handler does not poll, so a rebalance of its group
  * meanwhile (other members leaving) waits in its queue; when it is closed
- * right after (a worker's graceful stop), rd_kafka_consumer_close serves
- * that event, possibly once the group sub-system has already terminated.
- * rd_kafka_rebalance_protocol() is NULL then (as on any error): there is no
- * group left to apply anything to. (strcmp on that NULL killed
+ * right after (a worker's graceful stop), mc_kafka_leave_group serves that
+ * event. One that still reaches rd_kafka_consumer_close (the leave timed
+ * out) may be served once the group sub-system has already terminated:
+ * rd_kafka_rebalance_protocol() is NULL then (as on any error), and there
+ * is no group left to apply anything to. (strcmp on that NULL killed
  * mcloud-transcode with SIGSEGV at the end of a graceful stop.) */
 void mc_kafka_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
                            void *opaque) {

@@ -28,10 +28,10 @@ rd_kafka_topic_partition_list_t *mc_kafka_partitions_of(rd_kafka_t *rk, const ch
 void mc_kafka_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t event, rd_kafka_topic_partition_list_t *parts,
                            void *opaque);
 
-/* Unsubscribes rk and serves its queue until nothing is assigned (at most
- * timeout_ms), so that rd_kafka_consumer_close has no rebalance left to
- * serve (kafka_consumer.c says why); test_kafka.c calls it on a consumer of
- * its own. */
+/* Unsubscribes rk and serves its queue until it has left the group
+ * (nothing assigned, no member id; at most timeout_ms), so that
+ * rd_kafka_consumer_close has no rebalance left to serve (kafka_consumer.c
+ * says why); test_kafka.c calls it on a consumer of its own. */
 void mc_kafka_leave_group(rd_kafka_t *rk, int timeout_ms);
 
 /* Fills err from a librdkafka error code (kind by class, code = its name,
