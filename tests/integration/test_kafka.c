@@ -552,12 +552,9 @@ static void *close_raw_member(void *arg) {
 }
 
 /* The partitions the group coordinator lists for the only member of f's
- * group, or -1 while the group is not stable with exactly one member. */
-static int sole_member_partitions(fixture *f) {
-    mc_err err = {0};
-    rd_kafka_conf_t *conf = mc_kafka_conf_new(&f->cfg, NULL, &err);
-    rd_kafka_t *admin = conf ? mc_kafka_handle_new(RD_KAFKA_PRODUCER, conf, &err) : NULL;
-    if (!admin) fail_msg("admin client: %s", err.msg);
+ * group, asked through admin, or -1 while the group is not stable with
+ * exactly one member. */
+static int sole_member_partitions(rd_kafka_t *admin, fixture *f) {
     rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
     const char *groups[] = {f->group};
     rd_kafka_DescribeConsumerGroups(admin, groups, 1, NULL, queue);
@@ -575,7 +572,6 @@ static int sole_member_partitions(fixture *f) {
     }
     if (ev) rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(queue);
-    rd_kafka_destroy(admin);
     return n;
 }
 
@@ -631,8 +627,17 @@ static void close_with_an_assignment_waiting_leaves_first(void **state) {
     mc_kafka_consumer_close(leaver.c);
     free(leaver.parts);
     deadline = mc_monotonic_ms() + WAIT_MS;
-    while (sole_member_partitions(f) != PARTITIONS && mc_monotonic_ms() < deadline) usleep(100 * 1000);
-    if (sole_member_partitions(f) != PARTITIONS)
+    mc_err err = {0};
+    rd_kafka_conf_t *conf = mc_kafka_conf_new(&f->cfg, NULL, &err);
+    rd_kafka_t *admin = conf ? mc_kafka_handle_new(RD_KAFKA_PRODUCER, conf, &err) : NULL;
+    if (!admin) fail_msg("admin client: %s", err.msg);
+    int handed = sole_member_partitions(admin, f);
+    while (handed != PARTITIONS && mc_monotonic_ms() < deadline) {
+        usleep(100 * 1000);
+        handed = sole_member_partitions(admin, f);
+    }
+    rd_kafka_destroy(admin);
+    if (handed != PARTITIONS)
         fail_msg("the coordinator never handed all %d partitions to the busy member", PARTITIONS);
     sleep(1); /* for its answer to reach the member's queue (checked below) */
 
